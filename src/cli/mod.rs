@@ -1,0 +1,1 @@
+//! cli (see design.md §7).

@@ -1,0 +1,1 @@
+//! decide (see design.md §7).

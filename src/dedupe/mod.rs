@@ -1,0 +1,1 @@
+//! dedupe (see design.md §7).

@@ -1,0 +1,1 @@
+//! filter (see design.md §7).

@@ -1,0 +1,1 @@
+//! flist (see design.md §7).

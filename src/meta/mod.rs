@@ -1,0 +1,1 @@
+//! meta (see design.md §7).

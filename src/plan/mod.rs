@@ -1,0 +1,1 @@
+//! plan (see design.md §7).

@@ -1,0 +1,1 @@
+//! recon (see design.md §7).

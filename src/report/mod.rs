@@ -1,0 +1,1 @@
+//! report (see design.md §7).

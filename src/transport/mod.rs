@@ -1,0 +1,1 @@
+//! transport (see design.md §7).

@@ -1,0 +1,1 @@
+//! wire (see design.md §7).
