@@ -16,6 +16,7 @@
 //! pipe pair and speaking exactly the protocol that runs over ssh.
 
 pub mod cli;
+pub mod client;
 pub mod decide;
 pub mod dedupe;
 pub mod engine;
@@ -29,8 +30,10 @@ pub mod report;
 pub mod transport;
 pub mod wire;
 pub mod server;
+pub mod session;
 
 /// Parse argv, run, return the process exit code.
 pub fn run_main() -> i32 {
-    0
+    let args: Vec<String> = std::env::args_os().skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
+    client::run(args)
 }

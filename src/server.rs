@@ -1,1 +1,56 @@
-//! `--server` entry.
+//! `parasync --server [--sender] … . <paths>`: the remote half. Reads its role from argv, speaks
+//! the protocol on stdin/stdout (or on a pipe pair in local mode), and forwards every message for
+//! the user to the client.
+
+use crate::cli::Options;
+use crate::error::Result;
+use crate::flist::walk::Source;
+use crate::session::filters::Filters;
+use crate::session::receiver::Receiver;
+use crate::session::sender::Sender;
+use crate::transport::Stream;
+use crate::wire::msg::Msg;
+
+/// Run the server on stdin/stdout; returns the exit code.
+pub fn run(opts: Options) -> i32 {
+    let stream = Stream { r: Box::new(std::io::stdin()), w: Box::new(std::io::stdout()) };
+    serve(opts, stream)
+}
+
+/// Run the server over `stream`.
+pub fn serve(opts: Options, stream: Stream) -> i32 {
+    match serve_inner(opts, stream) {
+        Ok(code) => code,
+        Err(e) => {
+            if !e.msg.is_empty() && e.code != 12 {
+                eprintln!("{}", e.msg);
+            }
+            e.code
+        }
+    }
+}
+
+fn serve_inner(opts: Options, stream: Stream) -> Result<i32> {
+    let sender = opts.sender;
+    let role = if sender { "sender" } else { "receiver" };
+    let mut conn = crate::client::connect(stream, &opts, false, role, if sender { None } else { Some(64) })?;
+    let filters = match conn.recv()? {
+        Msg::Filters(b) => Filters::from_wire(&b)?,
+        _ => return Err(crate::error::Error::protocol("protocol error: expected the filter list first")),
+    };
+    // Operands after the "." placeholder.
+    let paths: Vec<String> = match opts.operands.iter().position(|a| a == ".") {
+        Some(i) => opts.operands[i + 1..].to_vec(),
+        None => opts.operands.clone(),
+    };
+    let problems = if sender {
+        let sources = paths.iter().map(|s| Source::from_operand(s.as_bytes())).collect();
+        let (_, _, p) = Sender::new(opts, conn, sources, filters).run()?;
+        p
+    } else {
+        let dest = paths.first().cloned().unwrap_or_else(|| ".".into());
+        let (_, _, p) = Receiver::new(opts, conn, dest, filters, true).run()?;
+        p
+    };
+    Ok(problems.exit_code())
+}

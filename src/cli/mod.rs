@@ -1,1 +1,9 @@
-//! cli (see design.md §7).
+//! Command-line parsing: the flag table ([`defs`]), a popt-compatible lexer ([`lex`]) and the
+//! resolved [`options::Options`]. Only this module knows about argv.
+
+pub mod defs;
+pub mod help;
+pub mod lex;
+pub mod options;
+
+pub use options::Options;

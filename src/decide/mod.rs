@@ -1,1 +1,80 @@
-//! decide (see design.md §7).
+//! The receiver's decisions per item (rsync generator.c): quick check (size + mtime, `-c`,
+//! `--size-only`, `-I`, `--modify-window`), transfer rules (`-u`, `--existing`,
+//! `--ignore-existing`, `--max-size`, `--min-size`) and which attributes differ (for itemize).
+
+use crate::cli::Options;
+use crate::flist::Entry;
+use crate::report::itemize::Change;
+use std::fs::Metadata;
+use std::os::unix::fs::MetadataExt;
+
+/// util1.c same_time: whole seconds by default, |Δ| ≤ window, negative window = exact ns.
+pub fn same_time(a: (i64, u32), b: (i64, u32), window: i64) -> bool {
+    if window < 0 {
+        return a == b;
+    }
+    (a.0 - b.0).abs() <= window
+}
+
+/// generator.c quick_check_ok for regular files. `dest_sum` computes the destination's whole-file
+/// digest (only called with `-c` when the sizes match).
+pub fn quick_check_ok(e: &Entry, m: &Metadata, o: &Options, dest_sum: &mut dyn FnMut() -> Option<[u8; 32]>) -> bool {
+    if m.len() != e.size {
+        return false;
+    }
+    if o.ignore_times {
+        return false;
+    }
+    if o.checksum {
+        return e.sum.is_some() && dest_sum() == e.sum;
+    }
+    if o.size_only {
+        return true;
+    }
+    same_time((e.mtime, e.mtime_ns), (m.mtime(), m.mtime_nsec() as u32), o.modify_window)
+}
+
+/// Transfer rules applied after the quick check failed. Returns a reason to skip (for `-vv`).
+pub fn skip_reason(e: &Entry, existing: Option<&Metadata>, o: &Options) -> Option<&'static str> {
+    if let Some(max) = o.max_size {
+        if e.is_file() && e.size > max {
+            return Some("is over max-size");
+        }
+    }
+    if let Some(min) = o.min_size {
+        if e.is_file() && e.size < min {
+            return Some("is under min-size");
+        }
+    }
+    match existing {
+        None if o.existing => Some("not creating new file"),
+        Some(_) if o.ignore_existing => Some("exists"),
+        Some(m) if o.update && m.is_file() && e.is_file() && m.mtime() > e.mtime => Some("is newer"),
+        _ => None,
+    }
+}
+
+/// Attribute differences between the source entry and an existing destination item.
+pub fn attr_change(e: &Entry, m: &Metadata, o: &Options, uid: u32, gid: u32, wanted_mode: u32) -> Change {
+    let time_applies = o.times && !(e.is_dir() && o.omit_dir_times) && !(e.is_symlink() && o.omit_link_times);
+    Change {
+        time: time_applies && !same_time((e.mtime, e.mtime_ns), (m.mtime(), m.mtime_nsec() as u32), if e.is_dir() || e.is_symlink() { 0 } else { o.modify_window }),
+        perms: !e.is_symlink() && (o.perms || o.executability) && (m.mode() & 0o7777) != wanted_mode,
+        owner: o.owner && crate::meta::is_root() && m.uid() != uid,
+        group: o.group && m.gid() != gid,
+        ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn time_windows() {
+        assert!(same_time((10, 5), (10, 900), 0));
+        assert!(!same_time((10, 5), (11, 5), 0));
+        assert!(same_time((10, 5), (11, 5), 1));
+        assert!(!same_time((10, 5), (10, 6), -1));
+        assert!(same_time((10, 5), (10, 5), -1));
+    }
+}

@@ -1,1 +1,118 @@
-//! meta (see design.md §7).
+//! Applying metadata on the receiver: permissions, owner/group, mtimes (ns), and creating
+//! symlinks, devices and specials. rsync rules: owner only as super-user, group only to groups we
+//! are in (the kernel decides), mtimes on directories after their contents, symlink times via
+//! `lutimes`, `-p` off ⇒ new files get the source mode masked by the umask and lose special bits.
+
+use crate::flist::entry::*;
+use std::ffi::CString;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+/// Which attributes to preserve.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MetaOpts {
+    pub perms: bool,
+    pub executability: bool,
+    pub owner: bool,
+    pub group: bool,
+    pub times: bool,
+    pub omit_dir_times: bool,
+    pub omit_link_times: bool,
+    pub am_root: bool,
+    pub umask: u32,
+}
+
+pub fn cpath(p: &Path) -> io::Result<CString> {
+    CString::new(p.as_os_str().as_bytes()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
+}
+
+fn check(r: libc::c_int) -> io::Result<()> {
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+pub fn umask() -> u32 {
+    unsafe {
+        let m = libc::umask(0o022);
+        libc::umask(m);
+        m as u32
+    }
+}
+
+/// Mode a new item gets (rsync: with -p the source's; without, masked source bits for new files).
+pub fn target_mode(e: &Entry, old: Option<u32>, o: &MetaOpts) -> u32 {
+    if o.perms {
+        return e.perms();
+    }
+    match old {
+        Some(m) if !o.executability => m & 0o7777,
+        Some(m) => {
+            // -E: set/clear x bits to follow the source's executability.
+            let m = m & 0o7777;
+            if e.perms() & 0o111 != 0 {
+                m | ((m & 0o444) >> 2)
+            } else {
+                m & !0o111
+            }
+        }
+        None => e.perms() & !o.umask & if e.is_dir() { 0o7777 } else { 0o0777 },
+    }
+}
+
+/// Set owner/group (lchown), mode (not on symlinks) and mtime of `path` after creation/update.
+pub fn apply(path: &Path, e: &Entry, uid: Option<u32>, gid: Option<u32>, mode: Option<u32>, o: &MetaOpts) -> io::Result<()> {
+    let c = cpath(path)?;
+    let want_uid = if o.owner && o.am_root { uid } else { None };
+    let want_gid = if o.group { gid } else { None };
+    if want_uid.is_some() || want_gid.is_some() {
+        let r = unsafe {
+            libc::lchown(c.as_ptr(), want_uid.unwrap_or(u32::MAX), want_gid.unwrap_or(u32::MAX))
+        };
+        if r != 0 {
+            let err = io::Error::last_os_error();
+            if err.raw_os_error() != Some(libc::EPERM) {
+                return Err(err);
+            }
+        }
+    }
+    if let Some(m) = mode {
+        if !e.is_symlink() {
+            check(unsafe { libc::chmod(c.as_ptr(), m as libc::mode_t) })?;
+        }
+    }
+    if o.times && !(e.is_dir() && o.omit_dir_times) && !(e.is_symlink() && o.omit_link_times) {
+        set_mtime(path, e.mtime, e.mtime_ns, e.is_symlink())?;
+    }
+    Ok(())
+}
+
+pub fn set_mtime(path: &Path, secs: i64, ns: u32, nofollow: bool) -> io::Result<()> {
+    let c = cpath(path)?;
+    let ts = [
+        libc::timespec { tv_sec: 0, tv_nsec: libc::UTIME_OMIT },
+        libc::timespec { tv_sec: secs as libc::time_t, tv_nsec: ns as _ },
+    ];
+    let flags = if nofollow { libc::AT_SYMLINK_NOFOLLOW } else { 0 };
+    check(unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), ts.as_ptr(), flags) })
+}
+
+/// Create a device or special file.
+pub fn mknod(path: &Path, e: &Entry) -> io::Result<()> {
+    let c = cpath(path)?;
+    if e.fmt() == S_IFIFO {
+        return check(unsafe { libc::mkfifo(c.as_ptr(), (e.perms() & 0o777) as libc::mode_t) });
+    }
+    if e.fmt() == S_IFSOCK {
+        // Like rsync, a socket is recreated as a special file node.
+        return check(unsafe { libc::mknod(c.as_ptr(), (S_IFSOCK | (e.perms() & 0o777)) as libc::mode_t, 0) });
+    }
+    check(unsafe { libc::mknod(c.as_ptr(), e.mode as libc::mode_t, e.rdev as libc::dev_t) })
+}
+
+pub fn is_root() -> bool {
+    unsafe { libc::geteuid() == 0 }
+}

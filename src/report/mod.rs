@@ -1,1 +1,253 @@
-//! report (see design.md §7).
+//! Everything the user reads, in rsync 3.5's exact formats (rsync-cli.md §4): name escaping,
+//! number formatting per `-h` level, the two summary lines, `--stats`, `--list-only` rows,
+//! itemize strings and `--progress` lines. Only this module formats user-facing text.
+
+pub mod format;
+pub mod itemize;
+pub mod progress;
+
+use crate::wire::msg::Stats;
+
+/// Escape a name for display: control bytes (and, without `-8`, high-bit bytes that are not valid
+/// UTF-8) as `\#ooo` (rsync log.c).
+pub fn escape(name: &[u8]) -> String {
+    let mut out = String::new();
+    let mut rest = name;
+    while !rest.is_empty() {
+        match std::str::from_utf8(rest) {
+            Ok(s) => {
+                push_clean(&mut out, s);
+                break;
+            }
+            Err(e) => {
+                let (good, bad) = rest.split_at(e.valid_up_to());
+                push_clean(&mut out, std::str::from_utf8(good).unwrap());
+                let n = e.error_len().unwrap_or(bad.len());
+                for b in &bad[..n] {
+                    out.push_str(&format!("\\#{:03o}", b));
+                }
+                rest = &bad[n..];
+            }
+        }
+    }
+    out
+}
+
+fn push_clean(out: &mut String, s: &str) {
+    for ch in s.chars() {
+        if (ch as u32) < 0x20 || ch as u32 == 0x7f {
+            out.push_str(&format!("\\#{:03o}", ch as u32));
+        } else {
+            out.push(ch);
+        }
+    }
+}
+
+/// Digits with thousands separators (`-h` level 1).
+fn commas(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// rsync's human_num for an integer at `-h` level `h` (0 raw, 1 separators, 2 K=1000, 3 K=1024).
+pub fn num(n: u64, h: u8) -> String {
+    match h {
+        0 => n.to_string(),
+        1 => commas(n),
+        _ => {
+            let unit = if h == 2 { 1000.0 } else { 1024.0 };
+            let mut v = n as f64;
+            if v < unit {
+                return n.to_string();
+            }
+            let mut suffix = ' ';
+            for s in ['K', 'M', 'G', 'T', 'P', 'E'] {
+                v /= unit;
+                suffix = s;
+                if v < unit {
+                    break;
+                }
+            }
+            format!("{v:.2}{suffix}")
+        }
+    }
+}
+
+/// rsync's human_dnum for a rate with 2 decimals.
+pub fn dnum(v: f64, h: u8) -> String {
+    if h >= 2 {
+        let unit = if h == 2 { 1000.0 } else { 1024.0 };
+        if v >= unit {
+            return num(v as u64, h);
+        }
+        return format!("{v:.2}");
+    }
+    let whole = v.trunc() as u64;
+    let frac = format!("{:.2}", v - v.trunc());
+    let frac = if frac.starts_with("1.") { "00".to_string() } else { frac[2..].to_string() };
+    let whole = if format!("{:.2}", v - v.trunc()).starts_with("1.") { whole + 1 } else { whole };
+    if h == 0 {
+        format!("{whole}.{frac}")
+    } else {
+        format!("{}.{frac}", commas(whole))
+    }
+}
+
+/// The two summary lines printed with `-v` / `--stats`.
+pub fn summary(sent: u64, recv: u64, total_size: u64, elapsed: f64, h: u8, dry_run: bool) -> String {
+    let rate = (sent + recv) as f64 / (elapsed + 0.5);
+    let speedup = if sent + recv > 0 { total_size as f64 / (sent + recv) as f64 } else { 0.0 };
+    format!(
+        "sent {} bytes  received {} bytes  {} bytes/sec\ntotal size is {}  speedup is {:.2}{}\n",
+        num(sent, h),
+        num(recv, h),
+        dnum(rate, h),
+        num(total_size, h),
+        speedup,
+        if dry_run { " (DRY RUN)" } else { "" }
+    )
+}
+
+fn breakdown(counts: &[u64; 5]) -> String {
+    let labels = ["reg", "dir", "link", "dev", "special"];
+    let parts: Vec<String> = labels
+        .iter()
+        .zip(counts)
+        .filter(|(_, c)| **c > 0)
+        .map(|(l, c)| format!("{l}: {}", commas(*c)))
+        .collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", parts.join(", "))
+    }
+}
+
+/// `--stats` block (before the summary), rsync 3.5 lines followed by parasync's own lines when
+/// they carry information.
+pub fn stats_block(s: &Stats, sent: u64, recv: u64, h: u8, flist_xfer_secs: f64, engine: &str) -> String {
+    let files = [s.num_reg, s.num_dir, s.num_link, s.num_dev, s.num_special];
+    let mut o = String::new();
+    o.push('\n');
+    o.push_str(&format!("Number of files: {}{}\n", num(s.num_files, h), breakdown(&files)));
+    let created: u64 = s.created.iter().sum();
+    o.push_str(&format!("Number of created files: {}{}\n", num(created, h), breakdown(&s.created)));
+    let deleted: u64 = s.deleted.iter().sum();
+    o.push_str(&format!("Number of deleted files: {}{}\n", num(deleted, h), breakdown(&s.deleted)));
+    o.push_str(&format!("Number of regular files transferred: {}\n", num(s.xferred_files, h)));
+    o.push_str(&format!("Total file size: {} bytes\n", num(s.total_size, h)));
+    o.push_str(&format!("Total transferred file size: {} bytes\n", num(s.xferred_size, h)));
+    o.push_str(&format!("Literal data: {} bytes\n", num(s.literal, h)));
+    o.push_str(&format!("Matched data: {} bytes\n", num(s.matched, h)));
+    o.push_str(&format!("File list size: {}\n", num(s.flist_size, h)));
+    o.push_str(&format!("File list generation time: {:.3} seconds\n", s.flist_gen_ms as f64 / 1000.0));
+    o.push_str(&format!("File list transfer time: {flist_xfer_secs:.3} seconds\n"));
+    o.push_str(&format!("Total bytes sent: {}\n", num(sent, h)));
+    o.push_str(&format!("Total bytes received: {}\n", num(recv, h)));
+    if s.xferred_files > 0 && (s.matched > 0 || s.engine_msgs > 0) {
+        o.push_str(&format!("Delta engine: {engine} (engine messages: {} bytes)\n", num(s.engine_msgs, h)));
+    }
+    if s.deduped > 0 {
+        o.push_str(&format!("Deduplicated data: {} bytes\n", num(s.deduped, h)));
+    }
+    if s.inplace_lost > 0 {
+        o.push_str(&format!("In-place cycle loss: {} bytes\n", num(s.inplace_lost, h)));
+    }
+    o.push('\n');
+    o
+}
+
+/// 10-character permission string (`drwxr-xr-x`).
+pub fn perm_string(mode: u32) -> String {
+    use crate::flist::entry::*;
+    let t = match mode & S_IFMT {
+        S_IFDIR => 'd',
+        S_IFLNK => 'l',
+        S_IFBLK => 'b',
+        S_IFCHR => 'c',
+        S_IFSOCK => 's',
+        S_IFIFO => 'p',
+        _ => '-',
+    };
+    let mut s = String::from(t);
+    let bits = [(0o400, 'r'), (0o200, 'w'), (0o100, 'x'), (0o40, 'r'), (0o20, 'w'), (0o10, 'x'), (0o4, 'r'), (0o2, 'w'), (0o1, 'x')];
+    for (i, (b, c)) in bits.iter().enumerate() {
+        let on = mode & b != 0;
+        let ch = match i {
+            2 if mode & 0o4000 != 0 => if on { 's' } else { 'S' },
+            5 if mode & 0o2000 != 0 => if on { 's' } else { 'S' },
+            8 if mode & 0o1000 != 0 => if on { 't' } else { 'T' },
+            _ => if on { *c } else { '-' },
+        };
+        s.push(ch);
+    }
+    s
+}
+
+/// Local time as `YYYY/MM/DD HH:MM:SS`.
+pub fn local_time(secs: i64) -> String {
+    unsafe {
+        let t: libc::time_t = secs as libc::time_t;
+        let mut tm: libc::tm = std::mem::zeroed();
+        libc::localtime_r(&t, &mut tm);
+        format!(
+            "{:04}/{:02}/{:02} {:02}:{:02}:{:02}",
+            tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec
+        )
+    }
+}
+
+/// A `--list-only` row.
+pub fn list_row(e: &crate::flist::Entry, h: u8) -> String {
+    let size = if e.is_dir() { 4096.max(e.size) } else { e.size };
+    let size_s = num(size, h);
+    let width = if h == 0 { 11 } else { 14 };
+    let mut line = format!("{} {:>width$} {} {}", perm_string(e.mode), size_s, local_time(e.mtime), escape(&e.name));
+    if let Some(t) = &e.link {
+        line.push_str(" -> ");
+        line.push_str(&escape(t));
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn numbers() {
+        assert_eq!(num(200458, 1), "200,458");
+        assert_eq!(num(200458, 0), "200458");
+        assert_eq!(num(200024, 2), "200.02K");
+        assert_eq!(num(114, 2), "114");
+        assert_eq!(num(4096, 3), "4.00K");
+        assert_eq!(dnum(401196.0, 1), "401,196.00");
+        assert_eq!(dnum(1112.0, 1), "1,112.00");
+        assert_eq!(dnum(0.999, 1), "1.00");
+    }
+    #[test]
+    fn summary_shape() {
+        assert_eq!(
+            summary(404, 152, 0, 0.0, 1, false),
+            "sent 404 bytes  received 152 bytes  1,112.00 bytes/sec\ntotal size is 0  speedup is 0.00\n"
+        );
+    }
+    #[test]
+    fn escapes() {
+        assert_eq!(escape(b"a\nb"), "a\\#012b");
+        assert_eq!(escape(b"x\xffy"), "x\\#377y");
+        assert_eq!(escape("é".as_bytes()), "é");
+    }
+    #[test]
+    fn perms() {
+        assert_eq!(perm_string(0o40755), "drwxr-xr-x");
+        assert_eq!(perm_string(0o104755), "-rwsr-xr-x");
+        assert_eq!(perm_string(0o41777), "drwxrwxrwt");
+    }
+}

@@ -1,1 +1,22 @@
-//! wire (see design.md §7).
+//! parasync's own wire protocol (design.md §2): a magic + version + capability handshake, then
+//! length-prefixed typed frames in each direction. Every decoder is total — malformed input gives an
+//! error (exit 12, "error in rsync protocol data stream"), never a panic or an allocation sized by an
+//! untrusted length field beyond [`MAX_FRAME`].
+
+pub mod codec;
+pub mod frame;
+pub mod handshake;
+pub mod msg;
+
+pub use frame::{FrameReader, FrameWriter};
+pub use handshake::{handshake, Caps};
+pub use msg::Msg;
+
+/// Version of this protocol. Bump on any incompatible change; peers pick the highest common one.
+pub const PROTOCOL_VERSION: u32 = 1;
+/// Oldest version this build still speaks.
+pub const MIN_PROTOCOL_VERSION: u32 = 1;
+/// First bytes on the stream in each direction.
+pub const MAGIC: &[u8; 8] = b"PARASYNC";
+/// Hard limit for one frame's payload.
+pub const MAX_FRAME: usize = 16 << 20;

@@ -1,0 +1,564 @@
+//! `Options`: the validated meaning of the command line. Flags are applied strictly in argv order
+//! (so `-a --no-o` and `--no-o -a` differ, as with popt), then [`Options::finish`] resolves
+//! implications and conflicts with rsync's messages (rsync-cli.md §1.3.14).
+
+use super::defs::{Def, Support};
+use super::lex::{lex, Item};
+use crate::engine::{EngineId, EngineParams};
+use crate::error::{Error, Result, RERR_UNSUPPORTED};
+
+/// When deletions happen (rsync's --delete-WHEN).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum DeleteWhen {
+    #[default]
+    During,
+    Before,
+    Delay,
+    After,
+}
+
+/// `--info` levels that shape output (rsync's info flags; -v sets groups of them).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Info {
+    pub name: u8,
+    pub stats: u8,
+    pub progress: u8,
+    pub del: u8,
+    pub flist: u8,
+    pub misc: u8,
+    pub nonreg: u8,
+    pub skip: u8,
+    pub copy: u8,
+    pub symsafe: u8,
+    pub backup: u8,
+    pub remove: u8,
+    pub mount: u8,
+}
+
+/// Everything the run needs, resolved.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    pub verbose: u8,
+    pub quiet: bool,
+    pub info: Info,
+    pub checksum: bool,
+    pub recursive: bool,
+    pub dirs: bool,
+    pub relative: bool,
+    pub implied_dirs: bool,
+    pub update: bool,
+    pub inplace: bool,
+    pub mkpath: bool,
+    pub links: bool,
+    pub copy_links: bool,
+    pub copy_unsafe_links: bool,
+    pub safe_links: bool,
+    pub copy_dirlinks: bool,
+    pub keep_dirlinks: bool,
+    pub hard_links: bool,
+    pub perms: bool,
+    pub executability: bool,
+    pub chmod: Vec<String>,
+    pub owner: bool,
+    pub group: bool,
+    pub devices: bool,
+    pub specials: bool,
+    pub times: bool,
+    pub omit_dir_times: bool,
+    pub omit_link_times: bool,
+    pub sparse: bool,
+    pub dry_run: bool,
+    pub whole_file: Option<bool>,
+    pub checksum_choice: Option<String>,
+    pub one_file_system: u8,
+    pub block_size: Option<u32>,
+    pub rsh: Option<String>,
+    pub rsync_path: Option<String>,
+    pub existing: bool,
+    pub ignore_existing: bool,
+    pub remove_source_files: bool,
+    pub delete: bool,
+    pub delete_when: DeleteWhen,
+    pub delete_excluded: bool,
+    pub ignore_missing_args: bool,
+    pub ignore_errors: bool,
+    pub force: bool,
+    pub max_delete: Option<i64>,
+    pub max_size: Option<u64>,
+    pub min_size: Option<u64>,
+    pub partial: bool,
+    pub partial_dir: Option<String>,
+    pub prune_empty_dirs: bool,
+    pub numeric_ids: bool,
+    pub timeout: u64,
+    pub ignore_times: bool,
+    pub size_only: bool,
+    pub modify_window: i64,
+    pub temp_dir: Option<String>,
+    pub compress: bool,
+    pub compress_choice: Option<String>,
+    pub compress_level: Option<i32>,
+    /// Filter rules in the order given (`-f` syntax; `--exclude X` becomes `- X`, etc.).
+    pub filters: Vec<String>,
+    pub cvs_exclude: bool,
+    pub from0: bool,
+    pub old_args: bool,
+    pub secluded_args: bool,
+    pub stats: bool,
+    pub eight_bit: bool,
+    pub human: u8,
+    pub itemize: u8,
+    pub remote_options: Vec<String>,
+    pub out_format: Option<String>,
+    pub log_file: Option<String>,
+    pub log_file_format: Option<String>,
+    pub list_only: bool,
+    pub bwlimit: u64,
+    pub fsync: bool,
+    pub backup: bool,
+    pub backup_dir: Option<String>,
+    pub suffix: Option<String>,
+    pub ipv: Option<u8>,
+    pub drop_d: bool,
+    pub engine: Option<EngineId>,
+    pub engine_params: EngineParams,
+    pub dedupe: bool,
+    pub inplace_policy: String,
+    pub inplace_buffer: u64,
+    pub pipeline: String,
+    pub server: bool,
+    pub sender: bool,
+    pub show_help: bool,
+    pub show_version: u8,
+    pub operands: Vec<String>,
+    /// Raw `--delete-WHEN` options seen, for the conflict check.
+    delete_whens: u8,
+    archive_r: bool,
+    explicit_r: Option<bool>,
+    f_count: u8,
+    human_set: bool,
+    /// Options that were typed but are not supported: (display name, daemon?).
+    unsupported: Vec<(String, bool)>,
+}
+
+fn parse_num<T: std::str::FromStr>(name: &str, v: &str) -> Result<T> {
+    v.trim().parse().map_err(|_| Error::syntax(format!("Invalid argument passed to --{name} ({v})")))
+}
+
+/// rsync's SIZE grammar (rsync-cli.md §1.3.10): `N[.F][K|M|G|T|P][B|iB][+1|-1]`; bare numbers
+/// are bytes (`default_unit` is 1024 for --bwlimit, which is in KiB/s).
+pub fn parse_size(name: &str, v: &str, default_unit: u64) -> Result<u64> {
+    let bad = || Error::syntax(format!("--{name} value is invalid: {v}"));
+    let s = v.trim();
+    let (s, adj) = if let Some(p) = s.strip_suffix("+1") {
+        (p, 1i64)
+    } else if let Some(p) = s.strip_suffix("-1") {
+        (p, -1)
+    } else {
+        (s, 0)
+    };
+    let num_end = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    let (num, suffix) = s.split_at(num_end);
+    if num.is_empty() {
+        return Err(bad());
+    }
+    let n: f64 = num.parse().map_err(|_| bad())?;
+    let lower = suffix.to_ascii_lowercase();
+    let mut chars = lower.chars();
+    let unit_char = chars.next();
+    let rest: String = chars.collect();
+    let base: f64 = match rest.as_str() {
+        "" | "ib" => 1024.0,
+        "b" => 1000.0,
+        _ => return Err(bad()),
+    };
+    let mult = match unit_char {
+        None => default_unit as f64,
+        Some('b') if rest.is_empty() => 1.0,
+        Some('k') => base,
+        Some('m') => base * base,
+        Some('g') => base.powi(3),
+        Some('t') => base.powi(4),
+        Some('p') => base.powi(5),
+        _ => return Err(bad()),
+    };
+    let val = (n * mult) as i64 + adj;
+    if val < 0 {
+        return Err(bad());
+    }
+    Ok(val as u64)
+}
+
+impl Options {
+    /// Parse argv (without argv[0]).
+    pub fn parse(args: &[String]) -> Result<Options> {
+        let mut o = Options {
+            implied_dirs: true,
+            dedupe: true,
+            human: 1,
+            inplace_policy: "trim".into(),
+            inplace_buffer: 8 << 20,
+            pipeline: "stream".into(),
+            ..Default::default()
+        };
+        for item in lex(args)? {
+            match item {
+                Item::Operand(s) => o.operands.push(s),
+                Item::Opt { def, negated, value } => o.apply(def, negated, value)?,
+            }
+        }
+        o.finish()?;
+        Ok(o)
+    }
+
+    fn apply(&mut self, def: &'static Def, neg: bool, value: Option<String>) -> Result<()> {
+        let on = !neg;
+        let v = value.unwrap_or_default();
+        if matches!(def.support, Support::No | Support::Daemon) && on {
+            self.unsupported.push((def.long.to_string(), def.support == Support::Daemon));
+            return Ok(());
+        }
+        match def.long {
+            "verbose" => self.verbose = if on { self.verbose.saturating_add(1) } else { 0 },
+            "info" => self.info_flags(&v)?,
+            "debug" | "stderr" => {}
+            "quiet" => self.quiet = on,
+            "checksum" => self.checksum = on,
+            "archive" => {
+                self.archive_r = on;
+                if on {
+                    self.links = true;
+                    self.perms = true;
+                    self.times = true;
+                    self.group = true;
+                    self.owner = true;
+                    self.devices = true;
+                    self.specials = true;
+                }
+            }
+            "recursive" => self.explicit_r = Some(on),
+            "relative" => self.relative = on,
+            "implied-dirs" => self.implied_dirs = on,
+            "backup" => self.backup = on,
+            "backup-dir" => self.backup_dir = Some(v),
+            "suffix" => self.suffix = Some(v),
+            "update" => self.update = on,
+            "inplace" => self.inplace = on,
+            "dirs" => self.dirs = on,
+            "mkpath" => self.mkpath = on,
+            "links" => self.links = on,
+            "copy-links" => self.copy_links = on,
+            "copy-unsafe-links" => self.copy_unsafe_links = on,
+            "safe-links" => self.safe_links = on,
+            "copy-dirlinks" => self.copy_dirlinks = on,
+            "keep-dirlinks" => self.keep_dirlinks = on,
+            "hard-links" => self.hard_links = on,
+            "perms" => self.perms = on,
+            "executability" => self.executability = on,
+            "chmod" => self.chmod.push(v),
+            "owner" => self.owner = on,
+            "group" => self.group = on,
+            "devices" => self.devices = on,
+            "specials" => self.specials = on,
+            "D" => {
+                self.devices = on;
+                self.specials = on;
+            }
+            "drop-D" => self.drop_d = on,
+            "times" => self.times = on,
+            "omit-dir-times" => self.omit_dir_times = on,
+            "omit-link-times" => self.omit_link_times = on,
+            "sparse" => self.sparse = on,
+            "dry-run" => self.dry_run = on,
+            "whole-file" => self.whole_file = Some(on),
+            "checksum-choice" => self.checksum_choice = Some(v),
+            "one-file-system" => {
+                self.one_file_system = if on { self.one_file_system.saturating_add(1) } else { 0 }
+            }
+            "block-size" => self.block_size = Some(parse_size("block-size", &v, 1)? as u32),
+            "rsh" => self.rsh = on.then_some(v),
+            "rsync-path" => self.rsync_path = Some(v),
+            "existing" => self.existing = on,
+            "ignore-existing" => self.ignore_existing = on,
+            "remove-source-files" => self.remove_source_files = on,
+            "delete" => self.delete = on,
+            "del" | "delete-during" | "delete-before" | "delete-delay" | "delete-after" => {
+                self.delete = on;
+                if on {
+                    self.delete_whens += 1;
+                    self.delete_when = match def.long {
+                        "delete-before" => DeleteWhen::Before,
+                        "delete-delay" => DeleteWhen::Delay,
+                        "delete-after" => DeleteWhen::After,
+                        _ => DeleteWhen::During,
+                    };
+                }
+            }
+            "delete-excluded" => {
+                self.delete_excluded = on;
+                self.delete |= on;
+            }
+            "ignore-missing-args" => self.ignore_missing_args = on,
+            "ignore-errors" => self.ignore_errors = on,
+            "force" => self.force = on,
+            "max-delete" => self.max_delete = Some(parse_num("max-delete", &v)?),
+            "max-size" => self.max_size = Some(parse_size("max-size", &v, 1)?),
+            "min-size" => self.min_size = Some(parse_size("min-size", &v, 1)?),
+            "max-alloc" => {
+                parse_size("max-alloc", &v, 1)?;
+            }
+            "partial" => self.partial = on,
+            "partial-dir" => {
+                self.partial_dir = Some(v);
+                self.partial = true;
+            }
+            "prune-empty-dirs" => self.prune_empty_dirs = on,
+            "numeric-ids" => self.numeric_ids = on,
+            "timeout" => self.timeout = parse_num("timeout", &v)?,
+            "ignore-times" => self.ignore_times = on,
+            "size-only" => self.size_only = on,
+            "modify-window" => self.modify_window = parse_num("modify-window", &v)?,
+            "temp-dir" => self.temp_dir = Some(v),
+            "compress" => self.compress = on,
+            "compress-choice" => {
+                match v.as_str() {
+                    "zstd" | "lz4" | "none" => {}
+                    "zlib" | "zlibx" => {}
+                    _ => {
+                        return Err(Error::syntax(format!("Invalid compress choice: {v}")));
+                    }
+                }
+                self.compress_choice = Some(v);
+            }
+            "compress-level" => self.compress_level = Some(parse_num("compress-level", &v)?),
+            "cvs-exclude" => self.cvs_exclude = on,
+            "filter" => self.filters.push(v),
+            "F" => {
+                self.f_count += 1;
+                self.filters.push(if self.f_count == 1 {
+                    "dir-merge /.rsync-filter".into()
+                } else {
+                    "- .rsync-filter".into()
+                });
+            }
+            "exclude" => self.filters.push(format!("- {v}")),
+            "include" => self.filters.push(format!("+ {v}")),
+            "exclude-from" => self.filters.push(format!("merge,- {v}")),
+            "include-from" => self.filters.push(format!("merge,+ {v}")),
+            "from0" => self.from0 = on,
+            "old-args" => self.old_args = on,
+            "secluded-args" => self.secluded_args = on,
+            "stats" => self.stats = on,
+            "8-bit-output" => self.eight_bit = on,
+            "human-readable" => {
+                self.human = if on {
+                    if self.human_set {
+                        (self.human + 1).min(3)
+                    } else {
+                        2
+                    }
+                } else {
+                    0
+                };
+                self.human_set = on;
+            }
+            "progress" => self.info.progress = if on { 1 } else { 0 },
+            "P" => {
+                self.partial = on;
+                self.info.progress = if on { 1 } else { 0 };
+            }
+            "itemize-changes" => self.itemize = if on { self.itemize.saturating_add(1) } else { 0 },
+            "remote-option" => {
+                if !v.starts_with('-') {
+                    return Err(Error::syntax(format!(
+                        "Remote option must start with a dash: {v}"
+                    )));
+                }
+                self.remote_options.push(v)
+            }
+            "out-format" => self.out_format = Some(v),
+            "log-file" => self.log_file = Some(v),
+            "log-file-format" => self.log_file_format = Some(v),
+            "list-only" => self.list_only = on,
+            "bwlimit" => self.bwlimit = parse_size("bwlimit", &v, 1024)?,
+            "fsync" => self.fsync = on,
+            "ipv4" => self.ipv = Some(4),
+            "ipv6" => self.ipv = Some(6),
+            "version" => self.show_version += 1,
+            "help" => self.show_help = true,
+            "engine" => {
+                self.engine = Some(EngineId::parse(&v).ok_or_else(|| {
+                    Error::syntax(format!(
+                        "unknown --engine {v}: choose parasync, rsync, dsync, skysync-f, skysync-c or pdsync"
+                    ))
+                })?)
+            }
+            "threads" => self.engine_params.threads = parse_num("threads", &v)?,
+            "hw" => self.engine_params.hw = on,
+            "dedupe" => self.dedupe = on,
+            "inplace-policy" => {
+                if !matches!(v.as_str(), "trim" | "localmin" | "delete") {
+                    return Err(Error::syntax(format!("unknown --inplace-policy {v}")));
+                }
+                self.inplace_policy = v;
+            }
+            "inplace-buffer" => self.inplace_buffer = parse_size("inplace-buffer", &v, 1)?,
+            "pipeline" => {
+                if !matches!(v.as_str(), "stream" | "batch" | "v3" | "graph") {
+                    return Err(Error::syntax(format!("unknown --pipeline {v}")));
+                }
+                self.pipeline = v;
+            }
+            "server" => self.server = on,
+            "sender" => self.sender = on,
+            _ => {} // Support::Ignored options.
+        }
+        Ok(())
+    }
+
+    fn info_flags(&mut self, spec: &str) -> Result<()> {
+        for word in spec.split(',').filter(|w| !w.is_empty()) {
+            let lw = word.to_ascii_lowercase();
+            let split = lw.find(|c: char| c.is_ascii_digit()).unwrap_or(lw.len());
+            let (name, num) = lw.split_at(split);
+            let level: u8 = if num.is_empty() { 1 } else { parse_num("info", num)? };
+            let i = &mut self.info;
+            match name {
+                "name" => i.name = level,
+                "stats" => i.stats = level,
+                "progress" => i.progress = level,
+                "del" => i.del = level,
+                "flist" => i.flist = level,
+                "misc" => i.misc = level,
+                "nonreg" => i.nonreg = level,
+                "skip" => i.skip = level,
+                "copy" => i.copy = level,
+                "symsafe" => i.symsafe = level,
+                "backup" => i.backup = level,
+                "remove" => i.remove = level,
+                "mount" => i.mount = level,
+                "none" => *i = Info::default(),
+                "all" => {
+                    *i = Info {
+                        name: level, stats: level, progress: level, del: level, flist: level,
+                        misc: level, nonreg: level, skip: level, copy: level, symsafe: level,
+                        backup: level, remove: level, mount: level,
+                    }
+                }
+                "help" => self.show_help = true,
+                _ => return Err(Error::syntax(format!("Unknown --info item: \"{word}\""))),
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        if let Some((name, daemon)) = self.unsupported.first() {
+            let msg = if *daemon {
+                format!("--{name}: rsync daemon mode is not supported by parasync (use host:path over a remote shell)")
+            } else {
+                format!("--{name}: this option is not supported by parasync yet")
+            };
+            return Err(Error::new(RERR_UNSUPPORTED, msg));
+        }
+        self.recursive = self.explicit_r.unwrap_or(self.archive_r);
+        if self.delete && !self.recursive && !self.dirs && !self.server && !self.show_help && self.show_version == 0 {
+            return Err(Error::syntax("--delete does not work without --recursive (-r) or --dirs (-d)."));
+        }
+        if self.delete_whens > 1 {
+            return Err(Error::syntax("You may not combine multiple --delete-WHEN options."));
+        }
+        if self.partial_dir.is_some() && self.inplace {
+            return Err(Error::syntax("--inplace cannot be used with --partial-dir"));
+        }
+        if let Some(s) = &self.suffix {
+            if s.contains('/') {
+                return Err(Error::syntax(format!("--suffix cannot contain slashes: {s}")));
+            }
+        }
+        if self.secluded_args && self.old_args {
+            return Err(Error::syntax("--secluded-args conflicts with --old-args."));
+        }
+        if self.modify_window < 0 {
+            self.modify_window = -1;
+        }
+        // -v levels (options.c: the info/debug groups implied by -v).
+        let v = self.verbose;
+        let i = &mut self.info;
+        if !self.quiet {
+            i.nonreg = i.nonreg.max(1);
+            if v >= 1 {
+                for f in [&mut i.copy, &mut i.del, &mut i.flist, &mut i.misc, &mut i.name, &mut i.stats, &mut i.symsafe] {
+                    *f = (*f).max(1);
+                }
+            }
+            if v >= 2 {
+                for f in [&mut i.backup, &mut i.misc, &mut i.mount, &mut i.name, &mut i.remove, &mut i.skip] {
+                    *f = (*f).max(2);
+                }
+            }
+            if self.stats {
+                i.stats = i.stats.max(2);
+            }
+            if i.progress > 0 && i.progress < 2 {
+                i.name = i.name.max(1);
+                i.flist = i.flist.max(2);
+            }
+        } else {
+            *i = Info::default();
+        }
+        if self.itemize > 0 && self.out_format.is_none() {
+            self.out_format = Some(if self.itemize > 1 { "%i %n%L".into() } else { "%i %n%L".into() });
+        }
+        self.engine_params.block_size = self.block_size;
+        self.engine_params.checksum_choice = self.checksum_choice.clone();
+        Ok(())
+    }
+
+    /// Is the output of unchanged items requested (`-ii`)?
+    pub fn itemize_unchanged(&self) -> bool {
+        self.itemize > 1 || self.verbose > 1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    fn p(args: &[&str]) -> Result<Options> {
+        Options::parse(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+    #[test]
+    fn archive_order() {
+        let o = p(&["-a", "--no-o", "x", "y"]).unwrap();
+        assert!(o.recursive && o.links && o.perms && !o.owner && o.group);
+        let o = p(&["--no-o", "-a", "x"]).unwrap();
+        assert!(o.owner);
+        let o = p(&["--no-r", "-a", "x"]).unwrap();
+        assert!(!o.recursive, "explicit --no-r wins over -a's implication");
+        let o = p(&["-a", "--no-D", "x"]).unwrap();
+        assert!(!o.devices && !o.specials);
+    }
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("x", "10M", 1).unwrap(), 10485760);
+        assert_eq!(parse_size("x", "1.5mb", 1).unwrap(), 1500000);
+        assert_eq!(parse_size("x", "1.5mb-1", 1).unwrap(), 1499999);
+        assert_eq!(parse_size("x", "2g+1", 1).unwrap(), 2147483649);
+        assert_eq!(parse_size("x", "100", 1024).unwrap(), 102400);
+        assert!(parse_size("x", "abc", 1).is_err());
+    }
+    #[test]
+    fn conflicts() {
+        assert_eq!(p(&["--delete-before", "--delete-after", "-r", "a", "b"]).unwrap_err().code, 1);
+        assert_eq!(p(&["--write-batch=x", "a", "b"]).unwrap_err().code, 4);
+        assert_eq!(p(&["--port=2", "a", "b"]).unwrap_err().code, 4);
+        assert_eq!(p(&["--suffix=a/b", "a", "b"]).unwrap_err().code, 1);
+    }
+    #[test]
+    fn human_levels() {
+        assert_eq!(p(&["x"]).unwrap().human, 1);
+        assert_eq!(p(&["-h", "x"]).unwrap().human, 2);
+        assert_eq!(p(&["-hh", "x"]).unwrap().human, 3);
+        assert_eq!(p(&["--no-h", "x"]).unwrap().human, 0);
+    }
+}

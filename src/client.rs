@@ -1,0 +1,289 @@
+//! The client: parse → plan → connect (local pipe pair or remote shell) → handshake → run the
+//! local role → print the summary → exit code. Mirrors rsync's main.c start_client.
+
+use crate::cli::{help, Options};
+use crate::error::{code_text, Error, Problems, Result};
+use crate::flist::walk::Source;
+use crate::plan::operand::plan;
+use crate::plan::remote::{escape_arg, server_options, split_rsh};
+use crate::report;
+use crate::session::filters::Filters;
+use crate::session::receiver::Receiver;
+use crate::session::sender::Sender;
+use crate::session::{spawn_reader, Conn};
+use crate::transport::{self, ssh, Stream};
+use crate::wire::msg::{Compress, Msg, Stats};
+use crate::wire::{handshake, Caps, FrameReader, FrameWriter};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Print rsync's final error line.
+pub fn print_exit(code: i32, role: &str) {
+    let kind = if code == crate::error::RERR_VANISHED { "warning" } else { "error" };
+    eprintln!("rsync {kind}: {} (code {code}) at main.c(1) [{role}={}]", code_text(code), help::VERSION);
+}
+
+fn fail(e: &Error, role: &str) -> i32 {
+    if !e.msg.is_empty() {
+        eprintln!("{}", e.msg);
+    }
+    print_exit(e.code, role);
+    e.code
+}
+
+/// Entry point for argv (without argv[0]).
+pub fn run(args: Vec<String>) -> i32 {
+    if args.is_empty() {
+        eprint!("{}", help::help_text());
+        print_exit(1, "client");
+        return 1;
+    }
+    let mut opts = match Options::parse(&args) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("rsync: {}", e.msg);
+            print_exit(e.code, "client");
+            return e.code;
+        }
+    };
+    if opts.server {
+        return crate::server::run(opts);
+    }
+    if opts.show_help {
+        print!("{}", help::help_text());
+        return 0;
+    }
+    if opts.show_version > 0 {
+        print!("{}", if opts.show_version > 1 { help::version_json() } else { help::version_text() });
+        return 0;
+    }
+    if opts.operands.is_empty() {
+        eprint!("{}", help::help_text());
+        print_exit(1, "client");
+        return 1;
+    }
+    let p = match plan(&opts.operands) {
+        Ok(p) => p,
+        Err(e) => return fail(&e, "client"),
+    };
+    if p.dest.is_none() {
+        opts.list_only = true;
+        if !opts.recursive {
+            opts.dirs = true;
+        }
+    }
+    let role = if p.local_sends { "sender" } else { "receiver" };
+    match run_transfer(opts, p) {
+        Ok(code) => {
+            if code != 0 {
+                print_exit(code, role);
+            }
+            code
+        }
+        Err(e) => fail(&e, role),
+    }
+}
+
+fn compress_of(o: &Options, caps: &Caps) -> Compress {
+    if !o.compress {
+        return Compress::None;
+    }
+    match o.compress_choice.as_deref() {
+        Some("none") => Compress::None,
+        Some("lz4") if caps.features & crate::wire::handshake::FEAT_LZ4 != 0 => Compress::Lz4,
+        _ if caps.features & crate::wire::handshake::FEAT_ZSTD != 0 => Compress::Zstd(o.compress_level.unwrap_or(3)),
+        _ => Compress::None,
+    }
+}
+
+/// Build a connection end over a stream (handshake included).
+pub fn connect(stream: Stream, o: &Options, is_client: bool, role: &'static str, inbound_cap: Option<usize>) -> Result<Conn> {
+    let sent = Arc::new(AtomicU64::new(0));
+    let recvd = Arc::new(AtomicU64::new(0));
+    let mut w = FrameWriter::new(stream.w, sent.clone());
+    let mut r = FrameReader::new(stream.r, recvd.clone());
+    let caps = handshake(&mut w, &mut r, &Caps::ours())?;
+    if o.bwlimit > 0 {
+        w.set_bwlimit(o.bwlimit);
+    }
+    let rx = spawn_reader(r, inbound_cap);
+    Ok(Conn {
+        w,
+        rx,
+        comp: compress_of(o, &caps),
+        is_client,
+        sent,
+        recvd,
+        timeout: (o.timeout > 0).then(|| Duration::from_secs(o.timeout)),
+        quiet: o.quiet,
+        role,
+    })
+}
+
+fn remote_argv(o: &Options, user: &Option<String>, host: &str, sender: bool, paths: &[String]) -> Result<Vec<String>> {
+    let rsh = o.rsh.clone().or_else(|| std::env::var("RSYNC_RSH").ok()).unwrap_or_else(|| "ssh".into());
+    let mut argv = split_rsh(&rsh)?;
+    if argv.is_empty() {
+        return Err(Error::syntax("Empty remote shell command"));
+    }
+    if let Some(u) = user {
+        argv.push("-l".into());
+        argv.push(u.clone());
+    }
+    let is_ssh = argv[0].rsplit('/').next() == Some("ssh");
+    if is_ssh {
+        if let Some(v) = o.ipv {
+            argv.push(format!("-{v}"));
+        }
+    }
+    argv.push(host.to_string());
+    // --rsync-path is passed verbatim (it may be "sudo parasync"); a plain `rsync` there means
+    // "the remote parasync", since parasync cannot speak rsync's protocol.
+    let prog = match o.rsync_path.as_deref() {
+        None => "parasync".to_string(),
+        Some(p) if p == "rsync" || p.ends_with("/rsync") || p.ends_with(" rsync") => {
+            format!("{}parasync", &p[..p.len() - 5])
+        }
+        Some(p) => p.to_string(),
+    };
+    argv.push(prog);
+    argv.push("--server".into());
+    if sender {
+        argv.push("--sender".into());
+    }
+    for a in server_options(o, false) {
+        argv.push(if o.old_args { a } else { escape_arg(&a, false) });
+    }
+    argv.push(".".into());
+    for p in paths {
+        argv.push(if o.old_args { p.clone() } else { escape_arg(p, true) });
+    }
+    Ok(argv)
+}
+
+fn run_transfer(opts: Options, p: crate::plan::operand::Plan) -> Result<i32> {
+    let start = Instant::now();
+    let filters = Filters::from_rules(&opts.filters)?;
+    let mut remote: Option<ssh::Remote> = None;
+    let mut server_thread = None;
+    let stream = match &p.remote {
+        None => {
+            let (client, server) = transport::pipe_pair().map_err(|e| Error::new(14, format!("pipe: {e}")))?;
+            let mut sopts = opts.clone();
+            sopts.whole_file = Some(opts.whole_file.unwrap_or(true));
+            let args = {
+                let mut a = vec!["--server".to_string()];
+                a.extend(server_options(&sopts, true));
+                a.push(".".into());
+                a.push(p.dest.clone().unwrap_or_else(|| ".".into()));
+                a
+            };
+            server_thread = Some(
+                std::thread::Builder::new()
+                    .name("receiver".into())
+                    .spawn(move || {
+                        let o = Options::parse(&args).expect("server options");
+                        crate::server::serve(o, server)
+                    })
+                    .expect("spawn receiver"),
+            );
+            client
+        }
+        Some((user, host)) => {
+            let paths = if p.local_sends { vec![p.dest.clone().unwrap_or_default()] } else { p.sources.clone() };
+            let argv = remote_argv(&opts, user, host, !p.local_sends, &paths)?;
+            let (child, stream) = ssh::spawn(&argv)?;
+            remote = Some(child);
+            stream
+        }
+    };
+    let role = if p.local_sends { "sender" } else { "receiver" };
+    let counters: std::cell::RefCell<Option<(Arc<AtomicU64>, Arc<AtomicU64>)>> = Default::default();
+    let result = (|| -> Result<(Stats, Stats, Problems)> {
+        let mut conn = connect(stream, &opts, true, role, if p.local_sends { None } else { Some(64) })?;
+        *counters.borrow_mut() = Some((conn.sent.clone(), conn.recvd.clone()));
+        conn.send(&Msg::Filters(filters.to_wire()))?;
+        let header = opts.info.flist > 0 && !opts.quiet && (!opts.list_only || opts.verbose > 0);
+        let incremental = !(opts.delete && matches!(opts.delete_when, crate::cli::options::DeleteWhen::Before | crate::cli::options::DeleteWhen::After)) && !opts.prune_empty_dirs;
+        if header {
+            let verb = if p.local_sends { "sending" } else { "receiving" };
+            if incremental {
+                println!("{verb} incremental file list");
+            } else if p.local_sends {
+                println!("building file list ... done");
+            } else {
+                println!("receiving file list ... done");
+            }
+        }
+        if p.local_sends {
+            let sources = p.sources.iter().map(|s| Source::from_operand(s.as_bytes())).collect();
+            let (s, r, pr) = Sender::new(opts.clone(), conn, sources, filters.clone()).run()?;
+            Ok((s, r, pr))
+        } else {
+            let dest = p.dest.clone().unwrap_or_else(|| ".".into());
+            let (r, s, pr) = Receiver::new(opts.clone(), conn, dest, filters.clone(), false).run()?;
+            Ok((s, r, pr))
+        }
+    })();
+    let mut server_code = 0;
+    if let Some(t) = server_thread {
+        if result.is_ok() {
+            server_code = t.join().unwrap_or(12);
+        }
+    }
+    let transport_code = remote.as_mut().map(|r| if result.is_ok() { r.wait() } else { r.wait_or_kill(5) });
+    let (sender_stats, recv_stats, mut problems) = match result {
+        Ok(x) => x,
+        Err(e) => {
+            // The remote shell's status explains a closed connection (rsync: 255, 127, ...).
+            if let Some(tc) = transport_code.filter(|c| *c != 0) {
+                if e.code == 12 || e.code == 2 {
+                    if !e.msg.is_empty() {
+                        eprintln!("{}", e.msg);
+                    }
+                    let code = if (124..=127).contains(&tc) || tc == 255 { tc } else { e.code };
+                    return Err(Error::new(code, String::new()));
+                }
+            }
+            return Err(e);
+        }
+    };
+    let _ = server_code;
+    problems.merge(decode_problems(recv_stats.problems));
+    problems.merge(decode_problems(sender_stats.problems));
+    // Merge: flist-side numbers from the sender, write-side numbers from the receiver.
+    let mut st = recv_stats.clone();
+    for (dst, src) in [
+        (&mut st.num_files, sender_stats.num_files), (&mut st.num_reg, sender_stats.num_reg), (&mut st.num_dir, sender_stats.num_dir),
+        (&mut st.num_link, sender_stats.num_link), (&mut st.num_dev, sender_stats.num_dev), (&mut st.num_special, sender_stats.num_special),
+        (&mut st.total_size, sender_stats.total_size), (&mut st.literal, sender_stats.literal), (&mut st.matched, sender_stats.matched),
+        (&mut st.flist_size, sender_stats.flist_size), (&mut st.flist_gen_ms, sender_stats.flist_gen_ms),
+    ] {
+        *dst = src;
+    }
+    st.engine_msgs += sender_stats.engine_msgs;
+    let (sent, recvd) = counters.borrow().as_ref().map(|(s, r)| (s.load(Ordering::Relaxed), r.load(Ordering::Relaxed))).unwrap_or((0, 0));
+    if !opts.quiet && !opts.list_only || (opts.list_only && opts.verbose > 0) {
+        let elapsed = start.elapsed().as_secs() as f64;
+        if opts.info.stats >= 2 {
+            let engine = opts.engine.unwrap_or(crate::engine::EngineId::Parasync).name();
+            print!("{}", report::stats_block(&st, sent, recvd, opts.human, 0.0, engine));
+        }
+        if opts.info.stats >= 1 {
+            if opts.info.stats < 2 {
+                println!();
+            }
+            print!("{}", report::summary(sent, recvd, st.total_size, elapsed, opts.human, opts.dry_run));
+        }
+    }
+    Ok(problems.exit_code())
+}
+
+pub fn encode_problems(p: &Problems) -> u8 {
+    p.partial as u8 | (p.vanished as u8) << 1 | (p.del_limit as u8) << 2
+}
+
+pub fn decode_problems(b: u8) -> Problems {
+    Problems { partial: b & 1 != 0, vanished: b & 2 != 0, del_limit: b & 4 != 0 }
+}

@@ -1,0 +1,171 @@
+//! A file-list entry: what the sender tells the receiver about one path. Names are raw bytes
+//! relative to the transfer root (rsync's "." for the root of a `src/` transfer), never UTF-8
+//! strings, so any Unix file name round-trips.
+
+use crate::error::{Error, Result};
+use crate::wire::codec::{put_bytes, put_iv, put_uv, Cur};
+
+pub const S_IFMT: u32 = 0o170000;
+pub const S_IFDIR: u32 = 0o040000;
+pub const S_IFREG: u32 = 0o100000;
+pub const S_IFLNK: u32 = 0o120000;
+pub const S_IFCHR: u32 = 0o020000;
+pub const S_IFBLK: u32 = 0o060000;
+pub const S_IFIFO: u32 = 0o010000;
+pub const S_IFSOCK: u32 = 0o140000;
+
+/// Entry flags.
+pub const F_TOP_DIR: u8 = 1; // a directory whose contents are part of the transfer (deletes apply)
+pub const F_HLINK_FIRST: u8 = 2; // first of a hard-link group
+
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Entry {
+    pub name: Vec<u8>,
+    pub mode: u32,
+    pub size: u64,
+    pub mtime: i64,
+    pub mtime_ns: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub user: Option<Vec<u8>>,
+    pub group: Option<Vec<u8>>,
+    pub link: Option<Vec<u8>>,
+    pub rdev: u64,
+    /// Hard-link group id (`-H`), 0 = none.
+    pub hlink: u64,
+    pub flags: u8,
+    /// Whole-file BLAKE3 (`-c`).
+    pub sum: Option<[u8; 32]>,
+}
+
+impl Entry {
+    pub fn fmt(&self) -> u32 {
+        self.mode & S_IFMT
+    }
+    pub fn is_dir(&self) -> bool {
+        self.fmt() == S_IFDIR
+    }
+    pub fn is_file(&self) -> bool {
+        self.fmt() == S_IFREG
+    }
+    pub fn is_symlink(&self) -> bool {
+        self.fmt() == S_IFLNK
+    }
+    pub fn is_device(&self) -> bool {
+        matches!(self.fmt(), S_IFCHR | S_IFBLK)
+    }
+    pub fn is_special(&self) -> bool {
+        matches!(self.fmt(), S_IFIFO | S_IFSOCK)
+    }
+    pub fn perms(&self) -> u32 {
+        self.mode & 0o7777
+    }
+
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        put_bytes(out, &self.name);
+        put_uv(out, self.mode as u64);
+        put_uv(out, self.size);
+        put_iv(out, self.mtime);
+        put_uv(out, self.mtime_ns as u64);
+        put_uv(out, self.uid as u64);
+        put_uv(out, self.gid as u64);
+        let mut opt = 0u8;
+        opt |= self.user.is_some() as u8;
+        opt |= (self.group.is_some() as u8) << 1;
+        opt |= (self.link.is_some() as u8) << 2;
+        opt |= (self.sum.is_some() as u8) << 3;
+        out.push(opt);
+        for b in [&self.user, &self.group, &self.link].into_iter().flatten() {
+            put_bytes(out, b);
+        }
+        if let Some(s) = &self.sum {
+            out.extend_from_slice(s);
+        }
+        put_uv(out, self.rdev);
+        put_uv(out, self.hlink);
+        out.push(self.flags);
+    }
+
+    /// Decode and validate: the name must be a clean relative path (no `..`, no absolute path,
+    /// no empty or `.` components except the lone root "."), so a hostile sender cannot make the
+    /// receiver write outside the destination.
+    pub fn decode(c: &mut Cur) -> Result<Entry> {
+        let name = c.bytes()?.to_vec();
+        check_name(&name)?;
+        let mode = u32::try_from(c.uv()?).map_err(|_| Error::protocol("protocol error: bad mode"))?;
+        let size = c.uv()?;
+        let mtime = c.iv()?;
+        let mtime_ns = c.u32()?;
+        let uid = c.u32()?;
+        let gid = c.u32()?;
+        let opt = c.u8()?;
+        let mut take = |bit: u8| -> Result<Option<Vec<u8>>> {
+            Ok(if opt & bit != 0 { Some(c.bytes()?.to_vec()) } else { None })
+        };
+        let user = take(1)?;
+        let group = take(2)?;
+        let link = take(4)?;
+        let sum = if opt & 8 != 0 { Some(c.take(32)?.try_into().unwrap()) } else { None };
+        let rdev = c.uv()?;
+        let hlink = c.uv()?;
+        let flags = c.u8()?;
+        if mtime_ns >= 1_000_000_000 {
+            return Err(Error::protocol("protocol error: bad mtime"));
+        }
+        let e = Entry { name, mode, size, mtime, mtime_ns, uid, gid, user, group, link, rdev, hlink, flags, sum };
+        if e.is_symlink() && e.link.is_none() {
+            return Err(Error::protocol("protocol error: symlink without target"));
+        }
+        Ok(e)
+    }
+}
+
+/// Reject names that could escape the destination.
+pub fn check_name(name: &[u8]) -> Result<()> {
+    let bad = || Error::protocol(format!("protocol error: unsafe file name {:?} from the peer", String::from_utf8_lossy(name)));
+    if name == b"." {
+        return Ok(());
+    }
+    if name.is_empty() || name[0] == b'/' || name.contains(&0) {
+        return Err(bad());
+    }
+    for comp in name.split(|b| *b == b'/') {
+        if comp.is_empty() || comp == b"." || comp == b".." {
+            return Err(bad());
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn names_are_checked() {
+        for ok in [&b"."[..], b"a", b"a/b", b"a b/\xff\n"] {
+            assert!(check_name(ok).is_ok(), "{ok:?}");
+        }
+        for bad in [&b""[..], b"/etc", b"../x", b"a/../../x", b"a//b", b"a/./b", b"a/", b"x\0y"] {
+            assert!(check_name(bad).is_err(), "{bad:?}");
+        }
+    }
+    #[test]
+    fn roundtrip() {
+        let e = Entry {
+            name: b"d/l".to_vec(),
+            mode: S_IFLNK | 0o777,
+            size: 3,
+            mtime: -5,
+            mtime_ns: 7,
+            link: Some(b"../t".to_vec()),
+            user: Some(b"root".to_vec()),
+            ..Default::default()
+        };
+        let mut b = Vec::new();
+        e.encode(&mut b);
+        assert_eq!(Entry::decode(&mut Cur::new(&b)).unwrap(), e);
+        for cut in 0..b.len() {
+            assert!(Entry::decode(&mut Cur::new(&b[..cut])).is_err());
+        }
+    }
+}

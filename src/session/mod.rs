@@ -1,0 +1,152 @@
+//! The two roles — sender and receiver — and the connection they share. A role only sees a
+//! [`Conn`]: a frame writer and a channel of decoded messages fed by a reader thread. The same
+//! role code runs in the client and in `--server`, over a local pipe pair or ssh's stdio.
+//!
+//! Flow control: the receiver's inbound channel is bounded (back-pressure on file data); the
+//! sender's is unbounded but only carries requests and engine messages, whose volume is bounded by
+//! the file list. A reader thread on each side always drains the stream, so neither side can block
+//! the other's writes indefinitely (no deadlock on full pipes).
+
+pub mod filters;
+pub mod receiver;
+pub mod sender;
+
+use crate::error::{Error, Result};
+use crate::wire::msg::{Compress, Msg, LOG_ERROR, LOG_INFO, LOG_WARNING};
+use crate::wire::{FrameReader, FrameWriter};
+use crossbeam_channel::{bounded, unbounded, Receiver, RecvTimeoutError};
+use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// One end of a connection.
+pub struct Conn {
+    pub w: FrameWriter,
+    pub rx: Receiver<Result<Msg>>,
+    pub comp: Compress,
+    /// This process prints what the user sees (the client); otherwise text is forwarded.
+    pub is_client: bool,
+    pub sent: Arc<AtomicU64>,
+    pub recvd: Arc<AtomicU64>,
+    pub timeout: Option<Duration>,
+    pub quiet: bool,
+    /// Role name for messages (`sender`, `receiver`, `generator`).
+    pub role: &'static str,
+}
+
+/// Start the reader thread.
+pub fn spawn_reader(mut r: FrameReader, cap: Option<usize>) -> Receiver<Result<Msg>> {
+    let (tx, rx) = match cap {
+        Some(c) => bounded(c),
+        None => unbounded(),
+    };
+    std::thread::Builder::new()
+        .name("net-reader".into())
+        .spawn(move || loop {
+            match r.frame() {
+                Ok(Some((tag, payload))) => {
+                    let m = Msg::decode(tag, &payload);
+                    let stop = m.is_err() || matches!(m, Ok(Msg::Goodbye(_)));
+                    if tx.send(m).is_err() || stop {
+                        return;
+                    }
+                }
+                Ok(None) => {
+                    let _ = tx.send(Err(Error::new(12, "connection unexpectedly closed")));
+                    return;
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    return;
+                }
+            }
+        })
+        .expect("spawn reader");
+    rx
+}
+
+impl Conn {
+    pub fn send(&mut self, m: &Msg) -> Result<()> {
+        let (tag, payload) = m.encode(self.comp);
+        self.w.frame(tag, &payload)
+    }
+
+    pub fn flush(&mut self) -> Result<()> {
+        self.w.flush()
+    }
+
+    /// Next message, honouring `--timeout` (exit 30).
+    pub fn recv(&mut self) -> Result<Msg> {
+        self.flush()?;
+        let r = match self.timeout {
+            Some(t) => match self.rx.recv_timeout(t) {
+                Ok(m) => m,
+                Err(RecvTimeoutError::Timeout) => {
+                    return Err(Error::new(
+                        crate::error::RERR_TIMEOUT,
+                        format!("[{}] io timeout after {} seconds -- exiting", self.role, t.as_secs()),
+                    ))
+                }
+                Err(RecvTimeoutError::Disconnected) => Err(Error::new(12, "connection unexpectedly closed")),
+            },
+            None => self.rx.recv().unwrap_or_else(|_| Err(Error::new(12, "connection unexpectedly closed"))),
+        };
+        r.map_err(|e| self.closed(e))
+    }
+
+    pub fn closed(&self, e: Error) -> Error {
+        if e.msg == "connection unexpectedly closed" {
+            Error::new(
+                12,
+                format!(
+                    "rsync: connection unexpectedly closed ({} bytes received so far) [{}]",
+                    self.recvd.load(Ordering::Relaxed),
+                    self.role
+                ),
+            )
+        } else {
+            e
+        }
+    }
+
+    /// Print (client) or forward (server) a line of text. Info goes to stdout, the rest to stderr.
+    pub fn say(&mut self, level: u8, text: &str) -> Result<()> {
+        if self.is_client {
+            print_line(level, text.as_bytes(), self.quiet);
+            Ok(())
+        } else {
+            self.send(&Msg::Log { level, text: text.as_bytes().to_vec() })
+        }
+    }
+    pub fn info(&mut self, text: &str) -> Result<()> {
+        self.say(LOG_INFO, text)
+    }
+    pub fn error(&mut self, text: &str) -> Result<()> {
+        self.say(LOG_ERROR, text)
+    }
+    pub fn warning(&mut self, text: &str) -> Result<()> {
+        self.say(LOG_WARNING, text)
+    }
+}
+
+/// Client-side printing of a log line.
+pub fn print_line(level: u8, text: &[u8], quiet: bool) {
+    if level == LOG_INFO {
+        if quiet {
+            return;
+        }
+        let mut o = std::io::stdout().lock();
+        let _ = o.write_all(text);
+        // Progress text starts with '\r' and carries its own line ends.
+        if !text.starts_with(b"\r") {
+            let _ = o.write_all(b"\n");
+        }
+        let _ = o.flush();
+    } else {
+        let _ = std::io::stdout().flush();
+        let mut o = std::io::stderr().lock();
+        let _ = o.write_all(text);
+        let _ = o.write_all(b"\n");
+    }
+}

@@ -1,0 +1,918 @@
+//! The receiver role: the generator half (decides per entry: create, fix attributes, skip, or
+//! request the file with an engine session over the basis) and the writer half (applies ops into a
+//! temp file, verifies the whole-file BLAKE3, renames, sets metadata). Requests are pipelined —
+//! the generator never waits for a file to finish before asking for the next one.
+
+use super::filters::Filters;
+use super::Conn;
+use crate::cli::options::DeleteWhen;
+use crate::cli::Options;
+use crate::decide;
+use crate::engine::{self, EngineId, ReceiverHalf, Shared};
+use crate::error::{io_text, Error, Problems, Result};
+use crate::flist::entry::*;
+use crate::flist::names::NameCache;
+use crate::meta::{self, MetaOpts};
+use crate::recon::tempfile::{create_temp, Writer};
+use crate::report::format::{expand, Item};
+use crate::report::itemize::{itemize, Change};
+use crate::report::{self, progress};
+use crate::wire::msg::{Msg, Stats};
+use std::collections::{HashMap, VecDeque};
+use std::ffi::OsStr;
+use std::fs::{File, Metadata};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+struct Job {
+    writer: Writer,
+    temp: PathBuf,
+    target: PathBuf,
+    basis: Option<File>,
+    half: Option<Box<dyn ReceiverHalf>>,
+    started: Instant,
+    last_progress: Instant,
+    redo: bool,
+}
+
+/// Where the transfer lands.
+enum Root {
+    Unresolved,
+    /// Entries go below this directory.
+    Dir(PathBuf),
+    /// Single-file rename rule: the one top entry is written to this path.
+    File(PathBuf),
+}
+
+pub struct Receiver {
+    opts: Options,
+    pub conn: Conn,
+    dest: String,
+    root: Root,
+    filters: Filters,
+    flist: Vec<Entry>,
+    jobs: HashMap<u32, Job>,
+    /// Output lines in flist order; a line may wait for its file's data to start (progress mode).
+    lines: VecDeque<(Option<u32>, String)>,
+    started_files: std::collections::HashSet<u32>,
+    dir_times: Vec<(PathBuf, u32)>,
+    hardlinks: Vec<(u32, u64)>,
+    hl_first: HashMap<u64, u32>,
+    stats: Stats,
+    problems: Problems,
+    flist_done: bool,
+    io_error: bool,
+    deferred: Vec<Msg>,
+    meta: MetaOpts,
+    names: NameCache,
+    y: char,
+    xfr: u64,
+    deletes_done: u64,
+    del_limit_hit: bool,
+    engine: EngineId,
+    redone: std::collections::HashSet<u32>,
+}
+
+fn path_of(root: &Path, name: &[u8]) -> PathBuf {
+    if name == b"." {
+        root.to_path_buf()
+    } else {
+        root.join(OsStr::from_bytes(name))
+    }
+}
+
+fn type_slot(e: &Entry) -> usize {
+    match () {
+        _ if e.is_file() => 0,
+        _ if e.is_dir() => 1,
+        _ if e.is_symlink() => 2,
+        _ if e.is_device() => 3,
+        _ => 4,
+    }
+}
+
+fn type_slot_meta(m: &Metadata) -> usize {
+    let ft = m.file_type();
+    use std::os::unix::fs::FileTypeExt;
+    match () {
+        _ if ft.is_file() => 0,
+        _ if ft.is_dir() => 1,
+        _ if ft.is_symlink() => 2,
+        _ if ft.is_block_device() || ft.is_char_device() => 3,
+        _ => 4,
+    }
+}
+
+impl Receiver {
+    pub fn new(opts: Options, conn: Conn, dest: String, filters: Filters, push: bool) -> Receiver {
+        let meta = MetaOpts {
+            perms: opts.perms,
+            executability: opts.executability,
+            owner: opts.owner,
+            group: opts.group,
+            times: opts.times,
+            omit_dir_times: opts.omit_dir_times,
+            omit_link_times: opts.omit_link_times,
+            am_root: meta::is_root(),
+            umask: meta::umask(),
+        };
+        let engine = opts.engine.unwrap_or(EngineId::Parasync);
+        Receiver {
+            opts,
+            conn,
+            dest,
+            root: Root::Unresolved,
+            filters,
+            flist: Vec::new(),
+            jobs: HashMap::new(),
+            lines: VecDeque::new(),
+            started_files: Default::default(),
+            dir_times: Vec::new(),
+            hardlinks: Vec::new(),
+            hl_first: HashMap::new(),
+            stats: Stats::default(),
+            problems: Problems::default(),
+            flist_done: false,
+            io_error: false,
+            deferred: Vec::new(),
+            meta,
+            names: NameCache::default(),
+            y: if push { '<' } else { '>' },
+            xfr: 0,
+            deletes_done: 0,
+            del_limit_hit: false,
+            engine,
+            redone: Default::default(),
+        }
+    }
+
+    fn fail(&mut self, text: String) -> Result<()> {
+        self.problems.partial = true;
+        self.conn.error(&text)
+    }
+
+    /// Run until the transfer is complete; returns (receiver stats, sender stats, problems).
+    pub fn run(mut self) -> Result<(Stats, Stats, Problems)> {
+        let delay_all = self.opts.delete && self.opts.delete_when == DeleteWhen::Before;
+        loop {
+            let m = self.conn.recv()?;
+            match m {
+                Msg::Segment { .. } | Msg::FlistEnd { .. } if delay_all && !self.flist_done => {
+                    let end = matches!(m, Msg::FlistEnd { .. });
+                    if let Msg::Segment { parent, entries } = &m {
+                        // Record the list now so deletions know every name.
+                        self.resolve_root(*parent, entries)?;
+                        self.flist.extend(entries.iter().cloned());
+                    }
+                    if let Msg::FlistEnd { io_error } = m {
+                        self.io_error |= io_error;
+                    }
+                    self.deferred.push(m);
+                    if end {
+                        self.delete_all_top_dirs()?;
+                        let msgs = std::mem::take(&mut self.deferred);
+                        let mut base = 0u32;
+                        for m in msgs {
+                            match m {
+                                Msg::Segment { parent, entries } => {
+                                    let n = entries.len() as u32;
+                                    self.on_segment(parent, base, &entries)?;
+                                    base += n;
+                                }
+                                Msg::FlistEnd { .. } => self.flist_done = true,
+                                _ => {}
+                            }
+                        }
+                    }
+                }
+                Msg::Segment { parent, entries } => {
+                    self.resolve_root(parent, &entries)?;
+                    let base = self.flist.len() as u32;
+                    self.flist.extend(entries.iter().cloned());
+                    self.on_segment(parent, base, &entries)?;
+                }
+                Msg::FlistEnd { io_error } => {
+                    self.io_error |= io_error;
+                    self.flist_done = true;
+                    if matches!(self.root, Root::Unresolved) {
+                        self.resolve_root(u32::MAX, &[])?;
+                    }
+                }
+                Msg::Engine { idx, data } => self.on_engine(idx, &data)?,
+                Msg::Ops { idx, ops } => self.on_ops(idx, ops)?,
+                Msg::FileEnd { idx, digest, .. } => self.on_file_end(idx, digest)?,
+                Msg::FileFailed { idx, .. } => {
+                    if let Some(job) = self.jobs.remove(&idx) {
+                        let _ = std::fs::remove_file(&job.temp);
+                    }
+                    self.started_files.insert(idx);
+                    self.flush_lines()?;
+                }
+                Msg::Log { level, text } => {
+                    let t = String::from_utf8_lossy(&text).into_owned();
+                    self.conn.say(level, &t)?;
+                }
+                other => {
+                    return Err(Error::protocol(format!("protocol error: unexpected {} at the receiver", super::sender::msg_name(&other))))
+                }
+            }
+            if self.flist_done && self.jobs.is_empty() {
+                break;
+            }
+        }
+        self.finish_up()?;
+        self.stats.problems = crate::client::encode_problems(&self.problems);
+        self.conn.send(&Msg::Done(self.stats.clone()))?;
+        self.conn.flush()?;
+        let sender_stats = loop {
+            match self.conn.recv()? {
+                Msg::Goodbye(s) => break s,
+                Msg::Log { level, text } => {
+                    let t = String::from_utf8_lossy(&text).into_owned();
+                    self.conn.say(level, &t)?;
+                }
+                other => return Err(Error::protocol(format!("protocol error: unexpected {} after Done", super::sender::msg_name(&other)))),
+            }
+        };
+        Ok((self.stats, sender_stats, self.problems))
+    }
+
+    fn root_dir(&self) -> PathBuf {
+        match &self.root {
+            Root::Dir(p) => p.clone(),
+            Root::File(p) => p.parent().map(Path::to_path_buf).unwrap_or_default(),
+            Root::Unresolved => PathBuf::from(&self.dest),
+        }
+    }
+
+    fn target(&self, e: &Entry) -> PathBuf {
+        match &self.root {
+            Root::File(p) => p.clone(),
+            _ => path_of(&self.root_dir(), &e.name),
+        }
+    }
+
+    /// Destination rules (rsync-cli.md §1.3.2): the single-item rename rule, creating the last
+    /// component (or all with --mkpath), "created directory".
+    fn resolve_root(&mut self, parent: u32, top: &[Entry]) -> Result<()> {
+        if !matches!(self.root, Root::Unresolved) || parent != u32::MAX {
+            return Ok(());
+        }
+        if self.opts.list_only {
+            self.root = Root::Dir(PathBuf::from("."));
+            return Ok(());
+        }
+        let dest = PathBuf::from(OsStr::from_bytes(self.dest.as_bytes()));
+        let slash = self.dest.ends_with('/');
+        let is_dir = std::fs::metadata(&dest).map(|m| m.is_dir()).unwrap_or(false);
+        let single = top.len() == 1 && (!top[0].is_dir() || top[0].flags & F_TOP_DIR == 0);
+        if single && !is_dir && !slash && top[0].name != b"." {
+            if self.opts.mkpath {
+                if let Some(p) = dest.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    if !self.opts.dry_run {
+                        let _ = std::fs::create_dir_all(p);
+                    }
+                }
+            }
+            self.root = Root::File(dest);
+            return Ok(());
+        }
+        if !is_dir {
+            if std::fs::symlink_metadata(&dest).is_ok() {
+                return Err(Error::new(3, format!("rsync: [Receiver] mkdir \"{}\" failed: File exists (17)", crate::flist::walk::full_name(&dest))));
+            }
+            if !self.opts.dry_run {
+                let r = if self.opts.mkpath { std::fs::create_dir_all(&dest) } else { std::fs::create_dir(&dest) };
+                if let Err(e) = r {
+                    let shown = crate::flist::walk::full_name(&dest);
+                    return Err(Error::new(3, format!("rsync: [Receiver] change_dir#3 \"{shown}\" failed: {}", io_text(&e))));
+                }
+            }
+            if self.opts.info.misc > 0 || self.opts.verbose > 0 {
+                let shown = self.dest.trim_end_matches('/').to_string();
+                self.conn.info(&format!("created directory {}", if shown.is_empty() { "/" } else { &shown }))?;
+            }
+        }
+        self.root = Root::Dir(dest);
+        Ok(())
+    }
+
+    fn on_segment(&mut self, parent: u32, base: u32, entries: &[Entry]) -> Result<()> {
+        if parent != u32::MAX {
+            let pe = self.flist.get(parent as usize).cloned().ok_or_else(|| Error::protocol("protocol error: segment for an unknown directory"))?;
+            if !pe.is_dir() {
+                return Err(Error::protocol("protocol error: segment parent is not a directory"));
+            }
+            if self.opts.delete && self.opts.delete_when == DeleteWhen::During && !self.opts.list_only {
+                self.delete_extraneous(&pe, entries)?;
+            }
+            self.process(parent, &pe)?;
+        }
+        for (i, e) in entries.iter().enumerate() {
+            if e.is_dir() && e.flags & F_TOP_DIR != 0 {
+                continue; // processed when its own segment arrives (rsync's depth-first order)
+            }
+            self.process(base + i as u32, e)?;
+        }
+        self.flush_lines()
+    }
+
+    fn push_line(&mut self, wait: Option<u32>, s: String) {
+        self.lines.push_back((wait, s));
+    }
+
+    fn flush_lines(&mut self) -> Result<()> {
+        while let Some((wait, _)) = self.lines.front() {
+            if let Some(i) = wait {
+                if !self.started_files.contains(i) {
+                    break;
+                }
+            }
+            let (_, s) = self.lines.pop_front().unwrap();
+            self.conn.info(&s)?;
+        }
+        Ok(())
+    }
+
+    fn log_item(&mut self, idx: u32, e: &Entry, c: &Change, wait: bool, hlink_to: Option<Vec<u8>>) {
+        let x = match () {
+            _ if e.is_file() => 'f',
+            _ if e.is_dir() => 'd',
+            _ if e.is_symlink() => 'L',
+            _ if e.is_device() => 'D',
+            _ => 'S',
+        };
+        let show = match &self.opts.out_format {
+            Some(f) if f.contains("%i") => c.significant() || self.opts.itemize_unchanged(),
+            Some(_) => c.significant(),
+            None => self.opts.info.name > 0 && c.significant(),
+        };
+        if !show {
+            return;
+        }
+        let fmt = self.opts.out_format.clone().unwrap_or_else(|| "%n%L".into());
+        let it = itemize(self.y, x, c);
+        let mut shown = e.clone();
+        if let Root::File(p) = &self.root {
+            if let Some(n) = p.file_name() {
+                shown.name = n.as_bytes().to_vec();
+            }
+        }
+        let line = expand(&fmt, &Item { entry: &shown, itemize: &it, op: if self.y == '<' { "send" } else { "recv" }, bytes: 0, hlink_to: hlink_to.as_deref(), human: self.opts.human });
+        let wait = (wait && self.opts.info.progress == 1).then_some(idx);
+        self.push_line(wait, line);
+    }
+
+    fn want_ids(&self, e: &Entry) -> (u32, u32) {
+        let uid = match (&e.user, self.opts.numeric_ids) {
+            (Some(n), false) => self.names.uid_of(n).unwrap_or(e.uid),
+            _ => e.uid,
+        };
+        let gid = match (&e.group, self.opts.numeric_ids) {
+            (Some(n), false) => self.names.gid_of(n).unwrap_or(e.gid),
+            _ => e.gid,
+        };
+        (uid, gid)
+    }
+
+    fn list_row(&mut self, e: &Entry) -> Result<()> {
+        let row = report::list_row(e, self.opts.human);
+        self.conn.info(&row)
+    }
+
+    fn process(&mut self, idx: u32, e: &Entry) -> Result<()> {
+        if self.opts.list_only {
+            return self.list_row(e);
+        }
+        let path = self.target(e);
+        let old = std::fs::symlink_metadata(&path).ok();
+        if e.is_dir() {
+            return self.process_dir(idx, e, &path, old);
+        }
+        if let Some(m) = &old {
+            if m.is_dir() {
+                // A directory is in the way of a non-directory.
+                if self.opts.dry_run {
+                } else if let Err(err) = std::fs::remove_dir(&path) {
+                    if self.opts.delete || self.opts.force {
+                        let _ = std::fs::remove_dir_all(&path);
+                    } else {
+                        return self.fail(format!("cannot delete non-empty directory: {}: {}", report::escape(&e.name), io_text(&err)));
+                    }
+                }
+                return self.process(idx, e);
+            }
+        }
+        if e.is_symlink() {
+            return self.process_symlink(idx, e, &path, old);
+        }
+        if e.is_device() || e.is_special() {
+            return self.process_special(idx, e, &path, old);
+        }
+        self.process_file(idx, e, &path, old)
+    }
+
+    fn new_counts(&mut self, e: &Entry) {
+        self.stats.created[type_slot(e)] += 1;
+    }
+
+    fn process_dir(&mut self, idx: u32, e: &Entry, path: &Path, old: Option<Metadata>) -> Result<()> {
+        let (uid, gid) = self.want_ids(e);
+        let old = match old {
+            Some(m) if !m.is_dir() => {
+                if !self.opts.dry_run {
+                    if let Err(err) = std::fs::remove_file(path) {
+                        return self.fail(format!("rsync: [generator] delete_file: unlink \"{}\" failed: {}", crate::flist::walk::full_name(path), io_text(&err)));
+                    }
+                }
+                None
+            }
+            x => x,
+        };
+        let mode = meta::target_mode(e, old.as_ref().map(|m| m.mode()), &self.meta);
+        let change = match &old {
+            None => {
+                self.new_counts(e);
+                if !self.opts.dry_run {
+                    if let Err(err) = std::fs::create_dir(path) {
+                        return self.fail(format!("rsync: [generator] recv_generator: mkdir \"{}\" failed: {}", crate::flist::walk::full_name(path), io_text(&err)));
+                    }
+                }
+                Change { new: true, ..Default::default() }
+            }
+            Some(m) => decide::attr_change(e, m, &self.opts, uid, gid, mode),
+        };
+        let top_root = e.name == b"." && matches!(self.root, Root::Dir(_));
+        let _ = top_root;
+        self.log_item(idx, e, &change, false, None);
+        if !self.opts.dry_run {
+            // Mode now (so we can write into it), times at the end.
+            let mode_now = if old.is_none() || change.perms { Some(mode | if self.meta.am_root { 0 } else { 0o700 }) } else { None };
+            if let Err(err) = meta::apply(path, e, Some(uid), Some(gid), mode_now, &MetaOpts { times: false, ..self.meta }) {
+                self.fail(format!("rsync: [generator] set attributes of \"{}\" failed: {}", crate::flist::walk::full_name(path), io_text(&err)))?;
+            }
+            self.dir_times.push((path.to_path_buf(), idx));
+        }
+        Ok(())
+    }
+
+    fn process_symlink(&mut self, idx: u32, e: &Entry, path: &Path, old: Option<Metadata>) -> Result<()> {
+        let target = e.link.clone().unwrap_or_default();
+        if self.opts.safe_links && is_unsafe(&e.name, &target) {
+            if self.opts.info.symsafe > 0 || self.opts.verbose > 0 {
+                self.conn.info(&format!("ignoring unsafe symlink \"{}\" -> \"{}\"", report::escape(&e.name), report::escape(&target)))?;
+            }
+            return Ok(());
+        }
+        let (uid, gid) = self.want_ids(e);
+        let same = old.as_ref().filter(|m| m.file_type().is_symlink()).and_then(|_| std::fs::read_link(path).ok()).map(|t| t.as_os_str().as_bytes() == target.as_slice()).unwrap_or(false);
+        let mut change = if same {
+            decide::attr_change(e, old.as_ref().unwrap(), &self.opts, uid, gid, 0)
+        } else if old.is_some() {
+            Change { local: true, checksum: true, ..Default::default() }
+        } else {
+            self.new_counts(e);
+            Change { new: true, ..Default::default() }
+        };
+        if !same {
+            if let Some(m) = &old {
+                change.time = self.opts.times && !self.opts.omit_link_times && m.mtime() != e.mtime;
+            }
+        }
+        self.log_item(idx, e, &change, false, None);
+        if self.opts.dry_run || (same && !change.significant()) {
+            return Ok(());
+        }
+        if !same {
+            if old.is_some() {
+                let _ = std::fs::remove_file(path);
+            }
+            if let Err(err) = std::os::unix::fs::symlink(OsStr::from_bytes(&target), path) {
+                return self.fail(format!("rsync: [receiver] symlink \"{}\" -> \"{}\" failed: {}", crate::flist::walk::full_name(path), report::escape(&target), io_text(&err)));
+            }
+        }
+        if let Err(err) = meta::apply(path, e, Some(uid), Some(gid), None, &self.meta) {
+            self.fail(format!("rsync: [receiver] set attributes of \"{}\" failed: {}", crate::flist::walk::full_name(path), io_text(&err)))?;
+        }
+        Ok(())
+    }
+
+    fn process_special(&mut self, idx: u32, e: &Entry, path: &Path, old: Option<Metadata>) -> Result<()> {
+        if self.opts.drop_d || (e.is_device() && !self.meta.am_root) {
+            return Ok(());
+        }
+        let (uid, gid) = self.want_ids(e);
+        let mode = meta::target_mode(e, old.as_ref().map(|m| m.mode()), &self.meta);
+        let same = old.as_ref().map(|m| (m.mode() & S_IFMT) == e.fmt() && (!e.is_device() || m.rdev() == e.rdev)).unwrap_or(false);
+        let change = if same {
+            decide::attr_change(e, old.as_ref().unwrap(), &self.opts, uid, gid, mode)
+        } else if old.is_some() {
+            Change { local: true, ..Default::default() }
+        } else {
+            self.new_counts(e);
+            Change { new: true, ..Default::default() }
+        };
+        self.log_item(idx, e, &change, false, None);
+        if self.opts.dry_run || (same && !change.significant()) {
+            return Ok(());
+        }
+        if !same {
+            if old.is_some() {
+                let _ = std::fs::remove_file(path);
+            }
+            if let Err(err) = meta::mknod(path, e) {
+                return self.fail(format!("rsync: [receiver] mknod \"{}\" failed: {}", crate::flist::walk::full_name(path), io_text(&err)));
+            }
+        }
+        if let Err(err) = meta::apply(path, e, Some(uid), Some(gid), Some(mode), &self.meta) {
+            self.fail(format!("rsync: [receiver] set attributes of \"{}\" failed: {}", crate::flist::walk::full_name(path), io_text(&err)))?;
+        }
+        Ok(())
+    }
+
+    fn process_file(&mut self, idx: u32, e: &Entry, path: &Path, old: Option<Metadata>) -> Result<()> {
+        let (uid, gid) = self.want_ids(e);
+        if e.hlink != 0 && self.opts.hard_links {
+            if let Some(first) = self.hl_first.get(&e.hlink).copied() {
+                let first_name = self.flist[first as usize].name.clone();
+                let change = Change { new: old.is_none(), hlink: true, ..Default::default() };
+                self.log_item(idx, e, &change, false, Some(first_name));
+                self.hardlinks.push((idx, e.hlink));
+                return Ok(());
+            }
+            self.hl_first.insert(e.hlink, idx);
+        }
+        let old = old.filter(|m| m.is_file() || {
+            // A non-regular item is replaced.
+            if !self.opts.dry_run {
+                let _ = std::fs::remove_file(path);
+            }
+            false
+        });
+        let mode = meta::target_mode(e, old.as_ref().map(|m| m.mode()), &self.meta);
+        let uptodate = match &old {
+            Some(m) => {
+                let mut sum = || File::open(path).ok().and_then(|f| crate::recon::tempfile::digest_file(&f, m.len()).ok());
+                decide::quick_check_ok(e, m, &self.opts, &mut sum)
+            }
+            None => false,
+        };
+        if uptodate {
+            let m = old.as_ref().unwrap();
+            let change = decide::attr_change(e, m, &self.opts, uid, gid, mode);
+            if self.opts.info.name >= 2 && !change.significant() && self.opts.out_format.is_none() {
+                self.push_line(None, format!("{} is uptodate", report::escape(&e.name)));
+            }
+            self.log_item(idx, e, &change, false, None);
+            if !self.opts.dry_run && change.significant() {
+                if let Err(err) = meta::apply(path, e, Some(uid), Some(gid), change.perms.then_some(mode), &self.meta) {
+                    self.fail(format!("rsync: [generator] set attributes of \"{}\" failed: {}", crate::flist::walk::full_name(path), io_text(&err)))?;
+                }
+            }
+            if self.opts.remove_source_files {
+                self.conn.send(&Msg::Ack { idx })?;
+            }
+            return Ok(());
+        }
+        if let Some(reason) = decide::skip_reason(e, old.as_ref(), &self.opts) {
+            if self.opts.info.skip > 0 || self.opts.verbose > 1 {
+                self.push_line(None, format!("{} {reason}", report::escape(&e.name)));
+            }
+            return Ok(());
+        }
+        let mut change = match &old {
+            None => Change { new: true, transfer: true, ..Default::default() },
+            Some(m) => {
+                let mut c = decide::attr_change(e, m, &self.opts, uid, gid, mode);
+                c.transfer = true;
+                c.size = m.len() != e.size;
+                c.checksum = self.opts.checksum;
+                if !self.opts.times {
+                    c.time = false;
+                }
+                c
+            }
+        };
+        if old.is_none() {
+            self.new_counts(e);
+        }
+        if self.opts.checksum && !change.new {
+            change.checksum = true;
+        }
+        self.stats.xferred_files += 1;
+        self.stats.xferred_size += e.size;
+        self.log_item(idx, e, &change, true, None);
+        if self.opts.dry_run {
+            return Ok(());
+        }
+        self.request(idx, e, path, old.is_some(), false)
+    }
+
+    fn request(&mut self, idx: u32, e: &Entry, path: &Path, has_basis: bool, redo: bool) -> Result<()> {
+        let temp_dir = self.opts.temp_dir.as_ref().map(PathBuf::from);
+        let (file, temp) = match create_temp(path, temp_dir.as_deref()) {
+            Ok(x) => x,
+            Err(err) => {
+                let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+                return self.fail(format!("rsync: [receiver] mkstemp \"{}\" failed: {}", crate::flist::walk::full_name(&dir.join(format!(".{}.XXXXXX", path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()))), io_text(&err)));
+            }
+        };
+        let whole = self.opts.whole_file.unwrap_or(false) || redo || e.size == 0;
+        let basis = if has_basis && !whole { File::open(path).ok() } else { None };
+        let mut half = None;
+        let delta = basis.is_some();
+        self.conn.send(&Msg::Request { idx, delta, engine: self.engine as u8 })?;
+        if let Some(b) = &basis {
+            let shared: Shared = match b.metadata().map(|m| m.len()) {
+                Ok(0) | Err(_) => std::sync::Arc::new(Vec::<u8>::new()),
+                Ok(_) => match unsafe { memmap2::Mmap::map(b) } {
+                    Ok(m) => std::sync::Arc::new(m),
+                    Err(_) => std::sync::Arc::new(Vec::<u8>::new()),
+                },
+            };
+            let mut h = engine::receiver_half(self.engine, &self.opts.engine_params, shared);
+            let step = h.start().map_err(|e| Error::protocol(format!("engine error: {e}")))?;
+            for m in step.msgs {
+                self.stats.engine_msgs += m.len() as u64;
+                self.conn.send(&Msg::Engine { idx, data: m })?;
+            }
+            if !step.done {
+                half = Some(h);
+            }
+        }
+        let now = Instant::now();
+        self.jobs.insert(idx, Job { writer: Writer::new(file, self.opts.sparse), temp, target: path.to_path_buf(), basis, half, started: now, last_progress: now, redo });
+        Ok(())
+    }
+
+    fn on_engine(&mut self, idx: u32, data: &[u8]) -> Result<()> {
+        let job = self.jobs.get_mut(&idx).ok_or_else(|| Error::protocol("protocol error: engine message for an unknown file"))?;
+        let half = job.half.as_mut().ok_or_else(|| Error::protocol("protocol error: unexpected engine message"))?;
+        let step = half.handle(data).map_err(|e| Error::protocol(format!("protocol error: {e}")))?;
+        if step.done {
+            job.half = None;
+        }
+        for m in step.msgs {
+            self.stats.engine_msgs += m.len() as u64;
+            self.conn.send(&Msg::Engine { idx, data: m })?;
+        }
+        Ok(())
+    }
+
+    fn on_ops(&mut self, idx: u32, ops: Vec<engine::Op>) -> Result<()> {
+        if self.started_files.insert(idx) {
+            self.flush_lines()?;
+        }
+        let Some(job) = self.jobs.get_mut(&idx) else {
+            return Err(Error::protocol("protocol error: data for a file that was not requested"));
+        };
+        let len = self.flist.get(idx as usize).map(|e| e.size).unwrap_or(0);
+        for op in &ops {
+            if op.dst().checked_add(op.len()).is_none_or(|end| end > len) {
+                return Err(Error::protocol("protocol error: op beyond the end of the file"));
+            }
+            if let engine::Op::CopyFrom { .. } = op {
+                return Err(Error::protocol("protocol error: CopyFrom not negotiated"));
+            }
+            if let Err(err) = job.writer.apply(op, job.basis.as_ref(), &|_| None) {
+                let target = job.target.clone();
+                let temp = job.temp.clone();
+                self.jobs.remove(&idx);
+                let _ = std::fs::remove_file(&temp);
+                return self.fail(format!("rsync: [receiver] write failed on \"{}\": {}", crate::flist::walk::full_name(&target), io_text(&err)));
+            }
+        }
+        if self.opts.info.progress == 1 {
+            let job = self.jobs.get_mut(&idx).unwrap();
+            if job.last_progress.elapsed().as_secs_f64() >= 1.0 {
+                job.last_progress = Instant::now();
+                let el = job.started.elapsed().as_secs_f64();
+                let w = job.writer.written;
+                let rate = w as f64 / el.max(1e-6);
+                let eta = if w > 0 { (len.saturating_sub(w)) as f64 / rate } else { 0.0 };
+                let l = progress::line(w, len, rate, eta, None, self.opts.human);
+                self.conn.info(&format!("\r{l}"))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn on_file_end(&mut self, idx: u32, digest: [u8; 32]) -> Result<()> {
+        let Some(mut job) = self.jobs.remove(&idx) else {
+            return Err(Error::protocol("protocol error: end of a file that was not requested"));
+        };
+        let e = self.flist[idx as usize].clone();
+        let got = job.writer.finish(e.size);
+        let ok = matches!(&got, Ok(d) if *d == digest);
+        if !ok {
+            let _ = std::fs::remove_file(&job.temp);
+            if let Err(err) = got {
+                return self.fail(format!("rsync: [receiver] write failed on \"{}\": {}", crate::flist::walk::full_name(&job.target), io_text(&err)));
+            }
+            if job.redo || !self.redone.insert(idx) {
+                return self.fail(format!("ERROR: {} failed verification -- update discarded.", report::escape(&e.name)));
+            }
+            if self.opts.verbose > 0 {
+                self.conn.warning(&format!("WARNING: {} failed verification -- update discarded (will try again).", report::escape(&e.name)))?;
+            }
+            let target = job.target.clone();
+            return self.request(idx, &e, &target, true, true);
+        }
+        if self.opts.fsync {
+            let _ = job.writer.file.sync_all();
+        }
+        let (uid, gid) = self.want_ids(&e);
+        let old_mode = std::fs::metadata(&job.target).ok().map(|m| m.mode());
+        let mode = meta::target_mode(&e, old_mode, &self.meta);
+        if let Err(err) = meta::apply(&job.temp, &e, Some(uid), Some(gid), Some(mode), &self.meta) {
+            self.fail(format!("rsync: [receiver] set attributes of \"{}\" failed: {}", crate::flist::walk::full_name(&job.temp), io_text(&err)))?;
+        }
+        drop(job.basis.take());
+        if let Err(err) = std::fs::rename(&job.temp, &job.target) {
+            let _ = std::fs::remove_file(&job.temp);
+            return self.fail(format!("rsync: [receiver] rename \"{}\" -> \"{}\": {}", crate::flist::walk::full_name(&job.temp), report::escape(&e.name), io_text(&err)));
+        }
+        self.xfr += 1;
+        if self.opts.info.progress == 1 {
+            let el = job.started.elapsed().as_secs_f64();
+            let rate = e.size as f64 / el.max(1e-6);
+            let total = self.flist.len() as u64;
+            let left = total.saturating_sub(idx as u64 + 1);
+            let l1 = progress::line(e.size, e.size, rate, 0.0, None, self.opts.human);
+            let l2 = progress::line(e.size, e.size, rate, el, Some((self.xfr, left, total)), self.opts.human);
+            let l2 = if self.flist_done { l2 } else { l2.replace("to-chk", "ir-chk") };
+            self.conn.info(&format!("\r{l1}\r{l2}\n"))?;
+        }
+        if self.opts.remove_source_files {
+            self.conn.send(&Msg::Ack { idx })?;
+        }
+        Ok(())
+    }
+
+    /// Delete what is in `dir` on the receiver but not among `children` (rsync: deepest first,
+    /// names in reverse order).
+    fn delete_extraneous(&mut self, dir: &Entry, children: &[Entry]) -> Result<()> {
+        if self.io_error && !self.opts.ignore_errors {
+            if !self.deleted_warned() {
+                self.conn.error("IO error encountered -- skipping file deletion")?;
+            }
+            return Ok(());
+        }
+        let path = self.target(dir);
+        let keep: std::collections::HashSet<Vec<u8>> = children.iter().map(|c| c.name.rsplit(|b| *b == b'/').next().unwrap_or(&c.name).to_vec()).collect();
+        let Ok(rd) = std::fs::read_dir(&path) else { return Ok(()) };
+        let mut names: Vec<Vec<u8>> = rd.filter_map(|d| d.ok()).map(|d| d.file_name().as_bytes().to_vec()).filter(|n| !keep.contains(n)).collect();
+        names.sort();
+        names.reverse();
+        for n in names {
+            let rel = if dir.name == b"." { n.clone() } else { [dir.name.as_slice(), b"/", &n].concat() };
+            let is_dir = std::fs::symlink_metadata(path.join(OsStr::from_bytes(&n))).map(|m| m.is_dir()).unwrap_or(false);
+            if self.filters.protected(&rel, is_dir) {
+                continue;
+            }
+            self.delete_path(&path.join(OsStr::from_bytes(&n)), &rel)?;
+            if self.del_limit_hit {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn deleted_warned(&mut self) -> bool {
+        let w = self.problems.del_limit && false;
+        self.io_error = false;
+        self.opts.delete = false;
+        w
+    }
+
+    fn delete_path(&mut self, p: &Path, rel: &[u8]) -> Result<()> {
+        let Ok(m) = std::fs::symlink_metadata(p) else { return Ok(()) };
+        if m.is_dir() {
+            if let Ok(rd) = std::fs::read_dir(p) {
+                let mut kids: Vec<Vec<u8>> = rd.filter_map(|d| d.ok()).map(|d| d.file_name().as_bytes().to_vec()).collect();
+                kids.sort();
+                kids.reverse();
+                for k in kids {
+                    let r = [rel, b"/", &k].concat();
+                    self.delete_path(&p.join(OsStr::from_bytes(&k)), &r)?;
+                }
+            }
+        }
+        if let Some(max) = self.opts.max_delete {
+            if self.deletes_done as i64 >= max {
+                self.del_limit_hit = true;
+                self.problems.del_limit = true;
+                return Ok(());
+            }
+        }
+        let shown = if m.is_dir() { format!("{}/", report::escape(rel)) } else { report::escape(rel) };
+        if self.opts.out_format.as_deref().is_some_and(|f| f.contains("%i")) {
+            self.push_line(None, format!("*deleting   {shown}"));
+        } else if self.opts.info.del > 0 {
+            self.push_line(None, format!("deleting {shown}"));
+        }
+        if !self.opts.dry_run {
+            let r = if m.is_dir() { std::fs::remove_dir(p) } else { std::fs::remove_file(p) };
+            if let Err(err) = r {
+                let what = if m.is_dir() { "rmdir" } else { "unlink" };
+                self.fail(format!("rsync: [generator] delete_file: {what}({}) failed: {}", report::escape(rel), io_text(&err)))?;
+                return Ok(());
+            }
+        }
+        self.deletes_done += 1;
+        self.stats.deleted[type_slot_meta(&m)] += 1;
+        Ok(())
+    }
+
+    fn delete_all_top_dirs(&mut self) -> Result<()> {
+        if !self.opts.delete || self.opts.list_only {
+            return Ok(());
+        }
+        // Map each directory to its children in the list.
+        let mut kids: HashMap<Vec<u8>, Vec<Entry>> = HashMap::new();
+        for e in &self.flist {
+            if e.name == b"." {
+                continue;
+            }
+            let parent = match e.name.iter().rposition(|b| *b == b'/') {
+                Some(p) => e.name[..p].to_vec(),
+                None => b".".to_vec(),
+            };
+            kids.entry(parent).or_default().push(e.clone());
+        }
+        let dirs: Vec<Entry> = self.flist.iter().filter(|e| e.is_dir() && e.flags & F_TOP_DIR != 0).cloned().collect();
+        for d in dirs {
+            let k = kids.remove(&d.name).unwrap_or_default();
+            self.delete_extraneous(&d, &k)?;
+        }
+        self.flush_lines()
+    }
+
+    fn finish_up(&mut self) -> Result<()> {
+        if matches!(self.opts.delete_when, DeleteWhen::After | DeleteWhen::Delay) && self.opts.delete {
+            self.delete_all_top_dirs()?;
+        }
+        // Hard links (-H): link later members of each group to the first.
+        for (idx, group) in std::mem::take(&mut self.hardlinks) {
+            let Some(&first) = self.hl_first.get(&group) else { continue };
+            let fe = self.flist[first as usize].clone();
+            let e = self.flist[idx as usize].clone();
+            let (fp, p) = (self.target(&fe), self.target(&e));
+            if self.opts.dry_run {
+                continue;
+            }
+            let same = match (std::fs::metadata(&fp), std::fs::symlink_metadata(&p)) {
+                (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
+                _ => false,
+            };
+            if !same {
+                let _ = std::fs::remove_file(&p);
+                if let Err(err) = std::fs::hard_link(&fp, &p) {
+                    self.fail(format!("rsync: [receiver] link \"{}\" => {} failed: {}", crate::flist::walk::full_name(&p), report::escape(&fe.name), io_text(&err)))?;
+                }
+            }
+        }
+        self.flush_lines()?;
+        if !self.opts.dry_run {
+            for (p, idx) in std::mem::take(&mut self.dir_times).into_iter().rev() {
+                let e = self.flist[idx as usize].clone();
+                let mode = if self.opts.perms { Some(e.perms()) } else { None };
+                let o = MetaOpts { owner: false, group: false, ..self.meta };
+                if let Err(err) = meta::apply(&p, &e, None, None, mode.or_else(|| {
+                    // New dirs were created with u+rwx for us; restore the intended mode.
+                    std::fs::metadata(&p).ok().map(|m| meta::target_mode(&e, None, &self.meta) & if m.mode() & 0o700 == 0o700 { 0o7777 } else { 0o7777 })
+                }).filter(|_| true), &o) {
+                    self.fail(format!("rsync: [generator] failed to set times on \"{}\": {}", crate::flist::walk::full_name(&p), io_text(&err)))?;
+                }
+            }
+        }
+        if self.del_limit_hit {
+            let skipped = 0;
+            self.conn.warning(&format!("Deletions stopped due to --max-delete limit ({skipped} skipped)"))?;
+        }
+        Ok(())
+    }
+}
+
+/// rsync's unsafe-symlink test: absolute, empty, or climbing above the transfer root.
+pub fn is_unsafe(name: &[u8], target: &[u8]) -> bool {
+    if target.is_empty() || target[0] == b'/' {
+        return true;
+    }
+    let mut depth: i64 = name.iter().filter(|b| **b == b'/').count() as i64;
+    for comp in target.split(|b| *b == b'/') {
+        match comp {
+            b"" | b"." => {}
+            b".." => {
+                depth -= 1;
+                if depth < 0 {
+                    return true;
+                }
+            }
+            _ => depth += 1,
+        }
+    }
+    false
+}

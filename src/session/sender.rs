@@ -1,0 +1,367 @@
+//! The sender role: walks the sources (on a walker thread), streams the file list, and answers the
+//! receiver's requests — whole files as literal pieces, or an engine session per file — ending
+//! each file with the BLAKE3 of exactly the bytes it described.
+
+use super::Conn;
+use crate::cli::Options;
+use crate::engine::{self, EngineId, EngineParams, Op, SenderHalf, Shared};
+use crate::error::{Error, Problems, Result};
+use crate::flist::walk::{full_name, Source, WalkEvent, WalkOpts, Walker};
+use crate::flist::Entry;
+use crate::wire::msg::{Msg, Stats};
+use crossbeam_channel::{bounded, select};
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::Read;
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// Literal piece size for whole-file sends.
+const PIECE: usize = 256 << 10;
+
+pub struct Sender {
+    pub opts: Options,
+    pub conn: Conn,
+    pub sources: Vec<Source>,
+    pub filters: super::filters::Filters,
+    flist: Vec<Entry>,
+    paths: Vec<PathBuf>,
+    sessions: HashMap<u32, (Box<dyn SenderHalf>, Shared)>,
+    stats: Stats,
+    pub problems: Problems,
+    io_error: bool,
+}
+
+fn open_shared(path: &std::path::Path) -> std::io::Result<(Shared, u64)> {
+    let f = File::open(path)?;
+    let len = f.metadata()?.len();
+    if len == 0 {
+        return Ok((std::sync::Arc::new(Vec::<u8>::new()), 0));
+    }
+    let map = unsafe { memmap2::Mmap::map(&f)? };
+    Ok((std::sync::Arc::new(map), len))
+}
+
+impl Sender {
+    pub fn new(opts: Options, conn: Conn, sources: Vec<Source>, filters: super::filters::Filters) -> Sender {
+        Sender {
+            opts,
+            conn,
+            sources,
+            filters,
+            flist: Vec::new(),
+            paths: Vec::new(),
+            sessions: HashMap::new(),
+            stats: Stats::default(),
+            problems: Problems::default(),
+            io_error: false,
+        }
+    }
+
+    fn walk_opts(&self) -> WalkOpts {
+        let o = &self.opts;
+        WalkOpts {
+            recursive: o.recursive,
+            dirs: o.dirs || o.list_only,
+            links: o.links,
+            copy_links: o.copy_links,
+            copy_dirlinks: o.copy_dirlinks,
+            devices: o.devices,
+            specials: o.specials,
+            one_file_system: o.one_file_system,
+            numeric_ids: o.numeric_ids,
+            owner: o.owner,
+            group: o.group,
+            hard_links: o.hard_links,
+            relative: o.relative,
+            implied_dirs: o.implied_dirs,
+            copy_unsafe_links: o.copy_unsafe_links,
+            nonreg: o.info.nonreg > 0,
+        }
+    }
+
+    /// Run the sender until the receiver says Done; returns the merged stats.
+    pub fn run(mut self) -> Result<(Stats, Stats, Problems)> {
+        let started = Instant::now();
+        let (tx, walk_rx) = bounded::<WalkEvent>(64);
+        let wopts = self.walk_opts();
+        let sources = self.sources.clone();
+        let mut filters = self.filters.clone();
+        let checksum = self.opts.checksum;
+        std::thread::Builder::new()
+            .name("walker".into())
+            .spawn(move || {
+                let mut excluded = |name: &[u8], is_dir: bool| filters.excluded(name, is_dir);
+                let mut emit = |mut ev: WalkEvent| {
+                    if checksum {
+                        if let WalkEvent::Segment { entries, paths, .. } = &mut ev {
+                            checksum_entries(entries, paths);
+                        }
+                    }
+                    tx.send(ev).is_ok()
+                };
+                Walker::new(wopts, &mut excluded, &mut emit).run(&sources);
+            })
+            .expect("spawn walker");
+        let mut walking = true;
+        let mut receiver_stats = None;
+        while receiver_stats.is_none() {
+            if walking {
+                select! {
+                    recv(walk_rx) -> ev => match ev {
+                        Ok(ev) => walking = self.on_walk(ev, started)?,
+                        Err(_) => walking = false,
+                    },
+                    recv(self.conn.rx) -> m => {
+                        let m = m.unwrap_or_else(|_| Err(Error::new(12, "connection unexpectedly closed")));
+                        let m = m.map_err(|e| self.conn.closed(e))?;
+                        receiver_stats = self.on_msg(m)?;
+                    }
+                }
+                if !walking {
+                    self.conn.flush()?;
+                }
+            } else {
+                let m = self.conn.recv()?;
+                receiver_stats = self.on_msg(m)?;
+            }
+        }
+        self.stats.problems = crate::client::encode_problems(&self.problems);
+        self.conn.send(&Msg::Goodbye(self.stats.clone()))?;
+        self.conn.flush()?;
+        Ok((self.stats, receiver_stats.unwrap(), self.problems))
+    }
+
+    fn on_walk(&mut self, ev: WalkEvent, started: Instant) -> Result<bool> {
+        match ev {
+            WalkEvent::Segment { parent, entries, paths } => {
+                for e in &entries {
+                    self.stats.num_files += 1;
+                    match () {
+                        _ if e.is_file() => self.stats.num_reg += 1,
+                        _ if e.is_dir() => self.stats.num_dir += 1,
+                        _ if e.is_symlink() => self.stats.num_link += 1,
+                        _ if e.is_device() => self.stats.num_dev += 1,
+                        _ => self.stats.num_special += 1,
+                    }
+                    if e.is_file() || e.is_symlink() {
+                        self.stats.total_size += e.size;
+                    }
+                }
+                let msg = Msg::Segment { parent, entries };
+                let (_, payload) = msg.encode(self.conn.comp);
+                self.stats.flist_size += payload.len() as u64;
+                self.conn.send(&msg)?;
+                let Msg::Segment { entries, .. } = msg else { unreachable!() };
+                self.flist.extend(entries);
+                self.paths.extend(paths);
+                Ok(true)
+            }
+            WalkEvent::Note { error, text, vanished } => {
+                if error {
+                    self.problems.partial = true;
+                    self.io_error = true;
+                    self.conn.error(&text)?;
+                } else if vanished {
+                    self.problems.vanished = true;
+                    self.conn.warning(&text)?;
+                } else {
+                    self.conn.info(&text)?;
+                }
+                Ok(true)
+            }
+            WalkEvent::End { io_error } => {
+                self.stats.flist_gen_ms = started.elapsed().as_millis() as u64;
+                self.conn.send(&Msg::FlistEnd { io_error: io_error || self.io_error })?;
+                Ok(false)
+            }
+        }
+    }
+
+    fn params(&self) -> EngineParams {
+        self.opts.engine_params.clone()
+    }
+
+    fn on_msg(&mut self, m: Msg) -> Result<Option<Stats>> {
+        match m {
+            Msg::Request { idx, delta, engine } => self.on_request(idx, delta, engine)?,
+            Msg::Engine { idx, data } => {
+                let (half, _) = self.sessions.get_mut(&idx).ok_or_else(|| Error::protocol("protocol error: engine message for an unknown file"))?;
+                let step = half.handle(&data).map_err(|e| Error::protocol(format!("protocol error: {e}")))?;
+                self.emit_step(idx, step)?;
+            }
+            Msg::Ack { idx } => self.remove_source(idx)?,
+            Msg::Log { level, text } => {
+                let t = String::from_utf8_lossy(&text).into_owned();
+                self.conn.say(level, &t)?;
+            }
+            Msg::Done(s) => return Ok(Some(s)),
+            other => return Err(Error::protocol(format!("protocol error: unexpected message {:?} at the sender", msg_name(&other)))),
+        }
+        Ok(None)
+    }
+
+    fn entry_path(&self, idx: u32) -> Result<(PathBuf, &Entry)> {
+        let e = self.flist.get(idx as usize).filter(|e| e.is_file()).ok_or_else(|| Error::protocol("protocol error: request for a file not in the list"))?;
+        Ok((self.paths[idx as usize].clone(), e))
+    }
+
+    fn vanished(&mut self, idx: u32, path: &std::path::Path, err: std::io::Error) -> Result<()> {
+        if err.kind() == std::io::ErrorKind::NotFound {
+            self.problems.vanished = true;
+            self.conn.warning(&format!("file has vanished: \"{}\"", full_name(path)))?;
+            self.conn.send(&Msg::FileFailed { idx, vanished: true })
+        } else {
+            self.problems.partial = true;
+            self.conn.error(&format!("rsync: [sender] send_files failed to open \"{}\": {}", full_name(path), crate::error::io_text(&err)))?;
+            self.conn.send(&Msg::FileFailed { idx, vanished: false })
+        }
+    }
+
+    fn on_request(&mut self, idx: u32, delta: bool, engine: u8) -> Result<()> {
+        let (path, _) = self.entry_path(idx)?;
+        if !delta {
+            return self.send_whole(idx, &path);
+        }
+        let id = EngineId::from_u8(engine).ok_or_else(|| Error::protocol("protocol error: unknown engine"))?;
+        let (data, _) = match open_shared(&path) {
+            Ok(x) => x,
+            Err(e) => return self.vanished(idx, &path, e),
+        };
+        let mut half = engine::sender_half(id, &self.params(), data.clone());
+        let step = half.start().map_err(|e| Error::protocol(format!("engine error: {e}")))?;
+        self.sessions.insert(idx, (half, data));
+        self.emit_step(idx, step)
+    }
+
+    fn emit_step(&mut self, idx: u32, step: engine::Step) -> Result<()> {
+        for m in step.msgs {
+            self.stats.engine_msgs += m.len() as u64;
+            self.conn.send(&Msg::Engine { idx, data: m })?;
+        }
+        let mut batch: Vec<Op> = Vec::new();
+        let mut bytes = 0usize;
+        for op in step.ops {
+            match &op {
+                Op::Literal { data, .. } => {
+                    self.stats.literal += data.len() as u64;
+                    bytes += data.len();
+                }
+                Op::Copy { len, .. } | Op::CopyFrom { len, .. } => self.stats.matched += len,
+            }
+            batch.push(op);
+            if bytes >= PIECE || batch.len() >= 4096 {
+                self.conn.send(&Msg::Ops { idx, ops: std::mem::take(&mut batch) })?;
+                bytes = 0;
+            }
+        }
+        if !batch.is_empty() {
+            self.conn.send(&Msg::Ops { idx, ops: batch })?;
+        }
+        if step.done {
+            if let Some((_, data)) = self.sessions.remove(&idx) {
+                let bytes = (*data).as_ref();
+                let mut h = blake3::Hasher::new();
+                if bytes.len() >= 8 << 20 {
+                    h.update_rayon(bytes);
+                } else {
+                    h.update(bytes);
+                }
+                self.conn.send(&Msg::FileEnd { idx, digest: *h.finalize().as_bytes(), literal: 0, matched: 0 })?;
+            }
+        }
+        Ok(())
+    }
+
+    fn send_whole(&mut self, idx: u32, path: &std::path::Path) -> Result<()> {
+        let mut f = match File::open(path) {
+            Ok(f) => f,
+            Err(e) => return self.vanished(idx, path, e),
+        };
+        let mut h = blake3::Hasher::new();
+        let mut off = 0u64;
+        loop {
+            let mut buf = vec![0u8; PIECE];
+            let mut n = 0;
+            while n < PIECE {
+                match f.read(&mut buf[n..]) {
+                    Ok(0) => break,
+                    Ok(k) => n += k,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        self.problems.partial = true;
+                        self.conn.error(&format!("rsync: [sender] read errors mapping \"{}\": {}", full_name(path), crate::error::io_text(&e)))?;
+                        return self.conn.send(&Msg::FileFailed { idx, vanished: false });
+                    }
+                }
+            }
+            if n == 0 {
+                break;
+            }
+            buf.truncate(n);
+            h.update(&buf);
+            self.stats.literal += n as u64;
+            self.conn.send(&Msg::Ops { idx, ops: vec![Op::Literal { dst: off, data: buf }] })?;
+            off += n as u64;
+            if n < PIECE {
+                break;
+            }
+        }
+        self.conn.send(&Msg::FileEnd { idx, digest: *h.finalize().as_bytes(), literal: 0, matched: 0 })
+    }
+
+    fn remove_source(&mut self, idx: u32) -> Result<()> {
+        if !self.opts.remove_source_files {
+            return Ok(());
+        }
+        let Some(e) = self.flist.get(idx as usize) else { return Ok(()) };
+        if e.is_dir() {
+            return Ok(());
+        }
+        let path = self.paths[idx as usize].clone();
+        let e = e.clone();
+        use std::os::unix::fs::MetadataExt;
+        match std::fs::symlink_metadata(&path) {
+            Ok(m) if m.len() == e.size && m.mtime() == e.mtime => {
+                if let Err(err) = std::fs::remove_file(&path) {
+                    self.problems.partial = true;
+                    self.conn.error(&format!("rsync: [sender] sender failed to remove {}: {}", full_name(&path), crate::error::io_text(&err)))?;
+                }
+            }
+            _ => {
+                self.problems.partial = true;
+                self.conn.error(&format!("ERROR: Skipping sender remove for changed file: {}", full_name(&path)))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn checksum_entries(entries: &mut [Entry], paths: &[PathBuf]) {
+    use rayon::prelude::*;
+    entries.par_iter_mut().zip(paths.par_iter()).for_each(|(e, p)| {
+        if e.is_file() {
+            if let Ok(f) = File::open(p) {
+                e.sum = crate::recon::tempfile::digest_file(&f, e.size).ok();
+            }
+        }
+    });
+}
+
+pub fn msg_name(m: &Msg) -> &'static str {
+    match m {
+        Msg::Filters(_) => "Filters",
+        Msg::Segment { .. } => "Segment",
+        Msg::FlistEnd { .. } => "FlistEnd",
+        Msg::Request { .. } => "Request",
+        Msg::Engine { .. } => "Engine",
+        Msg::Ops { .. } => "Ops",
+        Msg::FileEnd { .. } => "FileEnd",
+        Msg::FileFailed { .. } => "FileFailed",
+        Msg::Ack { .. } => "Ack",
+        Msg::Log { .. } => "Log",
+        Msg::Done(_) => "Done",
+        Msg::Goodbye(_) => "Goodbye",
+    }
+}
+

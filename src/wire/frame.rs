@@ -1,0 +1,120 @@
+//! Framing: `[tag u8][len varint][payload]`. The writer counts bytes for the "sent … bytes" summary
+//! and optionally applies `--bwlimit`; the reader enforces [`super::MAX_FRAME`].
+
+use super::codec::put_uv;
+use super::MAX_FRAME;
+use crate::error::{Error, Result};
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Writes frames; `bytes` is shared so the summary can read it at the end.
+pub struct FrameWriter {
+    w: BufWriter<Box<dyn Write + Send>>,
+    pub bytes: Arc<AtomicU64>,
+    bwlimit: u64,
+    started: Instant,
+}
+
+impl FrameWriter {
+    pub fn new(w: Box<dyn Write + Send>, bytes: Arc<AtomicU64>) -> Self {
+        FrameWriter { w: BufWriter::with_capacity(256 << 10, w), bytes, bwlimit: 0, started: Instant::now() }
+    }
+    /// `--bwlimit` in bytes per second (0 = unlimited).
+    pub fn set_bwlimit(&mut self, bps: u64) {
+        self.bwlimit = bps;
+        self.started = Instant::now();
+    }
+    pub fn raw(&mut self, b: &[u8]) -> Result<()> {
+        self.w.write_all(b).map_err(|e| Error::new(12, format!("write error: {}", crate::error::io_text(&e))))?;
+        self.bytes.fetch_add(b.len() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+    pub fn frame(&mut self, tag: u8, payload: &[u8]) -> Result<()> {
+        let mut head = Vec::with_capacity(11);
+        head.push(tag);
+        put_uv(&mut head, payload.len() as u64);
+        self.raw(&head)?;
+        self.raw(payload)?;
+        if self.bwlimit > 0 {
+            let sent = self.bytes.load(Ordering::Relaxed);
+            let due = Duration::from_secs_f64(sent as f64 / self.bwlimit as f64);
+            let el = self.started.elapsed();
+            if due > el {
+                self.flush()?;
+                std::thread::sleep(due - el);
+            }
+        }
+        Ok(())
+    }
+    pub fn flush(&mut self) -> Result<()> {
+        self.w.flush().map_err(|e| Error::new(12, format!("write error: {}", crate::error::io_text(&e))))
+    }
+}
+
+/// Reads frames.
+pub struct FrameReader {
+    r: BufReader<Box<dyn Read + Send>>,
+    pub bytes: Arc<AtomicU64>,
+}
+
+impl FrameReader {
+    pub fn new(r: Box<dyn Read + Send>, bytes: Arc<AtomicU64>) -> Self {
+        FrameReader { r: BufReader::with_capacity(256 << 10, r), bytes }
+    }
+    pub fn raw(&mut self, n: usize) -> std::io::Result<Vec<u8>> {
+        let mut b = vec![0u8; n];
+        let mut got = 0;
+        while got < n {
+            let k = self.r.read(&mut b[got..])?;
+            if k == 0 {
+                b.truncate(got);
+                break;
+            }
+            got += k;
+        }
+        self.bytes.fetch_add(got as u64, Ordering::Relaxed);
+        Ok(b)
+    }
+    fn byte(&mut self) -> Result<Option<u8>> {
+        let mut b = [0u8];
+        match self.r.read(&mut b) {
+            Ok(0) => Ok(None),
+            Ok(_) => {
+                self.bytes.fetch_add(1, Ordering::Relaxed);
+                Ok(Some(b[0]))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => self.byte(),
+            Err(e) => Err(Error::new(12, format!("read error: {}", crate::error::io_text(&e)))),
+        }
+    }
+    /// Next frame, or None at a clean end of stream (between frames).
+    pub fn frame(&mut self) -> Result<Option<(u8, Vec<u8>)>> {
+        let Some(tag) = self.byte()? else { return Ok(None) };
+        let mut len = 0u64;
+        let mut shift = 0;
+        loop {
+            let b = self.byte()?.ok_or_else(eof)?;
+            len |= ((b & 0x7f) as u64) << shift;
+            if b & 0x80 == 0 {
+                break;
+            }
+            shift += 7;
+            if shift > 63 {
+                return Err(Error::protocol("protocol error: bad frame length"));
+            }
+        }
+        if len as usize > MAX_FRAME {
+            return Err(Error::protocol(format!("protocol error: frame of {len} bytes exceeds the limit")));
+        }
+        let mut buf = vec![0u8; len as usize];
+        self.r.read_exact(&mut buf).map_err(|_| eof())?;
+        self.bytes.fetch_add(len, Ordering::Relaxed);
+        Ok(Some((tag, buf)))
+    }
+}
+
+fn eof() -> Error {
+    Error::protocol("connection unexpectedly closed")
+}

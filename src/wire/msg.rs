@@ -1,0 +1,348 @@
+//! Typed messages. One frame = one message; the tag byte selects the type.
+
+use super::codec::{put_bytes, put_uv, Cur};
+use crate::engine::Op;
+use crate::error::{Error, Result};
+use crate::flist::entry::Entry;
+
+/// Log levels carried by [`Msg::Log`] (printed by the client with rsync's prefixes).
+pub const LOG_INFO: u8 = 0;
+pub const LOG_ERROR: u8 = 1;
+pub const LOG_WARNING: u8 = 2;
+
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Stats {
+    pub num_files: u64,
+    pub num_reg: u64,
+    pub num_dir: u64,
+    pub num_link: u64,
+    pub num_dev: u64,
+    pub num_special: u64,
+    pub created: [u64; 5],
+    pub deleted: [u64; 5],
+    pub xferred_files: u64,
+    pub total_size: u64,
+    pub xferred_size: u64,
+    pub literal: u64,
+    pub matched: u64,
+    pub flist_size: u64,
+    pub flist_gen_ms: u64,
+    pub deduped: u64,
+    pub engine_msgs: u64,
+    pub inplace_lost: u64,
+    pub problems: u8,
+}
+
+impl Stats {
+    fn fields(&self) -> Vec<u64> {
+        let mut v = vec![
+            self.num_files, self.num_reg, self.num_dir, self.num_link, self.num_dev, self.num_special,
+        ];
+        v.extend(self.created);
+        v.extend(self.deleted);
+        v.extend([
+            self.xferred_files, self.total_size, self.xferred_size, self.literal, self.matched,
+            self.flist_size, self.flist_gen_ms, self.deduped, self.engine_msgs, self.inplace_lost,
+            self.problems as u64,
+        ]);
+        v
+    }
+    fn from_fields(f: &[u64]) -> Stats {
+        let g = |i: usize| f.get(i).copied().unwrap_or(0);
+        let arr = |s: usize| [g(s), g(s + 1), g(s + 2), g(s + 3), g(s + 4)];
+        Stats {
+            num_files: g(0), num_reg: g(1), num_dir: g(2), num_link: g(3), num_dev: g(4), num_special: g(5),
+            created: arr(6), deleted: arr(11),
+            xferred_files: g(16), total_size: g(17), xferred_size: g(18), literal: g(19), matched: g(20),
+            flist_size: g(21), flist_gen_ms: g(22), deduped: g(23), engine_msgs: g(24), inplace_lost: g(25),
+            problems: g(26) as u8,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Msg {
+    /// Filter rules (client → server, before anything else when the server is the sender).
+    Filters(Vec<u8>),
+    /// A segment of the file list: the children of entry `parent` (u32::MAX for the top level).
+    Segment { parent: u32, entries: Vec<Entry> },
+    /// End of the file list; `io_error` disables deletions (rsync's IO-error guard).
+    FlistEnd { io_error: bool },
+    /// Receiver asks for file `idx`; `delta` = the receiver has a basis and runs `engine`.
+    Request { idx: u32, delta: bool, engine: u8 },
+    /// An engine message for file `idx`.
+    Engine { idx: u32, data: Vec<u8> },
+    /// Reconstruction ops for file `idx`.
+    Ops { idx: u32, ops: Vec<Op> },
+    /// All ops of `idx` sent; BLAKE3 of the source content.
+    FileEnd { idx: u32, digest: [u8; 32], literal: u64, matched: u64 },
+    /// The sender could not read `idx`.
+    FileFailed { idx: u32, vanished: bool },
+    /// The receiver finished `idx` (for --remove-source-files).
+    Ack { idx: u32 },
+    /// Text for the client to print.
+    Log { level: u8, text: Vec<u8> },
+    /// Receiver: everything done; its stats.
+    Done(Stats),
+    /// Sender's stats in answer to Done; the last message.
+    Goodbye(Stats),
+}
+
+const T_FILTERS: u8 = 1;
+const T_SEGMENT: u8 = 2;
+const T_FLIST_END: u8 = 3;
+const T_REQUEST: u8 = 4;
+const T_ENGINE: u8 = 5;
+const T_OPS: u8 = 6;
+const T_OPS_ZSTD: u8 = 7;
+const T_OPS_LZ4: u8 = 8;
+const T_FILE_END: u8 = 9;
+const T_FILE_FAILED: u8 = 10;
+const T_ACK: u8 = 11;
+const T_LOG: u8 = 12;
+const T_DONE: u8 = 13;
+const T_GOODBYE: u8 = 14;
+
+/// Compression of literal-bearing frames (`-z`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Compress {
+    None,
+    Zstd(i32),
+    Lz4,
+}
+
+fn encode_ops(idx: u32, ops: &[Op]) -> Vec<u8> {
+    let mut b = Vec::new();
+    put_uv(&mut b, idx as u64);
+    put_uv(&mut b, ops.len() as u64);
+    for op in ops {
+        match op {
+            Op::Copy { dst, src, len } => {
+                b.push(0);
+                put_uv(&mut b, *dst);
+                put_uv(&mut b, *src);
+                put_uv(&mut b, *len);
+            }
+            Op::Literal { dst, data } => {
+                b.push(1);
+                put_uv(&mut b, *dst);
+                put_bytes(&mut b, data);
+            }
+            Op::CopyFrom { dst, file, src, len } => {
+                b.push(2);
+                put_uv(&mut b, *dst);
+                put_uv(&mut b, *file as u64);
+                put_uv(&mut b, *src);
+                put_uv(&mut b, *len);
+            }
+        }
+    }
+    b
+}
+
+fn decode_ops(c: &mut Cur) -> Result<(u32, Vec<Op>)> {
+    let idx = c.u32()?;
+    let n = c.uv()?;
+    let mut ops = Vec::with_capacity(n.min(4096) as usize);
+    for _ in 0..n {
+        ops.push(match c.u8()? {
+            0 => Op::Copy { dst: c.uv()?, src: c.uv()?, len: c.uv()? },
+            1 => Op::Literal { dst: c.uv()?, data: c.bytes()?.to_vec() },
+            2 => Op::CopyFrom { dst: c.uv()?, file: c.u32()?, src: c.uv()?, len: c.uv()? },
+            t => return Err(Error::protocol(format!("protocol error: unknown op {t}"))),
+        });
+    }
+    Ok((idx, ops))
+}
+
+impl Msg {
+    /// Encode to (tag, payload).
+    pub fn encode(&self, comp: Compress) -> (u8, Vec<u8>) {
+        let mut b = Vec::new();
+        let tag = match self {
+            Msg::Filters(r) => {
+                b.extend_from_slice(r);
+                T_FILTERS
+            }
+            Msg::Segment { parent, entries } => {
+                put_uv(&mut b, *parent as u64);
+                put_uv(&mut b, entries.len() as u64);
+                for e in entries {
+                    e.encode(&mut b);
+                }
+                T_SEGMENT
+            }
+            Msg::FlistEnd { io_error } => {
+                b.push(*io_error as u8);
+                T_FLIST_END
+            }
+            Msg::Request { idx, delta, engine } => {
+                put_uv(&mut b, *idx as u64);
+                b.push(*delta as u8);
+                b.push(*engine);
+                T_REQUEST
+            }
+            Msg::Engine { idx, data } => {
+                put_uv(&mut b, *idx as u64);
+                b.extend_from_slice(data);
+                T_ENGINE
+            }
+            Msg::Ops { idx, ops } => {
+                let raw = encode_ops(*idx, ops);
+                let has_lit = ops.iter().any(|o| matches!(o, Op::Literal { .. }));
+                match comp {
+                    Compress::Zstd(level) if has_lit => {
+                        if let Ok(z) = zstd::bulk::compress(&raw, level) {
+                            if z.len() < raw.len() {
+                                return (T_OPS_ZSTD, z);
+                            }
+                        }
+                    }
+                    Compress::Lz4 if has_lit => {
+                        let z = lz4_flex::compress_prepend_size(&raw);
+                        if z.len() < raw.len() {
+                            return (T_OPS_LZ4, z);
+                        }
+                    }
+                    _ => {}
+                }
+                return (T_OPS, raw);
+            }
+            Msg::FileEnd { idx, digest, literal, matched } => {
+                put_uv(&mut b, *idx as u64);
+                b.extend_from_slice(digest);
+                put_uv(&mut b, *literal);
+                put_uv(&mut b, *matched);
+                T_FILE_END
+            }
+            Msg::FileFailed { idx, vanished } => {
+                put_uv(&mut b, *idx as u64);
+                b.push(*vanished as u8);
+                T_FILE_FAILED
+            }
+            Msg::Ack { idx } => {
+                put_uv(&mut b, *idx as u64);
+                T_ACK
+            }
+            Msg::Log { level, text } => {
+                b.push(*level);
+                b.extend_from_slice(text);
+                T_LOG
+            }
+            Msg::Done(s) | Msg::Goodbye(s) => {
+                let f = s.fields();
+                put_uv(&mut b, f.len() as u64);
+                for x in f {
+                    put_uv(&mut b, x);
+                }
+                if matches!(self, Msg::Done(_)) {
+                    T_DONE
+                } else {
+                    T_GOODBYE
+                }
+            }
+        };
+        (tag, b)
+    }
+
+    pub fn decode(tag: u8, payload: &[u8]) -> Result<Msg> {
+        let mut c = Cur::new(payload);
+        let m = match tag {
+            T_FILTERS => Msg::Filters(payload.to_vec()),
+            T_SEGMENT => {
+                let parent = c.u32()?;
+                let n = c.uv()?;
+                let mut entries = Vec::with_capacity(n.min(1024) as usize);
+                for _ in 0..n {
+                    entries.push(Entry::decode(&mut c)?);
+                }
+                Msg::Segment { parent, entries }
+            }
+            T_FLIST_END => Msg::FlistEnd { io_error: c.u8()? != 0 },
+            T_REQUEST => Msg::Request { idx: c.u32()?, delta: c.u8()? != 0, engine: c.u8()? },
+            T_ENGINE => Msg::Engine { idx: c.u32()?, data: c.rest().to_vec() },
+            T_OPS => {
+                let (idx, ops) = decode_ops(&mut c)?;
+                Msg::Ops { idx, ops }
+            }
+            T_OPS_ZSTD | T_OPS_LZ4 => {
+                let raw = if tag == T_OPS_ZSTD {
+                    zstd::bulk::decompress(payload, super::MAX_FRAME)
+                        .map_err(|_| Error::protocol("protocol error: bad compressed frame"))?
+                } else {
+                    let ok = payload.len() >= 4
+                        && u32::from_le_bytes(payload[..4].try_into().unwrap()) as usize <= super::MAX_FRAME;
+                    ok.then(|| lz4_flex::decompress_size_prepended(payload).ok())
+                        .flatten()
+                        .ok_or_else(|| Error::protocol("protocol error: bad compressed frame"))?
+                };
+                let (idx, ops) = decode_ops(&mut Cur::new(&raw))?;
+                return Ok(Msg::Ops { idx, ops });
+            }
+            T_FILE_END => {
+                let idx = c.u32()?;
+                let digest: [u8; 32] = c.take(32)?.try_into().unwrap();
+                Msg::FileEnd { idx, digest, literal: c.uv()?, matched: c.uv()? }
+            }
+            T_FILE_FAILED => Msg::FileFailed { idx: c.u32()?, vanished: c.u8()? != 0 },
+            T_ACK => Msg::Ack { idx: c.u32()? },
+            T_LOG => Msg::Log { level: c.u8()?, text: c.rest().to_vec() },
+            T_DONE | T_GOODBYE => {
+                let n = c.uv()?.min(64);
+                let mut f = Vec::new();
+                for _ in 0..n {
+                    f.push(c.uv()?);
+                }
+                let s = Stats::from_fields(&f);
+                if tag == T_DONE {
+                    Msg::Done(s)
+                } else {
+                    Msg::Goodbye(s)
+                }
+            }
+            t => return Err(Error::protocol(format!("protocol error: unknown message type {t}"))),
+        };
+        if !c.is_empty() {
+            return Err(Error::protocol("protocol error: trailing bytes in message"));
+        }
+        Ok(m)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn roundtrip_all_and_truncations_fail() {
+        let msgs = vec![
+            Msg::Filters(b"- *.o\n".to_vec()),
+            Msg::Segment { parent: u32::MAX, entries: vec![Entry { name: b"a".to_vec(), mode: 0o100644, ..Default::default() }] },
+            Msg::FlistEnd { io_error: true },
+            Msg::Request { idx: 3, delta: true, engine: 5 },
+            Msg::Engine { idx: 3, data: vec![1, 2, 3] },
+            Msg::Ops { idx: 3, ops: vec![Op::Copy { dst: 0, src: 5, len: 9 }, Op::Literal { dst: 9, data: vec![7; 3000] }] },
+            Msg::FileEnd { idx: 3, digest: [9; 32], literal: 1, matched: 2 },
+            Msg::FileFailed { idx: 1, vanished: true },
+            Msg::Ack { idx: 2 },
+            Msg::Log { level: LOG_ERROR, text: b"x".to_vec() },
+            Msg::Done(Stats { num_files: 4, literal: 7, ..Default::default() }),
+            Msg::Goodbye(Stats::default()),
+        ];
+        for comp in [Compress::None, Compress::Zstd(3), Compress::Lz4] {
+            for m in &msgs {
+                let (t, p) = m.encode(comp);
+                assert_eq!(&Msg::decode(t, &p).unwrap(), m);
+            }
+        }
+        let (t, p) = msgs[5].encode(Compress::None);
+        for cut in 0..p.len() {
+            assert!(Msg::decode(t, &p[..cut]).is_err());
+        }
+        assert!(Msg::decode(200, &[]).is_err());
+        // A huge declared count must not allocate.
+        let mut b = Vec::new();
+        put_uv(&mut b, 1);
+        put_uv(&mut b, u64::MAX);
+        assert!(Msg::decode(T_OPS, &b).is_err());
+    }
+}
