@@ -173,7 +173,7 @@ fn run_transfer(opts: Options, p: crate::plan::operand::Plan) -> Result<i32> {
             let mut sopts = opts.clone();
             sopts.whole_file = Some(opts.whole_file.unwrap_or(true));
             let args = {
-                let mut a = vec!["--server".to_string()];
+                let mut a = vec!["--server".to_string(), "--local-server".to_string()];
                 a.extend(server_options(&sopts, true));
                 a.push(".".into());
                 a.push(p.dest.clone().unwrap_or_else(|| ".".into()));

@@ -49,7 +49,8 @@ fn serve_inner(opts: Options, stream: Stream) -> Result<i32> {
         p
     } else {
         let dest = paths.first().cloned().unwrap_or_else(|| ".".into());
-        let (_, _, p) = Receiver::new(opts, conn, dest, filters, true).run()?;
+        let push = !opts.local_server;
+        let (_, _, p) = Receiver::new(opts, conn, dest, filters, push).run()?;
         p
     };
     Ok(problems.exit_code())

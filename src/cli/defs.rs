@@ -235,6 +235,7 @@ pub static DEFS: &[Def] = &[
     // Internal: the remote half.
     d("server", None, Arg::None, "(internal) run as the remote half"),
     d("sender", None, Arg::None, "(internal) the remote half sends"),
+    d("local-server", None, Arg::None, "(internal) the server half of a local transfer"),
 ];
 
 /// Find an option by its long name or alias.

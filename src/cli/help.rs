@@ -40,7 +40,7 @@ pub fn version_json() -> String {
 pub fn option_lines() -> Vec<(String, &'static str)> {
     let mut out = Vec::new();
     for d in DEFS {
-        if matches!(d.long, "server" | "sender") || d.support == Support::Daemon && d.long == "daemon" {
+        if matches!(d.long, "server" | "sender" | "local-server") || d.support == Support::Daemon && d.long == "daemon" {
             continue;
         }
         let mut left = if d.long.len() == 1 { format!("-{}", d.long) } else { format!("--{}", d.long) };

@@ -128,6 +128,7 @@ pub struct Options {
     pub pipeline: String,
     pub server: bool,
     pub sender: bool,
+    pub local_server: bool,
     pub show_help: bool,
     pub show_version: u8,
     pub operands: Vec<String>,
@@ -411,6 +412,7 @@ impl Options {
             }
             "server" => self.server = on,
             "sender" => self.sender = on,
+            "local-server" => self.local_server = on,
             _ => {} // Support::Ignored options.
         }
         Ok(())

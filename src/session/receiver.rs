@@ -73,6 +73,7 @@ pub struct Receiver {
     del_limit_hit: bool,
     engine: EngineId,
     redone: std::collections::HashSet<u32>,
+    root_created: bool,
 }
 
 fn path_of(root: &Path, name: &[u8]) -> PathBuf {
@@ -145,6 +146,7 @@ impl Receiver {
             del_limit_hit: false,
             engine,
             redone: Default::default(),
+            root_created: false,
         }
     }
 
@@ -290,6 +292,7 @@ impl Receiver {
                     return Err(Error::new(3, format!("rsync: [Receiver] change_dir#3 \"{shown}\" failed: {}", io_text(&e))));
                 }
             }
+            self.root_created = true;
             if self.opts.info.misc > 0 || self.opts.verbose > 0 {
                 let shown = self.dest.trim_end_matches('/').to_string();
                 self.conn.info(&format!("created directory {}", if shown.is_empty() { "/" } else { &shown }))?;
@@ -420,6 +423,7 @@ impl Receiver {
 
     fn process_dir(&mut self, idx: u32, e: &Entry, path: &Path, old: Option<Metadata>) -> Result<()> {
         let (uid, gid) = self.want_ids(e);
+        let old = if e.name == b"." && std::mem::take(&mut self.root_created) { None } else { old };
         let old = match old {
             Some(m) if !m.is_dir() => {
                 if !self.opts.dry_run {
@@ -435,7 +439,7 @@ impl Receiver {
         let change = match &old {
             None => {
                 self.new_counts(e);
-                if !self.opts.dry_run {
+                if !self.opts.dry_run && !path.is_dir() {
                     if let Err(err) = std::fs::create_dir(path) {
                         return self.fail(format!("rsync: [generator] recv_generator: mkdir \"{}\" failed: {}", crate::flist::walk::full_name(path), io_text(&err)));
                     }
