@@ -239,8 +239,11 @@ fn run_transfer(opts: Options, p: crate::plan::operand::Plan) -> Result<i32> {
             // The remote shell's status explains a closed connection (rsync: 255, 127, ...).
             if let Some(tc) = transport_code.filter(|c| *c != 0) {
                 if e.code == 12 || e.code == 2 {
-                    if !e.msg.is_empty() {
+                    let got = counters.borrow().as_ref().map(|(_, r)| r.load(Ordering::Relaxed)).unwrap_or(0);
+                    if e.code == 2 && !e.msg.is_empty() {
                         eprintln!("{}", e.msg);
+                    } else {
+                        eprintln!("rsync: connection unexpectedly closed ({got} bytes received so far) [{role}]");
                     }
                     let code = if (124..=127).contains(&tc) || tc == 255 { tc } else { e.code };
                     return Err(Error::new(code, String::new()));

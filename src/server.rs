@@ -33,7 +33,20 @@ pub fn serve(opts: Options, stream: Stream) -> i32 {
 fn serve_inner(opts: Options, stream: Stream) -> Result<i32> {
     let sender = opts.sender;
     let role = if sender { "sender" } else { "receiver" };
-    let mut conn = crate::client::connect(stream, &opts, false, role, if sender { None } else { Some(64) })?;
+    let conn = crate::client::connect(stream, &opts, false, role, if sender { None } else { Some(64) })?;
+    // A fatal error on this side is reported to the client over the connection, with its code.
+    let fatal_w = conn.w.clone_handle();
+    let r = run_role(opts, conn, sender);
+    if let Err(e) = &r {
+        if e.code != 12 {
+            fatal_w.fatal(e.code, &e.msg);
+            return Err(crate::error::Error::new(e.code, String::new()));
+        }
+    }
+    r
+}
+
+fn run_role(opts: Options, mut conn: crate::session::Conn, sender: bool) -> Result<i32> {
     let filters = match conn.recv()? {
         Msg::Filters(b) => Filters::from_wire(&b)?,
         _ => return Err(crate::error::Error::protocol("protocol error: expected the filter list first")),

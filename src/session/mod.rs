@@ -47,7 +47,7 @@ pub fn spawn_reader(mut r: FrameReader, cap: Option<usize>) -> Receiver<Result<M
             match r.frame() {
                 Ok(Some((tag, payload))) => {
                     let m = Msg::decode(tag, &payload);
-                    let stop = m.is_err() || matches!(m, Ok(Msg::Goodbye(_)));
+                    let stop = m.is_err() || matches!(m, Ok(Msg::Goodbye(_)) | Ok(Msg::Fatal { .. }));
                     if tx.send(m).is_err() || stop {
                         return;
                     }
@@ -92,7 +92,17 @@ impl Conn {
             },
             None => self.rx.recv().unwrap_or_else(|_| Err(Error::new(12, "connection unexpectedly closed"))),
         };
-        r.map_err(|e| self.closed(e))
+        match r {
+            Ok(Msg::Fatal { code, text }) => {
+                // The peer already explained itself; print its message and stop with its code.
+                if !text.is_empty() {
+                    print_line(LOG_ERROR, &text, false);
+                }
+                Err(Error::new(code as i32, String::new()))
+            }
+            Ok(m) => Ok(m),
+            Err(e) => Err(self.closed(e)),
+        }
     }
 
     pub fn closed(&self, e: Error) -> Error {

@@ -289,7 +289,7 @@ impl Receiver {
                 let r = if self.opts.mkpath { std::fs::create_dir_all(&dest) } else { std::fs::create_dir(&dest) };
                 if let Err(e) = r {
                     let shown = crate::flist::walk::full_name(&dest);
-                    return Err(Error::new(3, format!("rsync: [Receiver] change_dir#3 \"{shown}\" failed: {}", io_text(&e))));
+                    return Err(Error::new(11, format!("rsync: [Receiver] mkdir \"{shown}\" failed: {}", io_text(&e))));
                 }
             }
             self.root_created = true;
@@ -381,7 +381,11 @@ impl Receiver {
     }
 
     fn list_row(&mut self, e: &Entry) -> Result<()> {
-        let row = report::list_row(e, self.opts.human);
+        let mut e = e.clone();
+        if !self.opts.links {
+            e.link = None;
+        }
+        let row = report::list_row(&e, self.opts.human);
         self.conn.info(&row)
     }
 

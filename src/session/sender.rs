@@ -63,11 +63,11 @@ impl Sender {
         WalkOpts {
             recursive: o.recursive,
             dirs: o.dirs || o.list_only,
-            links: o.links,
+            links: o.links || o.list_only,
             copy_links: o.copy_links,
             copy_dirlinks: o.copy_dirlinks,
-            devices: o.devices,
-            specials: o.specials,
+            devices: o.devices || o.list_only,
+            specials: o.specials || o.list_only,
             one_file_system: o.one_file_system,
             numeric_ids: o.numeric_ids,
             owner: o.owner,
@@ -362,6 +362,7 @@ pub fn msg_name(m: &Msg) -> &'static str {
         Msg::Log { .. } => "Log",
         Msg::Done(_) => "Done",
         Msg::Goodbye(_) => "Goodbye",
+        Msg::Fatal { .. } => "Fatal",
     }
 }
 

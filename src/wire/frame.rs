@@ -6,12 +6,12 @@ use super::MAX_FRAME;
 use crate::error::{Error, Result};
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Writes frames; `bytes` is shared so the summary can read it at the end.
 pub struct FrameWriter {
-    w: BufWriter<Box<dyn Write + Send>>,
+    w: Arc<Mutex<BufWriter<Box<dyn Write + Send>>>>,
     pub bytes: Arc<AtomicU64>,
     bwlimit: u64,
     started: Instant,
@@ -19,7 +19,7 @@ pub struct FrameWriter {
 
 impl FrameWriter {
     pub fn new(w: Box<dyn Write + Send>, bytes: Arc<AtomicU64>) -> Self {
-        FrameWriter { w: BufWriter::with_capacity(256 << 10, w), bytes, bwlimit: 0, started: Instant::now() }
+        FrameWriter { w: Arc::new(Mutex::new(BufWriter::with_capacity(256 << 10, w))), bytes, bwlimit: 0, started: Instant::now() }
     }
     /// `--bwlimit` in bytes per second (0 = unlimited).
     pub fn set_bwlimit(&mut self, bps: u64) {
@@ -27,10 +27,15 @@ impl FrameWriter {
         self.started = Instant::now();
     }
     pub fn raw(&mut self, b: &[u8]) -> Result<()> {
-        self.w.write_all(b).map_err(|e| Error::new(12, format!("write error: {}", crate::error::io_text(&e))))?;
+        self.w.lock().unwrap().write_all(b).map_err(|e| Error::new(12, format!("write error: {}", crate::error::io_text(&e))))?;
         self.bytes.fetch_add(b.len() as u64, Ordering::Relaxed);
         Ok(())
     }
+    /// A second handle on the same stream, used to report a fatal error after the owner failed.
+    pub fn clone_handle(&self) -> FatalHandle {
+        FatalHandle { w: self.w.clone() }
+    }
+
     pub fn frame(&mut self, tag: u8, payload: &[u8]) -> Result<()> {
         let mut head = Vec::with_capacity(11);
         head.push(tag);
@@ -49,7 +54,27 @@ impl FrameWriter {
         Ok(())
     }
     pub fn flush(&mut self) -> Result<()> {
-        self.w.flush().map_err(|e| Error::new(12, format!("write error: {}", crate::error::io_text(&e))))
+        self.w.lock().unwrap().flush().map_err(|e| Error::new(12, format!("write error: {}", crate::error::io_text(&e))))
+    }
+}
+
+/// See [`FrameWriter::clone_handle`].
+pub struct FatalHandle {
+    w: Arc<Mutex<BufWriter<Box<dyn Write + Send>>>>,
+}
+
+impl FatalHandle {
+    /// Best effort: send a `Fatal` message and flush.
+    pub fn fatal(&self, code: i32, msg: &str) {
+        let (tag, payload) = crate::wire::Msg::Fatal { code: code.clamp(0, 255) as u8, text: msg.as_bytes().to_vec() }
+            .encode(crate::wire::msg::Compress::None);
+        let mut head = vec![tag];
+        put_uv(&mut head, payload.len() as u64);
+        if let Ok(mut w) = self.w.lock() {
+            let _ = w.write_all(&head);
+            let _ = w.write_all(&payload);
+            let _ = w.flush();
+        }
     }
 }
 

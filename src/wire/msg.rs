@@ -86,6 +86,8 @@ pub enum Msg {
     Done(Stats),
     /// Sender's stats in answer to Done; the last message.
     Goodbye(Stats),
+    /// The peer hit a fatal error: its message and rsync exit code; nothing follows.
+    Fatal { code: u8, text: Vec<u8> },
 }
 
 const T_FILTERS: u8 = 1;
@@ -102,6 +104,7 @@ const T_ACK: u8 = 11;
 const T_LOG: u8 = 12;
 const T_DONE: u8 = 13;
 const T_GOODBYE: u8 = 14;
+const T_FATAL: u8 = 15;
 
 /// Compression of literal-bearing frames (`-z`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -229,6 +232,11 @@ impl Msg {
                 b.extend_from_slice(text);
                 T_LOG
             }
+            Msg::Fatal { code, text } => {
+                b.push(*code);
+                b.extend_from_slice(text);
+                T_FATAL
+            }
             Msg::Done(s) | Msg::Goodbye(s) => {
                 let f = s.fields();
                 put_uv(&mut b, f.len() as u64);
@@ -287,6 +295,7 @@ impl Msg {
             T_FILE_FAILED => Msg::FileFailed { idx: c.u32()?, vanished: c.u8()? != 0 },
             T_ACK => Msg::Ack { idx: c.u32()? },
             T_LOG => Msg::Log { level: c.u8()?, text: c.rest().to_vec() },
+            T_FATAL => Msg::Fatal { code: c.u8()?, text: c.rest().to_vec() },
             T_DONE | T_GOODBYE => {
                 let n = c.uv()?.min(64);
                 let mut f = Vec::new();
@@ -327,6 +336,7 @@ mod tests {
             Msg::Log { level: LOG_ERROR, text: b"x".to_vec() },
             Msg::Done(Stats { num_files: 4, literal: 7, ..Default::default() }),
             Msg::Goodbye(Stats::default()),
+            Msg::Fatal { code: 11, text: b"boom".to_vec() },
         ];
         for comp in [Compress::None, Compress::Zstd(3), Compress::Lz4] {
             for m in &msgs {
