@@ -31,9 +31,13 @@ pub mod transport;
 pub mod wire;
 pub mod server;
 pub mod session;
+pub mod signals;
 
 /// Parse argv, run, return the process exit code.
 pub fn run_main() -> i32 {
     let args: Vec<String> = std::env::args_os().skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
-    client::run(args)
+    signals::install(args.iter().any(|a| a == "--server"));
+    let code = client::run(args);
+    recon::cleanup();
+    code
 }

@@ -4,3 +4,44 @@
 //! version untouched (rsync's receiver.c behaviour).
 
 pub mod tempfile;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+
+/// Temp files in flight (temp path, target path), so an interrupted run can remove them — or,
+/// with `--partial`, keep what arrived as the destination file (rsync's partial semantics).
+static TEMPS: Mutex<Vec<(PathBuf, PathBuf)>> = Mutex::new(Vec::new());
+static KEEP_PARTIAL: AtomicBool = AtomicBool::new(false);
+
+pub fn set_keep_partial(on: bool) {
+    KEEP_PARTIAL.store(on, Ordering::Relaxed);
+}
+
+pub fn register(temp: PathBuf, target: PathBuf) {
+    if let Ok(mut t) = TEMPS.lock() {
+        t.push((temp, target));
+    }
+}
+
+pub fn unregister(temp: &std::path::Path) {
+    if let Ok(mut t) = TEMPS.lock() {
+        t.retain(|(p, _)| p != temp);
+    }
+}
+
+/// Remove (or keep as partial) every temp file still registered.
+pub fn cleanup() {
+    let list = match TEMPS.lock() {
+        Ok(mut t) => std::mem::take(&mut *t),
+        Err(_) => return,
+    };
+    let keep = KEEP_PARTIAL.load(Ordering::Relaxed);
+    for (temp, target) in list {
+        let has_data = std::fs::metadata(&temp).map(|m| m.len() > 0).unwrap_or(false);
+        if keep && has_data && std::fs::rename(&temp, &target).is_ok() {
+            continue;
+        }
+        let _ = std::fs::remove_file(&temp);
+    }
+}

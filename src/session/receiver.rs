@@ -120,6 +120,7 @@ impl Receiver {
             umask: meta::umask(),
         };
         let engine = opts.engine.unwrap_or(EngineId::Parasync);
+        crate::recon::set_keep_partial(opts.partial);
         Receiver {
             opts,
             conn,
@@ -207,6 +208,7 @@ impl Receiver {
                 Msg::FileEnd { idx, digest, .. } => self.on_file_end(idx, digest)?,
                 Msg::FileFailed { idx, .. } => {
                     if let Some(job) = self.jobs.remove(&idx) {
+                        crate::recon::unregister(&job.temp);
                         let _ = std::fs::remove_file(&job.temp);
                     }
                     self.started_files.insert(idx);
@@ -651,6 +653,7 @@ impl Receiver {
             }
         }
         let now = Instant::now();
+        crate::recon::register(temp.clone(), path.to_path_buf());
         self.jobs.insert(idx, Job { writer: Writer::new(file, self.opts.sparse), temp, target: path.to_path_buf(), basis, half, started: now, last_progress: now, redo });
         Ok(())
     }
@@ -688,6 +691,7 @@ impl Receiver {
                 let target = job.target.clone();
                 let temp = job.temp.clone();
                 self.jobs.remove(&idx);
+                crate::recon::unregister(&temp);
                 let _ = std::fs::remove_file(&temp);
                 return self.fail(format!("rsync: [receiver] write failed on \"{}\": {}", crate::flist::walk::full_name(&target), io_text(&err)));
             }
@@ -712,6 +716,7 @@ impl Receiver {
             return Err(Error::protocol("protocol error: end of a file that was not requested"));
         };
         let e = self.flist[idx as usize].clone();
+        crate::recon::unregister(&job.temp);
         let got = job.writer.finish(e.size);
         let ok = matches!(&got, Ok(d) if *d == digest);
         if !ok {

@@ -3,6 +3,7 @@
 
 use super::Stream;
 use crate::error::{Error, Result};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 
 pub struct Remote {
@@ -13,6 +14,9 @@ pub struct Remote {
 pub fn spawn(argv: &[String]) -> Result<(Remote, Stream)> {
     let mut cmd = Command::new(&argv[0]);
     cmd.args(&argv[1..]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit());
+    unsafe {
+        cmd.pre_exec(crate::signals::unblock_in_child);
+    }
     let mut child = cmd.spawn().map_err(|e| {
         Error::new(14, format!("rsync: Failed to exec {}: {}\nrsync error: error in IPC code (code 14)", argv[0], crate::error::io_text(&e)))
     })?;
