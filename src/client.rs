@@ -20,8 +20,16 @@ use std::time::{Duration, Instant};
 
 /// Print rsync's final error line.
 pub fn print_exit(code: i32, role: &str) {
-    let kind = if code == crate::error::RERR_VANISHED { "warning" } else { "error" };
-    eprintln!("rsync {kind}: {} (code {code}) at main.c(1) [{role}={}]", code_text(code), help::VERSION);
+    let kind = if code == crate::error::RERR_VANISHED {
+        "warning"
+    } else {
+        "error"
+    };
+    eprintln!(
+        "rsync {kind}: {} (code {code}) at main.c(1) [{role}={}]",
+        code_text(code),
+        help::VERSION
+    );
 }
 
 fn fail(e: &Error, role: &str) -> i32 {
@@ -55,7 +63,14 @@ pub fn run(args: Vec<String>) -> i32 {
         return 0;
     }
     if opts.show_version > 0 {
-        print!("{}", if opts.show_version > 1 { help::version_json() } else { help::version_text() });
+        print!(
+            "{}",
+            if opts.show_version > 1 {
+                help::version_json()
+            } else {
+                help::version_text()
+            }
+        );
         return 0;
     }
     if opts.operands.is_empty() {
@@ -92,13 +107,21 @@ fn compress_of(o: &Options, caps: &Caps) -> Compress {
     match o.compress_choice.as_deref() {
         Some("none") => Compress::None,
         Some("lz4") if caps.features & crate::wire::handshake::FEAT_LZ4 != 0 => Compress::Lz4,
-        _ if caps.features & crate::wire::handshake::FEAT_ZSTD != 0 => Compress::Zstd(o.compress_level.unwrap_or(3)),
+        _ if caps.features & crate::wire::handshake::FEAT_ZSTD != 0 => {
+            Compress::Zstd(o.compress_level.unwrap_or(3))
+        }
         _ => Compress::None,
     }
 }
 
 /// Build a connection end over a stream (handshake included).
-pub fn connect(stream: Stream, o: &Options, is_client: bool, role: &'static str, inbound_cap: Option<usize>) -> Result<Conn> {
+pub fn connect(
+    stream: Stream,
+    o: &Options,
+    is_client: bool,
+    role: &'static str,
+    inbound_cap: Option<usize>,
+) -> Result<Conn> {
     let sent = Arc::new(AtomicU64::new(0));
     let recvd = Arc::new(AtomicU64::new(0));
     let mut w = FrameWriter::new(stream.w, sent.clone());
@@ -121,8 +144,18 @@ pub fn connect(stream: Stream, o: &Options, is_client: bool, role: &'static str,
     })
 }
 
-fn remote_argv(o: &Options, user: &Option<String>, host: &str, sender: bool, paths: &[String]) -> Result<Vec<String>> {
-    let rsh = o.rsh.clone().or_else(|| std::env::var("RSYNC_RSH").ok()).unwrap_or_else(|| "ssh".into());
+fn remote_argv(
+    o: &Options,
+    user: &Option<String>,
+    host: &str,
+    sender: bool,
+    paths: &[String],
+) -> Result<Vec<String>> {
+    let rsh = o
+        .rsh
+        .clone()
+        .or_else(|| std::env::var("RSYNC_RSH").ok())
+        .unwrap_or_else(|| "ssh".into());
     let mut argv = split_rsh(&rsh)?;
     if argv.is_empty() {
         return Err(Error::syntax("Empty remote shell command"));
@@ -157,7 +190,11 @@ fn remote_argv(o: &Options, user: &Option<String>, host: &str, sender: bool, pat
     }
     argv.push(".".into());
     for p in paths {
-        argv.push(if o.old_args { p.clone() } else { escape_arg(p, true) });
+        argv.push(if o.old_args {
+            p.clone()
+        } else {
+            escape_arg(p, true)
+        });
     }
     Ok(argv)
 }
@@ -169,7 +206,8 @@ fn run_transfer(opts: Options, p: crate::plan::operand::Plan) -> Result<i32> {
     let mut server_thread = None;
     let stream = match &p.remote {
         None => {
-            let (client, server) = transport::pipe_pair().map_err(|e| Error::new(14, format!("pipe: {e}")))?;
+            let (client, server) =
+                transport::pipe_pair().map_err(|e| Error::new(14, format!("pipe: {e}")))?;
             let mut sopts = opts.clone();
             sopts.whole_file = Some(opts.whole_file.unwrap_or(true));
             let args = {
@@ -191,7 +229,11 @@ fn run_transfer(opts: Options, p: crate::plan::operand::Plan) -> Result<i32> {
             client
         }
         Some((user, host)) => {
-            let paths = if p.local_sends { vec![p.dest.clone().unwrap_or_default()] } else { p.sources.clone() };
+            let paths = if p.local_sends {
+                vec![p.dest.clone().unwrap_or_default()]
+            } else {
+                p.sources.clone()
+            };
             let argv = remote_argv(&opts, user, host, !p.local_sends, &paths)?;
             let (child, stream) = ssh::spawn(&argv)?;
             remote = Some(child);
@@ -201,13 +243,28 @@ fn run_transfer(opts: Options, p: crate::plan::operand::Plan) -> Result<i32> {
     let role = if p.local_sends { "sender" } else { "receiver" };
     let counters: std::cell::RefCell<Option<(Arc<AtomicU64>, Arc<AtomicU64>)>> = Default::default();
     let result = (|| -> Result<(Stats, Stats, Problems)> {
-        let mut conn = connect(stream, &opts, true, role, if p.local_sends { None } else { Some(64) })?;
+        let mut conn = connect(
+            stream,
+            &opts,
+            true,
+            role,
+            if p.local_sends { None } else { Some(64) },
+        )?;
         *counters.borrow_mut() = Some((conn.sent.clone(), conn.recvd.clone()));
         conn.send(&Msg::Filters(filters.to_wire()))?;
         let header = opts.info.flist > 0 && !opts.quiet && (!opts.list_only || opts.verbose > 0);
-        let incremental = !(opts.delete && matches!(opts.delete_when, crate::cli::options::DeleteWhen::Before | crate::cli::options::DeleteWhen::After)) && !opts.prune_empty_dirs;
+        let incremental = !(opts.delete
+            && matches!(
+                opts.delete_when,
+                crate::cli::options::DeleteWhen::Before | crate::cli::options::DeleteWhen::After
+            ))
+            && !opts.prune_empty_dirs;
         if header {
-            let verb = if p.local_sends { "sending" } else { "receiving" };
+            let verb = if p.local_sends {
+                "sending"
+            } else {
+                "receiving"
+            };
             if incremental {
                 println!("{verb} incremental file list");
             } else if p.local_sends {
@@ -217,12 +274,17 @@ fn run_transfer(opts: Options, p: crate::plan::operand::Plan) -> Result<i32> {
             }
         }
         if p.local_sends {
-            let sources = p.sources.iter().map(|s| Source::from_operand(s.as_bytes())).collect();
+            let sources = p
+                .sources
+                .iter()
+                .map(|s| Source::from_operand(s.as_bytes()))
+                .collect();
             let (s, r, pr) = Sender::new(opts.clone(), conn, sources, filters.clone()).run()?;
             Ok((s, r, pr))
         } else {
             let dest = p.dest.clone().unwrap_or_else(|| ".".into());
-            let (r, s, pr) = Receiver::new(opts.clone(), conn, dest, filters.clone(), false).run()?;
+            let (r, s, pr) =
+                Receiver::new(opts.clone(), conn, dest, filters.clone(), false).run()?;
             Ok((s, r, pr))
         }
     })();
@@ -232,20 +294,34 @@ fn run_transfer(opts: Options, p: crate::plan::operand::Plan) -> Result<i32> {
             server_code = t.join().unwrap_or(12);
         }
     }
-    let transport_code = remote.as_mut().map(|r| if result.is_ok() { r.wait() } else { r.wait_or_kill(5) });
+    let transport_code = remote.as_mut().map(|r| {
+        if result.is_ok() {
+            r.wait()
+        } else {
+            r.wait_or_kill(5)
+        }
+    });
     let (sender_stats, recv_stats, mut problems) = match result {
         Ok(x) => x,
         Err(e) => {
             // The remote shell's status explains a closed connection (rsync: 255, 127, ...).
             if let Some(tc) = transport_code.filter(|c| *c != 0) {
                 if e.code == 12 || e.code == 2 {
-                    let got = counters.borrow().as_ref().map(|(_, r)| r.load(Ordering::Relaxed)).unwrap_or(0);
+                    let got = counters
+                        .borrow()
+                        .as_ref()
+                        .map(|(_, r)| r.load(Ordering::Relaxed))
+                        .unwrap_or(0);
                     if e.code == 2 && !e.msg.is_empty() {
                         eprintln!("{}", e.msg);
                     } else {
                         eprintln!("rsync: connection unexpectedly closed ({got} bytes received so far) [{role}]");
                     }
-                    let code = if (124..=127).contains(&tc) || tc == 255 { tc } else { e.code };
+                    let code = if (124..=127).contains(&tc) || tc == 255 {
+                        tc
+                    } else {
+                        e.code
+                    };
                     return Err(Error::new(code, String::new()));
                 }
             }
@@ -258,26 +334,53 @@ fn run_transfer(opts: Options, p: crate::plan::operand::Plan) -> Result<i32> {
     // Merge: flist-side numbers from the sender, write-side numbers from the receiver.
     let mut st = recv_stats.clone();
     for (dst, src) in [
-        (&mut st.num_files, sender_stats.num_files), (&mut st.num_reg, sender_stats.num_reg), (&mut st.num_dir, sender_stats.num_dir),
-        (&mut st.num_link, sender_stats.num_link), (&mut st.num_dev, sender_stats.num_dev), (&mut st.num_special, sender_stats.num_special),
-        (&mut st.total_size, sender_stats.total_size), (&mut st.literal, sender_stats.literal), (&mut st.matched, sender_stats.matched),
-        (&mut st.flist_size, sender_stats.flist_size), (&mut st.flist_gen_ms, sender_stats.flist_gen_ms),
+        (&mut st.num_files, sender_stats.num_files),
+        (&mut st.num_reg, sender_stats.num_reg),
+        (&mut st.num_dir, sender_stats.num_dir),
+        (&mut st.num_link, sender_stats.num_link),
+        (&mut st.num_dev, sender_stats.num_dev),
+        (&mut st.num_special, sender_stats.num_special),
+        (&mut st.total_size, sender_stats.total_size),
+        (&mut st.literal, sender_stats.literal),
+        (&mut st.matched, sender_stats.matched),
+        (&mut st.flist_size, sender_stats.flist_size),
+        (&mut st.flist_gen_ms, sender_stats.flist_gen_ms),
     ] {
         *dst = src;
     }
     st.engine_msgs += sender_stats.engine_msgs;
-    let (sent, recvd) = counters.borrow().as_ref().map(|(s, r)| (s.load(Ordering::Relaxed), r.load(Ordering::Relaxed))).unwrap_or((0, 0));
+    let (sent, recvd) = counters
+        .borrow()
+        .as_ref()
+        .map(|(s, r)| (s.load(Ordering::Relaxed), r.load(Ordering::Relaxed)))
+        .unwrap_or((0, 0));
     if !opts.quiet && !opts.list_only || (opts.list_only && opts.verbose > 0) {
         let elapsed = start.elapsed().as_secs() as f64;
         if opts.info.stats >= 2 {
-            let engine = opts.engine.unwrap_or(crate::engine::EngineId::Parasync).name();
-            print!("{}", report::stats_block(&st, sent, recvd, opts.human, 0.0, engine));
+            let engine = opts
+                .engine
+                .unwrap_or(crate::engine::EngineId::Parasync)
+                .name();
+            print!(
+                "{}",
+                report::stats_block(&st, sent, recvd, opts.human, 0.0, engine)
+            );
         }
         if opts.info.stats >= 1 {
             if opts.info.stats < 2 {
                 println!();
             }
-            print!("{}", report::summary(sent, recvd, st.total_size, elapsed, opts.human, opts.dry_run));
+            print!(
+                "{}",
+                report::summary(
+                    sent,
+                    recvd,
+                    st.total_size,
+                    elapsed,
+                    opts.human,
+                    opts.dry_run
+                )
+            );
         }
     }
     Ok(problems.exit_code())
@@ -288,5 +391,9 @@ pub fn encode_problems(p: &Problems) -> u8 {
 }
 
 pub fn decode_problems(b: u8) -> Problems {
-    Problems { partial: b & 1 != 0, vanished: b & 2 != 0, del_limit: b & 4 != 0 }
+    Problems {
+        partial: b & 1 != 0,
+        vanished: b & 2 != 0,
+        del_limit: b & 4 != 0,
+    }
 }

@@ -55,7 +55,10 @@ pub struct Error {
 
 impl Error {
     pub fn new(code: i32, msg: impl Into<String>) -> Error {
-        Error { code, msg: msg.into() }
+        Error {
+            code,
+            msg: msg.into(),
+        }
     }
     pub fn syntax(msg: impl Into<String>) -> Error {
         Error::new(RERR_SYNTAX, msg)
@@ -74,7 +77,10 @@ impl std::error::Error for Error {}
 
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Error {
-        Error::new(RERR_STREAMIO, format!("connection error: {}", crate::error::io_text(&e)))
+        Error::new(
+            RERR_STREAMIO,
+            format!("connection error: {}", crate::error::io_text(&e)),
+        )
     }
 }
 

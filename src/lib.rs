@@ -27,15 +27,18 @@ pub mod meta;
 pub mod plan;
 pub mod recon;
 pub mod report;
-pub mod transport;
-pub mod wire;
 pub mod server;
 pub mod session;
 pub mod signals;
+pub mod transport;
+pub mod wire;
 
 /// Parse argv, run, return the process exit code.
 pub fn run_main() -> i32 {
-    let args: Vec<String> = std::env::args_os().skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
+    let args: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     signals::install(args.iter().any(|a| a == "--server"));
     let code = client::run(args);
     recon::cleanup();

@@ -13,7 +13,10 @@ use crate::wire::msg::Msg;
 
 /// Run the server on stdin/stdout; returns the exit code.
 pub fn run(opts: Options) -> i32 {
-    let stream = Stream { r: Box::new(std::io::stdin()), w: Box::new(std::io::stdout()) };
+    let stream = Stream {
+        r: Box::new(std::io::stdin()),
+        w: Box::new(std::io::stdout()),
+    };
     serve(opts, stream)
 }
 
@@ -33,7 +36,13 @@ pub fn serve(opts: Options, stream: Stream) -> i32 {
 fn serve_inner(opts: Options, stream: Stream) -> Result<i32> {
     let sender = opts.sender;
     let role = if sender { "sender" } else { "receiver" };
-    let conn = crate::client::connect(stream, &opts, false, role, if sender { None } else { Some(64) })?;
+    let conn = crate::client::connect(
+        stream,
+        &opts,
+        false,
+        role,
+        if sender { None } else { Some(64) },
+    )?;
     // A fatal error on this side is reported to the client over the connection, with its code.
     let fatal_w = conn.w.clone_handle();
     let r = run_role(opts, conn, sender);
@@ -49,7 +58,11 @@ fn serve_inner(opts: Options, stream: Stream) -> Result<i32> {
 fn run_role(opts: Options, mut conn: crate::session::Conn, sender: bool) -> Result<i32> {
     let filters = match conn.recv()? {
         Msg::Filters(b) => Filters::from_wire(&b)?,
-        _ => return Err(crate::error::Error::protocol("protocol error: expected the filter list first")),
+        _ => {
+            return Err(crate::error::Error::protocol(
+                "protocol error: expected the filter list first",
+            ))
+        }
     };
     // Operands after the "." placeholder.
     let paths: Vec<String> = match opts.operands.iter().position(|a| a == ".") {
@@ -57,7 +70,10 @@ fn run_role(opts: Options, mut conn: crate::session::Conn, sender: bool) -> Resu
         None => opts.operands.clone(),
     };
     let problems = if sender {
-        let sources = paths.iter().map(|s| Source::from_operand(s.as_bytes())).collect();
+        let sources = paths
+            .iter()
+            .map(|s| Source::from_operand(s.as_bytes()))
+            .collect();
         let (_, _, p) = Sender::new(opts, conn, sources, filters).run()?;
         p
     } else {

@@ -25,7 +25,10 @@ pub fn version_text() -> String {
 
 /// `-VV`: machine-readable capabilities.
 pub fn version_json() -> String {
-    let engines: Vec<String> = EngineId::ALL.iter().map(|e| format!("\"{}\"", e.name())).collect();
+    let engines: Vec<String> = EngineId::ALL
+        .iter()
+        .map(|e| format!("\"{}\"", e.name()))
+        .collect();
     format!(
         "{{\n  \"program\": \"parasync\",\n  \"version\": \"{VERSION}\",\n  \"protocol\": \"{PROTOCOL_VERSION}.0\",\n  \
          \"capabilities\": {{\"symlinks\": true, \"symtimes\": true, \"hardlinks\": true, \"inplace\": true, \
@@ -40,10 +43,16 @@ pub fn version_json() -> String {
 pub fn option_lines() -> Vec<(String, &'static str)> {
     let mut out = Vec::new();
     for d in DEFS {
-        if matches!(d.long, "server" | "sender" | "local-server") || d.support == Support::Daemon && d.long == "daemon" {
+        if matches!(d.long, "server" | "sender" | "local-server")
+            || d.support == Support::Daemon && d.long == "daemon"
+        {
             continue;
         }
-        let mut left = if d.long.len() == 1 { format!("-{}", d.long) } else { format!("--{}", d.long) };
+        let mut left = if d.long.len() == 1 {
+            format!("-{}", d.long)
+        } else {
+            format!("--{}", d.long)
+        };
         if d.arg == Arg::Required {
             left.push('=');
             left.push_str(d.meta);

@@ -9,7 +9,11 @@ use crate::error::{Error, Result};
 /// One lexed item, in argv order.
 #[derive(Debug, Clone)]
 pub enum Item {
-    Opt { def: &'static Def, negated: bool, value: Option<String> },
+    Opt {
+        def: &'static Def,
+        negated: bool,
+        value: Option<String>,
+    },
     Operand(String),
 }
 
@@ -21,7 +25,11 @@ fn unknown(name: &str) -> Error {
 pub fn lex(args: &[String]) -> Result<Vec<Item>> {
     let mut out = Vec::new();
     if args.len() == 1 && args[0] == "-h" {
-        out.push(Item::Opt { def: by_long("help").unwrap(), negated: false, value: None });
+        out.push(Item::Opt {
+            def: by_long("help").unwrap(),
+            negated: false,
+            value: None,
+        });
         return Ok(out);
     }
     let mut i = 0;
@@ -67,7 +75,11 @@ pub fn lex(args: &[String]) -> Result<Vec<Item>> {
                     }
                 },
             };
-            out.push(Item::Opt { def, negated, value });
+            out.push(Item::Opt {
+                def,
+                negated,
+                value,
+            });
             continue;
         }
         // Short bundle.
@@ -87,10 +99,18 @@ pub fn lex(args: &[String]) -> Result<Vec<Item>> {
                 } else {
                     return Err(Error::syntax(format!("-{c}: missing argument")));
                 };
-                out.push(Item::Opt { def, negated: false, value: Some(value) });
+                out.push(Item::Opt {
+                    def,
+                    negated: false,
+                    value: Some(value),
+                });
                 break;
             }
-            out.push(Item::Opt { def, negated: false, value: None });
+            out.push(Item::Opt {
+                def,
+                negated: false,
+                value: None,
+            });
         }
     }
     Ok(out)
@@ -101,15 +121,13 @@ fn lookup_long(name: &str) -> Option<(&'static Def, bool)> {
         return Some((def, false));
     }
     let neg = name.strip_prefix("no-")?;
-    let def = by_long(neg)
-        .filter(|d| d.long.len() > 1)
-        .or_else(|| {
-            let mut cs = neg.chars();
-            match (cs.next(), cs.next()) {
-                (Some(c), None) => by_short(c),
-                _ => None,
-            }
-        })?;
+    let def = by_long(neg).filter(|d| d.long.len() > 1).or_else(|| {
+        let mut cs = neg.chars();
+        match (cs.next(), cs.next()) {
+            (Some(c), None) => by_short(c),
+            _ => None,
+        }
+    })?;
     // Value options with a meaningful negation in rsync.
     let value_neg = matches!(def.long, "rsh" | "info" | "debug");
     (def.neg || value_neg || def.long.len() == 1).then_some((def, true))
@@ -124,8 +142,17 @@ mod tests {
             .unwrap()
             .into_iter()
             .map(|i| match i {
-                Item::Opt { def, negated, value } => {
-                    format!("{}{}{}", if negated { "no-" } else { "" }, def.long, value.map(|v| format!("={v}")).unwrap_or_default())
+                Item::Opt {
+                    def,
+                    negated,
+                    value,
+                } => {
+                    format!(
+                        "{}{}{}",
+                        if negated { "no-" } else { "" },
+                        def.long,
+                        value.map(|v| format!("={v}")).unwrap_or_default()
+                    )
                 }
                 Item::Operand(s) => format!("[{s}]"),
             })
@@ -133,21 +160,39 @@ mod tests {
     }
     #[test]
     fn bundles_and_values() {
-        assert_eq!(names(&["-avz", "a", "b"]), ["archive", "verbose", "compress", "[a]", "[b]"]);
+        assert_eq!(
+            names(&["-avz", "a", "b"]),
+            ["archive", "verbose", "compress", "[a]", "[b]"]
+        );
         assert_eq!(names(&["-e'ssh -p 2222'"]), ["rsh='ssh -p 2222'"]);
         assert_eq!(names(&["-essh -p 2"]), ["rsh=ssh -p 2"]);
         assert_eq!(names(&["-ae", "ssh", "x"]), ["archive", "rsh=ssh", "[x]"]);
         assert_eq!(names(&["--rsh=ssh", "--rsh", "x"]), ["rsh=ssh", "rsh=x"]);
-        assert_eq!(names(&["--no-perms", "--no-p", "--no-D"]), ["no-perms", "no-perms", "no-D"]);
+        assert_eq!(
+            names(&["--no-perms", "--no-p", "--no-D"]),
+            ["no-perms", "no-perms", "no-D"]
+        );
         assert_eq!(names(&["--", "-a"]), ["[-a]"]);
         assert_eq!(names(&["-h"]), ["help"]);
-        assert_eq!(names(&["-hh", "x"]), ["human-readable", "human-readable", "[x]"]);
-        assert_eq!(names(&["--del", "--log-format=%n"]), ["del", "out-format=%n"]);
+        assert_eq!(
+            names(&["-hh", "x"]),
+            ["human-readable", "human-readable", "[x]"]
+        );
+        assert_eq!(
+            names(&["--del", "--log-format=%n"]),
+            ["del", "out-format=%n"]
+        );
         assert_eq!(names(&["-M--fake-super"]), ["remote-option=--fake-super"]);
     }
     #[test]
     fn rejects() {
-        for bad in [&["--recurs"][..], &["-Z"], &["--D"], &["--no-rsync-path"], &["--verbose=1"]] {
+        for bad in [
+            &["--recurs"][..],
+            &["-Z"],
+            &["--D"],
+            &["--no-rsync-path"],
+            &["--verbose=1"],
+        ] {
             let a: Vec<String> = bad.iter().map(|s| s.to_string()).collect();
             assert_eq!(lex(&a).unwrap_err().code, 1, "{bad:?}");
         }

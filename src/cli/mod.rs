@@ -2,6 +2,7 @@
 //! resolved [`options::Options`]. Only this module knows about argv.
 
 pub mod defs;
+pub mod doc;
 pub mod help;
 pub mod lex;
 pub mod options;

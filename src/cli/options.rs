@@ -143,7 +143,9 @@ pub struct Options {
 }
 
 fn parse_num<T: std::str::FromStr>(name: &str, v: &str) -> Result<T> {
-    v.trim().parse().map_err(|_| Error::syntax(format!("Invalid argument passed to --{name} ({v})")))
+    v.trim()
+        .parse()
+        .map_err(|_| Error::syntax(format!("Invalid argument passed to --{name} ({v})")))
 }
 
 /// rsync's SIZE grammar (rsync-cli.md §1.3.10): `N[.F][K|M|G|T|P][B|iB][+1|-1]`; bare numbers
@@ -158,7 +160,9 @@ pub fn parse_size(name: &str, v: &str, default_unit: u64) -> Result<u64> {
     } else {
         (s, 0)
     };
-    let num_end = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    let num_end = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
     let (num, suffix) = s.split_at(num_end);
     if num.is_empty() {
         return Err(bad());
@@ -205,7 +209,11 @@ impl Options {
         for item in lex(args)? {
             match item {
                 Item::Operand(s) => o.operands.push(s),
-                Item::Opt { def, negated, value } => o.apply(def, negated, value)?,
+                Item::Opt {
+                    def,
+                    negated,
+                    value,
+                } => o.apply(def, negated, value)?,
             }
         }
         o.finish()?;
@@ -216,7 +224,8 @@ impl Options {
         let on = !neg;
         let v = value.unwrap_or_default();
         if matches!(def.support, Support::No | Support::Daemon) && on {
-            self.unsupported.push((def.long.to_string(), def.support == Support::Daemon));
+            self.unsupported
+                .push((def.long.to_string(), def.support == Support::Daemon));
             return Ok(());
         }
         match def.long {
@@ -423,7 +432,11 @@ impl Options {
             let lw = word.to_ascii_lowercase();
             let split = lw.find(|c: char| c.is_ascii_digit()).unwrap_or(lw.len());
             let (name, num) = lw.split_at(split);
-            let level: u8 = if num.is_empty() { 1 } else { parse_num("info", num)? };
+            let level: u8 = if num.is_empty() {
+                1
+            } else {
+                parse_num("info", num)?
+            };
             let i = &mut self.info;
             match name {
                 "name" => i.name = level,
@@ -442,9 +455,19 @@ impl Options {
                 "none" => *i = Info::default(),
                 "all" => {
                     *i = Info {
-                        name: level, stats: level, progress: level, del: level, flist: level,
-                        misc: level, nonreg: level, skip: level, copy: level, symsafe: level,
-                        backup: level, remove: level, mount: level,
+                        name: level,
+                        stats: level,
+                        progress: level,
+                        del: level,
+                        flist: level,
+                        misc: level,
+                        nonreg: level,
+                        skip: level,
+                        copy: level,
+                        symsafe: level,
+                        backup: level,
+                        remove: level,
+                        mount: level,
                     }
                 }
                 "help" => self.show_help = true,
@@ -464,18 +487,30 @@ impl Options {
             return Err(Error::new(RERR_UNSUPPORTED, msg));
         }
         self.recursive = self.explicit_r.unwrap_or(self.archive_r);
-        if self.delete && !self.recursive && !self.dirs && !self.server && !self.show_help && self.show_version == 0 {
-            return Err(Error::syntax("--delete does not work without --recursive (-r) or --dirs (-d)."));
+        if self.delete
+            && !self.recursive
+            && !self.dirs
+            && !self.server
+            && !self.show_help
+            && self.show_version == 0
+        {
+            return Err(Error::syntax(
+                "--delete does not work without --recursive (-r) or --dirs (-d).",
+            ));
         }
         if self.delete_whens > 1 {
-            return Err(Error::syntax("You may not combine multiple --delete-WHEN options."));
+            return Err(Error::syntax(
+                "You may not combine multiple --delete-WHEN options.",
+            ));
         }
         if self.partial_dir.is_some() && self.inplace {
             return Err(Error::syntax("--inplace cannot be used with --partial-dir"));
         }
         if let Some(s) = &self.suffix {
             if s.contains('/') {
-                return Err(Error::syntax(format!("--suffix cannot contain slashes: {s}")));
+                return Err(Error::syntax(format!(
+                    "--suffix cannot contain slashes: {s}"
+                )));
             }
         }
         if self.secluded_args && self.old_args {
@@ -490,12 +525,27 @@ impl Options {
         if !self.quiet {
             i.nonreg = i.nonreg.max(1);
             if v >= 1 {
-                for f in [&mut i.copy, &mut i.del, &mut i.flist, &mut i.misc, &mut i.name, &mut i.stats, &mut i.symsafe] {
+                for f in [
+                    &mut i.copy,
+                    &mut i.del,
+                    &mut i.flist,
+                    &mut i.misc,
+                    &mut i.name,
+                    &mut i.stats,
+                    &mut i.symsafe,
+                ] {
                     *f = (*f).max(1);
                 }
             }
             if v >= 2 {
-                for f in [&mut i.backup, &mut i.misc, &mut i.mount, &mut i.name, &mut i.remove, &mut i.skip] {
+                for f in [
+                    &mut i.backup,
+                    &mut i.misc,
+                    &mut i.mount,
+                    &mut i.name,
+                    &mut i.remove,
+                    &mut i.skip,
+                ] {
                     *f = (*f).max(2);
                 }
             }
@@ -510,7 +560,11 @@ impl Options {
             *i = Info::default();
         }
         if self.itemize > 0 && self.out_format.is_none() {
-            self.out_format = Some(if self.itemize > 1 { "%i %n%L".into() } else { "%i %n%L".into() });
+            self.out_format = Some(if self.itemize > 1 {
+                "%i %n%L".into()
+            } else {
+                "%i %n%L".into()
+            });
         }
         self.engine_params.block_size = self.block_size;
         self.engine_params.checksum_choice = self.checksum_choice.clone();
@@ -551,7 +605,12 @@ mod tests {
     }
     #[test]
     fn conflicts() {
-        assert_eq!(p(&["--delete-before", "--delete-after", "-r", "a", "b"]).unwrap_err().code, 1);
+        assert_eq!(
+            p(&["--delete-before", "--delete-after", "-r", "a", "b"])
+                .unwrap_err()
+                .code,
+            1
+        );
         assert_eq!(p(&["--write-batch=x", "a", "b"]).unwrap_err().code, 4);
         assert_eq!(p(&["--port=2", "a", "b"]).unwrap_err().code, 4);
         assert_eq!(p(&["--suffix=a/b", "a", "b"]).unwrap_err().code, 1);

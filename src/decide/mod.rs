@@ -18,7 +18,12 @@ pub fn same_time(a: (i64, u32), b: (i64, u32), window: i64) -> bool {
 
 /// generator.c quick_check_ok for regular files. `dest_sum` computes the destination's whole-file
 /// digest (only called with `-c` when the sizes match).
-pub fn quick_check_ok(e: &Entry, m: &Metadata, o: &Options, dest_sum: &mut dyn FnMut() -> Option<[u8; 32]>) -> bool {
+pub fn quick_check_ok(
+    e: &Entry,
+    m: &Metadata,
+    o: &Options,
+    dest_sum: &mut dyn FnMut() -> Option<[u8; 32]>,
+) -> bool {
     if m.len() != e.size {
         return false;
     }
@@ -31,7 +36,11 @@ pub fn quick_check_ok(e: &Entry, m: &Metadata, o: &Options, dest_sum: &mut dyn F
     if o.size_only {
         return true;
     }
-    same_time((e.mtime, e.mtime_ns), (m.mtime(), m.mtime_nsec() as u32), o.modify_window)
+    same_time(
+        (e.mtime, e.mtime_ns),
+        (m.mtime(), m.mtime_nsec() as u32),
+        o.modify_window,
+    )
 }
 
 /// Transfer rules applied after the quick check failed. Returns a reason to skip (for `-vv`).
@@ -49,17 +58,38 @@ pub fn skip_reason(e: &Entry, existing: Option<&Metadata>, o: &Options) -> Optio
     match existing {
         None if o.existing => Some("not creating new file"),
         Some(_) if o.ignore_existing => Some("exists"),
-        Some(m) if o.update && m.is_file() && e.is_file() && m.mtime() > e.mtime => Some("is newer"),
+        Some(m) if o.update && m.is_file() && e.is_file() && m.mtime() > e.mtime => {
+            Some("is newer")
+        }
         _ => None,
     }
 }
 
 /// Attribute differences between the source entry and an existing destination item.
-pub fn attr_change(e: &Entry, m: &Metadata, o: &Options, uid: u32, gid: u32, wanted_mode: u32) -> Change {
-    let time_applies = o.times && !(e.is_dir() && o.omit_dir_times) && !(e.is_symlink() && o.omit_link_times);
+pub fn attr_change(
+    e: &Entry,
+    m: &Metadata,
+    o: &Options,
+    uid: u32,
+    gid: u32,
+    wanted_mode: u32,
+) -> Change {
+    let time_applies =
+        o.times && !(e.is_dir() && o.omit_dir_times) && !(e.is_symlink() && o.omit_link_times);
     Change {
-        time: time_applies && !same_time((e.mtime, e.mtime_ns), (m.mtime(), m.mtime_nsec() as u32), if e.is_dir() || e.is_symlink() { 0 } else { o.modify_window }),
-        perms: !e.is_symlink() && (o.perms || o.executability) && (m.mode() & 0o7777) != wanted_mode,
+        time: time_applies
+            && !same_time(
+                (e.mtime, e.mtime_ns),
+                (m.mtime(), m.mtime_nsec() as u32),
+                if e.is_dir() || e.is_symlink() {
+                    0
+                } else {
+                    o.modify_window
+                },
+            ),
+        perms: !e.is_symlink()
+            && (o.perms || o.executability)
+            && (m.mode() & 0o7777) != wanted_mode,
         owner: o.owner && crate::meta::is_root() && m.uid() != uid,
         group: o.group && m.gid() != gid,
         ..Default::default()

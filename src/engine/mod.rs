@@ -26,7 +26,12 @@ pub enum Op {
     Literal { dst: u64, data: Vec<u8> },
     /// Copy `len` bytes from offset `src` of another, already completed file of this transfer
     /// (`file` is its index in the file list) to `dst` — produced by dedupe, never by an engine.
-    CopyFrom { dst: u64, file: u32, src: u64, len: u64 },
+    CopyFrom {
+        dst: u64,
+        file: u32,
+        src: u64,
+        len: u64,
+    },
 }
 
 impl Op {
@@ -109,7 +114,12 @@ pub struct EngineParams {
 
 impl Default for EngineParams {
     fn default() -> Self {
-        EngineParams { block_size: None, checksum_choice: None, threads: 0, hw: false }
+        EngineParams {
+            block_size: None,
+            checksum_choice: None,
+            threads: 0,
+            hw: false,
+        }
     }
 }
 
@@ -154,7 +164,10 @@ pub fn receiver_half(id: EngineId, params: &EngineParams, basis: Shared) -> Box<
 /// Build the sender half of engine `id` over `source`.
 pub fn sender_half(id: EngineId, params: &EngineParams, source: Shared) -> Box<dyn SenderHalf> {
     let _ = (id, params);
-    Box::new(WholeSender { source, started: false })
+    Box::new(WholeSender {
+        source,
+        started: false,
+    })
 }
 
 /// Placeholder used until the engines land: sends the file as literals.
@@ -163,7 +176,10 @@ struct WholeReceiver {
 }
 impl ReceiverHalf for WholeReceiver {
     fn start(&mut self) -> Result<Step, EngineError> {
-        Ok(Step { done: true, ..Default::default() })
+        Ok(Step {
+            done: true,
+            ..Default::default()
+        })
     }
     fn handle(&mut self, _msg: &[u8]) -> Result<Step, EngineError> {
         Err(EngineError("unexpected engine message".into()))
@@ -180,9 +196,16 @@ impl SenderHalf for WholeSender {
         let ops = data
             .chunks(256 * 1024)
             .enumerate()
-            .map(|(i, c)| Op::Literal { dst: (i * 256 * 1024) as u64, data: c.to_vec() })
+            .map(|(i, c)| Op::Literal {
+                dst: (i * 256 * 1024) as u64,
+                data: c.to_vec(),
+            })
             .collect();
-        Ok(Step { msgs: vec![], ops, done: true })
+        Ok(Step {
+            msgs: vec![],
+            ops,
+            done: true,
+        })
     }
     fn handle(&mut self, _msg: &[u8]) -> Result<Step, EngineError> {
         Err(EngineError("unexpected engine message".into()))

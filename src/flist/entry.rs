@@ -92,7 +92,8 @@ impl Entry {
     pub fn decode(c: &mut Cur) -> Result<Entry> {
         let name = c.bytes()?.to_vec();
         check_name(&name)?;
-        let mode = u32::try_from(c.uv()?).map_err(|_| Error::protocol("protocol error: bad mode"))?;
+        let mode =
+            u32::try_from(c.uv()?).map_err(|_| Error::protocol("protocol error: bad mode"))?;
         let size = c.uv()?;
         let mtime = c.iv()?;
         let mtime_ns = c.u32()?;
@@ -100,19 +101,42 @@ impl Entry {
         let gid = c.u32()?;
         let opt = c.u8()?;
         let mut take = |bit: u8| -> Result<Option<Vec<u8>>> {
-            Ok(if opt & bit != 0 { Some(c.bytes()?.to_vec()) } else { None })
+            Ok(if opt & bit != 0 {
+                Some(c.bytes()?.to_vec())
+            } else {
+                None
+            })
         };
         let user = take(1)?;
         let group = take(2)?;
         let link = take(4)?;
-        let sum = if opt & 8 != 0 { Some(c.take(32)?.try_into().unwrap()) } else { None };
+        let sum = if opt & 8 != 0 {
+            Some(c.take(32)?.try_into().unwrap())
+        } else {
+            None
+        };
         let rdev = c.uv()?;
         let hlink = c.uv()?;
         let flags = c.u8()?;
         if mtime_ns >= 1_000_000_000 {
             return Err(Error::protocol("protocol error: bad mtime"));
         }
-        let e = Entry { name, mode, size, mtime, mtime_ns, uid, gid, user, group, link, rdev, hlink, flags, sum };
+        let e = Entry {
+            name,
+            mode,
+            size,
+            mtime,
+            mtime_ns,
+            uid,
+            gid,
+            user,
+            group,
+            link,
+            rdev,
+            hlink,
+            flags,
+            sum,
+        };
         if e.is_symlink() && e.link.is_none() {
             return Err(Error::protocol("protocol error: symlink without target"));
         }
@@ -122,7 +146,12 @@ impl Entry {
 
 /// Reject names that could escape the destination.
 pub fn check_name(name: &[u8]) -> Result<()> {
-    let bad = || Error::protocol(format!("protocol error: unsafe file name {:?} from the peer", String::from_utf8_lossy(name)));
+    let bad = || {
+        Error::protocol(format!(
+            "protocol error: unsafe file name {:?} from the peer",
+            String::from_utf8_lossy(name)
+        ))
+    };
     if name == b"." {
         return Ok(());
     }
@@ -145,7 +174,16 @@ mod tests {
         for ok in [&b"."[..], b"a", b"a/b", b"a b/\xff\n"] {
             assert!(check_name(ok).is_ok(), "{ok:?}");
         }
-        for bad in [&b""[..], b"/etc", b"../x", b"a/../../x", b"a//b", b"a/./b", b"a/", b"x\0y"] {
+        for bad in [
+            &b""[..],
+            b"/etc",
+            b"../x",
+            b"a/../../x",
+            b"a//b",
+            b"a/./b",
+            b"a/",
+            b"x\0y",
+        ] {
             assert!(check_name(bad).is_err(), "{bad:?}");
         }
     }

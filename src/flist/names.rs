@@ -22,44 +22,68 @@ impl NameCache {
         if uid == 0 {
             return None;
         }
-        self.users.lock().unwrap().entry(uid).or_insert_with(|| unsafe {
-            let mut pw: libc::passwd = std::mem::zeroed();
-            let mut out = std::ptr::null_mut();
-            let mut b = buf();
-            (libc::getpwuid_r(uid, &mut pw, b.as_mut_ptr(), b.len(), &mut out) == 0 && !out.is_null())
+        self.users
+            .lock()
+            .unwrap()
+            .entry(uid)
+            .or_insert_with(|| unsafe {
+                let mut pw: libc::passwd = std::mem::zeroed();
+                let mut out = std::ptr::null_mut();
+                let mut b = buf();
+                (libc::getpwuid_r(uid, &mut pw, b.as_mut_ptr(), b.len(), &mut out) == 0
+                    && !out.is_null())
                 .then(|| CStr::from_ptr(pw.pw_name).to_bytes().to_vec())
-        }).clone()
+            })
+            .clone()
     }
     pub fn group(&self, gid: u32) -> Option<Vec<u8>> {
         if gid == 0 {
             return None;
         }
-        self.groups.lock().unwrap().entry(gid).or_insert_with(|| unsafe {
-            let mut gr: libc::group = std::mem::zeroed();
-            let mut out = std::ptr::null_mut();
-            let mut b = buf();
-            (libc::getgrgid_r(gid, &mut gr, b.as_mut_ptr(), b.len(), &mut out) == 0 && !out.is_null())
+        self.groups
+            .lock()
+            .unwrap()
+            .entry(gid)
+            .or_insert_with(|| unsafe {
+                let mut gr: libc::group = std::mem::zeroed();
+                let mut out = std::ptr::null_mut();
+                let mut b = buf();
+                (libc::getgrgid_r(gid, &mut gr, b.as_mut_ptr(), b.len(), &mut out) == 0
+                    && !out.is_null())
                 .then(|| CStr::from_ptr(gr.gr_name).to_bytes().to_vec())
-        }).clone()
+            })
+            .clone()
     }
     pub fn uid_of(&self, name: &[u8]) -> Option<u32> {
-        *self.uids.lock().unwrap().entry(name.to_vec()).or_insert_with(|| unsafe {
-            let c = CString::new(name).ok()?;
-            let mut pw: libc::passwd = std::mem::zeroed();
-            let mut out = std::ptr::null_mut();
-            let mut b = buf();
-            (libc::getpwnam_r(c.as_ptr(), &mut pw, b.as_mut_ptr(), b.len(), &mut out) == 0 && !out.is_null())
+        *self
+            .uids
+            .lock()
+            .unwrap()
+            .entry(name.to_vec())
+            .or_insert_with(|| unsafe {
+                let c = CString::new(name).ok()?;
+                let mut pw: libc::passwd = std::mem::zeroed();
+                let mut out = std::ptr::null_mut();
+                let mut b = buf();
+                (libc::getpwnam_r(c.as_ptr(), &mut pw, b.as_mut_ptr(), b.len(), &mut out) == 0
+                    && !out.is_null())
                 .then_some(pw.pw_uid)
-        })
+            })
     }
     pub fn gid_of(&self, name: &[u8]) -> Option<u32> {
-        *self.gids.lock().unwrap().entry(name.to_vec()).or_insert_with(|| unsafe {
-            let c = CString::new(name).ok()?;
-            let mut gr: libc::group = std::mem::zeroed();
-            let mut out = std::ptr::null_mut();
-            let mut b = buf();
-            (libc::getgrnam_r(c.as_ptr(), &mut gr, b.as_mut_ptr(), b.len(), &mut out) == 0 && !out.is_null())
+        *self
+            .gids
+            .lock()
+            .unwrap()
+            .entry(name.to_vec())
+            .or_insert_with(|| unsafe {
+                let c = CString::new(name).ok()?;
+                let mut gr: libc::group = std::mem::zeroed();
+                let mut out = std::ptr::null_mut();
+                let mut b = buf();
+                (libc::getgrnam_r(c.as_ptr(), &mut gr, b.as_mut_ptr(), b.len(), &mut out) == 0
+                    && !out.is_null())
                 .then_some(gr.gr_gid)
-        })
+            })
     }
 }

@@ -36,9 +36,17 @@ pub struct WalkOpts {
 /// One unit of the walk's output.
 pub enum WalkEvent {
     /// Children of `parent` (u32::MAX: top level). `paths[i]` is the on-disk path of `entries[i]`.
-    Segment { parent: u32, entries: Vec<Entry>, paths: Vec<PathBuf> },
+    Segment {
+        parent: u32,
+        entries: Vec<Entry>,
+        paths: Vec<PathBuf>,
+    },
     /// A message for the user: (is_error, text, vanished).
-    Note { error: bool, text: String, vanished: bool },
+    Note {
+        error: bool,
+        text: String,
+        vanished: bool,
+    },
     /// Walk finished; `io_error` = some source could not be read (disables deletions).
     End { io_error: bool },
 }
@@ -48,7 +56,9 @@ pub fn full_name(p: &Path) -> String {
     let abs = if p.is_absolute() {
         p.to_path_buf()
     } else {
-        std::env::current_dir().map(|c| c.join(p)).unwrap_or_else(|_| p.to_path_buf())
+        std::env::current_dir()
+            .map(|c| c.join(p))
+            .unwrap_or_else(|_| p.to_path_buf())
     };
     let s = abs.as_os_str().as_bytes();
     // Drop "/./" and a trailing "/." like rsync's clean_fname.
@@ -100,14 +110,27 @@ impl<'a> Walker<'a> {
         excluded: &'a mut dyn FnMut(&[u8], bool) -> bool,
         emit: &'a mut dyn FnMut(WalkEvent) -> bool,
     ) -> Self {
-        Walker { opts, names: NameCache::default(), excluded, emit, next_idx: 0, io_error: false, hlinks: HashMap::new(), stopped: false }
+        Walker {
+            opts,
+            names: NameCache::default(),
+            excluded,
+            emit,
+            next_idx: 0,
+            io_error: false,
+            hlinks: HashMap::new(),
+            stopped: false,
+        }
     }
 
     fn note(&mut self, error: bool, text: String, vanished: bool) {
         if error {
             self.io_error = true;
         }
-        if !(self.emit)(WalkEvent::Note { error, text, vanished }) {
+        if !(self.emit)(WalkEvent::Note {
+            error,
+            text,
+            vanished,
+        }) {
             self.stopped = true;
         }
     }
@@ -117,7 +140,9 @@ impl<'a> Walker<'a> {
             std::fs::metadata(p)
         } else {
             let m = std::fs::symlink_metadata(p)?;
-            if m.file_type().is_symlink() && (self.opts.copy_dirlinks || (top && !self.opts.links && false)) {
+            if m.file_type().is_symlink()
+                && (self.opts.copy_dirlinks || (top && !self.opts.links && false))
+            {
                 if let Ok(t) = std::fs::metadata(p) {
                     if t.is_dir() {
                         return Ok(t);
@@ -141,7 +166,14 @@ impl<'a> Walker<'a> {
         };
         if skip {
             if self.opts.nonreg {
-                self.note(false, format!("skipping non-regular file \"{}\"", crate::report::escape(shown.as_bytes())), false);
+                self.note(
+                    false,
+                    format!(
+                        "skipping non-regular file \"{}\"",
+                        crate::report::escape(shown.as_bytes())
+                    ),
+                    false,
+                );
             }
             return None;
         }
@@ -153,7 +185,11 @@ impl<'a> Walker<'a> {
             mtime_ns: m.mtime_nsec() as u32,
             uid: m.uid(),
             gid: m.gid(),
-            rdev: if matches!(fmt, S_IFCHR | S_IFBLK) { m.rdev() } else { 0 },
+            rdev: if matches!(fmt, S_IFCHR | S_IFBLK) {
+                m.rdev()
+            } else {
+                0
+            },
             ..Default::default()
         };
         if fmt == S_IFLNK {
@@ -164,7 +200,15 @@ impl<'a> Walker<'a> {
                     e.link = Some(t);
                 }
                 Err(err) => {
-                    self.note(true, format!("rsync: [sender] readlink_stat \"{}\" failed: {}", full_name(path), crate::error::io_text(&err)), false);
+                    self.note(
+                        true,
+                        format!(
+                            "rsync: [sender] readlink_stat \"{}\" failed: {}",
+                            full_name(path),
+                            crate::error::io_text(&err)
+                        ),
+                        false,
+                    );
                     return None;
                 }
             }
@@ -204,12 +248,24 @@ impl<'a> Walker<'a> {
                 Err(err) => {
                     let vanished = err.kind() == std::io::ErrorKind::NotFound;
                     let _ = vanished;
-                    self.note(true, format!("rsync: [sender] link_stat \"{}\" failed: {}", full_name(&s.path), crate::error::io_text(&err)), false);
+                    self.note(
+                        true,
+                        format!(
+                            "rsync: [sender] link_stat \"{}\" failed: {}",
+                            full_name(&s.path),
+                            crate::error::io_text(&err)
+                        ),
+                        false,
+                    );
                     continue;
                 }
             };
             if m.is_dir() && !s.contents && !self.opts.recursive && !self.opts.dirs {
-                self.note(false, format!("skipping directory {}", crate::report::escape(&s.name)), false);
+                self.note(
+                    false,
+                    format!("skipping directory {}", crate::report::escape(&s.name)),
+                    false,
+                );
                 continue;
             }
             if s.contents && !m.is_dir() {
@@ -232,7 +288,11 @@ impl<'a> Walker<'a> {
             .map(|(i, (e, p))| (first + i as u32, e.name.clone(), p.clone(), 0))
             .collect();
         let (entries, paths) = top.into_iter().unzip();
-        if !(self.emit)(WalkEvent::Segment { parent: u32::MAX, entries, paths }) {
+        if !(self.emit)(WalkEvent::Segment {
+            parent: u32::MAX,
+            entries,
+            paths,
+        }) {
             return;
         }
         for (idx, name, path, _) in dirs {
@@ -250,8 +310,20 @@ impl<'a> Walker<'a> {
         let rd = match std::fs::read_dir(path) {
             Ok(rd) => rd,
             Err(err) => {
-                self.note(true, format!("rsync: [sender] opendir \"{}\" failed: {}", full_name(path), crate::error::io_text(&err)), false);
-                let _ = (self.emit)(WalkEvent::Segment { parent: idx, entries: vec![], paths: vec![] });
+                self.note(
+                    true,
+                    format!(
+                        "rsync: [sender] opendir \"{}\" failed: {}",
+                        full_name(path),
+                        crate::error::io_text(&err)
+                    ),
+                    false,
+                );
+                let _ = (self.emit)(WalkEvent::Segment {
+                    parent: idx,
+                    entries: vec![],
+                    paths: vec![],
+                });
                 return;
             }
         };
@@ -260,7 +332,15 @@ impl<'a> Walker<'a> {
             let de = match de {
                 Ok(d) => d,
                 Err(err) => {
-                    self.note(true, format!("rsync: [sender] readdir \"{}\" failed: {}", full_name(path), crate::error::io_text(&err)), false);
+                    self.note(
+                        true,
+                        format!(
+                            "rsync: [sender] readdir \"{}\" failed: {}",
+                            full_name(path),
+                            crate::error::io_text(&err)
+                        ),
+                        false,
+                    );
                     continue;
                 }
             };
@@ -270,11 +350,23 @@ impl<'a> Walker<'a> {
             let m = match self.stat(&cpath, false) {
                 Ok(m) => m,
                 Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-                    self.note(false, format!("file has vanished: \"{}\"", full_name(&cpath)), true);
+                    self.note(
+                        false,
+                        format!("file has vanished: \"{}\"", full_name(&cpath)),
+                        true,
+                    );
                     continue;
                 }
                 Err(err) => {
-                    self.note(true, format!("rsync: [sender] readlink_stat \"{}\" failed: {}", full_name(&cpath), crate::error::io_text(&err)), false);
+                    self.note(
+                        true,
+                        format!(
+                            "rsync: [sender] readlink_stat \"{}\" failed: {}",
+                            full_name(&cpath),
+                            crate::error::io_text(&err)
+                        ),
+                        false,
+                    );
                     continue;
                 }
             };
@@ -285,7 +377,10 @@ impl<'a> Walker<'a> {
                 continue;
             }
             if let Some(mut e) = self.make_entry(child_name, &cpath, &m) {
-                if e.is_dir() && self.opts.recursive && !(self.opts.one_file_system > 0 && m.dev() != dev) {
+                if e.is_dir()
+                    && self.opts.recursive
+                    && !(self.opts.one_file_system > 0 && m.dev() != dev)
+                {
                     e.flags |= F_TOP_DIR;
                 }
                 kids.push((e, cpath));
@@ -301,7 +396,11 @@ impl<'a> Walker<'a> {
             .map(|(i, (e, p))| (first + i as u32, e.name.clone(), p.clone()))
             .collect();
         let (entries, paths) = kids.into_iter().unzip();
-        if !(self.emit)(WalkEvent::Segment { parent: idx, entries, paths }) {
+        if !(self.emit)(WalkEvent::Segment {
+            parent: idx,
+            entries,
+            paths,
+        }) {
             self.stopped = true;
             return;
         }
@@ -326,7 +425,7 @@ pub struct Source {
 impl Source {
     /// rsync's trailing-slash rule (rsync-cli.md §1.3.1).
     pub fn from_operand(op: &[u8]) -> Source {
-        let contents = op.ends_with(b"/") || op.ends_with(b"/.") || op == b"." ;
+        let contents = op.ends_with(b"/") || op.ends_with(b"/.") || op == b".";
         let trimmed: &[u8] = {
             let mut t = op;
             while t.len() > 1 && t.ends_with(b"/") {
@@ -339,9 +438,17 @@ impl Source {
             b".".to_vec()
         } else {
             let base = trimmed.rsplit(|b| *b == b'/').next().unwrap_or(trimmed);
-            if base.is_empty() || base == b".." { b".".to_vec() } else { base.to_vec() }
+            if base.is_empty() || base == b".." {
+                b".".to_vec()
+            } else {
+                base.to_vec()
+            }
         };
-        Source { path, name, contents: contents || name_is_dot(trimmed) }
+        Source {
+            path,
+            name,
+            contents: contents || name_is_dot(trimmed),
+        }
     }
 }
 

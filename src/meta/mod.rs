@@ -64,13 +64,24 @@ pub fn target_mode(e: &Entry, old: Option<u32>, o: &MetaOpts) -> u32 {
 }
 
 /// Set owner/group (lchown), mode (not on symlinks) and mtime of `path` after creation/update.
-pub fn apply(path: &Path, e: &Entry, uid: Option<u32>, gid: Option<u32>, mode: Option<u32>, o: &MetaOpts) -> io::Result<()> {
+pub fn apply(
+    path: &Path,
+    e: &Entry,
+    uid: Option<u32>,
+    gid: Option<u32>,
+    mode: Option<u32>,
+    o: &MetaOpts,
+) -> io::Result<()> {
     let c = cpath(path)?;
     let want_uid = if o.owner && o.am_root { uid } else { None };
     let want_gid = if o.group { gid } else { None };
     if want_uid.is_some() || want_gid.is_some() {
         let r = unsafe {
-            libc::lchown(c.as_ptr(), want_uid.unwrap_or(u32::MAX), want_gid.unwrap_or(u32::MAX))
+            libc::lchown(
+                c.as_ptr(),
+                want_uid.unwrap_or(u32::MAX),
+                want_gid.unwrap_or(u32::MAX),
+            )
         };
         if r != 0 {
             let err = io::Error::last_os_error();
@@ -93,10 +104,20 @@ pub fn apply(path: &Path, e: &Entry, uid: Option<u32>, gid: Option<u32>, mode: O
 pub fn set_mtime(path: &Path, secs: i64, ns: u32, nofollow: bool) -> io::Result<()> {
     let c = cpath(path)?;
     let ts = [
-        libc::timespec { tv_sec: 0, tv_nsec: libc::UTIME_OMIT },
-        libc::timespec { tv_sec: secs as libc::time_t, tv_nsec: ns as _ },
+        libc::timespec {
+            tv_sec: 0,
+            tv_nsec: libc::UTIME_OMIT,
+        },
+        libc::timespec {
+            tv_sec: secs as libc::time_t,
+            tv_nsec: ns as _,
+        },
     ];
-    let flags = if nofollow { libc::AT_SYMLINK_NOFOLLOW } else { 0 };
+    let flags = if nofollow {
+        libc::AT_SYMLINK_NOFOLLOW
+    } else {
+        0
+    };
     check(unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), ts.as_ptr(), flags) })
 }
 
@@ -108,7 +129,13 @@ pub fn mknod(path: &Path, e: &Entry) -> io::Result<()> {
     }
     if e.fmt() == S_IFSOCK {
         // Like rsync, a socket is recreated as a special file node.
-        return check(unsafe { libc::mknod(c.as_ptr(), (S_IFSOCK | (e.perms() & 0o777)) as libc::mode_t, 0) });
+        return check(unsafe {
+            libc::mknod(
+                c.as_ptr(),
+                (S_IFSOCK | (e.perms() & 0o777)) as libc::mode_t,
+                0,
+            )
+        });
     }
     check(unsafe { libc::mknod(c.as_ptr(), e.mode as libc::mode_t, e.rdev as libc::dev_t) })
 }

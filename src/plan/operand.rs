@@ -5,7 +5,11 @@ use crate::error::{Error, Result, RERR_UNSUPPORTED};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Loc {
     Local(String),
-    Remote { user: Option<String>, host: String, path: String },
+    Remote {
+        user: Option<String>,
+        host: String,
+        path: String,
+    },
 }
 
 fn daemon(arg: &str) -> Error {
@@ -36,20 +40,33 @@ pub fn parse_operand(arg: &str) -> Result<Loc> {
             b']' if bracket => bracket = false,
             b':' if !bracket => {
                 let host_raw = &arg[host_start..i];
-                let host = host_raw.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host_raw);
+                let host = host_raw
+                    .strip_prefix('[')
+                    .and_then(|h| h.strip_suffix(']'))
+                    .unwrap_or(host_raw);
                 let rest = &arg[i + 1..];
                 if rest.starts_with(':') {
                     return Err(daemon(arg));
                 }
                 if host.starts_with('-') {
-                    return Err(Error::syntax(format!("The remote host name may not start with a dash: {host}")));
+                    return Err(Error::syntax(format!(
+                        "The remote host name may not start with a dash: {host}"
+                    )));
                 }
                 if host.is_empty() && user_end.is_none() {
                     // ":path" — a continuation of a remote source list.
-                    return Ok(Loc::Remote { user: None, host: String::new(), path: rest.to_string() });
+                    return Ok(Loc::Remote {
+                        user: None,
+                        host: String::new(),
+                        path: rest.to_string(),
+                    });
                 }
                 let user = user_end.map(|e| arg[..e].to_string());
-                return Ok(Loc::Remote { user, host: host.to_string(), path: rest.to_string() });
+                return Ok(Loc::Remote {
+                    user,
+                    host: host.to_string(),
+                    path: rest.to_string(),
+                });
             }
             _ => {}
         }
@@ -74,7 +91,11 @@ pub fn plan(operands: &[String]) -> Result<Plan> {
     if operands.is_empty() {
         return Err(Error::syntax(""));
     }
-    let (srcs, dest) = if operands.len() == 1 { (operands, None) } else { (&operands[..operands.len() - 1], operands.last()) };
+    let (srcs, dest) = if operands.len() == 1 {
+        (operands, None)
+    } else {
+        (&operands[..operands.len() - 1], operands.last())
+    };
     let mut locs = Vec::new();
     for s in srcs {
         if s.is_empty() {
@@ -84,7 +105,9 @@ pub fn plan(operands: &[String]) -> Result<Plan> {
     }
     if let Some(d) = dest {
         if d.is_empty() {
-            return Err(Error::syntax("Empty destination arg specified (use \".\" or see --old-args)."));
+            return Err(Error::syntax(
+                "Empty destination arg specified (use \".\" or see --old-args).",
+            ));
         }
     }
     let dest_loc = dest.map(|d| parse_operand(d)).transpose()?;
@@ -94,7 +117,9 @@ pub fn plan(operands: &[String]) -> Result<Plan> {
                 return Err(Error::syntax(format!("Unexpected remote arg: {}", srcs[0])));
             }
             if let Some(Loc::Remote { .. }) = dest_loc {
-                return Err(Error::syntax("The source and destination cannot both be remote."));
+                return Err(Error::syntax(
+                    "The source and destination cannot both be remote.",
+                ));
             }
             let mut paths = Vec::new();
             for (l, raw) in locs.iter().zip(srcs) {
@@ -110,7 +135,12 @@ pub fn plan(operands: &[String]) -> Result<Plan> {
                     }
                 }
             }
-            Ok(Plan { remote: Some((user.clone(), host.clone())), local_sends: false, sources: paths, dest: dest.cloned() })
+            Ok(Plan {
+                remote: Some((user.clone(), host.clone())),
+                local_sends: false,
+                sources: paths,
+                dest: dest.cloned(),
+            })
         }
         Loc::Local(_) => {
             for (l, raw) in locs.iter().zip(srcs) {
@@ -122,11 +152,26 @@ pub fn plan(operands: &[String]) -> Result<Plan> {
             match dest_loc {
                 Some(Loc::Remote { user, host, path }) => {
                     if host.is_empty() {
-                        return Ok(Plan { remote: None, local_sends: true, sources, dest: dest.cloned() });
+                        return Ok(Plan {
+                            remote: None,
+                            local_sends: true,
+                            sources,
+                            dest: dest.cloned(),
+                        });
                     }
-                    Ok(Plan { remote: Some((user, host)), local_sends: true, sources, dest: Some(if path.is_empty() { ".".into() } else { path }) })
+                    Ok(Plan {
+                        remote: Some((user, host)),
+                        local_sends: true,
+                        sources,
+                        dest: Some(if path.is_empty() { ".".into() } else { path }),
+                    })
                 }
-                _ => Ok(Plan { remote: None, local_sends: true, sources, dest: dest.cloned() }),
+                _ => Ok(Plan {
+                    remote: None,
+                    local_sends: true,
+                    sources,
+                    dest: dest.cloned(),
+                }),
             }
         }
     }
@@ -136,17 +181,33 @@ pub fn plan(operands: &[String]) -> Result<Plan> {
 mod tests {
     use super::*;
     fn r(u: Option<&str>, h: &str, p: &str) -> Loc {
-        Loc::Remote { user: u.map(str::to_string), host: h.to_string(), path: p.to_string() }
+        Loc::Remote {
+            user: u.map(str::to_string),
+            host: h.to_string(),
+            path: p.to_string(),
+        }
     }
     #[test]
     fn hostspecs() {
         assert_eq!(parse_operand("host:path").unwrap(), r(None, "host", "path"));
-        assert_eq!(parse_operand("u@host:p/q").unwrap(), r(Some("u"), "host", "p/q"));
-        assert_eq!(parse_operand("a@b@host:x").unwrap(), r(Some("a@b"), "host", "x"));
+        assert_eq!(
+            parse_operand("u@host:p/q").unwrap(),
+            r(Some("u"), "host", "p/q")
+        );
+        assert_eq!(
+            parse_operand("a@b@host:x").unwrap(),
+            r(Some("a@b"), "host", "x")
+        );
         assert_eq!(parse_operand("[::1]:x").unwrap(), r(None, "::1", "x"));
-        assert_eq!(parse_operand("u@[fe80::1]:").unwrap(), r(Some("u"), "fe80::1", ""));
+        assert_eq!(
+            parse_operand("u@[fe80::1]:").unwrap(),
+            r(Some("u"), "fe80::1", "")
+        );
         assert_eq!(parse_operand("./a:b").unwrap(), Loc::Local("./a:b".into()));
-        assert_eq!(parse_operand("dir/x:y").unwrap(), Loc::Local("dir/x:y".into()));
+        assert_eq!(
+            parse_operand("dir/x:y").unwrap(),
+            Loc::Local("dir/x:y".into())
+        );
         assert_eq!(parse_operand("plain").unwrap(), Loc::Local("plain".into()));
         assert_eq!(parse_operand(":more").unwrap(), r(None, "", "more"));
         assert_eq!(parse_operand("h::mod").unwrap_err().code, 4);
@@ -159,12 +220,21 @@ mod tests {
         let p = plan(&s(&["h:a", ":b", "d"])).unwrap();
         assert_eq!(p.sources, ["a", "b"]);
         assert!(!p.local_sends);
-        assert!(plan(&s(&["h:a", "b", "d"])).unwrap_err().msg.starts_with("Unexpected local arg: b"));
+        assert!(plan(&s(&["h:a", "b", "d"]))
+            .unwrap_err()
+            .msg
+            .starts_with("Unexpected local arg: b"));
         assert!(plan(&s(&["h:a", "g:b", "d"])).is_err());
-        assert!(plan(&s(&["h:a", "g:b"])).unwrap_err().msg.contains("both be remote"));
+        assert!(plan(&s(&["h:a", "g:b"]))
+            .unwrap_err()
+            .msg
+            .contains("both be remote"));
         let p = plan(&s(&["a", "u@h:"])).unwrap();
         assert_eq!(p.dest.as_deref(), Some("."));
         assert_eq!(p.remote, Some((Some("u".into()), "h".into())));
-        assert_eq!(plan(&s(&["", "d"])).unwrap_err().msg, "Empty source arg specified.");
+        assert_eq!(
+            plan(&s(&["", "d"])).unwrap_err().msg,
+            "Empty source arg specified."
+        );
     }
 }

@@ -24,7 +24,11 @@ pub fn split_rsh(cmd: &str) -> Result<Vec<String>> {
                 have = true;
                 loop {
                     match chars.next() {
-                        None => return Err(Error::syntax(format!("Missing trailing-{c} in remote-shell command."))),
+                        None => {
+                            return Err(Error::syntax(format!(
+                                "Missing trailing-{c} in remote-shell command."
+                            )))
+                        }
                         Some(d) if d == c => {
                             if chars.peek() == Some(&c) {
                                 chars.next();
@@ -54,8 +58,28 @@ pub fn split_rsh(cmd: &str) -> Result<Vec<String>> {
 pub fn escape_arg(s: &str, wild: bool) -> String {
     let mut out = String::new();
     for c in s.chars() {
-        let special = matches!(c, ' ' | '\t' | '\r' | '\n' | '\\' | '!' | '#' | '$' | '&' | ';' | '|' | '<' | '>' | '(' | ')' | '{' | '}' | '"' | '\'' | '`')
-            || (!wild && matches!(c, '*' | '?' | '[' | ']'));
+        let special = matches!(
+            c,
+            ' ' | '\t'
+                | '\r'
+                | '\n'
+                | '\\'
+                | '!'
+                | '#'
+                | '$'
+                | '&'
+                | ';'
+                | '|'
+                | '<'
+                | '>'
+                | '('
+                | ')'
+                | '{'
+                | '}'
+                | '"'
+                | '\''
+                | '`'
+        ) || (!wild && matches!(c, '*' | '?' | '[' | ']'));
         if special {
             out.push('\\');
         }
@@ -71,11 +95,30 @@ pub fn server_options(o: &Options, local: bool) -> Vec<String> {
         letters.push('v');
     }
     let flags = [
-        (o.quiet, 'q'), (o.backup, 'b'), (o.update, 'u'), (o.dry_run, 'n'), (o.links, 'l'), (o.dirs, 'd'),
-        (o.copy_links, 'L'), (o.copy_dirlinks, 'k'), (o.keep_dirlinks, 'K'), (o.prune_empty_dirs, 'm'),
-        (o.omit_dir_times, 'O'), (o.omit_link_times, 'J'), (o.hard_links, 'H'), (o.owner, 'o'), (o.group, 'g'),
-        (o.times, 't'), (o.perms, 'p'), (o.executability, 'E'), (o.recursive, 'r'), (o.checksum, 'c'),
-        (o.ignore_times, 'I'), (o.relative, 'R'), (o.sparse, 'S'), (o.compress, 'z'),
+        (o.quiet, 'q'),
+        (o.backup, 'b'),
+        (o.update, 'u'),
+        (o.dry_run, 'n'),
+        (o.links, 'l'),
+        (o.dirs, 'd'),
+        (o.copy_links, 'L'),
+        (o.copy_dirlinks, 'k'),
+        (o.keep_dirlinks, 'K'),
+        (o.prune_empty_dirs, 'm'),
+        (o.omit_dir_times, 'O'),
+        (o.omit_link_times, 'J'),
+        (o.hard_links, 'H'),
+        (o.owner, 'o'),
+        (o.group, 'g'),
+        (o.times, 't'),
+        (o.perms, 'p'),
+        (o.executability, 'E'),
+        (o.recursive, 'r'),
+        (o.checksum, 'c'),
+        (o.ignore_times, 'I'),
+        (o.relative, 'R'),
+        (o.sparse, 'S'),
+        (o.compress, 'z'),
     ];
     for (on, c) in flags {
         if on {
@@ -103,22 +146,38 @@ pub fn server_options(o: &Options, local: bool) -> Vec<String> {
         None => {}
     }
     if o.delete {
-        long(match o.delete_when {
-            DeleteWhen::During => "--delete-during",
-            DeleteWhen::Before => "--delete-before",
-            DeleteWhen::Delay => "--delete-delay",
-            DeleteWhen::After => "--delete-after",
-        }
-        .into());
+        long(
+            match o.delete_when {
+                DeleteWhen::During => "--delete-during",
+                DeleteWhen::Before => "--delete-before",
+                DeleteWhen::Delay => "--delete-delay",
+                DeleteWhen::After => "--delete-after",
+            }
+            .into(),
+        );
     }
     let bools = [
-        (o.delete_excluded, "--delete-excluded"), (o.ignore_errors, "--ignore-errors"), (o.force, "--force"),
-        (o.numeric_ids, "--numeric-ids"), (o.size_only, "--size-only"), (o.existing, "--existing"),
-        (o.ignore_existing, "--ignore-existing"), (o.remove_source_files, "--remove-source-files"),
-        (o.inplace, "--inplace"), (o.partial, "--partial"), (o.mkpath, "--mkpath"), (o.safe_links, "--safe-links"),
-        (o.copy_unsafe_links, "--copy-unsafe-links"), (o.fsync, "--fsync"), (o.list_only, "--list-only"),
-        (o.stats, "--stats"), (o.ignore_missing_args, "--ignore-missing-args"), (o.eight_bit, "-8"),
-        (o.engine_params.hw, "--hw"), (!o.dedupe, "--no-dedupe"), (o.drop_d, "--drop-D"),
+        (o.delete_excluded, "--delete-excluded"),
+        (o.ignore_errors, "--ignore-errors"),
+        (o.force, "--force"),
+        (o.numeric_ids, "--numeric-ids"),
+        (o.size_only, "--size-only"),
+        (o.existing, "--existing"),
+        (o.ignore_existing, "--ignore-existing"),
+        (o.remove_source_files, "--remove-source-files"),
+        (o.inplace, "--inplace"),
+        (o.partial, "--partial"),
+        (o.mkpath, "--mkpath"),
+        (o.safe_links, "--safe-links"),
+        (o.copy_unsafe_links, "--copy-unsafe-links"),
+        (o.fsync, "--fsync"),
+        (o.list_only, "--list-only"),
+        (o.stats, "--stats"),
+        (o.ignore_missing_args, "--ignore-missing-args"),
+        (o.eight_bit, "-8"),
+        (o.engine_params.hw, "--hw"),
+        (!o.dedupe, "--no-dedupe"),
+        (o.drop_d, "--drop-D"),
         (!o.implied_dirs, "--no-implied-dirs"),
     ];
     for (on, s) in bools {
@@ -127,7 +186,10 @@ pub fn server_options(o: &Options, local: bool) -> Vec<String> {
         }
     }
     let vals: [(&str, Option<String>); 15] = [
-        ("--modify-window", (o.modify_window != 0).then(|| o.modify_window.to_string())),
+        (
+            "--modify-window",
+            (o.modify_window != 0).then(|| o.modify_window.to_string()),
+        ),
         ("--max-delete", o.max_delete.map(|x| x.to_string())),
         ("--max-size", o.max_size.map(|x| x.to_string())),
         ("--min-size", o.min_size.map(|x| x.to_string())),
@@ -139,7 +201,10 @@ pub fn server_options(o: &Options, local: bool) -> Vec<String> {
         ("--compress-choice", o.compress_choice.clone()),
         ("--compress-level", o.compress_level.map(|x| x.to_string())),
         ("--engine", o.engine.map(|e| e.name().to_string())),
-        ("--threads", (o.engine_params.threads > 0).then(|| o.engine_params.threads.to_string())),
+        (
+            "--threads",
+            (o.engine_params.threads > 0).then(|| o.engine_params.threads.to_string()),
+        ),
         ("--backup-dir", o.backup_dir.clone()),
         ("--suffix", o.suffix.clone()),
     ];
@@ -167,7 +232,17 @@ pub fn server_options(o: &Options, local: bool) -> Vec<String> {
     }
     let info = &o.info;
     let mut words = Vec::new();
-    for (n, l) in [("progress", info.progress), ("name", info.name), ("skip", info.skip), ("del", info.del), ("symsafe", info.symsafe), ("misc", info.misc), ("nonreg", info.nonreg), ("flist", info.flist), ("stats", info.stats)] {
+    for (n, l) in [
+        ("progress", info.progress),
+        ("name", info.name),
+        ("skip", info.skip),
+        ("del", info.del),
+        ("symsafe", info.symsafe),
+        ("misc", info.misc),
+        ("nonreg", info.nonreg),
+        ("flist", info.flist),
+        ("stats", info.stats),
+    ] {
         words.push(format!("{n}{l}"));
     }
     long(format!("--info={}", words.join(",")));
@@ -192,10 +267,16 @@ mod tests {
     #[test]
     fn rsh_split() {
         assert_eq!(split_rsh("ssh -p 2222").unwrap(), ["ssh", "-p", "2222"]);
-        assert_eq!(split_rsh("ssh -o \"ProxyCommand nohup ssh fw nc -w1 %h %p\"").unwrap(), ["ssh", "-o", "ProxyCommand nohup ssh fw nc -w1 %h %p"]);
+        assert_eq!(
+            split_rsh("ssh -o \"ProxyCommand nohup ssh fw nc -w1 %h %p\"").unwrap(),
+            ["ssh", "-o", "ProxyCommand nohup ssh fw nc -w1 %h %p"]
+        );
         assert_eq!(split_rsh("a 'b ''c'' d'").unwrap(), ["a", "b 'c' d"]);
         assert_eq!(split_rsh("a ''").unwrap(), ["a", ""]);
-        assert_eq!(split_rsh("ssh \"x").unwrap_err().msg, "Missing trailing-\" in remote-shell command.");
+        assert_eq!(
+            split_rsh("ssh \"x").unwrap_err().msg,
+            "Missing trailing-\" in remote-shell command."
+        );
     }
     #[test]
     fn escaping() {

@@ -38,7 +38,9 @@ pub fn cleanup() {
     };
     let keep = KEEP_PARTIAL.load(Ordering::Relaxed);
     for (temp, target) in list {
-        let has_data = std::fs::metadata(&temp).map(|m| m.len() > 0).unwrap_or(false);
+        let has_data = std::fs::metadata(&temp)
+            .map(|m| m.len() > 0)
+            .unwrap_or(false);
         if keep && has_data && std::fs::rename(&temp, &target).is_ok() {
             continue;
         }

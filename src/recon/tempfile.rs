@@ -9,16 +9,29 @@ use std::path::{Path, PathBuf};
 
 /// Open a new temp file `.name.XXXXXX` in `dir` (or in `temp_dir`), mode 0600, O_EXCL.
 pub fn create_temp(target: &Path, temp_dir: Option<&Path>) -> io::Result<(File, PathBuf)> {
-    let dir = temp_dir.map(Path::to_path_buf).unwrap_or_else(|| target.parent().map(Path::to_path_buf).unwrap_or_default());
-    let base = target.file_name().map(|n| n.as_bytes().to_vec()).unwrap_or_default();
+    let dir = temp_dir
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| target.parent().map(Path::to_path_buf).unwrap_or_default());
+    let base = target
+        .file_name()
+        .map(|n| n.as_bytes().to_vec())
+        .unwrap_or_default();
     let mut base = base;
     base.truncate(200);
-    let mut seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(7) ^ (std::process::id() as u64) << 32;
+    let mut seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(7)
+        ^ (std::process::id() as u64) << 32;
     for _ in 0..100 {
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
-        let mut name = if temp_dir.is_some() { Vec::new() } else { b".".to_vec() };
+        let mut name = if temp_dir.is_some() {
+            Vec::new()
+        } else {
+            b".".to_vec()
+        };
         name.extend_from_slice(&base);
         name.push(b'.');
         const CH: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
@@ -27,14 +40,27 @@ pub fn create_temp(target: &Path, temp_dir: Option<&Path>) -> io::Result<(File, 
             name.push(CH[(s % CH.len() as u64) as usize]);
             s /= CH.len() as u64;
         }
-        let p = if dir.as_os_str().is_empty() { PathBuf::from(std::ffi::OsStr::from_bytes(&name)) } else { dir.join(std::ffi::OsStr::from_bytes(&name)) };
-        match OpenOptions::new().read(true).write(true).create_new(true).mode(0o600).open(&p) {
+        let p = if dir.as_os_str().is_empty() {
+            PathBuf::from(std::ffi::OsStr::from_bytes(&name))
+        } else {
+            dir.join(std::ffi::OsStr::from_bytes(&name))
+        };
+        match OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&p)
+        {
             Ok(f) => return Ok((f, p)),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(e),
         }
     }
-    Err(io::Error::new(io::ErrorKind::AlreadyExists, "could not create a unique temp file"))
+    Err(io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        "could not create a unique temp file",
+    ))
 }
 
 /// Writes ops into `file`, hashing inline while writes stay sequential.
@@ -51,7 +77,14 @@ const BUF: usize = 256 << 10;
 
 impl Writer {
     pub fn new(file: File, sparse: bool) -> Self {
-        Writer { file, hasher: blake3::Hasher::new(), next: 0, sequential: true, sparse, written: 0 }
+        Writer {
+            file,
+            hasher: blake3::Hasher::new(),
+            next: 0,
+            sequential: true,
+            sparse,
+            written: 0,
+        }
     }
 
     fn put(&mut self, dst: u64, data: &[u8]) -> io::Result<()> {
@@ -69,15 +102,26 @@ impl Writer {
     }
 
     /// Apply one op. `basis` is the old file for `Copy`; `other` opens the source of a `CopyFrom`.
-    pub fn apply(&mut self, op: &Op, basis: Option<&File>, other: &dyn Fn(u32) -> Option<File>) -> io::Result<()> {
+    pub fn apply(
+        &mut self,
+        op: &Op,
+        basis: Option<&File>,
+        other: &dyn Fn(u32) -> Option<File>,
+    ) -> io::Result<()> {
         match op {
             Op::Literal { dst, data } => self.put(*dst, data),
             Op::Copy { dst, src, len } => {
                 let b = basis.ok_or_else(|| io::Error::other("copy op without a basis file"))?;
                 self.copy_range(b, *src, *dst, *len)
             }
-            Op::CopyFrom { dst, file, src, len } => {
-                let f = other(*file).ok_or_else(|| io::Error::other("copy-from source is not available"))?;
+            Op::CopyFrom {
+                dst,
+                file,
+                src,
+                len,
+            } => {
+                let f = other(*file)
+                    .ok_or_else(|| io::Error::other("copy-from source is not available"))?;
                 self.copy_range(&f, *src, *dst, *len)
             }
         }

@@ -65,7 +65,12 @@ pub fn expand(fmt: &str, it: &Item) -> String {
             'o' => it.op.to_string(),
             'B' => perm_string(e.mode)[1..].to_string(),
             'M' => local_time(e.mtime).replace(' ', "-"),
-            't' => local_time(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)),
+            't' => local_time(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs() as i64)
+                    .unwrap_or(0),
+            ),
             'U' => e.uid.to_string(),
             'G' => e.gid.to_string(),
             'p' => std::process::id().to_string(),

@@ -21,7 +21,16 @@ pub struct Change {
 impl Change {
     /// rsync logs an item with `-v` / `%n` when something about it changed.
     pub fn significant(&self) -> bool {
-        self.new || self.transfer || self.local || self.checksum || self.size || self.time || self.perms || self.owner || self.group || self.hlink
+        self.new
+            || self.transfer
+            || self.local
+            || self.checksum
+            || self.size
+            || self.time
+            || self.perms
+            || self.owner
+            || self.group
+            || self.hlink
     }
 }
 
@@ -61,7 +70,13 @@ pub fn itemize(y: char, x: char, c: &Change) -> String {
     ];
     let any = flags.iter().any(|(b, _)| *b);
     for (b, ch) in flags {
-        s.push(if b { ch } else if !any && !c.transfer && first != 'c' { ' ' } else { '.' });
+        s.push(if b {
+            ch
+        } else if !any && !c.transfer && first != 'c' {
+            ' '
+        } else {
+            '.'
+        });
     }
     s
 }
@@ -71,15 +86,80 @@ mod tests {
     use super::*;
     #[test]
     fn observed_lines() {
-        let new = Change { new: true, ..Default::default() };
-        assert_eq!(itemize('>', 'f', &Change { transfer: true, ..new }), ">f+++++++++");
+        let new = Change {
+            new: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            itemize(
+                '>',
+                'f',
+                &Change {
+                    transfer: true,
+                    ..new
+                }
+            ),
+            ">f+++++++++"
+        );
         assert_eq!(itemize('>', 'd', &new), "cd+++++++++");
         assert_eq!(itemize('>', 'L', &new), "cL+++++++++");
-        assert_eq!(itemize('<', 'f', &Change { transfer: true, ..new }), "<f+++++++++");
-        assert_eq!(itemize('>', 'f', &Change { perms: true, ..Default::default() }), ".f...p.....");
-        assert_eq!(itemize('>', 'f', &Change { transfer: true, size: true, ..Default::default() }), ">f.s.......");
-        assert_eq!(itemize('>', 'f', &Change { transfer: true, time: true, ..Default::default() }), ">f..t......");
-        assert_eq!(itemize('>', 'd', &Change { time: true, ..Default::default() }), ".d..t......");
+        assert_eq!(
+            itemize(
+                '<',
+                'f',
+                &Change {
+                    transfer: true,
+                    ..new
+                }
+            ),
+            "<f+++++++++"
+        );
+        assert_eq!(
+            itemize(
+                '>',
+                'f',
+                &Change {
+                    perms: true,
+                    ..Default::default()
+                }
+            ),
+            ".f...p....."
+        );
+        assert_eq!(
+            itemize(
+                '>',
+                'f',
+                &Change {
+                    transfer: true,
+                    size: true,
+                    ..Default::default()
+                }
+            ),
+            ">f.s......."
+        );
+        assert_eq!(
+            itemize(
+                '>',
+                'f',
+                &Change {
+                    transfer: true,
+                    time: true,
+                    ..Default::default()
+                }
+            ),
+            ">f..t......"
+        );
+        assert_eq!(
+            itemize(
+                '>',
+                'd',
+                &Change {
+                    time: true,
+                    ..Default::default()
+                }
+            ),
+            ".d..t......"
+        );
         assert_eq!(itemize('>', 'f', &Change::default()), ".f         ");
     }
 }

@@ -91,8 +91,16 @@ pub fn dnum(v: f64, h: u8) -> String {
     }
     let whole = v.trunc() as u64;
     let frac = format!("{:.2}", v - v.trunc());
-    let frac = if frac.starts_with("1.") { "00".to_string() } else { frac[2..].to_string() };
-    let whole = if format!("{:.2}", v - v.trunc()).starts_with("1.") { whole + 1 } else { whole };
+    let frac = if frac.starts_with("1.") {
+        "00".to_string()
+    } else {
+        frac[2..].to_string()
+    };
+    let whole = if format!("{:.2}", v - v.trunc()).starts_with("1.") {
+        whole + 1
+    } else {
+        whole
+    };
     if h == 0 {
         format!("{whole}.{frac}")
     } else {
@@ -101,9 +109,20 @@ pub fn dnum(v: f64, h: u8) -> String {
 }
 
 /// The two summary lines printed with `-v` / `--stats`.
-pub fn summary(sent: u64, recv: u64, total_size: u64, elapsed: f64, h: u8, dry_run: bool) -> String {
+pub fn summary(
+    sent: u64,
+    recv: u64,
+    total_size: u64,
+    elapsed: f64,
+    h: u8,
+    dry_run: bool,
+) -> String {
     let rate = (sent + recv) as f64 / (elapsed + 0.5);
-    let speedup = if sent + recv > 0 { total_size as f64 / (sent + recv) as f64 } else { 0.0 };
+    let speedup = if sent + recv > 0 {
+        total_size as f64 / (sent + recv) as f64
+    } else {
+        0.0
+    };
     format!(
         "sent {} bytes  received {} bytes  {} bytes/sec\ntotal size is {}  speedup is {:.2}{}\n",
         num(sent, h),
@@ -132,33 +151,72 @@ fn breakdown(counts: &[u64; 5]) -> String {
 
 /// `--stats` block (before the summary), rsync 3.5 lines followed by parasync's own lines when
 /// they carry information.
-pub fn stats_block(s: &Stats, sent: u64, recv: u64, h: u8, flist_xfer_secs: f64, engine: &str) -> String {
+pub fn stats_block(
+    s: &Stats,
+    sent: u64,
+    recv: u64,
+    h: u8,
+    flist_xfer_secs: f64,
+    engine: &str,
+) -> String {
     let files = [s.num_reg, s.num_dir, s.num_link, s.num_dev, s.num_special];
     let mut o = String::new();
     o.push('\n');
-    o.push_str(&format!("Number of files: {}{}\n", num(s.num_files, h), breakdown(&files)));
+    o.push_str(&format!(
+        "Number of files: {}{}\n",
+        num(s.num_files, h),
+        breakdown(&files)
+    ));
     let created: u64 = s.created.iter().sum();
-    o.push_str(&format!("Number of created files: {}{}\n", num(created, h), breakdown(&s.created)));
+    o.push_str(&format!(
+        "Number of created files: {}{}\n",
+        num(created, h),
+        breakdown(&s.created)
+    ));
     let deleted: u64 = s.deleted.iter().sum();
-    o.push_str(&format!("Number of deleted files: {}{}\n", num(deleted, h), breakdown(&s.deleted)));
-    o.push_str(&format!("Number of regular files transferred: {}\n", num(s.xferred_files, h)));
-    o.push_str(&format!("Total file size: {} bytes\n", num(s.total_size, h)));
-    o.push_str(&format!("Total transferred file size: {} bytes\n", num(s.xferred_size, h)));
+    o.push_str(&format!(
+        "Number of deleted files: {}{}\n",
+        num(deleted, h),
+        breakdown(&s.deleted)
+    ));
+    o.push_str(&format!(
+        "Number of regular files transferred: {}\n",
+        num(s.xferred_files, h)
+    ));
+    o.push_str(&format!(
+        "Total file size: {} bytes\n",
+        num(s.total_size, h)
+    ));
+    o.push_str(&format!(
+        "Total transferred file size: {} bytes\n",
+        num(s.xferred_size, h)
+    ));
     o.push_str(&format!("Literal data: {} bytes\n", num(s.literal, h)));
     o.push_str(&format!("Matched data: {} bytes\n", num(s.matched, h)));
     o.push_str(&format!("File list size: {}\n", num(s.flist_size, h)));
-    o.push_str(&format!("File list generation time: {:.3} seconds\n", s.flist_gen_ms as f64 / 1000.0));
-    o.push_str(&format!("File list transfer time: {flist_xfer_secs:.3} seconds\n"));
+    o.push_str(&format!(
+        "File list generation time: {:.3} seconds\n",
+        s.flist_gen_ms as f64 / 1000.0
+    ));
+    o.push_str(&format!(
+        "File list transfer time: {flist_xfer_secs:.3} seconds\n"
+    ));
     o.push_str(&format!("Total bytes sent: {}\n", num(sent, h)));
     o.push_str(&format!("Total bytes received: {}\n", num(recv, h)));
     if s.xferred_files > 0 && (s.matched > 0 || s.engine_msgs > 0) {
-        o.push_str(&format!("Delta engine: {engine} (engine messages: {} bytes)\n", num(s.engine_msgs, h)));
+        o.push_str(&format!(
+            "Delta engine: {engine} (engine messages: {} bytes)\n",
+            num(s.engine_msgs, h)
+        ));
     }
     if s.deduped > 0 {
         o.push_str(&format!("Deduplicated data: {} bytes\n", num(s.deduped, h)));
     }
     if s.inplace_lost > 0 {
-        o.push_str(&format!("In-place cycle loss: {} bytes\n", num(s.inplace_lost, h)));
+        o.push_str(&format!(
+            "In-place cycle loss: {} bytes\n",
+            num(s.inplace_lost, h)
+        ));
     }
     o.push('\n');
     o
@@ -177,14 +235,48 @@ pub fn perm_string(mode: u32) -> String {
         _ => '-',
     };
     let mut s = String::from(t);
-    let bits = [(0o400, 'r'), (0o200, 'w'), (0o100, 'x'), (0o40, 'r'), (0o20, 'w'), (0o10, 'x'), (0o4, 'r'), (0o2, 'w'), (0o1, 'x')];
+    let bits = [
+        (0o400, 'r'),
+        (0o200, 'w'),
+        (0o100, 'x'),
+        (0o40, 'r'),
+        (0o20, 'w'),
+        (0o10, 'x'),
+        (0o4, 'r'),
+        (0o2, 'w'),
+        (0o1, 'x'),
+    ];
     for (i, (b, c)) in bits.iter().enumerate() {
         let on = mode & b != 0;
         let ch = match i {
-            2 if mode & 0o4000 != 0 => if on { 's' } else { 'S' },
-            5 if mode & 0o2000 != 0 => if on { 's' } else { 'S' },
-            8 if mode & 0o1000 != 0 => if on { 't' } else { 'T' },
-            _ => if on { *c } else { '-' },
+            2 if mode & 0o4000 != 0 => {
+                if on {
+                    's'
+                } else {
+                    'S'
+                }
+            }
+            5 if mode & 0o2000 != 0 => {
+                if on {
+                    's'
+                } else {
+                    'S'
+                }
+            }
+            8 if mode & 0o1000 != 0 => {
+                if on {
+                    't'
+                } else {
+                    'T'
+                }
+            }
+            _ => {
+                if on {
+                    *c
+                } else {
+                    '-'
+                }
+            }
         };
         s.push(ch);
     }
@@ -199,7 +291,12 @@ pub fn local_time(secs: i64) -> String {
         libc::localtime_r(&t, &mut tm);
         format!(
             "{:04}/{:02}/{:02} {:02}:{:02}:{:02}",
-            tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec
+            tm.tm_year + 1900,
+            tm.tm_mon + 1,
+            tm.tm_mday,
+            tm.tm_hour,
+            tm.tm_min,
+            tm.tm_sec
         )
     }
 }
@@ -209,7 +306,13 @@ pub fn list_row(e: &crate::flist::Entry, h: u8) -> String {
     let size = if e.is_dir() { 4096.max(e.size) } else { e.size };
     let size_s = num(size, h);
     let width = if h == 0 { 11 } else { 14 };
-    let mut line = format!("{} {:>width$} {} {}", perm_string(e.mode), size_s, local_time(e.mtime), escape(&e.name));
+    let mut line = format!(
+        "{} {:>width$} {} {}",
+        perm_string(e.mode),
+        size_s,
+        local_time(e.mtime),
+        escape(&e.name)
+    );
     if let Some(t) = &e.link {
         line.push_str(" -> ");
         line.push_str(&escape(t));

@@ -47,7 +47,8 @@ pub fn spawn_reader(mut r: FrameReader, cap: Option<usize>) -> Receiver<Result<M
             match r.frame() {
                 Ok(Some((tag, payload))) => {
                     let m = Msg::decode(tag, &payload);
-                    let stop = m.is_err() || matches!(m, Ok(Msg::Goodbye(_)) | Ok(Msg::Fatal { .. }));
+                    let stop =
+                        m.is_err() || matches!(m, Ok(Msg::Goodbye(_)) | Ok(Msg::Fatal { .. }));
                     if tx.send(m).is_err() || stop {
                         return;
                     }
@@ -85,12 +86,21 @@ impl Conn {
                 Err(RecvTimeoutError::Timeout) => {
                     return Err(Error::new(
                         crate::error::RERR_TIMEOUT,
-                        format!("[{}] io timeout after {} seconds -- exiting", self.role, t.as_secs()),
+                        format!(
+                            "[{}] io timeout after {} seconds -- exiting",
+                            self.role,
+                            t.as_secs()
+                        ),
                     ))
                 }
-                Err(RecvTimeoutError::Disconnected) => Err(Error::new(12, "connection unexpectedly closed")),
+                Err(RecvTimeoutError::Disconnected) => {
+                    Err(Error::new(12, "connection unexpectedly closed"))
+                }
             },
-            None => self.rx.recv().unwrap_or_else(|_| Err(Error::new(12, "connection unexpectedly closed"))),
+            None => self
+                .rx
+                .recv()
+                .unwrap_or_else(|_| Err(Error::new(12, "connection unexpectedly closed"))),
         };
         match r {
             Ok(Msg::Fatal { code, text }) => {
@@ -126,7 +136,10 @@ impl Conn {
             print_line(level, text.as_bytes(), self.quiet);
             Ok(())
         } else {
-            self.send(&Msg::Log { level, text: text.as_bytes().to_vec() })
+            self.send(&Msg::Log {
+                level,
+                text: text.as_bytes().to_vec(),
+            })
         }
     }
     pub fn info(&mut self, text: &str) -> Result<()> {

@@ -219,7 +219,10 @@ impl Receiver {
                     self.conn.say(level, &t)?;
                 }
                 other => {
-                    return Err(Error::protocol(format!("protocol error: unexpected {} at the receiver", super::sender::msg_name(&other))))
+                    return Err(Error::protocol(format!(
+                        "protocol error: unexpected {} at the receiver",
+                        super::sender::msg_name(&other)
+                    )))
                 }
             }
             if self.flist_done && self.jobs.is_empty() {
@@ -237,7 +240,12 @@ impl Receiver {
                     let t = String::from_utf8_lossy(&text).into_owned();
                     self.conn.say(level, &t)?;
                 }
-                other => return Err(Error::protocol(format!("protocol error: unexpected {} after Done", super::sender::msg_name(&other)))),
+                other => {
+                    return Err(Error::protocol(format!(
+                        "protocol error: unexpected {} after Done",
+                        super::sender::msg_name(&other)
+                    )))
+                }
             }
         };
         Ok((self.stats, sender_stats, self.problems))
@@ -270,7 +278,9 @@ impl Receiver {
         }
         let dest = PathBuf::from(OsStr::from_bytes(self.dest.as_bytes()));
         let slash = self.dest.ends_with('/');
-        let is_dir = std::fs::metadata(&dest).map(|m| m.is_dir()).unwrap_or(false);
+        let is_dir = std::fs::metadata(&dest)
+            .map(|m| m.is_dir())
+            .unwrap_or(false);
         let single = top.len() == 1 && (!top[0].is_dir() || top[0].flags & F_TOP_DIR == 0);
         if single && !is_dir && !slash && top[0].name != b"." {
             if self.opts.mkpath {
@@ -285,19 +295,38 @@ impl Receiver {
         }
         if !is_dir {
             if std::fs::symlink_metadata(&dest).is_ok() {
-                return Err(Error::new(3, format!("rsync: [Receiver] mkdir \"{}\" failed: File exists (17)", crate::flist::walk::full_name(&dest))));
+                return Err(Error::new(
+                    3,
+                    format!(
+                        "rsync: [Receiver] mkdir \"{}\" failed: File exists (17)",
+                        crate::flist::walk::full_name(&dest)
+                    ),
+                ));
             }
             if !self.opts.dry_run {
-                let r = if self.opts.mkpath { std::fs::create_dir_all(&dest) } else { std::fs::create_dir(&dest) };
+                let r = if self.opts.mkpath {
+                    std::fs::create_dir_all(&dest)
+                } else {
+                    std::fs::create_dir(&dest)
+                };
                 if let Err(e) = r {
                     let shown = crate::flist::walk::full_name(&dest);
-                    return Err(Error::new(11, format!("rsync: [Receiver] mkdir \"{shown}\" failed: {}", io_text(&e))));
+                    return Err(Error::new(
+                        11,
+                        format!(
+                            "rsync: [Receiver] mkdir \"{shown}\" failed: {}",
+                            io_text(&e)
+                        ),
+                    ));
                 }
             }
             self.root_created = true;
             if self.opts.info.misc > 0 || self.opts.verbose > 0 {
                 let shown = self.dest.trim_end_matches('/').to_string();
-                self.conn.info(&format!("created directory {}", if shown.is_empty() { "/" } else { &shown }))?;
+                self.conn.info(&format!(
+                    "created directory {}",
+                    if shown.is_empty() { "/" } else { &shown }
+                ))?;
             }
         }
         self.root = Root::Dir(dest);
@@ -306,11 +335,18 @@ impl Receiver {
 
     fn on_segment(&mut self, parent: u32, base: u32, entries: &[Entry]) -> Result<()> {
         if parent != u32::MAX {
-            let pe = self.flist.get(parent as usize).cloned().ok_or_else(|| Error::protocol("protocol error: segment for an unknown directory"))?;
+            let pe = self.flist.get(parent as usize).cloned().ok_or_else(|| {
+                Error::protocol("protocol error: segment for an unknown directory")
+            })?;
             if !pe.is_dir() {
-                return Err(Error::protocol("protocol error: segment parent is not a directory"));
+                return Err(Error::protocol(
+                    "protocol error: segment parent is not a directory",
+                ));
             }
-            if self.opts.delete && self.opts.delete_when == DeleteWhen::During && !self.opts.list_only {
+            if self.opts.delete
+                && self.opts.delete_when == DeleteWhen::During
+                && !self.opts.list_only
+            {
                 self.delete_extraneous(&pe, entries)?;
             }
             self.process(parent, &pe)?;
@@ -357,7 +393,11 @@ impl Receiver {
         if !show {
             return;
         }
-        let fmt = self.opts.out_format.clone().unwrap_or_else(|| "%n%L".into());
+        let fmt = self
+            .opts
+            .out_format
+            .clone()
+            .unwrap_or_else(|| "%n%L".into());
         let it = itemize(self.y, x, c);
         let mut shown = e.clone();
         if let Root::File(p) = &self.root {
@@ -365,7 +405,17 @@ impl Receiver {
                 shown.name = n.as_bytes().to_vec();
             }
         }
-        let line = expand(&fmt, &Item { entry: &shown, itemize: &it, op: if self.y == '<' { "send" } else { "recv" }, bytes: 0, hlink_to: hlink_to.as_deref(), human: self.opts.human });
+        let line = expand(
+            &fmt,
+            &Item {
+                entry: &shown,
+                itemize: &it,
+                op: if self.y == '<' { "send" } else { "recv" },
+                bytes: 0,
+                hlink_to: hlink_to.as_deref(),
+                human: self.opts.human,
+            },
+        );
         let wait = (wait && self.opts.info.progress == 1).then_some(idx);
         self.push_line(wait, line);
     }
@@ -408,7 +458,11 @@ impl Receiver {
                     if self.opts.delete || self.opts.force {
                         let _ = std::fs::remove_dir_all(&path);
                     } else {
-                        return self.fail(format!("cannot delete non-empty directory: {}: {}", report::escape(&e.name), io_text(&err)));
+                        return self.fail(format!(
+                            "cannot delete non-empty directory: {}: {}",
+                            report::escape(&e.name),
+                            io_text(&err)
+                        ));
                     }
                 }
                 return self.process(idx, e);
@@ -427,14 +481,28 @@ impl Receiver {
         self.stats.created[type_slot(e)] += 1;
     }
 
-    fn process_dir(&mut self, idx: u32, e: &Entry, path: &Path, old: Option<Metadata>) -> Result<()> {
+    fn process_dir(
+        &mut self,
+        idx: u32,
+        e: &Entry,
+        path: &Path,
+        old: Option<Metadata>,
+    ) -> Result<()> {
         let (uid, gid) = self.want_ids(e);
-        let old = if e.name == b"." && std::mem::take(&mut self.root_created) { None } else { old };
+        let old = if e.name == b"." && std::mem::take(&mut self.root_created) {
+            None
+        } else {
+            old
+        };
         let old = match old {
             Some(m) if !m.is_dir() => {
                 if !self.opts.dry_run {
                     if let Err(err) = std::fs::remove_file(path) {
-                        return self.fail(format!("rsync: [generator] delete_file: unlink \"{}\" failed: {}", crate::flist::walk::full_name(path), io_text(&err)));
+                        return self.fail(format!(
+                            "rsync: [generator] delete_file: unlink \"{}\" failed: {}",
+                            crate::flist::walk::full_name(path),
+                            io_text(&err)
+                        ));
                     }
                 }
                 None
@@ -447,10 +515,17 @@ impl Receiver {
                 self.new_counts(e);
                 if !self.opts.dry_run && !path.is_dir() {
                     if let Err(err) = std::fs::create_dir(path) {
-                        return self.fail(format!("rsync: [generator] recv_generator: mkdir \"{}\" failed: {}", crate::flist::walk::full_name(path), io_text(&err)));
+                        return self.fail(format!(
+                            "rsync: [generator] recv_generator: mkdir \"{}\" failed: {}",
+                            crate::flist::walk::full_name(path),
+                            io_text(&err)
+                        ));
                     }
                 }
-                Change { new: true, ..Default::default() }
+                Change {
+                    new: true,
+                    ..Default::default()
+                }
             }
             Some(m) => decide::attr_change(e, m, &self.opts, uid, gid, mode),
         };
@@ -459,32 +534,72 @@ impl Receiver {
         self.log_item(idx, e, &change, false, None);
         if !self.opts.dry_run {
             // Mode now (so we can write into it), times at the end.
-            let mode_now = if old.is_none() || change.perms { Some(mode | if self.meta.am_root { 0 } else { 0o700 }) } else { None };
-            if let Err(err) = meta::apply(path, e, Some(uid), Some(gid), mode_now, &MetaOpts { times: false, ..self.meta }) {
-                self.fail(format!("rsync: [generator] set attributes of \"{}\" failed: {}", crate::flist::walk::full_name(path), io_text(&err)))?;
+            let mode_now = if old.is_none() || change.perms {
+                Some(mode | if self.meta.am_root { 0 } else { 0o700 })
+            } else {
+                None
+            };
+            if let Err(err) = meta::apply(
+                path,
+                e,
+                Some(uid),
+                Some(gid),
+                mode_now,
+                &MetaOpts {
+                    times: false,
+                    ..self.meta
+                },
+            ) {
+                self.fail(format!(
+                    "rsync: [generator] set attributes of \"{}\" failed: {}",
+                    crate::flist::walk::full_name(path),
+                    io_text(&err)
+                ))?;
             }
             self.dir_times.push((path.to_path_buf(), idx));
         }
         Ok(())
     }
 
-    fn process_symlink(&mut self, idx: u32, e: &Entry, path: &Path, old: Option<Metadata>) -> Result<()> {
+    fn process_symlink(
+        &mut self,
+        idx: u32,
+        e: &Entry,
+        path: &Path,
+        old: Option<Metadata>,
+    ) -> Result<()> {
         let target = e.link.clone().unwrap_or_default();
         if self.opts.safe_links && is_unsafe(&e.name, &target) {
             if self.opts.info.symsafe > 0 || self.opts.verbose > 0 {
-                self.conn.info(&format!("ignoring unsafe symlink \"{}\" -> \"{}\"", report::escape(&e.name), report::escape(&target)))?;
+                self.conn.info(&format!(
+                    "ignoring unsafe symlink \"{}\" -> \"{}\"",
+                    report::escape(&e.name),
+                    report::escape(&target)
+                ))?;
             }
             return Ok(());
         }
         let (uid, gid) = self.want_ids(e);
-        let same = old.as_ref().filter(|m| m.file_type().is_symlink()).and_then(|_| std::fs::read_link(path).ok()).map(|t| t.as_os_str().as_bytes() == target.as_slice()).unwrap_or(false);
+        let same = old
+            .as_ref()
+            .filter(|m| m.file_type().is_symlink())
+            .and_then(|_| std::fs::read_link(path).ok())
+            .map(|t| t.as_os_str().as_bytes() == target.as_slice())
+            .unwrap_or(false);
         let mut change = if same {
             decide::attr_change(e, old.as_ref().unwrap(), &self.opts, uid, gid, 0)
         } else if old.is_some() {
-            Change { local: true, checksum: true, ..Default::default() }
+            Change {
+                local: true,
+                checksum: true,
+                ..Default::default()
+            }
         } else {
             self.new_counts(e);
-            Change { new: true, ..Default::default() }
+            Change {
+                new: true,
+                ..Default::default()
+            }
         };
         if !same {
             if let Some(m) = &old {
@@ -500,29 +615,53 @@ impl Receiver {
                 let _ = std::fs::remove_file(path);
             }
             if let Err(err) = std::os::unix::fs::symlink(OsStr::from_bytes(&target), path) {
-                return self.fail(format!("rsync: [receiver] symlink \"{}\" -> \"{}\" failed: {}", crate::flist::walk::full_name(path), report::escape(&target), io_text(&err)));
+                return self.fail(format!(
+                    "rsync: [receiver] symlink \"{}\" -> \"{}\" failed: {}",
+                    crate::flist::walk::full_name(path),
+                    report::escape(&target),
+                    io_text(&err)
+                ));
             }
         }
         if let Err(err) = meta::apply(path, e, Some(uid), Some(gid), None, &self.meta) {
-            self.fail(format!("rsync: [receiver] set attributes of \"{}\" failed: {}", crate::flist::walk::full_name(path), io_text(&err)))?;
+            self.fail(format!(
+                "rsync: [receiver] set attributes of \"{}\" failed: {}",
+                crate::flist::walk::full_name(path),
+                io_text(&err)
+            ))?;
         }
         Ok(())
     }
 
-    fn process_special(&mut self, idx: u32, e: &Entry, path: &Path, old: Option<Metadata>) -> Result<()> {
+    fn process_special(
+        &mut self,
+        idx: u32,
+        e: &Entry,
+        path: &Path,
+        old: Option<Metadata>,
+    ) -> Result<()> {
         if self.opts.drop_d || (e.is_device() && !self.meta.am_root) {
             return Ok(());
         }
         let (uid, gid) = self.want_ids(e);
         let mode = meta::target_mode(e, old.as_ref().map(|m| m.mode()), &self.meta);
-        let same = old.as_ref().map(|m| (m.mode() & S_IFMT) == e.fmt() && (!e.is_device() || m.rdev() == e.rdev)).unwrap_or(false);
+        let same = old
+            .as_ref()
+            .map(|m| (m.mode() & S_IFMT) == e.fmt() && (!e.is_device() || m.rdev() == e.rdev))
+            .unwrap_or(false);
         let change = if same {
             decide::attr_change(e, old.as_ref().unwrap(), &self.opts, uid, gid, mode)
         } else if old.is_some() {
-            Change { local: true, ..Default::default() }
+            Change {
+                local: true,
+                ..Default::default()
+            }
         } else {
             self.new_counts(e);
-            Change { new: true, ..Default::default() }
+            Change {
+                new: true,
+                ..Default::default()
+            }
         };
         self.log_item(idx, e, &change, false, None);
         if self.opts.dry_run || (same && !change.significant()) {
@@ -533,38 +672,62 @@ impl Receiver {
                 let _ = std::fs::remove_file(path);
             }
             if let Err(err) = meta::mknod(path, e) {
-                return self.fail(format!("rsync: [receiver] mknod \"{}\" failed: {}", crate::flist::walk::full_name(path), io_text(&err)));
+                return self.fail(format!(
+                    "rsync: [receiver] mknod \"{}\" failed: {}",
+                    crate::flist::walk::full_name(path),
+                    io_text(&err)
+                ));
             }
         }
         if let Err(err) = meta::apply(path, e, Some(uid), Some(gid), Some(mode), &self.meta) {
-            self.fail(format!("rsync: [receiver] set attributes of \"{}\" failed: {}", crate::flist::walk::full_name(path), io_text(&err)))?;
+            self.fail(format!(
+                "rsync: [receiver] set attributes of \"{}\" failed: {}",
+                crate::flist::walk::full_name(path),
+                io_text(&err)
+            ))?;
         }
         Ok(())
     }
 
-    fn process_file(&mut self, idx: u32, e: &Entry, path: &Path, old: Option<Metadata>) -> Result<()> {
+    fn process_file(
+        &mut self,
+        idx: u32,
+        e: &Entry,
+        path: &Path,
+        old: Option<Metadata>,
+    ) -> Result<()> {
         let (uid, gid) = self.want_ids(e);
         if e.hlink != 0 && self.opts.hard_links {
             if let Some(first) = self.hl_first.get(&e.hlink).copied() {
                 let first_name = self.flist[first as usize].name.clone();
-                let change = Change { new: old.is_none(), hlink: true, ..Default::default() };
+                let change = Change {
+                    new: old.is_none(),
+                    hlink: true,
+                    ..Default::default()
+                };
                 self.log_item(idx, e, &change, false, Some(first_name));
                 self.hardlinks.push((idx, e.hlink));
                 return Ok(());
             }
             self.hl_first.insert(e.hlink, idx);
         }
-        let old = old.filter(|m| m.is_file() || {
-            // A non-regular item is replaced.
-            if !self.opts.dry_run {
-                let _ = std::fs::remove_file(path);
+        let old = old.filter(|m| {
+            m.is_file() || {
+                // A non-regular item is replaced.
+                if !self.opts.dry_run {
+                    let _ = std::fs::remove_file(path);
+                }
+                false
             }
-            false
         });
         let mode = meta::target_mode(e, old.as_ref().map(|m| m.mode()), &self.meta);
         let uptodate = match &old {
             Some(m) => {
-                let mut sum = || File::open(path).ok().and_then(|f| crate::recon::tempfile::digest_file(&f, m.len()).ok());
+                let mut sum = || {
+                    File::open(path)
+                        .ok()
+                        .and_then(|f| crate::recon::tempfile::digest_file(&f, m.len()).ok())
+                };
                 decide::quick_check_ok(e, m, &self.opts, &mut sum)
             }
             None => false,
@@ -577,8 +740,19 @@ impl Receiver {
             }
             self.log_item(idx, e, &change, false, None);
             if !self.opts.dry_run && change.significant() {
-                if let Err(err) = meta::apply(path, e, Some(uid), Some(gid), change.perms.then_some(mode), &self.meta) {
-                    self.fail(format!("rsync: [generator] set attributes of \"{}\" failed: {}", crate::flist::walk::full_name(path), io_text(&err)))?;
+                if let Err(err) = meta::apply(
+                    path,
+                    e,
+                    Some(uid),
+                    Some(gid),
+                    change.perms.then_some(mode),
+                    &self.meta,
+                ) {
+                    self.fail(format!(
+                        "rsync: [generator] set attributes of \"{}\" failed: {}",
+                        crate::flist::walk::full_name(path),
+                        io_text(&err)
+                    ))?;
                 }
             }
             if self.opts.remove_source_files {
@@ -593,7 +767,11 @@ impl Receiver {
             return Ok(());
         }
         let mut change = match &old {
-            None => Change { new: true, transfer: true, ..Default::default() },
+            None => Change {
+                new: true,
+                transfer: true,
+                ..Default::default()
+            },
             Some(m) => {
                 let mut c = decide::attr_change(e, m, &self.opts, uid, gid, mode);
                 c.transfer = true;
@@ -620,20 +798,46 @@ impl Receiver {
         self.request(idx, e, path, old.is_some(), false)
     }
 
-    fn request(&mut self, idx: u32, e: &Entry, path: &Path, has_basis: bool, redo: bool) -> Result<()> {
+    fn request(
+        &mut self,
+        idx: u32,
+        e: &Entry,
+        path: &Path,
+        has_basis: bool,
+        redo: bool,
+    ) -> Result<()> {
         let temp_dir = self.opts.temp_dir.as_ref().map(PathBuf::from);
         let (file, temp) = match create_temp(path, temp_dir.as_deref()) {
             Ok(x) => x,
             Err(err) => {
                 let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-                return self.fail(format!("rsync: [receiver] mkstemp \"{}\" failed: {}", crate::flist::walk::full_name(&dir.join(format!(".{}.XXXXXX", path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()))), io_text(&err)));
+                return self.fail(format!(
+                    "rsync: [receiver] mkstemp \"{}\" failed: {}",
+                    crate::flist::walk::full_name(
+                        &dir.join(format!(
+                            ".{}.XXXXXX",
+                            path.file_name()
+                                .map(|n| n.to_string_lossy().into_owned())
+                                .unwrap_or_default()
+                        ))
+                    ),
+                    io_text(&err)
+                ));
             }
         };
         let whole = self.opts.whole_file.unwrap_or(false) || redo || e.size == 0;
-        let basis = if has_basis && !whole { File::open(path).ok() } else { None };
+        let basis = if has_basis && !whole {
+            File::open(path).ok()
+        } else {
+            None
+        };
         let mut half = None;
         let delta = basis.is_some();
-        self.conn.send(&Msg::Request { idx, delta, engine: self.engine as u8 })?;
+        self.conn.send(&Msg::Request {
+            idx,
+            delta,
+            engine: self.engine as u8,
+        })?;
         if let Some(b) = &basis {
             let shared: Shared = match b.metadata().map(|m| m.len()) {
                 Ok(0) | Err(_) => std::sync::Arc::new(Vec::<u8>::new()),
@@ -643,7 +847,9 @@ impl Receiver {
                 },
             };
             let mut h = engine::receiver_half(self.engine, &self.opts.engine_params, shared);
-            let step = h.start().map_err(|e| Error::protocol(format!("engine error: {e}")))?;
+            let step = h
+                .start()
+                .map_err(|e| Error::protocol(format!("engine error: {e}")))?;
             for m in step.msgs {
                 self.stats.engine_msgs += m.len() as u64;
                 self.conn.send(&Msg::Engine { idx, data: m })?;
@@ -654,14 +860,34 @@ impl Receiver {
         }
         let now = Instant::now();
         crate::recon::register(temp.clone(), path.to_path_buf());
-        self.jobs.insert(idx, Job { writer: Writer::new(file, self.opts.sparse), temp, target: path.to_path_buf(), basis, half, started: now, last_progress: now, redo });
+        self.jobs.insert(
+            idx,
+            Job {
+                writer: Writer::new(file, self.opts.sparse),
+                temp,
+                target: path.to_path_buf(),
+                basis,
+                half,
+                started: now,
+                last_progress: now,
+                redo,
+            },
+        );
         Ok(())
     }
 
     fn on_engine(&mut self, idx: u32, data: &[u8]) -> Result<()> {
-        let job = self.jobs.get_mut(&idx).ok_or_else(|| Error::protocol("protocol error: engine message for an unknown file"))?;
-        let half = job.half.as_mut().ok_or_else(|| Error::protocol("protocol error: unexpected engine message"))?;
-        let step = half.handle(data).map_err(|e| Error::protocol(format!("protocol error: {e}")))?;
+        let job = self
+            .jobs
+            .get_mut(&idx)
+            .ok_or_else(|| Error::protocol("protocol error: engine message for an unknown file"))?;
+        let half = job
+            .half
+            .as_mut()
+            .ok_or_else(|| Error::protocol("protocol error: unexpected engine message"))?;
+        let step = half
+            .handle(data)
+            .map_err(|e| Error::protocol(format!("protocol error: {e}")))?;
         if step.done {
             job.half = None;
         }
@@ -677,12 +903,16 @@ impl Receiver {
             self.flush_lines()?;
         }
         let Some(job) = self.jobs.get_mut(&idx) else {
-            return Err(Error::protocol("protocol error: data for a file that was not requested"));
+            return Err(Error::protocol(
+                "protocol error: data for a file that was not requested",
+            ));
         };
         let len = self.flist.get(idx as usize).map(|e| e.size).unwrap_or(0);
         for op in &ops {
             if op.dst().checked_add(op.len()).is_none_or(|end| end > len) {
-                return Err(Error::protocol("protocol error: op beyond the end of the file"));
+                return Err(Error::protocol(
+                    "protocol error: op beyond the end of the file",
+                ));
             }
             if let engine::Op::CopyFrom { .. } = op {
                 return Err(Error::protocol("protocol error: CopyFrom not negotiated"));
@@ -693,7 +923,11 @@ impl Receiver {
                 self.jobs.remove(&idx);
                 crate::recon::unregister(&temp);
                 let _ = std::fs::remove_file(&temp);
-                return self.fail(format!("rsync: [receiver] write failed on \"{}\": {}", crate::flist::walk::full_name(&target), io_text(&err)));
+                return self.fail(format!(
+                    "rsync: [receiver] write failed on \"{}\": {}",
+                    crate::flist::walk::full_name(&target),
+                    io_text(&err)
+                ));
             }
         }
         if self.opts.info.progress == 1 {
@@ -703,7 +937,11 @@ impl Receiver {
                 let el = job.started.elapsed().as_secs_f64();
                 let w = job.writer.written;
                 let rate = w as f64 / el.max(1e-6);
-                let eta = if w > 0 { (len.saturating_sub(w)) as f64 / rate } else { 0.0 };
+                let eta = if w > 0 {
+                    (len.saturating_sub(w)) as f64 / rate
+                } else {
+                    0.0
+                };
                 let l = progress::line(w, len, rate, eta, None, self.opts.human);
                 self.conn.info(&format!("\r{l}"))?;
             }
@@ -713,7 +951,9 @@ impl Receiver {
 
     fn on_file_end(&mut self, idx: u32, digest: [u8; 32]) -> Result<()> {
         let Some(mut job) = self.jobs.remove(&idx) else {
-            return Err(Error::protocol("protocol error: end of a file that was not requested"));
+            return Err(Error::protocol(
+                "protocol error: end of a file that was not requested",
+            ));
         };
         let e = self.flist[idx as usize].clone();
         crate::recon::unregister(&job.temp);
@@ -722,13 +962,23 @@ impl Receiver {
         if !ok {
             let _ = std::fs::remove_file(&job.temp);
             if let Err(err) = got {
-                return self.fail(format!("rsync: [receiver] write failed on \"{}\": {}", crate::flist::walk::full_name(&job.target), io_text(&err)));
+                return self.fail(format!(
+                    "rsync: [receiver] write failed on \"{}\": {}",
+                    crate::flist::walk::full_name(&job.target),
+                    io_text(&err)
+                ));
             }
             if job.redo || !self.redone.insert(idx) {
-                return self.fail(format!("ERROR: {} failed verification -- update discarded.", report::escape(&e.name)));
+                return self.fail(format!(
+                    "ERROR: {} failed verification -- update discarded.",
+                    report::escape(&e.name)
+                ));
             }
             if self.opts.verbose > 0 {
-                self.conn.warning(&format!("WARNING: {} failed verification -- update discarded (will try again).", report::escape(&e.name)))?;
+                self.conn.warning(&format!(
+                    "WARNING: {} failed verification -- update discarded (will try again).",
+                    report::escape(&e.name)
+                ))?;
             }
             let target = job.target.clone();
             return self.request(idx, &e, &target, true, true);
@@ -740,12 +990,21 @@ impl Receiver {
         let old_mode = std::fs::metadata(&job.target).ok().map(|m| m.mode());
         let mode = meta::target_mode(&e, old_mode, &self.meta);
         if let Err(err) = meta::apply(&job.temp, &e, Some(uid), Some(gid), Some(mode), &self.meta) {
-            self.fail(format!("rsync: [receiver] set attributes of \"{}\" failed: {}", crate::flist::walk::full_name(&job.temp), io_text(&err)))?;
+            self.fail(format!(
+                "rsync: [receiver] set attributes of \"{}\" failed: {}",
+                crate::flist::walk::full_name(&job.temp),
+                io_text(&err)
+            ))?;
         }
         drop(job.basis.take());
         if let Err(err) = std::fs::rename(&job.temp, &job.target) {
             let _ = std::fs::remove_file(&job.temp);
-            return self.fail(format!("rsync: [receiver] rename \"{}\" -> \"{}\": {}", crate::flist::walk::full_name(&job.temp), report::escape(&e.name), io_text(&err)));
+            return self.fail(format!(
+                "rsync: [receiver] rename \"{}\" -> \"{}\": {}",
+                crate::flist::walk::full_name(&job.temp),
+                report::escape(&e.name),
+                io_text(&err)
+            ));
         }
         self.xfr += 1;
         if self.opts.info.progress == 1 {
@@ -754,8 +1013,19 @@ impl Receiver {
             let total = self.flist.len() as u64;
             let left = total.saturating_sub(idx as u64 + 1);
             let l1 = progress::line(e.size, e.size, rate, 0.0, None, self.opts.human);
-            let l2 = progress::line(e.size, e.size, rate, el, Some((self.xfr, left, total)), self.opts.human);
-            let l2 = if self.flist_done { l2 } else { l2.replace("to-chk", "ir-chk") };
+            let l2 = progress::line(
+                e.size,
+                e.size,
+                rate,
+                el,
+                Some((self.xfr, left, total)),
+                self.opts.human,
+            );
+            let l2 = if self.flist_done {
+                l2
+            } else {
+                l2.replace("to-chk", "ir-chk")
+            };
             self.conn.info(&format!("\r{l1}\r{l2}\n"))?;
         }
         if self.opts.remove_source_files {
@@ -769,19 +1039,41 @@ impl Receiver {
     fn delete_extraneous(&mut self, dir: &Entry, children: &[Entry]) -> Result<()> {
         if self.io_error && !self.opts.ignore_errors {
             if !self.deleted_warned() {
-                self.conn.error("IO error encountered -- skipping file deletion")?;
+                self.conn
+                    .error("IO error encountered -- skipping file deletion")?;
             }
             return Ok(());
         }
         let path = self.target(dir);
-        let keep: std::collections::HashSet<Vec<u8>> = children.iter().map(|c| c.name.rsplit(|b| *b == b'/').next().unwrap_or(&c.name).to_vec()).collect();
-        let Ok(rd) = std::fs::read_dir(&path) else { return Ok(()) };
-        let mut names: Vec<Vec<u8>> = rd.filter_map(|d| d.ok()).map(|d| d.file_name().as_bytes().to_vec()).filter(|n| !keep.contains(n)).collect();
+        let keep: std::collections::HashSet<Vec<u8>> = children
+            .iter()
+            .map(|c| {
+                c.name
+                    .rsplit(|b| *b == b'/')
+                    .next()
+                    .unwrap_or(&c.name)
+                    .to_vec()
+            })
+            .collect();
+        let Ok(rd) = std::fs::read_dir(&path) else {
+            return Ok(());
+        };
+        let mut names: Vec<Vec<u8>> = rd
+            .filter_map(|d| d.ok())
+            .map(|d| d.file_name().as_bytes().to_vec())
+            .filter(|n| !keep.contains(n))
+            .collect();
         names.sort();
         names.reverse();
         for n in names {
-            let rel = if dir.name == b"." { n.clone() } else { [dir.name.as_slice(), b"/", &n].concat() };
-            let is_dir = std::fs::symlink_metadata(path.join(OsStr::from_bytes(&n))).map(|m| m.is_dir()).unwrap_or(false);
+            let rel = if dir.name == b"." {
+                n.clone()
+            } else {
+                [dir.name.as_slice(), b"/", &n].concat()
+            };
+            let is_dir = std::fs::symlink_metadata(path.join(OsStr::from_bytes(&n)))
+                .map(|m| m.is_dir())
+                .unwrap_or(false);
             if self.filters.protected(&rel, is_dir) {
                 continue;
             }
@@ -801,10 +1093,15 @@ impl Receiver {
     }
 
     fn delete_path(&mut self, p: &Path, rel: &[u8]) -> Result<()> {
-        let Ok(m) = std::fs::symlink_metadata(p) else { return Ok(()) };
+        let Ok(m) = std::fs::symlink_metadata(p) else {
+            return Ok(());
+        };
         if m.is_dir() {
             if let Ok(rd) = std::fs::read_dir(p) {
-                let mut kids: Vec<Vec<u8>> = rd.filter_map(|d| d.ok()).map(|d| d.file_name().as_bytes().to_vec()).collect();
+                let mut kids: Vec<Vec<u8>> = rd
+                    .filter_map(|d| d.ok())
+                    .map(|d| d.file_name().as_bytes().to_vec())
+                    .collect();
                 kids.sort();
                 kids.reverse();
                 for k in kids {
@@ -820,17 +1117,34 @@ impl Receiver {
                 return Ok(());
             }
         }
-        let shown = if m.is_dir() { format!("{}/", report::escape(rel)) } else { report::escape(rel) };
-        if self.opts.out_format.as_deref().is_some_and(|f| f.contains("%i")) {
+        let shown = if m.is_dir() {
+            format!("{}/", report::escape(rel))
+        } else {
+            report::escape(rel)
+        };
+        if self
+            .opts
+            .out_format
+            .as_deref()
+            .is_some_and(|f| f.contains("%i"))
+        {
             self.push_line(None, format!("*deleting   {shown}"));
         } else if self.opts.info.del > 0 {
             self.push_line(None, format!("deleting {shown}"));
         }
         if !self.opts.dry_run {
-            let r = if m.is_dir() { std::fs::remove_dir(p) } else { std::fs::remove_file(p) };
+            let r = if m.is_dir() {
+                std::fs::remove_dir(p)
+            } else {
+                std::fs::remove_file(p)
+            };
             if let Err(err) = r {
                 let what = if m.is_dir() { "rmdir" } else { "unlink" };
-                self.fail(format!("rsync: [generator] delete_file: {what}({}) failed: {}", report::escape(rel), io_text(&err)))?;
+                self.fail(format!(
+                    "rsync: [generator] delete_file: {what}({}) failed: {}",
+                    report::escape(rel),
+                    io_text(&err)
+                ))?;
                 return Ok(());
             }
         }
@@ -855,7 +1169,12 @@ impl Receiver {
             };
             kids.entry(parent).or_default().push(e.clone());
         }
-        let dirs: Vec<Entry> = self.flist.iter().filter(|e| e.is_dir() && e.flags & F_TOP_DIR != 0).cloned().collect();
+        let dirs: Vec<Entry> = self
+            .flist
+            .iter()
+            .filter(|e| e.is_dir() && e.flags & F_TOP_DIR != 0)
+            .cloned()
+            .collect();
         for d in dirs {
             let k = kids.remove(&d.name).unwrap_or_default();
             self.delete_extraneous(&d, &k)?;
@@ -864,12 +1183,16 @@ impl Receiver {
     }
 
     fn finish_up(&mut self) -> Result<()> {
-        if matches!(self.opts.delete_when, DeleteWhen::After | DeleteWhen::Delay) && self.opts.delete {
+        if matches!(self.opts.delete_when, DeleteWhen::After | DeleteWhen::Delay)
+            && self.opts.delete
+        {
             self.delete_all_top_dirs()?;
         }
         // Hard links (-H): link later members of each group to the first.
         for (idx, group) in std::mem::take(&mut self.hardlinks) {
-            let Some(&first) = self.hl_first.get(&group) else { continue };
+            let Some(&first) = self.hl_first.get(&group) else {
+                continue;
+            };
             let fe = self.flist[first as usize].clone();
             let e = self.flist[idx as usize].clone();
             let (fp, p) = (self.target(&fe), self.target(&e));
@@ -883,7 +1206,12 @@ impl Receiver {
             if !same {
                 let _ = std::fs::remove_file(&p);
                 if let Err(err) = std::fs::hard_link(&fp, &p) {
-                    self.fail(format!("rsync: [receiver] link \"{}\" => {} failed: {}", crate::flist::walk::full_name(&p), report::escape(&fe.name), io_text(&err)))?;
+                    self.fail(format!(
+                        "rsync: [receiver] link \"{}\" => {} failed: {}",
+                        crate::flist::walk::full_name(&p),
+                        report::escape(&fe.name),
+                        io_text(&err)
+                    ))?;
                 }
             }
         }
@@ -891,19 +1219,48 @@ impl Receiver {
         if !self.opts.dry_run {
             for (p, idx) in std::mem::take(&mut self.dir_times).into_iter().rev() {
                 let e = self.flist[idx as usize].clone();
-                let mode = if self.opts.perms { Some(e.perms()) } else { None };
-                let o = MetaOpts { owner: false, group: false, ..self.meta };
-                if let Err(err) = meta::apply(&p, &e, None, None, mode.or_else(|| {
-                    // New dirs were created with u+rwx for us; restore the intended mode.
-                    std::fs::metadata(&p).ok().map(|m| meta::target_mode(&e, None, &self.meta) & if m.mode() & 0o700 == 0o700 { 0o7777 } else { 0o7777 })
-                }).filter(|_| true), &o) {
-                    self.fail(format!("rsync: [generator] failed to set times on \"{}\": {}", crate::flist::walk::full_name(&p), io_text(&err)))?;
+                let mode = if self.opts.perms {
+                    Some(e.perms())
+                } else {
+                    None
+                };
+                let o = MetaOpts {
+                    owner: false,
+                    group: false,
+                    ..self.meta
+                };
+                if let Err(err) = meta::apply(
+                    &p,
+                    &e,
+                    None,
+                    None,
+                    mode.or_else(|| {
+                        // New dirs were created with u+rwx for us; restore the intended mode.
+                        std::fs::metadata(&p).ok().map(|m| {
+                            meta::target_mode(&e, None, &self.meta)
+                                & if m.mode() & 0o700 == 0o700 {
+                                    0o7777
+                                } else {
+                                    0o7777
+                                }
+                        })
+                    })
+                    .filter(|_| true),
+                    &o,
+                ) {
+                    self.fail(format!(
+                        "rsync: [generator] failed to set times on \"{}\": {}",
+                        crate::flist::walk::full_name(&p),
+                        io_text(&err)
+                    ))?;
                 }
             }
         }
         if self.del_limit_hit {
             let skipped = 0;
-            self.conn.warning(&format!("Deletions stopped due to --max-delete limit ({skipped} skipped)"))?;
+            self.conn.warning(&format!(
+                "Deletions stopped due to --max-delete limit ({skipped} skipped)"
+            ))?;
         }
         Ok(())
     }

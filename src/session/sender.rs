@@ -43,7 +43,12 @@ fn open_shared(path: &std::path::Path) -> std::io::Result<(Shared, u64)> {
 }
 
 impl Sender {
-    pub fn new(opts: Options, conn: Conn, sources: Vec<Source>, filters: super::filters::Filters) -> Sender {
+    pub fn new(
+        opts: Options,
+        conn: Conn,
+        sources: Vec<Source>,
+        filters: super::filters::Filters,
+    ) -> Sender {
         Sender {
             opts,
             conn,
@@ -134,7 +139,11 @@ impl Sender {
 
     fn on_walk(&mut self, ev: WalkEvent, started: Instant) -> Result<bool> {
         match ev {
-            WalkEvent::Segment { parent, entries, paths } => {
+            WalkEvent::Segment {
+                parent,
+                entries,
+                paths,
+            } => {
                 for e in &entries {
                     self.stats.num_files += 1;
                     match () {
@@ -152,12 +161,18 @@ impl Sender {
                 let (_, payload) = msg.encode(self.conn.comp);
                 self.stats.flist_size += payload.len() as u64;
                 self.conn.send(&msg)?;
-                let Msg::Segment { entries, .. } = msg else { unreachable!() };
+                let Msg::Segment { entries, .. } = msg else {
+                    unreachable!()
+                };
                 self.flist.extend(entries);
                 self.paths.extend(paths);
                 Ok(true)
             }
-            WalkEvent::Note { error, text, vanished } => {
+            WalkEvent::Note {
+                error,
+                text,
+                vanished,
+            } => {
                 if error {
                     self.problems.partial = true;
                     self.io_error = true;
@@ -172,7 +187,9 @@ impl Sender {
             }
             WalkEvent::End { io_error } => {
                 self.stats.flist_gen_ms = started.elapsed().as_millis() as u64;
-                self.conn.send(&Msg::FlistEnd { io_error: io_error || self.io_error })?;
+                self.conn.send(&Msg::FlistEnd {
+                    io_error: io_error || self.io_error,
+                })?;
                 Ok(false)
             }
         }
@@ -186,8 +203,12 @@ impl Sender {
         match m {
             Msg::Request { idx, delta, engine } => self.on_request(idx, delta, engine)?,
             Msg::Engine { idx, data } => {
-                let (half, _) = self.sessions.get_mut(&idx).ok_or_else(|| Error::protocol("protocol error: engine message for an unknown file"))?;
-                let step = half.handle(&data).map_err(|e| Error::protocol(format!("protocol error: {e}")))?;
+                let (half, _) = self.sessions.get_mut(&idx).ok_or_else(|| {
+                    Error::protocol("protocol error: engine message for an unknown file")
+                })?;
+                let step = half
+                    .handle(&data)
+                    .map_err(|e| Error::protocol(format!("protocol error: {e}")))?;
                 self.emit_step(idx, step)?;
             }
             Msg::Ack { idx } => self.remove_source(idx)?,
@@ -196,25 +217,45 @@ impl Sender {
                 self.conn.say(level, &t)?;
             }
             Msg::Done(s) => return Ok(Some(s)),
-            other => return Err(Error::protocol(format!("protocol error: unexpected message {:?} at the sender", msg_name(&other)))),
+            other => {
+                return Err(Error::protocol(format!(
+                    "protocol error: unexpected message {:?} at the sender",
+                    msg_name(&other)
+                )))
+            }
         }
         Ok(None)
     }
 
     fn entry_path(&self, idx: u32) -> Result<(PathBuf, &Entry)> {
-        let e = self.flist.get(idx as usize).filter(|e| e.is_file()).ok_or_else(|| Error::protocol("protocol error: request for a file not in the list"))?;
+        let e = self
+            .flist
+            .get(idx as usize)
+            .filter(|e| e.is_file())
+            .ok_or_else(|| Error::protocol("protocol error: request for a file not in the list"))?;
         Ok((self.paths[idx as usize].clone(), e))
     }
 
     fn vanished(&mut self, idx: u32, path: &std::path::Path, err: std::io::Error) -> Result<()> {
         if err.kind() == std::io::ErrorKind::NotFound {
             self.problems.vanished = true;
-            self.conn.warning(&format!("file has vanished: \"{}\"", full_name(path)))?;
-            self.conn.send(&Msg::FileFailed { idx, vanished: true })
+            self.conn
+                .warning(&format!("file has vanished: \"{}\"", full_name(path)))?;
+            self.conn.send(&Msg::FileFailed {
+                idx,
+                vanished: true,
+            })
         } else {
             self.problems.partial = true;
-            self.conn.error(&format!("rsync: [sender] send_files failed to open \"{}\": {}", full_name(path), crate::error::io_text(&err)))?;
-            self.conn.send(&Msg::FileFailed { idx, vanished: false })
+            self.conn.error(&format!(
+                "rsync: [sender] send_files failed to open \"{}\": {}",
+                full_name(path),
+                crate::error::io_text(&err)
+            ))?;
+            self.conn.send(&Msg::FileFailed {
+                idx,
+                vanished: false,
+            })
         }
     }
 
@@ -223,13 +264,16 @@ impl Sender {
         if !delta {
             return self.send_whole(idx, &path);
         }
-        let id = EngineId::from_u8(engine).ok_or_else(|| Error::protocol("protocol error: unknown engine"))?;
+        let id = EngineId::from_u8(engine)
+            .ok_or_else(|| Error::protocol("protocol error: unknown engine"))?;
         let (data, _) = match open_shared(&path) {
             Ok(x) => x,
             Err(e) => return self.vanished(idx, &path, e),
         };
         let mut half = engine::sender_half(id, &self.params(), data.clone());
-        let step = half.start().map_err(|e| Error::protocol(format!("engine error: {e}")))?;
+        let step = half
+            .start()
+            .map_err(|e| Error::protocol(format!("engine error: {e}")))?;
         self.sessions.insert(idx, (half, data));
         self.emit_step(idx, step)
     }
@@ -251,7 +295,10 @@ impl Sender {
             }
             batch.push(op);
             if bytes >= PIECE || batch.len() >= 4096 {
-                self.conn.send(&Msg::Ops { idx, ops: std::mem::take(&mut batch) })?;
+                self.conn.send(&Msg::Ops {
+                    idx,
+                    ops: std::mem::take(&mut batch),
+                })?;
                 bytes = 0;
             }
         }
@@ -267,7 +314,12 @@ impl Sender {
                 } else {
                     h.update(bytes);
                 }
-                self.conn.send(&Msg::FileEnd { idx, digest: *h.finalize().as_bytes(), literal: 0, matched: 0 })?;
+                self.conn.send(&Msg::FileEnd {
+                    idx,
+                    digest: *h.finalize().as_bytes(),
+                    literal: 0,
+                    matched: 0,
+                })?;
             }
         }
         Ok(())
@@ -290,8 +342,15 @@ impl Sender {
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                     Err(e) => {
                         self.problems.partial = true;
-                        self.conn.error(&format!("rsync: [sender] read errors mapping \"{}\": {}", full_name(path), crate::error::io_text(&e)))?;
-                        return self.conn.send(&Msg::FileFailed { idx, vanished: false });
+                        self.conn.error(&format!(
+                            "rsync: [sender] read errors mapping \"{}\": {}",
+                            full_name(path),
+                            crate::error::io_text(&e)
+                        ))?;
+                        return self.conn.send(&Msg::FileFailed {
+                            idx,
+                            vanished: false,
+                        });
                     }
                 }
             }
@@ -301,20 +360,33 @@ impl Sender {
             buf.truncate(n);
             h.update(&buf);
             self.stats.literal += n as u64;
-            self.conn.send(&Msg::Ops { idx, ops: vec![Op::Literal { dst: off, data: buf }] })?;
+            self.conn.send(&Msg::Ops {
+                idx,
+                ops: vec![Op::Literal {
+                    dst: off,
+                    data: buf,
+                }],
+            })?;
             off += n as u64;
             if n < PIECE {
                 break;
             }
         }
-        self.conn.send(&Msg::FileEnd { idx, digest: *h.finalize().as_bytes(), literal: 0, matched: 0 })
+        self.conn.send(&Msg::FileEnd {
+            idx,
+            digest: *h.finalize().as_bytes(),
+            literal: 0,
+            matched: 0,
+        })
     }
 
     fn remove_source(&mut self, idx: u32) -> Result<()> {
         if !self.opts.remove_source_files {
             return Ok(());
         }
-        let Some(e) = self.flist.get(idx as usize) else { return Ok(()) };
+        let Some(e) = self.flist.get(idx as usize) else {
+            return Ok(());
+        };
         if e.is_dir() {
             return Ok(());
         }
@@ -325,12 +397,19 @@ impl Sender {
             Ok(m) if m.len() == e.size && m.mtime() == e.mtime => {
                 if let Err(err) = std::fs::remove_file(&path) {
                     self.problems.partial = true;
-                    self.conn.error(&format!("rsync: [sender] sender failed to remove {}: {}", full_name(&path), crate::error::io_text(&err)))?;
+                    self.conn.error(&format!(
+                        "rsync: [sender] sender failed to remove {}: {}",
+                        full_name(&path),
+                        crate::error::io_text(&err)
+                    ))?;
                 }
             }
             _ => {
                 self.problems.partial = true;
-                self.conn.error(&format!("ERROR: Skipping sender remove for changed file: {}", full_name(&path)))?;
+                self.conn.error(&format!(
+                    "ERROR: Skipping sender remove for changed file: {}",
+                    full_name(&path)
+                ))?;
             }
         }
         Ok(())
@@ -339,13 +418,16 @@ impl Sender {
 
 fn checksum_entries(entries: &mut [Entry], paths: &[PathBuf]) {
     use rayon::prelude::*;
-    entries.par_iter_mut().zip(paths.par_iter()).for_each(|(e, p)| {
-        if e.is_file() {
-            if let Ok(f) = File::open(p) {
-                e.sum = crate::recon::tempfile::digest_file(&f, e.size).ok();
+    entries
+        .par_iter_mut()
+        .zip(paths.par_iter())
+        .for_each(|(e, p)| {
+            if e.is_file() {
+                if let Ok(f) = File::open(p) {
+                    e.sum = crate::recon::tempfile::digest_file(&f, e.size).ok();
+                }
             }
-        }
-    });
+        });
 }
 
 pub fn msg_name(m: &Msg) -> &'static str {
@@ -365,4 +447,3 @@ pub fn msg_name(m: &Msg) -> &'static str {
         Msg::Fatal { .. } => "Fatal",
     }
 }
-

@@ -15,5 +15,14 @@ pub struct Stream {
 pub fn pipe_pair() -> std::io::Result<(Stream, Stream)> {
     let (r1, w1) = std::io::pipe()?;
     let (r2, w2) = std::io::pipe()?;
-    Ok((Stream { r: Box::new(r1), w: Box::new(w2) }, Stream { r: Box::new(r2), w: Box::new(w1) }))
+    Ok((
+        Stream {
+            r: Box::new(r1),
+            w: Box::new(w2),
+        },
+        Stream {
+            r: Box::new(r2),
+            w: Box::new(w1),
+        },
+    ))
 }

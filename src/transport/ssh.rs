@@ -13,16 +13,32 @@ pub struct Remote {
 /// Spawn `argv` (already complete) and return the stream to its stdio.
 pub fn spawn(argv: &[String]) -> Result<(Remote, Stream)> {
     let mut cmd = Command::new(&argv[0]);
-    cmd.args(&argv[1..]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit());
+    cmd.args(&argv[1..])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
     unsafe {
         cmd.pre_exec(crate::signals::unblock_in_child);
     }
     let mut child = cmd.spawn().map_err(|e| {
-        Error::new(14, format!("rsync: Failed to exec {}: {}\nrsync error: error in IPC code (code 14)", argv[0], crate::error::io_text(&e)))
+        Error::new(
+            14,
+            format!(
+                "rsync: Failed to exec {}: {}\nrsync error: error in IPC code (code 14)",
+                argv[0],
+                crate::error::io_text(&e)
+            ),
+        )
     })?;
     let w = child.stdin.take().unwrap();
     let r = child.stdout.take().unwrap();
-    Ok((Remote { child }, Stream { r: Box::new(r), w: Box::new(w) }))
+    Ok((
+        Remote { child },
+        Stream {
+            r: Box::new(r),
+            w: Box::new(w),
+        },
+    ))
 }
 
 impl Remote {
@@ -39,7 +55,9 @@ impl Remote {
         loop {
             match self.child.try_wait() {
                 Ok(Some(s)) => return s.code().unwrap_or(255),
-                Ok(None) if std::time::Instant::now() < deadline => std::thread::sleep(std::time::Duration::from_millis(20)),
+                Ok(None) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(20))
+                }
                 _ => {
                     let _ = self.child.kill();
                     return self.wait();

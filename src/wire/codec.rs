@@ -57,7 +57,11 @@ impl<'a> Cur<'a> {
         Ok(((u >> 1) as i64) ^ -((u & 1) as i64))
     }
     pub fn take(&mut self, n: usize) -> Result<&'a [u8]> {
-        let end = self.pos.checked_add(n).filter(|e| *e <= self.buf.len()).ok_or_else(short)?;
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|e| *e <= self.buf.len())
+            .ok_or_else(short)?;
         let s = &self.buf[self.pos..end];
         self.pos = end;
         Ok(s)

@@ -19,7 +19,12 @@ pub struct FrameWriter {
 
 impl FrameWriter {
     pub fn new(w: Box<dyn Write + Send>, bytes: Arc<AtomicU64>) -> Self {
-        FrameWriter { w: Arc::new(Mutex::new(BufWriter::with_capacity(256 << 10, w))), bytes, bwlimit: 0, started: Instant::now() }
+        FrameWriter {
+            w: Arc::new(Mutex::new(BufWriter::with_capacity(256 << 10, w))),
+            bytes,
+            bwlimit: 0,
+            started: Instant::now(),
+        }
     }
     /// `--bwlimit` in bytes per second (0 = unlimited).
     pub fn set_bwlimit(&mut self, bps: u64) {
@@ -27,7 +32,11 @@ impl FrameWriter {
         self.started = Instant::now();
     }
     pub fn raw(&mut self, b: &[u8]) -> Result<()> {
-        self.w.lock().unwrap().write_all(b).map_err(|e| Error::new(12, format!("write error: {}", crate::error::io_text(&e))))?;
+        self.w
+            .lock()
+            .unwrap()
+            .write_all(b)
+            .map_err(|e| Error::new(12, format!("write error: {}", crate::error::io_text(&e))))?;
         self.bytes.fetch_add(b.len() as u64, Ordering::Relaxed);
         Ok(())
     }
@@ -54,7 +63,11 @@ impl FrameWriter {
         Ok(())
     }
     pub fn flush(&mut self) -> Result<()> {
-        self.w.lock().unwrap().flush().map_err(|e| Error::new(12, format!("write error: {}", crate::error::io_text(&e))))
+        self.w
+            .lock()
+            .unwrap()
+            .flush()
+            .map_err(|e| Error::new(12, format!("write error: {}", crate::error::io_text(&e))))
     }
 }
 
@@ -66,8 +79,11 @@ pub struct FatalHandle {
 impl FatalHandle {
     /// Best effort: send a `Fatal` message and flush.
     pub fn fatal(&self, code: i32, msg: &str) {
-        let (tag, payload) = crate::wire::Msg::Fatal { code: code.clamp(0, 255) as u8, text: msg.as_bytes().to_vec() }
-            .encode(crate::wire::msg::Compress::None);
+        let (tag, payload) = crate::wire::Msg::Fatal {
+            code: code.clamp(0, 255) as u8,
+            text: msg.as_bytes().to_vec(),
+        }
+        .encode(crate::wire::msg::Compress::None);
         let mut head = vec![tag];
         put_uv(&mut head, payload.len() as u64);
         if let Ok(mut w) = self.w.lock() {
@@ -86,7 +102,10 @@ pub struct FrameReader {
 
 impl FrameReader {
     pub fn new(r: Box<dyn Read + Send>, bytes: Arc<AtomicU64>) -> Self {
-        FrameReader { r: BufReader::with_capacity(256 << 10, r), bytes }
+        FrameReader {
+            r: BufReader::with_capacity(256 << 10, r),
+            bytes,
+        }
     }
     pub fn raw(&mut self, n: usize) -> std::io::Result<Vec<u8>> {
         let mut b = vec![0u8; n];
@@ -111,12 +130,17 @@ impl FrameReader {
                 Ok(Some(b[0]))
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => self.byte(),
-            Err(e) => Err(Error::new(12, format!("read error: {}", crate::error::io_text(&e)))),
+            Err(e) => Err(Error::new(
+                12,
+                format!("read error: {}", crate::error::io_text(&e)),
+            )),
         }
     }
     /// Next frame, or None at a clean end of stream (between frames).
     pub fn frame(&mut self) -> Result<Option<(u8, Vec<u8>)>> {
-        let Some(tag) = self.byte()? else { return Ok(None) };
+        let Some(tag) = self.byte()? else {
+            return Ok(None);
+        };
         let mut len = 0u64;
         let mut shift = 0;
         loop {
@@ -131,7 +155,9 @@ impl FrameReader {
             }
         }
         if len as usize > MAX_FRAME {
-            return Err(Error::protocol(format!("protocol error: frame of {len} bytes exceeds the limit")));
+            return Err(Error::protocol(format!(
+                "protocol error: frame of {len} bytes exceeds the limit"
+            )));
         }
         let mut buf = vec![0u8; len as usize];
         self.r.read_exact(&mut buf).map_err(|_| eof())?;

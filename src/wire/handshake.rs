@@ -24,7 +24,11 @@ pub struct Caps {
 impl Caps {
     pub fn ours() -> Caps {
         let engines = EngineId::ALL.iter().fold(0u64, |m, e| m | 1 << (*e as u8));
-        Caps { version: PROTOCOL_VERSION, features: FEAT_ZSTD | FEAT_LZ4 | FEAT_INPLACE | FEAT_DEDUPE, engines }
+        Caps {
+            version: PROTOCOL_VERSION,
+            features: FEAT_ZSTD | FEAT_LZ4 | FEAT_INPLACE | FEAT_DEDUPE,
+            engines,
+        }
     }
     pub fn has_engine(&self, e: EngineId) -> bool {
         self.engines & (1 << (e as u8)) != 0
@@ -47,12 +51,19 @@ pub fn handshake(w: &mut FrameWriter, r: &mut FrameReader, ours: &Caps) -> Resul
     framed.extend_from_slice(&hello);
     w.raw(&framed)?;
     w.flush()?;
-    let first = r.raw(1).map_err(|e| Error::new(12, format!("read error: {e}")))?;
+    let first = r
+        .raw(1)
+        .map_err(|e| Error::new(12, format!("read error: {e}")))?;
     if first.is_empty() {
-        return Err(Error::new(12, "connection unexpectedly closed (0 bytes received so far)"));
+        return Err(Error::new(
+            12,
+            "connection unexpectedly closed (0 bytes received so far)",
+        ));
     }
     let len = first[0] as usize;
-    let body = r.raw(len).map_err(|e| Error::new(12, format!("read error: {e}")))?;
+    let body = r
+        .raw(len)
+        .map_err(|e| Error::new(12, format!("read error: {e}")))?;
     if len < MAGIC.len() || body.len() < MAGIC.len() || &body[..MAGIC.len()] != MAGIC {
         let mut all = first.clone();
         all.extend_from_slice(&body);
@@ -82,5 +93,9 @@ pub fn handshake(w: &mut FrameWriter, r: &mut FrameReader, ours: &Caps) -> Resul
             ),
         ));
     }
-    Ok(Caps { version: common, features: features & ours.features, engines: engines & ours.engines })
+    Ok(Caps {
+        version: common,
+        features: features & ours.features,
+        engines: engines & ours.engines,
+    })
 }

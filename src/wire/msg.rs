@@ -36,13 +36,26 @@ pub struct Stats {
 impl Stats {
     fn fields(&self) -> Vec<u64> {
         let mut v = vec![
-            self.num_files, self.num_reg, self.num_dir, self.num_link, self.num_dev, self.num_special,
+            self.num_files,
+            self.num_reg,
+            self.num_dir,
+            self.num_link,
+            self.num_dev,
+            self.num_special,
         ];
         v.extend(self.created);
         v.extend(self.deleted);
         v.extend([
-            self.xferred_files, self.total_size, self.xferred_size, self.literal, self.matched,
-            self.flist_size, self.flist_gen_ms, self.deduped, self.engine_msgs, self.inplace_lost,
+            self.xferred_files,
+            self.total_size,
+            self.xferred_size,
+            self.literal,
+            self.matched,
+            self.flist_size,
+            self.flist_gen_ms,
+            self.deduped,
+            self.engine_msgs,
+            self.inplace_lost,
             self.problems as u64,
         ]);
         v
@@ -51,10 +64,24 @@ impl Stats {
         let g = |i: usize| f.get(i).copied().unwrap_or(0);
         let arr = |s: usize| [g(s), g(s + 1), g(s + 2), g(s + 3), g(s + 4)];
         Stats {
-            num_files: g(0), num_reg: g(1), num_dir: g(2), num_link: g(3), num_dev: g(4), num_special: g(5),
-            created: arr(6), deleted: arr(11),
-            xferred_files: g(16), total_size: g(17), xferred_size: g(18), literal: g(19), matched: g(20),
-            flist_size: g(21), flist_gen_ms: g(22), deduped: g(23), engine_msgs: g(24), inplace_lost: g(25),
+            num_files: g(0),
+            num_reg: g(1),
+            num_dir: g(2),
+            num_link: g(3),
+            num_dev: g(4),
+            num_special: g(5),
+            created: arr(6),
+            deleted: arr(11),
+            xferred_files: g(16),
+            total_size: g(17),
+            xferred_size: g(18),
+            literal: g(19),
+            matched: g(20),
+            flist_size: g(21),
+            flist_gen_ms: g(22),
+            deduped: g(23),
+            engine_msgs: g(24),
+            inplace_lost: g(25),
             problems: g(26) as u8,
         }
     }
@@ -75,7 +102,12 @@ pub enum Msg {
     /// Reconstruction ops for file `idx`.
     Ops { idx: u32, ops: Vec<Op> },
     /// All ops of `idx` sent; BLAKE3 of the source content.
-    FileEnd { idx: u32, digest: [u8; 32], literal: u64, matched: u64 },
+    FileEnd {
+        idx: u32,
+        digest: [u8; 32],
+        literal: u64,
+        matched: u64,
+    },
     /// The sender could not read `idx`.
     FileFailed { idx: u32, vanished: bool },
     /// The receiver finished `idx` (for --remove-source-files).
@@ -131,7 +163,12 @@ fn encode_ops(idx: u32, ops: &[Op]) -> Vec<u8> {
                 put_uv(&mut b, *dst);
                 put_bytes(&mut b, data);
             }
-            Op::CopyFrom { dst, file, src, len } => {
+            Op::CopyFrom {
+                dst,
+                file,
+                src,
+                len,
+            } => {
                 b.push(2);
                 put_uv(&mut b, *dst);
                 put_uv(&mut b, *file as u64);
@@ -149,9 +186,21 @@ fn decode_ops(c: &mut Cur) -> Result<(u32, Vec<Op>)> {
     let mut ops = Vec::with_capacity(n.min(4096) as usize);
     for _ in 0..n {
         ops.push(match c.u8()? {
-            0 => Op::Copy { dst: c.uv()?, src: c.uv()?, len: c.uv()? },
-            1 => Op::Literal { dst: c.uv()?, data: c.bytes()?.to_vec() },
-            2 => Op::CopyFrom { dst: c.uv()?, file: c.u32()?, src: c.uv()?, len: c.uv()? },
+            0 => Op::Copy {
+                dst: c.uv()?,
+                src: c.uv()?,
+                len: c.uv()?,
+            },
+            1 => Op::Literal {
+                dst: c.uv()?,
+                data: c.bytes()?.to_vec(),
+            },
+            2 => Op::CopyFrom {
+                dst: c.uv()?,
+                file: c.u32()?,
+                src: c.uv()?,
+                len: c.uv()?,
+            },
             t => return Err(Error::protocol(format!("protocol error: unknown op {t}"))),
         });
     }
@@ -211,7 +260,12 @@ impl Msg {
                 }
                 return (T_OPS, raw);
             }
-            Msg::FileEnd { idx, digest, literal, matched } => {
+            Msg::FileEnd {
+                idx,
+                digest,
+                literal,
+                matched,
+            } => {
                 put_uv(&mut b, *idx as u64);
                 b.extend_from_slice(digest);
                 put_uv(&mut b, *literal);
@@ -266,9 +320,18 @@ impl Msg {
                 }
                 Msg::Segment { parent, entries }
             }
-            T_FLIST_END => Msg::FlistEnd { io_error: c.u8()? != 0 },
-            T_REQUEST => Msg::Request { idx: c.u32()?, delta: c.u8()? != 0, engine: c.u8()? },
-            T_ENGINE => Msg::Engine { idx: c.u32()?, data: c.rest().to_vec() },
+            T_FLIST_END => Msg::FlistEnd {
+                io_error: c.u8()? != 0,
+            },
+            T_REQUEST => Msg::Request {
+                idx: c.u32()?,
+                delta: c.u8()? != 0,
+                engine: c.u8()?,
+            },
+            T_ENGINE => Msg::Engine {
+                idx: c.u32()?,
+                data: c.rest().to_vec(),
+            },
             T_OPS => {
                 let (idx, ops) = decode_ops(&mut c)?;
                 Msg::Ops { idx, ops }
@@ -279,7 +342,8 @@ impl Msg {
                         .map_err(|_| Error::protocol("protocol error: bad compressed frame"))?
                 } else {
                     let ok = payload.len() >= 4
-                        && u32::from_le_bytes(payload[..4].try_into().unwrap()) as usize <= super::MAX_FRAME;
+                        && u32::from_le_bytes(payload[..4].try_into().unwrap()) as usize
+                            <= super::MAX_FRAME;
                     ok.then(|| lz4_flex::decompress_size_prepended(payload).ok())
                         .flatten()
                         .ok_or_else(|| Error::protocol("protocol error: bad compressed frame"))?
@@ -290,12 +354,26 @@ impl Msg {
             T_FILE_END => {
                 let idx = c.u32()?;
                 let digest: [u8; 32] = c.take(32)?.try_into().unwrap();
-                Msg::FileEnd { idx, digest, literal: c.uv()?, matched: c.uv()? }
+                Msg::FileEnd {
+                    idx,
+                    digest,
+                    literal: c.uv()?,
+                    matched: c.uv()?,
+                }
             }
-            T_FILE_FAILED => Msg::FileFailed { idx: c.u32()?, vanished: c.u8()? != 0 },
+            T_FILE_FAILED => Msg::FileFailed {
+                idx: c.u32()?,
+                vanished: c.u8()? != 0,
+            },
             T_ACK => Msg::Ack { idx: c.u32()? },
-            T_LOG => Msg::Log { level: c.u8()?, text: c.rest().to_vec() },
-            T_FATAL => Msg::Fatal { code: c.u8()?, text: c.rest().to_vec() },
+            T_LOG => Msg::Log {
+                level: c.u8()?,
+                text: c.rest().to_vec(),
+            },
+            T_FATAL => Msg::Fatal {
+                code: c.u8()?,
+                text: c.rest().to_vec(),
+            },
             T_DONE | T_GOODBYE => {
                 let n = c.uv()?.min(64);
                 let mut f = Vec::new();
@@ -309,7 +387,11 @@ impl Msg {
                     Msg::Goodbye(s)
                 }
             }
-            t => return Err(Error::protocol(format!("protocol error: unknown message type {t}"))),
+            t => {
+                return Err(Error::protocol(format!(
+                    "protocol error: unknown message type {t}"
+                )))
+            }
         };
         if !c.is_empty() {
             return Err(Error::protocol("protocol error: trailing bytes in message"));
@@ -325,18 +407,63 @@ mod tests {
     fn roundtrip_all_and_truncations_fail() {
         let msgs = vec![
             Msg::Filters(b"- *.o\n".to_vec()),
-            Msg::Segment { parent: u32::MAX, entries: vec![Entry { name: b"a".to_vec(), mode: 0o100644, ..Default::default() }] },
+            Msg::Segment {
+                parent: u32::MAX,
+                entries: vec![Entry {
+                    name: b"a".to_vec(),
+                    mode: 0o100644,
+                    ..Default::default()
+                }],
+            },
             Msg::FlistEnd { io_error: true },
-            Msg::Request { idx: 3, delta: true, engine: 5 },
-            Msg::Engine { idx: 3, data: vec![1, 2, 3] },
-            Msg::Ops { idx: 3, ops: vec![Op::Copy { dst: 0, src: 5, len: 9 }, Op::Literal { dst: 9, data: vec![7; 3000] }] },
-            Msg::FileEnd { idx: 3, digest: [9; 32], literal: 1, matched: 2 },
-            Msg::FileFailed { idx: 1, vanished: true },
+            Msg::Request {
+                idx: 3,
+                delta: true,
+                engine: 5,
+            },
+            Msg::Engine {
+                idx: 3,
+                data: vec![1, 2, 3],
+            },
+            Msg::Ops {
+                idx: 3,
+                ops: vec![
+                    Op::Copy {
+                        dst: 0,
+                        src: 5,
+                        len: 9,
+                    },
+                    Op::Literal {
+                        dst: 9,
+                        data: vec![7; 3000],
+                    },
+                ],
+            },
+            Msg::FileEnd {
+                idx: 3,
+                digest: [9; 32],
+                literal: 1,
+                matched: 2,
+            },
+            Msg::FileFailed {
+                idx: 1,
+                vanished: true,
+            },
             Msg::Ack { idx: 2 },
-            Msg::Log { level: LOG_ERROR, text: b"x".to_vec() },
-            Msg::Done(Stats { num_files: 4, literal: 7, ..Default::default() }),
+            Msg::Log {
+                level: LOG_ERROR,
+                text: b"x".to_vec(),
+            },
+            Msg::Done(Stats {
+                num_files: 4,
+                literal: 7,
+                ..Default::default()
+            }),
             Msg::Goodbye(Stats::default()),
-            Msg::Fatal { code: 11, text: b"boom".to_vec() },
+            Msg::Fatal {
+                code: 11,
+                text: b"boom".to_vec(),
+            },
         ];
         for comp in [Compress::None, Compress::Zstd(3), Compress::Lz4] {
             for m in &msgs {
