@@ -147,12 +147,23 @@ impl std::error::Error for EngineError {}
 pub trait ReceiverHalf: Send {
     fn start(&mut self) -> Result<Step, EngineError>;
     fn handle(&mut self, msg: &[u8]) -> Result<Step, EngineError>;
+    /// Streaming engines: more output that became ready without new input (e.g. the next batch
+    /// from background threads). The session calls this after `start`/`handle` until it returns
+    /// `None`; it may block until the next batch is ready, and must return `None` when nothing
+    /// more can be produced before the next peer message.
+    fn poll(&mut self) -> Result<Option<Step>, EngineError> {
+        Ok(None)
+    }
 }
 
 /// The sender's half: owns the source (new file), emits ops.
 pub trait SenderHalf: Send {
     fn start(&mut self) -> Result<Step, EngineError>;
     fn handle(&mut self, msg: &[u8]) -> Result<Step, EngineError>;
+    /// See [`ReceiverHalf::poll`].
+    fn poll(&mut self) -> Result<Option<Step>, EngineError> {
+        Ok(None)
+    }
 }
 
 /// Build the receiver half of engine `id` over `basis`.
@@ -220,38 +231,81 @@ pub fn run_local(
     basis: Shared,
     source: Shared,
 ) -> Result<(Vec<Op>, u64), EngineError> {
+    use std::collections::VecDeque;
     let mut r = receiver_half(id, params, basis);
     let mut s = sender_half(id, params, source);
     let mut ops = Vec::new();
     let mut wire = 0u64;
-    let mut to_s: std::collections::VecDeque<Vec<u8>> = Default::default();
-    let mut to_r: std::collections::VecDeque<Vec<u8>> = Default::default();
-    let rs = r.start()?;
-    let mut r_done = rs.done;
-    to_s.extend(rs.msgs);
-    let ss = s.start()?;
-    let mut s_done = ss.done;
-    to_r.extend(ss.msgs);
-    ops.extend(ss.ops);
+    let mut to_s: VecDeque<Vec<u8>> = VecDeque::new();
+    let mut to_r: VecDeque<Vec<u8>> = VecDeque::new();
+    let mut r_done = false;
+    let mut s_done = false;
+    // Feed a step's output into the queues; returns the half's done flag.
+    fn take(st: Step, q: &mut VecDeque<Vec<u8>>, ops: &mut Vec<Op>) -> bool {
+        q.extend(st.msgs);
+        ops.extend(st.ops);
+        st.done
+    }
+    let mut first = Some(r.start()?);
+    while let Some(st) = first
+        .take()
+        .map(Ok)
+        .or_else(|| r.poll().transpose())
+        .transpose()?
+    {
+        r_done |= take(st, &mut to_s, &mut Vec::new());
+        if r_done {
+            break;
+        }
+    }
+    let mut first = Some(s.start()?);
+    while let Some(st) = first
+        .take()
+        .map(Ok)
+        .or_else(|| s.poll().transpose())
+        .transpose()?
+    {
+        s_done |= take(st, &mut to_r, &mut ops);
+        if s_done {
+            break;
+        }
+    }
     while !(to_s.is_empty() && to_r.is_empty()) {
         if let Some(m) = to_s.pop_front() {
             wire += m.len() as u64;
             if s_done {
                 return Err(EngineError("message after sender finished".into()));
             }
-            let st = s.handle(&m)?;
-            s_done = st.done;
-            to_r.extend(st.msgs);
-            ops.extend(st.ops);
+            let mut first = Some(s.handle(&m)?);
+            while let Some(st) = first
+                .take()
+                .map(Ok)
+                .or_else(|| s.poll().transpose())
+                .transpose()?
+            {
+                s_done |= take(st, &mut to_r, &mut ops);
+                if s_done {
+                    break;
+                }
+            }
         }
         if let Some(m) = to_r.pop_front() {
             wire += m.len() as u64;
             if r_done {
                 return Err(EngineError("message after receiver finished".into()));
             }
-            let st = r.handle(&m)?;
-            r_done = st.done;
-            to_s.extend(st.msgs);
+            let mut first = Some(r.handle(&m)?);
+            while let Some(st) = first
+                .take()
+                .map(Ok)
+                .or_else(|| r.poll().transpose())
+                .transpose()?
+            {
+                r_done |= take(st, &mut to_s, &mut Vec::new());
+                if r_done {
+                    break;
+                }
+            }
         }
     }
     if !s_done {

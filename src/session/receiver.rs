@@ -813,14 +813,12 @@ impl Receiver {
                 let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
                 return self.fail(format!(
                     "rsync: [receiver] mkstemp \"{}\" failed: {}",
-                    crate::flist::walk::full_name(
-                        &dir.join(format!(
+                    crate::flist::walk::full_name(&dir.join(format!(
                             ".{}.XXXXXX",
                             path.file_name()
                                 .map(|n| n.to_string_lossy().into_owned())
                                 .unwrap_or_default()
-                        ))
-                    ),
+                        ))),
                     io_text(&err)
                 ));
             }
@@ -850,12 +848,23 @@ impl Receiver {
             let step = h
                 .start()
                 .map_err(|e| Error::protocol(format!("engine error: {e}")))?;
-            for m in step.msgs {
-                self.stats.engine_msgs += m.len() as u64;
-                self.conn.send(&Msg::Engine { idx, data: m })?;
-            }
-            if !step.done {
-                half = Some(h);
+            let mut step = step;
+            loop {
+                for m in std::mem::take(&mut step.msgs) {
+                    self.stats.engine_msgs += m.len() as u64;
+                    self.conn.send(&Msg::Engine { idx, data: m })?;
+                }
+                if step.done {
+                    break;
+                }
+                match h.poll() {
+                    Ok(Some(s)) => step = s,
+                    Ok(None) => {
+                        half = Some(h);
+                        break;
+                    }
+                    Err(e) => return Err(Error::protocol(format!("engine error: {e}"))),
+                }
             }
         }
         let now = Instant::now();
@@ -885,17 +894,24 @@ impl Receiver {
             .half
             .as_mut()
             .ok_or_else(|| Error::protocol("protocol error: unexpected engine message"))?;
-        let step = half
+        let mut step = half
             .handle(data)
             .map_err(|e| Error::protocol(format!("protocol error: {e}")))?;
-        if step.done {
-            job.half = None;
+        loop {
+            for m in std::mem::take(&mut step.msgs) {
+                self.stats.engine_msgs += m.len() as u64;
+                self.conn.send(&Msg::Engine { idx, data: m })?;
+            }
+            if step.done {
+                job.half = None;
+                return Ok(());
+            }
+            match half.poll() {
+                Ok(Some(s)) => step = s,
+                Ok(None) => return Ok(()),
+                Err(e) => return Err(Error::protocol(format!("engine error: {e}"))),
+            }
         }
-        for m in step.msgs {
-            self.stats.engine_msgs += m.len() as u64;
-            self.conn.send(&Msg::Engine { idx, data: m })?;
-        }
-        Ok(())
     }
 
     fn on_ops(&mut self, idx: u32, ops: Vec<engine::Op>) -> Result<()> {

@@ -210,6 +210,7 @@ impl Sender {
                     .handle(&data)
                     .map_err(|e| Error::protocol(format!("protocol error: {e}")))?;
                 self.emit_step(idx, step)?;
+                self.drain(idx)?;
             }
             Msg::Ack { idx } => self.remove_source(idx)?,
             Msg::Log { level, text } => {
@@ -275,7 +276,24 @@ impl Sender {
             .start()
             .map_err(|e| Error::protocol(format!("engine error: {e}")))?;
         self.sessions.insert(idx, (half, data));
-        self.emit_step(idx, step)
+        self.emit_step(idx, step)?;
+        self.drain(idx)
+    }
+
+    /// Forward whatever a streaming engine half produces without new input.
+    fn drain(&mut self, idx: u32) -> Result<()> {
+        loop {
+            let Some((half, _)) = self.sessions.get_mut(&idx) else {
+                return Ok(());
+            };
+            let step = half
+                .poll()
+                .map_err(|e| Error::protocol(format!("engine error: {e}")))?;
+            match step {
+                Some(step) => self.emit_step(idx, step)?,
+                None => return Ok(()),
+            }
+        }
     }
 
     fn emit_step(&mut self, idx: u32, step: engine::Step) -> Result<()> {
