@@ -345,6 +345,8 @@ fn run_transfer(opts: Options, p: crate::plan::operand::Plan) -> Result<i32> {
         (&mut st.matched, sender_stats.matched),
         (&mut st.flist_size, sender_stats.flist_size),
         (&mut st.flist_gen_ms, sender_stats.flist_gen_ms),
+        (&mut st.deduped, sender_stats.deduped),
+        (&mut st.dedup_files, sender_stats.dedup_files),
     ] {
         *dst = src;
     }

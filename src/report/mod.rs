@@ -210,7 +210,11 @@ pub fn stats_block(
         ));
     }
     if s.deduped > 0 {
-        o.push_str(&format!("Deduplicated data: {} bytes\n", num(s.deduped, h)));
+        o.push_str(&format!(
+            "Deduplicated data: {} bytes ({} files)\n",
+            num(s.deduped, h),
+            num(s.dedup_files, h)
+        ));
     }
     if s.inplace_lost > 0 {
         o.push_str(&format!(

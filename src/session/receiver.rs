@@ -74,6 +74,11 @@ pub struct Receiver {
     engine: EngineId,
     redone: std::collections::HashSet<u32>,
     root_created: bool,
+    /// Dedupe: files completed (verified and renamed) in this run, and what the destination held.
+    done: HashMap<u32, PathBuf>,
+    local: Option<crate::dedupe::LocalIndex>,
+    /// Deletions whose unlink waits until the end (a dedupe copy may still read them).
+    late_deletes: Vec<(PathBuf, bool)>,
 }
 
 fn path_of(root: &Path, name: &[u8]) -> PathBuf {
@@ -148,6 +153,9 @@ impl Receiver {
             engine,
             redone: Default::default(),
             root_created: false,
+            done: HashMap::new(),
+            local: None,
+            late_deletes: Vec::new(),
         }
     }
 
@@ -831,10 +839,20 @@ impl Receiver {
         };
         let mut half = None;
         let delta = basis.is_some();
+        if self.opts.dedupe && !redo && !delta && e.size >= crate::dedupe::MIN_SIZE {
+            let root = self.root_dir();
+            let local = self
+                .local
+                .get_or_insert_with(|| crate::dedupe::LocalIndex::new(root));
+            for (id, digest) in local.candidates(e.size, path) {
+                self.conn.send(&Msg::Have { idx, id, digest })?;
+            }
+        }
         self.conn.send(&Msg::Request {
             idx,
             delta,
             engine: self.engine as u8,
+            plain: redo,
         })?;
         if let Some(b) = &basis {
             let shared: Shared = match b.metadata().map(|m| m.len()) {
@@ -930,10 +948,21 @@ impl Receiver {
                     "protocol error: op beyond the end of the file",
                 ));
             }
-            if let engine::Op::CopyFrom { .. } = op {
-                return Err(Error::protocol("protocol error: CopyFrom not negotiated"));
-            }
-            if let Err(err) = job.writer.apply(op, job.basis.as_ref(), &|_| None) {
+            let (done, local) = (&self.done, &self.local);
+            let other = |file: u32| -> Option<File> {
+                if file & crate::dedupe::LOCAL != 0 {
+                    local.as_ref()?.open(file)
+                } else {
+                    File::open(done.get(&file)?).ok()
+                }
+            };
+            if let Err(err) = job.writer.apply(op, job.basis.as_ref(), &other) {
+                if matches!(op, engine::Op::CopyFrom { .. }) {
+                    // The dedupe source is gone: the digest check fails and the file is redone
+                    // without dedupe.
+                    job.writer.poison();
+                    continue;
+                }
                 let target = job.target.clone();
                 let temp = job.temp.clone();
                 self.jobs.remove(&idx);
@@ -1023,6 +1052,12 @@ impl Receiver {
             ));
         }
         self.xfr += 1;
+        if self.opts.dedupe {
+            self.done.insert(idx, job.target.clone());
+            if let Some(l) = self.local.as_mut() {
+                l.add(&job.target, e.size);
+            }
+        }
         if self.opts.info.progress == 1 {
             let el = job.started.elapsed().as_secs_f64();
             let rate = e.size as f64 / el.max(1e-6);
@@ -1148,7 +1183,10 @@ impl Receiver {
         } else if self.opts.info.del > 0 {
             self.push_line(None, format!("deleting {shown}"));
         }
-        if !self.opts.dry_run {
+        if !self.opts.dry_run && self.opts.dedupe && self.opts.delete_when != DeleteWhen::After {
+            // Dedupe may still copy from it (a moved file): unlink at the end of the run.
+            self.late_deletes.push((p.to_path_buf(), m.is_dir()));
+        } else if !self.opts.dry_run {
             let r = if m.is_dir() {
                 std::fs::remove_dir(p)
             } else {
@@ -1203,6 +1241,22 @@ impl Receiver {
             && self.opts.delete
         {
             self.delete_all_top_dirs()?;
+        }
+        // Deferred deletions, in the order they were decided (children before their directory).
+        for (p, is_dir) in std::mem::take(&mut self.late_deletes) {
+            let r = if is_dir {
+                std::fs::remove_dir(&p)
+            } else {
+                std::fs::remove_file(&p)
+            };
+            if let Err(err) = r {
+                let what = if is_dir { "rmdir" } else { "unlink" };
+                self.fail(format!(
+                    "rsync: [generator] delete_file: {what}({}) failed: {}",
+                    crate::flist::walk::full_name(&p),
+                    io_text(&err)
+                ))?;
+            }
         }
         // Hard links (-H): link later members of each group to the first.
         for (idx, group) in std::mem::take(&mut self.hardlinks) {

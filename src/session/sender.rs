@@ -27,6 +27,11 @@ pub struct Sender {
     flist: Vec<Entry>,
     paths: Vec<PathBuf>,
     sessions: HashMap<u32, (Box<dyn SenderHalf>, Shared)>,
+    /// Dedupe: files completed in this transfer, receiver candidates per file, and source digests
+    /// computed up front (reused for `FileEnd`).
+    sent: crate::dedupe::SentIndex,
+    haves: HashMap<u32, Vec<(u32, [u8; 32])>>,
+    digests: HashMap<u32, [u8; 32]>,
     stats: Stats,
     pub problems: Problems,
     io_error: bool,
@@ -57,6 +62,9 @@ impl Sender {
             flist: Vec::new(),
             paths: Vec::new(),
             sessions: HashMap::new(),
+            sent: Default::default(),
+            haves: HashMap::new(),
+            digests: HashMap::new(),
             stats: Stats::default(),
             problems: Problems::default(),
             io_error: false,
@@ -201,7 +209,18 @@ impl Sender {
 
     fn on_msg(&mut self, m: Msg) -> Result<Option<Stats>> {
         match m {
-            Msg::Request { idx, delta, engine } => self.on_request(idx, delta, engine)?,
+            Msg::Request {
+                idx,
+                delta,
+                engine,
+                plain,
+            } => self.on_request(idx, delta, engine, plain)?,
+            Msg::Have { idx, id, digest } => {
+                let v = self.haves.entry(idx).or_default();
+                if v.len() < 64 {
+                    v.push((id, digest));
+                }
+            }
             Msg::Engine { idx, data } => {
                 let (half, _) = self.sessions.get_mut(&idx).ok_or_else(|| {
                     Error::protocol("protocol error: engine message for an unknown file")
@@ -260,17 +279,53 @@ impl Sender {
         }
     }
 
-    fn on_request(&mut self, idx: u32, delta: bool, engine: u8) -> Result<()> {
-        let (path, _) = self.entry_path(idx)?;
-        if !delta {
+    fn on_request(&mut self, idx: u32, delta: bool, engine: u8, plain: bool) -> Result<()> {
+        let (path, e) = self.entry_path(idx)?;
+        let size = e.size;
+        let haves = self.haves.remove(&idx).unwrap_or_default();
+        let dedupe = self.opts.dedupe && !plain && size >= crate::dedupe::MIN_SIZE;
+        if !delta && !dedupe {
             return self.send_whole(idx, &path);
         }
-        let id = EngineId::from_u8(engine)
-            .ok_or_else(|| Error::protocol("protocol error: unknown engine"))?;
-        let (data, _) = match open_shared(&path) {
+        let (data, len) = match open_shared(&path) {
             Ok(x) => x,
             Err(e) => return self.vanished(idx, &path, e),
         };
+        if dedupe {
+            let d = crate::dedupe::digest((*data).as_ref());
+            let from = self
+                .sent
+                .lookup(&d)
+                .filter(|j| *j != idx)
+                .or_else(|| haves.iter().find(|h| h.1 == d).map(|h| h.0));
+            if let Some(file) = from {
+                self.stats.deduped += len;
+                self.stats.dedup_files += 1;
+                self.stats.matched += len;
+                self.conn.send(&Msg::Ops {
+                    idx,
+                    ops: vec![Op::CopyFrom {
+                        dst: 0,
+                        file,
+                        src: 0,
+                        len,
+                    }],
+                })?;
+                return self.conn.send(&Msg::FileEnd {
+                    idx,
+                    digest: d,
+                    literal: 0,
+                    matched: len,
+                });
+            }
+            self.digests.insert(idx, d);
+            if !delta {
+                drop(data);
+                return self.send_whole(idx, &path);
+            }
+        }
+        let id = EngineId::from_u8(engine)
+            .ok_or_else(|| Error::protocol("protocol error: unknown engine"))?;
         let mut half = engine::sender_half(id, &self.params(), data.clone());
         let step = half
             .start()
@@ -325,19 +380,11 @@ impl Sender {
         }
         if step.done {
             if let Some((_, data)) = self.sessions.remove(&idx) {
-                let bytes = (*data).as_ref();
-                let mut h = blake3::Hasher::new();
-                if bytes.len() >= 8 << 20 {
-                    h.update_rayon(bytes);
-                } else {
-                    h.update(bytes);
-                }
-                self.conn.send(&Msg::FileEnd {
-                    idx,
-                    digest: *h.finalize().as_bytes(),
-                    literal: 0,
-                    matched: 0,
-                })?;
+                let digest = match self.digests.remove(&idx) {
+                    Some(d) => d,
+                    None => crate::dedupe::digest((*data).as_ref()),
+                };
+                self.finish_file(idx, digest)?;
             }
         }
         Ok(())
@@ -390,9 +437,32 @@ impl Sender {
                 break;
             }
         }
+        let digest = *h.finalize().as_bytes();
+        // A source that changed since it was hashed for dedupe must not enter the index.
+        if self.digests.remove(&idx).is_some_and(|d| d != digest) {
+            return self.conn.send(&Msg::FileEnd {
+                idx,
+                digest,
+                literal: 0,
+                matched: 0,
+            });
+        }
+        self.finish_file(idx, digest)
+    }
+
+    /// `FileEnd` for a completely sent file; from now on later files may copy it.
+    fn finish_file(&mut self, idx: u32, digest: [u8; 32]) -> Result<()> {
+        if self.opts.dedupe
+            && self
+                .flist
+                .get(idx as usize)
+                .is_some_and(|e| e.size >= crate::dedupe::MIN_SIZE)
+        {
+            self.sent.insert(digest, idx);
+        }
         self.conn.send(&Msg::FileEnd {
             idx,
-            digest: *h.finalize().as_bytes(),
+            digest,
             literal: 0,
             matched: 0,
         })
@@ -454,6 +524,9 @@ pub fn msg_name(m: &Msg) -> &'static str {
         Msg::Segment { .. } => "Segment",
         Msg::FlistEnd { .. } => "FlistEnd",
         Msg::Request { .. } => "Request",
+        Msg::Have { .. } => "Have",
+        Msg::CopiesEnd { .. } => "CopiesEnd",
+        Msg::Need { .. } => "Need",
         Msg::Engine { .. } => "Engine",
         Msg::Ops { .. } => "Ops",
         Msg::FileEnd { .. } => "FileEnd",
