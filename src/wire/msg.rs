@@ -362,7 +362,7 @@ impl Msg {
     pub fn decode(tag: u8, payload: &[u8]) -> Result<Msg> {
         let mut c = Cur::new(payload);
         let m = match tag {
-            T_FILTERS => Msg::Filters(payload.to_vec()),
+            T_FILTERS => return Ok(Msg::Filters(payload.to_vec())),
             T_SEGMENT => {
                 let parent = c.u32()?;
                 let n = c.uv()?;
@@ -551,7 +551,7 @@ mod tests {
         for comp in [Compress::None, Compress::Zstd(3), Compress::Lz4] {
             for m in &msgs {
                 let (t, p) = m.encode(comp);
-                assert_eq!(&Msg::decode(t, &p).unwrap(), m);
+                assert_eq!(&Msg::decode(t, &p).expect(&format!("{m:?}")), m);
             }
         }
         let (t, p) = msgs[5].encode(Compress::None);
