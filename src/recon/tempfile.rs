@@ -147,6 +147,12 @@ impl Writer {
         Ok(())
     }
 
+    /// Later writes are not in file order (in-place): hash the file at the end instead of inline.
+    pub fn mark_unordered(&mut self, written: u64) {
+        self.sequential = false;
+        self.written += written;
+    }
+
     /// Make the final digest fail (an op could not be applied; the caller redoes the file).
     pub fn poison(&mut self) {
         self.poisoned = true;

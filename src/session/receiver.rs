@@ -26,8 +26,14 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+mod inplace;
+
 struct Job {
     writer: Writer,
+    /// `--inplace`: `temp` is the target itself (no rename, never removed on failure).
+    in_place: bool,
+    /// `--inplace` delta: copy ops collected until `CopiesEnd` (None once literals are due).
+    copies: Option<Vec<(u64, u64, u64)>>,
     temp: PathBuf,
     target: PathBuf,
     basis: Option<File>,
@@ -214,10 +220,10 @@ impl Receiver {
                 Msg::Engine { idx, data } => self.on_engine(idx, &data)?,
                 Msg::Ops { idx, ops } => self.on_ops(idx, ops)?,
                 Msg::FileEnd { idx, digest, .. } => self.on_file_end(idx, digest)?,
+                Msg::CopiesEnd { idx } => self.on_copies_end(idx)?,
                 Msg::FileFailed { idx, .. } => {
                     if let Some(job) = self.jobs.remove(&idx) {
-                        crate::recon::unregister(&job.temp);
-                        let _ = std::fs::remove_file(&job.temp);
+                        discard(&job);
                     }
                     self.started_files.insert(idx);
                     self.flush_lines()?;
@@ -815,7 +821,12 @@ impl Receiver {
         redo: bool,
     ) -> Result<()> {
         let temp_dir = self.opts.temp_dir.as_ref().map(PathBuf::from);
-        let (file, temp) = match create_temp(path, temp_dir.as_deref()) {
+        let opened = if self.opts.inplace {
+            inplace::open_target(path).map(|f| (f, path.to_path_buf()))
+        } else {
+            create_temp(path, temp_dir.as_deref())
+        };
+        let (file, temp) = match opened {
             Ok(x) => x,
             Err(err) => {
                 let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -886,11 +897,16 @@ impl Receiver {
             }
         }
         let now = Instant::now();
-        crate::recon::register(temp.clone(), path.to_path_buf());
+        let in_place = self.opts.inplace;
+        if !in_place {
+            crate::recon::register(temp.clone(), path.to_path_buf());
+        }
         self.jobs.insert(
             idx,
             Job {
-                writer: Writer::new(file, self.opts.sparse),
+                in_place,
+                copies: (in_place && delta).then(Vec::new),
+                writer: Writer::new(file, self.opts.sparse && !in_place),
                 temp,
                 target: path.to_path_buf(),
                 basis,
@@ -956,6 +972,10 @@ impl Receiver {
                     File::open(done.get(&file)?).ok()
                 }
             };
+            if let (Some(copies), engine::Op::Copy { dst, src, len }) = (job.copies.as_mut(), op) {
+                copies.push((*dst, *src, *len));
+                continue;
+            }
             if let Err(err) = job.writer.apply(op, job.basis.as_ref(), &other) {
                 if matches!(op, engine::Op::CopyFrom { .. }) {
                     // The dedupe source is gone: the digest check fails and the file is redone
@@ -964,10 +984,9 @@ impl Receiver {
                     continue;
                 }
                 let target = job.target.clone();
-                let temp = job.temp.clone();
-                self.jobs.remove(&idx);
-                crate::recon::unregister(&temp);
-                let _ = std::fs::remove_file(&temp);
+                if let Some(job) = self.jobs.remove(&idx) {
+                    discard(&job);
+                }
                 return self.fail(format!(
                     "rsync: [receiver] write failed on \"{}\": {}",
                     crate::flist::walk::full_name(&target),
@@ -1001,11 +1020,10 @@ impl Receiver {
             ));
         };
         let e = self.flist[idx as usize].clone();
-        crate::recon::unregister(&job.temp);
         let got = job.writer.finish(e.size);
-        let ok = matches!(&got, Ok(d) if *d == digest);
+        let ok = matches!(&got, Ok(d) if *d == digest) && job.copies.is_none();
         if !ok {
-            let _ = std::fs::remove_file(&job.temp);
+            discard(&job);
             if let Err(err) = got {
                 return self.fail(format!(
                     "rsync: [receiver] write failed on \"{}\": {}",
@@ -1042,7 +1060,10 @@ impl Receiver {
             ))?;
         }
         drop(job.basis.take());
-        if let Err(err) = std::fs::rename(&job.temp, &job.target) {
+        crate::recon::unregister(&job.temp);
+        if job.in_place {
+            // Written in place: nothing to rename.
+        } else if let Err(err) = std::fs::rename(&job.temp, &job.target) {
             let _ = std::fs::remove_file(&job.temp);
             return self.fail(format!(
                 "rsync: [receiver] rename \"{}\" -> \"{}\": {}",
@@ -1333,6 +1354,15 @@ impl Receiver {
             ))?;
         }
         Ok(())
+    }
+}
+
+/// Drop a failed job's output: a temp file is removed; an in-place target stays as it is
+/// (partially updated, as rsync's `--inplace` leaves it; a re-run converges).
+fn discard(job: &Job) {
+    crate::recon::unregister(&job.temp);
+    if !job.in_place {
+        let _ = std::fs::remove_file(&job.temp);
     }
 }
 

@@ -32,6 +32,9 @@ pub struct Sender {
     sent: crate::dedupe::SentIndex,
     haves: HashMap<u32, Vec<(u32, [u8; 32])>>,
     digests: HashMap<u32, [u8; 32]>,
+    /// `--inplace` delta files waiting for the receiver's `Need` (the source stays mapped; no
+    /// literal bytes are held).
+    inplace_src: HashMap<u32, Shared>,
     stats: Stats,
     pub problems: Problems,
     io_error: bool,
@@ -65,6 +68,7 @@ impl Sender {
             sent: Default::default(),
             haves: HashMap::new(),
             digests: HashMap::new(),
+            inplace_src: HashMap::new(),
             stats: Stats::default(),
             problems: Problems::default(),
             io_error: false,
@@ -215,6 +219,7 @@ impl Sender {
                 engine,
                 plain,
             } => self.on_request(idx, delta, engine, plain)?,
+            Msg::Need { idx, ranges } => self.on_need(idx, ranges)?,
             Msg::Have { idx, id, digest } => {
                 let v = self.haves.entry(idx).or_default();
                 if v.len() < 64 {
@@ -358,7 +363,13 @@ impl Sender {
         }
         let mut batch: Vec<Op> = Vec::new();
         let mut bytes = 0usize;
+        let inplace = self.opts.inplace;
         for op in step.ops {
+            if inplace && matches!(op, Op::Literal { .. }) {
+                // In place: literals are sent later, re-read from the source, for exactly the
+                // ranges the receiver asks for.
+                continue;
+            }
             match &op {
                 Op::Literal { data, .. } => {
                     self.stats.literal += data.len() as u64;
@@ -380,6 +391,10 @@ impl Sender {
         }
         if step.done {
             if let Some((_, data)) = self.sessions.remove(&idx) {
+                if inplace {
+                    self.inplace_src.insert(idx, data);
+                    return self.conn.send(&Msg::CopiesEnd { idx });
+                }
                 let digest = match self.digests.remove(&idx) {
                     Some(d) => d,
                     None => crate::dedupe::digest((*data).as_ref()),
@@ -447,6 +462,44 @@ impl Sender {
                 matched: 0,
             });
         }
+        self.finish_file(idx, digest)
+    }
+
+    /// In place: send the ranges the receiver could not build from copies, then `FileEnd`.
+    fn on_need(&mut self, idx: u32, ranges: Vec<(u64, u64)>) -> Result<()> {
+        let data = self
+            .inplace_src
+            .remove(&idx)
+            .ok_or_else(|| Error::protocol("protocol error: literal request for an unknown file"))?;
+        let bytes = (*data).as_ref();
+        let mut batch = Vec::new();
+        let mut size = 0usize;
+        for (off, len) in ranges {
+            let end = off
+                .checked_add(len)
+                .filter(|e| *e <= bytes.len() as u64)
+                .ok_or_else(|| Error::protocol("protocol error: literal request beyond the end of the file"))?;
+            let mut at = off;
+            while at < end {
+                let n = (end - at).min(PIECE as u64);
+                let piece = bytes[at as usize..(at + n) as usize].to_vec();
+                self.stats.literal += n;
+                size += n as usize;
+                batch.push(Op::Literal { dst: at, data: piece });
+                at += n;
+                if size >= PIECE {
+                    self.conn.send(&Msg::Ops { idx, ops: std::mem::take(&mut batch) })?;
+                    size = 0;
+                }
+            }
+        }
+        if !batch.is_empty() {
+            self.conn.send(&Msg::Ops { idx, ops: batch })?;
+        }
+        let digest = match self.digests.remove(&idx) {
+            Some(d) => d,
+            None => crate::dedupe::digest(bytes),
+        };
         self.finish_file(idx, digest)
     }
 
