@@ -85,6 +85,9 @@ pub struct Receiver {
     local: Option<crate::dedupe::LocalIndex>,
     /// Deletions whose unlink waits until the end (a dedupe copy may still read them).
     late_deletes: Vec<(PathBuf, bool)>,
+    io_error_announced: bool,
+    /// Deletions not done because `--max-delete` was reached.
+    del_skipped: u64,
 }
 
 fn path_of(root: &Path, name: &[u8]) -> PathBuf {
@@ -162,6 +165,8 @@ impl Receiver {
             done: HashMap::new(),
             local: None,
             late_deletes: Vec::new(),
+            io_error_announced: false,
+            del_skipped: 0,
         }
     }
 
@@ -1150,18 +1155,14 @@ impl Receiver {
                 continue;
             }
             self.delete_path(&path.join(OsStr::from_bytes(&n)), &rel)?;
-            if self.del_limit_hit {
-                break;
-            }
         }
         Ok(())
     }
 
+    /// rsync: after an I/O error on the sending side, deletions are skipped (once announced)
+    /// unless `--ignore-errors`. Returns whether the announcement was already made.
     fn deleted_warned(&mut self) -> bool {
-        let w = self.problems.del_limit && false;
-        self.io_error = false;
-        self.opts.delete = false;
-        w
+        std::mem::replace(&mut self.io_error_announced, true)
     }
 
     fn delete_path(&mut self, p: &Path, rel: &[u8]) -> Result<()> {
@@ -1186,6 +1187,7 @@ impl Receiver {
             if self.deletes_done as i64 >= max {
                 self.del_limit_hit = true;
                 self.problems.del_limit = true;
+                self.del_skipped += 1;
                 return Ok(());
             }
         }
@@ -1320,23 +1322,14 @@ impl Receiver {
                     group: false,
                     ..self.meta
                 };
+                // New dirs were created with u+rwx for us; restore the intended mode.
+                let mode = mode.or_else(|| Some(meta::target_mode(&e, None, &self.meta)));
                 if let Err(err) = meta::apply(
                     &p,
                     &e,
                     None,
                     None,
-                    mode.or_else(|| {
-                        // New dirs were created with u+rwx for us; restore the intended mode.
-                        std::fs::metadata(&p).ok().map(|m| {
-                            meta::target_mode(&e, None, &self.meta)
-                                & if m.mode() & 0o700 == 0o700 {
-                                    0o7777
-                                } else {
-                                    0o7777
-                                }
-                        })
-                    })
-                    .filter(|_| true),
+                    mode,
                     &o,
                 ) {
                     self.fail(format!(
@@ -1348,7 +1341,7 @@ impl Receiver {
             }
         }
         if self.del_limit_hit {
-            let skipped = 0;
+            let skipped = self.del_skipped;
             self.conn.warning(&format!(
                 "Deletions stopped due to --max-delete limit ({skipped} skipped)"
             ))?;
