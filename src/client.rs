@@ -89,7 +89,28 @@ pub fn run(args: Vec<String>) -> i32 {
         }
     }
     let role = if p.local_sends { "sender" } else { "receiver" };
-    match run_transfer(opts, p) {
+    let mut result = run_transfer(opts.clone(), p.clone());
+    if let (Err(e), Some((user, host))) = (&result, &p.remote) {
+        // 127: the remote shell found no such program; 2: something else answered.
+        if e.code == 127 || e.code == 2 {
+            if opts.remote_install {
+                result = rsh_base(&opts, user, host)
+                    .and_then(|b| crate::bootstrap::install(&b))
+                    .and_then(|path| {
+                        let mut o = opts.clone();
+                        o.rsync_path = Some(path);
+                        run_transfer(o, p.clone())
+                    });
+            } else if opts.fallback.is_some() {
+                return crate::bootstrap::fallback_rsync(&args);
+            } else {
+                eprintln!(
+                    "parasync: no usable parasync on {host}: install it there, or use --remote-install (copy this binary) or --fallback=rsync"
+                );
+            }
+        }
+    }
+    match result {
         Ok(code) => {
             if code != 0 {
                 print_exit(code, role);
@@ -144,13 +165,8 @@ pub fn connect(
     })
 }
 
-fn remote_argv(
-    o: &Options,
-    user: &Option<String>,
-    host: &str,
-    sender: bool,
-    paths: &[String],
-) -> Result<Vec<String>> {
+/// The remote shell command up to and including the host (`ssh -l user -4 host`).
+fn rsh_base(o: &Options, user: &Option<String>, host: &str) -> Result<Vec<String>> {
     let rsh = o
         .rsh
         .clone()
@@ -171,6 +187,17 @@ fn remote_argv(
         }
     }
     argv.push(host.to_string());
+    Ok(argv)
+}
+
+fn remote_argv(
+    o: &Options,
+    user: &Option<String>,
+    host: &str,
+    sender: bool,
+    paths: &[String],
+) -> Result<Vec<String>> {
+    let mut argv = rsh_base(o, user, host)?;
     // --rsync-path is passed verbatim (it may be "sudo parasync"); a plain `rsync` there means
     // "the remote parasync", since parasync cannot speak rsync's protocol.
     let prog = match o.rsync_path.as_deref() {

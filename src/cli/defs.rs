@@ -610,6 +610,20 @@ pub static DEFS: &[Def] = &[
         "MODE",
         "parasync engine pipeline: stream (default), batch, v3, graph",
     ),
+    val(
+        "streams",
+        "N",
+        "parallel sessions over one ssh connection (default 1; auto)",
+    ),
+    lflag(
+        "remote-install",
+        "copy this parasync to ~/.cache/parasync on a remote that lacks it, then retry",
+    ),
+    val(
+        "fallback",
+        "PROGRAM",
+        "when the remote has no parasync: rsync re-runs the transfer with the local rsync",
+    ),
     // Internal: the remote half.
     d(
         "server",

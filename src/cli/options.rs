@@ -126,6 +126,10 @@ pub struct Options {
     pub inplace_policy: String,
     pub inplace_buffer: u64,
     pub pipeline: String,
+    /// `--streams`: 0 = auto.
+    pub streams: usize,
+    pub remote_install: bool,
+    pub fallback: Option<String>,
     pub server: bool,
     pub sender: bool,
     pub local_server: bool,
@@ -204,6 +208,9 @@ impl Options {
             inplace_policy: "trim".into(),
             inplace_buffer: 8 << 20,
             pipeline: "stream".into(),
+            streams: 1,
+            remote_install: false,
+            fallback: None,
             ..Default::default()
         };
         for item in lex(args)? {
@@ -418,6 +425,22 @@ impl Options {
                     return Err(Error::syntax(format!("unknown --pipeline {v}")));
                 }
                 self.pipeline = v;
+            }
+            "streams" => {
+                self.streams = if v == "auto" {
+                    0
+                } else {
+                    parse_num("streams", &v)?
+                }
+            }
+            "remote-install" => self.remote_install = on,
+            "fallback" => {
+                if !matches!(v.as_str(), "rsync" | "none") {
+                    return Err(Error::syntax(format!(
+                        "unknown --fallback {v}: choose rsync or none"
+                    )));
+                }
+                self.fallback = (v == "rsync").then_some(v);
             }
             "server" => self.server = on,
             "sender" => self.sender = on,

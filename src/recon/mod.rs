@@ -31,7 +31,11 @@ pub fn run_inplace(
 ) -> std::io::Result<(Vec<(u64, u64)>, InplaceReport)> {
     let _ = (file, old_len, policy, budget);
     let lost = copies.iter().map(|c| c.2).sum();
-    let need = if new_len > 0 { vec![(0, new_len)] } else { vec![] };
+    let need = if new_len > 0 {
+        vec![(0, new_len)]
+    } else {
+        vec![]
+    };
     Ok((
         need,
         InplaceReport {

@@ -1324,14 +1324,7 @@ impl Receiver {
                 };
                 // New dirs were created with u+rwx for us; restore the intended mode.
                 let mode = mode.or_else(|| Some(meta::target_mode(&e, None, &self.meta)));
-                if let Err(err) = meta::apply(
-                    &p,
-                    &e,
-                    None,
-                    None,
-                    mode,
-                    &o,
-                ) {
+                if let Err(err) = meta::apply(&p, &e, None, None, mode, &o) {
                     self.fail(format!(
                         "rsync: [generator] failed to set times on \"{}\": {}",
                         crate::flist::walk::full_name(&p),

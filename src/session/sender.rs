@@ -467,10 +467,9 @@ impl Sender {
 
     /// In place: send the ranges the receiver could not build from copies, then `FileEnd`.
     fn on_need(&mut self, idx: u32, ranges: Vec<(u64, u64)>) -> Result<()> {
-        let data = self
-            .inplace_src
-            .remove(&idx)
-            .ok_or_else(|| Error::protocol("protocol error: literal request for an unknown file"))?;
+        let data = self.inplace_src.remove(&idx).ok_or_else(|| {
+            Error::protocol("protocol error: literal request for an unknown file")
+        })?;
         let bytes = (*data).as_ref();
         let mut batch = Vec::new();
         let mut size = 0usize;
@@ -478,17 +477,25 @@ impl Sender {
             let end = off
                 .checked_add(len)
                 .filter(|e| *e <= bytes.len() as u64)
-                .ok_or_else(|| Error::protocol("protocol error: literal request beyond the end of the file"))?;
+                .ok_or_else(|| {
+                    Error::protocol("protocol error: literal request beyond the end of the file")
+                })?;
             let mut at = off;
             while at < end {
                 let n = (end - at).min(PIECE as u64);
                 let piece = bytes[at as usize..(at + n) as usize].to_vec();
                 self.stats.literal += n;
                 size += n as usize;
-                batch.push(Op::Literal { dst: at, data: piece });
+                batch.push(Op::Literal {
+                    dst: at,
+                    data: piece,
+                });
                 at += n;
                 if size >= PIECE {
-                    self.conn.send(&Msg::Ops { idx, ops: std::mem::take(&mut batch) })?;
+                    self.conn.send(&Msg::Ops {
+                        idx,
+                        ops: std::mem::take(&mut batch),
+                    })?;
                     size = 0;
                 }
             }

@@ -46,19 +46,14 @@ impl Receiver {
             Ok(m) => m.len(),
             Err(err) => return self.inplace_failed(idx, err),
         };
-        let done = crate::recon::run_inplace(
-            &job.writer.file,
-            &copies,
-            old_len,
-            new_len,
-            &policy,
-            budget,
-        );
+        let done =
+            crate::recon::run_inplace(&job.writer.file, &copies, old_len, new_len, &policy, budget);
         let (need, report) = match done {
             Ok(x) => x,
             Err(err) => return self.inplace_failed(idx, err),
         };
-        job.writer.mark_unordered(new_len - need.iter().map(|r| r.1).sum::<u64>());
+        job.writer
+            .mark_unordered(new_len - need.iter().map(|r| r.1).sum::<u64>());
         self.stats.inplace_lost += report.lost;
         self.stats.inplace_kept += report.kept;
         self.stats.inplace_converted += report.converted;
@@ -67,7 +62,11 @@ impl Receiver {
     }
 
     fn inplace_failed(&mut self, idx: u32, err: std::io::Error) -> Result<()> {
-        let target = self.jobs.get(&idx).map(|j| j.target.clone()).unwrap_or_default();
+        let target = self
+            .jobs
+            .get(&idx)
+            .map(|j| j.target.clone())
+            .unwrap_or_default();
         // Ask for everything so the protocol stays in step; the digest check then decides.
         if let Some(job) = self.jobs.get_mut(&idx) {
             job.writer.poison();
