@@ -228,6 +228,19 @@ fn remote_argv(
 
 fn run_transfer(opts: Options, p: crate::plan::operand::Plan) -> Result<i32> {
     let start = Instant::now();
+    if let Some(lf) = &opts.log_file {
+        match crate::report::logfile::open(lf) {
+            Ok(()) => crate::report::logfile::line(if p.local_sends || p.remote.is_none() {
+                b"building file list"
+            } else {
+                b"receiving file list"
+            }),
+            Err(e) => eprintln!(
+                "rsync: [client] failed to open log-file {lf}: {}\nIgnoring \"log file\" setting.",
+                crate::error::io_text(&e)
+            ),
+        }
+    }
     let filters = Filters::from_rules(&opts.filters)?;
     let mut remote: Option<ssh::Remote> = None;
     let mut server_thread = None;
@@ -383,6 +396,13 @@ fn run_transfer(opts: Options, p: crate::plan::operand::Plan) -> Result<i32> {
         .as_ref()
         .map(|(s, r)| (s.load(Ordering::Relaxed), r.load(Ordering::Relaxed)))
         .unwrap_or((0, 0));
+    crate::report::logfile::line(
+        format!(
+            "sent {} bytes  received {} bytes  total size {}",
+            sent, recvd, st.total_size
+        )
+        .as_bytes(),
+    );
     if !opts.quiet && !opts.list_only || (opts.list_only && opts.verbose > 0) {
         let elapsed = start.elapsed().as_secs() as f64;
         if opts.info.stats >= 2 {

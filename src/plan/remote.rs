@@ -225,6 +225,11 @@ pub fn server_options(o: &Options, local: bool) -> Vec<String> {
     if let Some(f) = &o.out_format {
         long(format!("--out-format={f}"));
     }
+    // The receiver produces the log's item lines; the client writes the file.
+    if o.log_file.is_some() {
+        let f = o.log_file_format.as_deref().unwrap_or("%i %n%L");
+        long(format!("--log-file-format={f}"));
+    }
     if o.itemize > 0 {
         for _ in 0..o.itemize {
             long("-i".into());

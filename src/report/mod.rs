@@ -4,6 +4,7 @@
 
 pub mod format;
 pub mod itemize;
+pub mod logfile;
 pub mod progress;
 
 use crate::wire::msg::Stats;
@@ -216,10 +217,15 @@ pub fn stats_block(
             num(s.dedup_files, h)
         ));
     }
-    if s.inplace_lost > 0 {
+    if s.inplace_kept + s.inplace_converted > 0 {
+        let base = s.matched.max(1) as f64;
         o.push_str(&format!(
-            "In-place cycle loss: {} bytes\n",
-            num(s.inplace_lost, h)
+            "In-place: {} copies kept, {} converted, {} bytes lost to cycles ({:.2}% of matched), peak stash {} bytes\n",
+            num(s.inplace_kept, h),
+            num(s.inplace_converted, h),
+            num(s.inplace_lost, h),
+            s.inplace_lost as f64 * 100.0 / base,
+            num(s.inplace_stash_peak, h)
         ));
     }
     o.push('\n');

@@ -155,6 +155,10 @@ impl Conn {
 
 /// Client-side printing of a log line.
 pub fn print_line(level: u8, text: &[u8], quiet: bool) {
+    if level == crate::wire::msg::LOG_FILE {
+        crate::report::logfile::line(text);
+        return;
+    }
     if level == LOG_INFO {
         if quiet {
             return;

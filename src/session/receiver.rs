@@ -409,7 +409,8 @@ impl Receiver {
             Some(_) => c.significant(),
             None => self.opts.info.name > 0 && c.significant(),
         };
-        if !show {
+        let log_fmt = self.log_format();
+        if !show && (log_fmt.is_none() || !c.significant()) {
             return;
         }
         let fmt = self
@@ -435,8 +436,41 @@ impl Receiver {
                 human: self.opts.human,
             },
         );
+        if let Some(lf) = log_fmt {
+            let l = expand(
+                &lf,
+                &Item {
+                    entry: &shown,
+                    itemize: &it,
+                    op: if self.y == '<' { "send" } else { "recv" },
+                    bytes: 0,
+                    hlink_to: hlink_to.as_deref(),
+                    human: 0,
+                },
+            );
+            let _ = self.conn.say(crate::wire::msg::LOG_FILE, &l);
+        }
+        if !show {
+            return;
+        }
         let wait = (wait && self.opts.info.progress == 1).then_some(idx);
         self.push_line(wait, line);
+    }
+
+    /// The `--log-file-format` when item lines go to a log file (the server learns it from the
+    /// client's argv; a receiving client from its own options).
+    fn log_format(&self) -> Option<String> {
+        if self.opts.log_file.is_none()
+            && !(self.opts.server && self.opts.log_file_format.is_some())
+        {
+            return None;
+        }
+        Some(
+            self.opts
+                .log_file_format
+                .clone()
+                .unwrap_or_else(|| "%i %n%L".into()),
+        )
     }
 
     fn want_ids(&self, e: &Entry) -> (u32, u32) {
@@ -1196,6 +1230,11 @@ impl Receiver {
         } else {
             report::escape(rel)
         };
+        if self.log_format().is_some() {
+            let _ = self
+                .conn
+                .say(crate::wire::msg::LOG_FILE, &format!("*deleting   {shown}"));
+        }
         if self
             .opts
             .out_format

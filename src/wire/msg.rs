@@ -9,6 +9,8 @@ use crate::flist::entry::Entry;
 pub const LOG_INFO: u8 = 0;
 pub const LOG_ERROR: u8 = 1;
 pub const LOG_WARNING: u8 = 2;
+/// A `--log-file` line (written by the client, never printed).
+pub const LOG_FILE: u8 = 3;
 
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct Stats {
