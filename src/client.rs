@@ -293,12 +293,13 @@ fn run_transfer(opts: Options, p: crate::plan::operand::Plan) -> Result<i32> {
         *counters.borrow_mut() = Some((conn.sent.clone(), conn.recvd.clone()));
         conn.send(&Msg::Filters(filters.to_wire()))?;
         let header = opts.info.flist > 0 && !opts.quiet && (!opts.list_only || opts.verbose > 0);
-        let incremental = !(opts.delete
+        // A delete pass before or after the transfer needs the whole list first (rsync).
+        let whole_list = opts.delete
             && matches!(
                 opts.delete_when,
                 crate::cli::options::DeleteWhen::Before | crate::cli::options::DeleteWhen::After
-            ))
-            && !opts.prune_empty_dirs;
+            );
+        let incremental = !whole_list && !opts.prune_empty_dirs;
         if header {
             let verb = if p.local_sends {
                 "sending"

@@ -100,7 +100,7 @@ impl EngineId {
 
 /// Tunables shared by every engine; both halves must be built with equal params (they travel in
 /// the handshake / server argv).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct EngineParams {
     /// `--block-size` (rsync engine); None = √len rule.
     pub block_size: Option<u32>,
@@ -110,17 +110,6 @@ pub struct EngineParams {
     pub threads: usize,
     /// `--hw`: hardware CRC-32C / alternative strong hash paths where an engine defines them.
     pub hw: bool,
-}
-
-impl Default for EngineParams {
-    fn default() -> Self {
-        EngineParams {
-            block_size: None,
-            checksum_choice: None,
-            threads: 0,
-            hw: false,
-        }
-    }
 }
 
 /// What one call of a half produced: messages for the peer half, ops (sender only), and whether this

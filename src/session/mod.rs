@@ -159,6 +159,12 @@ pub fn print_line(level: u8, text: &[u8], quiet: bool) {
         crate::report::logfile::line(text);
         return;
     }
+    if level == crate::wire::msg::LOG_PROGRESS2 {
+        if !quiet {
+            crate::report::progress::overall::show(text);
+        }
+        return;
+    }
     if level == LOG_INFO {
         if quiet {
             return;

@@ -86,6 +86,10 @@ pub struct Receiver {
     /// Deletions whose unlink waits until the end (a dedupe copy may still read them).
     late_deletes: Vec<(PathBuf, bool)>,
     io_error_announced: bool,
+    /// `--info=progress2`: bytes of files done, when the last line went out, transfer start.
+    p2_bytes: u64,
+    p2_last: Option<Instant>,
+    p2_start: Instant,
     /// Deletions not done because `--max-delete` was reached.
     del_skipped: u64,
 }
@@ -166,6 +170,9 @@ impl Receiver {
             local: None,
             late_deletes: Vec::new(),
             io_error_announced: false,
+            p2_bytes: 0,
+            p2_last: None,
+            p2_start: Instant::now(),
             del_skipped: 0,
         }
     }
@@ -455,6 +462,52 @@ impl Receiver {
         }
         let wait = (wait && self.opts.info.progress == 1).then_some(idx);
         self.push_line(wait, line);
+    }
+
+    /// One `--info=progress2` update (rate-limited unless `last`); rsync's line shape.
+    fn progress2(&mut self, done: Option<u32>, last: bool) -> Result<()> {
+        self.progress2_at(done, last, 0)
+    }
+
+    fn progress2_at(&mut self, done: Option<u32>, last: bool, partial: u64) -> Result<()> {
+        if self.opts.info.progress < 2 {
+            return Ok(());
+        }
+        if !last && self.p2_last.is_some_and(|t| t.elapsed().as_millis() < 500) && done.is_none() {
+            return Ok(());
+        }
+        self.p2_last = Some(Instant::now());
+        let total: u64 = self
+            .flist
+            .iter()
+            .filter(|e| e.is_file())
+            .map(|e| e.size)
+            .sum();
+        let el = self.p2_start.elapsed().as_secs_f64();
+        let bytes = self.p2_bytes + partial;
+        let rate = bytes as f64 / el.max(1e-3);
+        let nfiles = self.flist.len() as u64;
+        let left = done
+            .map(|i| nfiles.saturating_sub(i as u64 + 1))
+            .unwrap_or(0);
+        let mut l = progress::line(
+            bytes,
+            total,
+            rate,
+            el,
+            Some((self.xfr, left, nfiles)),
+            self.opts.human,
+        );
+        if !self.flist_done {
+            l = l.replace("to-chk", "ir-chk");
+        }
+        if last {
+            l.push('\n');
+        }
+        self.conn.say(
+            crate::wire::msg::LOG_PROGRESS2,
+            &format!("{bytes} {total}\t{l}"),
+        )
     }
 
     /// The `--log-file-format` when item lines go to a log file (the server learns it from the
@@ -1033,6 +1086,10 @@ impl Receiver {
                 ));
             }
         }
+        if self.opts.info.progress == 2 {
+            let w = self.jobs.get(&idx).map(|j| j.writer.written).unwrap_or(0);
+            self.progress2_at(None, false, w)?;
+        }
         if self.opts.info.progress == 1 {
             let job = self.jobs.get_mut(&idx).unwrap();
             if job.last_progress.elapsed().as_secs_f64() >= 1.0 {
@@ -1112,6 +1169,8 @@ impl Receiver {
             ));
         }
         self.xfr += 1;
+        self.p2_bytes += e.size;
+        self.progress2(Some(idx), false)?;
         if self.opts.dedupe {
             self.done.insert(idx, job.target.clone());
             if let Some(l) = self.local.as_mut() {
@@ -1299,6 +1358,9 @@ impl Receiver {
     }
 
     fn finish_up(&mut self) -> Result<()> {
+        if self.p2_last.is_some() {
+            self.progress2(None, true)?;
+        }
         if matches!(self.opts.delete_when, DeleteWhen::After | DeleteWhen::Delay)
             && self.opts.delete
         {

@@ -11,6 +11,8 @@ pub const LOG_ERROR: u8 = 1;
 pub const LOG_WARNING: u8 = 2;
 /// A `--log-file` line (written by the client, never printed).
 pub const LOG_FILE: u8 = 3;
+/// An `--info=progress2` update (see report::progress::overall).
+pub const LOG_PROGRESS2: u8 = 4;
 
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct Stats {
@@ -553,7 +555,10 @@ mod tests {
         for comp in [Compress::None, Compress::Zstd(3), Compress::Lz4] {
             for m in &msgs {
                 let (t, p) = m.encode(comp);
-                assert_eq!(&Msg::decode(t, &p).expect(&format!("{m:?}")), m);
+                assert_eq!(
+                    &Msg::decode(t, &p).unwrap_or_else(|e| panic!("{m:?}: {e:?}")),
+                    m
+                );
             }
         }
         let (t, p) = msgs[5].encode(Compress::None);

@@ -1,3 +1,4 @@
 //! Integration tests.
 mod bootstrap;
 mod docs;
+mod progress;
