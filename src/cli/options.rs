@@ -529,6 +529,10 @@ impl Options {
         if self.partial_dir.is_some() && self.inplace {
             return Err(Error::syntax("--inplace cannot be used with --partial-dir"));
         }
+        if self.backup_dir.is_some() {
+            // rsync: --backup-dir implies --backup.
+            self.backup = true;
+        }
         if let Some(s) = &self.suffix {
             if s.contains('/') {
                 return Err(Error::syntax(format!(

@@ -26,6 +26,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+mod backup;
 mod inplace;
 
 struct Job {
@@ -282,6 +283,18 @@ impl Receiver {
             Root::Dir(p) => p.clone(),
             Root::File(p) => p.parent().map(Path::to_path_buf).unwrap_or_default(),
             Root::Unresolved => PathBuf::from(&self.dest),
+        }
+    }
+
+    /// The entry's path relative to the destination root (its name, or the new name under the
+    /// single-file rename rule).
+    fn rel_name(&self, e: &Entry) -> Vec<u8> {
+        match &self.root {
+            Root::File(p) => p
+                .file_name()
+                .map(|n| n.as_bytes().to_vec())
+                .unwrap_or_default(),
+            _ => e.name.clone(),
         }
     }
 
@@ -913,6 +926,16 @@ impl Receiver {
         redo: bool,
     ) -> Result<()> {
         let temp_dir = self.opts.temp_dir.as_ref().map(PathBuf::from);
+        if self.opts.inplace && has_basis && !redo {
+            let rel = self.rel_name(e);
+            if let Err(err) = self.make_backup(path, &rel, true) {
+                return self.fail(format!(
+                    "rsync: [receiver] backup of \"{}\" failed: {}",
+                    crate::flist::walk::full_name(path),
+                    io_text(&err)
+                ));
+            }
+        }
         let opened = if self.opts.inplace {
             inplace::open_target(path).map(|f| (f, path.to_path_buf()))
         } else {
@@ -1157,6 +1180,17 @@ impl Receiver {
         }
         drop(job.basis.take());
         crate::recon::unregister(&job.temp);
+        if !job.in_place {
+            let rel = self.rel_name(&e);
+            if let Err(err) = self.make_backup(&job.target, &rel, false) {
+                discard(&job);
+                return self.fail(format!(
+                    "rsync: [receiver] backup of \"{}\" failed: {}",
+                    crate::flist::walk::full_name(&job.target),
+                    io_text(&err)
+                ));
+            }
+        }
         if job.in_place {
             // Written in place: nothing to rename.
         } else if let Err(err) = std::fs::rename(&job.temp, &job.target) {
@@ -1244,7 +1278,7 @@ impl Receiver {
             let is_dir = std::fs::symlink_metadata(path.join(OsStr::from_bytes(&n)))
                 .map(|m| m.is_dir())
                 .unwrap_or(false);
-            if self.filters.protected(&rel, is_dir) {
+            if self.filters.protected(&rel, is_dir) || (!is_dir && self.is_backup_name(&n)) {
                 continue;
             }
             self.delete_path(&path.join(OsStr::from_bytes(&n)), &rel)?;
@@ -1304,7 +1338,25 @@ impl Receiver {
         } else if self.opts.info.del > 0 {
             self.push_line(None, format!("deleting {shown}"));
         }
-        if !self.opts.dry_run && self.opts.dedupe && self.opts.delete_when != DeleteWhen::After {
+        let backed_up = !self.opts.dry_run && !m.is_dir() && {
+            match self.make_backup(p, rel, false) {
+                Ok(b) => b,
+                Err(err) => {
+                    self.fail(format!(
+                        "rsync: [generator] backup of \"{}\" failed: {}",
+                        report::escape(rel),
+                        io_text(&err)
+                    ))?;
+                    return Ok(());
+                }
+            }
+        };
+        if backed_up {
+            // Moved into the backup: nothing left to delete.
+        } else if !self.opts.dry_run
+            && self.opts.dedupe
+            && self.opts.delete_when != DeleteWhen::After
+        {
             // Dedupe may still copy from it (a moved file): unlink at the end of the run.
             self.late_deletes.push((p.to_path_buf(), m.is_dir()));
         } else if !self.opts.dry_run {
