@@ -36,6 +36,14 @@ pub struct Info {
 }
 
 /// Everything the run needs, resolved.
+/// Which alternate-destination option is in use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AltDest {
+    Compare,
+    Copy,
+    Link,
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct Options {
     pub verbose: u8,
@@ -116,6 +124,9 @@ pub struct Options {
     pub bwlimit: u64,
     pub fsync: bool,
     pub backup: bool,
+    /// `--compare-dest` / `--copy-dest` / `--link-dest` (one kind, up to 20 dirs).
+    pub alt_dest: Option<AltDest>,
+    pub alt_dirs: Vec<String>,
     pub backup_dir: Option<String>,
     pub suffix: Option<String>,
     pub ipv: Option<u8>,
@@ -258,6 +269,26 @@ impl Options {
             "implied-dirs" => self.implied_dirs = on,
             "backup" => self.backup = on,
             "backup-dir" => self.backup_dir = Some(v),
+            "compare-dest" | "copy-dest" | "link-dest" => {
+                let kind = match def.long {
+                    "compare-dest" => AltDest::Compare,
+                    "copy-dest" => AltDest::Copy,
+                    _ => AltDest::Link,
+                };
+                if self.alt_dest.is_some_and(|k| k != kind) {
+                    return Err(Error::syntax(
+                        "You may not mix --compare-dest, --copy-dest, and --link-dest.",
+                    ));
+                }
+                if self.alt_dirs.len() >= 20 {
+                    return Err(Error::syntax(format!(
+                        "ERROR: at most 20 --{} args may be specified",
+                        def.long
+                    )));
+                }
+                self.alt_dest = Some(kind);
+                self.alt_dirs.push(v);
+            }
             "suffix" => self.suffix = Some(v),
             "update" => self.update = on,
             "inplace" => self.inplace = on,

@@ -26,6 +26,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+mod altdest;
 mod backup;
 mod inplace;
 
@@ -360,7 +361,13 @@ impl Receiver {
                 }
             }
             self.root_created = true;
-            if self.opts.info.misc > 0 || self.opts.verbose > 0 {
+            let has_i = self.opts.itemize > 0
+                || self
+                    .opts
+                    .out_format
+                    .as_deref()
+                    .is_some_and(|f| f.contains("%i"));
+            if self.opts.info.misc > 0 || self.opts.verbose > 0 || has_i {
                 let shown = self.dest.trim_end_matches('/').to_string();
                 self.conn.info(&format!(
                     "created directory {}",
@@ -641,15 +648,17 @@ impl Receiver {
                         ));
                     }
                 }
-                Change {
-                    new: true,
-                    ..Default::default()
+                // rsync itemizes a new directory against its copy in an alternate dest dir.
+                match self.alt_dir_meta(e) {
+                    Some(m) => decide::attr_change(e, &m, &self.opts, uid, gid, mode),
+                    None => Change {
+                        new: true,
+                        ..Default::default()
+                    },
                 }
             }
             Some(m) => decide::attr_change(e, m, &self.opts, uid, gid, mode),
         };
-        let top_root = e.name == b"." && matches!(self.root, Root::Dir(_));
-        let _ = top_root;
         self.log_item(idx, e, &change, false, None);
         if !self.opts.dry_run {
             // Mode now (so we can write into it), times at the end.
@@ -840,6 +849,19 @@ impl Receiver {
             }
         });
         let mode = meta::target_mode(e, old.as_ref().map(|m| m.mode()), &self.meta);
+        let new_here = old.is_none();
+        let mut basis_path = old.as_ref().map(|_| path.to_path_buf());
+        let mut old = old;
+        if new_here && self.opts.alt_dest.is_some() {
+            match self.alt_lookup(e, path, mode)? {
+                altdest::Alt::Done => return Ok(()),
+                altdest::Alt::Basis(p, m) => {
+                    basis_path = Some(p);
+                    old = Some(m);
+                }
+                altdest::Alt::None => {}
+            }
+        }
         let uptodate = match &old {
             Some(m) => {
                 let mut sum = || {
@@ -902,7 +924,7 @@ impl Receiver {
                 c
             }
         };
-        if old.is_none() {
+        if new_here {
             self.new_counts(e);
         }
         if self.opts.checksum && !change.new {
@@ -914,7 +936,7 @@ impl Receiver {
         if self.opts.dry_run {
             return Ok(());
         }
-        self.request(idx, e, path, old.is_some(), false)
+        self.request(idx, e, path, basis_path, false)
     }
 
     fn request(
@@ -922,9 +944,10 @@ impl Receiver {
         idx: u32,
         e: &Entry,
         path: &Path,
-        has_basis: bool,
+        basis_path: Option<PathBuf>,
         redo: bool,
     ) -> Result<()> {
+        let has_basis = basis_path.is_some();
         let temp_dir = self.opts.temp_dir.as_ref().map(PathBuf::from);
         if self.opts.inplace && has_basis && !redo {
             let rel = self.rel_name(e);
@@ -958,10 +981,10 @@ impl Receiver {
             }
         };
         let whole = self.opts.whole_file.unwrap_or(false) || redo || e.size == 0;
-        let basis = if has_basis && !whole {
-            File::open(path).ok()
-        } else {
-            None
+        let basis = match &basis_path {
+            // In place, copies read the target itself: another basis cannot be used.
+            Some(b) if !whole && (!self.opts.inplace || b == path) => File::open(b).ok(),
+            _ => None,
         };
         let mut half = None;
         let delta = basis.is_some();
@@ -1163,7 +1186,7 @@ impl Receiver {
                 ))?;
             }
             let target = job.target.clone();
-            return self.request(idx, &e, &target, true, true);
+            return self.request(idx, &e, &target, Some(target.clone()), true);
         }
         if self.opts.fsync {
             let _ = job.writer.file.sync_all();

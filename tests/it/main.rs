@@ -1,4 +1,5 @@
 //! Integration tests.
+mod altdest;
 mod bootstrap;
 mod docs;
 mod progress;
