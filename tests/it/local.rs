@@ -18,13 +18,26 @@ fn archive_without_trailing_slash() {
     t.same(&args(&["-a", "src", "dst"])).r.expect(0, "rsync");
     // dst itself was created by the run (its mtime is "now"); src inside it is a copy.
     t.assert_trees("dst", Cmp::ALL.no_root());
-    assert_same_tree(&t.r.join("src"), &t.p.join("dst/src"), Cmp::ALL);
+    // Without -H each name of a hard-linked pair becomes its own file.
+    assert_same_tree(
+        &t.r.join("src"),
+        &t.p.join("dst/src"),
+        Cmp::ALL.no_hardlinks(),
+    );
 }
 
 #[test]
 fn archive_with_trailing_slash() {
     let t = Twin::standard();
     t.same(&args(&["-a", "src/", "dst"])).r.expect(0, "rsync");
+    t.assert_trees("dst", Cmp::ALL);
+    assert_same_tree(&t.p.join("src"), &t.p.join("dst"), Cmp::ALL.no_hardlinks());
+}
+
+#[test]
+fn hard_links_preserved_with_h() {
+    let t = Twin::standard();
+    t.same(&args(&["-aH", "src/", "dst"]));
     t.assert_trees("dst", Cmp::ALL);
     assert_same_tree(&t.p.join("src"), &t.p.join("dst"), Cmp::ALL);
 }
@@ -40,7 +53,9 @@ fn recursive_only() {
 #[test]
 fn archive_delete_into_diverged_copy() {
     let t = Twin::new(changed_tree);
-    t.same(&args(&["-a", "--delete", "src/", "dst/"])).r.expect(0, "rsync");
+    t.same(&args(&["-a", "--delete", "src/", "dst/"]))
+        .r
+        .expect(0, "rsync");
     t.assert_trees("dst", Cmp::ALL);
     // With -a -c the same-size-same-mtime a.txt differs; rsync -a alone leaves it alone.
     assert_eq!(std::fs::read(t.p.join("dst/a.txt")).unwrap(), b"HELLO\n");
@@ -54,7 +69,11 @@ fn rerun_with_nothing_changed() {
     again.p.expect(0, "second run");
     t.assert_trees("dst", Cmp::ALL);
     let itemized = t.same(&["-ai", "src/", "dst"]);
-    assert!(itemized.p.stdout.is_empty(), "nothing to itemize:\n{}", itemized.p);
+    assert!(
+        itemized.p.stdout.is_empty(),
+        "nothing to itemize:\n{}",
+        itemized.p
+    );
 }
 
 #[test]
@@ -62,7 +81,11 @@ fn dry_run_changes_nothing() {
     let t = Twin::new(changed_tree);
     let before = snapshot(&t.p.join("dst"));
     t.same(&args(&["-ain", "--delete", "src/", "dst/"]));
-    assert_eq!(before, snapshot(&t.p.join("dst")), "dry run modified the destination");
+    assert_eq!(
+        before,
+        snapshot(&t.p.join("dst")),
+        "dry run modified the destination"
+    );
     t.same(&args(&["-an", "src/", "newdst"]));
     assert!(!t.p.join("newdst").exists());
 }
@@ -85,7 +108,14 @@ fn single_file_to_new_name_and_into_dir() {
 #[test]
 fn multiple_sources() {
     let t = Twin::standard();
-    t.same(&args(&["-a", "src/a.txt", "src/sub", "src/link", "src/emptydir/", "dst/"]));
+    t.same(&args(&[
+        "-a",
+        "src/a.txt",
+        "src/sub",
+        "src/link",
+        "src/emptydir/",
+        "dst/",
+    ]));
     t.assert_trees("dst", Cmp::ALL.no_root());
 }
 
@@ -105,14 +135,28 @@ fn mkpath_creates_missing_components() {
 #[test]
 fn quick_check_variants() {
     // Each variant decides differently about the same diverged destination.
-    for extra in [&["--no-whole-file"][..], &["-c"], &["--size-only"], &["-I"], &["--ignore-existing"], &["-u"]] {
+    for extra in [
+        &["--no-whole-file"][..],
+        &["-c"],
+        &["--size-only"],
+        &["-I"],
+        &["--ignore-existing"],
+        &["-u"],
+    ] {
         let t = Twin::new(changed_tree);
         let mut a = vec!["-ai", "--stats"];
         a.extend_from_slice(extra);
         a.extend_from_slice(&["src/", "dst/"]);
         let pair = t.run(&a);
         // Delta transfers (--no-whole-file) may match different amounts of data per engine.
-        pair.assert_same_by(&format!("{a:?}"), if extra == ["--no-whole-file"] { mask_delta } else { mask });
+        pair.assert_same_by(
+            &format!("{a:?}"),
+            if extra == ["--no-whole-file"] {
+                mask_delta
+            } else {
+                mask
+            },
+        );
         t.assert_trees("dst", Cmp::ALL);
     }
 }
@@ -128,7 +172,8 @@ fn large_file_delta_and_whole() {
         let mut old = data;
         old[32 << 20..(32 << 20) + 4096].fill(0);
         let mut tr = Tree::new(&w.join("dst"));
-        tr.file("huge.bin", &old).mtime("huge.bin", 1_600_000_000, 0);
+        tr.file("huge.bin", &old)
+            .mtime("huge.bin", 1_600_000_000, 0);
         tr.finish();
     });
     let pair = t.run(&args(&["-a", "--no-whole-file", "src/", "dst/"]));

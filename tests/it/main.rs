@@ -1,4 +1,8 @@
 //! Integration tests.
 mod docs;
-mod util;
+mod exit_codes;
 mod local;
+mod output;
+mod remote;
+mod sshd;
+mod util;

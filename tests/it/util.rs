@@ -56,7 +56,11 @@ impl Out {
 
 impl std::fmt::Display for Out {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "--- exit {} ---\n--- stdout ---\n{}--- stderr ---\n{}", self.code, self.stdout, self.stderr)
+        write!(
+            f,
+            "--- exit {} ---\n--- stdout ---\n{}--- stderr ---\n{}",
+            self.code, self.stdout, self.stderr
+        )
     }
 }
 
@@ -110,8 +114,14 @@ pub fn run_cmd(mut cmd: Command) -> Out {
     };
     let stdout = String::from_utf8_lossy(&t1.join().unwrap()).into_owned();
     let stderr = String::from_utf8_lossy(&t2.join().unwrap()).into_owned();
-    let code = status.code().unwrap_or_else(|| 128 + std::os::unix::process::ExitStatusExt::signal(&status).unwrap_or(0));
-    Out { stdout, stderr, code }
+    let code = status.code().unwrap_or_else(|| {
+        128 + std::os::unix::process::ExitStatusExt::signal(&status).unwrap_or(0)
+    });
+    Out {
+        stdout,
+        stderr,
+        code,
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -169,7 +179,9 @@ fn mask_line(line: &str) -> String {
     if line.starts_with("rsync error: ") || line.starts_with("rsync warning: ") {
         if let Some(i) = line.find(") at ") {
             let (head, tail) = line.split_at(i + 1);
-            let role = tail.find('[').and_then(|a| tail[a..].find('=').map(|b| &tail[a..a + b]));
+            let role = tail
+                .find('[')
+                .and_then(|a| tail[a..].find('=').map(|b| &tail[a..a + b]));
             return format!("{head} at LOC {}=VER]", role.unwrap_or("["));
         }
     }
@@ -208,7 +220,12 @@ pub fn diff(a: &str, b: &str) -> String {
     for i in 0..la.len().max(lb.len()) {
         let (x, y) = (la.get(i).copied(), lb.get(i).copied());
         if x != y {
-            s += &format!("line {}:\n  rsync:    {:?}\n  parasync: {:?}\n", i + 1, x, y);
+            s += &format!(
+                "line {}:\n  rsync:    {:?}\n  parasync: {:?}\n",
+                i + 1,
+                x,
+                y
+            );
         }
     }
     s
@@ -247,7 +264,10 @@ pub struct Tree {
 impl Tree {
     pub fn new(root: &Path) -> Tree {
         std::fs::create_dir_all(root).unwrap();
-        Tree { root: root.to_path_buf(), times: BTreeMap::new() }
+        Tree {
+            root: root.to_path_buf(),
+            times: BTreeMap::new(),
+        }
     }
     fn p(&self, rel: &[u8]) -> PathBuf {
         at(&self.root, rel)
@@ -280,7 +300,8 @@ impl Tree {
         self
     }
     pub fn mode(&mut self, rel: impl AsRef<[u8]>, mode: u32) -> &mut Self {
-        std::fs::set_permissions(self.p(rel.as_ref()), std::fs::Permissions::from_mode(mode)).unwrap();
+        std::fs::set_permissions(self.p(rel.as_ref()), std::fs::Permissions::from_mode(mode))
+            .unwrap();
         self
     }
     pub fn owner(&mut self, rel: impl AsRef<[u8]>, uid: u32, gid: u32) -> &mut Self {
@@ -296,7 +317,11 @@ impl Tree {
         let mut all = Vec::new();
         walk(&self.root, &self.root, &mut all);
         for (rel, path) in all.into_iter().rev() {
-            let (s, ns) = self.times.get(&rel).copied().unwrap_or_else(|| default_time(&rel));
+            let (s, ns) = self
+                .times
+                .get(&rel)
+                .copied()
+                .unwrap_or_else(|| default_time(&rel));
             let t = filetime::FileTime::from_unix_time(s, ns);
             filetime::set_symlink_file_times(&path, t, t).unwrap();
         }
@@ -305,8 +330,13 @@ impl Tree {
 
 /// A name-derived mtime in 2023 with a non-zero nanosecond part.
 fn default_time(rel: &[u8]) -> (i64, u32) {
-    let h = rel.iter().fold(1469598103934665603u64, |h, b| (h ^ *b as u64).wrapping_mul(1099511628211));
-    (1_690_000_000 + (h % 10_000_000) as i64, (h >> 32) as u32 % 1_000_000_000)
+    let h = rel.iter().fold(1469598103934665603u64, |h, b| {
+        (h ^ *b as u64).wrapping_mul(1099511628211)
+    });
+    (
+        1_690_000_000 + (h % 10_000_000) as i64,
+        (h >> 32) as u32 % 1_000_000_000,
+    )
 }
 
 /// All entries under `root` (root itself as the empty name), pre-order, sorted by name bytes.
@@ -314,11 +344,19 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<(Vec<u8>, PathBuf)>) {
     if dir == root {
         out.push((Vec::new(), root.to_path_buf()));
     }
-    let mut names: Vec<OsString> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let mut names: Vec<OsString> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     names.sort();
     for n in names {
         let p = dir.join(&n);
-        let rel = p.strip_prefix(root).unwrap().as_os_str().as_bytes().to_vec();
+        let rel = p
+            .strip_prefix(root)
+            .unwrap()
+            .as_os_str()
+            .as_bytes()
+            .to_vec();
         let is_dir = std::fs::symlink_metadata(&p).unwrap().is_dir();
         out.push((rel, p.clone()));
         if is_dir {
@@ -364,7 +402,12 @@ pub fn standard_tree(root: &Path) {
 
 /// Copy a tree (as `cp -a` would) — used to give the rsync and parasync runs identical inputs.
 pub fn copy_tree(src: &Path, dst: &Path) {
-    let st = Command::new("cp").arg("-a").arg(src).arg(dst).status().unwrap();
+    let st = Command::new("cp")
+        .arg("-a")
+        .arg(src)
+        .arg(dst)
+        .status()
+        .unwrap();
     assert!(st.success(), "cp -a {src:?} {dst:?}");
 }
 
@@ -389,12 +432,30 @@ pub struct Cmp {
 
 impl Cmp {
     /// Everything `rsync -a` preserves.
-    pub const ALL: Cmp = Cmp { perms: true, times: true, root_meta: true, owner: true, hardlinks: true };
+    pub const ALL: Cmp = Cmp {
+        perms: true,
+        times: true,
+        root_meta: true,
+        owner: true,
+        hardlinks: true,
+    };
     pub fn no_root(self) -> Cmp {
-        Cmp { root_meta: false, ..self }
+        Cmp {
+            root_meta: false,
+            ..self
+        }
+    }
+    pub fn no_hardlinks(self) -> Cmp {
+        Cmp {
+            hardlinks: false,
+            ..self
+        }
     }
     pub fn no_times(self) -> Cmp {
-        Cmp { times: false, ..self }
+        Cmp {
+            times: false,
+            ..self
+        }
     }
 }
 
@@ -428,8 +489,12 @@ fn scan(root: &Path, cmp: Cmp) -> BTreeMap<Vec<u8>, Entry> {
         };
         let is_root = rel.is_empty();
         let meta = !is_root || cmp.root_meta;
-        let link_group = (cmp.hardlinks && ft.is_file() && md.nlink() > 1)
-            .then(|| first_of_inode.entry((md.dev(), md.ino())).or_insert_with(|| rel.clone()).clone());
+        let link_group = (cmp.hardlinks && ft.is_file() && md.nlink() > 1).then(|| {
+            first_of_inode
+                .entry((md.dev(), md.ino()))
+                .or_insert_with(|| rel.clone())
+                .clone()
+        });
         map.insert(
             rel,
             Entry {
@@ -437,8 +502,18 @@ fn scan(root: &Path, cmp: Cmp) -> BTreeMap<Vec<u8>, Entry> {
                 perms: (cmp.perms && meta && !ft.is_symlink()).then_some(md.mode() & 0o7777),
                 mtime: (cmp.times && meta).then_some((md.mtime(), md.mtime_nsec())),
                 owner: (cmp.owner && meta).then_some((md.uid(), md.gid())),
-                content: ft.is_file().then(|| blake3::hash(&std::fs::read(&path).unwrap()).to_hex().to_string()),
-                target: ft.is_symlink().then(|| std::fs::read_link(&path).unwrap().as_os_str().as_bytes().to_vec()),
+                content: ft.is_file().then(|| {
+                    blake3::hash(&std::fs::read(&path).unwrap())
+                        .to_hex()
+                        .to_string()
+                }),
+                target: ft.is_symlink().then(|| {
+                    std::fs::read_link(&path)
+                        .unwrap()
+                        .as_os_str()
+                        .as_bytes()
+                        .to_vec()
+                }),
                 link_group,
             },
         );
@@ -496,7 +571,10 @@ pub struct Pair {
 impl Twin {
     /// Build the workspaces with `setup` run on each (it must be deterministic).
     pub fn new(setup: impl Fn(&Path)) -> Twin {
-        let tmp = tempfile::Builder::new().prefix("parasync-it").tempdir().unwrap();
+        let tmp = tempfile::Builder::new()
+            .prefix("parasync-it")
+            .tempdir()
+            .unwrap();
         // Readable by other users, for tests that drop privileges.
         std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         let (r, p) = (tmp.path().join("r"), tmp.path().join("p"));
@@ -515,23 +593,44 @@ impl Twin {
     fn expand(ws: &Path, args: &[&str]) -> Vec<String> {
         let w = ws.to_str().unwrap();
         let b = bin();
-        args.iter().map(|a| a.replace("{WS}", w).replace("{BIN}", b.to_str().unwrap())).collect()
+        args.iter()
+            .map(|a| a.replace("{WS}", w).replace("{BIN}", b.to_str().unwrap()))
+            .collect()
     }
 
     fn clean(ws: &Path, o: Out) -> Out {
         let w = ws.to_str().unwrap();
-        Out { stdout: o.stdout.replace(w, "WS"), stderr: o.stderr.replace(w, "WS"), code: o.code }
+        Out {
+            stdout: o.stdout.replace(w, "WS"),
+            stderr: o.stderr.replace(w, "WS"),
+            code: o.code,
+        }
     }
 
     /// Run `rsync common… rsync_extra…` and `parasync common… para_extra…` (extras go first).
     pub fn run_with(&self, common: &[&str], rsync_extra: &[&str], para_extra: &[&str]) -> Pair {
-        let mut ra = Twin::expand(&self.r, rsync_extra);
-        ra.extend(Twin::expand(&self.r, common));
-        let mut pa = Twin::expand(&self.p, para_extra);
-        pa.extend(Twin::expand(&self.p, common));
-        let r = Twin::clean(&self.r, run(RSYNC, &ra, &self.r));
-        let p = Twin::clean(&self.p, run(bin(), &pa, &self.p));
-        Pair { r, p }
+        self.run_under(&[], common, rsync_extra, para_extra)
+    }
+
+    /// As [`Twin::run_with`], with each tool started through `prefix` (e.g. `setpriv …`).
+    pub fn run_under(
+        &self,
+        prefix: &[&str],
+        common: &[&str],
+        rsync_extra: &[&str],
+        para_extra: &[&str],
+    ) -> Pair {
+        let one = |ws: &Path, tool: PathBuf, extra: &[&str]| {
+            let mut a: Vec<String> = prefix.iter().map(|s| s.to_string()).collect();
+            a.push(tool.to_str().unwrap().to_string());
+            a.extend(Twin::expand(ws, extra));
+            a.extend(Twin::expand(ws, common));
+            Twin::clean(ws, run(&a[0], &a[1..], ws))
+        };
+        Pair {
+            r: one(&self.r, PathBuf::from(RSYNC), rsync_extra),
+            p: one(&self.p, bin(), para_extra),
+        }
     }
 
     /// Run the same command line with both tools.
@@ -560,11 +659,27 @@ impl Pair {
 
     /// Equal exit codes and equal output after the given masker.
     pub fn assert_same_by(&self, what: &str, m: fn(&str) -> String) {
-        assert_eq!(self.r.code, self.p.code, "{what}: exit codes differ\nrsync:\n{}\nparasync:\n{}", self.r, self.p);
+        assert_eq!(
+            self.r.code, self.p.code,
+            "{what}: exit codes differ\nrsync:\n{}\nparasync:\n{}",
+            self.r, self.p
+        );
         let (ro, po) = (m(&self.r.stdout), m(&self.p.stdout));
-        assert!(ro == po, "{what}: stdout differs\n{}\nrsync:\n{}\nparasync:\n{}", diff(&ro, &po), self.r, self.p);
+        assert!(
+            ro == po,
+            "{what}: stdout differs\n{}\nrsync:\n{}\nparasync:\n{}",
+            diff(&ro, &po),
+            self.r,
+            self.p
+        );
         let (re, pe) = (m(&self.r.stderr), m(&self.p.stderr));
-        assert!(re == pe, "{what}: stderr differs\n{}\nrsync:\n{}\nparasync:\n{}", diff(&re, &pe), self.r, self.p);
+        assert!(
+            re == pe,
+            "{what}: stderr differs\n{}\nrsync:\n{}\nparasync:\n{}",
+            diff(&re, &pe),
+            self.r,
+            self.p
+        );
     }
 }
 
@@ -573,15 +688,27 @@ fn masker_masks_only_figures() {
     let a = "sent 1,234 bytes  received 56 bytes  2,580.00 bytes/sec\ntotal size is 9  speedup is 0.01\n";
     let b = "sent 99 bytes  received 7 bytes  212.00 bytes/sec\ntotal size is 9  speedup is 0.08\n";
     assert_eq!(mask(a), mask(b));
-    assert_ne!(mask("total size is 9  speedup is 1.00"), mask("total size is 8  speedup is 1.00"));
-    assert_eq!(mask("File list size: 0\nFile list generation time: 0.001 seconds"), mask("File list size: 161\nFile list generation time: 0.000 seconds"));
+    assert_ne!(
+        mask("total size is 9  speedup is 1.00"),
+        mask("total size is 8  speedup is 1.00")
+    );
+    assert_eq!(
+        mask("File list size: 0\nFile list generation time: 0.001 seconds"),
+        mask("File list size: 161\nFile list generation time: 0.000 seconds")
+    );
     assert_ne!(mask("Literal data: 5 bytes"), mask("Literal data: 6 bytes"));
-    assert_eq!(mask_delta("Literal data: 5 bytes"), mask_delta("Literal data: 6 bytes"));
+    assert_eq!(
+        mask_delta("Literal data: 5 bytes"),
+        mask_delta("Literal data: 6 bytes")
+    );
     assert_eq!(
         mask("rsync error: some files/attrs were not transferred (see previous errors) (code 23) at main.c(1394) [sender=3.5.0]"),
         mask("rsync error: some files/attrs were not transferred (see previous errors) (code 23) at main.c(1) [sender=0.1.0]")
     );
-    assert_ne!(mask("rsync error: x (code 23) at main.c(1) [sender=1]"), mask("rsync error: x (code 23) at main.c(1) [client=1]"));
+    assert_ne!(
+        mask("rsync error: x (code 23) at main.c(1) [sender=1]"),
+        mask("rsync error: x (code 23) at main.c(1) [client=1]")
+    );
     assert_ne!(mask("a.txt"), mask("b.txt"));
 }
 
@@ -590,7 +717,14 @@ fn tree_comparison_detects_differences() {
     let t = Twin::standard();
     t.assert_trees("src", Cmp::ALL);
     let (a, b) = (t.r.join("src"), t.p.join("src"));
-    let touch = |p: &Path| filetime::set_symlink_file_times(p, filetime::FileTime::from_unix_time(5, 1), filetime::FileTime::from_unix_time(5, 1)).unwrap();
+    let touch = |p: &Path| {
+        filetime::set_symlink_file_times(
+            p,
+            filetime::FileTime::from_unix_time(5, 1),
+            filetime::FileTime::from_unix_time(5, 1),
+        )
+        .unwrap()
+    };
     touch(&b.join("link"));
     assert!(tree_diff(&a, &b, Cmp::ALL).contains("link"));
     assert!(tree_diff(&a, &b, Cmp::ALL.no_times()).is_empty());
@@ -608,7 +742,10 @@ pub fn changed_tree(w: &Path) {
     let (src, dst) = (w.join("src"), w.join("dst"));
     standard_tree(&src);
     copy_tree(&src, &dst);
-    let mut t = Tree { root: dst.clone(), times: BTreeMap::new() };
+    let mut t = Tree {
+        root: dst.clone(),
+        times: BTreeMap::new(),
+    };
     let keep = |p: &str| {
         let md = std::fs::symlink_metadata(src.join(p)).unwrap();
         (md.mtime(), md.mtime_nsec() as u32)
@@ -634,7 +771,9 @@ pub fn changed_tree(w: &Path) {
     std::fs::remove_file(dst.join("link")).unwrap();
     t.symlink("link", "exec.sh");
     // Extraneous entries.
-    t.file("extra_file", b"x\n").file("extra_dir/inner", b"y\n").symlink("extra_link", "nowhere");
+    t.file("extra_file", b"x\n")
+        .file("extra_dir/inner", b"y\n")
+        .symlink("extra_link", "nowhere");
     // Type change: a directory in place of a file.
     std::fs::remove_file(dst.join("name with spaces.txt")).unwrap();
     t.file("name with spaces.txt/inside", b"z\n");
@@ -648,11 +787,16 @@ pub fn changed_tree(w: &Path) {
     let untouched: Vec<Vec<u8>> = {
         let mut all = Vec::new();
         walk(&dst, &dst, &mut all);
-        all.into_iter().map(|(r, _)| r).filter(|r| !t.times.contains_key(r)).collect()
+        all.into_iter()
+            .map(|(r, _)| r)
+            .filter(|r| !t.times.contains_key(r))
+            .collect()
     };
     for rel in untouched {
         let md = std::fs::symlink_metadata(at(&src, &rel)).ok();
-        let (s, ns) = md.map(|m| (m.mtime(), m.mtime_nsec() as u32)).unwrap_or_else(|| default_time(&rel));
+        let (s, ns) = md
+            .map(|m| (m.mtime(), m.mtime_nsec() as u32))
+            .unwrap_or_else(|| default_time(&rel));
         t.mtime(rel, s, ns);
     }
     t.finish();
