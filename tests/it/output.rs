@@ -33,9 +33,13 @@ fn check(setup: fn(&std::path::Path), extra: &[&str], masker: fn(&str) -> String
     }
 }
 
+fn standard(w: &std::path::Path) {
+    standard_tree(&w.join("src"))
+}
+
 #[test]
 fn fresh_copy() {
-    check(standard_tree, &[], mask);
+    check(standard, &[], mask);
 }
 
 #[test]
@@ -82,7 +86,7 @@ fn over_ssh() {
     let s = crate::need_sshd!();
     let w = s.wrapper.to_str().unwrap();
     for (setup, dir) in [
-        (standard_tree as fn(&std::path::Path), "push"),
+        (standard as fn(&std::path::Path), "push"),
         (changed_tree, "push"),
         (changed_tree, "pull"),
     ] {
