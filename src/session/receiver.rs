@@ -285,9 +285,7 @@ impl Receiver {
         if single && !is_dir && !slash && top[0].name != b"." {
             if self.opts.mkpath {
                 if let Some(p) = dest.parent().filter(|p| !p.as_os_str().is_empty()) {
-                    if !self.opts.dry_run {
-                        let _ = std::fs::create_dir_all(p);
-                    }
+                    let _ = self.make_path(p);
                 }
             }
             self.root = Root::File(dest);
@@ -303,12 +301,23 @@ impl Receiver {
                     ),
                 ));
             }
+            if self.opts.mkpath {
+                // main.c make_path(): the root then counts as existing, not as created.
+                if let Err(e) = self.make_path(&dest) {
+                    let shown = crate::flist::walk::full_name(&dest);
+                    return Err(Error::new(
+                        11,
+                        format!(
+                            "rsync: [Receiver] mkdir \"{shown}\" failed: {}",
+                            io_text(&e)
+                        ),
+                    ));
+                }
+                self.root = Root::Dir(dest);
+                return Ok(());
+            }
             if !self.opts.dry_run {
-                let r = if self.opts.mkpath {
-                    std::fs::create_dir_all(&dest)
-                } else {
-                    std::fs::create_dir(&dest)
-                };
+                let r = std::fs::create_dir(&dest);
                 if let Err(e) = r {
                     let shown = crate::flist::walk::full_name(&dest);
                     return Err(Error::new(
@@ -321,7 +330,8 @@ impl Receiver {
                 }
             }
             self.root_created = true;
-            if self.opts.info.misc > 0 || self.opts.verbose > 0 {
+            // main.c: INFO_GTE(NAME, 1) || stdout_format_has_i.
+            if self.opts.info.name > 0 || self.opts.verbose > 0 || self.opts.stdout_format_has_i() {
                 let shown = self.dest.trim_end_matches('/').to_string();
                 self.conn.info(&format!(
                     "created directory {}",
@@ -330,6 +340,35 @@ impl Receiver {
             }
         }
         self.root = Root::Dir(dest);
+        Ok(())
+    }
+
+    /// `--mkpath`: create the missing components of `p` (rsync's `make_path`) and report
+    /// "created N director(y|ies) for P" as rsync does.
+    fn make_path(&mut self, p: &std::path::Path) -> std::io::Result<()> {
+        let missing = p
+            .ancestors()
+            .take_while(|a| !a.as_os_str().is_empty() && std::fs::symlink_metadata(a).is_err())
+            .count();
+        if missing == 0 {
+            return Ok(());
+        }
+        if !self.opts.dry_run {
+            std::fs::create_dir_all(p)?;
+        }
+        if self.opts.info.name > 0 || self.opts.verbose > 0 || self.opts.stdout_format_has_i() {
+            let shown = p.as_os_str().as_bytes().to_vec();
+            let shown = String::from_utf8_lossy(&shown);
+            let shown = shown.trim_end_matches('/');
+            let what = if missing == 1 {
+                "directory"
+            } else {
+                "directories"
+            };
+            let _ = self
+                .conn
+                .info(&format!("created {missing} {what} for {shown}"));
+        }
         Ok(())
     }
 
@@ -399,16 +438,12 @@ impl Receiver {
             .clone()
             .unwrap_or_else(|| "%n%L".into());
         let it = itemize(self.y, x, c);
-        let mut shown = e.clone();
-        if let Root::File(p) = &self.root {
-            if let Some(n) = p.file_name() {
-                shown.name = n.as_bytes().to_vec();
-            }
-        }
+        // rsync names the item by its file-list name even when it is stored under another name
+        // (`rsync -v src/a.txt b.txt` prints "a.txt").
         let line = expand(
             &fmt,
             &Item {
-                entry: &shown,
+                entry: e,
                 itemize: &it,
                 op: if self.y == '<' { "send" } else { "recv" },
                 bytes: 0,
@@ -1079,8 +1114,7 @@ impl Receiver {
             .map(|d| d.file_name().as_bytes().to_vec())
             .filter(|n| !keep.contains(n))
             .collect();
-        names.sort();
-        names.reverse();
+        delete_order(&path, &mut names);
         for n in names {
             let rel = if dir.name == b"." {
                 n.clone()
@@ -1118,8 +1152,7 @@ impl Receiver {
                     .filter_map(|d| d.ok())
                     .map(|d| d.file_name().as_bytes().to_vec())
                     .collect();
-                kids.sort();
-                kids.reverse();
+                delete_order(p, &mut kids);
                 for k in kids {
                     let r = [rel, b"/", &k].concat();
                     self.delete_path(&p.join(OsStr::from_bytes(&k)), &r)?;
@@ -1301,4 +1334,17 @@ pub fn is_unsafe(name: &[u8], target: &[u8]) -> bool {
         }
     }
     false
+}
+
+/// rsync deletes a directory's extraneous names in reverse file-list order, and its file list sorts
+/// the non-directories of a directory before its subdirectories (flist.c `f_name_cmp`: t_ITEM
+/// before t_PATH), so subdirectories go first, then the other names from last to first.
+fn delete_order(dir: &Path, names: &mut [Vec<u8>]) {
+    let is_dir = |n: &[u8]| {
+        std::fs::symlink_metadata(dir.join(OsStr::from_bytes(n)))
+            .map(|m| m.is_dir())
+            .unwrap_or(false)
+    };
+    names.sort_by_cached_key(|n| (is_dir(n), n.clone()));
+    names.reverse();
 }
