@@ -1,6 +1,6 @@
 //! Exit codes and their messages, compared with rsync (rsync-cli.md §1.3.13, §1.3.14, §4.9):
 //! usage errors are 1 with rsync's message shape, a missing source or an unreadable file is 23
-//! with everything else still transferred, a missing destination parent is 3.
+//! with everything else still transferred, a destination whose parent is missing is 11 (mkdir fails).
 
 use crate::util::*;
 use std::path::Path;
@@ -49,7 +49,7 @@ fn missing_source_is_23_and_the_rest_is_copied() {
 }
 
 #[test]
-fn missing_destination_parent_is_3() {
+fn missing_destination_parent_is_11() {
     let t = Twin::standard();
     t.same(&["-a", "src/", "no/such/dir/dst"])
         .r

@@ -15,7 +15,8 @@ const FORMATS: &[&[&str]] = &[
     &["--stats", "-h"],
     &["--stats", "--no-h"],
     &["--out-format=%i %n%L %l"],
-    &["--out-format=%o %f %n %M %B %U:%G %l %b"],
+    // (%b counts protocol bytes, which differ by design.)
+    &["--out-format=%o %f %n %M %B %U:%G %l"],
 ];
 
 /// Run `rsync -a FORMAT extra… src/ dst/` (and parasync) in fresh workspaces built by `setup`.

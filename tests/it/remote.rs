@@ -211,14 +211,40 @@ fn remote_binary_missing_is_127() {
     let t = Twin::standard();
     let w = s.wrapper.to_str().unwrap();
     for common in [
-        &["-e", w, "--rsync-path=/nonexistent/parasync", "-a", "src/", "127.0.0.1:{WS}/dst/"][..],
-        &["-e", w, "--rsync-path=/nonexistent/parasync", "-a", "127.0.0.1:{WS}/src/", "dst/"],
+        &[
+            "-e",
+            w,
+            "--rsync-path=/nonexistent/parasync",
+            "-a",
+            "src/",
+            "127.0.0.1:{WS}/dst/",
+        ][..],
+        &[
+            "-e",
+            w,
+            "--rsync-path=/nonexistent/parasync",
+            "-a",
+            "127.0.0.1:{WS}/src/",
+            "dst/",
+        ],
     ] {
         let pair = t.run(common);
         assert!([12, 127].contains(&pair.r.code), "{}", pair.r);
         pair.p.expect(127, "parasync");
-        assert!(pair.p.stderr.contains("/nonexistent/parasync: No such file or directory"), "{}", pair.p);
-        assert!(pair.p.stderr.contains("rsync error: remote command not found (code 127)"), "{}", pair.p);
+        assert!(
+            pair.p
+                .stderr
+                .contains("/nonexistent/parasync: No such file or directory"),
+            "{}",
+            pair.p
+        );
+        assert!(
+            pair.p
+                .stderr
+                .contains("rsync error: remote command not found (code 127)"),
+            "{}",
+            pair.p
+        );
         assert!(!t.p.join("dst").exists());
     }
 }

@@ -343,6 +343,9 @@ fn default_time(rel: &[u8]) -> (i64, u32) {
 fn walk(root: &Path, dir: &Path, out: &mut Vec<(Vec<u8>, PathBuf)>) {
     if dir == root {
         out.push((Vec::new(), root.to_path_buf()));
+        if !std::fs::symlink_metadata(root).unwrap().is_dir() {
+            return;
+        }
     }
     let mut names: Vec<OsString> = std::fs::read_dir(dir)
         .unwrap()
