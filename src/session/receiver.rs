@@ -481,27 +481,15 @@ impl Receiver {
             return self.list_row(e);
         }
         let path = self.target(e);
-        let old = std::fs::symlink_metadata(&path).ok();
+        let mut old = std::fs::symlink_metadata(&path).ok();
         if e.is_dir() {
             return self.process_dir(idx, e, &path, old);
         }
-        if let Some(m) = &old {
-            if m.is_dir() {
-                // A directory is in the way of a non-directory.
-                if self.opts.dry_run {
-                } else if let Err(err) = std::fs::remove_dir(&path) {
-                    if self.opts.delete || self.opts.force {
-                        let _ = std::fs::remove_dir_all(&path);
-                    } else {
-                        return self.fail(format!(
-                            "cannot delete non-empty directory: {}: {}",
-                            report::escape(&e.name),
-                            io_text(&err)
-                        ));
-                    }
-                }
-                return self.process(idx, e);
+        if old.as_ref().is_some_and(|m| m.is_dir()) {
+            if !self.make_way(e, &path)? {
+                return Ok(());
             }
+            old = None;
         }
         if e.is_symlink() {
             return self.process_symlink(idx, e, &path, old);
@@ -510,6 +498,50 @@ impl Receiver {
             return self.process_special(idx, e, &path, old);
         }
         self.process_file(idx, e, &path, old)
+    }
+
+    /// A directory is in the way of a non-directory (rsync generator.c `delete_item` with
+    /// DEL_MAKE_ROOM): an empty one goes silently; a non-empty one goes with its contents reported
+    /// as deletions under --delete/--force, otherwise rsync says "cannot delete non-empty
+    /// directory" and "could not make way for new …" and the item fails (exit 23). A dry run only
+    /// reports. Returns whether the item may now be created.
+    fn make_way(&mut self, e: &Entry, path: &Path) -> Result<bool> {
+        let mut kids: Vec<Vec<u8>> = std::fs::read_dir(path)
+            .map(|rd| {
+                rd.filter_map(|d| d.ok())
+                    .map(|d| d.file_name().as_bytes().to_vec())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !kids.is_empty() && !(self.opts.delete || self.opts.force) {
+            let name = report::escape(&e.name);
+            self.push_line(None, format!("cannot delete non-empty directory: {name}"));
+            let what = if e.is_symlink() {
+                "symlink"
+            } else if e.is_file() {
+                "regular file"
+            } else {
+                "special file"
+            };
+            self.fail(format!("could not make way for new {what}: {name}"))?;
+            return Ok(false);
+        }
+        delete_order(path, &mut kids);
+        for k in kids {
+            let rel = [e.name.as_slice(), b"/", &k].concat();
+            self.delete_path(&path.join(OsStr::from_bytes(&k)), &rel)?;
+        }
+        if !self.opts.dry_run {
+            if let Err(err) = std::fs::remove_dir(path) {
+                self.fail(format!(
+                    "rsync: [generator] delete_file: rmdir({}) failed: {}",
+                    report::escape(&e.name),
+                    io_text(&err)
+                ))?;
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     fn new_counts(&mut self, e: &Entry) {
