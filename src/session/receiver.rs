@@ -382,13 +382,15 @@ impl Receiver {
                     "protocol error: segment parent is not a directory",
                 ));
             }
+            // generator.c: the directory is itemized (and created) first, then its extraneous
+            // entries are deleted, so deletions do not show up as a change of the directory.
+            self.process(parent, &pe)?;
             if self.opts.delete
                 && self.opts.delete_when == DeleteWhen::During
                 && !self.opts.list_only
             {
                 self.delete_extraneous(&pe, entries)?;
             }
-            self.process(parent, &pe)?;
         }
         for (i, e) in entries.iter().enumerate() {
             if e.is_dir() && e.flags & F_TOP_DIR != 0 {
@@ -424,10 +426,14 @@ impl Receiver {
             _ if e.is_device() => 'D',
             _ => 'S',
         };
+        // Without %i rsync (sender.c maybe_log_item) names only transfers, new items, local
+        // changes (symlink retargeted, …) and directories with any change; a file whose only
+        // change is its attributes stays silent.
+        let named = c.significant() && (c.transfer || c.new || c.local || c.hlink || e.is_dir());
         let show = match &self.opts.out_format {
             Some(f) if f.contains("%i") => c.significant() || self.opts.itemize_unchanged(),
-            Some(_) => c.significant(),
-            None => self.opts.info.name > 0 && c.significant(),
+            Some(_) => named,
+            None => self.opts.info.name > 0 && named,
         };
         if !show {
             return;
