@@ -56,6 +56,9 @@ pub struct Receiver {
     jobs: HashMap<u32, Job>,
     /// Output lines in flist order; a line may wait for its file's data to start (progress mode).
     lines: VecDeque<(Option<u32>, String)>,
+    /// Messages of rsync's generator (deletions, make-room failures): rsync prints them as they
+    /// happen, ahead of the item lines its sender logs for the same directory.
+    gen_lines: Vec<String>,
     started_files: std::collections::HashSet<u32>,
     dir_times: Vec<(PathBuf, u32)>,
     hardlinks: Vec<(u32, u64)>,
@@ -130,6 +133,7 @@ impl Receiver {
             flist: Vec::new(),
             jobs: HashMap::new(),
             lines: VecDeque::new(),
+            gen_lines: Vec::new(),
             started_files: Default::default(),
             dir_times: Vec::new(),
             hardlinks: Vec::new(),
@@ -401,11 +405,18 @@ impl Receiver {
         self.flush_lines()
     }
 
+    fn gen_line(&mut self, s: String) {
+        self.gen_lines.push(s);
+    }
+
     fn push_line(&mut self, wait: Option<u32>, s: String) {
         self.lines.push_back((wait, s));
     }
 
     fn flush_lines(&mut self) -> Result<()> {
+        for s in std::mem::take(&mut self.gen_lines) {
+            self.conn.info(&s)?;
+        }
         while let Some((wait, _)) = self.lines.front() {
             if let Some(i) = wait {
                 if !self.started_files.contains(i) {
@@ -521,7 +532,7 @@ impl Receiver {
             .unwrap_or_default();
         if !kids.is_empty() && !(self.opts.delete || self.opts.force) {
             let name = report::escape(&e.name);
-            self.push_line(None, format!("cannot delete non-empty directory: {name}"));
+            self.gen_line(format!("cannot delete non-empty directory: {name}"));
             let what = if e.is_symlink() {
                 "symlink"
             } else if e.is_file() {
@@ -1215,9 +1226,9 @@ impl Receiver {
             .as_deref()
             .is_some_and(|f| f.contains("%i"))
         {
-            self.push_line(None, format!("*deleting   {shown}"));
+            self.gen_line(format!("*deleting   {shown}"));
         } else if self.opts.info.del > 0 {
-            self.push_line(None, format!("deleting {shown}"));
+            self.gen_line(format!("deleting {shown}"));
         }
         if !self.opts.dry_run {
             let r = if m.is_dir() {
