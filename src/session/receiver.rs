@@ -672,6 +672,13 @@ impl Receiver {
             .unwrap_or(false);
         let mut change = if same {
             decide::attr_change(e, old.as_ref().unwrap(), &self.opts, uid, gid, 0)
+        } else if let Some(m) = old.as_ref().filter(|m| m.file_type().is_symlink()) {
+            // A retargeted link also reports its owner/group changes ("cLc...og...").
+            Change {
+                local: true,
+                checksum: true,
+                ..decide::attr_change(e, m, &self.opts, uid, gid, 0)
+            }
         } else if old.is_some() {
             Change {
                 local: true,
@@ -1220,15 +1227,32 @@ impl Receiver {
         } else {
             report::escape(rel)
         };
-        if self
-            .opts
-            .out_format
-            .as_deref()
-            .is_some_and(|f| f.contains("%i"))
-        {
-            self.gen_line(format!("*deleting   {shown}"));
-        } else if self.opts.info.del > 0 {
-            self.gen_line(format!("deleting {shown}"));
+        // log.c log_delete(): an out-format with %i or %o is used for deletions too (itemized as
+        // "*deleting", operation "del.", length 0); otherwise "deleting NAME".
+        match self.opts.out_format.clone() {
+            Some(f) if f.contains("%i") || f.contains("%o") => {
+                let gone = Entry {
+                    name: rel.to_vec(),
+                    mode: m.mode(),
+                    ..Default::default()
+                };
+                let line = expand(
+                    &f,
+                    &Item {
+                        entry: &gone,
+                        itemize: "*deleting  ",
+                        op: "del.",
+                        bytes: 0,
+                        hlink_to: None,
+                        human: self.opts.human,
+                    },
+                );
+                self.gen_line(line);
+            }
+            f if self.opts.info.del > 0 || f.is_some() => {
+                self.gen_line(format!("deleting {shown}"))
+            }
+            _ => {}
         }
         if !self.opts.dry_run {
             let r = if m.is_dir() {
