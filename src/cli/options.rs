@@ -625,6 +625,12 @@ impl Options {
         Ok(())
     }
 
+    /// Does the per-item stdout format itemize (`-i`, or `%i` in `--out-format`)? rsync's
+    /// `stdout_format_has_i`: it also turns on messages such as "created directory".
+    pub fn stdout_format_has_i(&self) -> bool {
+        self.out_format.as_deref().is_some_and(|f| f.contains("%i"))
+    }
+
     /// Is the output of unchanged items requested (`-ii`)?
     pub fn itemize_unchanged(&self) -> bool {
         self.itemize > 1 || self.verbose > 1

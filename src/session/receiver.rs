@@ -64,6 +64,9 @@ pub struct Receiver {
     jobs: HashMap<u32, Job>,
     /// Output lines in flist order; a line may wait for its file's data to start (progress mode).
     lines: VecDeque<(Option<u32>, String)>,
+    /// Messages of rsync's generator (deletions, make-room failures): rsync prints them as they
+    /// happen, ahead of the item lines its sender logs for the same directory.
+    gen_lines: Vec<String>,
     started_files: std::collections::HashSet<u32>,
     dir_times: Vec<(PathBuf, u32)>,
     hardlinks: Vec<(u32, u64)>,
@@ -150,6 +153,7 @@ impl Receiver {
             flist: Vec::new(),
             jobs: HashMap::new(),
             lines: VecDeque::new(),
+            gen_lines: Vec::new(),
             started_files: Default::default(),
             dir_times: Vec::new(),
             hardlinks: Vec::new(),
@@ -325,9 +329,7 @@ impl Receiver {
         if single && !is_dir && !slash && top[0].name != b"." {
             if self.opts.mkpath {
                 if let Some(p) = dest.parent().filter(|p| !p.as_os_str().is_empty()) {
-                    if !self.opts.dry_run {
-                        let _ = std::fs::create_dir_all(p);
-                    }
+                    let _ = self.make_path(p);
                 }
             }
             self.root = Root::File(dest);
@@ -343,12 +345,23 @@ impl Receiver {
                     ),
                 ));
             }
+            if self.opts.mkpath {
+                // main.c make_path(): the root then counts as existing, not as created.
+                if let Err(e) = self.make_path(&dest) {
+                    let shown = crate::flist::walk::full_name(&dest);
+                    return Err(Error::new(
+                        11,
+                        format!(
+                            "rsync: [Receiver] mkdir \"{shown}\" failed: {}",
+                            io_text(&e)
+                        ),
+                    ));
+                }
+                self.root = Root::Dir(dest);
+                return Ok(());
+            }
             if !self.opts.dry_run {
-                let r = if self.opts.mkpath {
-                    std::fs::create_dir_all(&dest)
-                } else {
-                    std::fs::create_dir(&dest)
-                };
+                let r = std::fs::create_dir(&dest);
                 if let Err(e) = r {
                     let shown = crate::flist::walk::full_name(&dest);
                     return Err(Error::new(
@@ -361,13 +374,8 @@ impl Receiver {
                 }
             }
             self.root_created = true;
-            let has_i = self.opts.itemize > 0
-                || self
-                    .opts
-                    .out_format
-                    .as_deref()
-                    .is_some_and(|f| f.contains("%i"));
-            if self.opts.info.misc > 0 || self.opts.verbose > 0 || has_i {
+            // main.c: INFO_GTE(NAME, 1) || stdout_format_has_i.
+            if self.opts.info.name > 0 || self.opts.verbose > 0 || self.opts.stdout_format_has_i() {
                 let shown = self.dest.trim_end_matches('/').to_string();
                 self.conn.info(&format!(
                     "created directory {}",
@@ -376,6 +384,35 @@ impl Receiver {
             }
         }
         self.root = Root::Dir(dest);
+        Ok(())
+    }
+
+    /// `--mkpath`: create the missing components of `p` (rsync's `make_path`) and report
+    /// "created N director(y|ies) for P" as rsync does.
+    fn make_path(&mut self, p: &std::path::Path) -> std::io::Result<()> {
+        let missing = p
+            .ancestors()
+            .take_while(|a| !a.as_os_str().is_empty() && std::fs::symlink_metadata(a).is_err())
+            .count();
+        if missing == 0 {
+            return Ok(());
+        }
+        if !self.opts.dry_run {
+            std::fs::create_dir_all(p)?;
+        }
+        if self.opts.info.name > 0 || self.opts.verbose > 0 || self.opts.stdout_format_has_i() {
+            let shown = p.as_os_str().as_bytes().to_vec();
+            let shown = String::from_utf8_lossy(&shown);
+            let shown = shown.trim_end_matches('/');
+            let what = if missing == 1 {
+                "directory"
+            } else {
+                "directories"
+            };
+            let _ = self
+                .conn
+                .info(&format!("created {missing} {what} for {shown}"));
+        }
         Ok(())
     }
 
@@ -389,13 +426,15 @@ impl Receiver {
                     "protocol error: segment parent is not a directory",
                 ));
             }
+            // generator.c: the directory is itemized (and created) first, then its extraneous
+            // entries are deleted, so deletions do not show up as a change of the directory.
+            self.process(parent, &pe)?;
             if self.opts.delete
                 && self.opts.delete_when == DeleteWhen::During
                 && !self.opts.list_only
             {
                 self.delete_extraneous(&pe, entries)?;
             }
-            self.process(parent, &pe)?;
         }
         for (i, e) in entries.iter().enumerate() {
             if e.is_dir() && e.flags & F_TOP_DIR != 0 {
@@ -406,11 +445,18 @@ impl Receiver {
         self.flush_lines()
     }
 
+    fn gen_line(&mut self, s: String) {
+        self.gen_lines.push(s);
+    }
+
     fn push_line(&mut self, wait: Option<u32>, s: String) {
         self.lines.push_back((wait, s));
     }
 
     fn flush_lines(&mut self) -> Result<()> {
+        for s in std::mem::take(&mut self.gen_lines) {
+            self.conn.info(&s)?;
+        }
         while let Some((wait, _)) = self.lines.front() {
             if let Some(i) = wait {
                 if !self.started_files.contains(i) {
@@ -431,10 +477,14 @@ impl Receiver {
             _ if e.is_device() => 'D',
             _ => 'S',
         };
+        // Without %i rsync (sender.c maybe_log_item) names only transfers, new items, local
+        // changes (symlink retargeted, …) and directories with any change; a file whose only
+        // change is its attributes stays silent.
+        let named = c.significant() && (c.transfer || c.new || c.local || c.hlink || e.is_dir());
         let show = match &self.opts.out_format {
             Some(f) if f.contains("%i") => c.significant() || self.opts.itemize_unchanged(),
-            Some(_) => c.significant(),
-            None => self.opts.info.name > 0 && c.significant(),
+            Some(_) => named,
+            None => self.opts.info.name > 0 && named,
         };
         let log_fmt = self.log_format();
         if !show && (log_fmt.is_none() || !c.significant()) {
@@ -446,16 +496,12 @@ impl Receiver {
             .clone()
             .unwrap_or_else(|| "%n%L".into());
         let it = itemize(self.y, x, c);
-        let mut shown = e.clone();
-        if let Root::File(p) = &self.root {
-            if let Some(n) = p.file_name() {
-                shown.name = n.as_bytes().to_vec();
-            }
-        }
+        // rsync names the item by its file-list name even when it is stored under another name
+        // (`rsync -v src/a.txt b.txt` prints "a.txt").
         let line = expand(
             &fmt,
             &Item {
-                entry: &shown,
+                entry: e,
                 itemize: &it,
                 op: if self.y == '<' { "send" } else { "recv" },
                 bytes: 0,
@@ -467,7 +513,7 @@ impl Receiver {
             let l = expand(
                 &lf,
                 &Item {
-                    entry: &shown,
+                    entry: e,
                     itemize: &it,
                     op: if self.y == '<' { "send" } else { "recv" },
                     bytes: 0,
@@ -572,27 +618,15 @@ impl Receiver {
             return self.list_row(e);
         }
         let path = self.target(e);
-        let old = std::fs::symlink_metadata(&path).ok();
+        let mut old = std::fs::symlink_metadata(&path).ok();
         if e.is_dir() {
             return self.process_dir(idx, e, &path, old);
         }
-        if let Some(m) = &old {
-            if m.is_dir() {
-                // A directory is in the way of a non-directory.
-                if self.opts.dry_run {
-                } else if let Err(err) = std::fs::remove_dir(&path) {
-                    if self.opts.delete || self.opts.force {
-                        let _ = std::fs::remove_dir_all(&path);
-                    } else {
-                        return self.fail(format!(
-                            "cannot delete non-empty directory: {}: {}",
-                            report::escape(&e.name),
-                            io_text(&err)
-                        ));
-                    }
-                }
-                return self.process(idx, e);
+        if old.as_ref().is_some_and(|m| m.is_dir()) {
+            if !self.make_way(e, &path)? {
+                return Ok(());
             }
+            old = None;
         }
         if e.is_symlink() {
             return self.process_symlink(idx, e, &path, old);
@@ -601,6 +635,50 @@ impl Receiver {
             return self.process_special(idx, e, &path, old);
         }
         self.process_file(idx, e, &path, old)
+    }
+
+    /// A directory is in the way of a non-directory (rsync generator.c `delete_item` with
+    /// DEL_MAKE_ROOM): an empty one goes silently; a non-empty one goes with its contents reported
+    /// as deletions under --delete/--force, otherwise rsync says "cannot delete non-empty
+    /// directory" and "could not make way for new …" and the item fails (exit 23). A dry run only
+    /// reports. Returns whether the item may now be created.
+    fn make_way(&mut self, e: &Entry, path: &Path) -> Result<bool> {
+        let mut kids: Vec<Vec<u8>> = std::fs::read_dir(path)
+            .map(|rd| {
+                rd.filter_map(|d| d.ok())
+                    .map(|d| d.file_name().as_bytes().to_vec())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !kids.is_empty() && !(self.opts.delete || self.opts.force) {
+            let name = report::escape(&e.name);
+            self.gen_line(format!("cannot delete non-empty directory: {name}"));
+            let what = if e.is_symlink() {
+                "symlink"
+            } else if e.is_file() {
+                "regular file"
+            } else {
+                "special file"
+            };
+            self.fail(format!("could not make way for new {what}: {name}"))?;
+            return Ok(false);
+        }
+        delete_order(path, &mut kids);
+        for k in kids {
+            let rel = [e.name.as_slice(), b"/", &k].concat();
+            self.delete_path(&path.join(OsStr::from_bytes(&k)), &rel)?;
+        }
+        if !self.opts.dry_run {
+            if let Err(err) = std::fs::remove_dir(path) {
+                self.fail(format!(
+                    "rsync: [generator] delete_file: rmdir({}) failed: {}",
+                    report::escape(&e.name),
+                    io_text(&err)
+                ))?;
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     fn new_counts(&mut self, e: &Entry) {
@@ -716,6 +794,13 @@ impl Receiver {
             .unwrap_or(false);
         let mut change = if same {
             decide::attr_change(e, old.as_ref().unwrap(), &self.opts, uid, gid, 0)
+        } else if let Some(m) = old.as_ref().filter(|m| m.file_type().is_symlink()) {
+            // A retargeted link also reports its owner/group changes ("cLc...og...").
+            Change {
+                local: true,
+                checksum: true,
+                ..decide::attr_change(e, m, &self.opts, uid, gid, 0)
+            }
         } else if old.is_some() {
             Change {
                 local: true,
@@ -1290,8 +1375,7 @@ impl Receiver {
             .map(|d| d.file_name().as_bytes().to_vec())
             .filter(|n| !keep.contains(n))
             .collect();
-        names.sort();
-        names.reverse();
+        delete_order(&path, &mut names);
         for n in names {
             let rel = if dir.name == b"." {
                 n.clone()
@@ -1325,8 +1409,7 @@ impl Receiver {
                     .filter_map(|d| d.ok())
                     .map(|d| d.file_name().as_bytes().to_vec())
                     .collect();
-                kids.sort();
-                kids.reverse();
+                delete_order(p, &mut kids);
                 for k in kids {
                     let r = [rel, b"/", &k].concat();
                     self.delete_path(&p.join(OsStr::from_bytes(&k)), &r)?;
@@ -1351,15 +1434,32 @@ impl Receiver {
                 .conn
                 .say(crate::wire::msg::LOG_FILE, &format!("*deleting   {shown}"));
         }
-        if self
-            .opts
-            .out_format
-            .as_deref()
-            .is_some_and(|f| f.contains("%i"))
-        {
-            self.push_line(None, format!("*deleting   {shown}"));
-        } else if self.opts.info.del > 0 {
-            self.push_line(None, format!("deleting {shown}"));
+        // log.c log_delete(): an out-format with %i or %o is used for deletions too (itemized as
+        // "*deleting", operation "del.", length 0); otherwise "deleting NAME".
+        match self.opts.out_format.clone() {
+            Some(f) if f.contains("%i") || f.contains("%o") => {
+                let gone = Entry {
+                    name: rel.to_vec(),
+                    mode: m.mode(),
+                    ..Default::default()
+                };
+                let line = expand(
+                    &f,
+                    &Item {
+                        entry: &gone,
+                        itemize: "*deleting  ",
+                        op: "del.",
+                        bytes: 0,
+                        hlink_to: None,
+                        human: self.opts.human,
+                    },
+                );
+                self.gen_line(line);
+            }
+            f if self.opts.info.del > 0 || f.is_some() => {
+                self.gen_line(format!("deleting {shown}"))
+            }
+            _ => {}
         }
         let backed_up = !self.opts.dry_run && !m.is_dir() && {
             match self.make_backup(p, rel, false) {
@@ -1547,4 +1647,17 @@ pub fn is_unsafe(name: &[u8], target: &[u8]) -> bool {
         }
     }
     false
+}
+
+/// rsync deletes a directory's extraneous names in reverse file-list order, and its file list sorts
+/// the non-directories of a directory before its subdirectories (flist.c `f_name_cmp`: t_ITEM
+/// before t_PATH), so subdirectories go first, then the other names from last to first.
+fn delete_order(dir: &Path, names: &mut [Vec<u8>]) {
+    let is_dir = |n: &[u8]| {
+        std::fs::symlink_metadata(dir.join(OsStr::from_bytes(n)))
+            .map(|m| m.is_dir())
+            .unwrap_or(false)
+    };
+    names.sort_by_cached_key(|n| (is_dir(n), n.clone()));
+    names.reverse();
 }
