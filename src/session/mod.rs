@@ -108,7 +108,9 @@ impl Conn {
                 if !text.is_empty() {
                     print_line(LOG_ERROR, &text, false);
                 }
-                Err(Error::new(code as i32, String::new()))
+                // A peer cannot turn its failure into success: code 0 means a protocol error.
+                let code = if code == 0 { 12 } else { code as i32 };
+                Err(Error::new(code, String::new()))
             }
             Ok(m) => Ok(m),
             Err(e) => Err(self.closed(e)),

@@ -261,9 +261,9 @@ impl Sender {
     }
 
     fn on_request(&mut self, idx: u32, delta: bool, engine: u8) -> Result<()> {
-        let (path, _) = self.entry_path(idx)?;
+        let (path, e) = self.entry_path(idx)?;
         if !delta {
-            return self.send_whole(idx, &path);
+            return self.send_whole(idx, &path, e.size);
         }
         let id = EngineId::from_u8(engine)
             .ok_or_else(|| Error::protocol("protocol error: unknown engine"))?;
@@ -343,11 +343,29 @@ impl Sender {
         Ok(())
     }
 
-    fn send_whole(&mut self, idx: u32, path: &std::path::Path) -> Result<()> {
+    /// Send at most the listed `size` bytes: a file that grew since the walk is sent as the
+    /// prefix the receiver expects (the digest covers exactly what was sent), one that shrank
+    /// fails the receiver's whole-file verification and is reported — never a torn write.
+    fn send_whole(&mut self, idx: u32, path: &std::path::Path, size: u64) -> Result<()> {
         let mut f = match File::open(path) {
-            Ok(f) => f,
+            Ok(f) => std::io::Read::take(f, size),
             Err(e) => return self.vanished(idx, path, e),
         };
+        let stamp = |f: &File| {
+            use std::os::unix::fs::MetadataExt;
+            f.metadata()
+                .map(|m| {
+                    (
+                        m.len(),
+                        m.mtime(),
+                        m.mtime_nsec(),
+                        m.ctime(),
+                        m.ctime_nsec(),
+                    )
+                })
+                .ok()
+        };
+        let before = stamp(f.get_ref());
         let mut h = blake3::Hasher::new();
         let mut off = 0u64;
         loop {
@@ -390,9 +408,15 @@ impl Sender {
                 break;
             }
         }
+        // Changed while being read: what was sent may mix versions, so make the receiver's
+        // whole-file verification fail; it discards the update and asks once more.
+        let mut digest = *h.finalize().as_bytes();
+        if before.is_none() || stamp(f.get_ref()) != before {
+            digest.iter_mut().for_each(|b| *b = !*b);
+        }
         self.conn.send(&Msg::FileEnd {
             idx,
-            digest: *h.finalize().as_bytes(),
+            digest,
             literal: 0,
             matched: 0,
         })
