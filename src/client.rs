@@ -50,7 +50,17 @@ pub fn run(args: Vec<String>) -> i32 {
     let mut opts = match Options::parse(&args) {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("rsync: {}", e.msg);
+            // A few of rsync's option messages carry no "rsync: " prefix (options.c).
+            let bare = [
+                "Unknown --info item",
+                "Unknown --debug item",
+                "The --password-file",
+            ];
+            if bare.iter().any(|b| e.msg.starts_with(b)) {
+                eprintln!("{}", e.msg);
+            } else {
+                eprintln!("rsync: {}", e.msg);
+            }
             print_exit(e.code, "client");
             return e.code;
         }

@@ -114,7 +114,7 @@ fn run_case(name: &str, bytes: Vec<u8>, push: bool, extra: &[&str]) -> (Out, Tre
     let rsh = t.script(
         "evil-rsh",
         &format!(
-            "cat <&0 >/dev/null &\nexec cat '{}'",
+            "exec 3<&0\ncat <&3 >/dev/null 3<&- &\nexec cat '{}' 3<&-",
             t.path("stream.bin").display()
         ),
     );
@@ -283,7 +283,12 @@ fn protocol_violations_are_refused() {
     let cases: Vec<(&str, Vec<Msg>, &str)> = vec![
         (
             "unrequested data",
-            vec![top(vec![root()]), flist_end(), lit(7, b"x")],
+            vec![
+                top(vec![root()]),
+                seg(0, vec![file("f", 5)]),
+                flist_end(),
+                lit(7, b"x"),
+            ],
             "not requested",
         ),
         (
