@@ -946,10 +946,15 @@ impl Receiver {
                 self.jobs.remove(&idx);
                 crate::recon::unregister(&temp);
                 let _ = std::fs::remove_file(&temp);
-                return self.fail(format!(
-                    "rsync: [receiver] write failed on \"{}\": {}",
-                    crate::flist::walk::full_name(&target),
-                    io_text(&err)
+                // receiver.c: a failed write (ENOSPC, EIO, ...) ends the run with exit 11; the
+                // rest of this file's data is still in flight, so there is no skipping it.
+                return Err(Error::new(
+                    crate::error::RERR_FILEIO,
+                    format!(
+                        "rsync: [receiver] write failed on \"{}\": {}",
+                        crate::flist::walk::full_name(&target),
+                        io_text(&err)
+                    ),
                 ));
             }
         }
