@@ -50,7 +50,17 @@ pub fn run(args: Vec<String>) -> i32 {
     let mut opts = match Options::parse(&args) {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("rsync: {}", e.msg);
+            // A few of rsync's option messages carry no "rsync: " prefix (options.c).
+            let bare = [
+                "Unknown --info item",
+                "Unknown --debug item",
+                "The --password-file",
+            ];
+            if bare.iter().any(|b| e.msg.starts_with(b)) {
+                eprintln!("{}", e.msg);
+            } else {
+                eprintln!("rsync: {}", e.msg);
+            }
             print_exit(e.code, "client");
             return e.code;
         }
@@ -147,7 +157,11 @@ pub fn connect(
     let recvd = Arc::new(AtomicU64::new(0));
     let mut w = FrameWriter::new(stream.w, sent.clone());
     let mut r = FrameReader::new(stream.r, recvd.clone());
-    let caps = handshake(&mut w, &mut r, &Caps::ours())?;
+    let guard = (o.timeout > 0)
+        .then(|| HandshakeWatchdog::arm(Duration::from_secs(o.timeout), role, is_client));
+    let caps = handshake(&mut w, &mut r, &Caps::ours());
+    drop(guard);
+    let caps = caps?;
     if o.bwlimit > 0 {
         w.set_bwlimit(o.bwlimit);
     }
@@ -163,6 +177,45 @@ pub fn connect(
         quiet: o.quiet,
         role,
     })
+}
+
+/// `--timeout` before the first message: a peer that never answers the handshake (a stalled
+/// remote shell) blocks a plain read, so a watchdog ends the process the way rsync's io.c
+/// check_timeout does — message, temp files removed, exit 30.
+struct HandshakeWatchdog(Arc<std::sync::atomic::AtomicBool>);
+
+impl HandshakeWatchdog {
+    fn arm(t: Duration, role: &'static str, is_client: bool) -> HandshakeWatchdog {
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let d = done.clone();
+        let start = Instant::now();
+        let _ = std::thread::Builder::new()
+            .name("timeout".into())
+            .spawn(move || {
+                while start.elapsed() < t {
+                    std::thread::sleep(Duration::from_millis(50));
+                    if d.load(Ordering::Relaxed) {
+                        return;
+                    }
+                }
+                eprintln!(
+                    "[{role}] io timeout after {} seconds -- exiting",
+                    t.as_secs()
+                );
+                crate::recon::cleanup();
+                if is_client {
+                    print_exit(crate::error::RERR_TIMEOUT, role);
+                }
+                std::process::exit(crate::error::RERR_TIMEOUT);
+            });
+        HandshakeWatchdog(done)
+    }
+}
+
+impl Drop for HandshakeWatchdog {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
 }
 
 /// The remote shell command up to and including the host (`ssh -l user -4 host`).

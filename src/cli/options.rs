@@ -160,13 +160,13 @@ pub struct Options {
 fn parse_num<T: std::str::FromStr>(name: &str, v: &str) -> Result<T> {
     v.trim()
         .parse()
-        .map_err(|_| Error::syntax(format!("Invalid argument passed to --{name} ({v})")))
+        .map_err(|_| Error::syntax(format!("--{name}={v}: invalid numeric value")))
 }
 
 /// rsync's SIZE grammar (rsync-cli.md §1.3.10): `N[.F][K|M|G|T|P][B|iB][+1|-1]`; bare numbers
 /// are bytes (`default_unit` is 1024 for --bwlimit, which is in KiB/s).
 pub fn parse_size(name: &str, v: &str, default_unit: u64) -> Result<u64> {
-    let bad = || Error::syntax(format!("--{name} value is invalid: {v}"));
+    let bad = || Error::syntax(format!("--{name}={v} is invalid"));
     let s = v.trim();
     let (s, adj) = if let Some(p) = s.strip_suffix("+1") {
         (p, 1i64)
@@ -531,7 +531,73 @@ impl Options {
         Ok(())
     }
 
+    /// rsync's option conflicts that involve options parasync does not implement: a command line
+    /// rsync itself rejects gets rsync's message and exit 1 rather than "not supported" (exit 4).
+    fn unsupported_conflicts(&self) -> Result<()> {
+        let typed = |n: &str| self.unsupported.iter().any(|(u, _)| u == n);
+        if typed("delay-updates") && self.inplace {
+            return Err(Error::syntax(
+                "--inplace cannot be used with --delay-updates",
+            ));
+        }
+        if (typed("append") || typed("append-verify")) && self.whole_file == Some(true) {
+            return Err(Error::syntax("--append cannot be used with --whole-file"));
+        }
+        if typed("write-batch") && typed("read-batch") {
+            return Err(Error::syntax(
+                "--write-batch and --read-batch can not be used together",
+            ));
+        }
+        // options.c: --chown sets the user and group maps, so a map given twice, or a map and a
+        // --chown, conflict (approximated without looking at which half of --chown was given).
+        let mut seen: Vec<&str> = Vec::new();
+        for (n, _) in &self.unsupported {
+            let n = n.as_str();
+            if !matches!(n, "usermap" | "groupmap" | "chown") {
+                continue;
+            }
+            if seen.contains(&n) {
+                return Err(Error::syntax(if n == "chown" {
+                    "You can only specify a user-affecting --chown once.".to_string()
+                } else {
+                    format!("You can only specify --{n} once.")
+                }));
+            }
+            if let Some(prior) = seen.iter().find(|s| (**s == "chown") != (n == "chown")) {
+                return Err(Error::syntax(format!(
+                    "--{n} conflicts with prior --{prior}."
+                )));
+            }
+            seen.push(n);
+        }
+        let basis: Vec<&str> = self
+            .unsupported
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .filter(|n| matches!(*n, "compare-dest" | "copy-dest" | "link-dest"))
+            .collect();
+        if let Some(other) = basis.iter().find(|n| **n != basis[0]) {
+            return Err(Error::syntax(format!(
+                "ERROR: the --{other} option conflicts with the --{} option",
+                basis[0]
+            )));
+        }
+        if basis.len() > 20 {
+            return Err(Error::syntax(format!(
+                "ERROR: at most 20 --{} args may be specified",
+                basis[0]
+            )));
+        }
+        if typed("password-file") {
+            return Err(Error::syntax(
+                "The --password-file option may only be used when accessing an rsync daemon.",
+            ));
+        }
+        Ok(())
+    }
+
     fn finish(&mut self) -> Result<()> {
+        self.unsupported_conflicts()?;
         if let Some((name, daemon)) = self.unsupported.first() {
             let msg = if *daemon {
                 format!("--{name}: rsync daemon mode is not supported by parasync (use host:path over a remote shell)")

@@ -617,6 +617,13 @@ impl Receiver {
         if self.opts.list_only {
             return self.list_row(e);
         }
+        if let Some(link) = self.symlink_in_path(&e.name) {
+            return self.fail(format!(
+                "rsync: [receiver] refusing to write \"{}\" through the symlink \"{}\"",
+                report::escape(&e.name),
+                crate::flist::walk::full_name(&link)
+            ));
+        }
         let path = self.target(e);
         let mut old = std::fs::symlink_metadata(&path).ok();
         if e.is_dir() {
@@ -1210,10 +1217,15 @@ impl Receiver {
                 if let Some(job) = self.jobs.remove(&idx) {
                     discard(&job);
                 }
-                return self.fail(format!(
-                    "rsync: [receiver] write failed on \"{}\": {}",
-                    crate::flist::walk::full_name(&target),
-                    io_text(&err)
+                // receiver.c: a failed write (ENOSPC, EIO, ...) ends the run with exit 11; the
+                // rest of this file's data is still in flight, so there is no skipping it.
+                return Err(Error::new(
+                    crate::error::RERR_FILEIO,
+                    format!(
+                        "rsync: [receiver] write failed on \"{}\": {}",
+                        crate::flist::walk::full_name(&target),
+                        io_text(&err)
+                    ),
                 ));
             }
         }
@@ -1357,6 +1369,12 @@ impl Receiver {
             return Ok(());
         }
         let path = self.target(dir);
+        // Never list (and delete in) a directory reached through a symlink: the symlink itself
+        // is what gets replaced, the tree it points to is not ours.
+        let real_dir = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir());
+        if !real_dir || self.symlink_in_path(&dir.name).is_some() {
+            return Ok(());
+        }
         let keep: std::collections::HashSet<Vec<u8>> = children
             .iter()
             .map(|c| {
@@ -1625,6 +1643,24 @@ fn discard(job: &Job) {
     crate::recon::unregister(&job.temp);
     if !job.in_place {
         let _ = std::fs::remove_file(&job.temp);
+    }
+}
+
+impl Receiver {
+    /// The first ancestor of `name` below the destination root that is a symlink, if any
+    /// (rsync 3.4's CVE-2024-12087 rule: names from the sender never traverse symlinks on the
+    /// receiver, so a symlink sent earlier cannot redirect a later write outside the
+    /// destination). `-K` trusts directory symlinks as rsync's --keep-dirlinks does.
+    fn symlink_in_path(&self, name: &[u8]) -> Option<PathBuf> {
+        if self.opts.keep_dirlinks || !matches!(self.root, Root::Dir(_)) {
+            return None;
+        }
+        let root = self.root_dir();
+        name.iter()
+            .enumerate()
+            .filter(|(_, b)| **b == b'/')
+            .map(|(i, _)| root.join(OsStr::from_bytes(&name[..i])))
+            .find(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink()))
     }
 }
 

@@ -1,11 +1,16 @@
 //! Integration tests.
 mod altdest;
 mod bootstrap;
+mod cli_errors;
 mod docs;
 mod exit_codes;
+mod fault_kit;
+mod fuzz;
+mod hostile;
 mod local;
 mod output;
 mod progress;
+mod reliability;
 mod remote;
 mod sshd;
 mod util;
