@@ -275,10 +275,16 @@ impl Options {
                     "copy-dest" => AltDest::Copy,
                     _ => AltDest::Link,
                 };
-                if self.alt_dest.is_some_and(|k| k != kind) {
-                    return Err(Error::syntax(
-                        "You may not mix --compare-dest, --copy-dest, and --link-dest.",
-                    ));
+                if let Some(old) = self.alt_dest.filter(|k| *k != kind) {
+                    let old = match old {
+                        AltDest::Compare => "compare-dest",
+                        AltDest::Copy => "copy-dest",
+                        AltDest::Link => "link-dest",
+                    };
+                    return Err(Error::syntax(format!(
+                        "ERROR: the --{} option conflicts with the --{old} option",
+                        def.long
+                    )));
                 }
                 if self.alt_dirs.len() >= 20 {
                     return Err(Error::syntax(format!(

@@ -91,6 +91,8 @@ pub struct Receiver {
     /// Deletions whose unlink waits until the end (a dedupe copy may still read them).
     late_deletes: Vec<(PathBuf, bool)>,
     io_error_announced: bool,
+    /// Deleting extraneous files (may be deferred for dedupe), not making room for a new item.
+    in_extraneous: bool,
     /// `--info=progress2`: bytes of files done, when the last line went out, transfer start.
     p2_bytes: u64,
     p2_last: Option<Instant>,
@@ -176,6 +178,7 @@ impl Receiver {
             local: None,
             late_deletes: Vec::new(),
             io_error_announced: false,
+            in_extraneous: false,
             p2_bytes: 0,
             p2_last: None,
             p2_start: Instant::now(),
@@ -1406,7 +1409,10 @@ impl Receiver {
             if self.filters.protected(&rel, is_dir) || (!is_dir && self.is_backup_name(&n)) {
                 continue;
             }
-            self.delete_path(&path.join(OsStr::from_bytes(&n)), &rel)?;
+            self.in_extraneous = true;
+            let r = self.delete_path(&path.join(OsStr::from_bytes(&n)), &rel);
+            self.in_extraneous = false;
+            r?;
         }
         Ok(())
     }
@@ -1495,6 +1501,7 @@ impl Receiver {
         if backed_up {
             // Moved into the backup: nothing left to delete.
         } else if !self.opts.dry_run
+            && self.in_extraneous
             && self.opts.dedupe
             && self.opts.delete_when != DeleteWhen::After
         {

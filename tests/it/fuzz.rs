@@ -144,6 +144,7 @@ fn seeds() -> Vec<(u8, Vec<u8>)> {
             idx: 1,
             delta: true,
             engine: 0,
+            plain: false,
         },
         Msg::Engine {
             idx: 1,

@@ -336,6 +336,7 @@ fn hostile_receiver_cannot_crash_the_sender() {
                 idx: 999_999,
                 delta: false,
                 engine: 0,
+                plain: false,
             }],
         ),
         (
@@ -352,6 +353,7 @@ fn hostile_receiver_cannot_crash_the_sender() {
                     idx: 1,
                     delta: true,
                     engine: 250,
+                    plain: false,
                 },
                 Msg::Engine {
                     idx: 1,
