@@ -215,14 +215,7 @@ impl SenderHalf for WholeSender {
     fn start(&mut self) -> Result<Step, EngineError> {
         self.started = true;
         let data = (*self.source).as_ref();
-        let ops = data
-            .chunks(256 * 1024)
-            .enumerate()
-            .map(|(i, c)| Op::Literal {
-                dst: (i * 256 * 1024) as u64,
-                data: c.to_vec(),
-            })
-            .collect();
+        let ops = ops::split_literal(0, data);
         Ok(Step {
             msgs: vec![],
             ops,

@@ -1,2 +1,4 @@
 //! Integration tests.
 mod docs;
+mod engines;
+mod hashes;
