@@ -14,6 +14,7 @@
 
 use std::sync::Arc;
 
+pub mod api;
 pub mod hash;
 pub mod ops;
 pub mod rsync;
