@@ -78,21 +78,35 @@ fn block_count(file_len: u64, block_len: u32) -> u64 {
 }
 
 impl Signature {
-    /// Hash every block of `basis` (on all cores when `parallel` and the file is large).
+    /// Hash every block of `basis` (on all cores when `parallel` and the file is large), writing
+    /// the records in place so no per-block temporaries are held.
     pub fn compute(basis: &[u8], params: SigParams, parallel: bool) -> Signature {
         let b = params.block_len as usize;
         let slen = params.slen as usize;
-        let one = |blk: &[u8]| (params.weak.of(blk), params.strong.digest(blk));
-        let recs: Vec<_> = if parallel && basis.len() >= PAR_MIN {
-            basis.par_chunks(b).map(one).collect()
-        } else {
-            basis.chunks(b).map(one).collect()
+        let count = basis.len().div_ceil(b);
+        let mut weak = vec![0u32; count];
+        let mut strong = vec![0u8; count * slen];
+        let one = |(blk, (w, s)): (&[u8], (&mut u32, &mut [u8]))| {
+            *w = params.weak.of(blk);
+            s.copy_from_slice(&params.strong.digest(blk).as_bytes()[..slen]);
         };
-        let mut weak = Vec::with_capacity(recs.len());
-        let mut strong = Vec::with_capacity(recs.len() * slen);
-        for (w, d) in recs {
-            weak.push(w);
-            strong.extend_from_slice(&d.as_bytes()[..slen]);
+        // Zero-length strong sums still need one (empty) slot per block to zip with.
+        let mut empty = vec![[0u8; 0]; if slen == 0 { count } else { 0 }];
+        let slots: Vec<&mut [u8]> = if slen == 0 {
+            empty.iter_mut().map(|e| &mut e[..]).collect()
+        } else {
+            strong.chunks_mut(slen).collect()
+        };
+        if parallel && basis.len() >= PAR_MIN {
+            basis
+                .par_chunks(b)
+                .zip(weak.par_iter_mut().zip(slots.into_par_iter()))
+                .for_each(one);
+        } else {
+            basis
+                .chunks(b)
+                .zip(weak.iter_mut().zip(slots))
+                .for_each(one);
         }
         Signature {
             params,
