@@ -25,30 +25,37 @@ pub struct RollSum {
 
 impl RollSum {
     /// Checksum state of `window` (rsync `get_checksum1`).
+    ///
+    /// Computed as s1 = Σ v_i and s2 = k·s1 − Σ i·v_i (exact in wrapping u32 arithmetic), over
+    /// 64-byte chunks whose fixed-size inner sums the compiler vectorizes — the rsync engine
+    /// recomputes this after every match, so it is on the hot path.
     pub fn new(window: &[u8]) -> RollSum {
-        let (mut s1, mut s2) = (0u32, 0u32);
-        let mut quads = window.chunks_exact(4);
-        for q in &mut quads {
-            let (a, b, c, d) = (v(q[0]), v(q[1]), v(q[2]), v(q[3]));
-            s2 = s2
-                .wrapping_add(s1.wrapping_add(a).wrapping_mul(4))
-                .wrapping_add(b.wrapping_mul(3))
-                .wrapping_add(c.wrapping_mul(2))
-                .wrapping_add(d);
-            s1 = s1
-                .wrapping_add(a)
-                .wrapping_add(b)
-                .wrapping_add(c)
-                .wrapping_add(d);
+        const CHUNK: usize = 64;
+        let (mut s1, mut t) = (0u32, 0u32);
+        let mut base = 0u32;
+        let mut chunks = window.chunks_exact(CHUNK);
+        for c in &mut chunks {
+            let (mut cs, mut ct) = (0i32, 0i32);
+            for (j, &x) in c.iter().enumerate() {
+                let x = v(x) as i32;
+                cs = cs.wrapping_add(x);
+                ct = ct.wrapping_add((j as i32).wrapping_mul(x));
+            }
+            t = t
+                .wrapping_add(base.wrapping_mul(cs as u32))
+                .wrapping_add(ct as u32);
+            s1 = s1.wrapping_add(cs as u32);
+            base = base.wrapping_add(CHUNK as u32);
         }
-        for &x in quads.remainder() {
+        for (j, &x) in chunks.remainder().iter().enumerate() {
             s1 = s1.wrapping_add(v(x));
-            s2 = s2.wrapping_add(s1);
+            t = t.wrapping_add(base.wrapping_add(j as u32).wrapping_mul(v(x)));
         }
+        let k = window.len() as u32;
         RollSum {
             s1,
-            s2,
-            len: window.len() as u32,
+            s2: k.wrapping_mul(s1).wrapping_sub(t),
+            len: k,
         }
     }
     /// The 32-bit weak sum rsync sends (`sum1`).
@@ -134,8 +141,13 @@ mod tests {
     #[test]
     fn new_matches_definition() {
         let d = data(5000);
-        for n in [0, 1, 2, 3, 4, 5, 700, 4999] {
+        for n in [0, 1, 2, 3, 4, 5, 63, 64, 65, 700, 4999, 5000] {
             assert_eq!(checksum1(&d[..n]), reference(&d[..n]));
+        }
+        // Long windows wrap the u32 sums.
+        for b in [0xffu8, 0x7f, 0x80] {
+            let w = vec![b; 300_001];
+            assert_eq!(checksum1(&w), reference(&w));
         }
     }
 

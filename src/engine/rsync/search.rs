@@ -139,6 +139,17 @@ impl Index {
         &self.order[self.heads[b] as usize..self.heads[b + 1] as usize]
     }
 
+    /// Whether the capped bucket walk for `w` meets an equal weak sum (`find` without a want
+    /// can only match then).
+    #[inline(always)]
+    fn has_weak(&self, w: u32) -> bool {
+        let weak = &self.sig.weak;
+        self.bucket(w)
+            .iter()
+            .take(WALK_CAP)
+            .any(|&i| weak[i as usize] == w)
+    }
+
     fn len_of(&self, block: u32) -> usize {
         match self.tail {
             Some((t, l)) if t == block => l,
@@ -260,7 +271,24 @@ impl<'a, W: Weak> Scanner<'a, W> {
 
     /// Step while `pos < to`.
     pub fn run(&mut self, to: usize, out: &mut Vec<Match>) {
+        let b = self.ix.block_len;
+        let src = self.src;
         while self.pos < to {
+            // Fast path, identical to `step` without a want: roll past windows whose weak sum
+            // has no equal entry within the capped bucket walk.
+            if let (None, Some(mut st)) = (self.want, self.st) {
+                let limit = to.min(src.len().saturating_sub(b));
+                let mut pos = self.pos;
+                while pos < limit && !self.ix.has_weak(self.weak.value(&st)) {
+                    self.weak.roll(&mut st, src[pos], src[pos + b]);
+                    pos += 1;
+                }
+                self.pos = pos;
+                self.st = Some(st);
+                if pos >= to {
+                    break;
+                }
+            }
             self.step(out);
         }
     }
