@@ -14,6 +14,12 @@
 
 use std::sync::Arc;
 
+pub mod api;
+pub mod hash;
+pub mod ops;
+pub mod rsync;
+pub mod skysync_f;
+
 /// Read-only bytes shared between threads (an mmap or a Vec).
 pub type Shared = Arc<dyn AsRef<[u8]> + Send + Sync>;
 
@@ -157,17 +163,23 @@ pub trait SenderHalf: Send {
 
 /// Build the receiver half of engine `id` over `basis`.
 pub fn receiver_half(id: EngineId, params: &EngineParams, basis: Shared) -> Box<dyn ReceiverHalf> {
-    let _ = (id, params);
-    Box::new(WholeReceiver { _basis: basis })
+    match id {
+        EngineId::Rsync => rsync::receiver(params, basis),
+        EngineId::SkysyncF => skysync_f::receiver(params, basis),
+        _ => Box::new(WholeReceiver { _basis: basis }),
+    }
 }
 
 /// Build the sender half of engine `id` over `source`.
 pub fn sender_half(id: EngineId, params: &EngineParams, source: Shared) -> Box<dyn SenderHalf> {
-    let _ = (id, params);
-    Box::new(WholeSender {
-        source,
-        started: false,
-    })
+    match id {
+        EngineId::Rsync => rsync::sender(params, source),
+        EngineId::SkysyncF => skysync_f::sender(params, source),
+        _ => Box::new(WholeSender {
+            source,
+            started: false,
+        }),
+    }
 }
 
 /// Placeholder used until the engines land: sends the file as literals.
@@ -193,14 +205,7 @@ impl SenderHalf for WholeSender {
     fn start(&mut self) -> Result<Step, EngineError> {
         self.started = true;
         let data = (*self.source).as_ref();
-        let ops = data
-            .chunks(256 * 1024)
-            .enumerate()
-            .map(|(i, c)| Op::Literal {
-                dst: (i * 256 * 1024) as u64,
-                data: c.to_vec(),
-            })
-            .collect();
+        let ops = ops::split_literal(0, data);
         Ok(Step {
             msgs: vec![],
             ops,
