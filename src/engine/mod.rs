@@ -14,6 +14,14 @@
 
 use std::sync::Arc;
 
+pub mod cdc;
+pub mod chunker;
+pub mod dsync;
+pub mod gear;
+pub mod parasync;
+pub mod pdsync;
+pub mod skysync_c;
+
 /// Read-only bytes shared between threads (an mmap or a Vec).
 pub type Shared = Arc<dyn AsRef<[u8]> + Send + Sync>;
 
@@ -110,6 +118,8 @@ pub struct EngineParams {
     pub threads: usize,
     /// `--hw`: hardware CRC-32C / alternative strong hash paths where an engine defines them.
     pub hw: bool,
+    /// `--pipeline`: barrier placement of the parasync engine (stream by default).
+    pub pipeline: parasync::Pipeline,
 }
 
 impl Default for EngineParams {
@@ -119,6 +129,7 @@ impl Default for EngineParams {
             checksum_choice: None,
             threads: 0,
             hw: false,
+            pipeline: parasync::Pipeline::Stream,
         }
     }
 }
@@ -168,17 +179,29 @@ pub trait SenderHalf: Send {
 
 /// Build the receiver half of engine `id` over `basis`.
 pub fn receiver_half(id: EngineId, params: &EngineParams, basis: Shared) -> Box<dyn ReceiverHalf> {
-    let _ = (id, params);
-    Box::new(WholeReceiver { _basis: basis })
+    let batch = |p| Box::new(cdc::BatchReceiver::new(p, params, basis.clone()));
+    match id {
+        EngineId::Dsync => batch(dsync::PROFILE),
+        EngineId::SkysyncC => batch(skysync_c::PROFILE),
+        EngineId::Pdsync => batch(pdsync::PROFILE),
+        EngineId::Parasync => Box::new(parasync::Receiver::new(params, params.pipeline, basis)),
+        _ => Box::new(WholeReceiver { _basis: basis }),
+    }
 }
 
 /// Build the sender half of engine `id` over `source`.
 pub fn sender_half(id: EngineId, params: &EngineParams, source: Shared) -> Box<dyn SenderHalf> {
-    let _ = (id, params);
-    Box::new(WholeSender {
-        source,
-        started: false,
-    })
+    let batch = |p| Box::new(cdc::BatchSender::new(p, params, source.clone()));
+    match id {
+        EngineId::Dsync => batch(dsync::PROFILE),
+        EngineId::SkysyncC => batch(skysync_c::PROFILE),
+        EngineId::Pdsync => batch(pdsync::PROFILE),
+        EngineId::Parasync => Box::new(parasync::Sender::new(params, source)),
+        _ => Box::new(WholeSender {
+            source,
+            started: false,
+        }),
+    }
 }
 
 /// Placeholder used until the engines land: sends the file as literals.
