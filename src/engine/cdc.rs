@@ -51,7 +51,7 @@ pub enum Strong {
 pub type Digest = [u8; 32];
 
 impl Strong {
-    pub fn len(self) -> usize {
+    pub fn size(self) -> usize {
         match self {
             Strong::Sha1 => 20,
             Strong::Sha256 | Strong::Blake3 => 32,
@@ -485,7 +485,9 @@ impl super::ReceiverHalf for BatchReceiver {
             }
             w.var(i as u64).var(item.len() as u64);
             for (d, rec) in item {
-                w.bytes(&d[..strong.len()]).var(rec.off).var(rec.len as u64);
+                w.bytes(&d[..strong.size()])
+                    .var(rec.off)
+                    .var(rec.len as u64);
             }
         }
         self.done = true;
@@ -555,9 +557,9 @@ impl super::SenderHalf for BatchSender {
             let slot = items
                 .get_mut(i)
                 .ok_or_else(|| err("weak index out of range"))?;
-            let k = r.count(strong.len() + 2)?;
+            let k = r.count(strong.size() + 2)?;
             for _ in 0..k {
-                let d = r.digest(strong.len())?;
+                let d = r.digest(strong.size())?;
                 let off = r.var()?;
                 let len = u32::try_from(r.var()?).map_err(|_| err("chunk length out of range"))?;
                 off.checked_add(len as u64)

@@ -78,7 +78,9 @@ mod tests {
 
     #[test]
     fn derived_crc_equals_direct() {
-        let data: Vec<u8> = (0..50_000u32).map(|i| (i * 31 ^ i >> 5) as u8).collect();
+        let data: Vec<u8> = (0..50_000u32)
+            .map(|i| ((i * 31) ^ (i >> 5)) as u8)
+            .collect();
         let blocks: Vec<u32> = data.chunks(BLOCK).map(crc32).collect();
         for (s, e) in [
             (0, 8192),

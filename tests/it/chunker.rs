@@ -317,3 +317,68 @@ fn identical_files_are_one_copy_for_parasync() {
         }]
     );
 }
+
+/// Timing of the CDC engines on a workload pair (release build):
+/// `python3 shared/bench/workloads.py insert /tmp/w && PARASYNC_BENCH_DIR=/tmp/w \
+///  cargo test --release --test it chunker::timing -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn timing() {
+    let dir =
+        std::path::PathBuf::from(std::env::var("PARASYNC_BENCH_DIR").expect("PARASYNC_BENCH_DIR"));
+    let map = |p: &str| -> Shared {
+        let f = std::fs::File::open(dir.join(p)).unwrap();
+        Arc::new(unsafe { memmap2::Mmap::map(&f) }.unwrap())
+    };
+    let (old, new) = (map("old/data.bin"), map("new/data.bin"));
+    let runs = [
+        (EngineId::Dsync, 1),
+        (EngineId::SkysyncC, 1),
+        (EngineId::Pdsync, 1),
+        (EngineId::Pdsync, 2),
+        (EngineId::Parasync, 1),
+        (EngineId::Parasync, 2),
+    ];
+    for (id, threads) in runs {
+        let p = params(threads, Pipeline::Stream, false);
+        let t = std::time::Instant::now();
+        let (ops, wire) = engine::run_local(id, &p, old.clone(), new.clone()).unwrap();
+        let secs = t.elapsed().as_secs_f64();
+        let lit: usize = ops
+            .iter()
+            .map(|o| {
+                if let Op::Literal { data, .. } = o {
+                    data.len()
+                } else {
+                    0
+                }
+            })
+            .sum();
+        println!(
+            "{:<10} threads {threads}: {secs:.3} s, wire {wire} B, literal {lit} B, {} ops",
+            id.name(),
+            ops.len()
+        );
+    }
+    for threads in [1, 2] {
+        let cfg = Config::PARASYNC;
+        let t = std::time::Instant::now();
+        let n = parallel(
+            cfg,
+            old.clone(),
+            threads,
+            parasync::engine::chunker::parallel::SEGMENT,
+        )
+        .len();
+        println!(
+            "parallel chunking + CRC, threads {threads}: {:.3} s ({n} chunks)",
+            t.elapsed().as_secs_f64()
+        );
+    }
+    let t = std::time::Instant::now();
+    let n = chunker::chunk(&Config::PARASYNC, (*old).as_ref()).len();
+    println!(
+        "serial chunking (no CRC): {:.3} s ({n} chunks)",
+        t.elapsed().as_secs_f64()
+    );
+}
