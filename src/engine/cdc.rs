@@ -314,13 +314,27 @@ pub fn threads(requested: usize) -> usize {
     }
 }
 
-/// A rayon pool of `n` threads (falls back to one thread if the OS refuses).
-pub fn pool(n: usize) -> rayon::ThreadPool {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(n)
-        .build()
-        .or_else(|_| rayon::ThreadPoolBuilder::new().num_threads(1).build())
-        .expect("a one-thread pool")
+/// A shared rayon pool of `n` threads. Pools are cached per size: engines run once per file, and
+/// spawning threads for every small file would cost more than the file's delta.
+pub fn pool(n: usize) -> std::sync::Arc<rayon::ThreadPool> {
+    use std::sync::{Arc, Mutex, OnceLock};
+    static POOLS: OnceLock<Mutex<HashMap<usize, Arc<rayon::ThreadPool>>>> = OnceLock::new();
+    let mut pools = POOLS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    pools
+        .entry(n)
+        .or_insert_with(|| {
+            let p = rayon::ThreadPoolBuilder::new()
+                .num_threads(n)
+                .thread_name(|i| format!("cdc-{i}"))
+                .build()
+                .or_else(|_| rayon::ThreadPoolBuilder::new().num_threads(1).build())
+                .expect("a one-thread pool");
+            Arc::new(p)
+        })
+        .clone()
 }
 
 #[cfg(test)]
@@ -469,7 +483,7 @@ impl super::ReceiverHalf for BatchReceiver {
             .parallel
             .then(|| pool(threads(self.params.threads)));
         let data: &[u8] = (*self.basis).as_ref();
-        let ds = digests(strong, data, &recs, &which, pool.as_ref());
+        let ds = digests(strong, data, &recs, &which, pool.as_deref());
         let mut w = Writer::new(TAG_ITEMS);
         w.var(spans.len() as u64);
         for (i, range) in spans {
@@ -583,7 +597,7 @@ impl super::SenderHalf for BatchSender {
             .parallel
             .then(|| pool(threads(self.params.threads)));
         let data: &[u8] = (*self.source).as_ref();
-        let ds = digests(strong, data, &self.recs, &which, pool.as_ref());
+        let ds = digests(strong, data, &self.recs, &which, pool.as_deref());
         let mut src: Vec<Option<u64>> = vec![None; self.recs.len()];
         for (j, &k) in which.iter().enumerate() {
             let rec = self.recs[k];

@@ -58,6 +58,8 @@ impl Pipeline {
 pub const BATCH: usize = 4096;
 /// Batches queued between the chunking thread and the session (reference NUM_TOKENS).
 pub const IN_FLIGHT: usize = 4;
+/// Files up to this size are chunked on the calling thread (no background thread per small file).
+pub const INLINE: usize = 4 << 20;
 /// The chunker: continuous 13-bit Gear, min 4 KiB, max 64 KiB.
 pub const CHUNKER: Config = Config::PARASYNC;
 /// BLAKE3 digests travel in full.

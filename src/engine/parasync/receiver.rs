@@ -1,7 +1,7 @@
 //! Receiver (basis) half of parasync: a chunking thread streams weak-hash batches; hit chunks are
 //! BLAKE3'd in the pool when the sender's bitmap comes back.
 
-use super::{Msg, Pipeline, BATCH, CHUNKER, IN_FLIGHT};
+use super::{Msg, Pipeline, BATCH, CHUNKER, INLINE, IN_FLIGHT};
 use crate::engine::cdc::{self, err};
 use crate::engine::chunker::parallel::{Chunk, Parallel};
 use crate::engine::{EngineError, EngineParams, ReceiverHalf, Shared, Step};
@@ -28,7 +28,7 @@ impl Receiver {
             params: params.clone(),
             pipeline,
             basis,
-            pool: Arc::new(cdc::pool(threads)),
+            pool: cdc::pool(threads),
             rx: None,
             worker: None,
             next_id: 0,
@@ -88,9 +88,16 @@ fn produce(
 
 impl ReceiverHalf for Receiver {
     fn start(&mut self) -> Result<Step, EngineError> {
-        let (tx, rx) = crossbeam_channel::bounded(IN_FLIGHT);
         let (basis, pool, pipeline) = (self.basis.clone(), self.pool.clone(), self.pipeline);
         let threads = cdc::threads(self.params.threads);
+        if (*self.basis).as_ref().len() <= INLINE {
+            // Small basis: chunk right here; a thread would cost more than the work.
+            let (tx, rx) = crossbeam_channel::unbounded();
+            produce(basis, threads, pipeline, pool, tx);
+            self.rx = Some(rx);
+            return Ok(Step::default());
+        }
+        let (tx, rx) = crossbeam_channel::bounded(IN_FLIGHT);
         let worker = std::thread::Builder::new()
             .name("parasync-chunk".into())
             .spawn(move || produce(basis, threads, pipeline, pool, tx))

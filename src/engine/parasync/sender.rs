@@ -2,7 +2,7 @@
 //! weak batch with a hit bitmap, confirms hits with BLAKE3 when the digests arrive and emits copies
 //! at once; literals for never-matched chunks close the file.
 
-use super::{Msg, BATCH, CHUNKER};
+use super::{Msg, BATCH, CHUNKER, INLINE};
 use crate::engine::cdc::{self, err, key_len, Digest, Index, OpBuilder};
 use crate::engine::chunker::parallel::{chunk_all, Chunk};
 use crate::engine::{EngineError, EngineParams, SenderHalf, Shared, Step};
@@ -13,6 +13,16 @@ use std::sync::Arc;
 struct Table {
     chunks: Vec<Chunk>,
     index: Index,
+}
+
+/// Chunk the new file and index it by (CRC, length).
+fn build_table(source: Shared, pool: &rayon::ThreadPool) -> Table {
+    let chunks = chunk_all(CHUNKER, source, pool.current_num_threads(), pool);
+    let mut index = Index::with_capacity(chunks.len().max(BATCH));
+    for c in &chunks {
+        index.push(key_len(c.crc, c.len));
+    }
+    Table { chunks, index }
 }
 
 /// A basis chunk with a weak hit: offset, length, CRC.
@@ -39,7 +49,7 @@ impl Sender {
     pub fn new(params: &EngineParams, source: Shared) -> Sender {
         Sender {
             source,
-            pool: Arc::new(cdc::pool(cdc::threads(params.threads))),
+            pool: cdc::pool(cdc::threads(params.threads)),
             worker: None,
             table: None,
             old_pos: 0,
@@ -55,13 +65,17 @@ impl Sender {
     fn table(&mut self) -> Result<&Table, EngineError> {
         if let Some(w) = self.worker.take() {
             let t = w.join().map_err(|_| err("chunking thread panicked"))?;
-            self.src = vec![None; t.chunks.len()];
-            self.digest = vec![None; t.chunks.len()];
-            self.table = Some(t);
+            self.set_table(t);
         }
         self.table
             .as_ref()
             .ok_or_else(|| err("parasync message before start"))
+    }
+
+    fn set_table(&mut self, t: Table) {
+        self.src = vec![None; t.chunks.len()];
+        self.digest = vec![None; t.chunks.len()];
+        self.table = Some(t);
     }
 
     fn on_weak(&mut self, id: u64, chunks: Vec<(u32, u32)>) -> Result<Step, EngineError> {
@@ -181,17 +195,13 @@ impl Sender {
 impl SenderHalf for Sender {
     fn start(&mut self) -> Result<Step, EngineError> {
         let (source, pool) = (self.source.clone(), self.pool.clone());
-        let threads = pool.current_num_threads();
+        if (*self.source).as_ref().len() <= INLINE {
+            self.set_table(build_table(source, &pool));
+            return Ok(Step::default());
+        }
         let worker = std::thread::Builder::new()
             .name("parasync-chunk".into())
-            .spawn(move || {
-                let chunks = chunk_all(CHUNKER, source, threads, &pool);
-                let mut index = Index::with_capacity(chunks.len().max(BATCH));
-                for c in &chunks {
-                    index.push(key_len(c.crc, c.len));
-                }
-                Table { chunks, index }
-            })
+            .spawn(move || build_table(source, &pool))
             .map_err(|e| err(format!("cannot start chunking thread: {e}")))?;
         self.worker = Some(worker);
         Ok(Step::default())
