@@ -19,54 +19,15 @@
 use super::{EngineError, Op};
 use std::collections::HashMap;
 
-// ---- hash shims (crc32fast / sha1 / sha2 / blake3 behind small functions) ----
+// ---- hashes (one implementation in `hash`) ----
 
-/// CRC-32 (IEEE, zlib-compatible).
-pub fn crc32(data: &[u8]) -> u32 {
-    crc32fast::hash(data)
-}
-
-/// CRC-32 of A‖B from CRC(A), CRC(B) and |B| (zlib `crc32_combine`).
-pub fn crc32_combine(a: u32, b: u32, len_b: u64) -> u32 {
-    let mut h = crc32fast::Hasher::new_with_initial_len(a, 0);
-    h.combine(&crc32fast::Hasher::new_with_initial_len(b, len_b));
-    h.finalize()
-}
+pub use super::hash::crc::{crc32, crc32_combine};
+pub use super::hash::{Digest, StrongKind as Strong};
 
 /// `a` multiplied by x^(8·n) mod P: combine with n bytes whose CRC contribution is 0. Used to cancel
 /// a known prefix: CRC(B) = CRC(A‖B) ⊕ shift(CRC(A), |B|).
 pub fn crc32_shift(a: u32, n: u64) -> u32 {
     crc32_combine(a, 0, n)
-}
-
-/// Strong hash families used by the CDC engines (§1.2).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Strong {
-    Sha1,
-    Sha256,
-    Blake3,
-}
-
-/// A digest, zero-padded to 32 bytes; only `Strong::len` bytes travel.
-pub type Digest = [u8; 32];
-
-impl Strong {
-    pub fn size(self) -> usize {
-        match self {
-            Strong::Sha1 => 20,
-            Strong::Sha256 | Strong::Blake3 => 32,
-        }
-    }
-    pub fn digest(self, data: &[u8]) -> Digest {
-        use sha1::Digest as _;
-        let mut out = [0u8; 32];
-        match self {
-            Strong::Sha1 => out[..20].copy_from_slice(&sha1::Sha1::digest(data)),
-            Strong::Sha256 => out.copy_from_slice(&sha2::Sha256::digest(data)),
-            Strong::Blake3 => out = *blake3::hash(data).as_bytes(),
-        }
-        out
-    }
 }
 
 // ---- records and tables ----
@@ -127,7 +88,9 @@ pub fn key_len(weak: u32, len: u32) -> u64 {
 
 // ---- message codec ----
 
-/// Message writer: varints (LEB128) and little-endian fixed fields.
+pub use super::ops::MsgReader as Reader;
+
+/// Message writer: a tag byte, then varints (the wire codec's LEB128) and little-endian fields.
 #[derive(Default)]
 pub struct Writer(pub Vec<u8>);
 
@@ -135,12 +98,8 @@ impl Writer {
     pub fn new(tag: u8) -> Writer {
         Writer(vec![tag])
     }
-    pub fn var(&mut self, mut v: u64) -> &mut Self {
-        while v >= 0x80 {
-            self.0.push(v as u8 | 0x80);
-            v >>= 7;
-        }
-        self.0.push(v as u8);
+    pub fn var(&mut self, v: u64) -> &mut Self {
+        super::ops::put_uv(&mut self.0, v);
         self
     }
     pub fn u32(&mut self, v: u32) -> &mut Self {
@@ -156,151 +115,37 @@ impl Writer {
     }
 }
 
-/// Bounds-checked reader over a peer message: every read fails with [`EngineError`] instead of
-/// panicking, so a hostile or broken peer cannot crash us.
-pub struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
-}
-
 pub fn err(s: impl Into<String>) -> EngineError {
     EngineError(s.into())
 }
 
-impl<'a> Reader<'a> {
-    pub fn new(buf: &'a [u8]) -> Reader<'a> {
-        Reader { buf, pos: 0 }
-    }
-    pub fn u8(&mut self) -> Result<u8, EngineError> {
-        let b = *self
-            .buf
-            .get(self.pos)
-            .ok_or_else(|| err("truncated engine message"))?;
-        self.pos += 1;
-        Ok(b)
-    }
-    pub fn var(&mut self) -> Result<u64, EngineError> {
-        let mut v = 0u64;
-        for shift in (0..64).step_by(7) {
-            let b = self.u8()?;
-            v |= ((b & 0x7f) as u64) << shift;
-            if b & 0x80 == 0 {
-                return Ok(v);
-            }
-        }
-        Err(err("overlong varint in engine message"))
-    }
-    /// A count of items each at least `min_item` bytes long: rejected if the rest cannot hold them.
-    pub fn count(&mut self, min_item: usize) -> Result<usize, EngineError> {
-        let n = self.var()?;
-        let room = (self.buf.len() - self.pos) / min_item.max(1);
-        if n > room as u64 {
-            return Err(err("engine message count exceeds its length"));
-        }
-        Ok(n as usize)
-    }
-    pub fn u32(&mut self) -> Result<u32, EngineError> {
-        let b = self.bytes(4)?;
-        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-    }
-    pub fn bytes(&mut self, n: usize) -> Result<&'a [u8], EngineError> {
-        let end = self.pos.checked_add(n).filter(|e| *e <= self.buf.len());
-        let end = end.ok_or_else(|| err("truncated engine message"))?;
-        let s = &self.buf[self.pos..end];
-        self.pos = end;
-        Ok(s)
-    }
-    pub fn digest(&mut self, len: usize) -> Result<Digest, EngineError> {
-        let mut d = [0u8; 32];
-        d[..len].copy_from_slice(self.bytes(len)?);
-        Ok(d)
-    }
-    pub fn end(&self) -> Result<(), EngineError> {
-        if self.pos == self.buf.len() {
-            Ok(())
-        } else {
-            Err(err("trailing bytes in engine message"))
-        }
-    }
+// ---- op building (ops::OpBuilder merges copies and splits literals) ----
+
+pub use super::ops::OpBuilder;
+
+/// Ops for a whole file: matched chunks (`src[k]` = basis offset) become copies, unmatched ones
+/// literals.
+pub fn ops_for_file(source: &[u8], chunks: &[(u64, u32)], src: &[Option<u64>]) -> Vec<Op> {
+    let mut b = OpBuilder::new();
+    add_chunks(&mut b, source, chunks, src, true, true);
+    b.finish()
 }
 
-// ---- op building ----
-
-/// Literal pieces are at most this long (rsync's CHUNK_SIZE for literal runs).
-pub const MAX_LITERAL: usize = 32 * 1024;
-
-/// Builds ops in destination order, merging a copy into the previous one when both its destination
-/// and its source continue it, and splitting literals into ≤ 32 KiB pieces.
-#[derive(Default)]
-pub struct OpBuilder {
-    pub ops: Vec<Op>,
-}
-
-impl OpBuilder {
-    pub fn copy(&mut self, dst: u64, src: u64, len: u64) {
-        if let Some(Op::Copy {
-            dst: d,
-            src: s,
-            len: l,
-        }) = self.ops.last_mut()
-        {
-            if *d + *l == dst && *s + *l == src {
-                *l += len;
-                return;
-            }
-        }
-        self.ops.push(Op::Copy { dst, src, len });
-    }
-    pub fn literal(&mut self, dst: u64, data: &[u8]) {
-        for (i, piece) in data.chunks(MAX_LITERAL).enumerate() {
-            self.ops.push(Op::Literal {
-                dst: dst + (i * MAX_LITERAL) as u64,
-                data: piece.to_vec(),
-            });
-        }
-    }
-    /// Ops for a whole file: matched chunks (`src[k]` = basis offset) become copies, each maximal
-    /// run of unmatched chunks one literal run.
-    pub fn for_file(source: &[u8], chunks: &[(u64, u32)], src: &[Option<u64>]) -> Vec<Op> {
-        let mut b = OpBuilder::default();
-        b.add_chunks(source, chunks, src, true, true);
-        b.ops
-    }
-    /// Add ops for `chunks` (in destination order): if `copies`, copies for matched ones; if
-    /// `literals`, one literal run per maximal run of unmatched ones.
-    pub fn add_chunks(
-        &mut self,
-        source: &[u8],
-        chunks: &[(u64, u32)],
-        src: &[Option<u64>],
-        copies: bool,
-        literals: bool,
-    ) {
-        let mut lit: Option<(u64, u64)> = None; // pending literal run [start, end)
-        for (&(off, len), s) in chunks.iter().zip(src) {
-            match s {
-                Some(s) => {
-                    if let Some((a, e)) = lit.take() {
-                        self.literal(a, &source[a as usize..e as usize]);
-                    }
-                    if copies {
-                        self.copy(off, *s, len as u64);
-                    }
-                }
-                None if literals => match &mut lit {
-                    Some((_, e)) if *e == off => *e += len as u64,
-                    _ => {
-                        if let Some((a, e)) = lit.take() {
-                            self.literal(a, &source[a as usize..e as usize]);
-                        }
-                        lit = Some((off, off + len as u64));
-                    }
-                },
-                None => {}
-            }
-        }
-        if let Some((a, e)) = lit {
-            self.literal(a, &source[a as usize..e as usize]);
+/// Add ops for `chunks` (in destination order): if `copies`, copies for matched ones; if
+/// `literals`, literals for unmatched ones.
+pub fn add_chunks(
+    b: &mut OpBuilder,
+    source: &[u8],
+    chunks: &[(u64, u32)],
+    src: &[Option<u64>],
+    copies: bool,
+    literals: bool,
+) {
+    for (&(off, len), s) in chunks.iter().zip(src) {
+        match s {
+            Some(s) if copies => b.copy(off, *s, len as u64),
+            None if literals => b.literal(off, &source[off as usize..(off + len as u64) as usize]),
+            _ => {}
         }
     }
 }
@@ -357,23 +202,11 @@ mod tests {
     }
 
     #[test]
-    fn reader_rejects_hostile_counts() {
-        let mut w = Writer::new(1);
-        w.var(1 << 40).u32(5);
-        let m = w.finish();
-        let mut r = Reader::new(&m[1..]);
-        assert!(r.count(4).is_err());
-        let mut r = Reader::new(&[0xff; 12]);
-        assert!(r.var().is_err());
-        assert!(Reader::new(&[1, 2]).u32().is_err());
-    }
-
-    #[test]
     fn builder_merges_and_splits() {
         let src: Vec<u8> = (0..100_000u32).map(|i| i as u8).collect();
         let chunks = [(0, 10), (10, 20), (30, 40_000), (40_030, 5), (40_035, 5)];
         let m = [Some(100), Some(110), None, Some(7), Some(500)];
-        let ops = OpBuilder::for_file(&src, &chunks, &m);
+        let ops = ops_for_file(&src, &chunks, &m);
         assert_eq!(
             ops[0],
             Op::Copy {
@@ -382,9 +215,11 @@ mod tests {
                 len: 30
             }
         );
-        assert!(matches!(&ops[1], Op::Literal { dst: 30, data } if data.len() == MAX_LITERAL));
         assert!(
-            matches!(&ops[2], Op::Literal { dst, data } if *dst == 30 + MAX_LITERAL as u64 && data.len() == 40_000 - MAX_LITERAL)
+            matches!(&ops[1], Op::Literal { dst: 30, data } if data.len() == super::super::ops::MAX_LITERAL)
+        );
+        assert!(
+            matches!(&ops[2], Op::Literal { dst, data } if *dst == 30 + 32768 && data.len() == 40_000 - 32768)
         );
         assert_eq!(ops.len(), 5);
     }
@@ -463,7 +298,7 @@ impl super::ReceiverHalf for BatchReceiver {
             return Err(err("unexpected engine message"));
         }
         let n = r.count(4)?;
-        let weaks = (0..n).map(|_| r.u32()).collect::<Result<Vec<_>, _>>()?;
+        let weaks = (0..n).map(|_| r.u32_le()).collect::<Result<Vec<_>, _>>()?;
         r.end()?;
         let recs = (self.profile.chunk)(&self.basis, &self.params);
         let ix = index_weak(&recs);
@@ -499,9 +334,7 @@ impl super::ReceiverHalf for BatchReceiver {
             }
             w.var(i as u64).var(item.len() as u64);
             for (d, rec) in item {
-                w.bytes(&d[..strong.size()])
-                    .var(rec.off)
-                    .var(rec.len as u64);
+                w.bytes(d.as_bytes()).var(rec.off).var(rec.len as u64);
             }
         }
         self.done = true;
@@ -567,15 +400,15 @@ impl super::SenderHalf for BatchSender {
         let mut items: Vec<Vec<(Digest, u64, u32)>> = vec![Vec::new(); self.distinct.len()];
         let n = r.count(2)?;
         for _ in 0..n {
-            let i = r.var()? as usize;
+            let i = r.uv()? as usize;
             let slot = items
                 .get_mut(i)
                 .ok_or_else(|| err("weak index out of range"))?;
-            let k = r.count(strong.size() + 2)?;
+            let k = r.count(strong.digest_len() + 2)?;
             for _ in 0..k {
-                let d = r.digest(strong.size())?;
-                let off = r.var()?;
-                let len = u32::try_from(r.var()?).map_err(|_| err("chunk length out of range"))?;
+                let d = Digest::new(r.take(strong.digest_len())?);
+                let off = r.uv()?;
+                let len = u32::try_from(r.uv()?).map_err(|_| err("chunk length out of range"))?;
                 off.checked_add(len as u64)
                     .ok_or_else(|| err("chunk offset out of range"))?;
                 slot.push((d, off, len));
@@ -622,7 +455,7 @@ impl super::SenderHalf for BatchSender {
         self.done = true;
         Ok(super::Step {
             msgs: vec![],
-            ops: OpBuilder::for_file(data, &spans, &src),
+            ops: ops_for_file(data, &spans, &src),
             done: true,
         })
     }

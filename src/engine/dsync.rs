@@ -4,27 +4,34 @@
 //! splits matching: the new-file side sends only its *distinct* CRC-32 chunk hashes, the basis side
 //! strong-hashes only its chunks whose CRC was received, and the new-file side confirms (2 round
 //! trips). The flow itself lives in [`super::cdc`]; this file only picks the pieces:
-//! normalized Gear 4/8/12 KiB (Dsync "method 4"), CRC-32 weak, SHA-1 strong — SHA-256 with `--hw`,
+//! normalized Gear 4/8/12 KiB (Dsync "method 4"), CRC-32 weak, SHA-1 strong — CRC-32C (SSE4.2)
+//! and SHA-256 with `--hw`,
 //! as the reference harness does (§6.6). Everything runs on one thread, like the reference.
 
-use super::cdc::{self, Profile, Rec, Strong};
+use super::cdc::{Profile, Rec, Strong};
 use super::chunker::{self, Config};
+use super::hash::CrcKind;
 use super::{EngineParams, Shared};
 
-/// Chunk serially with `cfg` and CRC-32 every chunk.
-pub fn chunk_crc(cfg: &Config, data: &[u8]) -> Vec<Rec> {
+/// Chunk serially with `cfg` and CRC every chunk (CRC-32, or CRC-32C with `--hw`).
+pub fn chunk_crc(cfg: &Config, data: &[u8], kind: CrcKind) -> Vec<Rec> {
     chunker::chunk(cfg, data)
         .into_iter()
         .map(|c| Rec {
             off: c.off,
             len: c.len,
-            weak: cdc::crc32(&data[c.off as usize..(c.off + c.len as u64) as usize]),
+            weak: kind.checksum(&data[c.off as usize..(c.off + c.len as u64) as usize]),
         })
         .collect()
 }
 
-fn chunk(data: &Shared, _p: &EngineParams) -> Vec<Rec> {
-    chunk_crc(&Config::DSYNC_NC, (**data).as_ref())
+fn chunk(data: &Shared, p: &EngineParams) -> Vec<Rec> {
+    let kind = if p.hw {
+        CrcKind::Crc32c
+    } else {
+        CrcKind::Crc32
+    };
+    chunk_crc(&Config::DSYNC_NC, (**data).as_ref(), kind)
 }
 
 fn strong(p: &EngineParams) -> Strong {

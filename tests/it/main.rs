@@ -1,3 +1,5 @@
 //! Integration tests.
 mod chunker;
 mod docs;
+mod engines;
+mod hashes;

@@ -113,7 +113,7 @@ impl Msg {
                 w = Writer::new(TAG_STRONG);
                 w.var(*id).var(digests.len() as u64);
                 for d in digests {
-                    w.bytes(&d[..DIGEST]);
+                    w.bytes(d.as_bytes());
                 }
             }
         }
@@ -124,12 +124,12 @@ impl Msg {
         let mut r = Reader::new(buf);
         let m = match r.u8()? {
             TAG_WEAK => {
-                let id = r.var()?;
+                let id = r.uv()?;
                 let n = r.count(5)?;
                 let mut chunks = Vec::with_capacity(n);
                 for _ in 0..n {
-                    let crc = r.u32()?;
-                    let len = r.var()?;
+                    let crc = r.u32_le()?;
+                    let len = r.uv()?;
                     if len == 0 || len > CHUNKER.max as u64 {
                         return Err(err("chunk length out of range"));
                     }
@@ -137,20 +137,22 @@ impl Msg {
                 }
                 Msg::Weak { id, chunks }
             }
-            TAG_END => Msg::End { batches: r.var()? },
+            TAG_END => Msg::End { batches: r.uv()? },
             TAG_HITS => {
-                let id = r.var()?;
-                let n = r.var()?;
-                let bytes = r.bytes(n.div_ceil(8).try_into().map_err(|_| err("bad count"))?)?;
+                let id = r.uv()?;
+                let n = r.uv()?;
+                let bytes = r.take(n.div_ceil(8).try_into().map_err(|_| err("bad count"))?)?;
                 let hits = (0..n as usize)
                     .map(|i| bytes[i / 8] >> (i % 8) & 1 == 1)
                     .collect();
                 Msg::Hits { id, hits }
             }
             TAG_STRONG => {
-                let id = r.var()?;
+                let id = r.uv()?;
                 let n = r.count(DIGEST)?;
-                let digests = (0..n).map(|_| r.digest(DIGEST)).collect::<Result<_, _>>()?;
+                let digests = (0..n)
+                    .map(|_| r.take(DIGEST).map(Digest::new))
+                    .collect::<Result<_, _>>()?;
                 Msg::Strong { id, digests }
             }
             _ => return Err(err("unknown parasync message")),
@@ -178,7 +180,7 @@ mod tests {
             },
             Msg::Strong {
                 id: 0,
-                digests: vec![[7; 32], [9; 32]],
+                digests: vec![Digest::new(&[7; 32]), Digest::new(&[9; 32])],
             },
         ];
         for m in msgs {

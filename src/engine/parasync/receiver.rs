@@ -168,8 +168,8 @@ impl ReceiverHalf for Receiver {
                 which
                     .par_iter()
                     .map(|c| {
-                        *blake3::hash(&data[c.off as usize..(c.off + c.len as u64) as usize])
-                            .as_bytes()
+                        cdc::Strong::Blake3
+                            .digest(&data[c.off as usize..(c.off + c.len as u64) as usize])
                     })
                     .collect()
             });

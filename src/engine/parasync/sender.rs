@@ -42,6 +42,7 @@ pub struct Sender {
     /// Per new chunk: its basis source once confirmed, and its digest once computed.
     src: Vec<Option<u64>>,
     digest: Vec<Option<Digest>>,
+    ops: OpBuilder,
     done: bool,
 }
 
@@ -58,6 +59,7 @@ impl Sender {
             end: false,
             src: Vec::new(),
             digest: Vec::new(),
+            ops: OpBuilder::new(),
             done: false,
         }
     }
@@ -137,7 +139,8 @@ impl Sender {
             need.par_iter()
                 .map(|&k| {
                     let c = chunks[k];
-                    *blake3::hash(&data[c.off as usize..(c.off + c.len as u64) as usize]).as_bytes()
+                    cdc::Strong::Blake3
+                        .digest(&data[c.off as usize..(c.off + c.len as u64) as usize])
                 })
                 .collect()
         });
@@ -162,13 +165,15 @@ impl Sender {
                 newly.push(k);
             }
         }
-        let mut b = OpBuilder::default();
         for k in newly {
             let c = chunks[k];
-            b.copy(c.off, self.src[k].expect("just set"), c.len as u64);
+            self.ops
+                .copy(c.off, self.src[k].expect("just set"), c.len as u64);
         }
+        // Copies flow now; the last op is held back so the next batch can still extend it.
+        let settled = self.ops.take_settled();
         let mut step = self.maybe_finish();
-        step.ops.splice(0..0, b.ops);
+        step.ops.splice(0..0, settled);
         Ok(step)
     }
 
@@ -179,14 +184,17 @@ impl Sender {
         }
         self.done = true;
         let Some(table) = self.table.as_ref() else {
-            return Step::default();
+            return Step {
+                done: true,
+                ..Default::default()
+            };
         };
         let spans: Vec<(u64, u32)> = table.chunks.iter().map(|c| (c.off, c.len)).collect();
-        let mut b = OpBuilder::default();
-        b.add_chunks((*self.source).as_ref(), &spans, &self.src, false, true);
+        let source: &[u8] = (*self.source).as_ref();
+        cdc::add_chunks(&mut self.ops, source, &spans, &self.src, false, true);
         Step {
             msgs: vec![],
-            ops: b.ops,
+            ops: self.ops.finish(),
             done: true,
         }
     }
