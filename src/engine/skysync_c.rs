@@ -4,12 +4,14 @@
 //! CRC can be *derived* by combining block CRCs and checksumming only the gaps at the chunk's ends,
 //! instead of re-reading the whole chunk. Here the per-8 KiB block CRCs are computed once (the
 //! artifact's `calc_fsc_hw` emulation of that metadata); each chunk then CRCs at most half a block
-//! at its head (cancelling a longer prefix with the CRC algebra) plus its tail inside the last block.
+//! at each end, cancelling a longer prefix or suffix of the block with the CRC algebra (combine,
+//! and the zero-byte removal of `hash::crc` for a suffix).
 //! With `--hw` every chunk CRC is computed directly, as in the artifact. Protocol: dsync's
 //! ([`super::cdc`]), strong SHA-256.
 
 use super::cdc::{self, crc32, crc32_combine, crc32_shift, Profile, Rec, Strong};
 use super::chunker::{self, Config};
+use super::hash::CrcKind;
 use super::{EngineParams, Shared};
 
 /// FSC block size of the emulated storage metadata (`DefaultWindowSize` = 8192).
@@ -38,7 +40,16 @@ pub fn derive_crc(data: &[u8], blocks: &[u32], s: usize, e: usize) -> u32 {
         pos += BLOCK;
     }
     if pos < e {
-        crc = crc32_combine(crc, crc32(&data[pos..e]), (e - pos) as u64);
+        let be = pos + BLOCK;
+        let tail = if e - pos <= BLOCK / 2 || be > data.len() {
+            crc32(&data[pos..e])
+        } else {
+            // Cancel the (shorter) suffix B of the block A‖B: shift(CRC(A), |B|) = CRC(A‖B) ⊕
+            // CRC(B), then undo the shift with the x^−8n multiplication behind `remove0`.
+            let shifted = blocks[pos / BLOCK] ^ crc32(&data[e..be]);
+            !CrcKind::Crc32.remove0(!shifted, (be - e) as u64)
+        };
+        crc = crc32_combine(crc, tail, (e - pos) as u64);
     }
     crc
 }
