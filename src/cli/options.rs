@@ -458,9 +458,8 @@ impl Options {
             }
             "inplace-buffer" => self.inplace_buffer = parse_size("inplace-buffer", &v, 1)?,
             "pipeline" => {
-                if !matches!(v.as_str(), "stream" | "batch" | "v3" | "graph") {
-                    return Err(Error::syntax(format!("unknown --pipeline {v}")));
-                }
+                self.engine_params.pipeline = crate::engine::parasync::Pipeline::parse(&v)
+                    .ok_or_else(|| Error::syntax(format!("unknown --pipeline {v}")))?;
                 self.pipeline = v;
             }
             "streams" => {

@@ -1,6 +1,7 @@
 //! Integration tests.
 mod altdest;
 mod bootstrap;
+mod chunker;
 mod cli_errors;
 mod docs;
 mod engines;
