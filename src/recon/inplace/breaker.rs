@@ -1,0 +1,341 @@
+//! Ordering inside strongly connected components and cycle breaking (algorithms.md §8.3).
+//!
+//! Why Kahn plus a backward walk rather than ip-rsync's DFS: removing a node in the middle of a DFS
+//! path leaves the finishing order wrong for the back edge that revealed the cycle, so the DFS would
+//! have to restart. Kahn's peel only ever loses constraints when a cycle is broken, so it resumes
+//! where it stopped. When the peel is stuck every remaining node has a live predecessor, and
+//! following predecessors must revisit a node: that loop is a cycle (found in O(walk length)).
+//!
+//! A cut never creates a node: the bytes cut out of a copy become *holes* (relative ranges) and the
+//! copy executes as the pieces between them. An edge stays live while the live read bytes of its
+//! source still intersect the live write bytes of its target; after every cut the edges around the
+//! cut copy are re-checked, as ip-rsync does after trim-node (cutting can remove other dependencies).
+
+use super::graph::Graph;
+use super::{merge_into, subtract, Copy, Policy};
+use std::collections::VecDeque;
+
+const PENDING: u8 = 0;
+const DONE: u8 = 1;
+const GONE: u8 = 2;
+
+pub(super) struct Breaker<'a> {
+    nodes: &'a [Copy],
+    g: &'a Graph,
+    comp: &'a [u32],
+    policy: Policy,
+    budget: u64,
+    /// Cut ranges per node, relative to the copy start, sorted and merged.
+    holes: Vec<Vec<(u64, u64)>>,
+    /// Per node: 1 = lost bytes to literals, 2 = stashed bytes (bit set).
+    marks: Vec<u8>,
+    state: Vec<u8>,
+    indeg: Vec<u32>,
+    alive: Vec<bool>,
+    in_cursor: Vec<u32>,
+    walk_mark: Vec<u32>,
+    walk_id: u32,
+    queue: VecDeque<u32>,
+    order: Vec<u32>,
+    stash: Vec<Copy>,
+    lost: u64,
+    stashed: u64,
+    cycles: u64,
+}
+
+/// What the breaker produced.
+pub(super) struct Outcome {
+    pub steps: Vec<Copy>,
+    pub stash: Vec<Copy>,
+    pub kept: u64,
+    pub converted: u64,
+    pub stashed_copies: u64,
+    pub cycles: u64,
+    pub lost: u64,
+    pub stashed: u64,
+}
+
+impl<'a> Breaker<'a> {
+    pub fn new(
+        nodes: &'a [Copy],
+        g: &'a Graph,
+        comp: &'a [u32],
+        policy: Policy,
+        budget: u64,
+    ) -> Self {
+        let n = nodes.len();
+        Breaker {
+            nodes,
+            g,
+            comp,
+            policy,
+            budget,
+            holes: vec![Vec::new(); n],
+            marks: vec![0; n],
+            state: vec![PENDING; n],
+            indeg: vec![0; n],
+            alive: vec![true; g.edge_count()],
+            in_cursor: g.in_start[..n].to_vec(),
+            walk_mark: vec![0; n],
+            walk_id: 0,
+            queue: VecDeque::new(),
+            order: Vec::with_capacity(n),
+            stash: Vec::new(),
+            lost: 0,
+            stashed: 0,
+            cycles: 0,
+        }
+    }
+
+    /// A trivial component: no cycle through it, run it at its place.
+    pub fn run_single(&mut self, v: u32) {
+        self.state[v as usize] = DONE;
+        self.order.push(v);
+    }
+
+    /// Order a non-trivial component, breaking its cycles.
+    pub fn run_scc(&mut self, members: &[u32]) {
+        for &v in members {
+            let d = self.g.ins(v).iter().filter(|&&e| self.intra(e)).count();
+            self.indeg[v as usize] = d as u32;
+        }
+        let mut cursor = 0;
+        loop {
+            while let Some(v) = self.queue.pop_front() {
+                if self.state[v as usize] != PENDING {
+                    continue;
+                }
+                self.state[v as usize] = DONE;
+                self.order.push(v);
+                for e in self.g.outs(v) {
+                    if self.alive[e] && self.intra(e as u32) {
+                        self.alive[e] = false;
+                        self.dec(self.g.out_tgt[e]);
+                    }
+                }
+            }
+            // Stuck (or finished): every pending node has a live predecessor inside the component.
+            while cursor < members.len() && self.state[members[cursor] as usize] != PENDING {
+                cursor += 1;
+            }
+            if cursor == members.len() {
+                break;
+            }
+            let cycle = self.find_cycle(members[cursor]);
+            self.cycles += 1;
+            self.break_cycle(&cycle);
+        }
+    }
+
+    fn intra(&self, e: u32) -> bool {
+        let (s, t) = (self.g.edge_src[e as usize], self.g.out_tgt[e as usize]);
+        self.comp[s as usize] == self.comp[t as usize]
+    }
+
+    fn dec(&mut self, t: u32) {
+        let d = &mut self.indeg[t as usize];
+        *d -= 1;
+        if *d == 0 && self.state[t as usize] == PENDING {
+            self.queue.push_back(t);
+        }
+    }
+
+    /// Walk backwards along live in-edges from `start` until a node repeats. Returns the cycle as
+    /// (node, id of the live edge entering it from the next node of the cycle).
+    fn find_cycle(&mut self, start: u32) -> Vec<(u32, u32)> {
+        self.walk_id += 1;
+        let id = self.walk_id;
+        let mut path: Vec<(u32, u32)> = Vec::new();
+        let mut v = start;
+        loop {
+            self.walk_mark[v as usize] = id;
+            let e = self.live_in_edge(v);
+            path.push((v, e));
+            let p = self.g.edge_src[e as usize];
+            if self.walk_mark[p as usize] == id {
+                let k = path
+                    .iter()
+                    .rposition(|x| x.0 == p)
+                    .expect("walk revisits its path");
+                path.drain(..k);
+                return path;
+            }
+            v = p;
+        }
+    }
+
+    /// A live intra-component in-edge of a pending node with in-degree > 0 (amortised O(1): edges
+    /// only ever die, so the cursor never moves back).
+    fn live_in_edge(&mut self, v: u32) -> u32 {
+        let end = self.g.in_start[v as usize + 1];
+        let mut c = self.in_cursor[v as usize];
+        while c < end {
+            let e = self.g.in_edge[c as usize];
+            if self.alive[e as usize] && self.intra(e) {
+                self.in_cursor[v as usize] = c;
+                return e;
+            }
+            c += 1;
+        }
+        unreachable!("stuck peel: pending node without a live in-edge")
+    }
+
+    fn break_cycle(&mut self, cycle: &[(u32, u32)]) {
+        match self.policy {
+            Policy::Trim => {
+                // The dependency with the least overlap; cut it out of the copy that writes it.
+                let (v, e, _) = cycle
+                    .iter()
+                    .map(|&(v, e)| (v, e, self.overlap_len(self.g.edge_src[e as usize], v)))
+                    .min_by_key(|x| x.2)
+                    .expect("non-empty cycle");
+                let d = self.nodes[v as usize].dst;
+                let cut: Vec<(u64, u64)> = self
+                    .overlap(self.g.edge_src[e as usize], v)
+                    .into_iter()
+                    .map(|(a, b)| (a - d, b - d))
+                    .collect();
+                self.cut(v, &cut);
+            }
+            Policy::LocalMin => {
+                let v = cycle
+                    .iter()
+                    .map(|&(v, _)| v)
+                    .min_by_key(|&v| self.live_len(v))
+                    .expect("non-empty cycle");
+                let all = self.live(v);
+                self.cut(v, &all);
+            }
+            Policy::Delete => {
+                // The final node found by the walk (the one whose predecessor closed the loop).
+                let v = cycle.last().expect("non-empty cycle").0;
+                let all = self.live(v);
+                self.cut(v, &all);
+            }
+        }
+    }
+
+    /// Live relative ranges of node v.
+    fn live(&self, v: u32) -> Vec<(u64, u64)> {
+        let mut r = vec![(0, self.nodes[v as usize].len)];
+        subtract(&mut r, &self.holes[v as usize], 0);
+        r
+    }
+
+    fn live_len(&self, v: u32) -> u64 {
+        self.nodes[v as usize].len
+            - self.holes[v as usize]
+                .iter()
+                .map(|h| h.1 - h.0)
+                .sum::<u64>()
+    }
+
+    /// Absolute ranges of the old file that u still reads and v still writes.
+    fn overlap(&self, u: u32, v: u32) -> Vec<(u64, u64)> {
+        let (cu, cv) = (&self.nodes[u as usize], &self.nodes[v as usize]);
+        let a = cu.src.max(cv.dst);
+        let b = (cu.src + cu.len).min(cv.dst + cv.len);
+        if a >= b {
+            return Vec::new();
+        }
+        let mut r = vec![(a, b)];
+        subtract(&mut r, &self.holes[u as usize], cu.src);
+        subtract(&mut r, &self.holes[v as usize], cv.dst);
+        r
+    }
+
+    fn overlap_len(&self, u: u32, v: u32) -> u64 {
+        self.overlap(u, v).iter().map(|r| r.1 - r.0).sum()
+    }
+
+    /// Cut relative ranges out of node v: stash them while the budget lasts, else leave them to
+    /// literals; then re-check every live edge around v.
+    fn cut(&mut self, v: u32, ranges: &[(u64, u64)]) {
+        let c = self.nodes[v as usize];
+        for &(a, b) in ranges {
+            let take = (b - a).min(self.budget);
+            if take > 0 {
+                self.stash.push(Copy {
+                    dst: c.dst + a,
+                    src: c.src + a,
+                    len: take,
+                });
+                self.budget -= take;
+                self.stashed += take;
+                self.marks[v as usize] |= 2;
+            }
+            if take < b - a {
+                self.lost += b - a - take;
+                self.marks[v as usize] |= 1;
+            }
+        }
+        merge_into(&mut self.holes[v as usize], ranges);
+        if self.live_len(v) == 0 {
+            self.state[v as usize] = GONE;
+            for e in self.g.outs(v) {
+                if self.alive[e] && self.intra(e as u32) {
+                    self.alive[e] = false;
+                    self.dec(self.g.out_tgt[e]);
+                }
+            }
+            for i in self.g.in_start[v as usize]..self.g.in_start[v as usize + 1] {
+                self.alive[self.g.in_edge[i as usize] as usize] = false;
+            }
+            return;
+        }
+        for i in self.g.in_start[v as usize]..self.g.in_start[v as usize + 1] {
+            let e = self.g.in_edge[i as usize];
+            if self.alive[e as usize]
+                && self.intra(e)
+                && self.overlap_len(self.g.edge_src[e as usize], v) == 0
+            {
+                self.alive[e as usize] = false;
+                self.dec(v);
+            }
+        }
+        for e in self.g.outs(v) {
+            let t = self.g.out_tgt[e];
+            if self.alive[e] && self.intra(e as u32) && self.overlap_len(v, t) == 0 {
+                self.alive[e] = false;
+                self.dec(t);
+            }
+        }
+    }
+
+    pub fn finish(self) -> Outcome {
+        let mut steps = Vec::with_capacity(self.order.len());
+        for &v in &self.order {
+            let c = self.nodes[v as usize];
+            let pieces = if self.holes[v as usize].is_empty() {
+                vec![(0, c.len)]
+            } else {
+                self.live(v)
+            };
+            // Pieces of one copy in memmove order: front to back when moving towards the start,
+            // so a piece never overwrites bytes a later piece of the same copy still reads.
+            let mut push = |&(a, b): &(u64, u64)| {
+                steps.push(Copy {
+                    dst: c.dst + a,
+                    src: c.src + a,
+                    len: b - a,
+                })
+            };
+            if c.dst < c.src {
+                pieces.iter().for_each(&mut push);
+            } else {
+                pieces.iter().rev().for_each(&mut push);
+            }
+        }
+        let count = |bit: u8| self.marks.iter().filter(|&&m| m & bit != 0).count() as u64;
+        Outcome {
+            steps,
+            stash: self.stash,
+            kept: self.marks.iter().filter(|&&m| m & 1 == 0).count() as u64,
+            converted: count(1),
+            stashed_copies: count(2),
+            cycles: self.cycles,
+            lost: self.lost,
+            stashed: self.stashed,
+        }
+    }
+}
