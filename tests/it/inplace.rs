@@ -208,19 +208,32 @@ fn inplace_one_byte_insert_loses_nothing() {
     assert_eq!(p.missing(c.new.len() as u64), vec![(0, 1)]);
 }
 
+/// old rotated left by `k` bytes, copies cut into pieces of `bs`.
+fn rotation(old_len: usize, k: u64, bs: u64) -> Case {
+    let mut c = Case::new(Rng(7).bytes(old_len));
+    let ol = old_len as u64;
+    c.copy(k, ol - k, bs);
+    c.copy(0, k, bs);
+    c
+}
+
 #[test]
 fn inplace_rotation_loses_at_most_one_block() {
     let bs = 8192u64;
-    let case = build(2, 7, 64 * bs as usize, bs);
-    let nl = case.new.len() as u64;
-    let trim = inplace::plan(&case.copies, nl, nl, Policy::Trim, 0);
-    assert!(trim.stats.cycles_broken >= 1);
-    assert!(trim.stats.bytes_lost <= bs, "{:?}", trim.stats);
-    let stash = inplace::plan(&case.copies, nl, nl, Policy::Trim, 8 << 20);
-    assert_eq!(stash.stats.bytes_lost, 0);
-    assert!(stash.missing(nl).is_empty());
-    assert_eq!(reconstruct(&case, &stash), case.new);
-    assert_eq!(reconstruct(&case, &trim), case.new);
+    let ol = 64 * bs;
+    for k in [bs, 1000, ol - bs, 3 * bs + 17] {
+        let case = rotation(ol as usize, k, bs);
+        let trim = inplace::plan(&case.copies, ol, ol, Policy::Trim, 0);
+        assert!(trim.stats.cycles_broken >= 1, "k {k}");
+        // Rotating by k needs k bytes moved out of the way (min over both directions).
+        let bound = k.min(ol - k).div_ceil(bs) * bs;
+        assert!(trim.stats.bytes_lost <= bound, "k {k}: {:?}", trim.stats);
+        assert_eq!(reconstruct(&case, &trim), case.new);
+        let stash = inplace::plan(&case.copies, ol, ol, Policy::Trim, 8 << 20);
+        assert_eq!(stash.stats.bytes_lost, 0);
+        assert!(stash.missing(ol).is_empty());
+        assert_eq!(reconstruct(&case, &stash), case.new);
+    }
 }
 
 #[test]
@@ -229,4 +242,103 @@ fn inplace_block_permutation_of_many_blocks() {
     let case = build(1, 99, 4096 * 64, 64);
     let p = check(&case);
     assert!(p.stats.cycles_broken > 0);
+}
+
+/// Planning time and compression loss on a 100 MiB file (run with `--ignored --nocapture`).
+#[test]
+#[ignore]
+fn inplace_measure() {
+    const MIB: u64 = 1 << 20;
+    let size = 100 * MIB;
+    let bs = 8192u64;
+    let mut rng = Rng(2026);
+    let shuffle = |rng: &mut Rng, v: &mut Vec<(u64, u64)>| {
+        for i in (1..v.len()).rev() {
+            let j = rng.below(i as u64 + 1) as usize;
+            v.swap(i, j);
+        }
+    };
+    // Lay `pieces` (src, len) of the old file out one after another, cut into copies of ≤ cut.
+    let lay = |pieces: &[(u64, u64)], cut: u64| {
+        let mut out = Vec::new();
+        let mut dst = 0;
+        for &(src, len) in pieces {
+            let mut off = 0;
+            while off < len {
+                let n = cut.min(len - off);
+                out.push(Copy {
+                    dst: dst + off,
+                    src: src + off,
+                    len: n,
+                });
+                off += n;
+            }
+            dst += len;
+        }
+        out
+    };
+    let mut scenarios: Vec<(&str, Vec<Copy>)> = Vec::new();
+    // 1. Every 8 KiB block moved to a random place.
+    let mut blocks: Vec<(u64, u64)> = (0..size / bs).map(|i| (i * bs, bs)).collect();
+    shuffle(&mut rng, &mut blocks);
+    scenarios.push(("8K blocks permuted", lay(&blocks, bs)));
+    // 2. The `shuffle` workload: 1 MiB blocks permuted, 2 % fresh, matched as 8 KiB copies.
+    let mut big: Vec<(u64, u64)> = (0..size / MIB).map(|i| (i * MIB, MIB)).collect();
+    shuffle(&mut rng, &mut big);
+    let mut fresh = Vec::new();
+    let mut dst = 0;
+    for &(src, len) in &big {
+        if rng.below(50) != 0 {
+            fresh.extend(lay(&[(src, len)], bs).into_iter().map(|c| Copy {
+                dst: c.dst + dst,
+                ..c
+            }));
+        }
+        dst += len;
+    }
+    scenarios.push(("1M blocks permuted, 2% fresh", fresh));
+    // 3. Content-defined chunks (4..12 KiB) permuted: copies straddle each other's writes.
+    let mut chunks = Vec::new();
+    let mut at = 0;
+    while at < size {
+        let n = (4096 + rng.below(8192)).min(size - at);
+        chunks.push((at, n));
+        at += n;
+    }
+    shuffle(&mut rng, &mut chunks);
+    scenarios.push(("CDC chunks permuted", lay(&chunks, u64::MAX)));
+    // 4. 1 KiB pieces permuted: 100k copies.
+    let mut small: Vec<(u64, u64)> = (0..102_400).map(|i| (i * 1024, 1024)).collect();
+    shuffle(&mut rng, &mut small);
+    scenarios.push(("1K pieces permuted (102k copies)", lay(&small, 1024)));
+    // 5. 1-byte insert at offset 0.
+    let ins: Vec<Copy> = lay(&[(0, size)], bs)
+        .into_iter()
+        .map(|c| Copy {
+            dst: c.dst + 1,
+            ..c
+        })
+        .collect();
+    scenarios.push(("1-byte insert at 0", ins));
+    for (name, copies) in &scenarios {
+        for budget in [0, 8 * MIB] {
+            for policy in POLICIES {
+                let t = std::time::Instant::now();
+                let p = inplace::plan(copies, size, size + 1, policy, budget);
+                let ms = t.elapsed().as_secs_f64() * 1e3;
+                let s = &p.stats;
+                println!(
+                    "{name:34} budget {:>2} MiB {policy:8} {:>5} copies {:>7} edges {:>6} cycles: plan {ms:7.1} ms, lost {:>9} B ({:.2} %), stashed {:>8} B, largest SCC {}",
+                    budget / MIB,
+                    copies.len(),
+                    s.edges,
+                    s.cycles_broken,
+                    s.bytes_lost,
+                    100.0 * s.bytes_lost as f64 / size as f64,
+                    s.bytes_stashed,
+                    s.largest_scc,
+                );
+            }
+        }
+    }
 }
