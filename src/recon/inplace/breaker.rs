@@ -184,17 +184,24 @@ impl<'a> Breaker<'a> {
         match self.policy {
             Policy::Trim => {
                 // The dependency with the least overlap; cut it out of the copy that writes it.
-                let (v, e, _) = cycle
+                // Among equal overlaps prefer one at an end of the writer's live bytes, which
+                // trims the copy instead of splitting it.
+                let (v, cut) = cycle
                     .iter()
-                    .map(|&(v, e)| (v, e, self.overlap_len(self.g.edge_src[e as usize], v)))
-                    .min_by_key(|x| x.2)
+                    .map(|&(v, e)| {
+                        let d = self.nodes[v as usize].dst;
+                        let cut: Vec<(u64, u64)> = self
+                            .overlap(self.g.edge_src[e as usize], v)
+                            .into_iter()
+                            .map(|(a, b)| (a - d, b - d))
+                            .collect();
+                        (v, cut)
+                    })
+                    .min_by_key(|(v, cut)| {
+                        let bytes: u64 = cut.iter().map(|r| r.1 - r.0).sum();
+                        (bytes, !self.at_end(*v, cut))
+                    })
                     .expect("non-empty cycle");
-                let d = self.nodes[v as usize].dst;
-                let cut: Vec<(u64, u64)> = self
-                    .overlap(self.g.edge_src[e as usize], v)
-                    .into_iter()
-                    .map(|(a, b)| (a - d, b - d))
-                    .collect();
                 self.cut(v, &cut);
             }
             Policy::LocalMin => {
@@ -213,6 +220,14 @@ impl<'a> Breaker<'a> {
                 self.cut(v, &all);
             }
         }
+    }
+
+    /// Whether cutting `cut` leaves v's live bytes in one piece (an end trim, not a split).
+    fn at_end(&self, v: u32, cut: &[(u64, u64)]) -> bool {
+        let before = self.live(v);
+        let mut after = before.clone();
+        subtract(&mut after, cut, 0);
+        after.len() <= before.len()
     }
 
     /// Live relative ranges of node v.
@@ -337,5 +352,73 @@ impl<'a> Breaker<'a> {
             lost: self.lost,
             stashed: self.stashed,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::graph::{sccs, Graph};
+    use super::super::{plan, Copy, Policy};
+    use super::*;
+
+    fn c(dst: u64, src: u64, len: u64) -> Copy {
+        Copy { dst, src, len }
+    }
+
+    #[test]
+    fn interior_cut_splits_in_memmove_order() {
+        for (node, first) in [
+            (c(0, 10, 100), c(0, 10, 40)),
+            (c(10, 0, 100), c(70, 60, 40)),
+        ] {
+            let nodes = [node];
+            let g = Graph::build(&nodes);
+            let s = sccs(&g);
+            let mut b = Breaker::new(&nodes, &g, &s.comp, Policy::Trim, 5);
+            b.cut(0, &[(40, 60)]);
+            b.run_single(0);
+            let out = b.finish();
+            assert_eq!(out.steps.len(), 2);
+            assert_eq!(out.steps[0], first, "{node:?}");
+            assert_eq!(out.stash, vec![c(node.dst + 40, node.src + 40, 5)]);
+            assert_eq!((out.lost, out.stashed), (15, 5));
+            assert_eq!((out.kept, out.converted, out.stashed_copies), (0, 1, 1));
+        }
+    }
+
+    #[test]
+    fn trim_cuts_the_least_overlapping_dependency_of_each_cycle() {
+        // A writes [0,100) reads [100,200); B writes [100,200) reads [250,350);
+        // C writes [250,290) reads [90,130): 10 bytes of A's write, 30 of B's.
+        // Cycles A→B→C→A (overlaps 100, 40, 10) and B→C→B (40, 30): trim loses 10 + 30.
+        let copies = [c(0, 100, 100), c(100, 250, 100), c(250, 90, 40)];
+        let p = plan(&copies, 400, 290, Policy::Trim, 0);
+        assert_eq!(p.stats.cycles_broken, 2);
+        assert_eq!(p.stats.bytes_lost, 40);
+        assert_eq!(p.missing(290), vec![(90, 40), (200, 50)]);
+        assert_eq!(p.stats.largest_scc, 3);
+        // Delete and localmin convert whole copies: never fewer bytes here.
+        for policy in [Policy::Delete, Policy::LocalMin] {
+            let q = plan(&copies, 400, 290, policy, 0);
+            assert!(q.stats.bytes_lost >= 40, "{policy}: {:?}", q.stats);
+        }
+        // localmin converts the shortest copy of the cycle: C (40 bytes) breaks both cycles.
+        let q = plan(&copies, 400, 290, Policy::LocalMin, 0);
+        assert_eq!(q.missing(290), vec![(200, 90)]);
+    }
+
+    #[test]
+    fn edges_into_a_trimmed_copy_are_rechecked() {
+        // A writes [0,100) reads [100,200) (all of B's and C's writes);
+        // B writes [100,150) reads [90,140): the last 10 bytes of A's write;
+        // C writes [150,200) reads [92,142): the last 8 bytes of A's write and 42 of B's.
+        // Cutting [90,100) out of A breaks A→B→A and, re-checked, C→A dies with it.
+        let copies = [c(0, 100, 100), c(100, 90, 50), c(150, 92, 50)];
+        let p = plan(&copies, 400, 200, Policy::Trim, 0);
+        assert_eq!(p.stats.bytes_lost, 10, "{:?}", p.stats);
+        assert_eq!(p.missing(200), vec![(90, 10)]);
+        // A reads B's and C's destinations before they are overwritten; C reads B's before B.
+        let order: Vec<u64> = p.steps.iter().map(|s| s.dst).collect();
+        assert_eq!(order, vec![0, 150, 100]);
     }
 }
