@@ -143,10 +143,14 @@ fn build(shape: u8, seed: u64, old_len: usize, bs: u64) -> Case {
 
 /// Reconstruct `case` in place with `plan` on a real file; return the file's final contents.
 fn reconstruct(case: &Case, plan: &Plan) -> Vec<u8> {
+    reconstruct_with(case, plan, 1 << 18)
+}
+
+fn reconstruct_with(case: &Case, plan: &Plan, buffer: usize) -> Vec<u8> {
     let f: File = tempfile::tempfile().unwrap();
     f.write_all_at(&case.old, 0).unwrap();
     let (ol, nl) = (case.old.len() as u64, case.new.len() as u64);
-    inplace::execute(&f, plan, ol, nl).unwrap();
+    inplace::execute_with_buffer(&f, plan, ol, nl, buffer).unwrap();
     for (off, len) in plan.missing(nl) {
         f.write_all_at(&case.new[off as usize..(off + len) as usize], off)
             .unwrap();
@@ -160,13 +164,18 @@ fn reconstruct(case: &Case, plan: &Plan) -> Vec<u8> {
 /// Every policy × budget rebuilds the new file exactly, and what is missing is exactly the literal
 /// gaps plus the bytes lost to cycles. Returns the trim plan with no stash.
 fn check(case: &Case) -> Plan {
+    check_with(case, 1 << 18)
+}
+
+/// [`check`] moving copies through a bounce buffer of `buffer` bytes.
+fn check_with(case: &Case, buffer: usize) -> Plan {
     let nl = case.new.len() as u64;
     let gaps = nl - case.covered();
     let mut first = None;
     for policy in POLICIES {
         for budget in BUDGETS {
             let p = inplace::plan(&case.copies, case.old.len() as u64, nl, policy, budget);
-            let got = reconstruct(case, &p);
+            let got = reconstruct_with(case, &p, buffer);
             assert!(got == case.new, "{policy} budget {budget}: wrong contents");
             assert_eq!(p.stats.bytes_invalid, 0);
             assert_eq!(
@@ -191,8 +200,8 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
 
     #[test]
-    fn inplace_rebuilds_exactly(shape in 0u8..5, seed in any::<u64>(), old_len in 0usize..6000, bs in 1u64..700) {
-        check(&build(shape, seed, old_len, bs));
+    fn inplace_rebuilds_exactly(shape in 0u8..5, seed in any::<u64>(), old_len in 0usize..6000, bs in 1u64..700, buffer in 1usize..64) {
+        check_with(&build(shape, seed, old_len, bs), buffer);
     }
 }
 

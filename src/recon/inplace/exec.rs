@@ -28,6 +28,17 @@ pub struct ExecReport {
 /// Run `plan` on `f`, which holds the old file (`old_len` bytes). Extends the file first when it
 /// grows; does not truncate — write the literals of [`Plan::missing`], then call [`finish`].
 pub fn execute(f: &File, plan: &Plan, old_len: u64, new_len: u64) -> io::Result<ExecReport> {
+    execute_with_buffer(f, plan, old_len, new_len, CHUNK)
+}
+
+/// [`execute`] with a bounce buffer of `buffer` bytes (tests use tiny ones to exercise chunking).
+pub fn execute_with_buffer(
+    f: &File,
+    plan: &Plan,
+    old_len: u64,
+    new_len: u64,
+    buffer: usize,
+) -> io::Result<ExecReport> {
     if new_len > old_len {
         f.set_len(new_len)?;
     }
@@ -41,7 +52,7 @@ pub fn execute(f: &File, plan: &Plan, old_len: u64, new_len: u64) -> io::Result<
         report.bytes_stashed += s.len;
         stashed.push(data);
     }
-    let mut buf = vec![0u8; CHUNK];
+    let mut buf = vec![0u8; buffer.max(1)];
     for c in &plan.steps {
         move_range(f, c.src, c.dst, c.len, &mut buf)?;
         report.copies += 1;

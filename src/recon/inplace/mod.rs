@@ -29,7 +29,7 @@ mod breaker;
 mod exec;
 mod graph;
 
-pub use exec::{execute, finish, ExecReport};
+pub use exec::{execute, execute_with_buffer, finish, ExecReport};
 
 use std::fmt;
 use std::str::FromStr;
