@@ -316,6 +316,15 @@ fn inplace_measure() {
     }
     shuffle(&mut rng, &mut chunks);
     scenarios.push(("CDC chunks permuted", lay(&chunks, u64::MAX)));
+    let mut chunks = Vec::new();
+    let mut at = 0;
+    while at < size {
+        let n = (512 + rng.below(1024)).min(size - at);
+        chunks.push((at, n));
+        at += n;
+    }
+    shuffle(&mut rng, &mut chunks);
+    scenarios.push(("1K CDC chunks permuted", lay(&chunks, u64::MAX)));
     // 4. 1 KiB pieces permuted: 100k copies.
     let mut small: Vec<(u64, u64)> = (0..102_400).map(|i| (i * 1024, 1024)).collect();
     shuffle(&mut rng, &mut small);

@@ -13,7 +13,8 @@
 
 use super::graph::Graph;
 use super::{merge_into, subtract, Copy, Policy};
-use std::collections::VecDeque;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
 
 const PENDING: u8 = 0;
 const DONE: u8 = 1;
@@ -31,7 +32,15 @@ pub(super) struct Breaker<'a> {
     marks: Vec<u8>,
     state: Vec<u8>,
     indeg: Vec<u32>,
+    outdeg: Vec<u32>,
+    /// Live overlap bytes entering / leaving each node, and per edge.
+    in_w: Vec<u64>,
+    out_w: Vec<u64>,
+    w: Vec<u64>,
     alive: Vec<bool>,
+    greedy: bool,
+    sinks: Vec<u32>,
+    heap: BinaryHeap<(i64, Reverse<u32>)>,
     in_cursor: Vec<u32>,
     walk_mark: Vec<u32>,
     walk_id: u32,
@@ -74,7 +83,14 @@ impl<'a> Breaker<'a> {
             marks: vec![0; n],
             state: vec![PENDING; n],
             indeg: vec![0; n],
+            outdeg: vec![0; n],
+            in_w: vec![0; n],
+            out_w: vec![0; n],
+            w: vec![0; g.edge_count()],
             alive: vec![true; g.edge_count()],
+            greedy: policy == Policy::Trim && std::env::var_os("IPV").is_some(),
+            sinks: Vec::new(),
+            heap: BinaryHeap::new(),
             in_cursor: g.in_start[..n].to_vec(),
             walk_mark: vec![0; n],
             walk_id: 0,
@@ -96,9 +112,23 @@ impl<'a> Breaker<'a> {
     /// Order a non-trivial component, breaking its cycles.
     pub fn run_scc(&mut self, members: &[u32]) {
         for &v in members {
-            let d = self.g.ins(v).iter().filter(|&&e| self.intra(e)).count();
-            self.indeg[v as usize] = d as u32;
+            for i in self.g.in_start[v as usize]..self.g.in_start[v as usize + 1] {
+                let e = self.g.in_edge[i as usize];
+                if self.intra(e) {
+                    let u = self.g.edge_src[e as usize];
+                    let w = self.overlap_len(u, v);
+                    self.w[e as usize] = w;
+                    self.indeg[v as usize] += 1;
+                    self.in_w[v as usize] += w;
+                    self.outdeg[u as usize] += 1;
+                    self.out_w[u as usize] += w;
+                }
+            }
         }
+        for &v in members {
+            self.rank(v);
+        }
+        let mut tail = Vec::new();
         let mut cursor = 0;
         loop {
             while let Some(v) = self.queue.pop_front() {
@@ -109,10 +139,26 @@ impl<'a> Breaker<'a> {
                 self.order.push(v);
                 for e in self.g.outs(v) {
                     if self.alive[e] && self.intra(e as u32) {
-                        self.alive[e] = false;
-                        self.dec(self.g.out_tgt[e]);
+                        self.kill(e);
                     }
                 }
+            }
+            // Sinks (nothing pending waits for them) go to the end.
+            while let Some(v) = self.sinks.pop() {
+                if self.state[v as usize] != PENDING || self.outdeg[v as usize] != 0 {
+                    continue;
+                }
+                self.state[v as usize] = DONE;
+                tail.push(v);
+                for i in self.g.in_start[v as usize]..self.g.in_start[v as usize + 1] {
+                    let e = self.g.in_edge[i as usize] as usize;
+                    if self.alive[e] && self.intra(e as u32) {
+                        self.kill(e);
+                    }
+                }
+            }
+            if !self.queue.is_empty() {
+                continue;
             }
             // Stuck (or finished): every pending node has a live predecessor inside the component.
             while cursor < members.len() && self.state[members[cursor] as usize] != PENDING {
@@ -121,23 +167,91 @@ impl<'a> Breaker<'a> {
             if cursor == members.len() {
                 break;
             }
-            let cycle = self.find_cycle(members[cursor]);
             self.cycles += 1;
+            if let Some(v) = self.greedy.then(|| self.best()).flatten() {
+                let d = self.nodes[v as usize].dst;
+                let mut cut = Vec::new();
+                for &e in self.g.ins(v) {
+                    if self.alive[e as usize] && self.intra(e) {
+                        let u = self.g.edge_src[e as usize];
+                        cut.extend(self.overlap(u, v).into_iter().map(|(a, b)| (a - d, b - d)));
+                    }
+                }
+                let mut merged = Vec::new();
+                merge_into(&mut merged, &cut);
+                self.cut(v, &merged);
+                continue;
+            }
+            let cycle = self.find_cycle(members[cursor]);
             self.break_cycle(&cycle);
+        }
+        self.order.extend(tail.into_iter().rev());
+    }
+
+    /// The pending node with the largest (live out-weight − live in-weight).
+    fn best(&mut self) -> Option<u32> {
+        while let Some((d, Reverse(v))) = self.heap.pop() {
+            let i = v as usize;
+            if self.state[i] == PENDING
+                && self.indeg[i] > 0
+                && d == self.out_w[i] as i64 - self.in_w[i] as i64
+            {
+                return Some(v);
+            }
+        }
+        None
+    }
+
+    fn rank(&mut self, v: u32) {
+        if self.greedy {
+            let i = v as usize;
+            let d = self.out_w[i] as i64 - self.in_w[i] as i64;
+            self.heap.push((d, Reverse(v)));
+            if self.outdeg[i] == 0 {
+                self.sinks.push(v);
+            }
+        }
+    }
+
+    /// Edge e no longer constrains the order.
+    fn kill(&mut self, e: usize) {
+        self.alive[e] = false;
+        let (u, t) = (self.g.edge_src[e], self.g.out_tgt[e]);
+        let w = self.w[e];
+        self.indeg[t as usize] -= 1;
+        self.in_w[t as usize] -= w;
+        self.outdeg[u as usize] -= 1;
+        self.out_w[u as usize] -= w;
+        if self.state[t as usize] == PENDING {
+            if self.indeg[t as usize] == 0 {
+                self.queue.push_back(t);
+            } else {
+                self.rank(t);
+            }
+        }
+        if self.state[u as usize] == PENDING {
+            self.rank(u);
+        }
+    }
+
+    /// Edge e now overlaps `w` bytes (after a cut).
+    fn reweigh(&mut self, e: usize, w: u64) {
+        if w == 0 {
+            self.kill(e);
+        } else if w != self.w[e] {
+            let (u, t) = (self.g.edge_src[e], self.g.out_tgt[e]);
+            let old = self.w[e];
+            self.w[e] = w;
+            self.in_w[t as usize] = self.in_w[t as usize] - old + w;
+            self.out_w[u as usize] = self.out_w[u as usize] - old + w;
+            self.rank(t);
+            self.rank(u);
         }
     }
 
     fn intra(&self, e: u32) -> bool {
         let (s, t) = (self.g.edge_src[e as usize], self.g.out_tgt[e as usize]);
         self.comp[s as usize] == self.comp[t as usize]
-    }
-
-    fn dec(&mut self, t: u32) {
-        let d = &mut self.indeg[t as usize];
-        *d -= 1;
-        if *d == 0 && self.state[t as usize] == PENDING {
-            self.queue.push_back(t);
-        }
     }
 
     /// Walk backwards along live in-edges from `start` until a node repeats. Returns the cycle as
@@ -186,22 +300,31 @@ impl<'a> Breaker<'a> {
                 // The dependency with the least overlap; cut it out of the copy that writes it.
                 // Among equal overlaps prefer one at an end of the writer's live bytes, which
                 // trims the copy instead of splitting it.
-                let (v, cut) = cycle
+                let weights: Vec<u64> = cycle
                     .iter()
-                    .map(|&(v, e)| {
-                        let d = self.nodes[v as usize].dst;
-                        let cut: Vec<(u64, u64)> = self
-                            .overlap(self.g.edge_src[e as usize], v)
-                            .into_iter()
-                            .map(|(a, b)| (a - d, b - d))
-                            .collect();
-                        (v, cut)
-                    })
-                    .min_by_key(|(v, cut)| {
-                        let bytes: u64 = cut.iter().map(|r| r.1 - r.0).sum();
-                        (bytes, !self.at_end(*v, cut))
-                    })
-                    .expect("non-empty cycle");
+                    .map(|&(v, e)| self.overlap_len(self.g.edge_src[e as usize], v))
+                    .collect();
+                let least = *weights.iter().min().expect("non-empty cycle");
+                let mut pick = None;
+                for (i, &(v, e)) in cycle.iter().enumerate() {
+                    if weights[i] != least {
+                        continue;
+                    }
+                    let d = self.nodes[v as usize].dst;
+                    let cut: Vec<(u64, u64)> = self
+                        .overlap(self.g.edge_src[e as usize], v)
+                        .into_iter()
+                        .map(|(a, b)| (a - d, b - d))
+                        .collect();
+                    let end = self.at_end(v, &cut);
+                    if pick.is_none() || end {
+                        pick = Some((v, cut));
+                    }
+                    if end {
+                        break;
+                    }
+                }
+                let (v, cut) = pick.expect("a least dependency");
                 self.cut(v, &cut);
             }
             Policy::LocalMin => {
@@ -260,6 +383,12 @@ impl<'a> Breaker<'a> {
     }
 
     fn overlap_len(&self, u: u32, v: u32) -> u64 {
+        if self.holes[u as usize].is_empty() && self.holes[v as usize].is_empty() {
+            let (cu, cv) = (&self.nodes[u as usize], &self.nodes[v as usize]);
+            let a = cu.src.max(cv.dst);
+            let b = (cu.src + cu.len).min(cv.dst + cv.len);
+            return b.saturating_sub(a);
+        }
         self.overlap(u, v).iter().map(|r| r.1 - r.0).sum()
     }
 
@@ -285,34 +414,29 @@ impl<'a> Breaker<'a> {
             }
         }
         merge_into(&mut self.holes[v as usize], ranges);
-        if self.live_len(v) == 0 {
+        let gone = self.live_len(v) == 0;
+        if gone {
             self.state[v as usize] = GONE;
-            for e in self.g.outs(v) {
-                if self.alive[e] && self.intra(e as u32) {
-                    self.alive[e] = false;
-                    self.dec(self.g.out_tgt[e]);
-                }
-            }
-            for i in self.g.in_start[v as usize]..self.g.in_start[v as usize + 1] {
-                self.alive[self.g.in_edge[i as usize] as usize] = false;
-            }
-            return;
         }
         for i in self.g.in_start[v as usize]..self.g.in_start[v as usize + 1] {
-            let e = self.g.in_edge[i as usize];
-            if self.alive[e as usize]
-                && self.intra(e)
-                && self.overlap_len(self.g.edge_src[e as usize], v) == 0
-            {
-                self.alive[e as usize] = false;
-                self.dec(v);
+            let e = self.g.in_edge[i as usize] as usize;
+            if self.alive[e] && self.intra(e as u32) {
+                let w = if gone {
+                    0
+                } else {
+                    self.overlap_len(self.g.edge_src[e], v)
+                };
+                self.reweigh(e, w);
             }
         }
         for e in self.g.outs(v) {
-            let t = self.g.out_tgt[e];
-            if self.alive[e] && self.intra(e as u32) && self.overlap_len(v, t) == 0 {
-                self.alive[e] = false;
-                self.dec(t);
+            if self.alive[e] && self.intra(e as u32) {
+                let w = if gone {
+                    0
+                } else {
+                    self.overlap_len(v, self.g.out_tgt[e])
+                };
+                self.reweigh(e, w);
             }
         }
     }
