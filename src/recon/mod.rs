@@ -3,6 +3,7 @@
 //! whole-file BLAKE3, then renamed over the target — a failed or interrupted file leaves the old
 //! version untouched (rsync's receiver.c behaviour).
 
+pub mod inplace;
 pub mod tempfile;
 
 /// What an in-place reconstruction of one file did (for `--stats`).
@@ -29,19 +30,21 @@ pub fn run_inplace(
     policy: &str,
     budget: u64,
 ) -> std::io::Result<(Vec<(u64, u64)>, InplaceReport)> {
-    let _ = (file, old_len, policy, budget);
-    let lost = copies.iter().map(|c| c.2).sum();
-    let need = if new_len > 0 {
-        vec![(0, new_len)]
-    } else {
-        vec![]
-    };
+    let policy: inplace::Policy = policy.parse().map_err(std::io::Error::other)?;
+    let copies: Vec<inplace::Copy> = copies
+        .iter()
+        .map(|&(dst, src, len)| inplace::Copy { dst, src, len })
+        .collect();
+    let plan = inplace::plan(&copies, old_len, new_len, policy, budget);
+    inplace::execute(file, &plan, old_len, new_len)?;
+    let st = &plan.stats;
     Ok((
-        need,
+        plan.missing(new_len),
         InplaceReport {
-            lost,
-            converted: copies.len() as u64,
-            ..Default::default()
+            lost: st.bytes_lost,
+            kept: st.copies_kept,
+            converted: st.copies_converted,
+            stash_peak: st.bytes_stashed,
         },
     ))
 }

@@ -10,6 +10,7 @@ mod fault_kit;
 mod fuzz;
 mod hashes;
 mod hostile;
+mod inplace;
 mod local;
 mod output;
 mod progress;
