@@ -99,6 +99,9 @@ pub fn run(args: Vec<String>) -> i32 {
         }
     }
     let role = if p.local_sends { "sender" } else { "receiver" };
+    if opts.streams != 1 {
+        eprintln!("parasync: --streams other than 1 is not implemented yet; using one stream");
+    }
     let mut result = run_transfer(opts.clone(), p.clone());
     if let (Err(e), Some((user, host))) = (&result, &p.remote) {
         // 127: the remote shell found no such program; 2: something else answered.
