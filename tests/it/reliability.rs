@@ -351,13 +351,19 @@ fn signals_to_the_server_remove_its_temp_files() {
         let t = fixture(6, 1 << 20);
         let old = snapshot(&t.path("dst"));
         let rsh = pid_rsh(&t).display().to_string();
-        let c = spawn(&t, &args(&["-r", "--bwlimit=2000", "-e", &rsh, "src/", "h:dst/"]));
+        let c = spawn(
+            &t,
+            &args(&["-r", "--bwlimit=2000", "-e", &rsh, "src/", "h:dst/"]),
+        );
         let spid = server_pid(&t, Duration::from_secs(5)).expect("server started");
         wait_for_temp(&t.path("dst"), Duration::from_secs(5));
         unsafe { libc::kill(spid, sig) };
         let (code, err) = wait(c);
         assert_ne!(code, 0, "signal {sig}: {err}");
-        assert!(temp_files(&t.path("dst")).is_empty(), "signal {sig}: temp left");
+        assert!(
+            temp_files(&t.path("dst")).is_empty(),
+            "signal {sig}: temp left"
+        );
         old_or_new(&old, &t);
     }
 }
