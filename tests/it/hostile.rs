@@ -131,6 +131,10 @@ fn run_case(name: &str, bytes: Vec<u8>, push: bool, extra: &[&str]) -> (Out, Tre
         out.maxrss_kb
     );
     assert_ne!(out.code, 0, "{name}: a hostile stream was accepted");
+    eprintln!(
+        "hostile case {name:?}: exit {}, peak RSS {} KiB",
+        out.code, out.maxrss_kb
+    );
     (out, t)
 }
 
