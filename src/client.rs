@@ -395,7 +395,9 @@ fn run_transfer(opts: Options, p: crate::plan::operand::Plan) -> Result<i32> {
         if result.is_ok() {
             r.wait()
         } else {
-            r.wait_or_kill(5)
+            // A timed-out peer is not waited for (rsync exits right after the timeout).
+            let stalled = matches!(&result, Err(e) if e.code == crate::error::RERR_TIMEOUT);
+            r.wait_or_kill(if stalled { 0 } else { 5 })
         }
     });
     let (sender_stats, recv_stats, mut problems) = match result {

@@ -99,6 +99,8 @@ pub struct Receiver {
     p2_start: Instant,
     /// Deletions not done because `--max-delete` was reached.
     del_skipped: u64,
+    /// Last parent directory (entry name) verified free of symlinks; see `symlink_in_path`.
+    safe_parent: Option<Vec<u8>>,
 }
 
 fn path_of(root: &Path, name: &[u8]) -> PathBuf {
@@ -183,6 +185,7 @@ impl Receiver {
             p2_last: None,
             p2_start: Instant::now(),
             del_skipped: 0,
+            safe_parent: None,
         }
     }
 
@@ -619,6 +622,9 @@ impl Receiver {
     fn process(&mut self, idx: u32, e: &Entry) -> Result<()> {
         if self.opts.list_only {
             return self.list_row(e);
+        }
+        if e.is_symlink() {
+            self.safe_parent = None; // it may replace a verified directory
         }
         if let Some(link) = self.symlink_in_path(&e.name) {
             return self.fail(format!(
@@ -1658,16 +1664,27 @@ impl Receiver {
     /// (rsync 3.4's CVE-2024-12087 rule: names from the sender never traverse symlinks on the
     /// receiver, so a symlink sent earlier cannot redirect a later write outside the
     /// destination). `-K` trusts directory symlinks as rsync's --keep-dirlinks does.
-    fn symlink_in_path(&self, name: &[u8]) -> Option<PathBuf> {
+    /// The verdict for a parent is cached until the next symlink entry, so a directory's files
+    /// cost one walk up, not one each.
+    fn symlink_in_path(&mut self, name: &[u8]) -> Option<PathBuf> {
         if self.opts.keep_dirlinks || !matches!(self.root, Root::Dir(_)) {
             return None;
         }
+        let parent = &name[..name.iter().rposition(|b| *b == b'/')?];
+        if self.safe_parent.as_deref() == Some(parent) {
+            return None;
+        }
         let root = self.root_dir();
-        name.iter()
+        let found = name
+            .iter()
             .enumerate()
             .filter(|(_, b)| **b == b'/')
             .map(|(i, _)| root.join(OsStr::from_bytes(&name[..i])))
-            .find(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink()))
+            .find(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink()));
+        if found.is_none() {
+            self.safe_parent = Some(parent.to_vec());
+        }
+        found
     }
 }
 
