@@ -382,3 +382,28 @@ fn timing() {
         t.elapsed().as_secs_f64()
     );
 }
+
+#[test]
+fn zero_runs_keep_copies_contiguous() {
+    let mut old = xorshift(1 << 20, 11);
+    old.extend(std::iter::repeat_n(0u8, 4 << 20));
+    old.extend(xorshift(1 << 20, 12));
+    let mut new = old.clone();
+    new.splice(500_000..500_000, xorshift(1000, 13));
+    for id in ENGINES {
+        let (lit, _) = round_trip(id, &params(2, Pipeline::Stream, false), &old, &new);
+        assert!(lit <= 160 << 10, "{id:?}: {lit}");
+    }
+    let (ops, _) = engine::run_local(
+        EngineId::Parasync,
+        &params(2, Pipeline::Stream, false),
+        Arc::new(old.clone()),
+        Arc::new(new.clone()),
+    )
+    .unwrap();
+    let copies = ops.iter().filter(|o| matches!(o, Op::Copy { .. })).count();
+    assert!(
+        copies <= 3,
+        "locality should keep the zero run one copy: {copies} copies"
+    );
+}
