@@ -339,8 +339,15 @@ fn timing() {
         (EngineId::Parasync, 1),
         (EngineId::Parasync, 2),
     ];
-    for (id, threads) in runs {
-        let p = params(threads, Pipeline::Stream, false);
+    let runs = runs
+        .iter()
+        .map(|&(id, t)| (id, t, Pipeline::Stream))
+        .chain([
+            (EngineId::Parasync, 2, Pipeline::Batch),
+            (EngineId::Parasync, 2, Pipeline::V3),
+        ]);
+    for (id, threads, pipeline) in runs {
+        let p = params(threads, pipeline, false);
         let t = std::time::Instant::now();
         let (ops, wire) = engine::run_local(id, &p, old.clone(), new.clone()).unwrap();
         let secs = t.elapsed().as_secs_f64();
@@ -355,7 +362,7 @@ fn timing() {
             })
             .sum();
         println!(
-            "{:<10} threads {threads}: {secs:.3} s, wire {wire} B, literal {lit} B, {} ops",
+            "{:<10} threads {threads} {pipeline:?}: {secs:.3} s, wire {wire} B, literal {lit} B, {} ops",
             id.name(),
             ops.len()
         );
