@@ -321,6 +321,14 @@ fn identical_files_are_one_copy_for_parasync() {
 /// Timing of the CDC engines on a workload pair (release build):
 /// `python3 shared/bench/workloads.py insert /tmp/w && PARASYNC_BENCH_DIR=/tmp/w \
 ///  cargo test --release --test it chunker::timing -- --ignored --nocapture`
+/// User + system CPU seconds of this process (all threads).
+fn cpu_seconds() -> f64 {
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    tv(u.ru_utime) + tv(u.ru_stime)
+}
+
 #[test]
 #[ignore]
 fn timing() {
@@ -348,9 +356,9 @@ fn timing() {
         ]);
     for (id, threads, pipeline) in runs {
         let p = params(threads, pipeline, false);
-        let t = std::time::Instant::now();
+        let (t, c) = (std::time::Instant::now(), cpu_seconds());
         let (ops, wire) = engine::run_local(id, &p, old.clone(), new.clone()).unwrap();
-        let secs = t.elapsed().as_secs_f64();
+        let (secs, cpu) = (t.elapsed().as_secs_f64(), cpu_seconds() - c);
         let lit: usize = ops
             .iter()
             .map(|o| {
@@ -362,7 +370,7 @@ fn timing() {
             })
             .sum();
         println!(
-            "{:<10} threads {threads} {pipeline:?}: {secs:.3} s, wire {wire} B, literal {lit} B, {} ops",
+            "{:<10} threads {threads} {pipeline:?}: {secs:.3} s (cpu {cpu:.3} s), wire {wire} B, literal {lit} B, {} ops",
             id.name(),
             ops.len()
         );
