@@ -422,3 +422,33 @@ fn zero_runs_keep_copies_contiguous() {
         "locality should keep the zero run one copy: {copies} copies"
     );
 }
+
+/// The receiver streams one weak message per 4096 chunks (plus the end marker); the `batch`
+/// pipeline holds everything back for one message.
+#[test]
+fn parasync_receiver_streams_batches() {
+    let data: Shared = Arc::new(xorshift(56 << 20, 21));
+    let chunks = chunker::chunk(&Config::PARASYNC, (*data).as_ref()).len();
+    assert!(
+        chunks > parasync::engine::parasync::BATCH,
+        "{chunks} chunks"
+    );
+    for (pipeline, want) in [
+        (
+            Pipeline::Stream,
+            chunks.div_ceil(parasync::engine::parasync::BATCH) + 1,
+        ),
+        (Pipeline::Batch, 2),
+    ] {
+        let mut r = engine::receiver_half(
+            EngineId::Parasync,
+            &params(2, pipeline, false),
+            data.clone(),
+        );
+        let mut msgs = r.start().unwrap().msgs.len();
+        while let Some(st) = r.poll().unwrap() {
+            msgs += st.msgs.len();
+        }
+        assert_eq!(msgs, want, "{pipeline:?}");
+    }
+}
