@@ -20,6 +20,14 @@ const PENDING: u8 = 0;
 const DONE: u8 = 1;
 const GONE: u8 = 2;
 
+/// Components larger than this are ordered under `trim` by the Eades–Lin–Smyth greedy heuristic
+/// for weighted feedback arc sets instead of cycle by cycle: when the peel is stuck, the pending
+/// copy with the largest (live out-overlap − live in-overlap) runs next and the bytes its pending
+/// readers still need are cut out of it; copies nothing waits on go to the end. Cycle walks cost
+/// O(cycle length) per cycle — measured 5.4 s for 100k permuted 1 KiB chunks against 0.7 s greedy,
+/// for the same loss (12.9 % vs 13.3 %) — so large components use the greedy order.
+pub(super) const GREEDY_SCC: usize = 16_384;
+
 pub(super) struct Breaker<'a> {
     nodes: &'a [Copy],
     g: &'a Graph,
@@ -38,7 +46,9 @@ pub(super) struct Breaker<'a> {
     out_w: Vec<u64>,
     w: Vec<u64>,
     alive: Vec<bool>,
+    /// Resolve stuck peels greedily (see [`GREEDY_SCC`]) in the current component.
     greedy: bool,
+    pub greedy_above: usize,
     sinks: Vec<u32>,
     heap: BinaryHeap<(i64, Reverse<u32>)>,
     in_cursor: Vec<u32>,
@@ -88,7 +98,8 @@ impl<'a> Breaker<'a> {
             out_w: vec![0; n],
             w: vec![0; g.edge_count()],
             alive: vec![true; g.edge_count()],
-            greedy: policy == Policy::Trim && std::env::var_os("IPV").is_some(),
+            greedy: false,
+            greedy_above: GREEDY_SCC,
             sinks: Vec::new(),
             heap: BinaryHeap::new(),
             in_cursor: g.in_start[..n].to_vec(),
@@ -110,6 +121,7 @@ impl<'a> Breaker<'a> {
 
     /// Order a non-trivial component, breaking its cycles.
     pub fn run_scc(&mut self, members: &[u32]) {
+        self.greedy = self.policy == Policy::Trim && members.len() > self.greedy_above;
         for &v in members {
             for i in self.g.in_start[v as usize]..self.g.in_start[v as usize + 1] {
                 let e = self.g.in_edge[i as usize];
@@ -194,6 +206,8 @@ impl<'a> Breaker<'a> {
             self.walk_mark[x as usize] = 0;
         }
         self.order.extend(tail.into_iter().rev());
+        self.heap.clear();
+        self.sinks.clear();
     }
 
     /// The pending node with the largest (live out-weight − live in-weight).
