@@ -7,16 +7,17 @@
 //! algorithms.md §8:
 //!
 //! * the CRWI digraph has an edge u → v when u reads bytes v writes (u must run first), built from
-//!   the copies sorted by destination with an interval search, O(n log n + |E|) (§8.2) — [`graph`];
+//!   the copies sorted by destination with an interval search, O(n log n + |E|) (§8.2) — `graph`;
 //! * copies with src = dst are no-ops and leave the graph (nothing else writes their interval);
 //! * Tarjan SCCs (iterative: the graph can be a chain of millions) isolate the only places where
 //!   cycles exist; inside each non-trivial SCC a Kahn peel runs and, when stuck, a backward walk finds
-//!   a cycle that is broken by [`Policy`] (§8.3) — [`breaker`];
+//!   a cycle that is broken by [`Policy`] (§8.3) — `breaker`; minimising the loss is NP-hard
+//!   (Burns et al.), so very large components under `trim` use a greedy feedback-arc-set order;
 //! * bytes cut out of copies to break cycles are either *stashed* (read into memory before anything
 //!   is written, written after every copy — the "informed in-place" scratch buffer of WASMrsync+,
 //!   §8.5) while the stash budget lasts, or left for the sender to resend as literals;
 //! * execution moves each copy with memmove direction through a bounded buffer, so memory stays
-//!   O(ops) + buffer + stash (§8.5) — [`exec`].
+//!   O(ops) + buffer + stash (§8.5) — `exec`.
 //!
 //! Never rsync's naive rule (drop every match whose source lies before the write offset): a 1-byte
 //! insert at offset 0 would lose the whole file (§8.4); here it is a chain and nothing is lost.
@@ -104,7 +105,7 @@ pub struct Stats {
     pub copies_converted: u64,
     /// Copies with at least one stashed byte.
     pub copies_stashed: u64,
-    /// Cycles broken.
+    /// Cycles broken (for greedy-ordered components: stuck points resolved).
     pub cycles_broken: u64,
     /// Bytes converted to literals to break cycles (compression loss).
     pub bytes_lost: u64,
@@ -123,9 +124,10 @@ pub struct Stats {
 /// The result of [`plan`]: what to execute, in which order, and what the sender must resend.
 #[derive(Clone, Debug, Default)]
 pub struct Plan {
-    /// Copies to run in this order (a trimmed copy appears as several pieces).
+    /// Copies to run in this order (a trimmed copy appears as its pieces, in memmove order).
     pub steps: Vec<Copy>,
-    /// Pieces read into memory before any write and written after all steps.
+    /// Pieces read into memory before any write and written after all steps (their dependencies
+    /// were cut, so after the last step nothing reads their destination any more).
     pub stash: Vec<Copy>,
     /// No-op copies (src = dst): nothing to run, but their bytes are kept.
     pub noops: Vec<Copy>,
