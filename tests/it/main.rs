@@ -11,6 +11,7 @@ mod fuzz;
 mod hashes;
 mod hostile;
 mod inplace;
+mod latency;
 mod local;
 mod output;
 mod progress;
