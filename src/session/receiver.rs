@@ -245,6 +245,7 @@ impl Receiver {
                 Msg::Ops { idx, ops } => self.on_ops(idx, ops)?,
                 Msg::FileEnd { idx, digest, .. } => self.on_file_end(idx, digest)?,
                 Msg::CopiesEnd { idx } => self.on_copies_end(idx)?,
+                Msg::Probe { idx, block, ranges } => self.on_probe(idx, block, ranges)?,
                 Msg::FileFailed { idx, .. } => {
                     if let Some(job) = self.jobs.remove(&idx) {
                         discard(&job);
@@ -1647,6 +1648,36 @@ impl Receiver {
             ))?;
         }
         Ok(())
+    }
+}
+
+impl Receiver {
+    /// Literal refinement: hash the asked ranges of the basis (session::refine).
+    fn on_probe(&mut self, idx: u32, block: u32, ranges: Vec<(u64, u64)>) -> Result<()> {
+        use super::refine;
+        let bad = || Error::protocol("protocol error: bad probe request");
+        if !(64..=(1 << 20)).contains(&block) || ranges.len() > refine::MAX_PROBE_RANGES {
+            return Err(bad());
+        }
+        let job = self.jobs.get(&idx).ok_or_else(bad)?;
+        let mut hashes = Vec::with_capacity(ranges.len());
+        let mut buf = Vec::new();
+        for (off, len) in ranges {
+            if len > 1 << 20 {
+                return Err(bad());
+            }
+            buf.resize(len as usize, 0);
+            let ok = match &job.basis {
+                Some(f) => std::os::unix::fs::FileExt::read_exact_at(f, &mut buf, off).is_ok(),
+                None => false,
+            };
+            hashes.push(if ok {
+                refine::block_hashes(&buf, block as usize)
+            } else {
+                Vec::new()
+            });
+        }
+        self.conn.send(&Msg::Probed { idx, hashes })
     }
 }
 
