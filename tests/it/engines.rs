@@ -272,3 +272,57 @@ fn rsync_engine_literal_bytes_equal_real_rsync() {
         assert_eq!(literal_bytes(&ops), theirs, "case {k}");
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// A hostile peer: arbitrary (and arbitrarily mutated real) messages give errors, never panics.
+    #[test]
+    fn hostile_messages_never_panic(
+        msgs in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..64), 0..4),
+        flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..4),
+        take_real in any::<bool>(),
+    ) {
+        use parasync::engine::{receiver_half, sender_half};
+        let old = random(20_000, 5);
+        let new = random(20_000, 6);
+        for id in [EngineId::Rsync, EngineId::SkysyncF] {
+            let p = EngineParams::default();
+            let mut input = msgs.clone();
+            if take_real {
+                let mut real = receiver_half(id, &p, shared(&old)).start().unwrap().msgs;
+                for (at, x) in &flips {
+                    let m = at % real.len();
+                    if !real[m].is_empty() {
+                        let k = at % real[m].len();
+                        real[m][k] ^= x;
+                    }
+                }
+                input = real;
+            }
+            let mut s = sender_half(id, &p, shared(&new));
+            s.start().unwrap();
+            let mut ops = Vec::new();
+            for m in &input {
+                if s.handle(m).is_err() {
+                    break;
+                }
+                while let Ok(Some(st)) = s.poll() {
+                    ops.extend(st.ops);
+                    if st.done {
+                        break;
+                    }
+                }
+            }
+            // Whatever was produced stays inside the new file's bounds.
+            for op in &ops {
+                prop_assert!(op.dst() + op.len() <= new.len() as u64);
+            }
+            let mut r = receiver_half(id, &p, shared(&old));
+            r.start().unwrap();
+            for m in &msgs {
+                prop_assert!(r.handle(m).is_err());
+            }
+        }
+    }
+}
