@@ -326,3 +326,25 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn rsync_every_checksum_choice_roundtrips() {
+    let old = random(200_000, 21);
+    let new = apply(
+        &old,
+        &[
+            Edit::Insert(70_000, b"abc".repeat(300)),
+            Edit::Delete(150_000, 999),
+        ],
+    );
+    for choice in [
+        "xxh128", "xxh3", "xxh64", "md5", "md4", "sha1", "none", "blake3", "sha256",
+    ] {
+        let p = EngineParams {
+            checksum_choice: Some(choice.to_string()),
+            ..EngineParams::default()
+        };
+        let (ops, _) = run(EngineId::Rsync, &p, &old, &new);
+        assert!(literal_bytes(&ops) < 10_000, "{choice}");
+    }
+}
