@@ -201,7 +201,7 @@ fn remote_argv(
 
 fn run_transfer(opts: Options, p: crate::plan::operand::Plan) -> Result<i32> {
     let start = Instant::now();
-    let filters = Filters::from_rules(&opts.filters)?;
+    let filters = Filters::from_options(&opts)?;
     let mut remote: Option<ssh::Remote> = None;
     let mut server_thread = None;
     let stream = match &p.remote {

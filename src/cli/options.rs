@@ -353,8 +353,9 @@ impl Options {
             }
             "exclude" => self.filters.push(format!("- {v}")),
             "include" => self.filters.push(format!("+ {v}")),
-            "exclude-from" => self.filters.push(format!("merge,- {v}")),
-            "include-from" => self.filters.push(format!("merge,+ {v}")),
+            // Internal rule form read by `filter::FilterList` (old-style prefixes allowed).
+            "exclude-from" => self.filters.push(format!("\x01- {v}")),
+            "include-from" => self.filters.push(format!("\x01+ {v}")),
             "from0" => self.from0 = on,
             "old-args" => self.old_args = on,
             "secluded-args" => self.secluded_args = on,

@@ -81,11 +81,24 @@ pub fn sort_children(v: &mut [(Entry, PathBuf)]) {
     v.sort_by(|a, b| (a.0.is_dir(), &a.0.name).cmp(&(b.0.is_dir(), &b.0.name)));
 }
 
+/// What the walk asks the filter rules (rsync.1 "FILTER RULES"): `enter_dir` before a
+/// directory's children are checked, so per-directory merge files can be read.
+pub trait WalkFilter {
+    fn enter_dir(&mut self, _name: &[u8], _path: &Path) {}
+    /// True when the path (relative to the transfer root) is excluded.
+    fn excluded(&mut self, name: &[u8], is_dir: bool) -> bool;
+}
+
+impl<F: FnMut(&[u8], bool) -> bool> WalkFilter for F {
+    fn excluded(&mut self, name: &[u8], is_dir: bool) -> bool {
+        self(name, is_dir)
+    }
+}
+
 pub struct Walker<'a> {
     pub opts: WalkOpts,
     pub names: NameCache,
-    /// Returns true when the path (relative to the transfer root) is excluded.
-    pub excluded: &'a mut dyn FnMut(&[u8], bool) -> bool,
+    pub filter: &'a mut dyn WalkFilter,
     pub emit: &'a mut dyn FnMut(WalkEvent) -> bool,
     next_idx: u32,
     io_error: bool,
@@ -107,13 +120,13 @@ fn join_name(prefix: &[u8], name: &[u8]) -> Vec<u8> {
 impl<'a> Walker<'a> {
     pub fn new(
         opts: WalkOpts,
-        excluded: &'a mut dyn FnMut(&[u8], bool) -> bool,
+        filter: &'a mut dyn WalkFilter,
         emit: &'a mut dyn FnMut(WalkEvent) -> bool,
     ) -> Self {
         Walker {
             opts,
             names: NameCache::default(),
-            excluded,
+            filter,
             emit,
             next_idx: 0,
             io_error: false,
@@ -268,6 +281,9 @@ impl<'a> Walker<'a> {
                 );
                 continue;
             }
+            if s.name != b"." && self.filter.excluded(&s.name, m.is_dir()) {
+                continue;
+            }
             if s.contents && !m.is_dir() {
                 // "file/" as a source: rsync treats it as the file itself.
             }
@@ -307,6 +323,7 @@ impl<'a> Walker<'a> {
     }
 
     fn dir(&mut self, idx: u32, name: &[u8], path: &Path, dev: u64, first_level: bool) {
+        self.filter.enter_dir(name, path);
         let rd = match std::fs::read_dir(path) {
             Ok(rd) => rd,
             Err(err) => {
@@ -370,7 +387,7 @@ impl<'a> Walker<'a> {
                     continue;
                 }
             };
-            if (self.excluded)(&child_name, m.is_dir()) {
+            if self.filter.excluded(&child_name, m.is_dir()) {
                 continue;
             }
             if m.is_dir() && self.opts.one_file_system > 1 && m.dev() != dev {

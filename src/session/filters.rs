@@ -1,38 +1,99 @@
-//! The filter rules as the roles use them: parsed once from the options / the `Filters` message,
-//! consulted by the walker (sender side) and by deletions (receiver side).
+//! The filter rules as the roles use them: parsed once from the options on the client (merge
+//! files, `--exclude-from` and `-C` are read there, as rsync does), sent to the server in the
+//! `Filters` message, consulted by the walker (sender side: hide/show) and by deletions
+//! (receiver side: protect/risk). See `crate::filter` for the rule semantics.
 
-use crate::error::Result;
+use crate::cli::Options;
+use crate::error::{Error, Result};
+use crate::filter::rule::Side;
+use crate::filter::FilterList;
+use crate::flist::walk::WalkFilter;
+use std::path::Path;
 
 #[derive(Clone, Debug, Default)]
 pub struct Filters {
-    rules: Vec<String>,
+    list: FilterList,
 }
 
+const F_FROM0: u8 = 1;
+const F_DELETE_EXCLUDED: u8 = 2;
+
 impl Filters {
+    /// Rules in `-f` syntax, no options.
     pub fn from_rules(rules: &[String]) -> Result<Filters> {
         Ok(Filters {
-            rules: rules.to_vec(),
+            list: FilterList::parse(rules, false, false)?,
         })
     }
-    pub fn to_wire(&self) -> Vec<u8> {
-        self.rules.join("\n").into_bytes()
-    }
-    pub fn from_wire(b: &[u8]) -> Result<Filters> {
-        let s = String::from_utf8_lossy(b);
+
+    /// The run's rules: the ordered `--filter`/`--exclude`/... list, then `-C`'s rules, which
+    /// rsync.1 says are appended after all others regardless of where `-C` was given.
+    pub fn from_options(o: &Options) -> Result<Filters> {
+        let mut rules = o.filters.clone();
+        if o.cvs_exclude {
+            rules.push(":C".into());
+            rules.push("-C".into());
+        }
         Ok(Filters {
-            rules: s
-                .lines()
-                .filter(|l| !l.is_empty())
-                .map(str::to_string)
-                .collect(),
+            list: FilterList::parse(&rules, o.from0, o.delete_excluded)?,
         })
     }
-    /// Sender side: is `name` (relative to the transfer root) excluded?
-    pub fn excluded(&mut self, _name: &[u8], _is_dir: bool) -> bool {
-        false
+
+    /// One flag byte, then the rule texts, NUL-terminated.
+    pub fn to_wire(&self) -> Vec<u8> {
+        let mut v = vec![
+            (if self.list.from0 { F_FROM0 } else { 0 })
+                | (if self.list.delete_excluded {
+                    F_DELETE_EXCLUDED
+                } else {
+                    0
+                }),
+        ];
+        for t in self.list.to_texts() {
+            v.extend_from_slice(&t);
+            v.push(0);
+        }
+        v
     }
+
+    pub fn from_wire(b: &[u8]) -> Result<Filters> {
+        let Some((&flags, rest)) = b.split_first() else {
+            return Ok(Filters::default());
+        };
+        let mut rules = Vec::new();
+        for t in rest.split(|c| *c == 0).filter(|t| !t.is_empty()) {
+            rules.push(
+                String::from_utf8(t.to_vec())
+                    .map_err(|_| Error::protocol("filter rule is not valid UTF-8"))?,
+            );
+        }
+        Ok(Filters {
+            list: FilterList::parse(&rules, flags & F_FROM0 != 0, flags & F_DELETE_EXCLUDED != 0)?,
+        })
+    }
+
+    /// The children of directory `name` (transfer-relative, "." = root) at `path` are about to
+    /// be checked: load its per-directory merge files (`-F`, `:C`, `dir-merge`).
+    pub fn enter_dir(&mut self, name: &[u8], path: &Path) {
+        self.list.enter_dir(name, path);
+    }
+
+    /// Sender side: is `name` (relative to the transfer root) excluded?
+    pub fn excluded(&mut self, name: &[u8], is_dir: bool) -> bool {
+        self.list.check(name, is_dir, Side::Sender) == Some(true)
+    }
+
     /// Receiver side: is `name` protected from deletion?
-    pub fn protected(&mut self, _name: &[u8], _is_dir: bool) -> bool {
-        false
+    pub fn protected(&mut self, name: &[u8], is_dir: bool) -> bool {
+        self.list.check(name, is_dir, Side::Receiver) == Some(true)
+    }
+}
+
+impl WalkFilter for Filters {
+    fn enter_dir(&mut self, name: &[u8], path: &Path) {
+        Filters::enter_dir(self, name, path)
+    }
+    fn excluded(&mut self, name: &[u8], is_dir: bool) -> bool {
+        Filters::excluded(self, name, is_dir)
     }
 }

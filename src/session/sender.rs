@@ -96,7 +96,6 @@ impl Sender {
         std::thread::Builder::new()
             .name("walker".into())
             .spawn(move || {
-                let mut excluded = |name: &[u8], is_dir: bool| filters.excluded(name, is_dir);
                 let mut emit = |mut ev: WalkEvent| {
                     if checksum {
                         if let WalkEvent::Segment { entries, paths, .. } = &mut ev {
@@ -105,7 +104,7 @@ impl Sender {
                     }
                     tx.send(ev).is_ok()
                 };
-                Walker::new(wopts, &mut excluded, &mut emit).run(&sources);
+                Walker::new(wopts, &mut filters, &mut emit).run(&sources);
             })
             .expect("spawn walker");
         let mut walking = true;
