@@ -434,38 +434,44 @@ impl FilterList {
 
     /// First matching rule for `name` on `side`: Some(true) = excluded / protected,
     /// Some(false) = included / at risk, None = no rule matched.
-    pub fn check(&self, name: &[u8], is_dir: bool, side: Side) -> Option<bool> {
+    /// `ignore_perishable`: inside a directory being deleted (rsync.1 `p` modifier).
+    pub fn check(
+        &self,
+        name: &[u8],
+        is_dir: bool,
+        side: Side,
+        ignore_perishable: bool,
+    ) -> Option<bool> {
         let parent = parent_name(name);
         // Per-directory rules apply only below a directory the walk has entered.
         let active = self
             .levels
             .iter()
             .any(|l| matches!(&l.key, Some(k) if covers(k, parent)));
-        let mut seen = Vec::new();
-        self.check_items(&self.items, name, parent, is_dir, side, active, &mut seen)
+        let q = Query {
+            name,
+            parent,
+            is_dir,
+            side,
+            active,
+            ignore_perishable,
+        };
+        self.check_items(&self.items, &q, &mut Vec::new())
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn check_items(
-        &self,
-        items: &[Item],
-        name: &[u8],
-        parent: &[u8],
-        is_dir: bool,
-        side: Side,
-        active: bool,
-        seen: &mut Vec<usize>,
-    ) -> Option<bool> {
+    fn check_items(&self, items: &[Item], q: &Query, seen: &mut Vec<usize>) -> Option<bool> {
+        let parent = q.parent;
         for it in items {
             match it {
                 Item::Rule(r) => {
-                    if r.applies(side, self.delete_excluded)
-                        && r.matches(name, is_dir, &self.abs_root)
+                    if r.applies(q.side, self.delete_excluded)
+                        && !(q.ignore_perishable && r.mods.perishable)
+                        && r.matches(q.name, q.is_dir, &self.abs_root)
                     {
                         return Some(!r.include);
                     }
                 }
-                Item::DirMerge(s) if active && !seen.contains(s) => {
+                Item::DirMerge(s) if q.active && !seen.contains(s) => {
                     seen.push(*s);
                     let spec = &self.specs[*s];
                     for l in self.levels.iter().rev() {
@@ -479,8 +485,7 @@ impl FilterList {
                         };
                         let here = l.key.as_deref() == Some(parent);
                         if here || spec.inherit {
-                            let r = self
-                                .check_items(&pd.items, name, parent, is_dir, side, active, seen);
+                            let r = self.check_items(&pd.items, q, seen);
                             if r.is_some() {
                                 seen.pop();
                                 return r;
@@ -497,6 +502,15 @@ impl FilterList {
         }
         None
     }
+}
+
+struct Query<'a> {
+    name: &'a [u8],
+    parent: &'a [u8],
+    is_dir: bool,
+    side: Side,
+    active: bool,
+    ignore_perishable: bool,
 }
 
 fn base(name: &[u8]) -> &[u8] {

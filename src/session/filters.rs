@@ -80,12 +80,18 @@ impl Filters {
 
     /// Sender side: is `name` (relative to the transfer root) excluded?
     pub fn excluded(&mut self, name: &[u8], is_dir: bool) -> bool {
-        self.list.check(name, is_dir, Side::Sender) == Some(true)
+        self.list.check(name, is_dir, Side::Sender, false) == Some(true)
     }
 
     /// Receiver side: is `name` protected from deletion?
     pub fn protected(&mut self, name: &[u8], is_dir: bool) -> bool {
-        self.list.check(name, is_dir, Side::Receiver) == Some(true)
+        self.list.check(name, is_dir, Side::Receiver, false) == Some(true)
+    }
+
+    /// Receiver side, inside a directory that is itself being deleted: perishable rules
+    /// (`p`, `-C`'s defaults) no longer protect.
+    pub fn protected_in_deleted_dir(&mut self, name: &[u8], is_dir: bool) -> bool {
+        self.list.check(name, is_dir, Side::Receiver, true) == Some(true)
     }
 }
 

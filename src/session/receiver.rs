@@ -1061,6 +1061,7 @@ impl Receiver {
             return Ok(());
         }
         let path = self.target(dir);
+        self.filters.enter_dir(&dir.name, &path);
         let keep: std::collections::HashSet<Vec<u8>> = children
             .iter()
             .map(|c| {
@@ -1109,10 +1110,18 @@ impl Receiver {
     }
 
     fn delete_path(&mut self, p: &Path, rel: &[u8]) -> Result<()> {
+        self.delete_tree(p, rel, false).map(|_| ())
+    }
+
+    /// Delete `p` and what is inside; returns whether it is gone. Inside a directory being
+    /// deleted, non-perishable protect rules still keep items, and then the directory stays
+    /// ("cannot delete non-empty directory", printed twice for nested ones as rsync does).
+    fn delete_tree(&mut self, p: &Path, rel: &[u8], nested: bool) -> Result<bool> {
         let Ok(m) = std::fs::symlink_metadata(p) else {
-            return Ok(());
+            return Ok(true);
         };
         if m.is_dir() {
+            let mut kept = false;
             if let Ok(rd) = std::fs::read_dir(p) {
                 let mut kids: Vec<Vec<u8>> = rd
                     .filter_map(|d| d.ok())
@@ -1120,17 +1129,32 @@ impl Receiver {
                     .collect();
                 kids.sort();
                 kids.reverse();
+                self.filters.enter_dir(rel, p);
                 for k in kids {
                     let r = [rel, b"/", &k].concat();
-                    self.delete_path(&p.join(OsStr::from_bytes(&k)), &r)?;
+                    let kp = p.join(OsStr::from_bytes(&k));
+                    let kdir = std::fs::symlink_metadata(&kp).is_ok_and(|m| m.is_dir());
+                    if self.filters.protected_in_deleted_dir(&r, kdir) {
+                        kept = true;
+                        continue;
+                    }
+                    kept |= !self.delete_tree(&kp, &r, true)?;
                 }
+            }
+            if kept {
+                let msg = format!("cannot delete non-empty directory: {}", report::escape(rel));
+                if nested {
+                    self.push_line(None, msg.clone());
+                }
+                self.push_line(None, msg);
+                return Ok(false);
             }
         }
         if let Some(max) = self.opts.max_delete {
             if self.deletes_done as i64 >= max {
                 self.del_limit_hit = true;
                 self.problems.del_limit = true;
-                return Ok(());
+                return Ok(false);
             }
         }
         let shown = if m.is_dir() {
@@ -1161,12 +1185,12 @@ impl Receiver {
                     report::escape(rel),
                     io_text(&err)
                 ))?;
-                return Ok(());
+                return Ok(false);
             }
         }
         self.deletes_done += 1;
         self.stats.deleted[type_slot_meta(&m)] += 1;
-        Ok(())
+        Ok(true)
     }
 
     fn delete_all_top_dirs(&mut self) -> Result<()> {

@@ -310,7 +310,10 @@ impl Msg {
     pub fn decode(tag: u8, payload: &[u8]) -> Result<Msg> {
         let mut c = Cur::new(payload);
         let m = match tag {
-            T_FILTERS => Msg::Filters(payload.to_vec()),
+            T_FILTERS => {
+                c.pos = payload.len();
+                Msg::Filters(payload.to_vec())
+            }
             T_SEGMENT => {
                 let parent = c.u32()?;
                 let n = c.uv()?;
