@@ -13,6 +13,7 @@
 //!   the receiver asks "protected?" (skipping sender-only rules, and with `--delete-excluded`
 //!   every rule without an explicit side).
 
+pub mod prune;
 pub mod rule;
 pub mod wildmatch;
 

@@ -88,6 +88,19 @@ impl Filters {
         self.list.check(name, is_dir, Side::Receiver, false) == Some(true)
     }
 
+    /// `-m`: is directory `name` at `path` protected (so not pruned)? Loads the per-directory
+    /// rules of its parent first.
+    pub fn protected_dir(&mut self, name: &[u8], path: &Path) -> bool {
+        if let Some(pp) = path.parent() {
+            let parent = match name.iter().rposition(|b| *b == b'/') {
+                Some(i) => &name[..i],
+                None => b".",
+            };
+            self.list.enter_dir(parent, pp);
+        }
+        self.protected(name, true)
+    }
+
     /// Receiver side, inside a directory that is itself being deleted: perishable rules
     /// (`p`, `-C`'s defaults) no longer protect.
     pub fn protected_in_deleted_dir(&mut self, name: &[u8], is_dir: bool) -> bool {

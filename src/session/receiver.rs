@@ -1075,13 +1075,10 @@ impl Receiver {
         let Ok(rd) = std::fs::read_dir(&path) else {
             return Ok(());
         };
-        let mut names: Vec<Vec<u8>> = rd
-            .filter_map(|d| d.ok())
-            .map(|d| d.file_name().as_bytes().to_vec())
+        let names: Vec<Vec<u8>> = delete_order(rd)
+            .into_iter()
             .filter(|n| !keep.contains(n))
             .collect();
-        names.sort();
-        names.reverse();
         for n in names {
             let rel = if dir.name == b"." {
                 n.clone()
@@ -1123,12 +1120,7 @@ impl Receiver {
         if m.is_dir() {
             let mut kept = false;
             if let Ok(rd) = std::fs::read_dir(p) {
-                let mut kids: Vec<Vec<u8>> = rd
-                    .filter_map(|d| d.ok())
-                    .map(|d| d.file_name().as_bytes().to_vec())
-                    .collect();
-                kids.sort();
-                kids.reverse();
+                let kids = delete_order(rd);
                 self.filters.enter_dir(rel, p);
                 for k in kids {
                     let r = [rel, b"/", &k].concat();
@@ -1325,4 +1317,18 @@ pub fn is_unsafe(name: &[u8], target: &[u8]) -> bool {
         }
     }
     false
+}
+
+/// rsync deletes a directory's items in reverse file-list order: directories (sorted last in
+/// the list) first, then the other names, each group in reverse byte order.
+fn delete_order(rd: std::fs::ReadDir) -> Vec<Vec<u8>> {
+    let mut v: Vec<(bool, Vec<u8>)> = rd
+        .filter_map(|d| d.ok())
+        .map(|d| {
+            let is_dir = d.file_type().is_ok_and(|t| t.is_dir());
+            (is_dir, d.file_name().as_bytes().to_vec())
+        })
+        .collect();
+    v.sort();
+    v.into_iter().rev().map(|(_, n)| n).collect()
 }

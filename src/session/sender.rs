@@ -93,6 +93,8 @@ impl Sender {
         let sources = self.sources.clone();
         let mut filters = self.filters.clone();
         let checksum = self.opts.checksum;
+        let prune = self.opts.prune_empty_dirs;
+        let mut prune_filters = self.filters.clone();
         std::thread::Builder::new()
             .name("walker".into())
             .spawn(move || {
@@ -104,7 +106,14 @@ impl Sender {
                     }
                     tx.send(ev).is_ok()
                 };
-                Walker::new(wopts, &mut filters, &mut emit).run(&sources);
+                if prune {
+                    let protected =
+                        |n: &[u8], p: &std::path::Path| prune_filters.protected_dir(n, p);
+                    let mut pruner = crate::filter::prune::Pruner::new(protected, &mut emit);
+                    Walker::new(wopts, &mut filters, &mut |ev| pruner.push(ev)).run(&sources);
+                } else {
+                    Walker::new(wopts, &mut filters, &mut emit).run(&sources);
+                }
             })
             .expect("spawn walker");
         let mut walking = true;
