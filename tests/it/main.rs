@@ -1,2 +1,3 @@
 //! Integration tests.
 mod docs;
+mod filters;
