@@ -47,12 +47,21 @@ impl Tree {
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, text).unwrap();
     }
+    fn clear_dests(&self) {
+        for d in ["d1", "d2"] {
+            std::fs::remove_dir_all(self.path().join(d)).ok();
+        }
+    }
     /// Populate both destinations `d1` (rsync) and `d2` (parasync) with the same items.
     fn dests(&self, items: &[&str]) {
         for d in ["d1", "d2"] {
-            let v: Vec<String> = items.iter().map(|i| format!("{d}/{i}")).collect();
-            let v: Vec<&str> = v.iter().map(String::as_str).collect();
-            self.add(&v);
+            for it in items {
+                if it.ends_with('/') {
+                    std::fs::create_dir_all(self.path().join(d).join(it)).unwrap();
+                } else {
+                    self.write(&format!("{d}/{it}"), &format!("old {it}\n"));
+                }
+            }
         }
     }
 
@@ -157,7 +166,9 @@ fn same_with(t: &Tree, args: &[&str], ordered: bool, stdin: Option<&str>) -> Run
     have
 }
 
+/// Fresh destinations, ordered comparison.
 fn same(t: &Tree, args: &[&str]) -> Run {
+    t.clear_dests();
     same_with(t, args, true, None)
 }
 
@@ -293,8 +304,7 @@ fn sides_and_delete() {
         &["-rv", "--delete", "-f- sub/", "src/"],
         &["-rv", "--delete-after", "--exclude=*.o", "src/"],
     ] {
-        std::fs::remove_dir_all(t.path().join("d1")).ok();
-        std::fs::remove_dir_all(t.path().join("d2")).ok();
+        t.clear_dests();
         t.dests(old);
         same_with(&t, args, false, None);
     }
@@ -328,8 +338,7 @@ fn per_directory_files() {
         &["-rv", "-FF", "--delete", "src/"],
         &["-rv", "-F", "--delete-after", "src/"],
     ] {
-        std::fs::remove_dir_all(t.path().join("d1")).ok();
-        std::fs::remove_dir_all(t.path().join("d2")).ok();
+        t.clear_dests();
         t.dests(&["sub/old", "sub/old.o", "gone/q"]);
         for d in ["d1", "d2"] {
             t.write(&format!("{d}/sub/.rsync-filter"), "- old\n");
@@ -356,6 +365,7 @@ fn merge_files() {
     ] {
         same(&t, args);
     }
+    t.clear_dests();
     same_with(
         &t,
         &["-rv", "--exclude-from=-", "src/"],
@@ -395,6 +405,7 @@ fn cvs_exclude() {
         same(&t, args);
     }
     // CVS defaults are perishable: a directory gone from the source is deleted whole.
+    t.clear_dests();
     t.dests(&["gone/x.o", "gone/y", "top.o"]);
     same_with(&t, &["-rv", "--delete", "-C", "src/"], false, None);
 }
@@ -483,8 +494,7 @@ fn rules_reach_the_server() {
         ),
     ];
     for (local, remote) in cases {
-        std::fs::remove_dir_all(t.path().join("d1")).ok();
-        std::fs::remove_dir_all(t.path().join("d2")).ok();
+        t.clear_dests();
         let l: Vec<&str> = local.iter().map(String::as_str).collect();
         let r: Vec<&str> = remote.iter().map(String::as_str).collect();
         let want = t.run(RSYNC, &l, "d1/", None);
@@ -493,8 +503,7 @@ fn rules_reach_the_server() {
         assert_eq!(have.files, want.files, "pull {r:?}");
     }
     // Push with --delete: the remote receiver protects excluded files.
-    std::fs::remove_dir_all(t.path().join("d1")).ok();
-    std::fs::remove_dir_all(t.path().join("d2")).ok();
+    t.clear_dests();
     t.dests(&["old.o", "old", "gone/x.o"]);
     let want = t.run(
         RSYNC,
