@@ -118,7 +118,7 @@ fn split_rules(data: &[u8], word_split: bool, from0: bool) -> Vec<&[u8]> {
 }
 
 /// Word-split merge files with prefixes: "- foo + bar" is two rules (rsync.1 `w` modifier).
-fn join_prefix_words<'a>(words: Vec<&'a [u8]>, prefixed: bool) -> Vec<Vec<u8>> {
+fn join_prefix_words(words: Vec<&[u8]>, prefixed: bool) -> Vec<Vec<u8>> {
     let mut out: Vec<Vec<u8>> = Vec::new();
     let mut pending: Option<&[u8]> = None;
     for w in words {
