@@ -447,6 +447,21 @@ impl Receiver {
         }
         let path = self.target(e);
         let old = std::fs::symlink_metadata(&path).ok();
+        if self.opts.existing && old.is_none() && e.name != b"." {
+            // --existing creates nothing, directories included; what lies below an uncreated
+            // directory is skipped silently (rsync generator.c skip_dir).
+            let parent_missing = path.parent().is_some_and(|p| {
+                !p.as_os_str().is_empty() && std::fs::symlink_metadata(p).is_err()
+            });
+            if e.is_dir() && !parent_missing && (self.opts.info.skip > 0 || self.opts.verbose > 1) {
+                let line =
+                    decide::skip_line(&report::escape(&e.name), "not creating new directory");
+                self.push_line(None, line);
+            }
+            if e.is_dir() || parent_missing {
+                return Ok(());
+            }
+        }
         if e.is_dir() {
             return self.process_dir(idx, e, &path, old);
         }
@@ -762,7 +777,7 @@ impl Receiver {
         }
         if let Some(reason) = decide::skip_reason(e, old.as_ref(), &self.opts) {
             if self.opts.info.skip > 0 || self.opts.verbose > 1 {
-                self.push_line(None, format!("{} {reason}", report::escape(&e.name)));
+                self.push_line(None, decide::skip_line(&report::escape(&e.name), reason));
             }
             return Ok(());
         }

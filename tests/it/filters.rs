@@ -521,3 +521,40 @@ fn rules_reach_the_server() {
     assert_eq!(have.code, 0, "{}", have.stderr);
     assert_eq!(have.files, want.files, "push --delete --exclude");
 }
+
+/// Transfer rules (rsync.1 "TRANSFER RULES"): they decide per file without touching the list.
+#[test]
+fn transfer_rules() {
+    let t = Tree::new(&["src/sub/c", "src/a"]);
+    t.write("src/big", "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\n");
+    t.write("src/n", "new\n");
+    let set_mtime = |p: &Path, secs: i64| {
+        let ok = Command::new("touch")
+            .arg("-d")
+            .arg(format!("@{secs}"))
+            .arg(p)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+    };
+    set_mtime(&t.path().join("src/n"), 1_577_836_800);
+    for args in [
+        &["-rv", "--existing", "src/"][..],
+        &["-rv", "--existing", "--delete", "src/"],
+        &["-rv", "--ignore-existing", "src/"],
+        &["-rv", "-u", "src/"],
+        &["-rvt", "-u", "src/"],
+        &["-rv", "--max-size=10", "src/"],
+        &["-rv", "--min-size=10", "src/"],
+        &["-rv", "--max-size=1k", "src/"],
+        &["-rv", "--min-size=1.5kb-1", "src/"],
+    ] {
+        t.clear_dests();
+        t.dests(&["a", "n", "gone"]);
+        for d in ["d1", "d2"] {
+            set_mtime(&t.path().join(d).join("n"), 1_704_067_200);
+        }
+        same_with(&t, args, true, None);
+    }
+}
