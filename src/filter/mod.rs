@@ -180,8 +180,9 @@ impl FilterList {
         dir: Option<&[u8]>,
     ) -> Result<bool> {
         let mut cleared = false;
-        // Internal form of --exclude-from / --include-from: "\x01- FILE" / "\x01+ FILE"
-        // (old-style "- "/"+ " line prefixes allowed, bare lines take the option's kind).
+        // Internal forms: --exclude-from / --include-from are "\x01- FILE" / "\x01+ FILE"
+        // (old-style "- "/"+ " line prefixes allowed, bare lines take the option's kind);
+        // --exclude / --include are "\x02- PATTERN" / "\x02+ PATTERN" (same old-style parsing).
         let parsed = match text {
             [1, k, b' ', name @ ..] => Parsed::Merge(MergeSpec {
                 name: name.to_vec(),
@@ -189,6 +190,13 @@ impl FilterList {
                 inherit: true,
                 ..Default::default()
             }),
+            [2, k, b' ', rule @ ..] => parse(
+                rule,
+                &Template {
+                    old_prefix: Some(*k == b'+'),
+                    ..Default::default()
+                },
+            )?,
             _ => parse(text, t)?,
         };
         match parsed {

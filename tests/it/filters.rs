@@ -217,6 +217,10 @@ fn exclude_patterns() {
         &["-rv", "--exclude=/sub", "src"],
         &["-rv", "--exclude=src", "src"],
         &["-rv", "--exclude=*.o", "src/a.o", "src/keep"],
+        // Old-style prefixes inside --exclude/--include values, and a lone "!" clearing.
+        &["-rv", "--exclude=+ a.c", "--exclude=*.c", "src/"],
+        &["-rv", "--include=- a.c", "src/"],
+        &["-rv", "--exclude=*.c", "--exclude=!", "src/"],
     ] {
         same(&t, args);
     }
