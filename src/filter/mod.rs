@@ -101,38 +101,59 @@ fn covers(key: &[u8], dir: &[u8]) -> bool {
     key == b"." || key == dir || (dir.starts_with(key) && dir.get(key.len()) == Some(&b'/'))
 }
 
-/// Split file content into rule texts: lines (CR stripped, blank and `;`/`#` comment lines
-/// dropped), NUL-terminated records with `--from0`, or whitespace-separated words (`w`).
-fn split_rules(data: &[u8], word_split: bool, from0: bool) -> Vec<&[u8]> {
-    if word_split {
-        return data
-            .split(|b| b.is_ascii_whitespace())
-            .filter(|w| !w.is_empty())
-            .collect();
+/// Split file content into rule texts with their line numbers: lines (CR stripped, blank and
+/// `;`/`#` comment lines dropped), NUL-terminated records with `--from0`, or whitespace-separated
+/// words (`w`).
+fn split_rules(data: &[u8], word_split: bool, from0: bool) -> Vec<(usize, &[u8])> {
+    let sep = if from0 && !word_split { 0u8 } else { b'\n' };
+    let mut out = Vec::new();
+    for (i, l) in data.split(|b| *b == sep).enumerate() {
+        let l = l.strip_suffix(b"\r").unwrap_or(l);
+        if word_split {
+            out.extend(
+                l.split(|b| b.is_ascii_whitespace())
+                    .filter(|w| !w.is_empty())
+                    .map(|w| (i + 1, w)),
+            );
+        } else if !l.is_empty() && !l.starts_with(b"#") && !l.starts_with(b";") {
+            out.push((i + 1, l));
+        }
     }
-    let sep = if from0 { 0u8 } else { b'\n' };
-    data.split(|b| *b == sep)
-        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
-        .filter(|l| !l.is_empty() && !l.starts_with(b"#") && !l.starts_with(b";"))
-        .collect()
+    out
 }
 
 /// Word-split merge files with prefixes: "- foo + bar" is two rules (rsync.1 `w` modifier).
-fn join_prefix_words(words: Vec<&[u8]>, prefixed: bool) -> Vec<Vec<u8>> {
-    let mut out: Vec<Vec<u8>> = Vec::new();
-    let mut pending: Option<&[u8]> = None;
-    for w in words {
-        if let Some(p) = pending.take() {
-            out.push([p, b" ", w].concat());
+fn join_prefix_words(words: Vec<(usize, &[u8])>, prefixed: bool) -> Vec<(usize, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut pending: Option<(usize, &[u8])> = None;
+    for (n, w) in words {
+        if let Some((pn, p)) = pending.take() {
+            out.push((pn, [p, b" ", w].concat()));
         } else if prefixed && w != b"!" && w != b"clear" && parse(w, &Template::default()).is_err()
         {
-            pending = Some(w);
+            pending = Some((n, w));
         } else {
-            out.push(w.to_vec());
+            out.push((n, w.to_vec()));
         }
     }
-    out.extend(pending.map(<[u8]>::to_vec));
+    out.extend(pending.map(|(n, w)| (n, w.to_vec())));
     out
+}
+
+/// rsync names a bad rule read from a file by its place: "<rule from FILE line N>".
+fn in_file(e: Error, source: &[u8], line: usize) -> Error {
+    if e.code != crate::error::RERR_SYNTAX || e.msg.contains("<rule from ") {
+        return e;
+    }
+    let what = if e.msg.starts_with("invalid modifier") {
+        "invalid modifier in filter rule:"
+    } else {
+        e.msg.find(": ").map_or(&e.msg[..], |i| &e.msg[..=i])
+    };
+    Error::syntax(format!(
+        "{what} <rule from {} line {line}>",
+        String::from_utf8_lossy(source)
+    ))
 }
 
 fn template(spec: &MergeSpec) -> Template {
@@ -230,7 +251,7 @@ impl FilterList {
                         ))
                     }
                 };
-                cleared |= self.add_content(out, &data, &spec, dir)?;
+                cleared |= self.add_content(out, &data, &spec, dir, &path)?;
                 if spec.exclude_self {
                     out.push(Item::Rule(Rule::new(
                         false,
@@ -259,24 +280,28 @@ impl FilterList {
         Ok(cleared)
     }
 
-    /// Rules from a merge file's content; returns whether it contained a `!`.
+    /// Rules from a merge file's content (`source` names it in errors); returns whether it
+    /// contained a `!`.
     fn add_content(
         &mut self,
         out: &mut Vec<Item>,
         data: &[u8],
         spec: &MergeSpec,
         dir: Option<&[u8]>,
+        source: &[u8],
     ) -> Result<bool> {
         let words = split_rules(data, spec.word_split, self.from0 && !spec.cvs);
-        let texts: Vec<Vec<u8>> = if spec.word_split {
+        let texts: Vec<(usize, Vec<u8>)> = if spec.word_split {
             join_prefix_words(words, spec.no_prefix.is_none())
         } else {
-            words.into_iter().map(<[u8]>::to_vec).collect()
+            words.into_iter().map(|(n, w)| (n, w.to_vec())).collect()
         };
         let t = template(spec);
         let mut cleared = false;
-        for text in texts {
-            cleared |= self.add_text(out, &text, &t, dir)?;
+        for (line, text) in texts {
+            cleared |= self
+                .add_text(out, &text, &t, dir)
+                .map_err(|e| in_file(e, source, line))?;
         }
         Ok(cleared)
     }
@@ -293,14 +318,14 @@ impl FilterList {
             },
             ..Default::default()
         };
-        self.add_content(out, CVS_DEFAULT.as_bytes(), &spec(true), dir)?;
+        self.add_content(out, CVS_DEFAULT.as_bytes(), &spec(true), dir, b"")?;
         if let Some(home) = std::env::var_os("HOME") {
             if let Ok(d) = std::fs::read(Path::new(&home).join(".cvsignore")) {
-                self.add_content(out, &d, &spec(false), dir)?;
+                self.add_content(out, &d, &spec(false), dir, b".cvsignore")?;
             }
         }
         if let Some(v) = std::env::var_os("CVSIGNORE") {
-            self.add_content(out, v.as_bytes(), &spec(false), dir)?;
+            self.add_content(out, v.as_bytes(), &spec(false), dir, b"CVSIGNORE")?;
         }
         Ok(())
     }
@@ -428,7 +453,7 @@ impl FilterList {
                         let mut items = Vec::new();
                         // Errors in per-directory files are ignored like unreadable files.
                         let clear = self
-                            .add_content(&mut items, &data, &spec, Some(abs_dir))
+                            .add_content(&mut items, &data, &spec, Some(abs_dir), &p)
                             .unwrap_or(false);
                         Some(PerDir { items, clear })
                     }

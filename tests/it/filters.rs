@@ -439,8 +439,12 @@ fn prune_empty_dirs() {
 #[test]
 fn rule_errors() {
     let t = Tree::new(SRC);
+    t.write("bad1", "- a\nx foo\n");
+    t.write("bad2", "# c\n-q foo\n");
     for args in [
-        &["-r", "-fx foo", "src/"][..],
+        &["-r", "-f. bad1", "src/"][..],
+        &["-r", "-f. bad2", "src/"],
+        &["-r", "-fx foo", "src/"],
         &["-r", "-f-q foo", "src/"],
         &["-r", "-f- ", "src/"],
         &["-r", "-f! foo", "src/"],
