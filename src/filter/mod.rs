@@ -299,9 +299,18 @@ impl FilterList {
         let t = template(spec);
         let mut cleared = false;
         for (line, text) in texts {
+            let before = out.len();
             cleared |= self
                 .add_text(out, &text, &t, dir)
                 .map_err(|e| in_file(e, source, line))?;
+            if !source.is_empty() {
+                let from = before.min(out.len());
+                for it in &mut out[from..] {
+                    if let Item::Rule(r) = it {
+                        r.from_file = true;
+                    }
+                }
+            }
         }
         Ok(cleared)
     }
@@ -476,6 +485,18 @@ impl FilterList {
         side: Side,
         ignore_perishable: bool,
     ) -> Option<bool> {
+        self.lookup(name, is_dir, side, ignore_perishable)
+            .map(|h| !h.rule.include)
+    }
+
+    /// The first matching rule, and the per-directory file it came from (for `-vv`).
+    pub fn lookup(
+        &self,
+        name: &[u8],
+        is_dir: bool,
+        side: Side,
+        ignore_perishable: bool,
+    ) -> Option<Hit<'_>> {
         let parent = parent_name(name);
         // Per-directory rules apply only below a directory the walk has entered.
         let active = self
@@ -491,9 +512,18 @@ impl FilterList {
             ignore_perishable,
         };
         self.check_items(&self.items, &q, &mut Vec::new())
+            .map(|(rule, spec)| Hit {
+                rule,
+                per_dir: spec.map(|s| base(&self.specs[s].name)),
+            })
     }
 
-    fn check_items(&self, items: &[Item], q: &Query, seen: &mut Vec<usize>) -> Option<bool> {
+    fn check_items<'s>(
+        &'s self,
+        items: &'s [Item],
+        q: &Query,
+        seen: &mut Vec<usize>,
+    ) -> Option<(&'s Rule, Option<usize>)> {
         let parent = q.parent;
         for it in items {
             match it {
@@ -502,7 +532,7 @@ impl FilterList {
                         && !(q.ignore_perishable && r.mods.perishable)
                         && r.matches(q.name, q.is_dir, &self.abs_root)
                     {
-                        return Some(!r.include);
+                        return Some((r, seen.last().copied()));
                     }
                 }
                 Item::DirMerge(s) if q.active && !seen.contains(s) => {
@@ -536,6 +566,13 @@ impl FilterList {
         }
         None
     }
+}
+
+/// A matching rule.
+pub struct Hit<'a> {
+    pub rule: &'a Rule,
+    /// Name of the per-directory merge file the rule came from.
+    pub per_dir: Option<&'a [u8]>,
 }
 
 struct Query<'a> {

@@ -35,6 +35,8 @@ pub struct Rule {
     pub negate: bool,
     pub mods: Mods,
     pub xattr: bool,
+    /// Read from a file (rsync's `-vv` then says "<rule from a file read earlier>").
+    pub from_file: bool,
     dir_only: bool,
     wild: bool,
     wild2: bool,
@@ -60,6 +62,7 @@ impl Rule {
             negate,
             mods,
             xattr: false,
+            from_file: false,
             dir_only,
             wild,
             wild2,
@@ -92,6 +95,7 @@ impl Rule {
                 },
             );
             self.text = text;
+            self.from_file = true;
         }
         self
     }

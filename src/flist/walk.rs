@@ -87,6 +87,10 @@ pub trait WalkFilter {
     fn enter_dir(&mut self, _name: &[u8], _path: &Path) {}
     /// True when the path (relative to the transfer root) is excluded.
     fn excluded(&mut self, name: &[u8], is_dir: bool) -> bool;
+    /// A line to show about the last decision (`-vv`: which rule matched).
+    fn take_note(&mut self) -> Option<String> {
+        None
+    }
 }
 
 impl<F: FnMut(&[u8], bool) -> bool> WalkFilter for F {
@@ -132,6 +136,12 @@ impl<'a> Walker<'a> {
             io_error: false,
             hlinks: HashMap::new(),
             stopped: false,
+        }
+    }
+
+    fn filter_note(&mut self) {
+        if let Some(text) = self.filter.take_note() {
+            self.note(false, text, false);
         }
     }
 
@@ -281,8 +291,12 @@ impl<'a> Walker<'a> {
                 );
                 continue;
             }
-            if s.name != b"." && self.filter.excluded(&s.name, m.is_dir()) {
-                continue;
+            if s.name != b"." {
+                let hidden = self.filter.excluded(&s.name, m.is_dir());
+                self.filter_note();
+                if hidden {
+                    continue;
+                }
             }
             if s.contents && !m.is_dir() {
                 // "file/" as a source: rsync treats it as the file itself.
@@ -387,7 +401,9 @@ impl<'a> Walker<'a> {
                     continue;
                 }
             };
-            if self.filter.excluded(&child_name, m.is_dir()) {
+            let hidden = self.filter.excluded(&child_name, m.is_dir());
+            self.filter_note();
+            if hidden {
                 continue;
             }
             if m.is_dir() && self.opts.one_file_system > 1 && m.dev() != dev {

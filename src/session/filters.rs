@@ -13,16 +13,21 @@ use std::path::Path;
 #[derive(Clone, Debug, Default)]
 pub struct Filters {
     list: FilterList,
+    /// `-vv` (rsync's debug FILTER level 1): say which rule hid/protected what.
+    debug: bool,
+    notes: Vec<String>,
 }
 
 const F_FROM0: u8 = 1;
 const F_DELETE_EXCLUDED: u8 = 2;
+const F_DEBUG: u8 = 4;
 
 impl Filters {
     /// Rules in `-f` syntax, no options.
     pub fn from_rules(rules: &[String]) -> Result<Filters> {
         Ok(Filters {
             list: FilterList::parse(rules, false, false)?,
+            ..Default::default()
         })
     }
 
@@ -36,6 +41,8 @@ impl Filters {
         }
         Ok(Filters {
             list: FilterList::parse(&rules, o.from0, o.delete_excluded)?,
+            debug: o.verbose > 1,
+            notes: Vec::new(),
         })
     }
 
@@ -47,7 +54,8 @@ impl Filters {
                     F_DELETE_EXCLUDED
                 } else {
                     0
-                }),
+                })
+                | (if self.debug { F_DEBUG } else { 0 }),
         ];
         for t in self.list.to_texts() {
             v.extend_from_slice(&t);
@@ -69,6 +77,8 @@ impl Filters {
         }
         Ok(Filters {
             list: FilterList::parse(&rules, flags & F_FROM0 != 0, flags & F_DELETE_EXCLUDED != 0)?,
+            debug: flags & F_DEBUG != 0,
+            notes: Vec::new(),
         })
     }
 
@@ -80,12 +90,48 @@ impl Filters {
 
     /// Sender side: is `name` (relative to the transfer root) excluded?
     pub fn excluded(&mut self, name: &[u8], is_dir: bool) -> bool {
-        self.list.check(name, is_dir, Side::Sender, false) == Some(true)
+        self.ask(name, is_dir, Side::Sender, false)
     }
 
     /// Receiver side: is `name` protected from deletion?
     pub fn protected(&mut self, name: &[u8], is_dir: bool) -> bool {
-        self.list.check(name, is_dir, Side::Receiver, false) == Some(true)
+        self.ask(name, is_dir, Side::Receiver, false)
+    }
+
+    /// The `-vv` line about the last decision, if any.
+    pub fn take_note(&mut self) -> Option<String> {
+        self.notes.pop()
+    }
+
+    fn ask(&mut self, name: &[u8], is_dir: bool, side: Side, ignore_perishable: bool) -> bool {
+        let Some(hit) = self.list.lookup(name, is_dir, side, ignore_perishable) else {
+            return false;
+        };
+        let excluded = !hit.rule.include;
+        if self.debug {
+            // exclude.c report_filter_result wording.
+            let (who, verb) = match (side, excluded) {
+                (Side::Sender, false) => ("sender", "showing"),
+                (Side::Sender, true) => ("sender", "hiding"),
+                (Side::Receiver, false) => ("generator", "risking"),
+                (Side::Receiver, true) => ("generator", "protecting"),
+            };
+            let pattern = if hit.rule.from_file {
+                "<rule from a file read earlier>".to_string()
+            } else {
+                String::from_utf8_lossy(&hit.rule.text).into_owned()
+            };
+            let origin = hit
+                .per_dir
+                .map(|f| format!(" [per-dir {}]", String::from_utf8_lossy(f)))
+                .unwrap_or_default();
+            self.notes.push(format!(
+                "[{who}] {verb} {} {} because of pattern {pattern}{origin}",
+                if is_dir { "directory" } else { "file" },
+                crate::report::escape(name),
+            ));
+        }
+        excluded
     }
 
     /// `-m`: is directory `name` at `path` protected (so not pruned)? Loads the per-directory
@@ -104,7 +150,7 @@ impl Filters {
     /// Receiver side, inside a directory that is itself being deleted: perishable rules
     /// (`p`, `-C`'s defaults) no longer protect.
     pub fn protected_in_deleted_dir(&mut self, name: &[u8], is_dir: bool) -> bool {
-        self.list.check(name, is_dir, Side::Receiver, true) == Some(true)
+        self.ask(name, is_dir, Side::Receiver, true)
     }
 }
 
@@ -114,5 +160,8 @@ impl WalkFilter for Filters {
     }
     fn excluded(&mut self, name: &[u8], is_dir: bool) -> bool {
         Filters::excluded(self, name, is_dir)
+    }
+    fn take_note(&mut self) -> Option<String> {
+        Filters::take_note(self)
     }
 }

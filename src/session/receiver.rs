@@ -1103,7 +1103,11 @@ impl Receiver {
             let is_dir = std::fs::symlink_metadata(path.join(OsStr::from_bytes(&n)))
                 .map(|m| m.is_dir())
                 .unwrap_or(false);
-            if self.filters.protected(&rel, is_dir) {
+            let protected = self.filters.protected(&rel, is_dir);
+            if let Some(note) = self.filters.take_note() {
+                self.push_line(None, note);
+            }
+            if protected {
                 continue;
             }
             self.delete_path(&path.join(OsStr::from_bytes(&n)), &rel)?;
@@ -1141,7 +1145,11 @@ impl Receiver {
                     let r = [rel, b"/", &k].concat();
                     let kp = p.join(OsStr::from_bytes(&k));
                     let kdir = std::fs::symlink_metadata(&kp).is_ok_and(|m| m.is_dir());
-                    if self.filters.protected_in_deleted_dir(&r, kdir) {
+                    let protected = self.filters.protected_in_deleted_dir(&r, kdir);
+                    if let Some(note) = self.filters.take_note() {
+                        self.push_line(None, note);
+                    }
+                    if protected {
                         kept = true;
                         continue;
                     }
