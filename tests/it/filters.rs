@@ -566,3 +566,40 @@ fn transfer_rules() {
         same_with(&t, args, true, None);
     }
 }
+
+/// `-vv` names the rule behind each decision ("[sender] hiding file a.o because of pattern
+/// *.o"), and `/` rules match the absolute path.
+#[test]
+fn debug_lines_and_absolute_rules() {
+    let t = Tree::new(SRC);
+    t.write("src/sub/.rsync-filter", "- /b.c\n+ b.o\n");
+    let args = [
+        "-rvv",
+        "-F",
+        "--exclude=*.o",
+        "--exclude=foo/",
+        "-fS keep",
+        "src/",
+    ];
+    let pick = |r: &Run| -> Vec<String> {
+        r.stdout
+            .iter()
+            .filter(|l| l.starts_with("[sender]"))
+            .cloned()
+            .collect()
+    };
+    t.clear_dests();
+    let want = t.run(RSYNC, &args, "d1/", None);
+    let have = t.run(parasync(), &args, "d2/", None);
+    assert!(pick(&want).len() >= 5, "{:?}", want.stdout);
+    assert_eq!(pick(&have), pick(&want));
+    assert_eq!(have.files, want.files);
+    let abs = t.path().join("src/sub").display().to_string();
+    for rule in [
+        format!("-f-/ {abs}"),
+        "-f-/ src/sub/*.c".to_string(),
+        format!("-f-/ {}/src/x/***", t.path().display()),
+    ] {
+        same(&t, &["-rv", &rule, "src/"]);
+    }
+}
