@@ -6,6 +6,7 @@
 
 use super::wildmatch::{has_wildcard, wildmatch_where};
 use crate::error::{Error, Result};
+use std::borrow::Cow;
 
 /// Which side asks: the sender hides, the receiver protects.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,27 +115,30 @@ impl Rule {
         if self.xattr || name.is_empty() {
             return false;
         }
-        let mut text: Vec<u8>;
-        if self.slash_cnt == 0 && !self.wild2 {
-            text = name.rsplit(|b| *b == b'/').next().unwrap_or(name).to_vec();
-        } else if self.mods.abs {
-            text = abs_root.strip_prefix(b"/").unwrap_or(abs_root).to_vec();
-            if !text.is_empty() {
-                text.push(b'/');
-            }
-            text.extend_from_slice(name);
-        } else if self.wild2_prefix {
-            text = [b"/", name].concat();
-        } else {
-            text = name.to_vec();
-        }
-        if is_dir {
-            if self.wild3_suffix {
-                text.push(b'/');
-            }
-        } else if self.dir_only {
+        if !is_dir && self.dir_only {
             return self.negate;
         }
+        // Borrow the name in the common cases; build a new text only when rsync prepends or
+        // appends something.
+        let text: Cow<[u8]> = if self.slash_cnt == 0 && !self.wild2 {
+            Cow::Borrowed(name.rsplit(|b| *b == b'/').next().unwrap_or(name))
+        } else if self.mods.abs {
+            let mut t = abs_root.strip_prefix(b"/").unwrap_or(abs_root).to_vec();
+            if !t.is_empty() {
+                t.push(b'/');
+            }
+            t.extend_from_slice(name);
+            Cow::Owned(t)
+        } else if self.wild2_prefix {
+            Cow::Owned([b"/", name].concat())
+        } else {
+            Cow::Borrowed(name)
+        };
+        let text = if is_dir && self.wild3_suffix {
+            Cow::Owned([&text[..], b"/"].concat())
+        } else {
+            text
+        };
         let (anchored, pat) = match self.pat.strip_prefix(b"/") {
             Some(p) => (true, p),
             None => (false, &self.pat[..]),
