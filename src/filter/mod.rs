@@ -218,6 +218,13 @@ impl FilterList {
                     ..Default::default()
                 },
             )?,
+            [3, rule @ ..] => match parse(rule, t)? {
+                Parsed::Rule(mut r) => {
+                    r.from_file = true;
+                    Parsed::Rule(r)
+                }
+                p => p,
+            },
             _ => parse(text, t)?,
         };
         match parsed {
@@ -344,6 +351,8 @@ impl FilterList {
         self.items
             .iter()
             .map(|i| match i {
+                // "\x03": the rule came from a file (only changes the -vv wording).
+                Item::Rule(r) if r.from_file => [b"\x03", &r.to_text()[..]].concat(),
                 Item::Rule(r) => r.to_text(),
                 Item::DirMerge(s) => self.specs[*s].to_text(),
             })

@@ -47,6 +47,24 @@ fn wire_round_trip() {
 }
 
 #[test]
+fn rules_from_files_stay_marked_on_the_wire() {
+    let d = tempfile::tempdir().unwrap();
+    let f = d.path().join("rules");
+    std::fs::write(&f, "- *.o\n").unwrap();
+    let fl = list(&[&format!(". {}", f.display()), "- *.c"]);
+    let texts: Vec<String> = fl
+        .to_texts()
+        .iter()
+        .map(|t| String::from_utf8(t.clone()).unwrap())
+        .collect();
+    let again = FilterList::parse(&texts, false, false).unwrap();
+    let hit = again.lookup(b"a.o", false, Side::Sender, false).unwrap();
+    assert!(hit.rule.from_file);
+    let hit = again.lookup(b"a.c", false, Side::Sender, false).unwrap();
+    assert!(!hit.rule.from_file);
+}
+
+#[test]
 fn cvs_rules_are_perishable() {
     let fl = list(&["-C"]);
     assert!(hidden(&fl, "a/b.o", false));
