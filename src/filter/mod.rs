@@ -59,6 +59,8 @@ pub struct FilterList {
     abs_root: Vec<u8>,
     pub from0: bool,
     pub delete_excluded: bool,
+    /// The first bad rule met in a per-directory file (rsync stops with exit 1).
+    pub error: Option<Error>,
 }
 
 /// Lexically absolute and clean (no `.`, `..` collapsed), as bytes without a trailing slash.
@@ -469,10 +471,12 @@ impl FilterList {
                 match std::fs::read(std::ffi::OsStr::from_bytes(&p)) {
                     Ok(data) => {
                         let mut items = Vec::new();
-                        // Errors in per-directory files are ignored like unreadable files.
                         let clear = self
                             .add_content(&mut items, &data, &spec, Some(abs_dir), &p)
-                            .unwrap_or(false);
+                            .unwrap_or_else(|e| {
+                                self.error.get_or_insert(e);
+                                false
+                            });
                         Some(PerDir { items, clear })
                     }
                     Err(_) => None,

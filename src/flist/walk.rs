@@ -49,6 +49,8 @@ pub enum WalkEvent {
     },
     /// Walk finished; `io_error` = some source could not be read (disables deletions).
     End { io_error: bool },
+    /// The walk cannot go on (e.g. a bad rule in a per-directory filter file): exit `code`.
+    Fatal { code: i32, text: String },
 }
 
 /// rsync's display of a sender path: relative paths are shown from the working directory.
@@ -89,6 +91,10 @@ pub trait WalkFilter {
     fn excluded(&mut self, name: &[u8], is_dir: bool) -> bool;
     /// A line to show about the last decision (`-vv`: which rule matched).
     fn take_note(&mut self) -> Option<String> {
+        None
+    }
+    /// An error that must end the run (exit code, message).
+    fn take_fatal(&mut self) -> Option<(i32, String)> {
         None
     }
 }
@@ -338,6 +344,11 @@ impl<'a> Walker<'a> {
 
     fn dir(&mut self, idx: u32, name: &[u8], path: &Path, dev: u64, first_level: bool) {
         self.filter.enter_dir(name, path);
+        if let Some((code, text)) = self.filter.take_fatal() {
+            let _ = (self.emit)(WalkEvent::Fatal { code, text });
+            self.stopped = true;
+            return;
+        }
         let rd = match std::fs::read_dir(path) {
             Ok(rd) => rd,
             Err(err) => {

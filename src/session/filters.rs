@@ -164,4 +164,7 @@ impl WalkFilter for Filters {
     fn take_note(&mut self) -> Option<String> {
         Filters::take_note(self)
     }
+    fn take_fatal(&mut self) -> Option<(i32, String)> {
+        self.list.error.take().map(|e| (e.code, e.msg))
+    }
 }

@@ -193,6 +193,7 @@ impl Sender {
                 }
                 Ok(true)
             }
+            WalkEvent::Fatal { code, text } => Err(Error::new(code, text)),
             WalkEvent::End { io_error } => {
                 self.stats.flist_gen_ms = started.elapsed().as_millis() as u64;
                 self.conn.send(&Msg::FlistEnd {

@@ -441,8 +441,10 @@ fn rule_errors() {
     let t = Tree::new(SRC);
     t.write("bad1", "- a\nx foo\n");
     t.write("bad2", "# c\n-q foo\n");
+    t.write("src/sub/.rsync-filter", "- ok\nx foo\n");
     for args in [
-        &["-r", "-f. bad1", "src/"][..],
+        &["-r", "-F", "src/"][..],
+        &["-r", "-f. bad1", "src/"],
         &["-r", "-f. bad2", "src/"],
         &["-r", "-fx foo", "src/"],
         &["-r", "-f-q foo", "src/"],
