@@ -31,13 +31,20 @@ impl Filters {
         })
     }
 
-    /// The run's rules: the ordered `--filter`/`--exclude`/... list, then `-C`'s rules, which
-    /// rsync.1 says are appended after all others regardless of where `-C` was given.
+    /// The run's rules: the ordered `--filter`/`--exclude`/... list, then the rules rsync.1
+    /// appends after all others: `-C`'s (wherever `-C` was given), a perishable exclude of a
+    /// relative `--partial-dir`, and `P *SUFFIX` for `--backup --delete` without `--backup-dir`.
     pub fn from_options(o: &Options) -> Result<Filters> {
         let mut rules = o.filters.clone();
         if o.cvs_exclude {
             rules.push(":C".into());
             rules.push("-C".into());
+        }
+        if let Some(dir) = o.partial_dir.as_deref().filter(|d| !d.starts_with('/')) {
+            rules.push(format!("-p {}/", dir.trim_end_matches('/')));
+        }
+        if o.backup && o.delete && !o.delete_excluded && o.backup_dir.is_none() {
+            rules.push(format!("P *{}", o.suffix.as_deref().unwrap_or("~")));
         }
         Ok(Filters {
             list: FilterList::parse(&rules, o.from0, o.delete_excluded)?,

@@ -605,3 +605,33 @@ fn debug_lines_and_absolute_rules() {
         same(&t, &["-rv", &rule, "src/"]);
     }
 }
+
+/// Rules rsync appends by itself: a relative `--partial-dir` is a perishable exclude, and
+/// `--backup --delete` without `--backup-dir` protects `*SUFFIX`.
+#[test]
+fn automatic_rules() {
+    let t = Tree::new(&["src/a", "src/.rsync-partial/p"]);
+    for args in [
+        &["-r", "--delete", "--partial-dir=.rsync-partial", "src/"][..],
+        &[
+            "-r",
+            "--delete",
+            "--partial-dir=.rsync-partial",
+            "--delete-excluded",
+            "src/",
+        ],
+    ] {
+        t.clear_dests();
+        t.dests(&[".rsync-partial/q", "zz"]);
+        same_with(&t, args, false, None);
+    }
+    t.clear_dests();
+    t.dests(&["old~", "zz"]);
+    let r = t.run(parasync(), &["-r", "--delete", "-b", "src/"], "d2/", None);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.files.iter().any(|f| f.starts_with("old~ ")),
+        "{:?}",
+        r.files
+    );
+}
