@@ -373,6 +373,15 @@ impl FilterList {
     /// The walk is about to check the children of directory `name` (transfer name, "." for the
     /// root) found at `path`: load the per-directory merge files down to it.
     pub fn enter_dir(&mut self, name: &[u8], path: &Path) {
+        // Only dir-merge slots and absolute-path rules care where the walk is.
+        if self.specs.is_empty()
+            && !self
+                .items
+                .iter()
+                .any(|i| matches!(i, Item::Rule(r) if r.mods.abs))
+        {
+            return;
+        }
         let abs = absolute(path);
         let mut root: &[u8] = &abs;
         for _ in 0..components(name) {
