@@ -14,6 +14,8 @@ fn parasync() -> &'static str {
 /// A scratch directory with a source tree. Paths ending in `/` are directories.
 struct Tree {
     dir: tempfile::TempDir,
+    /// Extra environment for both tools (e.g. CVSIGNORE).
+    env: std::cell::RefCell<Vec<(String, String)>>,
 }
 
 impl Tree {
@@ -24,6 +26,7 @@ impl Tree {
         );
         let t = Tree {
             dir: tempfile::tempdir().unwrap(),
+            env: Default::default(),
         };
         t.add(items);
         t
@@ -72,7 +75,8 @@ impl Tree {
             .current_dir(self.path())
             .env("HOME", self.path())
             .env_remove("CVSIGNORE")
-            .env_remove("RSYNC_RSH");
+            .env_remove("RSYNC_RSH")
+            .envs(self.env.borrow().iter().cloned());
         let path = std::env::var("PATH").unwrap_or_default();
         let bin = Path::new(parasync()).parent().unwrap();
         c.env("PATH", format!("{}:{path}", bin.display()));
@@ -408,6 +412,21 @@ fn cvs_exclude() {
     ] {
         same(&t, args);
     }
+    t.env
+        .borrow_mut()
+        .push(("CVSIGNORE".into(), "a.c  *.txt".into()));
+    let r = same(&t, &["-rv", "-C", "src/"]);
+    let names: Vec<&str> = r
+        .files
+        .iter()
+        .map(|f| f.split(' ').next().unwrap())
+        .collect();
+    assert!(
+        !names.iter().any(|n| *n == "a.c" || n.ends_with(".txt")),
+        "{names:?}"
+    );
+    assert!(names.contains(&"sub/foo/inner.c"), "{names:?}");
+    t.env.borrow_mut().clear();
     // CVS defaults are perishable: a directory gone from the source is deleted whole.
     t.clear_dests();
     t.dests(&["gone/x.o", "gone/y", "top.o"]);
