@@ -470,8 +470,28 @@ impl Receiver {
                 // A directory is in the way of a non-directory.
                 if self.opts.dry_run {
                 } else if let Err(err) = std::fs::remove_dir(&path) {
+                    let what = match () {
+                        _ if e.is_symlink() => "symlink",
+                        _ if e.is_device() => "device file",
+                        _ if e.is_special() => "special file",
+                        _ => "regular file",
+                    };
+                    let no_way = format!(
+                        "could not make way for new {what}: {}",
+                        report::escape(&e.name)
+                    );
                     if self.opts.delete || self.opts.force {
-                        let _ = std::fs::remove_dir_all(&path);
+                        // Protect rules still hold inside (rsync delete_item DEL_FOR_FILE).
+                        if !self.delete_tree(&path, &e.name, Del::MakeWay)? {
+                            return self.fail(no_way);
+                        }
+                    } else if err.kind() == std::io::ErrorKind::DirectoryNotEmpty {
+                        let line = format!(
+                            "cannot delete non-empty directory: {}",
+                            report::escape(&e.name)
+                        );
+                        self.push_line(None, line);
+                        return self.fail(no_way);
                     } else {
                         return self.fail(format!(
                             "cannot delete non-empty directory: {}: {}",
@@ -1126,13 +1146,13 @@ impl Receiver {
     }
 
     fn delete_path(&mut self, p: &Path, rel: &[u8]) -> Result<()> {
-        self.delete_tree(p, rel, false).map(|_| ())
+        self.delete_tree(p, rel, Del::Top).map(|_| ())
     }
 
     /// Delete `p` and what is inside; returns whether it is gone. Inside a directory being
     /// deleted, non-perishable protect rules still keep items, and then the directory stays
     /// ("cannot delete non-empty directory", printed twice for nested ones as rsync does).
-    fn delete_tree(&mut self, p: &Path, rel: &[u8], nested: bool) -> Result<bool> {
+    fn delete_tree(&mut self, p: &Path, rel: &[u8], how: Del) -> Result<bool> {
         let Ok(m) = std::fs::symlink_metadata(p) else {
             return Ok(true);
         };
@@ -1153,12 +1173,12 @@ impl Receiver {
                         kept = true;
                         continue;
                     }
-                    kept |= !self.delete_tree(&kp, &r, true)?;
+                    kept |= !self.delete_tree(&kp, &r, Del::Nested)?;
                 }
             }
             if kept {
                 let msg = format!("cannot delete non-empty directory: {}", report::escape(rel));
-                if nested {
+                if how == Del::Nested {
                     self.push_line(None, msg.clone());
                 }
                 self.push_line(None, msg);
@@ -1177,7 +1197,9 @@ impl Receiver {
         } else {
             report::escape(rel)
         };
-        if self
+        if how == Del::MakeWay {
+            // Making way for a non-directory: only the contents are reported.
+        } else if self
             .opts
             .out_format
             .as_deref()
@@ -1354,4 +1376,15 @@ fn delete_order(rd: std::fs::ReadDir) -> Vec<Vec<u8>> {
         .collect();
     v.sort();
     v.into_iter().rev().map(|(_, n)| n).collect()
+}
+
+/// How `delete_tree` was reached (changes only what is reported).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Del {
+    /// An extraneous item of a directory being synchronised.
+    Top,
+    /// Inside a directory being deleted.
+    Nested,
+    /// A directory in the way of a new non-directory.
+    MakeWay,
 }

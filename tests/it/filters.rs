@@ -654,3 +654,20 @@ fn automatic_rules() {
         r.files
     );
 }
+
+/// A destination directory in the way of a new file is emptied with --delete, but what
+/// protect rules cover stays, and then the file cannot be put there (exit 23).
+#[test]
+fn protected_items_block_making_way() {
+    let t = Tree::new(&["src/ab"]);
+    for args in [
+        &["-rv", "--delete", "src/"][..],
+        &["-rv", "--delete", "--exclude=*.o", "src/"],
+        &["-rv", "--delete", "-f-p *.o", "src/"],
+        &["-rv", "src/"],
+    ] {
+        t.clear_dests();
+        t.dests(&["ab/f", "ab/sub/g", "ab/k.o"]);
+        same_with(&t, args, false, None);
+    }
+}
