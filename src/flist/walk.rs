@@ -78,9 +78,20 @@ pub fn full_name(p: &Path) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// rsync's order of names within one directory: non-dirs, then dirs, each bytewise.
+/// rsync's order of names within one directory: non-dirs, then dirs, each bytewise, a
+/// directory's name compared as if it ended in '/' (so "a b/" sorts before "a/", as in rsync's
+/// f_name_cmp).
 pub fn sort_children(v: &mut [(Entry, PathBuf)]) {
-    v.sort_by(|a, b| (a.0.is_dir(), &a.0.name).cmp(&(b.0.is_dir(), &b.0.name)));
+    v.sort_by_cached_key(|(e, _)| (e.is_dir(), sort_key(&e.name, e.is_dir())));
+}
+
+/// The byte string rsync compares for a name: directories get a trailing '/'.
+pub fn sort_key(name: &[u8], is_dir: bool) -> Vec<u8> {
+    let mut k = name.to_vec();
+    if is_dir {
+        k.push(b'/');
+    }
+    k
 }
 
 /// What the walk asks the filter rules (rsync.1 "FILTER RULES"): `enter_dir` before a

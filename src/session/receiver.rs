@@ -1365,17 +1365,18 @@ pub fn is_unsafe(name: &[u8], target: &[u8]) -> bool {
 }
 
 /// rsync deletes a directory's items in reverse file-list order: directories (sorted last in
-/// the list) first, then the other names, each group in reverse byte order.
+/// the list) first, then the other names, each group in reverse file-list order.
 fn delete_order(rd: std::fs::ReadDir) -> Vec<Vec<u8>> {
-    let mut v: Vec<(bool, Vec<u8>)> = rd
+    let mut v: Vec<(bool, Vec<u8>, Vec<u8>)> = rd
         .filter_map(|d| d.ok())
         .map(|d| {
             let is_dir = d.file_type().is_ok_and(|t| t.is_dir());
-            (is_dir, d.file_name().as_bytes().to_vec())
+            let name = d.file_name().as_bytes().to_vec();
+            (is_dir, crate::flist::walk::sort_key(&name, is_dir), name)
         })
         .collect();
     v.sort();
-    v.into_iter().rev().map(|(_, n)| n).collect()
+    v.into_iter().rev().map(|(_, _, n)| n).collect()
 }
 
 /// How `delete_tree` was reached (changes only what is reported).
