@@ -671,3 +671,11 @@ fn protected_items_block_making_way() {
         same_with(&t, args, false, None);
     }
 }
+
+/// Listing order follows rsync's name comparison, where a directory name ends in '/'.
+#[test]
+fn listing_order_with_similar_names() {
+    let t = Tree::new(&["src/a b/f", "src/a/f", "src/a-b", "src/a.c", "src/a0/g"]);
+    same(&t, &["-rv", "src/"]);
+    same(&t, &["-rv", "--exclude=f", "src/"]);
+}
