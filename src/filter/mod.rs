@@ -361,15 +361,6 @@ impl FilterList {
             .collect()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
-    }
-
-    /// Does any dir-merge slot exist (so walks must report the directories they enter)?
-    pub fn has_dir_merge(&self) -> bool {
-        !self.specs.is_empty()
-    }
-
     /// The walk is about to check the children of directory `name` (transfer name, "." for the
     /// root) found at `path`: load the per-directory merge files down to it.
     pub fn enter_dir(&mut self, name: &[u8], path: &Path) {
