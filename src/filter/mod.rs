@@ -124,25 +124,8 @@ fn split_rules(data: &[u8], word_split: bool, from0: bool) -> Vec<(usize, &[u8])
     out
 }
 
-/// Word-split merge files with prefixes: "- foo + bar" is two rules (rsync.1 `w` modifier).
-fn join_prefix_words(words: Vec<(usize, &[u8])>, prefixed: bool) -> Vec<(usize, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut pending: Option<(usize, &[u8])> = None;
-    for (n, w) in words {
-        if let Some((pn, p)) = pending.take() {
-            out.push((pn, [p, b" ", w].concat()));
-        } else if prefixed && w != b"!" && w != b"clear" && parse(w, &Template::default()).is_err()
-        {
-            pending = Some((n, w));
-        } else {
-            out.push((n, w.to_vec()));
-        }
-    }
-    out.extend(pending.map(|(n, w)| (n, w.to_vec())));
-    out
-}
-
-/// rsync names a bad rule read from a file by its place: "<rule from FILE line N>".
+/// rsync names a bad rule read from a file by its place: "<rule from FILE line N>" (no line
+/// for word-split files, where `line` is 0).
 fn in_file(e: Error, source: &[u8], line: usize) -> Error {
     if e.code != crate::error::RERR_SYNTAX || e.msg.contains("<rule from ") {
         return e;
@@ -152,8 +135,13 @@ fn in_file(e: Error, source: &[u8], line: usize) -> Error {
     } else {
         e.msg.find(": ").map_or(&e.msg[..], |i| &e.msg[..=i])
     };
+    let at = if line == 0 {
+        String::new()
+    } else {
+        format!(" line {line}")
+    };
     Error::syntax(format!(
-        "{what} <rule from {} line {line}>",
+        "{what} <rule from {}{at}>",
         String::from_utf8_lossy(source)
     ))
 }
@@ -299,18 +287,16 @@ impl FilterList {
         dir: Option<&[u8]>,
         source: &[u8],
     ) -> Result<bool> {
+        // Word-split files: every word is one rule (rsync 3.5 does not join a lone prefix word
+        // with the next one; "- foo" there is an "unexpected end of filter rule").
         let words = split_rules(data, spec.word_split, self.from0 && !spec.cvs);
-        let texts: Vec<(usize, Vec<u8>)> = if spec.word_split {
-            join_prefix_words(words, spec.no_prefix.is_none())
-        } else {
-            words.into_iter().map(|(n, w)| (n, w.to_vec())).collect()
-        };
         let t = template(spec);
         let mut cleared = false;
-        for (line, text) in texts {
+        for (line, text) in words {
             let before = out.len();
+            let line = if spec.word_split { 0 } else { line };
             cleared |= self
-                .add_text(out, &text, &t, dir)
+                .add_text(out, text, &t, dir)
                 .map_err(|e| in_file(e, source, line))?;
             if !source.is_empty() {
                 let from = before.min(out.len());

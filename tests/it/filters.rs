@@ -326,8 +326,11 @@ fn per_directory_files() {
     t.write("src/x/.rsync-filter", "!\n- file.txt\n");
     t.write("src/x/y/.rules", "- zzz.txt\n");
     t.write("src/.rules", "- foo\n");
+    t.write("src/x/.words", "-_file.txt +_z*  -_*.txt\n");
     for args in [
-        &["-rv", "-F", "src/"][..],
+        &["-rv", "-f:w .words", "src/"][..],
+        &["-rv", "-f:w- .words", "src/"],
+        &["-rv", "-F", "src/"],
         &["-rv", "-F", "src"],
         &["-rv", "-FF", "src/"],
         &["-rv", "-f: .rsync-filter", "src/"],
@@ -461,8 +464,10 @@ fn rule_errors() {
     t.write("bad1", "- a\nx foo\n");
     t.write("bad2", "# c\n-q foo\n");
     t.write("src/sub/.rsync-filter", "- ok\nx foo\n");
+    t.write("src/.words", "- a.c + b.c\n");
     for args in [
-        &["-r", "-F", "src/"][..],
+        &["-r", "-f:w .words", "src/"][..],
+        &["-r", "-F", "src/"],
         &["-r", "-f. bad1", "src/"],
         &["-r", "-f. bad2", "src/"],
         &["-r", "-fx foo", "src/"],
