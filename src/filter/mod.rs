@@ -208,9 +208,10 @@ impl FilterList {
                     ..Default::default()
                 },
             )?,
-            [3, rule @ ..] => match parse(rule, t)? {
+            [m @ (3 | 4), rule @ ..] => match parse(rule, t)? {
                 Parsed::Rule(mut r) => {
-                    r.from_file = true;
+                    r.from_file = *m == 3;
+                    r.global_cvs = *m == 4;
                     Parsed::Rule(r)
                 }
                 p => p,
@@ -312,6 +313,18 @@ impl FilterList {
 
     /// `-C` as a rule: the default list (perishable), `$HOME/.cvsignore`, `$CVSIGNORE`.
     fn add_cvs(&mut self, out: &mut Vec<Item>, mods: Mods, dir: Option<&[u8]>) -> Result<()> {
+        let before = out.len();
+        self.add_cvs_lists(out, mods, dir)?;
+        for it in &mut out[before..] {
+            if let Item::Rule(r) = it {
+                r.global_cvs = true;
+                r.from_file = false;
+            }
+        }
+        Ok(())
+    }
+
+    fn add_cvs_lists(&mut self, out: &mut Vec<Item>, mods: Mods, dir: Option<&[u8]>) -> Result<()> {
         let spec = |perishable: bool| MergeSpec {
             no_prefix: Some(false),
             word_split: true,
@@ -339,8 +352,10 @@ impl FilterList {
         self.items
             .iter()
             .map(|i| match i {
-                // "\x03": the rule came from a file (only changes the -vv wording).
+                // "\x03": the rule came from a file, "\x04": from -C's global list (both only
+                // change the -vv wording).
                 Item::Rule(r) if r.from_file => [b"\x03", &r.to_text()[..]].concat(),
+                Item::Rule(r) if r.global_cvs => [b"\x04", &r.to_text()[..]].concat(),
                 Item::Rule(r) => r.to_text(),
                 Item::DirMerge(s) => self.specs[*s].to_text(),
             })

@@ -38,6 +38,8 @@ pub struct Rule {
     pub xattr: bool,
     /// Read from a file (rsync's `-vv` then says "<rule from a file read earlier>").
     pub from_file: bool,
+    /// Part of `-C`'s global list (`-vv` says "[global CVS]").
+    pub global_cvs: bool,
     dir_only: bool,
     wild: bool,
     wild2: bool,
@@ -64,6 +66,7 @@ impl Rule {
             mods,
             xattr: false,
             from_file: false,
+            global_cvs: false,
             dir_only,
             wild,
             wild2,

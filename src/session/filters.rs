@@ -128,10 +128,11 @@ impl Filters {
             } else {
                 String::from_utf8_lossy(&hit.rule.text).into_owned()
             };
-            let origin = hit
-                .per_dir
-                .map(|f| format!(" [per-dir {}]", String::from_utf8_lossy(f)))
-                .unwrap_or_default();
+            let origin = match hit.per_dir {
+                Some(f) => format!(" [per-dir {}]", String::from_utf8_lossy(f)),
+                None if hit.rule.global_cvs => " [global CVS]".to_string(),
+                None => String::new(),
+            };
             self.notes.push(format!(
                 "[{who}] {verb} {} {} because of pattern {pattern}{origin}",
                 if is_dir { "directory" } else { "file" },
