@@ -1096,7 +1096,6 @@ impl Receiver {
             return Ok(());
         }
         let path = self.target(dir);
-        self.filters.enter_dir(&dir.name, &path);
         let keep: std::collections::HashSet<Vec<u8>> = children
             .iter()
             .map(|c| {
@@ -1107,29 +1106,15 @@ impl Receiver {
                     .to_vec()
             })
             .collect();
-        let Ok(rd) = std::fs::read_dir(&path) else {
-            return Ok(());
-        };
-        let names: Vec<Vec<u8>> = delete_order(rd)
-            .into_iter()
-            .filter(|n| !keep.contains(n))
-            .collect();
-        for n in names {
+        for (n, protected) in self.scan_for_delete(&path, &dir.name, false) {
+            if protected || keep.contains(&n) {
+                continue;
+            }
             let rel = if dir.name == b"." {
                 n.clone()
             } else {
                 [dir.name.as_slice(), b"/", &n].concat()
             };
-            let is_dir = std::fs::symlink_metadata(path.join(OsStr::from_bytes(&n)))
-                .map(|m| m.is_dir())
-                .unwrap_or(false);
-            let protected = self.filters.protected(&rel, is_dir);
-            if let Some(note) = self.filters.take_note() {
-                self.push_line(None, note);
-            }
-            if protected {
-                continue;
-            }
             self.delete_path(&path.join(OsStr::from_bytes(&n)), &rel)?;
             if self.del_limit_hit {
                 break;
@@ -1152,29 +1137,60 @@ impl Receiver {
     /// Delete `p` and what is inside; returns whether it is gone. Inside a directory being
     /// deleted, non-perishable protect rules still keep items, and then the directory stays
     /// ("cannot delete non-empty directory", printed twice for nested ones as rsync does).
+    /// A destination directory's items as deletion sees them: (name, protected), in
+    /// rsync's deletion order (reverse file-list order: directories, which sort last, first).
+    /// Like rsync's get_dirlist, every item is checked against the rules — and its `-vv` line
+    /// printed — in readdir order first.
+    fn scan_for_delete(
+        &mut self,
+        p: &Path,
+        rel_dir: &[u8],
+        in_deleted_dir: bool,
+    ) -> Vec<(Vec<u8>, bool)> {
+        let Ok(rd) = std::fs::read_dir(p) else {
+            return Vec::new();
+        };
+        self.filters.enter_dir(rel_dir, p);
+        let mut v = Vec::new();
+        for d in rd.flatten() {
+            let name = d.file_name().as_bytes().to_vec();
+            let is_dir = d.file_type().is_ok_and(|t| t.is_dir());
+            let rel = if rel_dir == b"." {
+                name.clone()
+            } else {
+                [rel_dir, b"/", &name].concat()
+            };
+            let protected = if in_deleted_dir {
+                self.filters.protected_in_deleted_dir(&rel, is_dir)
+            } else {
+                self.filters.protected(&rel, is_dir)
+            };
+            if let Some(note) = self.filters.take_note() {
+                self.push_line(None, note);
+            }
+            let key = crate::flist::walk::sort_key(&name, is_dir);
+            v.push((is_dir, key, name, protected));
+        }
+        v.sort();
+        v.into_iter()
+            .rev()
+            .map(|(_, _, n, protected)| (n, protected))
+            .collect()
+    }
+
     fn delete_tree(&mut self, p: &Path, rel: &[u8], how: Del) -> Result<bool> {
         let Ok(m) = std::fs::symlink_metadata(p) else {
             return Ok(true);
         };
         if m.is_dir() {
             let mut kept = false;
-            if let Ok(rd) = std::fs::read_dir(p) {
-                let kids = delete_order(rd);
-                self.filters.enter_dir(rel, p);
-                for k in kids {
-                    let r = [rel, b"/", &k].concat();
-                    let kp = p.join(OsStr::from_bytes(&k));
-                    let kdir = std::fs::symlink_metadata(&kp).is_ok_and(|m| m.is_dir());
-                    let protected = self.filters.protected_in_deleted_dir(&r, kdir);
-                    if let Some(note) = self.filters.take_note() {
-                        self.push_line(None, note);
-                    }
-                    if protected {
-                        kept = true;
-                        continue;
-                    }
-                    kept |= !self.delete_tree(&kp, &r, Del::Nested)?;
+            for (k, protected) in self.scan_for_delete(p, rel, true) {
+                if protected {
+                    kept = true;
+                    continue;
                 }
+                let r = [rel, b"/", &k].concat();
+                kept |= !self.delete_tree(&p.join(OsStr::from_bytes(&k)), &r, Del::Nested)?;
             }
             if kept {
                 let msg = format!("cannot delete non-empty directory: {}", report::escape(rel));
@@ -1362,21 +1378,6 @@ pub fn is_unsafe(name: &[u8], target: &[u8]) -> bool {
         }
     }
     false
-}
-
-/// rsync deletes a directory's items in reverse file-list order: directories (sorted last in
-/// the list) first, then the other names, each group in reverse file-list order.
-fn delete_order(rd: std::fs::ReadDir) -> Vec<Vec<u8>> {
-    let mut v: Vec<(bool, Vec<u8>, Vec<u8>)> = rd
-        .filter_map(|d| d.ok())
-        .map(|d| {
-            let is_dir = d.file_type().is_ok_and(|t| t.is_dir());
-            let name = d.file_name().as_bytes().to_vec();
-            (is_dir, crate::flist::walk::sort_key(&name, is_dir), name)
-        })
-        .collect();
-    v.sort();
-    v.into_iter().rev().map(|(_, _, n)| n).collect()
 }
 
 /// How `delete_tree` was reached (changes only what is reported).
