@@ -623,6 +623,25 @@ fn debug_lines_and_absolute_rules() {
         assert_eq!(pick(&have), pick(&want));
         assert_eq!(have.files, want.files);
     }
+    // Receiver side: "[generator] protecting/risking ..." for every destination item checked.
+    t.clear_dests();
+    t.dests(&["keep2", "other", "sub/zz", "gone/in/q"]);
+    let args = ["-rvv", "--delete", "-fR keep*", "-fP *", "-fH *.o", "src/"];
+    let gen = |r: &Run| -> Vec<String> {
+        let mut v: Vec<String> = r
+            .stdout
+            .iter()
+            .filter(|l| l.starts_with("[generator]"))
+            .cloned()
+            .collect();
+        v.sort();
+        v
+    };
+    let want = t.run(RSYNC, &args, "d1/", None);
+    let have = t.run(parasync(), &args, "d2/", None);
+    assert!(gen(&want).len() >= 3, "{:?}", want.stdout);
+    assert_eq!(gen(&have), gen(&want));
+    assert_eq!(have.files, want.files);
     let abs = t.path().join("src/sub").display().to_string();
     for rule in [
         format!("-f-/ {abs}"),
