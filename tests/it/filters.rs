@@ -706,3 +706,23 @@ fn listing_order_with_similar_names() {
     same(&t, &["-rv", "src/"]);
     same(&t, &["-rv", "--exclude=f", "src/"]);
 }
+
+/// `-F` (`: /.rsync-filter`) also reads the file in every parent of the transfer root; an
+/// anchored rule there is anchored at that parent, and top-level arguments are not subject to
+/// per-directory rules.
+#[test]
+fn parent_directory_scan() {
+    let t = Tree::new(SRC);
+    t.write(
+        ".rsync-filter",
+        "- /src/sub/b.c\n- /keep\n- src\n- zzz.txt\n",
+    );
+    for args in [
+        &["-rv", "-F", "src/"][..],
+        &["-rv", "-F", "src"],
+        &["-rv", "-f: .rsync-filter", "src/"],
+        &["-rv", "-f: .rsync-filter", "src"],
+    ] {
+        same(&t, args);
+    }
+}
