@@ -124,9 +124,21 @@ fn split_rules(data: &[u8], word_split: bool, from0: bool) -> Vec<(usize, &[u8])
     out
 }
 
+/// A merge file named inside a per-directory file cannot be read (rsync: exit 11).
+const NO_MERGE: &str = "failed to open exclude file";
+
 /// rsync names a bad rule read from a file by its place: "<rule from FILE line N>" (no line
 /// for word-split files, where `line` is 0).
 fn in_file(e: Error, source: &[u8], line: usize) -> Error {
+    let at = if line == 0 {
+        String::new()
+    } else {
+        format!(" line {line}")
+    };
+    let place = format!("<rule from {}{at}>", String::from_utf8_lossy(source));
+    if e.code == RERR_FILEIO && e.msg == NO_MERGE {
+        return Error::new(RERR_FILEIO, format!("{NO_MERGE} {place}"));
+    }
     if e.code != crate::error::RERR_SYNTAX || e.msg.contains("<rule from ") {
         return e;
     }
@@ -135,15 +147,7 @@ fn in_file(e: Error, source: &[u8], line: usize) -> Error {
     } else {
         e.msg.find(": ").map_or(&e.msg[..], |i| &e.msg[..=i])
     };
-    let at = if line == 0 {
-        String::new()
-    } else {
-        format!(" line {line}")
-    };
-    Error::syntax(format!(
-        "{what} <rule from {}{at}>",
-        String::from_utf8_lossy(source)
-    ))
+    Error::syntax(format!("{what} {place}"))
 }
 
 fn template(spec: &MergeSpec) -> Template {
@@ -229,15 +233,18 @@ impl FilterList {
             }
             Parsed::Cvs(mods) => self.add_cvs(out, mods, dir)?,
             Parsed::Merge(spec) => {
+                // Inside a per-directory file a relative name is taken from the transfer root
+                // (rsync's sender works from there), not from the file's directory.
                 let path = match dir {
-                    Some(d) if !spec.name.starts_with(b"/") => [d, b"/", &spec.name].concat(),
+                    Some(_) if !spec.name.starts_with(b"/") => {
+                        [&self.abs_root[..], b"/", &spec.name].concat()
+                    }
                     _ => spec.name.clone(),
                 };
                 let data = match read_file(&path) {
                     Ok(d) => d,
-                    Err(e) if dir.is_some() && e.kind() == std::io::ErrorKind::NotFound => {
-                        return Ok(cleared)
-                    }
+                    // Named by `in_file` with the rule's place.
+                    Err(_) if dir.is_some() => return Err(Error::new(RERR_FILEIO, NO_MERGE)),
                     Err(e) => {
                         return Err(Error::new(
                             RERR_FILEIO,
@@ -262,14 +269,12 @@ impl FilterList {
             Parsed::DirMerge(spec) => {
                 let exclude_self = spec.exclude_self.then(|| base(&spec.name).to_vec());
                 let mods = spec.mods;
-                let idx = match self.specs.iter().position(|s| s.name == spec.name) {
-                    Some(i) => i,
-                    None => {
-                        self.specs.push(spec);
-                        self.specs.len() - 1
-                    }
-                };
-                out.push(Item::DirMerge(idx));
+                // rsync drops a dir-merge rule whose file name is already being merged (even
+                // from inside a per-directory file): that file keeps its first slot only.
+                if !self.specs.iter().any(|s| base(&s.name) == base(&spec.name)) {
+                    self.specs.push(spec);
+                    out.push(Item::DirMerge(self.specs.len() - 1));
+                }
                 if let Some(n) = exclude_self {
                     out.push(Item::Rule(Rule::new(false, &n, false, mods)));
                 }

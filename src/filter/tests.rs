@@ -105,3 +105,40 @@ fn per_directory_inheritance() {
     assert!(hidden(&fl, "c/z.o", false));
     assert!(!hidden(&fl, "c/x", false));
 }
+
+#[test]
+fn nested_duplicate_dir_merge_is_dropped() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path();
+    // .f names .g again; .g's rules must only act at .g's own (later) slot.
+    std::fs::write(root.join(".f"), ": .g\n- x\n").unwrap();
+    std::fs::write(root.join(".g"), "+ x\n").unwrap();
+    let mut fl = list(&[": .f", ": .g"]);
+    fl.enter_dir(b".", root);
+    assert!(hidden(&fl, "x", false));
+}
+
+#[test]
+fn merge_inside_per_dir_file_is_relative_to_the_root() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path();
+    std::fs::create_dir_all(root.join("sub")).unwrap();
+    std::fs::write(root.join("sub/.f"), ". rules\n").unwrap();
+    std::fs::write(root.join("rules"), "- y\n").unwrap();
+    let mut fl = list(&[": .f"]);
+    fl.enter_dir(b".", root);
+    fl.enter_dir(b"sub", &root.join("sub"));
+    assert!(fl.error.is_none());
+    assert!(hidden(&fl, "sub/y", false));
+    std::fs::remove_file(root.join("rules")).unwrap();
+    std::fs::create_dir_all(root.join("sub2")).unwrap();
+    std::fs::write(root.join("sub2/.f"), ". rules\n").unwrap();
+    fl.enter_dir(b"sub2", &root.join("sub2"));
+    let e = fl.error.take().expect("missing merge file is an error");
+    assert_eq!(e.code, 11);
+    assert!(
+        e.msg.starts_with("failed to open exclude file <rule from "),
+        "{}",
+        e.msg
+    );
+}
