@@ -61,7 +61,13 @@ pub struct FilterList {
     pub delete_excluded: bool,
     /// The first bad rule met in a per-directory file (rsync stops with exit 1).
     pub error: Option<Error>,
+    /// Nesting of `merge` files being read, and the outermost rule's place (file, line).
+    merge_depth: usize,
+    origin: (Vec<u8>, usize),
 }
+
+/// rsync's limit on `merge` files naming `merge` files.
+const MERGE_DEPTH_LIMIT: usize = 32;
 
 /// Lexically absolute and clean (no `.`, `..` collapsed), as bytes without a trailing slash.
 pub fn absolute(p: &Path) -> Vec<u8> {
@@ -233,6 +239,19 @@ impl FilterList {
             }
             Parsed::Cvs(mods) => self.add_cvs(out, mods, dir)?,
             Parsed::Merge(spec) => {
+                if self.merge_depth >= MERGE_DEPTH_LIMIT - usize::from(dir.is_none()) {
+                    let who = if dir.is_some() { "sender" } else { "client" };
+                    return Err(Error::new(
+                        RERR_FILEIO,
+                        format!(
+                            "[{who}] merge-file include depth limit ({MERGE_DEPTH_LIMIT}) exceeded \
+                             at <rule from {}{} line {}>",
+                            "a file named at ".repeat(MERGE_DEPTH_LIMIT - 1),
+                            String::from_utf8_lossy(&self.origin.0),
+                            self.origin.1
+                        ),
+                    ));
+                }
                 // Inside a per-directory file a relative name is taken from the transfer root
                 // (rsync's sender works from there), not from the file's directory.
                 let path = match dir {
@@ -256,7 +275,10 @@ impl FilterList {
                         ))
                     }
                 };
-                cleared |= self.add_content(out, &data, &spec, dir, &path)?;
+                self.merge_depth += 1;
+                let r = self.add_content(out, &data, &spec, dir, &path);
+                self.merge_depth -= 1;
+                cleared |= r?;
                 if spec.exclude_self {
                     out.push(Item::Rule(Rule::new(
                         false,
@@ -299,6 +321,9 @@ impl FilterList {
         let t = template(spec);
         let mut cleared = false;
         for (line, text) in words {
+            if self.merge_depth == usize::from(dir.is_none()) {
+                self.origin = (source.to_vec(), line);
+            }
             let before = out.len();
             let line = if spec.word_split { 0 } else { line };
             cleared |= self

@@ -465,8 +465,12 @@ fn rule_errors() {
     t.write("bad2", "# c\n-q foo\n");
     t.write("src/sub/.rsync-filter", "- ok\nx foo\n");
     t.write("src/.words", "- a.c + b.c\n");
+    t.write("loop", ". loop\n");
+    t.write("src/x/.loop", ". .loop\n");
     for args in [
-        &["-r", "-f:w .words", "src/"][..],
+        &["-r", "-f. loop", "src/"][..],
+        &["-r", "-f: .loop", "src/"],
+        &["-r", "-f:w .words", "src/"],
         &["-r", "-F", "src/"],
         &["-r", "-f. bad1", "src/"],
         &["-r", "-f. bad2", "src/"],
