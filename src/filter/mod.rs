@@ -275,10 +275,7 @@ impl FilterList {
                         ))
                     }
                 };
-                self.merge_depth += 1;
-                let r = self.add_content(out, &data, &spec, dir, &path);
-                self.merge_depth -= 1;
-                cleared |= r?;
+                // `e`: the file's own exclude comes first (before its rules), as in rsync.
                 if spec.exclude_self {
                     out.push(Item::Rule(Rule::new(
                         false,
@@ -287,18 +284,25 @@ impl FilterList {
                         spec.mods,
                     )));
                 }
+                self.merge_depth += 1;
+                let r = self.add_content(out, &data, &spec, dir, &path);
+                self.merge_depth -= 1;
+                cleared |= r?;
             }
             Parsed::DirMerge(spec) => {
-                let exclude_self = spec.exclude_self.then(|| base(&spec.name).to_vec());
-                let mods = spec.mods;
+                if spec.exclude_self {
+                    out.push(Item::Rule(Rule::new(
+                        false,
+                        base(&spec.name),
+                        false,
+                        spec.mods,
+                    )));
+                }
                 // rsync drops a dir-merge rule whose file name is already being merged (even
                 // from inside a per-directory file): that file keeps its first slot only.
                 if !self.specs.iter().any(|s| base(&s.name) == base(&spec.name)) {
                     self.specs.push(spec);
                     out.push(Item::DirMerge(self.specs.len() - 1));
-                }
-                if let Some(n) = exclude_self {
-                    out.push(Item::Rule(Rule::new(false, &n, false, mods)));
                 }
             }
         }

@@ -41,8 +41,8 @@ fn wire_round_trip() {
     let again = FilterList::parse(&texts, false, false).unwrap();
     assert_eq!(again.to_texts(), fl.to_texts());
     assert_eq!(texts[5], ":n- .excl");
-    assert_eq!(texts[6], ": /.rsync-filter");
-    assert_eq!(texts[7], "- .rsync-filter");
+    assert_eq!(texts[6], "- .rsync-filter");
+    assert_eq!(texts[7], ": /.rsync-filter");
     assert_eq!(texts[9], "-  lead");
 }
 

@@ -326,6 +326,10 @@ fn per_directory_files() {
     t.write("src/x/.rsync-filter", "!\n- file.txt\n");
     t.write("src/x/y/.rules", "- zzz.txt\n");
     t.write("src/.rules", "- foo\n");
+    // `e` excludes the file itself before its own rules can include it.
+    t.write("src/.plus", "+ .plus\n+ plus\n");
+    t.write("plus", "+ plus\n");
+    t.write("src/plus", "x\n");
     t.write("src/x/.words", "-_file.txt +_z*  -_*.txt\n");
     for args in [
         &["-rv", "-f:w .words", "src/"][..],
@@ -336,6 +340,8 @@ fn per_directory_files() {
         &["-rv", "-f: .rsync-filter", "src/"],
         &["-rv", "-f:n .rsync-filter", "src/"],
         &["-rv", "-f:e .rsync-filter", "src/"],
+        &["-rv", "-f:e .plus", "src/"],
+        &["-rv", "-f.e plus", "src/"],
         &["-rv", "-fdir-merge .rules", "src/"],
         &["-rv", "-f:n- .rules", "src/"],
         &["-rv", "--exclude=*.c", "-F", "src/"],
