@@ -297,7 +297,7 @@ fn run_transfer(opts: Options, p: crate::plan::operand::Plan) -> Result<i32> {
             ),
         }
     }
-    let filters = Filters::from_rules(&opts.filters)?;
+    let filters = Filters::from_options(&opts)?;
     let mut remote: Option<ssh::Remote> = None;
     let mut server_thread = None;
     let stream = match &p.remote {

@@ -395,10 +395,13 @@ impl Options {
                     "- .rsync-filter".into()
                 });
             }
-            "exclude" => self.filters.push(format!("- {v}")),
-            "include" => self.filters.push(format!("+ {v}")),
-            "exclude-from" => self.filters.push(format!("merge,- {v}")),
-            "include-from" => self.filters.push(format!("merge,+ {v}")),
+            // Internal rule forms read by `filter::FilterList`: old-style rules, where a value
+            // starting with "- " or "+ " (or a lone "!") keeps rsync's prefix meaning.
+            "exclude" => self.filters.push(format!("\x02- {v}")),
+            "include" => self.filters.push(format!("\x02+ {v}")),
+            // Internal rule form read by `filter::FilterList` (old-style prefixes allowed).
+            "exclude-from" => self.filters.push(format!("\x01- {v}")),
+            "include-from" => self.filters.push(format!("\x01+ {v}")),
             "from0" => self.from0 = on,
             "old-args" => self.old_args = on,
             "secluded-args" => self.secluded_args = on,

@@ -49,6 +49,8 @@ pub enum WalkEvent {
     },
     /// Walk finished; `io_error` = some source could not be read (disables deletions).
     End { io_error: bool },
+    /// The walk cannot go on (e.g. a bad rule in a per-directory filter file): exit `code`.
+    Fatal { code: i32, text: String },
 }
 
 /// rsync's display of a sender path: relative paths are shown from the working directory.
@@ -76,16 +78,48 @@ pub fn full_name(p: &Path) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// rsync's order of names within one directory: non-dirs, then dirs, each bytewise.
+/// rsync's order of names within one directory: non-dirs, then dirs, each bytewise, a
+/// directory's name compared as if it ended in '/' (so "a b/" sorts before "a/", as in rsync's
+/// f_name_cmp).
 pub fn sort_children(v: &mut [(Entry, PathBuf)]) {
-    v.sort_by(|a, b| (a.0.is_dir(), &a.0.name).cmp(&(b.0.is_dir(), &b.0.name)));
+    v.sort_by_cached_key(|(e, _)| (e.is_dir(), sort_key(&e.name, e.is_dir())));
+}
+
+/// The byte string rsync compares for a name: directories get a trailing '/'.
+pub fn sort_key(name: &[u8], is_dir: bool) -> Vec<u8> {
+    let mut k = name.to_vec();
+    if is_dir {
+        k.push(b'/');
+    }
+    k
+}
+
+/// What the walk asks the filter rules (rsync.1 "FILTER RULES"): `enter_dir` before a
+/// directory's children are checked, so per-directory merge files can be read.
+pub trait WalkFilter {
+    fn enter_dir(&mut self, _name: &[u8], _path: &Path) {}
+    /// True when the path (relative to the transfer root) is excluded.
+    fn excluded(&mut self, name: &[u8], is_dir: bool) -> bool;
+    /// A line to show about the last decision (`-vv`: which rule matched).
+    fn take_note(&mut self) -> Option<String> {
+        None
+    }
+    /// An error that must end the run (exit code, message).
+    fn take_fatal(&mut self) -> Option<(i32, String)> {
+        None
+    }
+}
+
+impl<F: FnMut(&[u8], bool) -> bool> WalkFilter for F {
+    fn excluded(&mut self, name: &[u8], is_dir: bool) -> bool {
+        self(name, is_dir)
+    }
 }
 
 pub struct Walker<'a> {
     pub opts: WalkOpts,
     pub names: NameCache,
-    /// Returns true when the path (relative to the transfer root) is excluded.
-    pub excluded: &'a mut dyn FnMut(&[u8], bool) -> bool,
+    pub filter: &'a mut dyn WalkFilter,
     pub emit: &'a mut dyn FnMut(WalkEvent) -> bool,
     next_idx: u32,
     io_error: bool,
@@ -107,18 +141,24 @@ fn join_name(prefix: &[u8], name: &[u8]) -> Vec<u8> {
 impl<'a> Walker<'a> {
     pub fn new(
         opts: WalkOpts,
-        excluded: &'a mut dyn FnMut(&[u8], bool) -> bool,
+        filter: &'a mut dyn WalkFilter,
         emit: &'a mut dyn FnMut(WalkEvent) -> bool,
     ) -> Self {
         Walker {
             opts,
             names: NameCache::default(),
-            excluded,
+            filter,
             emit,
             next_idx: 0,
             io_error: false,
             hlinks: HashMap::new(),
             stopped: false,
+        }
+    }
+
+    fn filter_note(&mut self) {
+        if let Some(text) = self.filter.take_note() {
+            self.note(false, text, false);
         }
     }
 
@@ -271,6 +311,13 @@ impl<'a> Walker<'a> {
                 );
                 continue;
             }
+            if s.name != b"." {
+                let hidden = self.filter.excluded(&s.name, m.is_dir());
+                self.filter_note();
+                if hidden {
+                    continue;
+                }
+            }
             if s.contents && !m.is_dir() {
                 // "file/" as a source: rsync treats it as the file itself.
             }
@@ -310,6 +357,12 @@ impl<'a> Walker<'a> {
     }
 
     fn dir(&mut self, idx: u32, name: &[u8], path: &Path, dev: u64, first_level: bool) {
+        self.filter.enter_dir(name, path);
+        if let Some((code, text)) = self.filter.take_fatal() {
+            let _ = (self.emit)(WalkEvent::Fatal { code, text });
+            self.stopped = true;
+            return;
+        }
         let rd = match std::fs::read_dir(path) {
             Ok(rd) => rd,
             Err(err) => {
@@ -373,7 +426,9 @@ impl<'a> Walker<'a> {
                     continue;
                 }
             };
-            if (self.excluded)(&child_name, m.is_dir()) {
+            let hidden = self.filter.excluded(&child_name, m.is_dir());
+            self.filter_note();
+            if hidden {
                 continue;
             }
             if m.is_dir() && self.opts.one_file_system > 1 && m.dev() != dev {

@@ -636,6 +636,21 @@ impl Receiver {
         }
         let path = self.target(e);
         let mut old = std::fs::symlink_metadata(&path).ok();
+        if self.opts.existing && old.is_none() && e.name != b"." {
+            // --existing creates nothing, directories included; what lies below an uncreated
+            // directory is skipped silently (rsync generator.c skip_dir).
+            let parent_missing = path.parent().is_some_and(|p| {
+                !p.as_os_str().is_empty() && std::fs::symlink_metadata(p).is_err()
+            });
+            if e.is_dir() && !parent_missing && (self.opts.info.skip > 0 || self.opts.verbose > 1) {
+                let line =
+                    decide::skip_line(&report::escape(&e.name), "not creating new directory");
+                self.push_line(None, line);
+            }
+            if e.is_dir() || parent_missing {
+                return Ok(());
+            }
+        }
         if e.is_dir() {
             return self.process_dir(idx, e, &path, old);
         }
@@ -659,41 +674,27 @@ impl Receiver {
     /// as deletions under --delete/--force, otherwise rsync says "cannot delete non-empty
     /// directory" and "could not make way for new …" and the item fails (exit 23). A dry run only
     /// reports. Returns whether the item may now be created.
+    /// A directory is in the way of a non-directory: rsync removes it when it is empty, or with
+    /// `--delete`/`--force` deletes its contents (protect rules still hold inside, rsync's
+    /// delete_item DEL_FOR_FILE); otherwise "cannot delete non-empty directory".
     fn make_way(&mut self, e: &Entry, path: &Path) -> Result<bool> {
-        let mut kids: Vec<Vec<u8>> = std::fs::read_dir(path)
-            .map(|rd| {
-                rd.filter_map(|d| d.ok())
-                    .map(|d| d.file_name().as_bytes().to_vec())
-                    .collect()
-            })
-            .unwrap_or_default();
-        if !kids.is_empty() && !(self.opts.delete || self.opts.force) {
-            let name = report::escape(&e.name);
+        let name = report::escape(&e.name);
+        let what = match () {
+            _ if e.is_symlink() => "symlink",
+            _ if e.is_device() => "device file",
+            _ if e.is_special() => "special file",
+            _ => "regular file",
+        };
+        let no_way = format!("could not make way for new {what}: {name}");
+        let empty = std::fs::read_dir(path).is_ok_and(|mut rd| rd.next().is_none());
+        if !empty && !(self.opts.delete || self.opts.force) {
             self.gen_line(format!("cannot delete non-empty directory: {name}"));
-            let what = if e.is_symlink() {
-                "symlink"
-            } else if e.is_file() {
-                "regular file"
-            } else {
-                "special file"
-            };
-            self.fail(format!("could not make way for new {what}: {name}"))?;
+            self.fail(no_way)?;
             return Ok(false);
         }
-        delete_order(path, &mut kids);
-        for k in kids {
-            let rel = [e.name.as_slice(), b"/", &k].concat();
-            self.delete_path(&path.join(OsStr::from_bytes(&k)), &rel)?;
-        }
-        if !self.opts.dry_run {
-            if let Err(err) = std::fs::remove_dir(path) {
-                self.fail(format!(
-                    "rsync: [generator] delete_file: rmdir({}) failed: {}",
-                    report::escape(&e.name),
-                    io_text(&err)
-                ))?;
-                return Ok(false);
-            }
+        if !self.delete_tree(path, &e.name, Del::MakeWay)? {
+            self.fail(no_way)?;
+            return Ok(false);
         }
         Ok(true)
     }
@@ -1005,7 +1006,7 @@ impl Receiver {
         }
         if let Some(reason) = decide::skip_reason(e, old.as_ref(), &self.opts) {
             if self.opts.info.skip > 0 || self.opts.verbose > 1 {
-                self.push_line(None, format!("{} {reason}", report::escape(&e.name)));
+                self.push_line(None, decide::skip_line(&report::escape(&e.name), reason));
             }
             return Ok(());
         }
@@ -1395,27 +1396,15 @@ impl Receiver {
                     .to_vec()
             })
             .collect();
-        let Ok(rd) = std::fs::read_dir(&path) else {
-            return Ok(());
-        };
-        let mut names: Vec<Vec<u8>> = rd
-            .filter_map(|d| d.ok())
-            .map(|d| d.file_name().as_bytes().to_vec())
-            .filter(|n| !keep.contains(n))
-            .collect();
-        delete_order(&path, &mut names);
-        for n in names {
+        for (n, protected) in self.scan_for_delete(&path, &dir.name, false) {
+            if protected || keep.contains(&n) {
+                continue;
+            }
             let rel = if dir.name == b"." {
                 n.clone()
             } else {
                 [dir.name.as_slice(), b"/", &n].concat()
             };
-            let is_dir = std::fs::symlink_metadata(path.join(OsStr::from_bytes(&n)))
-                .map(|m| m.is_dir())
-                .unwrap_or(false);
-            if self.filters.protected(&rel, is_dir) || (!is_dir && self.is_backup_name(&n)) {
-                continue;
-            }
             self.in_extraneous = true;
             let r = self.delete_path(&path.join(OsStr::from_bytes(&n)), &rel);
             self.in_extraneous = false;
@@ -1431,20 +1420,74 @@ impl Receiver {
     }
 
     fn delete_path(&mut self, p: &Path, rel: &[u8]) -> Result<()> {
+        self.delete_tree(p, rel, Del::Top).map(|_| ())
+    }
+
+    /// Delete `p` and what is inside; returns whether it is gone. Inside a directory being
+    /// deleted, non-perishable protect rules still keep items, and then the directory stays
+    /// ("cannot delete non-empty directory", printed twice for nested ones as rsync does).
+    /// A destination directory's items as deletion sees them: (name, protected), in
+    /// rsync's deletion order (reverse file-list order: directories, which sort last, first).
+    /// Like rsync's get_dirlist, every item is checked against the rules — and its `-vv` line
+    /// printed — in readdir order first.
+    fn scan_for_delete(
+        &mut self,
+        p: &Path,
+        rel_dir: &[u8],
+        in_deleted_dir: bool,
+    ) -> Vec<(Vec<u8>, bool)> {
+        let Ok(rd) = std::fs::read_dir(p) else {
+            return Vec::new();
+        };
+        self.filters.enter_dir(rel_dir, p);
+        let mut v = Vec::new();
+        for d in rd.flatten() {
+            let name = d.file_name().as_bytes().to_vec();
+            let is_dir = d.file_type().is_ok_and(|t| t.is_dir());
+            let rel = if rel_dir == b"." {
+                name.clone()
+            } else {
+                [rel_dir, b"/", &name].concat()
+            };
+            let protected = if in_deleted_dir {
+                self.filters.protected_in_deleted_dir(&rel, is_dir)
+            } else {
+                self.filters.protected(&rel, is_dir)
+            };
+            if let Some(note) = self.filters.take_note() {
+                self.push_line(None, note);
+            }
+            let key = crate::flist::walk::sort_key(&name, is_dir);
+            v.push((is_dir, key, name, protected));
+        }
+        v.sort();
+        v.into_iter()
+            .rev()
+            .map(|(_, _, n, protected)| (n, protected))
+            .collect()
+    }
+
+    fn delete_tree(&mut self, p: &Path, rel: &[u8], how: Del) -> Result<bool> {
         let Ok(m) = std::fs::symlink_metadata(p) else {
-            return Ok(());
+            return Ok(true);
         };
         if m.is_dir() {
-            if let Ok(rd) = std::fs::read_dir(p) {
-                let mut kids: Vec<Vec<u8>> = rd
-                    .filter_map(|d| d.ok())
-                    .map(|d| d.file_name().as_bytes().to_vec())
-                    .collect();
-                delete_order(p, &mut kids);
-                for k in kids {
-                    let r = [rel, b"/", &k].concat();
-                    self.delete_path(&p.join(OsStr::from_bytes(&k)), &r)?;
+            let mut kept = false;
+            for (k, protected) in self.scan_for_delete(p, rel, true) {
+                if protected {
+                    kept = true;
+                    continue;
                 }
+                let r = [rel, b"/", &k].concat();
+                kept |= !self.delete_tree(&p.join(OsStr::from_bytes(&k)), &r, Del::Nested)?;
+            }
+            if kept {
+                let msg = format!("cannot delete non-empty directory: {}", report::escape(rel));
+                if how == Del::Nested {
+                    self.push_line(None, msg.clone());
+                }
+                self.push_line(None, msg);
+                return Ok(false);
             }
         }
         if let Some(max) = self.opts.max_delete {
@@ -1452,7 +1495,7 @@ impl Receiver {
                 self.del_limit_hit = true;
                 self.problems.del_limit = true;
                 self.del_skipped += 1;
-                return Ok(());
+                return Ok(false);
             }
         }
         let shown = if m.is_dir() {
@@ -1460,37 +1503,40 @@ impl Receiver {
         } else {
             report::escape(rel)
         };
-        if self.log_format().is_some() {
+        if self.log_format().is_some() && how != Del::MakeWay {
             let _ = self
                 .conn
                 .say(crate::wire::msg::LOG_FILE, &format!("*deleting   {shown}"));
         }
-        // log.c log_delete(): an out-format with %i or %o is used for deletions too (itemized as
-        // "*deleting", operation "del.", length 0); otherwise "deleting NAME".
-        match self.opts.out_format.clone() {
-            Some(f) if f.contains("%i") || f.contains("%o") => {
-                let gone = Entry {
-                    name: rel.to_vec(),
-                    mode: m.mode(),
-                    ..Default::default()
-                };
-                let line = expand(
-                    &f,
-                    &Item {
-                        entry: &gone,
-                        itemize: "*deleting  ",
-                        op: "del.",
-                        bytes: 0,
-                        hlink_to: None,
-                        human: self.opts.human,
-                    },
-                );
-                self.gen_line(line);
+        // Making way for a non-directory reports only the contents.
+        if how != Del::MakeWay {
+            // log.c log_delete(): an out-format with %i or %o is used for deletions too (itemized as
+            // "*deleting", operation "del.", length 0); otherwise "deleting NAME".
+            match self.opts.out_format.clone() {
+                Some(f) if f.contains("%i") || f.contains("%o") => {
+                    let gone = Entry {
+                        name: rel.to_vec(),
+                        mode: m.mode(),
+                        ..Default::default()
+                    };
+                    let line = expand(
+                        &f,
+                        &Item {
+                            entry: &gone,
+                            itemize: "*deleting  ",
+                            op: "del.",
+                            bytes: 0,
+                            hlink_to: None,
+                            human: self.opts.human,
+                        },
+                    );
+                    self.gen_line(line);
+                }
+                f if self.opts.info.del > 0 || f.is_some() => {
+                    self.gen_line(format!("deleting {shown}"))
+                }
+                _ => {}
             }
-            f if self.opts.info.del > 0 || f.is_some() => {
-                self.gen_line(format!("deleting {shown}"))
-            }
-            _ => {}
         }
         let backed_up = !self.opts.dry_run && !m.is_dir() && {
             match self.make_backup(p, rel, false) {
@@ -1501,7 +1547,7 @@ impl Receiver {
                         report::escape(rel),
                         io_text(&err)
                     ))?;
-                    return Ok(());
+                    return Ok(false);
                 }
             }
         };
@@ -1527,12 +1573,12 @@ impl Receiver {
                     report::escape(rel),
                     io_text(&err)
                 ))?;
-                return Ok(());
+                return Ok(false);
             }
         }
         self.deletes_done += 1;
         self.stats.deleted[type_slot_meta(&m)] += 1;
-        Ok(())
+        Ok(true)
     }
 
     fn delete_all_top_dirs(&mut self) -> Result<()> {
@@ -1740,15 +1786,13 @@ pub fn is_unsafe(name: &[u8], target: &[u8]) -> bool {
     false
 }
 
-/// rsync deletes a directory's extraneous names in reverse file-list order, and its file list sorts
-/// the non-directories of a directory before its subdirectories (flist.c `f_name_cmp`: t_ITEM
-/// before t_PATH), so subdirectories go first, then the other names from last to first.
-fn delete_order(dir: &Path, names: &mut [Vec<u8>]) {
-    let is_dir = |n: &[u8]| {
-        std::fs::symlink_metadata(dir.join(OsStr::from_bytes(n)))
-            .map(|m| m.is_dir())
-            .unwrap_or(false)
-    };
-    names.sort_by_cached_key(|n| (is_dir(n), n.clone()));
-    names.reverse();
+/// How `delete_tree` was reached (changes only what is reported).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Del {
+    /// An extraneous item of a directory being synchronised.
+    Top,
+    /// Inside a directory being deleted.
+    Nested,
+    /// A directory in the way of a new non-directory.
+    MakeWay,
 }

@@ -113,10 +113,11 @@ impl Sender {
         let sources = self.sources.clone();
         let mut filters = self.filters.clone();
         let checksum = self.opts.checksum;
+        let prune = self.opts.prune_empty_dirs;
+        let mut prune_filters = self.filters.clone();
         std::thread::Builder::new()
             .name("walker".into())
             .spawn(move || {
-                let mut excluded = |name: &[u8], is_dir: bool| filters.excluded(name, is_dir);
                 let mut emit = |mut ev: WalkEvent| {
                     if checksum {
                         if let WalkEvent::Segment { entries, paths, .. } = &mut ev {
@@ -125,7 +126,14 @@ impl Sender {
                     }
                     tx.send(ev).is_ok()
                 };
-                Walker::new(wopts, &mut excluded, &mut emit).run(&sources);
+                if prune {
+                    let protected =
+                        |n: &[u8], p: &std::path::Path| prune_filters.protected_dir(n, p);
+                    let mut pruner = crate::filter::prune::Pruner::new(protected, &mut emit);
+                    Walker::new(wopts, &mut filters, &mut |ev| pruner.push(ev)).run(&sources);
+                } else {
+                    Walker::new(wopts, &mut filters, &mut emit).run(&sources);
+                }
             })
             .expect("spawn walker");
         let mut walking = true;
@@ -205,6 +213,7 @@ impl Sender {
                 }
                 Ok(true)
             }
+            WalkEvent::Fatal { code, text } => Err(Error::new(code, text)),
             WalkEvent::End { io_error } => {
                 self.stats.flist_gen_ms = started.elapsed().as_millis() as u64;
                 self.conn.send(&Msg::FlistEnd {

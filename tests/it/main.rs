@@ -7,6 +7,7 @@ mod docs;
 mod engines;
 mod exit_codes;
 mod fault_kit;
+mod filters;
 mod fuzz;
 mod hashes;
 mod hostile;
