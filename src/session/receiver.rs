@@ -1576,8 +1576,11 @@ impl Receiver {
                 return Ok(false);
             }
         }
-        self.deletes_done += 1;
-        self.stats.deleted[type_slot_meta(&m)] += 1;
+        if how != Del::MakeWay {
+            // rsync counts the contents of a directory in the way, not the directory.
+            self.deletes_done += 1;
+            self.stats.deleted[type_slot_meta(&m)] += 1;
+        }
         Ok(true)
     }
 
