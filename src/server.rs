@@ -4,7 +4,6 @@
 
 use crate::cli::Options;
 use crate::error::Result;
-use crate::flist::walk::Source;
 use crate::session::filters::Filters;
 use crate::session::receiver::Receiver;
 use crate::session::sender::Sender;
@@ -70,10 +69,7 @@ fn run_role(opts: Options, mut conn: crate::session::Conn, sender: bool) -> Resu
         None => opts.operands.clone(),
     };
     let problems = if sender {
-        let sources = paths
-            .iter()
-            .map(|s| Source::from_operand(s.as_bytes()))
-            .collect();
+        let sources = crate::plan::sources::sources(&opts, &paths)?;
         let (_, _, p) = Sender::new(opts, conn, sources, filters).run()?;
         p
     } else {

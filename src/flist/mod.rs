@@ -7,6 +7,7 @@
 
 pub mod entry;
 pub mod names;
+pub mod source;
 pub mod walk;
 
 pub use entry::Entry;

@@ -174,6 +174,7 @@ pub fn server_options(o: &Options, local: bool) -> Vec<String> {
         (o.list_only, "--list-only"),
         (o.stats, "--stats"),
         (o.ignore_missing_args, "--ignore-missing-args"),
+        (o.delete_missing_args, "--delete-missing-args"),
         (o.eight_bit, "-8"),
         (o.engine_params.hw, "--hw"),
         (!o.dedupe, "--no-dedupe"),

@@ -27,6 +27,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 mod inplace;
+mod missing;
 
 struct Job {
     writer: Writer,
@@ -308,7 +309,8 @@ impl Receiver {
             .map(|m| m.is_dir())
             .unwrap_or(false);
         let single = top.len() == 1 && (!top[0].is_dir() || top[0].flags & F_TOP_DIR == 0);
-        if single && !is_dir && !slash && top[0].name != b"." {
+        // A -R name with a directory part always lands below the destination directory.
+        if single && !is_dir && !slash && top[0].name != b"." && !top[0].name.contains(&b'/') {
             if self.opts.mkpath {
                 if let Some(p) = dest.parent().filter(|p| !p.as_os_str().is_empty()) {
                     if !self.opts.dry_run {
@@ -427,6 +429,9 @@ impl Receiver {
             .unwrap_or_else(|| "%n%L".into());
         let it = itemize(self.y, x, c);
         let mut shown = e.clone();
+        if e.flags & F_ABS_NAME != 0 {
+            shown.name.insert(0, b'/');
+        }
         if let Root::File(p) = &self.root {
             if let Some(n) = p.file_name() {
                 shown.name = n.as_bytes().to_vec();
@@ -548,10 +553,16 @@ impl Receiver {
     }
 
     fn process(&mut self, idx: u32, e: &Entry) -> Result<()> {
+        if e.fmt() == 0 {
+            return self.process_missing(e);
+        }
         if self.opts.list_only {
             return self.list_row(e);
         }
         let path = self.target(e);
+        if self.opts.relative && !self.opts.implied_dirs {
+            self.make_parents(&path);
+        }
         let old = std::fs::symlink_metadata(&path).ok();
         if e.is_dir() {
             return self.process_dir(idx, e, &path, old);

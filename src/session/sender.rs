@@ -93,6 +93,8 @@ impl Sender {
             relative: o.relative,
             implied_dirs: o.implied_dirs,
             copy_unsafe_links: o.copy_unsafe_links,
+            ignore_missing: o.ignore_missing_args,
+            delete_missing: o.delete_missing_args,
             nonreg: o.info.nonreg > 0,
         }
     }

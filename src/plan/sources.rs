@@ -1,0 +1,187 @@
+//! Source operands → walk sources, and `--files-from` → source operands.
+//!
+//! `--files-from` (rsync(1), rsync-cli.md §1.3.8) names items relative to the single SRC
+//! directory. Each line becomes the operand `SRC/./LINE` (or `SRC/LINE` with `--no-relative`), so
+//! the `/./` cut point of `-R` gives exactly rsync's names, implied directories and trailing-slash
+//! "contents" rule, and the same operands work for a local walk and, as arguments, for a remote
+//! sender. Lines: NL/CR (or NUL with `-0`) separated; blank lines and, without `-0`, lines starting
+//! with `#` or `;` are ignored; leading `/` is dropped and `..` is collapsed so a line cannot climb
+//! above SRC ("../foo" is "foo").
+
+use crate::cli::Options;
+use crate::error::{io_text, Error, Result};
+use crate::flist::walk::{full_name, Source};
+use crate::plan::operand::{parse_operand, Loc, Plan};
+
+/// Operands → what the walk starts from (with `-R`: rsync's relative names).
+pub fn sources(opts: &Options, operands: &[String]) -> Result<Vec<Source>> {
+    operands
+        .iter()
+        .map(|s| Source::parse(s.as_bytes(), opts.relative).map_err(Error::syntax))
+        .collect()
+}
+
+/// Replace the plan's single SRC by one operand per `--files-from` line.
+pub fn expand_files_from(opts: &Options, p: &mut Plan) -> Result<()> {
+    let Some(ff) = &opts.files_from else {
+        return Ok(());
+    };
+    if p.sources.len() != 1 {
+        let help = crate::cli::help::help_text();
+        return Err(Error::syntax(help.trim_end().to_string()));
+    }
+    if ff != "-" && matches!(parse_operand(ff)?, Loc::Remote { .. }) {
+        if p.remote.is_none() {
+            return Err(Error::syntax(
+                "--files-from cannot be remote when the transfer is local",
+            ));
+        }
+        return Err(Error::syntax(format!(
+            "--files-from={ff}: a list on the remote host is not supported by parasync yet (copy it to this host)"
+        )));
+    }
+    let data = if ff == "-" {
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut v).map(|_| v)
+    } else {
+        std::fs::read(ff)
+    }
+    .map_err(|e| {
+        let text = io_text(&e);
+        let text = text.rsplit_once(" (").map_or(text.as_str(), |t| t.0);
+        Error::syntax(format!("rsync: failed to open files-from file {ff}: {text}"))
+    })?;
+    let src = p.sources[0].clone();
+    if p.local_sends {
+        check_dir(&src)?;
+    }
+    let base = base_of(&src);
+    let mut ops = Vec::new();
+    for line in split_lines(&data, opts.from0) {
+        let Some(name) = clean_line(line)? else {
+            continue;
+        };
+        let name = String::from_utf8_lossy(&name).into_owned();
+        ops.push(if opts.relative && !name.contains("/./") {
+            format!("{base}/./{name}")
+        } else {
+            format!("{base}/{name}")
+        });
+    }
+    p.sources = ops;
+    p.literal = true;
+    Ok(())
+}
+
+/// rsync changes into SRC first: anything but a directory is an error (exit 3).
+fn check_dir(src: &str) -> Result<()> {
+    let err = match std::fs::metadata(src) {
+        Ok(m) if m.is_dir() => return Ok(()),
+        Ok(_) => std::io::Error::from_raw_os_error(libc::ENOTDIR),
+        Err(e) => e,
+    };
+    Err(Error::new(
+        3,
+        format!(
+            "rsync: [sender] change_dir \"{}\" failed: {}",
+            full_name(std::path::Path::new(src)),
+            io_text(&err)
+        ),
+    ))
+}
+
+/// SRC without trailing slashes or `/./` markers (only a list line may cut the path).
+fn base_of(src: &str) -> String {
+    let mut b = src.to_string();
+    while b.contains("/./") {
+        b = b.replace("/./", "/");
+    }
+    while b.len() > 1 && b.ends_with('/') {
+        b.pop();
+    }
+    if b == "/" {
+        b.clear();
+    }
+    b
+}
+
+fn split_lines(data: &[u8], from0: bool) -> impl Iterator<Item = &[u8]> {
+    data.split(move |c| if from0 { *c == 0 } else { *c == b'\n' || *c == b'\r' })
+        .filter(move |l| !l.is_empty() && (from0 || !matches!(l[0], b'#' | b';')))
+}
+
+/// One list line → its cleaned name (None: nothing to send). A trailing slash is kept (it means
+/// "the directory's contents"), as is a `/./` cut point; `..` collapses within each side of it.
+fn clean_line(line: &[u8]) -> Result<Option<Vec<u8>>> {
+    let contents = line.ends_with(b"/") || line.ends_with(b"/.");
+    let (pre, rest) = match line.windows(3).position(|w| w == b"/./") {
+        Some(i) => (&line[..i], Some(&line[i + 3..])),
+        None => (line, None),
+    };
+    fn collapse<'a>(line: &[u8], part: &'a [u8], may_climb: bool) -> Result<Vec<&'a [u8]>> {
+        let mut v: Vec<&'a [u8]> = Vec::new();
+        for c in part.split(|b| *b == b'/') {
+            match c {
+                b"" | b"." => {}
+                b".." => {
+                    if v.pop().is_none() && !may_climb {
+                        return Err(Error::syntax(format!(
+                            "found \"..\" dir in relative path: {}",
+                            String::from_utf8_lossy(line)
+                        )));
+                    }
+                }
+                c => v.push(c),
+            }
+        }
+        Ok(v)
+    }
+    let pre = collapse(line, pre, true)?.join(&b'/');
+    let mut name = match rest {
+        Some(r) => {
+            let r = collapse(line, r, false)?.join(&b'/');
+            [&pre[..], b"/./", &r[..]].concat()
+        }
+        None => pre,
+    };
+    if name.is_empty() {
+        return Ok(None);
+    }
+    if contents {
+        name.push(b'/');
+    }
+    Ok(Some(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(l: &str) -> Option<String> {
+        clean_line(l.as_bytes())
+            .unwrap()
+            .map(|v| String::from_utf8(v).unwrap())
+    }
+
+    #[test]
+    fn lines_are_cleaned() {
+        assert_eq!(c("a/b/g").as_deref(), Some("a/b/g"));
+        assert_eq!(c("/x/").as_deref(), Some("x/"));
+        assert_eq!(c("../a/z").as_deref(), Some("a/z"));
+        assert_eq!(c("a/../x/y").as_deref(), Some("x/y"));
+        assert_eq!(c("a/./b/g").as_deref(), Some("a/./b/g"));
+        assert_eq!(c("./a").as_deref(), Some("a"));
+        assert_eq!(c("/"), None);
+        assert!(clean_line(b"a/./../b").is_err());
+    }
+
+    #[test]
+    fn splitting() {
+        let v: Vec<&[u8]> = split_lines(b"a\r\n#c\n;d\n\nb", false).collect();
+        assert_eq!(v, [&b"a"[..], b"b"]);
+        let v: Vec<&[u8]> = split_lines(b"#a\0b\n c\0\0", true).collect();
+        assert_eq!(v, [&b"#a"[..], b"b\n c"]);
+        assert_eq!(base_of("src/./x//"), "src/x");
+        assert_eq!(base_of("/"), "");
+    }
+}
