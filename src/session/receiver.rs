@@ -429,7 +429,8 @@ impl Receiver {
             .unwrap_or_else(|| "%n%L".into());
         let it = itemize(self.y, x, c);
         let mut shown = e.clone();
-        if e.flags & F_ABS_NAME != 0 {
+        // rsync shows an absolute -R name with its '/' except on a pulling client.
+        if e.flags & F_ABS_NAME != 0 && !self.conn.is_client {
             shown.name.insert(0, b'/');
         }
         if let Root::File(p) = &self.root {
