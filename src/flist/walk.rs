@@ -295,7 +295,7 @@ impl<'a> Walker<'a> {
             let abs = if s.absolute { F_ABS_NAME } else { 0 };
             let e = match self.stat(&s.path, true) {
                 Ok(m) => {
-                    if m.is_dir() && !s.contents && !self.opts.recursive && !self.opts.dirs {
+                    if m.is_dir() && !self.opts.recursive && !self.opts.dirs {
                         self.note(
                             false,
                             format!("skipping directory {}", crate::report::escape(&s.name)),

@@ -2,3 +2,4 @@
 mod bootstrap;
 mod docs;
 mod progress;
+mod selection;
