@@ -170,7 +170,12 @@ mod tests {
     fn relative_names() {
         assert_eq!(
             rel("src/a/b"),
-            ("src/a/b".into(), ".".into(), false, vec!["src=./src".into(), "src/a=./src/a".into()])
+            (
+                "src/a/b".into(),
+                ".".into(),
+                false,
+                vec!["src=./src".into(), "src/a=./src/a".into()]
+            )
         );
         assert_eq!(
             rel("src/./a/b/"),
@@ -183,7 +188,10 @@ mod tests {
         assert_eq!(rel("/tmp/x").3, vec!["tmp=/tmp".to_string()]);
         assert!(Source::relative(b"/tmp/x").unwrap().absolute);
         assert!(!Source::relative(b"/./tmp/x").unwrap().absolute);
-        assert_eq!(rel("./s/f").3, vec!["=.".replace('=', ".="), "s=./s".into()]);
+        assert_eq!(
+            rel("./s/f").3,
+            vec!["=.".replace('=', ".="), "s=./s".into()]
+        );
         assert_eq!(rel("s//a/f").0, "s/a/f");
         assert_eq!(
             Source::relative(b"s/x/../").unwrap_err(),

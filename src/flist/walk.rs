@@ -282,8 +282,7 @@ impl<'a> Walker<'a> {
     fn top_entries(&mut self, sources: &[Source]) -> Vec<(Entry, PathBuf)> {
         let mut out: Vec<(Entry, PathBuf)> = Vec::new();
         let mut at: HashMap<Vec<u8>, usize> = HashMap::new();
-        let mut add = |out: &mut Vec<(Entry, PathBuf)>, e: Entry, p: PathBuf| match at
-            .get(&e.name)
+        let mut add = |out: &mut Vec<(Entry, PathBuf)>, e: Entry, p: PathBuf| match at.get(&e.name)
         {
             Some(&i) => out[i].0.flags |= e.flags & F_TOP_DIR,
             None => {
@@ -311,14 +310,18 @@ impl<'a> Walker<'a> {
                     }
                     e
                 }
-                Err(err) if err.kind() == std::io::ErrorKind::NotFound && self.opts.delete_missing => {
+                Err(err)
+                    if err.kind() == std::io::ErrorKind::NotFound && self.opts.delete_missing =>
+                {
                     // rsync's "missing" entry: the receiver deletes the name.
                     Entry {
                         name: s.name.clone(),
                         ..Default::default()
                     }
                 }
-                Err(err) if err.kind() == std::io::ErrorKind::NotFound && self.opts.ignore_missing => {
+                Err(err)
+                    if err.kind() == std::io::ErrorKind::NotFound && self.opts.ignore_missing =>
+                {
                     continue
                 }
                 Err(err) => {
@@ -340,7 +343,11 @@ impl<'a> Walker<'a> {
                     let Ok(m) = std::fs::metadata(&path) else {
                         continue;
                     };
-                    if let Some(mut d) = m.is_dir().then(|| self.make_entry(name, &path, &m)).flatten() {
+                    if let Some(mut d) = m
+                        .is_dir()
+                        .then(|| self.make_entry(name, &path, &m))
+                        .flatten()
+                    {
                         d.flags |= abs;
                         add(&mut out, d, path);
                     }
@@ -499,15 +506,17 @@ impl<'a> Walker<'a> {
         // win; a recursion flag from either side is kept).
         if let Some(extra) = self.extras.remove(name) {
             let mut extra = extra;
-            kids.retain(|(k, _)| match extra.iter_mut().find(|(x, _)| x.name == k.name) {
-                Some((x, _)) => {
-                    if x.is_dir() {
-                        x.flags |= k.flags & F_TOP_DIR;
+            kids.retain(
+                |(k, _)| match extra.iter_mut().find(|(x, _)| x.name == k.name) {
+                    Some((x, _)) => {
+                        if x.is_dir() {
+                            x.flags |= k.flags & F_TOP_DIR;
+                        }
+                        false
                     }
-                    false
-                }
-                None => true,
-            });
+                    None => true,
+                },
+            );
             kids.extend(extra);
         }
         self.group(idx, kids, dev);

@@ -160,7 +160,7 @@ pub fn plan(operands: &[String]) -> Result<Plan> {
                             local_sends: true,
                             sources,
                             dest: dest.cloned(),
-                literal: false,
+                            literal: false,
                         });
                     }
                     Ok(Plan {
@@ -176,7 +176,7 @@ pub fn plan(operands: &[String]) -> Result<Plan> {
                     local_sends: true,
                     sources,
                     dest: dest.cloned(),
-                literal: false,
+                    literal: false,
                 }),
             }
         }

@@ -49,7 +49,9 @@ pub fn expand_files_from(opts: &Options, p: &mut Plan) -> Result<()> {
     .map_err(|e| {
         let text = io_text(&e);
         let text = text.rsplit_once(" (").map_or(text.as_str(), |t| t.0);
-        Error::syntax(format!("rsync: failed to open files-from file {ff}: {text}"))
+        Error::syntax(format!(
+            "rsync: failed to open files-from file {ff}: {text}"
+        ))
     })?;
     let src = p.sources[0].clone();
     if p.local_sends {
@@ -106,8 +108,14 @@ fn base_of(src: &str) -> String {
 }
 
 fn split_lines(data: &[u8], from0: bool) -> impl Iterator<Item = &[u8]> {
-    data.split(move |c| if from0 { *c == 0 } else { *c == b'\n' || *c == b'\r' })
-        .filter(move |l| !l.is_empty() && (from0 || !matches!(l[0], b'#' | b';')))
+    data.split(move |c| {
+        if from0 {
+            *c == 0
+        } else {
+            *c == b'\n' || *c == b'\r'
+        }
+    })
+    .filter(move |l| !l.is_empty() && (from0 || !matches!(l[0], b'#' | b';')))
 }
 
 /// One list line → its cleaned name (None: nothing to send). A trailing slash is kept (it means

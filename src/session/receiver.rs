@@ -351,7 +351,11 @@ impl Receiver {
             self.root_created = true;
             // rsync main.c: INFO_GTE(NAME, 1) || stdout_format_has_i.
             let has_i = self.opts.itemize > 0
-                || self.opts.out_format.as_deref().is_some_and(|f| f.contains("%i"));
+                || self
+                    .opts
+                    .out_format
+                    .as_deref()
+                    .is_some_and(|f| f.contains("%i"));
             if self.opts.info.name > 0 || has_i {
                 let shown = self.dest.trim_end_matches('/').to_string();
                 self.conn.info(&format!(

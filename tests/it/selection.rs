@@ -27,7 +27,12 @@ fn tree() -> tempfile::TempDir {
     for d in ["a/b/c", "a/b/e", "x"] {
         std::fs::create_dir_all(s.join(d)).unwrap();
     }
-    for (f, body) in [("a/z", "z\n"), ("a/b/g", "g\n"), ("a/b/c/f", "ff\n"), ("x/y", "yy\n")] {
+    for (f, body) in [
+        ("a/z", "z\n"),
+        ("a/b/g", "g\n"),
+        ("a/b/c/f", "ff\n"),
+        ("x/y", "yy\n"),
+    ] {
         std::fs::write(s.join(f), body).unwrap();
     }
     for (d, m) in [("a", 0o750), ("a/b", 0o705)] {
@@ -137,12 +142,7 @@ fn run(prog: &str, dir: &Path, args: &[&str], dest: &str, stdin: Option<&[u8]>) 
 }
 
 /// Run both programs (after `setup(dest)` for each) and compare everything.
-fn same_with(
-    t: &Path,
-    args: &[&str],
-    stdin: Option<&[u8]>,
-    setup: &dyn Fn(&Path),
-) -> Outcome {
+fn same_with(t: &Path, args: &[&str], stdin: Option<&[u8]>, setup: &dyn Fn(&Path)) -> Outcome {
     setup(&t.join("d_rsync"));
     setup(&t.join("d_parasync"));
     let r = run(RSYNC, t, args, "d_rsync", stdin);
@@ -165,9 +165,23 @@ fn relative_keeps_the_full_path() {
     let t = tree();
     let o = same(t.path(), &["-rv", "-R", "src/a/b/c/f", "src/x/y", "DEST/"]);
     assert!(o.stdout.contains(&"src/a/b/c/f".to_string()), "{o:?}");
-    same(t.path(), &["-rv", "-R", "src/a/b/g", "src/x/y", "src/a/z", "src/a/b/c", "DEST/"]);
+    same(
+        t.path(),
+        &[
+            "-rv",
+            "-R",
+            "src/a/b/g",
+            "src/x/y",
+            "src/a/z",
+            "src/a/b/c",
+            "DEST/",
+        ],
+    );
     // Without -r: the directory operand is skipped, implied dirs still sent.
-    same(t.path(), &["-v", "-R", "src/a/b/g", "src/x/y", "src/a/b/c", "DEST/"]);
+    same(
+        t.path(),
+        &["-v", "-R", "src/a/b/g", "src/x/y", "src/a/b/c", "DEST/"],
+    );
     // -d: directories without their contents; a nested operand is sent once.
     same(t.path(), &["-dv", "-R", "src/a/b/c", "src/./a", "DEST/"]);
     same(t.path(), &["-rv", "-R", "src/a", "src/a/b", "DEST/"]);
@@ -175,7 +189,10 @@ fn relative_keeps_the_full_path() {
     same(t.path(), &["-rv", "-R", "./src/a/b/g", "DEST/"]);
     same(t.path(), &["-rvi", "-R", "src//a/b/g", "src/x/", "DEST/"]);
     // A single file with a directory part still lands below a new destination directory.
-    let o = same(t.path(), &["-v", "-R", "--no-implied-dirs", "src/x/y", "DEST"]);
+    let o = same(
+        t.path(),
+        &["-v", "-R", "--no-implied-dirs", "src/x/y", "DEST"],
+    );
     assert!(o.tree.iter().any(|l| l.contains(" src/x/y ")), "{o:?}");
 }
 
@@ -186,7 +203,10 @@ fn dot_slash_cuts_the_implied_path() {
     }
     let t = tree();
     let o = same(t.path(), &["-rv", "-R", "src/./a/b", "DEST/"]);
-    assert!(o.tree.iter().any(|l| l.starts_with("d 705 0 a/b ")), "{o:?}");
+    assert!(
+        o.tree.iter().any(|l| l.starts_with("d 705 0 a/b ")),
+        "{o:?}"
+    );
     same(t.path(), &["-rv", "-R", "src/a/./b/./c", "DEST/"]);
     same(t.path(), &["-rv", "-R", "src/./", "DEST/"]);
     same(t.path(), &["-rv", "-R", "src/a/b/c/.", "DEST/"]);
@@ -223,8 +243,21 @@ fn no_implied_dirs() {
         return;
     }
     let t = tree();
-    same(t.path(), &["-rv", "-R", "--no-implied-dirs", "src/a/b/c", "DEST/"]);
-    same(t.path(), &["-rv", "-R", "--no-implied-dirs", "src/./a/b/g", "src/x/y", "DEST/"]);
+    same(
+        t.path(),
+        &["-rv", "-R", "--no-implied-dirs", "src/a/b/c", "DEST/"],
+    );
+    same(
+        t.path(),
+        &[
+            "-rv",
+            "-R",
+            "--no-implied-dirs",
+            "src/./a/b/g",
+            "src/x/y",
+            "DEST/",
+        ],
+    );
     // An existing symlink in place of an implied directory is followed with --no-implied-dirs
     // and replaced by a real directory without it.
     let link = |d: &Path| {
@@ -238,7 +271,12 @@ fn no_implied_dirs() {
         &link,
     );
     assert!(o.tree.iter().any(|l| l.contains(" real/b/g ")), "{o:?}");
-    let o = same_with(t.path(), &["-rv", "-R", "src/./a/b/g", "DEST/"], None, &link);
+    let o = same_with(
+        t.path(),
+        &["-rv", "-R", "src/./a/b/g", "DEST/"],
+        None,
+        &link,
+    );
     assert!(o.tree.iter().any(|l| l.starts_with("d 750 0 a ")), "{o:?}");
 }
 
@@ -257,8 +295,14 @@ fn files_from_lists_files_and_dirs() {
     let o = same(t.path(), &["-rv", "--files-from=list", "src", "DEST/"]);
     assert!(o.tree.iter().any(|l| l.contains("a/b/c/f")), "{o:?}");
     same(t.path(), &["-av", "--files-from=list", "src/", "DEST/"]);
-    same(t.path(), &["-av", "--no-R", "--files-from=list", "src", "DEST/"]);
-    same(t.path(), &["-i", "--files-from=list", "--no-d", "src", "DEST/"]);
+    same(
+        t.path(),
+        &["-av", "--no-R", "--files-from=list", "src", "DEST/"],
+    );
+    same(
+        t.path(),
+        &["-i", "--files-from=list", "--no-d", "src", "DEST/"],
+    );
     // From stdin, NUL-separated.
     same_with(
         t.path(),
@@ -284,12 +328,33 @@ fn files_from_errors() {
     let o = same(t.path(), &["-v", "--files-from=list", "src", "DEST/"]);
     assert_eq!(o.code, 23);
     assert_eq!(o.errors.len(), 1, "{o:?}");
-    let o = same(t.path(), &["-v", "--ignore-missing-args", "--files-from=list", "src", "DEST/"]);
+    let o = same(
+        t.path(),
+        &[
+            "-v",
+            "--ignore-missing-args",
+            "--files-from=list",
+            "src",
+            "DEST/",
+        ],
+    );
     assert_eq!(o.code, 0);
     // SRC must be a directory (exit 3); exactly one SRC (exit 1); the list must exist (exit 1).
-    let o = run(PARASYNC, t.path(), &["--files-from=list", "src/a/z", "DEST/"], "d", None);
+    let o = run(
+        PARASYNC,
+        t.path(),
+        &["--files-from=list", "src/a/z", "DEST/"],
+        "d",
+        None,
+    );
     assert_eq!(o.code, 3);
-    let o = run(PARASYNC, t.path(), &["--files-from=list", "src", "src", "DEST/"], "d", None);
+    let o = run(
+        PARASYNC,
+        t.path(),
+        &["--files-from=list", "src", "src", "DEST/"],
+        "d",
+        None,
+    );
     assert_eq!(o.code, 1);
     same(t.path(), &["--files-from=missing-list", "src", "DEST/"]);
 }
@@ -302,9 +367,15 @@ fn missing_args() {
     let t = tree();
     let o = same(t.path(), &["-v", "gone", "src/x/y", "DEST/"]);
     assert_eq!(o.code, 23);
-    let o = same(t.path(), &["-v", "--ignore-missing-args", "gone", "src/x/y", "DEST/"]);
+    let o = same(
+        t.path(),
+        &["-v", "--ignore-missing-args", "gone", "src/x/y", "DEST/"],
+    );
     assert_eq!(o.code, 0);
-    let o = same(t.path(), &["-v", "--ignore-missing-args", "-R", "src/nope", "DEST/"]);
+    let o = same(
+        t.path(),
+        &["-v", "--ignore-missing-args", "-R", "src/nope", "DEST/"],
+    );
     assert!(o.tree.is_empty());
     let pre = |d: &Path| {
         std::fs::create_dir_all(d.join("gone/sub")).unwrap();
@@ -314,29 +385,61 @@ fn missing_args() {
         std::fs::write(d.join("f2"), b"").unwrap();
         std::fs::write(d.join("src/x/old"), b"").unwrap();
     };
-    let o = same_with(t.path(), &["-rv", "--delete-missing-args", "gone", "f2", "nd", "DEST/"], None, &pre);
+    let o = same_with(
+        t.path(),
+        &["-rv", "--delete-missing-args", "gone", "f2", "nd", "DEST/"],
+        None,
+        &pre,
+    );
     assert!(o.stdout.contains(&"deleting f2".to_string()), "{o:?}");
     assert!(o.tree.iter().any(|l| l.contains(" gone/sub/k ")), "{o:?}");
     let o = same_with(
         t.path(),
-        &["-ri", "--force", "--delete-missing-args", "gone", "f2", "nd", "src/x/y", "DEST/"],
+        &[
+            "-ri",
+            "--force",
+            "--delete-missing-args",
+            "gone",
+            "f2",
+            "nd",
+            "src/x/y",
+            "DEST/",
+        ],
         None,
         &pre,
     );
     assert!(!o.tree.iter().any(|l| l.contains(" gone")), "{o:?}");
     same_with(
         t.path(),
-        &["-v", "--delete-missing-args", "-R", "src/x/y", "src/nope", "nope2", "DEST/"],
+        &[
+            "-v",
+            "--delete-missing-args",
+            "-R",
+            "src/x/y",
+            "src/nope",
+            "nope2",
+            "DEST/",
+        ],
         None,
         &pre,
     );
     same_with(
         t.path(),
-        &["-rv", "--delete", "--delete-missing-args", "gone", "src/x", "DEST/"],
+        &[
+            "-rv",
+            "--delete",
+            "--delete-missing-args",
+            "gone",
+            "src/x",
+            "DEST/",
+        ],
         None,
         &pre,
     );
-    same(t.path(), &["--list-only", "--delete-missing-args", "gone2", "src/x/y"]);
+    same(
+        t.path(),
+        &["--list-only", "--delete-missing-args", "gone2", "src/x/y"],
+    );
 }
 
 #[test]
@@ -362,12 +465,29 @@ fn remote_relative_and_files_from() {
     let (a, b, c) = (rsrc("src/./a/b"), rsrc("src"), rsrc("DEST/"));
     same(t.path(), &["REMOTE", "-rv", "-R", &a, "DEST/"]);
     same(t.path(), &["REMOTE", "-rv", "-R", "src/./a/b", &c]);
-    same(t.path(), &["REMOTE", "-rv", "-R", "--no-implied-dirs", "src/./a/b", &c]);
-    same(t.path(), &["REMOTE", "-rv", "--files-from=list", &b, "DEST/"]);
+    same(
+        t.path(),
+        &["REMOTE", "-rv", "-R", "--no-implied-dirs", "src/./a/b", &c],
+    );
+    same(
+        t.path(),
+        &["REMOTE", "-rv", "--files-from=list", &b, "DEST/"],
+    );
     same(t.path(), &["REMOTE", "-v", "--files-from=list", "src", &c]);
     // (Through `/./`: an implied /tmp would show a sticky-bit difference unrelated to -R.)
-    let (y, nope) = (rsrc("./src/x/y"), rsrc("src/nope"));
-    same(t.path(), &["REMOTE", "-v", "--delete-missing-args", "-R", &y, &nope, "DEST/"]);
+    let (y, nope) = (rsrc("./src/x/y"), rsrc("./src/nope"));
+    same(
+        t.path(),
+        &[
+            "REMOTE",
+            "-v",
+            "--delete-missing-args",
+            "-R",
+            &y,
+            &nope,
+            "DEST/",
+        ],
+    );
 }
 
 #[test]
