@@ -22,7 +22,7 @@ impl Receiver {
             return Ok(());
         };
         if m.is_dir() && !(self.opts.force || self.opts.delete) {
-            let empty = std::fs::read_dir(&path).map_or(false, |mut d| d.next().is_none());
+            let empty = std::fs::read_dir(&path).is_ok_and(|mut d| d.next().is_none());
             if !empty {
                 self.push_line(
                     None,
