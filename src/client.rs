@@ -81,9 +81,32 @@ pub fn run(args: Vec<String>) -> i32 {
         Ok(p) => p,
         Err(e) => return fail(&e, "client"),
     };
-    if let Err(e) = crate::plan::sources::expand_files_from(&opts, &mut p) {
-        let role = if e.code == 1 { "client" } else { "sender" };
-        return fail(&e, role);
+    // The list is read here, except a remote one on a pull: the remote sender reads that.
+    let remote = p.remote.clone();
+    let fetch = |path: &str| -> std::io::Result<Vec<u8>> {
+        // A list on the receiving host of a push: read it over the remote shell.
+        let Some((user, host)) = &remote else {
+            return Err(std::io::Error::from_raw_os_error(libc::ENOENT));
+        };
+        let mut argv = rsh_base(&opts, user, host).map_err(std::io::Error::other)?;
+        argv.push("cat".into());
+        argv.push(escape_arg(path, false));
+        let out = std::process::Command::new(&argv[0])
+            .args(&argv[1..])
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .output()?;
+        if !out.status.success() {
+            return Err(std::io::Error::from_raw_os_error(libc::ENOENT));
+        }
+        Ok(out.stdout)
+    };
+    match crate::plan::sources::expand_files_from(&opts, &mut p, &fetch) {
+        Ok(remote_list) => opts.files_from = remote_list,
+        Err(e) => {
+            let role = if e.code == 1 { "client" } else { "sender" };
+            return fail(&e, role);
+        }
     }
     if p.dest.is_none() {
         opts.list_only = true;

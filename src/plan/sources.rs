@@ -7,6 +7,12 @@
 //! sender. Lines: NL/CR (or NUL with `-0`) separated; blank lines and, without `-0`, lines starting
 //! with `#` or `;` are ignored; leading `/` is dropped and `..` is collapsed so a line cannot climb
 //! above SRC ("../foo" is "foo").
+//!
+//! Where the list is read: a local list (or `-` = stdin) by the client, whichever side sends; a
+//! remote list (`host:FILE`, `:FILE`) on a pull by the remote sender itself (it gets
+//! `--files-from=FILE`), on a push fetched once over the remote shell (`cat FILE`), since rsync
+//! reads it on the remote end too. A local list on a pull travels as the remote sender's
+//! arguments, so it is bounded by the remote command-line length.
 
 use crate::cli::Options;
 use crate::error::{io_text, Error, Result};
@@ -21,26 +27,44 @@ pub fn sources(opts: &Options, operands: &[String]) -> Result<Vec<Source>> {
         .collect()
 }
 
-/// Replace the plan's single SRC by one operand per `--files-from` line.
-pub fn expand_files_from(opts: &Options, p: &mut Plan) -> Result<()> {
+/// Replace the plan's single SRC by one operand per `--files-from` line. Returns the path of a
+/// list that the remote sender must read itself (`host:FILE` / `:FILE` on a pull); the caller
+/// passes it on as the server's `--files-from`. `fetch` reads a remote list on a push (the list
+/// is on the receiving host).
+pub fn expand_files_from(
+    opts: &Options,
+    p: &mut Plan,
+    fetch: &dyn Fn(&str) -> std::io::Result<Vec<u8>>,
+) -> Result<Option<String>> {
     let Some(ff) = &opts.files_from else {
-        return Ok(());
+        return Ok(None);
     };
     if p.sources.len() != 1 {
         let help = crate::cli::help::help_text();
         return Err(Error::syntax(help.trim_end().to_string()));
     }
-    if ff != "-" && matches!(parse_operand(ff)?, Loc::Remote { .. }) {
-        if p.remote.is_none() {
-            return Err(Error::syntax(
-                "--files-from cannot be remote when the transfer is local",
-            ));
+    let mut remote_list = None;
+    if ff != "-" {
+        if let Loc::Remote { host, path, .. } = parse_operand(ff)? {
+            match &p.remote {
+                None => {
+                    return Err(Error::syntax(
+                        "--files-from cannot be remote when the transfer is local",
+                    ))
+                }
+                Some((_, h)) if !host.is_empty() && host != *h => {
+                    return Err(Error::syntax(
+                        "--files-from hostname is not the same as the transfer hostname",
+                    ))
+                }
+                Some(_) if p.local_sends => remote_list = Some(path),
+                Some(_) => return Ok(Some(path)),
+            }
         }
-        return Err(Error::syntax(format!(
-            "--files-from={ff}: a list on the remote host is not supported by parasync yet (copy it to this host)"
-        )));
     }
-    let data = if ff == "-" {
+    let data = if let Some(path) = &remote_list {
+        fetch(path)
+    } else if ff == "-" {
         let mut v = Vec::new();
         std::io::Read::read_to_end(&mut std::io::stdin(), &mut v).map(|_| v)
     } else {
@@ -49,8 +73,9 @@ pub fn expand_files_from(opts: &Options, p: &mut Plan) -> Result<()> {
     .map_err(|e| {
         let text = io_text(&e);
         let text = text.rsplit_once(" (").map_or(text.as_str(), |t| t.0);
+        let shown = remote_list.as_deref().unwrap_or(ff);
         Error::syntax(format!(
-            "rsync: failed to open files-from file {ff}: {text}"
+            "rsync: failed to open files-from file {shown}: {text}"
         ))
     })?;
     let src = p.sources[0].clone();
@@ -72,7 +97,7 @@ pub fn expand_files_from(opts: &Options, p: &mut Plan) -> Result<()> {
     }
     p.sources = ops;
     p.literal = true;
-    Ok(())
+    Ok(None)
 }
 
 /// rsync changes into SRC first: anything but a directory is an error (exit 3).

@@ -474,6 +474,16 @@ fn remote_relative_and_files_from() {
         &["REMOTE", "-rv", "--files-from=list", &b, "DEST/"],
     );
     same(t.path(), &["REMOTE", "-v", "--files-from=list", "src", &c]);
+    // A list on the remote host: read by the remote sender (pull) or fetched (push).
+    let (rl, hl) = (
+        format!("--files-from=:{root}/list"),
+        format!("--files-from=h:{root}/list"),
+    );
+    same(t.path(), &["REMOTE", "-rv", &rl, &b, "DEST/"]);
+    same(t.path(), &["REMOTE", "-v", &hl, "src", &c]);
+    std::fs::write(t.path().join("list0"), b"a/b/g\0x/\0").unwrap();
+    let rl0 = format!("--files-from=:{root}/list0");
+    same(t.path(), &["REMOTE", "-v0", &rl0, &b, "DEST/"]);
     // (Through `/./`: an implied /tmp would show a sticky-bit difference unrelated to -R.)
     let (y, nope) = (rsrc("./src/x/y"), rsrc("./src/nope"));
     same(
