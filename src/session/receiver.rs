@@ -64,7 +64,8 @@ pub struct Receiver {
     /// Output lines in flist order; a line may wait for its file's data to start (progress mode).
     lines: VecDeque<(Option<u32>, String)>,
     started_files: std::collections::HashSet<u32>,
-    dir_times: Vec<(PathBuf, u32)>,
+    /// Directories to finish at the end: (path, flist index, intended mode).
+    dir_times: Vec<(PathBuf, u32, u32)>,
     hardlinks: Vec<(u32, u64)>,
     hl_first: HashMap<u64, u32>,
     stats: Stats,
@@ -681,7 +682,7 @@ impl Receiver {
                     io_text(&err)
                 ))?;
             }
-            self.dir_times.push((path.to_path_buf(), idx));
+            self.dir_times.push((path.to_path_buf(), idx, mode));
         }
         Ok(())
     }
@@ -1430,7 +1431,7 @@ impl Receiver {
         }
         self.flush_lines()?;
         if !self.opts.dry_run {
-            for (p, idx) in std::mem::take(&mut self.dir_times).into_iter().rev() {
+            for (p, idx, want) in std::mem::take(&mut self.dir_times).into_iter().rev() {
                 let e = self.flist[idx as usize].clone();
                 let mode = if self.opts.perms {
                     Some(e.perms())
@@ -1442,8 +1443,9 @@ impl Receiver {
                     group: false,
                     ..self.meta
                 };
-                // New dirs were created with u+rwx for us; restore the intended mode.
-                let mode = mode.or_else(|| Some(meta::target_mode(&e, None, &self.meta)));
+                // New dirs were created with u+rwx for us; restore the intended mode (an
+                // existing directory keeps its own without -p, as in rsync).
+                let mode = mode.or(Some(want));
                 if let Err(err) = meta::apply(&p, &e, None, None, mode, &o) {
                     self.fail(format!(
                         "rsync: [generator] failed to set times on \"{}\": {}",

@@ -188,6 +188,13 @@ fn relative_keeps_the_full_path() {
     same(t.path(), &["-rv", "-R", "src/a/b/", "DEST/"]);
     same(t.path(), &["-rv", "-R", "./src/a/b/g", "DEST/"]);
     same(t.path(), &["-rvi", "-R", "src//a/b/g", "src/x/", "DEST/"]);
+    // Existing implied directories keep their own mode without -p (new ones get the source's).
+    let pre = |d: &Path| std::fs::create_dir_all(d.join("src/a/b")).unwrap();
+    let o = same_with(t.path(), &["-rv", "-R", "src/a/b/c", "DEST/"], None, &pre);
+    assert!(
+        !o.tree.iter().any(|l| l.starts_with("d 750 0 src/a ")),
+        "{o:?}"
+    );
     // A single file with a directory part still lands below a new destination directory.
     let o = same(
         t.path(),
