@@ -302,6 +302,11 @@ impl<'a> Walker<'a> {
                         );
                         continue;
                     }
+                    // Operands are filtered like any name (rsync: `--exclude=/src/x` drops the
+                    // operand `src/x` under -R); implied directories are not.
+                    if s.name != b"." && (self.excluded)(&s.name, m.is_dir()) {
+                        continue;
+                    }
                     let Some(mut e) = self.make_entry(s.name.clone(), &s.path, &m) else {
                         continue;
                     };
