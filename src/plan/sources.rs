@@ -19,6 +19,9 @@ use crate::error::{io_text, Error, Result};
 use crate::flist::walk::{full_name, Source};
 use crate::plan::operand::{parse_operand, Loc, Plan};
 
+/// Largest local list a pull passes on the remote command line.
+const ARGV_LIMIT: usize = 100_000;
+
 /// Operands → what the walk starts from (with `-R`: rsync's relative names).
 pub fn sources(opts: &Options, operands: &[String]) -> Result<Vec<Source>> {
     operands
@@ -94,6 +97,14 @@ pub fn expand_files_from(
         } else {
             format!("{base}/{name}")
         });
+    }
+    // A pull passes the names as the remote sender's arguments: one `sh -c` string there, which
+    // Linux caps at 128 KiB (MAX_ARG_STRLEN).
+    let bytes: usize = ops.iter().map(|o| o.len() + 1).sum();
+    if p.remote.is_some() && !p.local_sends && bytes > ARGV_LIMIT {
+        return Err(Error::syntax(format!(
+            "--files-from={ff}: the list is too long to pass to the remote sender ({bytes} bytes); put it on the remote host and use --files-from=:FILE"
+        )));
     }
     p.sources = ops;
     p.literal = true;
