@@ -49,7 +49,17 @@ pub fn run(args: Vec<String>) -> i32 {
     let mut opts = match Options::parse(&args) {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("rsync: {}", e.msg);
+            // A few of rsync's option messages carry no "rsync: " prefix (options.c).
+            let bare = [
+                "Unknown --info item",
+                "Unknown --debug item",
+                "The --password-file",
+            ];
+            if bare.iter().any(|b| e.msg.starts_with(b)) {
+                eprintln!("{}", e.msg);
+            } else {
+                eprintln!("rsync: {}", e.msg);
+            }
             print_exit(e.code, "client");
             return e.code;
         }
@@ -115,6 +125,9 @@ pub fn run(args: Vec<String>) -> i32 {
         }
     }
     let role = if p.local_sends { "sender" } else { "receiver" };
+    if opts.streams != 1 {
+        eprintln!("parasync: --streams other than 1 is not implemented yet; using one stream");
+    }
     let mut result = run_transfer(opts.clone(), p.clone());
     if let (Err(e), Some((user, host))) = (&result, &p.remote) {
         // 127: the remote shell found no such program; 2: something else answered.
@@ -173,7 +186,11 @@ pub fn connect(
     let recvd = Arc::new(AtomicU64::new(0));
     let mut w = FrameWriter::new(stream.w, sent.clone());
     let mut r = FrameReader::new(stream.r, recvd.clone());
-    let caps = handshake(&mut w, &mut r, &Caps::ours())?;
+    let guard = (o.timeout > 0)
+        .then(|| HandshakeWatchdog::arm(Duration::from_secs(o.timeout), role, is_client));
+    let caps = handshake(&mut w, &mut r, &Caps::ours());
+    drop(guard);
+    let caps = caps?;
     if o.bwlimit > 0 {
         w.set_bwlimit(o.bwlimit);
     }
@@ -189,6 +206,45 @@ pub fn connect(
         quiet: o.quiet,
         role,
     })
+}
+
+/// `--timeout` before the first message: a peer that never answers the handshake (a stalled
+/// remote shell) blocks a plain read, so a watchdog ends the process the way rsync's io.c
+/// check_timeout does — message, temp files removed, exit 30.
+struct HandshakeWatchdog(Arc<std::sync::atomic::AtomicBool>);
+
+impl HandshakeWatchdog {
+    fn arm(t: Duration, role: &'static str, is_client: bool) -> HandshakeWatchdog {
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let d = done.clone();
+        let start = Instant::now();
+        let _ = std::thread::Builder::new()
+            .name("timeout".into())
+            .spawn(move || {
+                while start.elapsed() < t {
+                    std::thread::sleep(Duration::from_millis(50));
+                    if d.load(Ordering::Relaxed) {
+                        return;
+                    }
+                }
+                eprintln!(
+                    "[{role}] io timeout after {} seconds -- exiting",
+                    t.as_secs()
+                );
+                crate::recon::cleanup();
+                if is_client {
+                    print_exit(crate::error::RERR_TIMEOUT, role);
+                }
+                std::process::exit(crate::error::RERR_TIMEOUT);
+            });
+        HandshakeWatchdog(done)
+    }
+}
+
+impl Drop for HandshakeWatchdog {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
 }
 
 /// The remote shell command up to and including the host (`ssh -l user -4 host`).
@@ -365,7 +421,9 @@ fn run_transfer(opts: Options, p: crate::plan::operand::Plan) -> Result<i32> {
         if result.is_ok() {
             r.wait()
         } else {
-            r.wait_or_kill(5)
+            // A timed-out peer is not waited for (rsync exits right after the timeout).
+            let stalled = matches!(&result, Err(e) if e.code == crate::error::RERR_TIMEOUT);
+            r.wait_or_kill(if stalled { 0 } else { 5 })
         }
     });
     let (sender_stats, recv_stats, mut problems) = match result {

@@ -365,17 +365,17 @@ pub static DEFS: &[Def] = &[
         'y',
         "find similar file for basis if no dest file",
     )),
-    no(val(
+    (val(
         "compare-dest",
         "DIR",
         "also compare destination files relative to DIR",
     )),
-    no(val(
+    (val(
         "copy-dest",
         "DIR",
         "... and include copies of unchanged files",
     )),
-    no(val(
+    (val(
         "link-dest",
         "DIR",
         "hardlink to files in DIR when unchanged",

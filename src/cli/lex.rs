@@ -52,7 +52,8 @@ pub fn lex(args: &[String]) -> Result<Vec<Item>> {
             };
             let (def, negated) = match lookup_long(name) {
                 Some(x) => x,
-                None => return Err(unknown(&format!("--{name}"))),
+                // popt names the whole argument, value included (`--bogus=3: unknown option`).
+                None => return Err(unknown(a)),
             };
             let value = match def.arg {
                 Arg::None => {

@@ -36,6 +36,14 @@ pub struct Info {
 }
 
 /// Everything the run needs, resolved.
+/// Which alternate-destination option is in use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AltDest {
+    Compare,
+    Copy,
+    Link,
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct Options {
     pub verbose: u8,
@@ -120,6 +128,9 @@ pub struct Options {
     pub bwlimit: u64,
     pub fsync: bool,
     pub backup: bool,
+    /// `--compare-dest` / `--copy-dest` / `--link-dest` (one kind, up to 20 dirs).
+    pub alt_dest: Option<AltDest>,
+    pub alt_dirs: Vec<String>,
     pub backup_dir: Option<String>,
     pub suffix: Option<String>,
     pub ipv: Option<u8>,
@@ -155,13 +166,13 @@ pub struct Options {
 fn parse_num<T: std::str::FromStr>(name: &str, v: &str) -> Result<T> {
     v.trim()
         .parse()
-        .map_err(|_| Error::syntax(format!("Invalid argument passed to --{name} ({v})")))
+        .map_err(|_| Error::syntax(format!("--{name}={v}: invalid numeric value")))
 }
 
 /// rsync's SIZE grammar (rsync-cli.md §1.3.10): `N[.F][K|M|G|T|P][B|iB][+1|-1]`; bare numbers
 /// are bytes (`default_unit` is 1024 for --bwlimit, which is in KiB/s).
 pub fn parse_size(name: &str, v: &str, default_unit: u64) -> Result<u64> {
-    let bad = || Error::syntax(format!("--{name} value is invalid: {v}"));
+    let bad = || Error::syntax(format!("--{name}={v} is invalid"));
     let s = v.trim();
     let (s, adj) = if let Some(p) = s.strip_suffix("+1") {
         (p, 1i64)
@@ -264,6 +275,32 @@ impl Options {
             "implied-dirs" => self.implied_dirs = on,
             "backup" => self.backup = on,
             "backup-dir" => self.backup_dir = Some(v),
+            "compare-dest" | "copy-dest" | "link-dest" => {
+                let kind = match def.long {
+                    "compare-dest" => AltDest::Compare,
+                    "copy-dest" => AltDest::Copy,
+                    _ => AltDest::Link,
+                };
+                if let Some(old) = self.alt_dest.filter(|k| *k != kind) {
+                    let old = match old {
+                        AltDest::Compare => "compare-dest",
+                        AltDest::Copy => "copy-dest",
+                        AltDest::Link => "link-dest",
+                    };
+                    return Err(Error::syntax(format!(
+                        "ERROR: the --{} option conflicts with the --{old} option",
+                        def.long
+                    )));
+                }
+                if self.alt_dirs.len() >= 20 {
+                    return Err(Error::syntax(format!(
+                        "ERROR: at most 20 --{} args may be specified",
+                        def.long
+                    )));
+                }
+                self.alt_dest = Some(kind);
+                self.alt_dirs.push(v);
+            }
             "suffix" => self.suffix = Some(v),
             "update" => self.update = on,
             "inplace" => self.inplace = on,
@@ -429,9 +466,8 @@ impl Options {
             }
             "inplace-buffer" => self.inplace_buffer = parse_size("inplace-buffer", &v, 1)?,
             "pipeline" => {
-                if !matches!(v.as_str(), "stream" | "batch" | "v3" | "graph") {
-                    return Err(Error::syntax(format!("unknown --pipeline {v}")));
-                }
+                self.engine_params.pipeline = crate::engine::parasync::Pipeline::parse(&v)
+                    .ok_or_else(|| Error::syntax(format!("unknown --pipeline {v}")))?;
                 self.pipeline = v;
             }
             "streams" => {
@@ -508,7 +544,73 @@ impl Options {
         Ok(())
     }
 
+    /// rsync's option conflicts that involve options parasync does not implement: a command line
+    /// rsync itself rejects gets rsync's message and exit 1 rather than "not supported" (exit 4).
+    fn unsupported_conflicts(&self) -> Result<()> {
+        let typed = |n: &str| self.unsupported.iter().any(|(u, _)| u == n);
+        if typed("delay-updates") && self.inplace {
+            return Err(Error::syntax(
+                "--inplace cannot be used with --delay-updates",
+            ));
+        }
+        if (typed("append") || typed("append-verify")) && self.whole_file == Some(true) {
+            return Err(Error::syntax("--append cannot be used with --whole-file"));
+        }
+        if typed("write-batch") && typed("read-batch") {
+            return Err(Error::syntax(
+                "--write-batch and --read-batch can not be used together",
+            ));
+        }
+        // options.c: --chown sets the user and group maps, so a map given twice, or a map and a
+        // --chown, conflict (approximated without looking at which half of --chown was given).
+        let mut seen: Vec<&str> = Vec::new();
+        for (n, _) in &self.unsupported {
+            let n = n.as_str();
+            if !matches!(n, "usermap" | "groupmap" | "chown") {
+                continue;
+            }
+            if seen.contains(&n) {
+                return Err(Error::syntax(if n == "chown" {
+                    "You can only specify a user-affecting --chown once.".to_string()
+                } else {
+                    format!("You can only specify --{n} once.")
+                }));
+            }
+            if let Some(prior) = seen.iter().find(|s| (**s == "chown") != (n == "chown")) {
+                return Err(Error::syntax(format!(
+                    "--{n} conflicts with prior --{prior}."
+                )));
+            }
+            seen.push(n);
+        }
+        let basis: Vec<&str> = self
+            .unsupported
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .filter(|n| matches!(*n, "compare-dest" | "copy-dest" | "link-dest"))
+            .collect();
+        if let Some(other) = basis.iter().find(|n| **n != basis[0]) {
+            return Err(Error::syntax(format!(
+                "ERROR: the --{other} option conflicts with the --{} option",
+                basis[0]
+            )));
+        }
+        if basis.len() > 20 {
+            return Err(Error::syntax(format!(
+                "ERROR: at most 20 --{} args may be specified",
+                basis[0]
+            )));
+        }
+        if typed("password-file") {
+            return Err(Error::syntax(
+                "The --password-file option may only be used when accessing an rsync daemon.",
+            ));
+        }
+        Ok(())
+    }
+
     fn finish(&mut self) -> Result<()> {
+        self.unsupported_conflicts()?;
         if let Some((name, daemon)) = self.unsupported.first() {
             let msg = if *daemon {
                 format!("--{name}: rsync daemon mode is not supported by parasync (use host:path over a remote shell)")
@@ -541,6 +643,10 @@ impl Options {
         }
         if self.partial_dir.is_some() && self.inplace {
             return Err(Error::syntax("--inplace cannot be used with --partial-dir"));
+        }
+        if self.backup_dir.is_some() {
+            // rsync: --backup-dir implies --backup.
+            self.backup = true;
         }
         if let Some(s) = &self.suffix {
             if s.contains('/') {
@@ -601,6 +707,12 @@ impl Options {
         self.engine_params.block_size = self.block_size;
         self.engine_params.checksum_choice = self.checksum_choice.clone();
         Ok(())
+    }
+
+    /// Does the per-item stdout format itemize (`-i`, or `%i` in `--out-format`)? rsync's
+    /// `stdout_format_has_i`: it also turns on messages such as "created directory".
+    pub fn stdout_format_has_i(&self) -> bool {
+        self.out_format.as_deref().is_some_and(|f| f.contains("%i"))
     }
 
     /// Is the output of unchanged items requested (`-ii`)?

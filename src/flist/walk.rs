@@ -186,7 +186,12 @@ impl<'a> Walker<'a> {
         let mut e = Entry {
             name,
             mode,
-            size: if fmt == S_IFREG { m.size() } else { 0 },
+            // Directories carry their st_size too: `--list-only` and `%l` show it (rsync flist.c).
+            size: if fmt == S_IFREG || fmt == S_IFDIR {
+                m.size()
+            } else {
+                0
+            },
             mtime: m.mtime(),
             mtime_ns: m.mtime_nsec() as u32,
             uid: m.uid(),

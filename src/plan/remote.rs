@@ -216,6 +216,16 @@ pub fn server_options(o: &Options, local: bool) -> Vec<String> {
             long(format!("{k}={x}"));
         }
     }
+    if let Some(kind) = o.alt_dest {
+        let name = match kind {
+            crate::cli::options::AltDest::Compare => "compare-dest",
+            crate::cli::options::AltDest::Copy => "copy-dest",
+            crate::cli::options::AltDest::Link => "link-dest",
+        };
+        for d in &o.alt_dirs {
+            long(format!("--{name}={d}"));
+        }
+    }
     if o.inplace_policy != "trim" {
         long(format!("--inplace-policy={}", o.inplace_policy));
     }

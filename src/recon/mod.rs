@@ -3,6 +3,7 @@
 //! whole-file BLAKE3, then renamed over the target — a failed or interrupted file leaves the old
 //! version untouched (rsync's receiver.c behaviour).
 
+pub mod inplace;
 pub mod tempfile;
 
 /// What an in-place reconstruction of one file did (for `--stats`).
@@ -29,19 +30,21 @@ pub fn run_inplace(
     policy: &str,
     budget: u64,
 ) -> std::io::Result<(Vec<(u64, u64)>, InplaceReport)> {
-    let _ = (file, old_len, policy, budget);
-    let lost = copies.iter().map(|c| c.2).sum();
-    let need = if new_len > 0 {
-        vec![(0, new_len)]
-    } else {
-        vec![]
-    };
+    let policy: inplace::Policy = policy.parse().map_err(std::io::Error::other)?;
+    let copies: Vec<inplace::Copy> = copies
+        .iter()
+        .map(|&(dst, src, len)| inplace::Copy { dst, src, len })
+        .collect();
+    let plan = inplace::plan(&copies, old_len, new_len, policy, budget);
+    inplace::execute(file, &plan, old_len, new_len)?;
+    let st = &plan.stats;
     Ok((
-        need,
+        plan.missing(new_len),
         InplaceReport {
-            lost,
-            converted: copies.len() as u64,
-            ..Default::default()
+            lost: st.bytes_lost,
+            kept: st.copies_kept,
+            converted: st.copies_converted,
+            stash_peak: st.bytes_stashed,
         },
     ))
 }
@@ -54,6 +57,8 @@ use std::sync::Mutex;
 /// with `--partial`, keep what arrived as the destination file (rsync's partial semantics).
 static TEMPS: Mutex<Vec<(PathBuf, PathBuf)>> = Mutex::new(Vec::new());
 static KEEP_PARTIAL: AtomicBool = AtomicBool::new(false);
+/// Set by [`cleanup`]: the process is ending, no new temp file may appear after the sweep.
+static CLOSED: AtomicBool = AtomicBool::new(false);
 
 pub fn set_keep_partial(on: bool) {
     KEEP_PARTIAL.store(on, Ordering::Relaxed);
@@ -61,8 +66,31 @@ pub fn set_keep_partial(on: bool) {
 
 pub fn register(temp: PathBuf, target: PathBuf) {
     if let Ok(mut t) = TEMPS.lock() {
-        t.push((temp, target));
+        if !t.iter().any(|(p, _)| *p == temp) {
+            t.push((temp, target));
+        }
     }
+}
+
+/// Create a temp file with `create` and register it in one step under the registry lock, so a
+/// signal's [`cleanup`] either sees it or runs first and makes the creation fail — a temp file
+/// can never slip in between the sweep and the exit.
+pub fn create_registered<F>(
+    target: &std::path::Path,
+    create: F,
+) -> std::io::Result<(std::fs::File, PathBuf)>
+where
+    F: FnOnce() -> std::io::Result<(std::fs::File, PathBuf)>,
+{
+    let mut t = TEMPS
+        .lock()
+        .map_err(|_| std::io::Error::other("temp-file registry poisoned"))?;
+    if CLOSED.load(Ordering::Relaxed) {
+        return Err(std::io::Error::from(std::io::ErrorKind::Interrupted));
+    }
+    let (f, p) = create()?;
+    t.push((p.clone(), target.to_path_buf()));
+    Ok((f, p))
 }
 
 pub fn unregister(temp: &std::path::Path) {
@@ -74,7 +102,10 @@ pub fn unregister(temp: &std::path::Path) {
 /// Remove (or keep as partial) every temp file still registered.
 pub fn cleanup() {
     let list = match TEMPS.lock() {
-        Ok(mut t) => std::mem::take(&mut *t),
+        Ok(mut t) => {
+            CLOSED.store(true, Ordering::Relaxed);
+            std::mem::take(&mut *t)
+        }
         Err(_) => return,
     };
     let keep = KEEP_PARTIAL.load(Ordering::Relaxed);

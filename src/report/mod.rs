@@ -313,7 +313,7 @@ pub fn local_time(secs: i64) -> String {
 
 /// A `--list-only` row.
 pub fn list_row(e: &crate::flist::Entry, h: u8) -> String {
-    let size = if e.is_dir() { 4096.max(e.size) } else { e.size };
+    let size = e.size;
     let size_s = num(size, h);
     let width = if h == 0 { 11 } else { 14 };
     let mut line = format!(

@@ -26,6 +26,8 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+mod altdest;
+mod backup;
 mod inplace;
 mod missing;
 
@@ -63,6 +65,9 @@ pub struct Receiver {
     jobs: HashMap<u32, Job>,
     /// Output lines in flist order; a line may wait for its file's data to start (progress mode).
     lines: VecDeque<(Option<u32>, String)>,
+    /// Messages of rsync's generator (deletions, make-room failures): rsync prints them as they
+    /// happen, ahead of the item lines its sender logs for the same directory.
+    gen_lines: Vec<String>,
     started_files: std::collections::HashSet<u32>,
     /// Directories to finish at the end: (path, flist index, intended mode).
     dir_times: Vec<(PathBuf, u32, u32)>,
@@ -88,12 +93,16 @@ pub struct Receiver {
     /// Deletions whose unlink waits until the end (a dedupe copy may still read them).
     late_deletes: Vec<(PathBuf, bool)>,
     io_error_announced: bool,
+    /// Deleting extraneous files (may be deferred for dedupe), not making room for a new item.
+    in_extraneous: bool,
     /// `--info=progress2`: bytes of files done, when the last line went out, transfer start.
     p2_bytes: u64,
     p2_last: Option<Instant>,
     p2_start: Instant,
     /// Deletions not done because `--max-delete` was reached.
     del_skipped: u64,
+    /// Last parent directory (entry name) verified free of symlinks; see `symlink_in_path`.
+    safe_parent: Option<Vec<u8>>,
 }
 
 fn path_of(root: &Path, name: &[u8]) -> PathBuf {
@@ -150,6 +159,7 @@ impl Receiver {
             flist: Vec::new(),
             jobs: HashMap::new(),
             lines: VecDeque::new(),
+            gen_lines: Vec::new(),
             started_files: Default::default(),
             dir_times: Vec::new(),
             hardlinks: Vec::new(),
@@ -172,10 +182,12 @@ impl Receiver {
             local: None,
             late_deletes: Vec::new(),
             io_error_announced: false,
+            in_extraneous: false,
             p2_bytes: 0,
             p2_last: None,
             p2_start: Instant::now(),
             del_skipped: 0,
+            safe_parent: None,
         }
     }
 
@@ -287,6 +299,18 @@ impl Receiver {
         }
     }
 
+    /// The entry's path relative to the destination root (its name, or the new name under the
+    /// single-file rename rule).
+    fn rel_name(&self, e: &Entry) -> Vec<u8> {
+        match &self.root {
+            Root::File(p) => p
+                .file_name()
+                .map(|n| n.as_bytes().to_vec())
+                .unwrap_or_default(),
+            _ => e.name.clone(),
+        }
+    }
+
     fn target(&self, e: &Entry) -> PathBuf {
         match &self.root {
             Root::File(p) => p.clone(),
@@ -314,9 +338,7 @@ impl Receiver {
         if single && !is_dir && !slash && top[0].name != b"." && !top[0].name.contains(&b'/') {
             if self.opts.mkpath {
                 if let Some(p) = dest.parent().filter(|p| !p.as_os_str().is_empty()) {
-                    if !self.opts.dry_run {
-                        let _ = std::fs::create_dir_all(p);
-                    }
+                    let _ = self.make_path(p);
                 }
             }
             self.root = Root::File(dest);
@@ -332,12 +354,23 @@ impl Receiver {
                     ),
                 ));
             }
+            if self.opts.mkpath {
+                // main.c make_path(): the root then counts as existing, not as created.
+                if let Err(e) = self.make_path(&dest) {
+                    let shown = crate::flist::walk::full_name(&dest);
+                    return Err(Error::new(
+                        11,
+                        format!(
+                            "rsync: [Receiver] mkdir \"{shown}\" failed: {}",
+                            io_text(&e)
+                        ),
+                    ));
+                }
+                self.root = Root::Dir(dest);
+                return Ok(());
+            }
             if !self.opts.dry_run {
-                let r = if self.opts.mkpath {
-                    std::fs::create_dir_all(&dest)
-                } else {
-                    std::fs::create_dir(&dest)
-                };
+                let r = std::fs::create_dir(&dest);
                 if let Err(e) = r {
                     let shown = crate::flist::walk::full_name(&dest);
                     return Err(Error::new(
@@ -350,14 +383,12 @@ impl Receiver {
                 }
             }
             self.root_created = true;
-            // rsync main.c: INFO_GTE(NAME, 1) || stdout_format_has_i.
-            let has_i = self.opts.itemize > 0
-                || self
-                    .opts
-                    .out_format
-                    .as_deref()
-                    .is_some_and(|f| f.contains("%i"));
-            if self.opts.info.name > 0 || has_i {
+            // main.c: INFO_GTE(NAME, 1) || stdout_format_has_i.
+            if self.opts.info.name > 0
+                || self.opts.verbose > 0
+                || self.opts.itemize > 0
+                || self.opts.stdout_format_has_i()
+            {
                 let shown = self.dest.trim_end_matches('/').to_string();
                 self.conn.info(&format!(
                     "created directory {}",
@@ -366,6 +397,35 @@ impl Receiver {
             }
         }
         self.root = Root::Dir(dest);
+        Ok(())
+    }
+
+    /// `--mkpath`: create the missing components of `p` (rsync's `make_path`) and report
+    /// "created N director(y|ies) for P" as rsync does.
+    fn make_path(&mut self, p: &std::path::Path) -> std::io::Result<()> {
+        let missing = p
+            .ancestors()
+            .take_while(|a| !a.as_os_str().is_empty() && std::fs::symlink_metadata(a).is_err())
+            .count();
+        if missing == 0 {
+            return Ok(());
+        }
+        if !self.opts.dry_run {
+            std::fs::create_dir_all(p)?;
+        }
+        if self.opts.info.name > 0 || self.opts.verbose > 0 || self.opts.stdout_format_has_i() {
+            let shown = p.as_os_str().as_bytes().to_vec();
+            let shown = String::from_utf8_lossy(&shown);
+            let shown = shown.trim_end_matches('/');
+            let what = if missing == 1 {
+                "directory"
+            } else {
+                "directories"
+            };
+            let _ = self
+                .conn
+                .info(&format!("created {missing} {what} for {shown}"));
+        }
         Ok(())
     }
 
@@ -379,13 +439,15 @@ impl Receiver {
                     "protocol error: segment parent is not a directory",
                 ));
             }
+            // generator.c: the directory is itemized (and created) first, then its extraneous
+            // entries are deleted, so deletions do not show up as a change of the directory.
+            self.process(parent, &pe)?;
             if self.opts.delete
                 && self.opts.delete_when == DeleteWhen::During
                 && !self.opts.list_only
             {
                 self.delete_extraneous(&pe, entries)?;
             }
-            self.process(parent, &pe)?;
         }
         for (i, e) in entries.iter().enumerate() {
             if e.is_dir() && e.flags & F_TOP_DIR != 0 {
@@ -396,11 +458,18 @@ impl Receiver {
         self.flush_lines()
     }
 
+    fn gen_line(&mut self, s: String) {
+        self.gen_lines.push(s);
+    }
+
     fn push_line(&mut self, wait: Option<u32>, s: String) {
         self.lines.push_back((wait, s));
     }
 
     fn flush_lines(&mut self) -> Result<()> {
+        for s in std::mem::take(&mut self.gen_lines) {
+            self.conn.info(&s)?;
+        }
         while let Some((wait, _)) = self.lines.front() {
             if let Some(i) = wait {
                 if !self.started_files.contains(i) {
@@ -421,10 +490,14 @@ impl Receiver {
             _ if e.is_device() => 'D',
             _ => 'S',
         };
+        // Without %i rsync (sender.c maybe_log_item) names only transfers, new items, local
+        // changes (symlink retargeted, …) and directories with any change; a file whose only
+        // change is its attributes stays silent.
+        let named = c.significant() && (c.transfer || c.new || c.local || c.hlink || e.is_dir());
         let show = match &self.opts.out_format {
             Some(f) if f.contains("%i") => c.significant() || self.opts.itemize_unchanged(),
-            Some(_) => c.significant(),
-            None => self.opts.info.name > 0 && c.significant(),
+            Some(_) => named,
+            None => self.opts.info.name > 0 && named,
         };
         let log_fmt = self.log_format();
         if !show && (log_fmt.is_none() || !c.significant()) {
@@ -436,20 +509,23 @@ impl Receiver {
             .clone()
             .unwrap_or_else(|| "%n%L".into());
         let it = itemize(self.y, x, c);
-        let mut shown = e.clone();
+        // rsync names the item by its file-list name even when it is stored under another name
+        // (`rsync -v src/a.txt b.txt` prints "a.txt").
         // rsync shows an absolute -R name with its '/' except on a pulling client.
-        if e.flags & F_ABS_NAME != 0 && !self.conn.is_client {
-            shown.name.insert(0, b'/');
-        }
-        if let Root::File(p) = &self.root {
-            if let Some(n) = p.file_name() {
-                shown.name = n.as_bytes().to_vec();
-            }
-        }
+        let abs;
+        let e = if e.flags & F_ABS_NAME != 0 && !self.conn.is_client {
+            abs = Entry {
+                name: [&b"/"[..], &e.name].concat(),
+                ..e.clone()
+            };
+            &abs
+        } else {
+            e
+        };
         let line = expand(
             &fmt,
             &Item {
-                entry: &shown,
+                entry: e,
                 itemize: &it,
                 op: if self.y == '<' { "send" } else { "recv" },
                 bytes: 0,
@@ -461,7 +537,7 @@ impl Receiver {
             let l = expand(
                 &lf,
                 &Item {
-                    entry: &shown,
+                    entry: e,
                     itemize: &it,
                     op: if self.y == '<' { "send" } else { "recv" },
                     bytes: 0,
@@ -568,31 +644,29 @@ impl Receiver {
         if self.opts.list_only {
             return self.list_row(e);
         }
+        if e.is_symlink() {
+            self.safe_parent = None; // it may replace a verified directory
+        }
+        if let Some(link) = self.symlink_in_path(&e.name) {
+            return self.fail(format!(
+                "rsync: [receiver] refusing to write \"{}\" through the symlink \"{}\"",
+                report::escape(&e.name),
+                crate::flist::walk::full_name(&link)
+            ));
+        }
         let path = self.target(e);
         if self.opts.relative && !self.opts.implied_dirs {
             self.make_parents(&path);
         }
-        let old = std::fs::symlink_metadata(&path).ok();
+        let mut old = std::fs::symlink_metadata(&path).ok();
         if e.is_dir() {
             return self.process_dir(idx, e, &path, old);
         }
-        if let Some(m) = &old {
-            if m.is_dir() {
-                // A directory is in the way of a non-directory.
-                if self.opts.dry_run {
-                } else if let Err(err) = std::fs::remove_dir(&path) {
-                    if self.opts.delete || self.opts.force {
-                        let _ = std::fs::remove_dir_all(&path);
-                    } else {
-                        return self.fail(format!(
-                            "cannot delete non-empty directory: {}: {}",
-                            report::escape(&e.name),
-                            io_text(&err)
-                        ));
-                    }
-                }
-                return self.process(idx, e);
+        if old.as_ref().is_some_and(|m| m.is_dir()) {
+            if !self.make_way(e, &path)? {
+                return Ok(());
             }
+            old = None;
         }
         if e.is_symlink() {
             return self.process_symlink(idx, e, &path, old);
@@ -601,6 +675,50 @@ impl Receiver {
             return self.process_special(idx, e, &path, old);
         }
         self.process_file(idx, e, &path, old)
+    }
+
+    /// A directory is in the way of a non-directory (rsync generator.c `delete_item` with
+    /// DEL_MAKE_ROOM): an empty one goes silently; a non-empty one goes with its contents reported
+    /// as deletions under --delete/--force, otherwise rsync says "cannot delete non-empty
+    /// directory" and "could not make way for new …" and the item fails (exit 23). A dry run only
+    /// reports. Returns whether the item may now be created.
+    fn make_way(&mut self, e: &Entry, path: &Path) -> Result<bool> {
+        let mut kids: Vec<Vec<u8>> = std::fs::read_dir(path)
+            .map(|rd| {
+                rd.filter_map(|d| d.ok())
+                    .map(|d| d.file_name().as_bytes().to_vec())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !kids.is_empty() && !(self.opts.delete || self.opts.force) {
+            let name = report::escape(&e.name);
+            self.gen_line(format!("cannot delete non-empty directory: {name}"));
+            let what = if e.is_symlink() {
+                "symlink"
+            } else if e.is_file() {
+                "regular file"
+            } else {
+                "special file"
+            };
+            self.fail(format!("could not make way for new {what}: {name}"))?;
+            return Ok(false);
+        }
+        delete_order(path, &mut kids);
+        for k in kids {
+            let rel = [e.name.as_slice(), b"/", &k].concat();
+            self.delete_path(&path.join(OsStr::from_bytes(&k)), &rel)?;
+        }
+        if !self.opts.dry_run {
+            if let Err(err) = std::fs::remove_dir(path) {
+                self.fail(format!(
+                    "rsync: [generator] delete_file: rmdir({}) failed: {}",
+                    report::escape(&e.name),
+                    io_text(&err)
+                ))?;
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     fn new_counts(&mut self, e: &Entry) {
@@ -648,15 +766,17 @@ impl Receiver {
                         ));
                     }
                 }
-                Change {
-                    new: true,
-                    ..Default::default()
+                // rsync itemizes a new directory against its copy in an alternate dest dir.
+                match self.alt_dir_meta(e) {
+                    Some(m) => decide::attr_change(e, &m, &self.opts, uid, gid, mode),
+                    None => Change {
+                        new: true,
+                        ..Default::default()
+                    },
                 }
             }
             Some(m) => decide::attr_change(e, m, &self.opts, uid, gid, mode),
         };
-        let top_root = e.name == b"." && matches!(self.root, Root::Dir(_));
-        let _ = top_root;
         self.log_item(idx, e, &change, false, None);
         if !self.opts.dry_run {
             // Mode now (so we can write into it), times at the end.
@@ -714,6 +834,13 @@ impl Receiver {
             .unwrap_or(false);
         let mut change = if same {
             decide::attr_change(e, old.as_ref().unwrap(), &self.opts, uid, gid, 0)
+        } else if let Some(m) = old.as_ref().filter(|m| m.file_type().is_symlink()) {
+            // A retargeted link also reports its owner/group changes ("cLc...og...").
+            Change {
+                local: true,
+                checksum: true,
+                ..decide::attr_change(e, m, &self.opts, uid, gid, 0)
+            }
         } else if old.is_some() {
             Change {
                 local: true,
@@ -847,6 +974,19 @@ impl Receiver {
             }
         });
         let mode = meta::target_mode(e, old.as_ref().map(|m| m.mode()), &self.meta);
+        let new_here = old.is_none();
+        let mut basis_path = old.as_ref().map(|_| path.to_path_buf());
+        let mut old = old;
+        if new_here && self.opts.alt_dest.is_some() {
+            match self.alt_lookup(e, path, mode)? {
+                altdest::Alt::Done => return Ok(()),
+                altdest::Alt::Basis(p, m) => {
+                    basis_path = Some(p);
+                    old = Some(m);
+                }
+                altdest::Alt::None => {}
+            }
+        }
         let uptodate = match &old {
             Some(m) => {
                 let mut sum = || {
@@ -909,7 +1049,7 @@ impl Receiver {
                 c
             }
         };
-        if old.is_none() {
+        if new_here {
             self.new_counts(e);
         }
         if self.opts.checksum && !change.new {
@@ -921,7 +1061,7 @@ impl Receiver {
         if self.opts.dry_run {
             return Ok(());
         }
-        self.request(idx, e, path, old.is_some(), false)
+        self.request(idx, e, path, basis_path, false)
     }
 
     fn request(
@@ -929,10 +1069,21 @@ impl Receiver {
         idx: u32,
         e: &Entry,
         path: &Path,
-        has_basis: bool,
+        basis_path: Option<PathBuf>,
         redo: bool,
     ) -> Result<()> {
+        let has_basis = basis_path.is_some();
         let temp_dir = self.opts.temp_dir.as_ref().map(PathBuf::from);
+        if self.opts.inplace && has_basis && !redo {
+            let rel = self.rel_name(e);
+            if let Err(err) = self.make_backup(path, &rel, true) {
+                return self.fail(format!(
+                    "rsync: [receiver] backup of \"{}\" failed: {}",
+                    crate::flist::walk::full_name(path),
+                    io_text(&err)
+                ));
+            }
+        }
         let opened = if self.opts.inplace {
             inplace::open_target(path).map(|f| (f, path.to_path_buf()))
         } else {
@@ -955,10 +1106,10 @@ impl Receiver {
             }
         };
         let whole = self.opts.whole_file.unwrap_or(false) || redo || e.size == 0;
-        let basis = if has_basis && !whole {
-            File::open(path).ok()
-        } else {
-            None
+        let basis = match &basis_path {
+            // In place, copies read the target itself: another basis cannot be used.
+            Some(b) if !whole && (!self.opts.inplace || b == path) => File::open(b).ok(),
+            _ => None,
         };
         let mut half = None;
         let delta = basis.is_some();
@@ -1099,10 +1250,15 @@ impl Receiver {
                 if let Some(job) = self.jobs.remove(&idx) {
                     discard(&job);
                 }
-                return self.fail(format!(
-                    "rsync: [receiver] write failed on \"{}\": {}",
-                    crate::flist::walk::full_name(&target),
-                    io_text(&err)
+                // receiver.c: a failed write (ENOSPC, EIO, ...) ends the run with exit 11; the
+                // rest of this file's data is still in flight, so there is no skipping it.
+                return Err(Error::new(
+                    crate::error::RERR_FILEIO,
+                    format!(
+                        "rsync: [receiver] write failed on \"{}\": {}",
+                        crate::flist::walk::full_name(&target),
+                        io_text(&err)
+                    ),
                 ));
             }
         }
@@ -1160,7 +1316,7 @@ impl Receiver {
                 ))?;
             }
             let target = job.target.clone();
-            return self.request(idx, &e, &target, true, true);
+            return self.request(idx, &e, &target, Some(target.clone()), true);
         }
         if self.opts.fsync {
             let _ = job.writer.file.sync_all();
@@ -1177,6 +1333,17 @@ impl Receiver {
         }
         drop(job.basis.take());
         crate::recon::unregister(&job.temp);
+        if !job.in_place {
+            let rel = self.rel_name(&e);
+            if let Err(err) = self.make_backup(&job.target, &rel, false) {
+                discard(&job);
+                return self.fail(format!(
+                    "rsync: [receiver] backup of \"{}\" failed: {}",
+                    crate::flist::walk::full_name(&job.target),
+                    io_text(&err)
+                ));
+            }
+        }
         if job.in_place {
             // Written in place: nothing to rename.
         } else if let Err(err) = std::fs::rename(&job.temp, &job.target) {
@@ -1235,6 +1402,12 @@ impl Receiver {
             return Ok(());
         }
         let path = self.target(dir);
+        // Never list (and delete in) a directory reached through a symlink: the symlink itself
+        // is what gets replaced, the tree it points to is not ours.
+        let real_dir = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir());
+        if !real_dir || self.symlink_in_path(&dir.name).is_some() {
+            return Ok(());
+        }
         let keep: std::collections::HashSet<Vec<u8>> = children
             .iter()
             .map(|c| {
@@ -1253,8 +1426,7 @@ impl Receiver {
             .map(|d| d.file_name().as_bytes().to_vec())
             .filter(|n| !keep.contains(n))
             .collect();
-        names.sort();
-        names.reverse();
+        delete_order(&path, &mut names);
         for n in names {
             let rel = if dir.name == b"." {
                 n.clone()
@@ -1264,10 +1436,13 @@ impl Receiver {
             let is_dir = std::fs::symlink_metadata(path.join(OsStr::from_bytes(&n)))
                 .map(|m| m.is_dir())
                 .unwrap_or(false);
-            if self.filters.protected(&rel, is_dir) {
+            if self.filters.protected(&rel, is_dir) || (!is_dir && self.is_backup_name(&n)) {
                 continue;
             }
-            self.delete_path(&path.join(OsStr::from_bytes(&n)), &rel)?;
+            self.in_extraneous = true;
+            let r = self.delete_path(&path.join(OsStr::from_bytes(&n)), &rel);
+            self.in_extraneous = false;
+            r?;
         }
         Ok(())
     }
@@ -1288,8 +1463,7 @@ impl Receiver {
                     .filter_map(|d| d.ok())
                     .map(|d| d.file_name().as_bytes().to_vec())
                     .collect();
-                kids.sort();
-                kids.reverse();
+                delete_order(p, &mut kids);
                 for k in kids {
                     let r = [rel, b"/", &k].concat();
                     self.delete_path(&p.join(OsStr::from_bytes(&k)), &r)?;
@@ -1314,17 +1488,53 @@ impl Receiver {
                 .conn
                 .say(crate::wire::msg::LOG_FILE, &format!("*deleting   {shown}"));
         }
-        if self
-            .opts
-            .out_format
-            .as_deref()
-            .is_some_and(|f| f.contains("%i"))
-        {
-            self.push_line(None, format!("*deleting   {shown}"));
-        } else if self.opts.info.del > 0 {
-            self.push_line(None, format!("deleting {shown}"));
+        // log.c log_delete(): an out-format with %i or %o is used for deletions too (itemized as
+        // "*deleting", operation "del.", length 0); otherwise "deleting NAME".
+        match self.opts.out_format.clone() {
+            Some(f) if f.contains("%i") || f.contains("%o") => {
+                let gone = Entry {
+                    name: rel.to_vec(),
+                    mode: m.mode(),
+                    ..Default::default()
+                };
+                let line = expand(
+                    &f,
+                    &Item {
+                        entry: &gone,
+                        itemize: "*deleting  ",
+                        op: "del.",
+                        bytes: 0,
+                        hlink_to: None,
+                        human: self.opts.human,
+                    },
+                );
+                self.gen_line(line);
+            }
+            f if self.opts.info.del > 0 || f.is_some() => {
+                self.gen_line(format!("deleting {shown}"))
+            }
+            _ => {}
         }
-        if !self.opts.dry_run && self.opts.dedupe && self.opts.delete_when != DeleteWhen::After {
+        let backed_up = !self.opts.dry_run && !m.is_dir() && {
+            match self.make_backup(p, rel, false) {
+                Ok(b) => b,
+                Err(err) => {
+                    self.fail(format!(
+                        "rsync: [generator] backup of \"{}\" failed: {}",
+                        report::escape(rel),
+                        io_text(&err)
+                    ))?;
+                    return Ok(());
+                }
+            }
+        };
+        if backed_up {
+            // Moved into the backup: nothing left to delete.
+        } else if !self.opts.dry_run
+            && self.in_extraneous
+            && self.opts.dedupe
+            && self.opts.delete_when != DeleteWhen::After
+        {
             // Dedupe may still copy from it (a moved file): unlink at the end of the run.
             self.late_deletes.push((p.to_path_buf(), m.is_dir()));
         } else if !self.opts.dry_run {
@@ -1474,6 +1684,44 @@ fn discard(job: &Job) {
     }
 }
 
+impl Receiver {
+    /// The first ancestor of `name` below the destination root that is a symlink, if any
+    /// (rsync 3.4's CVE-2024-12087 rule: names from the sender never traverse symlinks on the
+    /// receiver, so a symlink sent earlier cannot redirect a later write outside the
+    /// destination). `-K` trusts directory symlinks as rsync's --keep-dirlinks does.
+    /// The verdict for a parent is cached until the next symlink entry, so a directory's files
+    /// cost one walk up, not one each.
+    fn symlink_in_path(&mut self, name: &[u8]) -> Option<PathBuf> {
+        if self.opts.keep_dirlinks || !matches!(self.root, Root::Dir(_)) {
+            return None;
+        }
+        let parent = &name[..name.iter().rposition(|b| *b == b'/')?];
+        if self.safe_parent.as_deref() == Some(parent) {
+            return None;
+        }
+        let root = self.root_dir();
+        // --no-implied-dirs follows an existing in-tree symlink (rsync(1)); one that is
+        // absolute or climbs out of the destination is still refused.
+        let follow_safe = self.opts.relative && !self.opts.implied_dirs;
+        let found = name
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| **b == b'/')
+            .map(|(i, _)| (i, root.join(OsStr::from_bytes(&name[..i]))))
+            .find(|(i, p)| {
+                std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink())
+                    && !(follow_safe
+                        && std::fs::read_link(p)
+                            .is_ok_and(|t| !is_unsafe(&name[..*i], t.as_os_str().as_bytes())))
+            })
+            .map(|(_, p)| p);
+        if found.is_none() {
+            self.safe_parent = Some(parent.to_vec());
+        }
+        found
+    }
+}
+
 /// rsync's unsafe-symlink test: absolute, empty, or climbing above the transfer root.
 pub fn is_unsafe(name: &[u8], target: &[u8]) -> bool {
     if target.is_empty() || target[0] == b'/' {
@@ -1493,4 +1741,17 @@ pub fn is_unsafe(name: &[u8], target: &[u8]) -> bool {
         }
     }
     false
+}
+
+/// rsync deletes a directory's extraneous names in reverse file-list order, and its file list sorts
+/// the non-directories of a directory before its subdirectories (flist.c `f_name_cmp`: t_ITEM
+/// before t_PATH), so subdirectories go first, then the other names from last to first.
+fn delete_order(dir: &Path, names: &mut [Vec<u8>]) {
+    let is_dir = |n: &[u8]| {
+        std::fs::symlink_metadata(dir.join(OsStr::from_bytes(n)))
+            .map(|m| m.is_dir())
+            .unwrap_or(false)
+    };
+    names.sort_by_cached_key(|n| (is_dir(n), n.clone()));
+    names.reverse();
 }

@@ -293,7 +293,7 @@ impl Sender {
         let haves = self.haves.remove(&idx).unwrap_or_default();
         let dedupe = self.opts.dedupe && !plain && size >= crate::dedupe::MIN_SIZE;
         if !delta && !dedupe {
-            return self.send_whole(idx, &path);
+            return self.send_whole(idx, &path, size);
         }
         let (data, len) = match open_shared(&path) {
             Ok(x) => x,
@@ -329,7 +329,7 @@ impl Sender {
             self.digests.insert(idx, d);
             if !delta {
                 drop(data);
-                return self.send_whole(idx, &path);
+                return self.send_whole(idx, &path, size);
             }
         }
         let id = EngineId::from_u8(engine)
@@ -408,11 +408,29 @@ impl Sender {
         Ok(())
     }
 
-    fn send_whole(&mut self, idx: u32, path: &std::path::Path) -> Result<()> {
+    /// Send at most the listed `size` bytes: a file that grew since the walk is sent as the
+    /// prefix the receiver expects (the digest covers exactly what was sent), one that shrank
+    /// fails the receiver's whole-file verification and is reported — never a torn write.
+    fn send_whole(&mut self, idx: u32, path: &std::path::Path, size: u64) -> Result<()> {
         let mut f = match File::open(path) {
-            Ok(f) => f,
+            Ok(f) => std::io::Read::take(f, size),
             Err(e) => return self.vanished(idx, path, e),
         };
+        let stamp = |f: &File| {
+            use std::os::unix::fs::MetadataExt;
+            f.metadata()
+                .map(|m| {
+                    (
+                        m.len(),
+                        m.mtime(),
+                        m.mtime_nsec(),
+                        m.ctime(),
+                        m.ctime_nsec(),
+                    )
+                })
+                .ok()
+        };
+        let before = stamp(f.get_ref());
         let mut h = blake3::Hasher::new();
         let mut off = 0u64;
         loop {
@@ -455,7 +473,12 @@ impl Sender {
                 break;
             }
         }
-        let digest = *h.finalize().as_bytes();
+        // Changed while being read: what was sent may mix versions, so make the receiver's
+        // whole-file verification fail; it discards the update and asks once more.
+        let mut digest = *h.finalize().as_bytes();
+        if before.is_none() || stamp(f.get_ref()) != before {
+            digest.iter_mut().for_each(|b| *b = !*b);
+        }
         // A source that changed since it was hashed for dedupe must not enter the index.
         if self.digests.remove(&idx).is_some_and(|d| d != digest) {
             return self.conn.send(&Msg::FileEnd {

@@ -1,5 +1,22 @@
 //! Integration tests.
+mod altdest;
 mod bootstrap;
+mod chunker;
+mod cli_errors;
 mod docs;
+mod engines;
+mod exit_codes;
+mod fault_kit;
+mod fuzz;
+mod hashes;
+mod hostile;
+mod inplace;
+mod latency;
+mod local;
+mod output;
 mod progress;
+mod reliability;
+mod remote;
 mod selection;
+mod sshd;
+mod util;

@@ -1,0 +1,185 @@
+//! Local→local transfers compared with rsync on identical inputs: trees, `-v` and `--stats` output
+//! (rsync-cli.md §1.3.1 trailing slash, §1.3.2 new names and `--mkpath`, §1.3.4 local mode, §1.3.7
+//! deletes, §4.2/§4.3 output).
+
+use crate::util::*;
+
+const VS: &[&str] = &["-v", "--stats"];
+
+fn args<'a>(a: &[&'a str]) -> Vec<&'a str> {
+    let mut v = a.to_vec();
+    v.extend_from_slice(VS);
+    v
+}
+
+#[test]
+fn archive_without_trailing_slash() {
+    let t = Twin::standard();
+    t.same(&args(&["-a", "src", "dst"])).r.expect(0, "rsync");
+    // dst itself was created by the run (its mtime is "now"); src inside it is a copy.
+    t.assert_trees("dst", Cmp::ALL.no_root());
+    // Without -H each name of a hard-linked pair becomes its own file.
+    assert_same_tree(
+        &t.r.join("src"),
+        &t.p.join("dst/src"),
+        Cmp::ALL.no_hardlinks(),
+    );
+}
+
+#[test]
+fn archive_with_trailing_slash() {
+    let t = Twin::standard();
+    t.same(&args(&["-a", "src/", "dst"])).r.expect(0, "rsync");
+    t.assert_trees("dst", Cmp::ALL);
+    assert_same_tree(&t.p.join("src"), &t.p.join("dst"), Cmp::ALL.no_hardlinks());
+}
+
+#[test]
+fn hard_links_preserved_with_h() {
+    let t = Twin::standard();
+    t.same(&args(&["-aH", "src/", "dst"]));
+    t.assert_trees("dst", Cmp::ALL);
+    assert_same_tree(&t.p.join("src"), &t.p.join("dst"), Cmp::ALL);
+}
+
+#[test]
+fn recursive_only() {
+    // No -l: symlinks are skipped with a message; no -t/-p/-o/-g: defaults apply on creation.
+    let t = Twin::standard();
+    t.same(&args(&["-r", "src/", "dst"]));
+    t.assert_trees("dst", Cmp::ALL.no_times().no_root());
+}
+
+#[test]
+fn archive_delete_into_diverged_copy() {
+    let t = Twin::new(changed_tree);
+    t.same(&args(&["-a", "--delete", "src/", "dst/"]))
+        .r
+        .expect(0, "rsync");
+    t.assert_trees("dst", Cmp::ALL);
+    // With -a -c the same-size-same-mtime a.txt differs; rsync -a alone leaves it alone.
+    assert_eq!(std::fs::read(t.p.join("dst/a.txt")).unwrap(), b"HELLO\n");
+}
+
+#[test]
+fn rerun_with_nothing_changed() {
+    let t = Twin::standard();
+    t.same(&args(&["-a", "src/", "dst"]));
+    let again = t.same(&args(&["-a", "src/", "dst"]));
+    again.p.expect(0, "second run");
+    t.assert_trees("dst", Cmp::ALL);
+    let itemized = t.same(&["-ai", "src/", "dst"]);
+    assert!(
+        itemized.p.stdout.is_empty(),
+        "nothing to itemize:\n{}",
+        itemized.p
+    );
+}
+
+#[test]
+fn dry_run_changes_nothing() {
+    let t = Twin::new(changed_tree);
+    let before = snapshot(&t.p.join("dst"));
+    t.same(&args(&["-ain", "--delete", "src/", "dst/"]));
+    assert_eq!(
+        before,
+        snapshot(&t.p.join("dst")),
+        "dry run modified the destination"
+    );
+    t.same(&args(&["-an", "src/", "newdst"]));
+    assert!(!t.p.join("newdst").exists());
+}
+
+#[test]
+fn single_file_to_new_name_and_into_dir() {
+    let t = Twin::new(|w| {
+        standard_tree(&w.join("src"));
+        std::fs::create_dir(w.join("into")).unwrap();
+    });
+    t.same(&args(&["-a", "src/a.txt", "renamed.txt"]));
+    assert_same_tree(&t.r.join("renamed.txt"), &t.p.join("renamed.txt"), Cmp::ALL);
+    assert_eq!(std::fs::read(t.p.join("renamed.txt")).unwrap(), b"hello\n");
+    t.same(&args(&["-a", "src/a.txt", "into"]));
+    t.assert_trees("into", Cmp::ALL.no_root());
+    t.same(&args(&["-a", "src/empty", "into/"]));
+    t.assert_trees("into", Cmp::ALL.no_root());
+}
+
+#[test]
+fn multiple_sources() {
+    let t = Twin::standard();
+    t.same(&args(&[
+        "-a",
+        "src/a.txt",
+        "src/sub",
+        "src/link",
+        "src/emptydir/",
+        "dst/",
+    ]));
+    t.assert_trees("dst", Cmp::ALL.no_root());
+}
+
+#[test]
+fn mkpath_creates_missing_components() {
+    let t = Twin::standard();
+    t.same(&args(&["-a", "--mkpath", "src/", "x/y/z"]));
+    t.assert_trees("x/y/z", Cmp::ALL);
+    t.same(&args(&["-a", "--mkpath", "src/a.txt", "m/n/"]));
+    t.assert_trees("m/n", Cmp::ALL.no_root());
+    t.same(&args(&["-a", "--mkpath", "src/a.txt", "q/r/file.txt"]));
+    t.assert_trees("q/r", Cmp::ALL.no_root());
+    // Without --mkpath a missing parent is an error (exit 3 in rsync).
+    t.same(&["-a", "src/", "no/such/parent"]);
+}
+
+#[test]
+fn quick_check_variants() {
+    // Each variant decides differently about the same diverged destination.
+    for extra in [
+        &["--no-whole-file"][..],
+        &["-c"],
+        &["--size-only"],
+        &["-I"],
+        &["--ignore-existing"],
+        &["-u"],
+    ] {
+        let t = Twin::new(changed_tree);
+        let mut a = vec!["-ai", "--stats"];
+        a.extend_from_slice(extra);
+        a.extend_from_slice(&["src/", "dst/"]);
+        let pair = t.run(&a);
+        // Delta transfers (--no-whole-file) may match different amounts of data per engine.
+        pair.assert_same_by(
+            &format!("{a:?}"),
+            if extra == ["--no-whole-file"] {
+                mask_delta
+            } else {
+                mask
+            },
+        );
+        t.assert_trees("dst", Cmp::ALL);
+    }
+}
+
+#[test]
+fn large_file_delta_and_whole() {
+    // The one 64 MiB file: a fresh copy, then a delta against a basis with a changed middle.
+    let t = Twin::new(|w| {
+        let data = pseudo_random(64, 64 << 20);
+        let mut tr = Tree::new(&w.join("src"));
+        tr.file("huge.bin", &data);
+        tr.finish();
+        let mut old = data;
+        old[32 << 20..(32 << 20) + 4096].fill(0);
+        let mut tr = Tree::new(&w.join("dst"));
+        tr.file("huge.bin", &old)
+            .mtime("huge.bin", 1_600_000_000, 0);
+        tr.finish();
+    });
+    let pair = t.run(&args(&["-a", "--no-whole-file", "src/", "dst/"]));
+    pair.assert_same_by("delta 64 MiB", mask_delta);
+    t.assert_trees("dst", Cmp::ALL);
+    assert_same_tree(&t.p.join("src"), &t.p.join("dst"), Cmp::ALL);
+    t.same(&args(&["-a", "src/", "fresh"]));
+    t.assert_trees("fresh", Cmp::ALL);
+}

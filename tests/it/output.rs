@@ -1,0 +1,127 @@
+//! Output formats compared line for line with rsync (rsync-cli.md §4): `-i` (§4.5), `-v` (§4.2),
+//! `--stats` (§4.3), `--out-format` (§4.6) and `--list-only` (§4.7), over a fresh copy and over a
+//! diverged destination (new, changed, deleted, symlink, dir, perms-only and times-only items), real
+//! and dry runs, locally and pushed/pulled over ssh. Only timings and protocol byte counts are masked.
+
+use crate::util::*;
+
+/// Output options exercised by every scenario.
+const FORMATS: &[&[&str]] = &[
+    &["-i"],
+    &["-ii"],
+    &["-v"],
+    &["-vi"],
+    &["--stats"],
+    &["--stats", "-h"],
+    &["--stats", "--no-h"],
+    &["--out-format=%i %n%L %l"],
+    &["--out-format=%n %M %B %U:%G %l"],
+];
+
+/// Run `rsync -a FORMAT extra… src/ dst/` (and parasync) in fresh workspaces built by `setup`.
+fn check(setup: fn(&std::path::Path), extra: &[&str], masker: fn(&str) -> String) {
+    for fmt in FORMATS {
+        let t = Twin::new(setup);
+        let mut a = vec!["-a"];
+        a.extend_from_slice(fmt);
+        a.extend_from_slice(extra);
+        a.extend_from_slice(&["src/", "dst/"]);
+        t.run(&a).assert_same_by(&format!("{a:?}"), masker);
+        if !extra.contains(&"-n") {
+            t.assert_trees("dst", Cmp::ALL);
+        }
+    }
+}
+
+fn standard(w: &std::path::Path) {
+    standard_tree(&w.join("src"))
+}
+
+#[test]
+fn fresh_copy() {
+    check(standard, &[], mask);
+}
+
+#[test]
+fn diverged_destination() {
+    check(changed_tree, &[], mask);
+}
+
+#[test]
+fn diverged_destination_with_delete() {
+    check(changed_tree, &["--delete"], mask);
+}
+
+#[test]
+fn diverged_destination_dry_run() {
+    check(changed_tree, &["-n", "--delete"], mask);
+}
+
+#[test]
+fn checksum_and_no_times() {
+    check(changed_tree, &["-c"], mask);
+    check(changed_tree, &["--no-t"], mask);
+    check(changed_tree, &["--no-p"], mask);
+}
+
+#[test]
+fn sender_side_escapes() {
+    // Locally rsync logs items on its sender: %o is "send" and %f the source path ("src/a.txt").
+    // (%b counts protocol bytes, which differ by design, so it is not compared.)
+    let t = Twin::new(standard);
+    t.same(&["-a", "--out-format=%o %f %n", "src/", "dst/"]);
+}
+
+#[test]
+fn list_only() {
+    let t = Twin::standard();
+    for args in [
+        &["--list-only", "src/"][..],
+        &["--list-only", "-r", "src/"],
+        &["-a", "--list-only", "src"],
+        &["src/"],
+        &["-a", "src/sub/"],
+        &["--list-only", "--no-h", "-r", "src/"],
+        &["--list-only", "-hh", "-r", "src/"],
+        &["--list-only", "src/a.txt", "src/big.bin"],
+    ] {
+        t.same(args).p.expect(0, "list");
+    }
+}
+
+#[test]
+fn over_ssh() {
+    let s = crate::need_sshd!();
+    let w = s.wrapper.to_str().unwrap();
+    for (setup, dir) in [
+        (standard as fn(&std::path::Path), "push"),
+        (changed_tree, "push"),
+        (changed_tree, "pull"),
+    ] {
+        for fmt in [
+            &["-i"][..],
+            &["-v"],
+            &["--stats"],
+            &["--out-format=%i %n%L %l"],
+            &["-i", "-n", "--delete"],
+        ] {
+            let t = Twin::new(setup);
+            let mut a = vec!["-a"];
+            a.extend_from_slice(fmt);
+            if dir == "push" {
+                a.extend_from_slice(&["src/", "127.0.0.1:{WS}/dst/"]);
+            } else {
+                a.extend_from_slice(&["127.0.0.1:{WS}/src/", "dst/"]);
+            }
+            t.run_with(&a, &["-e", w], &["-e", w, "--rsync-path={BIN}"])
+                .assert_same_by(&format!("{a:?}"), mask_delta);
+        }
+    }
+    let t = Twin::standard();
+    t.run_with(
+        &["--list-only", "-r", "127.0.0.1:{WS}/src/"],
+        &["-e", w],
+        &["-e", w, "--rsync-path={BIN}"],
+    )
+    .assert_same("remote list");
+}
