@@ -98,13 +98,14 @@ fn snapshot(root: &Path) -> Vec<String> {
     v
 }
 
-/// Run `prog` in `dir` with `args` ("DEST" → `dest`, "REMOTE" → the rsh options for `prog`).
+/// Run `prog` in `dir` with `args` ("DEST" → `dest`, "RSH=CMD" → `-e CMD` and `prog` as the
+/// remote program).
 fn run(prog: &str, dir: &Path, args: &[&str], dest: &str, stdin: Option<&[u8]>) -> Outcome {
     let mut argv: Vec<String> = Vec::new();
     for a in args {
-        if *a == "REMOTE" {
+        if let Some(cmd) = a.strip_prefix("RSH=") {
             argv.push("-e".into());
-            argv.push(rsh(dir));
+            argv.push(cmd.to_string());
             argv.push(format!("--rsync-path={prog}"));
         } else {
             argv.push(a.replace("DEST", dest));
@@ -466,44 +467,50 @@ fn remote_relative_and_files_from() {
         return;
     }
     let t = tree();
+    let e = format!("RSH={}", rsh(t.path()));
+    remote_cases(&t, &e, "h");
+}
+
+#[test]
+fn remote_relative_and_files_from_over_sshd() {
+    if !have_rsync() {
+        return;
+    }
+    let s = crate::need_sshd!();
+    let t = tree();
+    let e = format!("RSH={}", s.wrapper.display());
+    remote_cases(&t, &e, "127.0.0.1");
+}
+
+/// -R, --files-from (local and remote lists) and --delete-missing-args, pushed and pulled.
+fn remote_cases(t: &tempfile::TempDir, e: &str, host: &str) {
     std::fs::write(t.path().join("list"), b"a/b/g\nx/\na/b/c\n").unwrap();
     let root = t.path().display().to_string();
-    let rsrc = |p: &str| format!("h:{root}/{p}");
+    let rsrc = |p: &str| format!("{host}:{root}/{p}");
     let (a, b, c) = (rsrc("src/./a/b"), rsrc("src"), rsrc("DEST/"));
-    same(t.path(), &["REMOTE", "-rv", "-R", &a, "DEST/"]);
-    same(t.path(), &["REMOTE", "-rv", "-R", "src/./a/b", &c]);
+    same(t.path(), &[e, "-rv", "-R", &a, "DEST/"]);
+    same(t.path(), &[e, "-rv", "-R", "src/./a/b", &c]);
     same(
         t.path(),
-        &["REMOTE", "-rv", "-R", "--no-implied-dirs", "src/./a/b", &c],
+        &[e, "-rv", "-R", "--no-implied-dirs", "src/./a/b", &c],
     );
-    same(
-        t.path(),
-        &["REMOTE", "-rv", "--files-from=list", &b, "DEST/"],
-    );
-    same(t.path(), &["REMOTE", "-v", "--files-from=list", "src", &c]);
+    same(t.path(), &[e, "-rv", "--files-from=list", &b, "DEST/"]);
+    same(t.path(), &[e, "-v", "--files-from=list", "src", &c]);
     // A list on the remote host: read by the remote sender (pull) or fetched (push).
     let (rl, hl) = (
         format!("--files-from=:{root}/list"),
-        format!("--files-from=h:{root}/list"),
+        format!("--files-from={host}:{root}/list"),
     );
-    same(t.path(), &["REMOTE", "-rv", &rl, &b, "DEST/"]);
-    same(t.path(), &["REMOTE", "-v", &hl, "src", &c]);
+    same(t.path(), &[e, "-rv", &rl, &b, "DEST/"]);
+    same(t.path(), &[e, "-v", &hl, "src", &c]);
     std::fs::write(t.path().join("list0"), b"a/b/g\0x/\0").unwrap();
     let rl0 = format!("--files-from=:{root}/list0");
-    same(t.path(), &["REMOTE", "-v0", &rl0, &b, "DEST/"]);
+    same(t.path(), &[e, "-v0", &rl0, &b, "DEST/"]);
     // (Through `/./`: an implied /tmp would show a sticky-bit difference unrelated to -R.)
     let (y, nope) = (rsrc("./src/x/y"), rsrc("./src/nope"));
     same(
         t.path(),
-        &[
-            "REMOTE",
-            "-v",
-            "--delete-missing-args",
-            "-R",
-            &y,
-            &nope,
-            "DEST/",
-        ],
+        &[e, "-v", "--delete-missing-args", "-R", &y, &nope, "DEST/"],
     );
 }
 
