@@ -73,7 +73,7 @@ fn run_role(opts: Options, mut conn: crate::session::Conn, sender: bool) -> Resu
             remote: None,
             local_sends: true,
             sources: paths,
-            dest: None,
+            dest: Some(String::new()),
             literal: false,
         };
         // `--files-from=host:FILE` on a pull: the list is on this host.

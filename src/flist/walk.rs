@@ -297,7 +297,26 @@ impl<'a> Walker<'a> {
         };
         for s in sources {
             let abs = if s.absolute { F_ABS_NAME } else { 0 };
-            let e = match self.stat(&s.path, true) {
+            let mut s = s.clone();
+            let mut st = self.stat(&s.path, true);
+            if s.contents
+                && st
+                    .as_ref()
+                    .is_err_and(|e| e.raw_os_error() == Some(libc::ENOTDIR))
+            {
+                // `-R dir/file/`: rsync sends the file itself.
+                let b = s.path.as_os_str().as_bytes();
+                let end = b
+                    .iter()
+                    .rposition(|c| *c != b'/' && *c != b'.')
+                    .map_or(0, |i| i + 1);
+                if end > 0 && s.name != b"." {
+                    s.path = PathBuf::from(std::ffi::OsStr::from_bytes(&b[..end]));
+                    s.contents = false;
+                    st = self.stat(&s.path, true);
+                }
+            }
+            let e = match st {
                 Ok(m) => {
                     if m.is_dir() && !self.opts.recursive && !self.opts.dirs {
                         self.note(

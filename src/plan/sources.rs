@@ -42,7 +42,8 @@ pub fn expand_files_from(
     let Some(ff) = &opts.files_from else {
         return Ok(None);
     };
-    if p.sources.len() != 1 {
+    // rsync wants exactly one SRC and a DEST (no listing mode) with --files-from.
+    if p.sources.len() != 1 || p.dest.is_none() {
         let help = crate::cli::help::help_text();
         return Err(Error::syntax(help.trim_end().to_string()));
     }

@@ -188,6 +188,8 @@ fn relative_keeps_the_full_path() {
     same(t.path(), &["-rv", "-R", "src/a", "src/a/b", "DEST/"]);
     same(t.path(), &["-rv", "-R", "src/a/b/", "DEST/"]);
     same(t.path(), &["-rv", "-R", "./src/a/b/g", "DEST/"]);
+    // A file named with a trailing slash is the file itself.
+    same(t.path(), &["-rv", "-R", "src/x/y/", "DEST/"]);
     same(t.path(), &["-rvi", "-R", "src//a/b/g", "src/x/", "DEST/"]);
     // Existing implied directories keep their own mode without -p (new ones get the source's).
     let pre = |d: &Path| std::fs::create_dir_all(d.join("src/a/b")).unwrap();
@@ -365,6 +367,9 @@ fn files_from_errors() {
     );
     assert_eq!(o.code, 1);
     same(t.path(), &["--files-from=missing-list", "src", "DEST/"]);
+    // No listing mode with --files-from: a DEST is required (usage, exit 1).
+    let o = run(PARASYNC, t.path(), &["--files-from=list", "src"], "d", None);
+    assert_eq!(o.code, 1);
 }
 
 #[test]
