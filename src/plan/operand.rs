@@ -84,6 +84,8 @@ pub struct Plan {
     pub local_sends: bool,
     pub sources: Vec<String>,
     pub dest: Option<String>,
+    /// Sources are literal names (from `--files-from`): a remote shell must not glob them.
+    pub literal: bool,
 }
 
 /// Classify all operands (sources + dest; one operand = listing mode).
@@ -140,6 +142,7 @@ pub fn plan(operands: &[String]) -> Result<Plan> {
                 local_sends: false,
                 sources: paths,
                 dest: dest.cloned(),
+                literal: false,
             })
         }
         Loc::Local(_) => {
@@ -157,6 +160,7 @@ pub fn plan(operands: &[String]) -> Result<Plan> {
                             local_sends: true,
                             sources,
                             dest: dest.cloned(),
+                            literal: false,
                         });
                     }
                     Ok(Plan {
@@ -164,6 +168,7 @@ pub fn plan(operands: &[String]) -> Result<Plan> {
                         local_sends: true,
                         sources,
                         dest: Some(if path.is_empty() { ".".into() } else { path }),
+                        literal: false,
                     })
                 }
                 _ => Ok(Plan {
@@ -171,6 +176,7 @@ pub fn plan(operands: &[String]) -> Result<Plan> {
                     local_sends: true,
                     sources,
                     dest: dest.cloned(),
+                    literal: false,
                 }),
             }
         }

@@ -29,6 +29,7 @@ use std::time::Instant;
 mod altdest;
 mod backup;
 mod inplace;
+mod missing;
 
 struct Job {
     writer: Writer,
@@ -68,7 +69,8 @@ pub struct Receiver {
     /// happen, ahead of the item lines its sender logs for the same directory.
     gen_lines: Vec<String>,
     started_files: std::collections::HashSet<u32>,
-    dir_times: Vec<(PathBuf, u32)>,
+    /// Directories to finish at the end: (path, flist index, intended mode).
+    dir_times: Vec<(PathBuf, u32, u32)>,
     hardlinks: Vec<(u32, u64)>,
     hl_first: HashMap<u64, u32>,
     stats: Stats,
@@ -333,7 +335,8 @@ impl Receiver {
             .map(|m| m.is_dir())
             .unwrap_or(false);
         let single = top.len() == 1 && (!top[0].is_dir() || top[0].flags & F_TOP_DIR == 0);
-        if single && !is_dir && !slash && top[0].name != b"." {
+        // A -R name with a directory part always lands below the destination directory.
+        if single && !is_dir && !slash && top[0].name != b"." && !top[0].name.contains(&b'/') {
             if self.opts.mkpath {
                 if let Some(p) = dest.parent().filter(|p| !p.as_os_str().is_empty()) {
                     let _ = self.make_path(p);
@@ -382,7 +385,11 @@ impl Receiver {
             }
             self.root_created = true;
             // main.c: INFO_GTE(NAME, 1) || stdout_format_has_i.
-            if self.opts.info.name > 0 || self.opts.verbose > 0 || self.opts.stdout_format_has_i() {
+            if self.opts.info.name > 0
+                || self.opts.verbose > 0
+                || self.opts.itemize > 0
+                || self.opts.stdout_format_has_i()
+            {
                 let shown = self.dest.trim_end_matches('/').to_string();
                 self.conn.info(&format!(
                     "created directory {}",
@@ -505,6 +512,17 @@ impl Receiver {
         let it = itemize(self.y, x, c);
         // rsync names the item by its file-list name even when it is stored under another name
         // (`rsync -v src/a.txt b.txt` prints "a.txt").
+        // rsync shows an absolute -R name with its '/' except on a pulling client.
+        let abs;
+        let e = if e.flags & F_ABS_NAME != 0 && !self.conn.is_client {
+            abs = Entry {
+                name: [&b"/"[..], &e.name].concat(),
+                ..e.clone()
+            };
+            &abs
+        } else {
+            e
+        };
         let line = expand(
             &fmt,
             &Item {
@@ -621,6 +639,9 @@ impl Receiver {
     }
 
     fn process(&mut self, idx: u32, e: &Entry) -> Result<()> {
+        if e.fmt() == 0 {
+            return self.process_missing(e);
+        }
         if self.opts.list_only {
             return self.list_row(e);
         }
@@ -635,6 +656,9 @@ impl Receiver {
             ));
         }
         let path = self.target(e);
+        if self.opts.relative && !self.opts.implied_dirs {
+            self.make_parents(&path);
+        }
         let mut old = std::fs::symlink_metadata(&path).ok();
         if self.opts.existing && old.is_none() && e.name != b"." {
             // --existing creates nothing, directories included; what lies below an uncreated
@@ -780,7 +804,7 @@ impl Receiver {
                     io_text(&err)
                 ))?;
             }
-            self.dir_times.push((path.to_path_buf(), idx));
+            self.dir_times.push((path.to_path_buf(), idx, mode));
         }
         Ok(())
     }
@@ -1667,7 +1691,7 @@ impl Receiver {
         }
         self.flush_lines()?;
         if !self.opts.dry_run {
-            for (p, idx) in std::mem::take(&mut self.dir_times).into_iter().rev() {
+            for (p, idx, want) in std::mem::take(&mut self.dir_times).into_iter().rev() {
                 let e = self.flist[idx as usize].clone();
                 let mode = if self.opts.perms {
                     Some(e.perms())
@@ -1679,8 +1703,9 @@ impl Receiver {
                     group: false,
                     ..self.meta
                 };
-                // New dirs were created with u+rwx for us; restore the intended mode.
-                let mode = mode.or_else(|| Some(meta::target_mode(&e, None, &self.meta)));
+                // New dirs were created with u+rwx for us; restore the intended mode (an
+                // existing directory keeps its own without -p, as in rsync).
+                let mode = mode.or(Some(want));
                 if let Err(err) = meta::apply(&p, &e, None, None, mode, &o) {
                     self.fail(format!(
                         "rsync: [generator] failed to set times on \"{}\": {}",
@@ -1755,12 +1780,21 @@ impl Receiver {
             return None;
         }
         let root = self.root_dir();
+        // --no-implied-dirs follows an existing in-tree symlink (rsync(1)); one that is
+        // absolute or climbs out of the destination is still refused.
+        let follow_safe = self.opts.relative && !self.opts.implied_dirs;
         let found = name
             .iter()
             .enumerate()
             .filter(|(_, b)| **b == b'/')
-            .map(|(i, _)| root.join(OsStr::from_bytes(&name[..i])))
-            .find(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink()));
+            .map(|(i, _)| (i, root.join(OsStr::from_bytes(&name[..i]))))
+            .find(|(i, p)| {
+                std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink())
+                    && !(follow_safe
+                        && std::fs::read_link(p)
+                            .is_ok_and(|t| !is_unsafe(&name[..*i], t.as_os_str().as_bytes())))
+            })
+            .map(|(_, p)| p);
         if found.is_none() {
             self.safe_parent = Some(parent.to_vec());
         }

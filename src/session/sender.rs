@@ -101,6 +101,8 @@ impl Sender {
             relative: o.relative,
             implied_dirs: o.implied_dirs,
             copy_unsafe_links: o.copy_unsafe_links,
+            ignore_missing: o.ignore_missing_args,
+            delete_missing: o.delete_missing_args,
             nonreg: o.info.nonreg > 0,
         }
     }
@@ -175,7 +177,8 @@ impl Sender {
                 for e in &entries {
                     self.stats.num_files += 1;
                     match () {
-                        _ if e.is_file() => self.stats.num_reg += 1,
+                        // A --delete-missing-args entry (mode 0) counts as regular, as in rsync.
+                        _ if e.is_file() || e.fmt() == 0 => self.stats.num_reg += 1,
                         _ if e.is_dir() => self.stats.num_dir += 1,
                         _ if e.is_symlink() => self.stats.num_link += 1,
                         _ if e.is_device() => self.stats.num_dev += 1,

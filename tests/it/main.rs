@@ -18,5 +18,6 @@ mod output;
 mod progress;
 mod reliability;
 mod remote;
+mod selection;
 mod sshd;
 mod util;
