@@ -711,7 +711,7 @@ impl Receiver {
         };
         let no_way = format!("could not make way for new {what}: {name}");
         let empty = std::fs::read_dir(path).is_ok_and(|mut rd| rd.next().is_none());
-        if !empty && !(self.opts.delete || self.opts.force) {
+        if !(empty || self.opts.delete || self.opts.force) {
             self.gen_line(format!("cannot delete non-empty directory: {name}"));
             self.fail(no_way)?;
             return Ok(false);

@@ -43,6 +43,9 @@ struct Probe {
     len: u64,
 }
 
+/// Extra copies, and the literal (offset, length) ranges still to send.
+pub type Resolved = (Vec<Op>, Vec<(u64, u64)>);
+
 /// The copies and literal runs of one file as the engine produced them (literals as ranges only:
 /// their bytes are re-read from the source when sent).
 #[derive(Default)]
@@ -118,11 +121,7 @@ impl Gaps {
 
     /// Extend copies over the blocks whose hashes match `new`; returns the extra copies and the
     /// literal ranges still to send. `answers` holds one hash list per planned probe.
-    pub fn resolve(
-        &self,
-        new: &[u8],
-        answers: &[Vec<u64>],
-    ) -> Result<(Vec<Op>, Vec<(u64, u64)>), String> {
+    pub fn resolve(&self, new: &[u8], answers: &[Vec<u64>]) -> Result<Resolved, String> {
         if answers.len() != self.probes.len() {
             return Err("probe answer count mismatch".into());
         }
