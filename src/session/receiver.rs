@@ -454,7 +454,9 @@ impl Receiver {
             .out_format
             .clone()
             .unwrap_or_else(|| "%n%L".into());
-        let it = itemize(self.y, x, c);
+        let mut c = *c;
+        c.time_now = !self.opts.times && !c.new && (c.transfer || c.local);
+        let it = itemize(self.y, x, &c);
         // rsync names the item by its file-list name even when it is stored under another name
         // (`rsync -v src/a.txt b.txt` prints "a.txt").
         let line = expand(
@@ -499,6 +501,18 @@ impl Receiver {
         }
         let path = self.target(e);
         let mut old = std::fs::symlink_metadata(&path).ok();
+        // generator.c: --ignore-existing skips anything already present (attributes, links and
+        // type changes included) unless both sides are directories.
+        if self.opts.ignore_existing {
+            if let Some(m) = &old {
+                if !(e.is_dir() && m.is_dir()) {
+                    if self.opts.info.skip > 0 || self.opts.verbose > 1 {
+                        self.push_line(None, format!("{} exists", report::escape(&e.name)));
+                    }
+                    return Ok(());
+                }
+            }
+        }
         if e.is_dir() {
             return self.process_dir(idx, e, &path, old);
         }
