@@ -36,6 +36,13 @@ fn fail(e: &Error, role: &str) -> i32 {
     if !e.msg.is_empty() {
         eprintln!("{}", e.msg);
     }
+    // A fatal error of rsync's pre-fork receiver (e.g. creating the destination) ends its run, and
+    // rsync's last line names that role.
+    let role = if e.msg.starts_with("rsync: [Receiver] ") {
+        "Receiver"
+    } else {
+        role
+    };
     print_exit(e.code, role);
     e.code
 }
@@ -88,7 +95,7 @@ pub fn run(args: Vec<String>) -> i32 {
             opts.dirs = true;
         }
     }
-    let role = if p.local_sends { "sender" } else { "receiver" };
+    let role = if p.local_sends { "sender" } else { "generator" };
     match run_transfer(opts, p) {
         Ok(code) => {
             if code != 0 {
