@@ -38,12 +38,7 @@ fn fail(e: &Error, role: &str) -> i32 {
     }
     // A fatal error of rsync's pre-fork receiver (e.g. creating the destination) ends its run, and
     // rsync's last line names that role.
-    let role = if e.msg.starts_with("rsync: [Receiver] ") {
-        "Receiver"
-    } else {
-        role
-    };
-    print_exit(e.code, role);
+    print_exit(e.code, e.role.unwrap_or(role));
     e.code
 }
 

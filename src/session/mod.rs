@@ -108,7 +108,9 @@ impl Conn {
                 if !text.is_empty() {
                     print_line(LOG_ERROR, &text, false);
                 }
-                Err(Error::new(code as i32, String::new()))
+                let mut e = Error::new(code as i32, String::new());
+                e.role = crate::error::role_of(&String::from_utf8_lossy(&text));
+                Err(e)
             }
             Ok(m) => Ok(m),
             Err(e) => Err(self.closed(e)),
