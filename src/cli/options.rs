@@ -477,15 +477,8 @@ impl Options {
         Ok(())
     }
 
-    fn finish(&mut self) -> Result<()> {
-        if let Some((name, daemon)) = self.unsupported.first() {
-            let msg = if *daemon {
-                format!("--{name}: rsync daemon mode is not supported by parasync (use host:path over a remote shell)")
-            } else {
-                format!("--{name}: this option is not supported by parasync yet")
-            };
-            return Err(Error::new(RERR_UNSUPPORTED, msg));
-        }
+    /// rsync's option conflicts (options.c), all usage errors (exit 1).
+    fn check_conflicts(&mut self) -> Result<()> {
         self.recursive = self.explicit_r.unwrap_or(self.archive_r);
         if self.delete
             && !self.recursive
@@ -513,8 +506,30 @@ impl Options {
                 )));
             }
         }
+        let append = self
+            .unsupported
+            .iter()
+            .any(|(n, _)| n.starts_with("append"));
+        if append && self.whole_file == Some(true) {
+            return Err(Error::syntax("--append cannot be used with --whole-file"));
+        }
         if self.secluded_args && self.old_args {
             return Err(Error::syntax("--secluded-args conflicts with --old-args."));
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        // Usage errors come first: rsync would refuse such a command line (exit 1) whatever
+        // parasync supports.
+        self.check_conflicts()?;
+        if let Some((name, daemon)) = self.unsupported.first() {
+            let msg = if *daemon {
+                format!("--{name}: rsync daemon mode is not supported by parasync (use host:path over a remote shell)")
+            } else {
+                format!("--{name}: this option is not supported by parasync yet")
+            };
+            return Err(Error::new(RERR_UNSUPPORTED, msg));
         }
         if self.modify_window < 0 {
             self.modify_window = -1;
