@@ -151,7 +151,7 @@ fn parse_num<T: std::str::FromStr>(name: &str, v: &str) -> Result<T> {
 /// rsync's SIZE grammar (rsync-cli.md §1.3.10): `N[.F][K|M|G|T|P][B|iB][+1|-1]`; bare numbers
 /// are bytes (`default_unit` is 1024 for --bwlimit, which is in KiB/s).
 pub fn parse_size(name: &str, v: &str, default_unit: u64) -> Result<u64> {
-    let bad = || Error::syntax(format!("--{name} value is invalid: {v}"));
+    let bad = || Error::syntax(format!("--{name}={v} is invalid"));
     let s = v.trim();
     let (s, adj) = if let Some(p) = s.strip_suffix("+1") {
         (p, 1i64)
