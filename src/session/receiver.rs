@@ -215,6 +215,7 @@ impl Receiver {
                         crate::recon::unregister(&job.temp);
                         let _ = std::fs::remove_file(&job.temp);
                     }
+                    self.lines.retain(|(w, _)| *w != Some(idx));
                     self.started_files.insert(idx);
                     self.flush_lines()?;
                 }
@@ -470,7 +471,9 @@ impl Receiver {
                 human: self.opts.human,
             },
         );
-        let wait = (wait && self.opts.info.progress == 1).then_some(idx);
+        // A transferred file is named once its sender has opened it (rsync logs on the sender):
+        // a file that fails there is reported by its error only.
+        let wait = wait.then_some(idx);
         self.push_line(wait, line);
     }
 
@@ -896,7 +899,7 @@ impl Receiver {
         }
         self.stats.xferred_files += 1;
         self.stats.xferred_size += e.size;
-        self.log_item(idx, e, &change, true, None);
+        self.log_item(idx, e, &change, !self.opts.dry_run, None);
         if self.opts.dry_run {
             return Ok(());
         }
@@ -915,6 +918,7 @@ impl Receiver {
         let (file, temp) = match create_temp(path, temp_dir.as_deref()) {
             Ok(x) => x,
             Err(err) => {
+                self.started_files.insert(idx);
                 let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
                 return self.fail(format!(
                     "rsync: [receiver] mkstemp \"{}\" failed: {}",
@@ -1076,6 +1080,9 @@ impl Receiver {
                 "protocol error: end of a file that was not requested",
             ));
         };
+        if self.started_files.insert(idx) {
+            self.flush_lines()?;
+        }
         let e = self.flist[idx as usize].clone();
         crate::recon::unregister(&job.temp);
         let got = job.writer.finish(e.size);
