@@ -78,7 +78,11 @@ pub fn full_name(p: &Path) -> String {
 
 /// rsync's order of names within one directory: non-dirs, then dirs, each bytewise.
 pub fn sort_children(v: &mut [(Entry, PathBuf)]) {
-    v.sort_by(|a, b| (a.0.is_dir(), &a.0.name).cmp(&(b.0.is_dir(), &b.0.name)));
+    // "." (a `dir/` operand among others) leads the top level, as in rsync's f_name_cmp.
+    v.sort_by(|a, b| {
+        let key = |e: &Entry| (e.name != b".", e.is_dir());
+        (key(&a.0), &a.0.name).cmp(&(key(&b.0), &b.0.name))
+    });
 }
 
 pub struct Walker<'a> {

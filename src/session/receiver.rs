@@ -59,6 +59,10 @@ pub struct Receiver {
     /// Messages of rsync's generator (deletions, make-room failures): rsync prints them as they
     /// happen, ahead of the item lines its sender logs for the same directory.
     gen_lines: Vec<String>,
+    /// The top-level "." already itemized with the operands (not again when its contents come).
+    dot_done: Option<u32>,
+    /// Names of the top-level entries (operands), kept by deletions in ".".
+    top_names: Vec<Vec<u8>>,
     started_files: std::collections::HashSet<u32>,
     dir_times: Vec<(PathBuf, u32)>,
     hardlinks: Vec<(u32, u64)>,
@@ -134,6 +138,8 @@ impl Receiver {
             jobs: HashMap::new(),
             lines: VecDeque::new(),
             gen_lines: Vec::new(),
+            dot_done: None,
+            top_names: Vec::new(),
             started_files: Default::default(),
             dir_times: Vec::new(),
             hardlinks: Vec::new(),
@@ -389,7 +395,9 @@ impl Receiver {
             }
             // generator.c: the directory is itemized (and created) first, then its extraneous
             // entries are deleted, so deletions do not show up as a change of the directory.
-            self.process(parent, &pe)?;
+            if self.dot_done != Some(parent) {
+                self.process(parent, &pe)?;
+            }
             if self.opts.delete
                 && self.opts.delete_when == DeleteWhen::During
                 && !self.opts.list_only
@@ -397,11 +405,23 @@ impl Receiver {
                 self.delete_extraneous(&pe, entries)?;
             }
         }
+        if parent == u32::MAX {
+            self.top_names
+                .extend(entries.iter().map(|e| e.name.clone()));
+        }
         for (i, e) in entries.iter().enumerate() {
-            if e.is_dir() && e.flags & F_TOP_DIR != 0 {
+            if parent == u32::MAX && e.name == b"." && e.is_dir() {
+                // "." sorts first among the operands and rsync itemizes it there.
+                self.dot_done = Some(base + i as u32);
+            } else if e.is_dir() && e.flags & F_TOP_DIR != 0 {
                 continue; // processed when its own segment arrives (rsync's depth-first order)
             }
             self.process(base + i as u32, e)?;
+        }
+        if parent == u32::MAX && self.dot_done.is_some() {
+            // rsync deletes in "." before naming the operands; hold the lines until "."'s
+            // contents (and its deletions) arrive.
+            return Ok(());
         }
         self.flush_lines()
     }
@@ -1173,6 +1193,14 @@ impl Receiver {
             return Ok(());
         }
         let path = self.target(dir);
+        // The top-level "." also holds the other operands (`a.txt sub/ dst/`), and files of the
+        // top level may already be in flight (their temp files are ours, not extraneous).
+        let top: &[Vec<u8>] = if dir.name == b"." {
+            &self.top_names
+        } else {
+            &[]
+        };
+        let temps = self.jobs.values().filter_map(|j| j.temp.file_name());
         let keep: std::collections::HashSet<Vec<u8>> = children
             .iter()
             .map(|c| {
@@ -1182,6 +1210,8 @@ impl Receiver {
                     .unwrap_or(&c.name)
                     .to_vec()
             })
+            .chain(top.iter().cloned())
+            .chain(temps.map(|n| n.as_bytes().to_vec()))
             .collect();
         let Ok(rd) = std::fs::read_dir(&path) else {
             return Ok(());
