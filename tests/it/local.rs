@@ -117,6 +117,13 @@ fn multiple_sources() {
         "dst/",
     ]));
     t.assert_trees("dst", Cmp::ALL.no_root());
+    // With --delete, "." (from `dir/`) also holds the other operands: only the stale name goes.
+    for w in [&t.r, &t.p] {
+        std::fs::write(w.join("dst/stale"), b"x").unwrap();
+    }
+    t.same(&args(&["-a", "--delete", "src/a.txt", "src/sub/", "dst/"]));
+    t.assert_trees("dst", Cmp::ALL.no_root());
+    assert!(t.p.join("dst/a.txt").exists() && !t.p.join("dst/stale").exists());
 }
 
 #[test]
