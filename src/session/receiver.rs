@@ -56,9 +56,10 @@ pub struct Receiver {
     jobs: HashMap<u32, Job>,
     /// Output lines in flist order; a line may wait for its file's data to start (progress mode).
     lines: VecDeque<(Option<u32>, String)>,
-    /// Messages of rsync's generator (deletions, make-room failures): rsync prints them as they
-    /// happen, ahead of the item lines its sender logs for the same directory.
-    gen_lines: Vec<String>,
+    /// Where messages of rsync's generator (deletions, make-room failures, skipped types) enter
+    /// `lines`: rsync prints them ahead of the item lines its sender logs for the same directory,
+    /// but after those of earlier directories.
+    gen_at: usize,
     /// The top-level "." already itemized with the operands (not again when its contents come).
     dot_done: Option<u32>,
     /// Names of the top-level entries (operands), kept by deletions in ".".
@@ -137,7 +138,7 @@ impl Receiver {
             flist: Vec::new(),
             jobs: HashMap::new(),
             lines: VecDeque::new(),
-            gen_lines: Vec::new(),
+            gen_at: 0,
             dot_done: None,
             top_names: Vec::new(),
             started_files: Default::default(),
@@ -384,6 +385,12 @@ impl Receiver {
     }
 
     fn on_segment(&mut self, parent: u32, base: u32, entries: &[Entry]) -> Result<()> {
+        // The lines held back for "." (see below) belong to the same directory as its contents.
+        self.gen_at = if self.dot_done == Some(parent) {
+            0
+        } else {
+            self.lines.len()
+        };
         if parent != u32::MAX {
             let pe = self.flist.get(parent as usize).cloned().ok_or_else(|| {
                 Error::protocol("protocol error: segment for an unknown directory")
@@ -427,7 +434,9 @@ impl Receiver {
     }
 
     fn gen_line(&mut self, s: String) {
-        self.gen_lines.push(s);
+        let at = self.gen_at.min(self.lines.len());
+        self.lines.insert(at, (None, s));
+        self.gen_at = at + 1;
     }
 
     fn push_line(&mut self, wait: Option<u32>, s: String) {
@@ -435,9 +444,6 @@ impl Receiver {
     }
 
     fn flush_lines(&mut self) -> Result<()> {
-        for s in std::mem::take(&mut self.gen_lines) {
-            self.conn.info(&s)?;
-        }
         while let Some((wait, _)) = self.lines.front() {
             if let Some(i) = wait {
                 if !self.started_files.contains(i) {
@@ -445,6 +451,7 @@ impl Receiver {
                 }
             }
             let (_, s) = self.lines.pop_front().unwrap();
+            self.gen_at = self.gen_at.saturating_sub(1);
             self.conn.info(&s)?;
         }
         Ok(())
@@ -521,6 +528,17 @@ impl Receiver {
     fn process(&mut self, idx: u32, e: &Entry) -> Result<()> {
         if self.opts.list_only {
             return self.list_row(e);
+        }
+        // generator.c: types not being preserved are skipped with a note.
+        if (e.is_symlink() && !self.opts.links)
+            || (e.is_device() && !self.opts.devices)
+            || (e.is_special() && !self.opts.specials)
+        {
+            if self.opts.info.nonreg > 0 {
+                let name = report::escape(&e.name);
+                self.gen_line(format!("skipping non-regular file \"{name}\""));
+            }
+            return Ok(());
         }
         let path = self.target(e);
         let mut old = std::fs::symlink_metadata(&path).ok();
@@ -1356,6 +1374,7 @@ impl Receiver {
     }
 
     fn finish_up(&mut self) -> Result<()> {
+        self.gen_at = self.lines.len();
         if matches!(self.opts.delete_when, DeleteWhen::After | DeleteWhen::Delay)
             && self.opts.delete
         {

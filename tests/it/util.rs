@@ -213,6 +213,30 @@ pub fn mask_delta(s: &str) -> String {
         .join("\n")
 }
 
+/// Remove what the remote login shell's startup files print on a developer machine (a pyenv
+/// rehash racing between concurrent ssh sessions); CI machines print nothing of the kind.
+fn drop_shell_noise(s: &str) -> String {
+    s.split_inclusive('\n')
+        .filter(|l| !(l.starts_with("pyenv: ") || l.contains("/.pyenv/")))
+        .collect()
+}
+
+/// Split out the lines starting with `prefix` (sorted) from the rest: for messages whose position
+/// relative to the item lines is a race in rsync itself (its generator and sender print
+/// independently), such as "skipping non-regular file".
+pub fn split_lines(s: &str, prefix: &str) -> (Vec<String>, String) {
+    let (mut picked, mut rest) = (Vec::new(), String::new());
+    for l in s.split_inclusive('\n') {
+        if l.starts_with(prefix) {
+            picked.push(l.to_string());
+        } else {
+            rest.push_str(l);
+        }
+    }
+    picked.sort();
+    (picked, rest)
+}
+
 /// Line-by-line difference, for failure messages.
 pub fn diff(a: &str, b: &str) -> String {
     let (la, lb): (Vec<_>, Vec<_>) = (a.lines().collect(), b.lines().collect());
@@ -605,7 +629,7 @@ impl Twin {
         let w = ws.to_str().unwrap();
         Out {
             stdout: o.stdout.replace(w, "WS"),
-            stderr: o.stderr.replace(w, "WS"),
+            stderr: drop_shell_noise(&o.stderr).replace(w, "WS"),
             code: o.code,
         }
     }
