@@ -255,8 +255,8 @@ fn run_transfer(opts: Options, p: crate::plan::operand::Plan) -> Result<i32> {
         *counters.borrow_mut() = Some((conn.sent.clone(), conn.recvd.clone()));
         conn.send(&Msg::Filters(filters.to_wire()))?;
         let header = opts.info.flist > 0 && !opts.quiet && (!opts.list_only || opts.verbose > 0);
-        let incremental = !(opts.delete
-            && matches!(
+        let incremental = (!opts.delete
+            || !matches!(
                 opts.delete_when,
                 crate::cli::options::DeleteWhen::Before | crate::cli::options::DeleteWhen::After
             ))

@@ -575,11 +575,8 @@ impl Options {
             *i = Info::default();
         }
         if self.itemize > 0 && self.out_format.is_none() {
-            self.out_format = Some(if self.itemize > 1 {
-                "%i %n%L".into()
-            } else {
-                "%i %n%L".into()
-            });
+            // -ii uses the same format; itemize_unchanged() widens what is shown.
+            self.out_format = Some("%i %n%L".into());
         }
         self.engine_params.block_size = self.block_size;
         self.engine_params.checksum_choice = self.checksum_choice.clone();

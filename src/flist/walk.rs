@@ -139,14 +139,12 @@ impl<'a> Walker<'a> {
         }
     }
 
-    fn stat(&self, p: &Path, top: bool) -> std::io::Result<Metadata> {
+    fn stat(&self, p: &Path, _top: bool) -> std::io::Result<Metadata> {
         if self.opts.copy_links {
             std::fs::metadata(p)
         } else {
             let m = std::fs::symlink_metadata(p)?;
-            if m.file_type().is_symlink()
-                && (self.opts.copy_dirlinks || (top && !self.opts.links && false))
-            {
+            if m.file_type().is_symlink() && self.opts.copy_dirlinks {
                 if let Ok(t) = std::fs::metadata(p) {
                     if t.is_dir() {
                         return Ok(t);

@@ -585,7 +585,7 @@ impl Receiver {
                     .collect()
             })
             .unwrap_or_default();
-        if !kids.is_empty() && !(self.opts.delete || self.opts.force) {
+        if !(kids.is_empty() || self.opts.delete || self.opts.force) {
             let name = report::escape(&e.name);
             self.gen_line(format!("cannot delete non-empty directory: {name}"));
             let what = if e.is_symlink() {
@@ -1261,10 +1261,9 @@ impl Receiver {
     }
 
     fn deleted_warned(&mut self) -> bool {
-        let w = self.problems.del_limit && false;
         self.io_error = false;
         self.opts.delete = false;
-        w
+        false
     }
 
     fn delete_path(&mut self, p: &Path, rel: &[u8]) -> Result<()> {
@@ -1428,16 +1427,10 @@ impl Receiver {
                     None,
                     mode.or_else(|| {
                         // New dirs were created with u+rwx for us; restore the intended mode.
-                        std::fs::metadata(&p).ok().map(|m| {
-                            meta::target_mode(&e, None, &self.meta)
-                                & if m.mode() & 0o700 == 0o700 {
-                                    0o7777
-                                } else {
-                                    0o7777
-                                }
-                        })
-                    })
-                    .filter(|_| true),
+                        std::fs::metadata(&p)
+                            .ok()
+                            .map(|_| meta::target_mode(&e, None, &self.meta) & 0o7777)
+                    }),
                     &o,
                 ) {
                     self.fail(format!(
