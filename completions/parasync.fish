@@ -148,3 +148,6 @@ complete -c parasync -l dedupe -d 'send each piece of content once, copy it on t
 complete -c parasync -l inplace-policy -r -d 'in-place cycle breaking: trim (default), localmin, delete'
 complete -c parasync -l inplace-buffer -r -d 'receiver memory for in-place cycle data (default 8M)'
 complete -c parasync -l pipeline -r -d 'parasync engine pipeline: stream (default), batch, v3, graph'
+complete -c parasync -l streams -r -d 'parallel sessions over one ssh connection (default 1; auto)'
+complete -c parasync -l remote-install -d 'copy this parasync to ~/.cache/parasync on a remote that lacks it, then retry'
+complete -c parasync -l fallback -r -d 'when the remote has no parasync: rsync re-runs the transfer with the local rsync'

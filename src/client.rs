@@ -52,7 +52,17 @@ pub fn run(args: Vec<String>) -> i32 {
     let mut opts = match Options::parse(&args) {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("rsync: {}", e.msg);
+            // A few of rsync's option messages carry no "rsync: " prefix (options.c).
+            let bare = [
+                "Unknown --info item",
+                "Unknown --debug item",
+                "The --password-file",
+            ];
+            if bare.iter().any(|b| e.msg.starts_with(b)) {
+                eprintln!("{}", e.msg);
+            } else {
+                eprintln!("rsync: {}", e.msg);
+            }
             print_exit(e.code, "client");
             return e.code;
         }
@@ -91,7 +101,31 @@ pub fn run(args: Vec<String>) -> i32 {
         }
     }
     let role = if p.local_sends { "sender" } else { "generator" };
-    match run_transfer(opts, p) {
+    if opts.streams != 1 {
+        eprintln!("parasync: --streams other than 1 is not implemented yet; using one stream");
+    }
+    let mut result = run_transfer(opts.clone(), p.clone());
+    if let (Err(e), Some((user, host))) = (&result, &p.remote) {
+        // 127: the remote shell found no such program; 2: something else answered.
+        if e.code == 127 || e.code == 2 {
+            if opts.remote_install {
+                result = rsh_base(&opts, user, host)
+                    .and_then(|b| crate::bootstrap::install(&b))
+                    .and_then(|path| {
+                        let mut o = opts.clone();
+                        o.rsync_path = Some(path);
+                        run_transfer(o, p.clone())
+                    });
+            } else if opts.fallback.is_some() {
+                return crate::bootstrap::fallback_rsync(&args);
+            } else {
+                eprintln!(
+                    "parasync: no usable parasync on {host}: install it there, or use --remote-install (copy this binary) or --fallback=rsync"
+                );
+            }
+        }
+    }
+    match result {
         Ok(code) => {
             if code != 0 {
                 print_exit(code, role);
@@ -128,7 +162,11 @@ pub fn connect(
     let recvd = Arc::new(AtomicU64::new(0));
     let mut w = FrameWriter::new(stream.w, sent.clone());
     let mut r = FrameReader::new(stream.r, recvd.clone());
-    let caps = handshake(&mut w, &mut r, &Caps::ours())?;
+    let guard = (o.timeout > 0)
+        .then(|| HandshakeWatchdog::arm(Duration::from_secs(o.timeout), role, is_client));
+    let caps = handshake(&mut w, &mut r, &Caps::ours());
+    drop(guard);
+    let caps = caps?;
     if o.bwlimit > 0 {
         w.set_bwlimit(o.bwlimit);
     }
@@ -146,13 +184,47 @@ pub fn connect(
     })
 }
 
-fn remote_argv(
-    o: &Options,
-    user: &Option<String>,
-    host: &str,
-    sender: bool,
-    paths: &[String],
-) -> Result<Vec<String>> {
+/// `--timeout` before the first message: a peer that never answers the handshake (a stalled
+/// remote shell) blocks a plain read, so a watchdog ends the process the way rsync's io.c
+/// check_timeout does — message, temp files removed, exit 30.
+struct HandshakeWatchdog(Arc<std::sync::atomic::AtomicBool>);
+
+impl HandshakeWatchdog {
+    fn arm(t: Duration, role: &'static str, is_client: bool) -> HandshakeWatchdog {
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let d = done.clone();
+        let start = Instant::now();
+        let _ = std::thread::Builder::new()
+            .name("timeout".into())
+            .spawn(move || {
+                while start.elapsed() < t {
+                    std::thread::sleep(Duration::from_millis(50));
+                    if d.load(Ordering::Relaxed) {
+                        return;
+                    }
+                }
+                eprintln!(
+                    "[{role}] io timeout after {} seconds -- exiting",
+                    t.as_secs()
+                );
+                crate::recon::cleanup();
+                if is_client {
+                    print_exit(crate::error::RERR_TIMEOUT, role);
+                }
+                std::process::exit(crate::error::RERR_TIMEOUT);
+            });
+        HandshakeWatchdog(done)
+    }
+}
+
+impl Drop for HandshakeWatchdog {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The remote shell command up to and including the host (`ssh -l user -4 host`).
+fn rsh_base(o: &Options, user: &Option<String>, host: &str) -> Result<Vec<String>> {
     let rsh = o
         .rsh
         .clone()
@@ -173,6 +245,17 @@ fn remote_argv(
         }
     }
     argv.push(host.to_string());
+    Ok(argv)
+}
+
+fn remote_argv(
+    o: &Options,
+    user: &Option<String>,
+    host: &str,
+    sender: bool,
+    paths: &[String],
+) -> Result<Vec<String>> {
+    let mut argv = rsh_base(o, user, host)?;
     // --rsync-path is passed verbatim (it may be "sudo parasync"); a plain `rsync` there means
     // "the remote parasync", since parasync cannot speak rsync's protocol.
     let prog = match o.rsync_path.as_deref() {
@@ -203,6 +286,19 @@ fn remote_argv(
 
 fn run_transfer(opts: Options, p: crate::plan::operand::Plan) -> Result<i32> {
     let start = Instant::now();
+    if let Some(lf) = &opts.log_file {
+        match crate::report::logfile::open(lf) {
+            Ok(()) => crate::report::logfile::line(if p.local_sends || p.remote.is_none() {
+                b"building file list"
+            } else {
+                b"receiving file list"
+            }),
+            Err(e) => eprintln!(
+                "rsync: [client] failed to open log-file {lf}: {}\nIgnoring \"log file\" setting.",
+                crate::error::io_text(&e)
+            ),
+        }
+    }
     let filters = Filters::from_rules(&opts.filters)?;
     let mut remote: Option<ssh::Remote> = None;
     let mut server_thread = None;
@@ -255,12 +351,13 @@ fn run_transfer(opts: Options, p: crate::plan::operand::Plan) -> Result<i32> {
         *counters.borrow_mut() = Some((conn.sent.clone(), conn.recvd.clone()));
         conn.send(&Msg::Filters(filters.to_wire()))?;
         let header = opts.info.flist > 0 && !opts.quiet && (!opts.list_only || opts.verbose > 0);
-        let incremental = (!opts.delete
-            || !matches!(
+        // A delete pass before or after the transfer needs the whole list first (rsync).
+        let whole_list = opts.delete
+            && matches!(
                 opts.delete_when,
                 crate::cli::options::DeleteWhen::Before | crate::cli::options::DeleteWhen::After
-            ))
-            && !opts.prune_empty_dirs;
+            );
+        let incremental = !whole_list && !opts.prune_empty_dirs;
         if header {
             let verb = if p.local_sends {
                 "sending"
@@ -347,6 +444,8 @@ fn run_transfer(opts: Options, p: crate::plan::operand::Plan) -> Result<i32> {
         (&mut st.matched, sender_stats.matched),
         (&mut st.flist_size, sender_stats.flist_size),
         (&mut st.flist_gen_ms, sender_stats.flist_gen_ms),
+        (&mut st.deduped, sender_stats.deduped),
+        (&mut st.dedup_files, sender_stats.dedup_files),
     ] {
         *dst = src;
     }
@@ -356,6 +455,13 @@ fn run_transfer(opts: Options, p: crate::plan::operand::Plan) -> Result<i32> {
         .as_ref()
         .map(|(s, r)| (s.load(Ordering::Relaxed), r.load(Ordering::Relaxed)))
         .unwrap_or((0, 0));
+    crate::report::logfile::line(
+        format!(
+            "sent {} bytes  received {} bytes  total size {}",
+            sent, recvd, st.total_size
+        )
+        .as_bytes(),
+    );
     if !opts.quiet && !opts.list_only || (opts.list_only && opts.verbose > 0) {
         let elapsed = start.elapsed().as_secs() as f64;
         if opts.info.stats >= 2 {

@@ -15,6 +15,7 @@
 //! One code path per role: local→local runs the sender and the receiver as two threads joined by a
 //! pipe pair and speaking exactly the protocol that runs over ssh.
 
+pub mod bootstrap;
 pub mod cli;
 pub mod client;
 pub mod decide;

@@ -365,17 +365,17 @@ pub static DEFS: &[Def] = &[
         'y',
         "find similar file for basis if no dest file",
     )),
-    no(val(
+    (val(
         "compare-dest",
         "DIR",
         "also compare destination files relative to DIR",
     )),
-    no(val(
+    (val(
         "copy-dest",
         "DIR",
         "... and include copies of unchanged files",
     )),
-    no(val(
+    (val(
         "link-dest",
         "DIR",
         "hardlink to files in DIR when unchanged",
@@ -609,6 +609,20 @@ pub static DEFS: &[Def] = &[
         "pipeline",
         "MODE",
         "parasync engine pipeline: stream (default), batch, v3, graph",
+    ),
+    val(
+        "streams",
+        "N",
+        "parallel sessions over one ssh connection (default 1; auto)",
+    ),
+    lflag(
+        "remote-install",
+        "copy this parasync to ~/.cache/parasync on a remote that lacks it, then retry",
+    ),
+    val(
+        "fallback",
+        "PROGRAM",
+        "when the remote has no parasync: rsync re-runs the transfer with the local rsync",
     ),
     // Internal: the remote half.
     d(

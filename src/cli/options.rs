@@ -36,6 +36,14 @@ pub struct Info {
 }
 
 /// Everything the run needs, resolved.
+/// Which alternate-destination option is in use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AltDest {
+    Compare,
+    Copy,
+    Link,
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct Options {
     pub verbose: u8,
@@ -116,6 +124,9 @@ pub struct Options {
     pub bwlimit: u64,
     pub fsync: bool,
     pub backup: bool,
+    /// `--compare-dest` / `--copy-dest` / `--link-dest` (one kind, up to 20 dirs).
+    pub alt_dest: Option<AltDest>,
+    pub alt_dirs: Vec<String>,
     pub backup_dir: Option<String>,
     pub suffix: Option<String>,
     pub ipv: Option<u8>,
@@ -126,6 +137,10 @@ pub struct Options {
     pub inplace_policy: String,
     pub inplace_buffer: u64,
     pub pipeline: String,
+    /// `--streams`: 0 = auto.
+    pub streams: usize,
+    pub remote_install: bool,
+    pub fallback: Option<String>,
     pub server: bool,
     pub sender: bool,
     pub local_server: bool,
@@ -145,7 +160,7 @@ pub struct Options {
 fn parse_num<T: std::str::FromStr>(name: &str, v: &str) -> Result<T> {
     v.trim()
         .parse()
-        .map_err(|_| Error::syntax(format!("Invalid argument passed to --{name} ({v})")))
+        .map_err(|_| Error::syntax(format!("--{name}={v}: invalid numeric value")))
 }
 
 /// rsync's SIZE grammar (rsync-cli.md §1.3.10): `N[.F][K|M|G|T|P][B|iB][+1|-1]`; bare numbers
@@ -204,6 +219,9 @@ impl Options {
             inplace_policy: "trim".into(),
             inplace_buffer: 8 << 20,
             pipeline: "stream".into(),
+            streams: 1,
+            remote_install: false,
+            fallback: None,
             ..Default::default()
         };
         for item in lex(args)? {
@@ -251,6 +269,32 @@ impl Options {
             "implied-dirs" => self.implied_dirs = on,
             "backup" => self.backup = on,
             "backup-dir" => self.backup_dir = Some(v),
+            "compare-dest" | "copy-dest" | "link-dest" => {
+                let kind = match def.long {
+                    "compare-dest" => AltDest::Compare,
+                    "copy-dest" => AltDest::Copy,
+                    _ => AltDest::Link,
+                };
+                if let Some(old) = self.alt_dest.filter(|k| *k != kind) {
+                    let old = match old {
+                        AltDest::Compare => "compare-dest",
+                        AltDest::Copy => "copy-dest",
+                        AltDest::Link => "link-dest",
+                    };
+                    return Err(Error::syntax(format!(
+                        "ERROR: the --{} option conflicts with the --{old} option",
+                        def.long
+                    )));
+                }
+                if self.alt_dirs.len() >= 20 {
+                    return Err(Error::syntax(format!(
+                        "ERROR: at most 20 --{} args may be specified",
+                        def.long
+                    )));
+                }
+                self.alt_dest = Some(kind);
+                self.alt_dirs.push(v);
+            }
             "suffix" => self.suffix = Some(v),
             "update" => self.update = on,
             "inplace" => self.inplace = on,
@@ -414,10 +458,25 @@ impl Options {
             }
             "inplace-buffer" => self.inplace_buffer = parse_size("inplace-buffer", &v, 1)?,
             "pipeline" => {
-                if !matches!(v.as_str(), "stream" | "batch" | "v3" | "graph") {
-                    return Err(Error::syntax(format!("unknown --pipeline {v}")));
-                }
+                self.engine_params.pipeline = crate::engine::parasync::Pipeline::parse(&v)
+                    .ok_or_else(|| Error::syntax(format!("unknown --pipeline {v}")))?;
                 self.pipeline = v;
+            }
+            "streams" => {
+                self.streams = if v == "auto" {
+                    0
+                } else {
+                    parse_num("streams", &v)?
+                }
+            }
+            "remote-install" => self.remote_install = on,
+            "fallback" => {
+                if !matches!(v.as_str(), "rsync" | "none") {
+                    return Err(Error::syntax(format!(
+                        "unknown --fallback {v}: choose rsync or none"
+                    )));
+                }
+                self.fallback = (v == "rsync").then_some(v);
             }
             "server" => self.server = on,
             "sender" => self.sender = on,
@@ -477,8 +536,81 @@ impl Options {
         Ok(())
     }
 
-    /// rsync's option conflicts (options.c), all usage errors (exit 1).
-    fn check_conflicts(&mut self) -> Result<()> {
+    /// rsync's option conflicts that involve options parasync does not implement: a command line
+    /// rsync itself rejects gets rsync's message and exit 1 rather than "not supported" (exit 4).
+    fn unsupported_conflicts(&self) -> Result<()> {
+        let typed = |n: &str| self.unsupported.iter().any(|(u, _)| u == n);
+        if typed("delay-updates") && self.inplace {
+            return Err(Error::syntax(
+                "--inplace cannot be used with --delay-updates",
+            ));
+        }
+        if (typed("append") || typed("append-verify")) && self.whole_file == Some(true) {
+            return Err(Error::syntax("--append cannot be used with --whole-file"));
+        }
+        if typed("write-batch") && typed("read-batch") {
+            return Err(Error::syntax(
+                "--write-batch and --read-batch can not be used together",
+            ));
+        }
+        // options.c: --chown sets the user and group maps, so a map given twice, or a map and a
+        // --chown, conflict (approximated without looking at which half of --chown was given).
+        let mut seen: Vec<&str> = Vec::new();
+        for (n, _) in &self.unsupported {
+            let n = n.as_str();
+            if !matches!(n, "usermap" | "groupmap" | "chown") {
+                continue;
+            }
+            if seen.contains(&n) {
+                return Err(Error::syntax(if n == "chown" {
+                    "You can only specify a user-affecting --chown once.".to_string()
+                } else {
+                    format!("You can only specify --{n} once.")
+                }));
+            }
+            if let Some(prior) = seen.iter().find(|s| (**s == "chown") != (n == "chown")) {
+                return Err(Error::syntax(format!(
+                    "--{n} conflicts with prior --{prior}."
+                )));
+            }
+            seen.push(n);
+        }
+        let basis: Vec<&str> = self
+            .unsupported
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .filter(|n| matches!(*n, "compare-dest" | "copy-dest" | "link-dest"))
+            .collect();
+        if let Some(other) = basis.iter().find(|n| **n != basis[0]) {
+            return Err(Error::syntax(format!(
+                "ERROR: the --{other} option conflicts with the --{} option",
+                basis[0]
+            )));
+        }
+        if basis.len() > 20 {
+            return Err(Error::syntax(format!(
+                "ERROR: at most 20 --{} args may be specified",
+                basis[0]
+            )));
+        }
+        if typed("password-file") {
+            return Err(Error::syntax(
+                "The --password-file option may only be used when accessing an rsync daemon.",
+            ));
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        self.unsupported_conflicts()?;
+        if let Some((name, daemon)) = self.unsupported.first() {
+            let msg = if *daemon {
+                format!("--{name}: rsync daemon mode is not supported by parasync (use host:path over a remote shell)")
+            } else {
+                format!("--{name}: this option is not supported by parasync yet")
+            };
+            return Err(Error::new(RERR_UNSUPPORTED, msg));
+        }
         self.recursive = self.explicit_r.unwrap_or(self.archive_r);
         if self.delete
             && !self.recursive
@@ -499,6 +631,10 @@ impl Options {
         if self.partial_dir.is_some() && self.inplace {
             return Err(Error::syntax("--inplace cannot be used with --partial-dir"));
         }
+        if self.backup_dir.is_some() {
+            // rsync: --backup-dir implies --backup.
+            self.backup = true;
+        }
         if let Some(s) = &self.suffix {
             if s.contains('/') {
                 return Err(Error::syntax(format!(
@@ -506,30 +642,8 @@ impl Options {
                 )));
             }
         }
-        let append = self
-            .unsupported
-            .iter()
-            .any(|(n, _)| n.starts_with("append"));
-        if append && self.whole_file == Some(true) {
-            return Err(Error::syntax("--append cannot be used with --whole-file"));
-        }
         if self.secluded_args && self.old_args {
             return Err(Error::syntax("--secluded-args conflicts with --old-args."));
-        }
-        Ok(())
-    }
-
-    fn finish(&mut self) -> Result<()> {
-        // Usage errors come first: rsync would refuse such a command line (exit 1) whatever
-        // parasync supports.
-        self.check_conflicts()?;
-        if let Some((name, daemon)) = self.unsupported.first() {
-            let msg = if *daemon {
-                format!("--{name}: rsync daemon mode is not supported by parasync (use host:path over a remote shell)")
-            } else {
-                format!("--{name}: this option is not supported by parasync yet")
-            };
-            return Err(Error::new(RERR_UNSUPPORTED, msg));
         }
         if self.modify_window < 0 {
             self.modify_window = -1;
@@ -575,7 +689,6 @@ impl Options {
             *i = Info::default();
         }
         if self.itemize > 0 && self.out_format.is_none() {
-            // -ii uses the same format; itemize_unchanged() widens what is shown.
             self.out_format = Some("%i %n%L".into());
         }
         self.engine_params.block_size = self.block_size;

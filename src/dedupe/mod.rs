@@ -1,1 +1,209 @@
-//! dedupe (see design.md §7).
+//! Dedupe on remote (design.md §6): content is sent once per transfer and copied on the receiver.
+//!
+//! rsync sends every new file in full even when the same bytes were sent a moment ago under another
+//! name, or already sit under the destination under an old name (a moved directory). parasync keeps
+//! two indexes and rewrites such files into `CopyFrom` ops:
+//!
+//! * [`SentIndex`] (sender): BLAKE3 of every file whose transfer has *completed* in this run. A file
+//!   with the same digest becomes one `CopyFrom` of the earlier file. Only completed files are
+//!   entered, so the receiver (which handles messages in order) has renamed the earlier file into
+//!   place before it reads the copy.
+//! * [`LocalIndex`] (receiver): regular files already under the destination, indexed by size and
+//!   hashed on demand (cached). Before requesting a file that has no basis, the receiver announces
+//!   same-size candidates with their digests (`Msg::Have`); the sender answers with a `CopyFrom` of
+//!   the candidate whose digest equals the source's. This is how a renamed or moved file costs ~0
+//!   bytes; deletions are deferred to the end of the run so a file `--delete` removes can still be
+//!   read (design.md §6 "a file about to be deleted stays until its last reader is done").
+//!
+//! Safety does not rest on the indexes: every file is still verified by its whole-file BLAKE3, and a
+//! mismatch (a candidate changed between hashing and copying, a copy source that failed) re-requests
+//! the file without dedupe (`plain`), exactly like rsync's redo pass.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+/// `CopyFrom.file` values with this bit set name a [`LocalIndex`] entry; others a file-list index.
+pub const LOCAL: u32 = 1 << 31;
+/// Files smaller than this are not worth a digest round (their literal costs about as much).
+pub const MIN_SIZE: u64 = 1024;
+/// At most this many same-size candidates are hashed per request (bounds the work on trees of
+/// many equally sized files).
+const MAX_CANDIDATES: usize = 4;
+
+/// Sender: digests of files completed in this transfer.
+#[derive(Default)]
+pub struct SentIndex {
+    by_digest: HashMap<[u8; 32], u32>,
+}
+
+impl SentIndex {
+    pub fn lookup(&self, digest: &[u8; 32]) -> Option<u32> {
+        self.by_digest.get(digest).copied()
+    }
+    pub fn insert(&mut self, digest: [u8; 32], idx: u32) {
+        self.by_digest.entry(digest).or_insert(idx);
+    }
+}
+
+/// BLAKE3 of a byte slice, multi-threaded for large inputs.
+pub fn digest(bytes: &[u8]) -> [u8; 32] {
+    let mut h = blake3::Hasher::new();
+    if bytes.len() >= 8 << 20 {
+        h.update_rayon(bytes);
+    } else {
+        h.update(bytes);
+    }
+    *h.finalize().as_bytes()
+}
+
+/// True for names that look like parasync's (and rsync's) in-flight temp files `.name.XXXXXX`.
+fn is_temp_name(n: &[u8]) -> bool {
+    n.len() > 8 && n[0] == b'.' && n[n.len() - 7] == b'.'
+}
+
+/// Receiver: what already exists under the destination.
+pub struct LocalIndex {
+    root: PathBuf,
+    built: bool,
+    by_size: HashMap<u64, Vec<PathBuf>>,
+    digests: HashMap<PathBuf, Option<[u8; 32]>>,
+    ids: Vec<PathBuf>,
+}
+
+impl LocalIndex {
+    pub fn new(root: PathBuf) -> LocalIndex {
+        LocalIndex {
+            root,
+            built: false,
+            by_size: HashMap::new(),
+            digests: HashMap::new(),
+            ids: Vec::new(),
+        }
+    }
+
+    /// Scan the destination once (lazily: only when a file without a basis needs candidates).
+    fn build(&mut self) {
+        self.built = true;
+        let mut stack = vec![self.root.clone()];
+        while let Some(dir) = stack.pop() {
+            let Ok(rd) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for d in rd.flatten() {
+                let Ok(ft) = d.file_type() else { continue };
+                if ft.is_dir() {
+                    stack.push(d.path());
+                } else if ft.is_file() && !is_temp_name(d.file_name().as_bytes()) {
+                    if let Ok(m) = d.metadata() {
+                        if m.len() >= MIN_SIZE {
+                            self.by_size.entry(m.len()).or_default().push(d.path());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Candidates of `size` bytes other than `target`, as (id, digest).
+    pub fn candidates(&mut self, size: u64, target: &Path) -> Vec<(u32, [u8; 32])> {
+        if size < MIN_SIZE {
+            return Vec::new();
+        }
+        if !self.built {
+            self.build();
+        }
+        // Same base name first (a moved directory keeps its file names), then any.
+        let paths: Vec<PathBuf> = match self.by_size.get(&size) {
+            Some(v) => {
+                let base = target.file_name();
+                let (mut same, other): (Vec<&PathBuf>, Vec<&PathBuf>) = v
+                    .iter()
+                    .filter(|p| *p != target)
+                    .partition(|p| p.file_name() == base);
+                same.extend(other);
+                same.into_iter().take(MAX_CANDIDATES).cloned().collect()
+            }
+            None => return Vec::new(),
+        };
+        let mut out = Vec::new();
+        for p in paths {
+            let d = *self.digests.entry(p.clone()).or_insert_with(|| {
+                let f = File::open(&p).ok()?;
+                if f.metadata().ok()?.len() != size {
+                    return None;
+                }
+                crate::recon::tempfile::digest_file(&f, size).ok()
+            });
+            if let Some(d) = d {
+                let id = match self.ids.iter().position(|x| *x == p) {
+                    Some(i) => i,
+                    None => {
+                        self.ids.push(p);
+                        self.ids.len() - 1
+                    }
+                };
+                out.push((LOCAL | id as u32, d));
+            }
+        }
+        out
+    }
+
+    /// Open local candidate `id` (with the [`LOCAL`] bit) for reading.
+    pub fn open(&self, id: u32) -> Option<File> {
+        let p = self.ids.get((id & !LOCAL) as usize)?;
+        File::open(p).ok()
+    }
+
+    /// A file written by this transfer joins the index (a later file may equal it).
+    pub fn add(&mut self, path: &Path, size: u64) {
+        if self.built && size >= MIN_SIZE {
+            self.by_size
+                .entry(size)
+                .or_default()
+                .push(path.to_path_buf());
+            self.digests.remove(path);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temp_names() {
+        assert!(is_temp_name(b".file.bin.a1B2c3"));
+        assert!(!is_temp_name(b"file.bin"));
+        assert!(!is_temp_name(b".bashrc"));
+    }
+
+    #[test]
+    fn local_candidates_by_size_and_digest() {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::create_dir(t.path().join("d")).unwrap();
+        std::fs::write(t.path().join("d/a"), vec![7u8; 5000]).unwrap();
+        std::fs::write(t.path().join("b"), vec![8u8; 5000]).unwrap();
+        std::fs::write(t.path().join("c"), vec![8u8; 10]).unwrap();
+        let mut ix = LocalIndex::new(t.path().to_path_buf());
+        let c = ix.candidates(5000, &t.path().join("b"));
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].1, digest(&[7u8; 5000]));
+        let mut buf = Vec::new();
+        use std::io::Read;
+        ix.open(c[0].0).unwrap().read_to_end(&mut buf).unwrap();
+        assert_eq!(buf, vec![7u8; 5000]);
+        assert!(ix.candidates(10, Path::new("/x")).is_empty());
+        assert!(ix.open(LOCAL | 9).is_none());
+    }
+
+    #[test]
+    fn sent_index_keeps_first() {
+        let mut s = SentIndex::default();
+        s.insert([1; 32], 4);
+        s.insert([1; 32], 9);
+        assert_eq!(s.lookup(&[1; 32]), Some(4));
+        assert_eq!(s.lookup(&[2; 32]), None);
+    }
+}

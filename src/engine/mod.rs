@@ -14,6 +14,19 @@
 
 use std::sync::Arc;
 
+pub mod api;
+pub mod cdc;
+pub mod chunker;
+pub mod dsync;
+pub mod gear;
+pub mod hash;
+pub mod ops;
+pub mod parasync;
+pub mod pdsync;
+pub mod rsync;
+pub mod skysync_c;
+pub mod skysync_f;
+
 /// Read-only bytes shared between threads (an mmap or a Vec).
 pub type Shared = Arc<dyn AsRef<[u8]> + Send + Sync>;
 
@@ -110,6 +123,8 @@ pub struct EngineParams {
     pub threads: usize,
     /// `--hw`: hardware CRC-32C / alternative strong hash paths where an engine defines them.
     pub hw: bool,
+    /// `--pipeline`: barrier placement of the parasync engine (stream by default).
+    pub pipeline: parasync::Pipeline,
 }
 
 impl Default for EngineParams {
@@ -119,6 +134,7 @@ impl Default for EngineParams {
             checksum_choice: None,
             threads: 0,
             hw: false,
+            pipeline: parasync::Pipeline::Stream,
         }
     }
 }
@@ -168,58 +184,27 @@ pub trait SenderHalf: Send {
 
 /// Build the receiver half of engine `id` over `basis`.
 pub fn receiver_half(id: EngineId, params: &EngineParams, basis: Shared) -> Box<dyn ReceiverHalf> {
-    let _ = (id, params);
-    Box::new(WholeReceiver { _basis: basis })
+    let batch = |p| Box::new(cdc::BatchReceiver::new(p, params, basis.clone()));
+    match id {
+        EngineId::Dsync => batch(dsync::PROFILE),
+        EngineId::SkysyncC => batch(skysync_c::PROFILE),
+        EngineId::Pdsync => batch(pdsync::PROFILE),
+        EngineId::Parasync => Box::new(parasync::Receiver::new(params, params.pipeline, basis)),
+        EngineId::Rsync => rsync::receiver(params, basis),
+        EngineId::SkysyncF => skysync_f::receiver(params, basis),
+    }
 }
 
 /// Build the sender half of engine `id` over `source`.
 pub fn sender_half(id: EngineId, params: &EngineParams, source: Shared) -> Box<dyn SenderHalf> {
-    let _ = (id, params);
-    Box::new(WholeSender {
-        source,
-        started: false,
-    })
-}
-
-/// Placeholder used until the engines land: sends the file as literals.
-struct WholeReceiver {
-    _basis: Shared,
-}
-impl ReceiverHalf for WholeReceiver {
-    fn start(&mut self) -> Result<Step, EngineError> {
-        Ok(Step {
-            done: true,
-            ..Default::default()
-        })
-    }
-    fn handle(&mut self, _msg: &[u8]) -> Result<Step, EngineError> {
-        Err(EngineError("unexpected engine message".into()))
-    }
-}
-struct WholeSender {
-    source: Shared,
-    started: bool,
-}
-impl SenderHalf for WholeSender {
-    fn start(&mut self) -> Result<Step, EngineError> {
-        self.started = true;
-        let data = (*self.source).as_ref();
-        let ops = data
-            .chunks(256 * 1024)
-            .enumerate()
-            .map(|(i, c)| Op::Literal {
-                dst: (i * 256 * 1024) as u64,
-                data: c.to_vec(),
-            })
-            .collect();
-        Ok(Step {
-            msgs: vec![],
-            ops,
-            done: true,
-        })
-    }
-    fn handle(&mut self, _msg: &[u8]) -> Result<Step, EngineError> {
-        Err(EngineError("unexpected engine message".into()))
+    let batch = |p| Box::new(cdc::BatchSender::new(p, params, source.clone()));
+    match id {
+        EngineId::Dsync => batch(dsync::PROFILE),
+        EngineId::SkysyncC => batch(skysync_c::PROFILE),
+        EngineId::Pdsync => batch(pdsync::PROFILE),
+        EngineId::Parasync => Box::new(parasync::Sender::new(params, source)),
+        EngineId::Rsync => rsync::sender(params, source),
+        EngineId::SkysyncF => skysync_f::sender(params, source),
     }
 }
 

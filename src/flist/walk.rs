@@ -251,7 +251,7 @@ impl<'a> Walker<'a> {
                     continue;
                 }
             };
-            if m.is_dir() && !s.contents && !self.opts.recursive && !self.opts.dirs {
+            if m.is_dir() && !self.opts.recursive && !self.opts.dirs {
                 self.note(
                     false,
                     format!("skipping directory {}", crate::report::escape(&s.name)),

@@ -213,6 +213,16 @@ pub fn server_options(o: &Options, local: bool) -> Vec<String> {
             long(format!("{k}={x}"));
         }
     }
+    if let Some(kind) = o.alt_dest {
+        let name = match kind {
+            crate::cli::options::AltDest::Compare => "compare-dest",
+            crate::cli::options::AltDest::Copy => "copy-dest",
+            crate::cli::options::AltDest::Link => "link-dest",
+        };
+        for d in &o.alt_dirs {
+            long(format!("--{name}={d}"));
+        }
+    }
     if o.inplace_policy != "trim" {
         long(format!("--inplace-policy={}", o.inplace_policy));
     }
@@ -224,6 +234,11 @@ pub fn server_options(o: &Options, local: bool) -> Vec<String> {
     }
     if let Some(f) = &o.out_format {
         long(format!("--out-format={f}"));
+    }
+    // The receiver produces the log's item lines; the client writes the file.
+    if o.log_file.is_some() {
+        let f = o.log_file_format.as_deref().unwrap_or("%i %n%L");
+        long(format!("--log-file-format={f}"));
     }
     if o.itemize > 0 {
         for _ in 0..o.itemize {

@@ -3,7 +3,51 @@
 //! whole-file BLAKE3, then renamed over the target — a failed or interrupted file leaves the old
 //! version untouched (rsync's receiver.c behaviour).
 
+pub mod inplace;
 pub mod tempfile;
+
+/// What an in-place reconstruction of one file did (for `--stats`).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct InplaceReport {
+    /// Copy bytes that had to become literals (cycle breaking beyond the stash budget).
+    pub lost: u64,
+    /// Copy ops executed.
+    pub kept: u64,
+    /// Copy ops converted (wholly or partly) to literals.
+    pub converted: u64,
+    /// Largest number of bytes stashed in memory at once.
+    pub stash_peak: u64,
+}
+
+/// Execute `copies` (dst, src, len) inside `file` (the old content, `old_len` bytes) so it can
+/// become the new file of `new_len` bytes; returns the sorted (offset, length) ranges that still
+/// need literal data, and a report. The caller writes those ranges and truncates.
+pub fn run_inplace(
+    file: &std::fs::File,
+    copies: &[(u64, u64, u64)],
+    old_len: u64,
+    new_len: u64,
+    policy: &str,
+    budget: u64,
+) -> std::io::Result<(Vec<(u64, u64)>, InplaceReport)> {
+    let policy: inplace::Policy = policy.parse().map_err(std::io::Error::other)?;
+    let copies: Vec<inplace::Copy> = copies
+        .iter()
+        .map(|&(dst, src, len)| inplace::Copy { dst, src, len })
+        .collect();
+    let plan = inplace::plan(&copies, old_len, new_len, policy, budget);
+    inplace::execute(file, &plan, old_len, new_len)?;
+    let st = &plan.stats;
+    Ok((
+        plan.missing(new_len),
+        InplaceReport {
+            lost: st.bytes_lost,
+            kept: st.copies_kept,
+            converted: st.copies_converted,
+            stash_peak: st.bytes_stashed,
+        },
+    ))
+}
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -71,6 +71,7 @@ pub struct Writer {
     sequential: bool,
     sparse: bool,
     pub written: u64,
+    poisoned: bool,
 }
 
 const BUF: usize = 256 << 10;
@@ -84,6 +85,7 @@ impl Writer {
             sequential: true,
             sparse,
             written: 0,
+            poisoned: false,
         }
     }
 
@@ -145,9 +147,23 @@ impl Writer {
         Ok(())
     }
 
+    /// Later writes are not in file order (in-place): hash the file at the end instead of inline.
+    pub fn mark_unordered(&mut self, written: u64) {
+        self.sequential = false;
+        self.written += written;
+    }
+
+    /// Make the final digest fail (an op could not be applied; the caller redoes the file).
+    pub fn poison(&mut self) {
+        self.poisoned = true;
+    }
+
     /// Set the final length and return the BLAKE3 of the content.
     pub fn finish(&mut self, len: u64) -> io::Result<[u8; 32]> {
         self.file.set_len(len)?;
+        if self.poisoned {
+            return Ok([0; 32]);
+        }
         if self.sequential && self.next == len {
             return Ok(*self.hasher.finalize().as_bytes());
         }

@@ -4,6 +4,7 @@
 
 pub mod format;
 pub mod itemize;
+pub mod logfile;
 pub mod progress;
 
 use crate::wire::msg::Stats;
@@ -48,7 +49,7 @@ fn commas(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -210,12 +211,21 @@ pub fn stats_block(
         ));
     }
     if s.deduped > 0 {
-        o.push_str(&format!("Deduplicated data: {} bytes\n", num(s.deduped, h)));
-    }
-    if s.inplace_lost > 0 {
         o.push_str(&format!(
-            "In-place cycle loss: {} bytes\n",
-            num(s.inplace_lost, h)
+            "Deduplicated data: {} bytes ({} files)\n",
+            num(s.deduped, h),
+            num(s.dedup_files, h)
+        ));
+    }
+    if s.inplace_kept + s.inplace_converted > 0 {
+        let base = s.matched.max(1) as f64;
+        o.push_str(&format!(
+            "In-place: {} copies kept, {} converted, {} bytes lost to cycles ({:.2}% of matched), peak stash {} bytes\n",
+            num(s.inplace_kept, h),
+            num(s.inplace_converted, h),
+            num(s.inplace_lost, h),
+            s.inplace_lost as f64 * 100.0 / base,
+            num(s.inplace_stash_peak, h)
         ));
     }
     o.push('\n');

@@ -56,3 +56,45 @@ mod tests {
         );
     }
 }
+
+/// `--info=progress2` on the client: rsync's whole-transfer line when stdout is not a terminal,
+/// an indicatif bar (bytes, rate, ETA) when it is. The receiver (which may be remote) sends
+/// `bytes total\t<rsync line>` as a `LOG_PROGRESS2` message; `<rsync line>` ends in `\n` for the
+/// final update.
+pub mod overall {
+    use std::io::{IsTerminal, Write};
+    use std::sync::Mutex;
+
+    static BAR: Mutex<Option<indicatif::ProgressBar>> = Mutex::new(None);
+
+    pub fn show(msg: &[u8]) {
+        let text = String::from_utf8_lossy(msg);
+        let (nums, line) = text.split_once('\t').unwrap_or(("0 0", &text));
+        let mut it = nums.split(' ').map(|x| x.parse::<u64>().unwrap_or(0));
+        let (bytes, total) = (it.next().unwrap_or(0), it.next().unwrap_or(0));
+        let last = line.ends_with('\n');
+        if !std::io::stdout().is_terminal() {
+            let mut o = std::io::stdout().lock();
+            let _ = write!(o, "\r{line}");
+            let _ = o.flush();
+            return;
+        }
+        let Ok(mut g) = BAR.lock() else { return };
+        let bar = g.get_or_insert_with(|| {
+            let b = indicatif::ProgressBar::new(total);
+            b.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bytes:>12}/{total_bytes} {wide_bar} {percent:>3}% {binary_bytes_per_sec} ETA {eta}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            b
+        });
+        bar.set_length(total);
+        bar.set_position(bytes);
+        if last {
+            bar.finish();
+            *g = None;
+        }
+    }
+}

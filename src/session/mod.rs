@@ -70,11 +70,31 @@ pub fn spawn_reader(mut r: FrameReader, cap: Option<usize>) -> Receiver<Result<M
 impl Conn {
     pub fn send(&mut self, m: &Msg) -> Result<()> {
         let (tag, payload) = m.encode(self.comp);
-        self.w.frame(tag, &payload)
+        self.w.frame(tag, &payload).map_err(|e| self.peer_reason(e))
     }
 
     pub fn flush(&mut self) -> Result<()> {
-        self.w.flush()
+        self.w.flush().map_err(|e| self.peer_reason(e))
+    }
+
+    /// A write failed because the peer went away. If the peer said why (a `Fatal` still in
+    /// flight, e.g. the receiver's "write failed … No space left on device"), that message and
+    /// its exit code win over our "Broken pipe", as in rsync where the receiver's code is final.
+    fn peer_reason(&self, e: Error) -> Error {
+        let deadline = std::time::Instant::now() + Duration::from_secs(1);
+        while let Ok(m) = self.rx.recv_deadline(deadline) {
+            match m {
+                Ok(Msg::Fatal { code, text }) => {
+                    if !text.is_empty() {
+                        print_line(LOG_ERROR, &text, false);
+                    }
+                    return Error::new(if code == 0 { 12 } else { code as i32 }, String::new());
+                }
+                Ok(_) => continue,
+                Err(_) => break,
+            }
+        }
+        e
     }
 
     /// Next message, honouring `--timeout` (exit 30).
@@ -108,7 +128,9 @@ impl Conn {
                 if !text.is_empty() {
                     print_line(LOG_ERROR, &text, false);
                 }
-                let mut e = Error::new(code as i32, String::new());
+                // A peer cannot turn its failure into success: code 0 means a protocol error.
+                let code = if code == 0 { 12 } else { code as i32 };
+                let mut e = Error::new(code, String::new());
                 e.role = crate::error::role_of(&String::from_utf8_lossy(&text));
                 Err(e)
             }
@@ -157,6 +179,16 @@ impl Conn {
 
 /// Client-side printing of a log line.
 pub fn print_line(level: u8, text: &[u8], quiet: bool) {
+    if level == crate::wire::msg::LOG_FILE {
+        crate::report::logfile::line(text);
+        return;
+    }
+    if level == crate::wire::msg::LOG_PROGRESS2 {
+        if !quiet {
+            crate::report::progress::overall::show(text);
+        }
+        return;
+    }
     if level == LOG_INFO {
         if quiet {
             return;

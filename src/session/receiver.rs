@@ -26,8 +26,16 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+mod altdest;
+mod backup;
+mod inplace;
+
 struct Job {
     writer: Writer,
+    /// `--inplace`: `temp` is the target itself (no rename, never removed on failure).
+    in_place: bool,
+    /// `--inplace` delta: copy ops collected until `CopiesEnd` (None once literals are due).
+    copies: Option<Vec<(u64, u64, u64)>>,
     temp: PathBuf,
     target: PathBuf,
     basis: Option<File>,
@@ -82,6 +90,20 @@ pub struct Receiver {
     engine: EngineId,
     redone: std::collections::HashSet<u32>,
     root_created: bool,
+    /// Dedupe: files completed (verified and renamed) in this run, and what the destination held.
+    done: HashMap<u32, PathBuf>,
+    local: Option<crate::dedupe::LocalIndex>,
+    /// Deletions whose unlink waits until the end (a dedupe copy may still read them).
+    late_deletes: Vec<(PathBuf, bool)>,
+    io_error_announced: bool,
+    /// Deleting extraneous files (may be deferred for dedupe), not making room for a new item.
+    in_extraneous: bool,
+    /// `--info=progress2`: bytes of files done, when the last line went out, transfer start.
+    p2_bytes: u64,
+    p2_last: Option<Instant>,
+    p2_start: Instant,
+    /// Deletions not done because `--max-delete` was reached.
+    del_skipped: u64,
 }
 
 fn path_of(root: &Path, name: &[u8]) -> PathBuf {
@@ -159,6 +181,15 @@ impl Receiver {
             engine,
             redone: Default::default(),
             root_created: false,
+            done: HashMap::new(),
+            local: None,
+            late_deletes: Vec::new(),
+            io_error_announced: false,
+            in_extraneous: false,
+            p2_bytes: 0,
+            p2_last: None,
+            p2_start: Instant::now(),
+            del_skipped: 0,
         }
     }
 
@@ -217,10 +248,10 @@ impl Receiver {
                 Msg::Engine { idx, data } => self.on_engine(idx, &data)?,
                 Msg::Ops { idx, ops } => self.on_ops(idx, ops)?,
                 Msg::FileEnd { idx, digest, .. } => self.on_file_end(idx, digest)?,
+                Msg::CopiesEnd { idx } => self.on_copies_end(idx)?,
                 Msg::FileFailed { idx, .. } => {
                     if let Some(job) = self.jobs.remove(&idx) {
-                        crate::recon::unregister(&job.temp);
-                        let _ = std::fs::remove_file(&job.temp);
+                        discard(&job);
                     }
                     self.lines.retain(|(w, _)| *w != Some(idx));
                     self.started_files.insert(idx);
@@ -268,6 +299,18 @@ impl Receiver {
             Root::Dir(p) => p.clone(),
             Root::File(p) => p.parent().map(Path::to_path_buf).unwrap_or_default(),
             Root::Unresolved => PathBuf::from(&self.dest),
+        }
+    }
+
+    /// The entry's path relative to the destination root (its name, or the new name under the
+    /// single-file rename rule).
+    fn rel_name(&self, e: &Entry) -> Vec<u8> {
+        match &self.root {
+            Root::File(p) => p
+                .file_name()
+                .map(|n| n.as_bytes().to_vec())
+                .unwrap_or_default(),
+            _ => e.name.clone(),
         }
     }
 
@@ -474,7 +517,8 @@ impl Receiver {
             Some(_) => named,
             None => self.opts.info.name > 0 && named,
         };
-        if !show {
+        let log_fmt = self.log_format();
+        if !show && (log_fmt.is_none() || !c.significant()) {
             return;
         }
         let fmt = self
@@ -498,10 +542,89 @@ impl Receiver {
                 human: self.opts.human,
             },
         );
+        if let Some(lf) = log_fmt {
+            let l = expand(
+                &lf,
+                &Item {
+                    entry: e,
+                    itemize: &it,
+                    op: if self.y == '<' { "send" } else { "recv" },
+                    bytes: 0,
+                    hlink_to: hlink_to.as_deref(),
+                    human: 0,
+                },
+            );
+            let _ = self.conn.say(crate::wire::msg::LOG_FILE, &l);
+        }
+        if !show {
+            return;
+        }
         // A transferred file is named once its sender has opened it (rsync logs on the sender):
         // a file that fails there is reported by its error only.
         let wait = wait.then_some(idx);
         self.push_line(wait, line);
+    }
+
+    /// One `--info=progress2` update (rate-limited unless `last`); rsync's line shape.
+    fn progress2(&mut self, done: Option<u32>, last: bool) -> Result<()> {
+        self.progress2_at(done, last, 0)
+    }
+
+    fn progress2_at(&mut self, done: Option<u32>, last: bool, partial: u64) -> Result<()> {
+        if self.opts.info.progress < 2 {
+            return Ok(());
+        }
+        if !last && self.p2_last.is_some_and(|t| t.elapsed().as_millis() < 500) && done.is_none() {
+            return Ok(());
+        }
+        self.p2_last = Some(Instant::now());
+        let total: u64 = self
+            .flist
+            .iter()
+            .filter(|e| e.is_file())
+            .map(|e| e.size)
+            .sum();
+        let el = self.p2_start.elapsed().as_secs_f64();
+        let bytes = self.p2_bytes + partial;
+        let rate = bytes as f64 / el.max(1e-3);
+        let nfiles = self.flist.len() as u64;
+        let left = done
+            .map(|i| nfiles.saturating_sub(i as u64 + 1))
+            .unwrap_or(0);
+        let mut l = progress::line(
+            bytes,
+            total,
+            rate,
+            el,
+            Some((self.xfr, left, nfiles)),
+            self.opts.human,
+        );
+        if !self.flist_done {
+            l = l.replace("to-chk", "ir-chk");
+        }
+        if last {
+            l.push('\n');
+        }
+        self.conn.say(
+            crate::wire::msg::LOG_PROGRESS2,
+            &format!("{bytes} {total}\t{l}"),
+        )
+    }
+
+    /// The `--log-file-format` when item lines go to a log file (the server learns it from the
+    /// client's argv; a receiving client from its own options).
+    fn log_format(&self) -> Option<String> {
+        if self.opts.log_file.is_none()
+            && !(self.opts.server && self.opts.log_file_format.is_some())
+        {
+            return None;
+        }
+        Some(
+            self.opts
+                .log_file_format
+                .clone()
+                .unwrap_or_else(|| "%i %n%L".into()),
+        )
     }
 
     fn want_ids(&self, e: &Entry) -> (u32, u32) {
@@ -539,6 +662,13 @@ impl Receiver {
                 self.gen_line(format!("skipping non-regular file \"{name}\""));
             }
             return Ok(());
+        }
+        if let Some(link) = self.symlink_in_path(&e.name) {
+            return self.fail(format!(
+                "rsync: [receiver] refusing to write \"{}\" through the symlink \"{}\"",
+                report::escape(&e.name),
+                crate::flist::walk::full_name(&link)
+            ));
         }
         let path = self.target(e);
         let mut old = std::fs::symlink_metadata(&path).ok();
@@ -661,15 +791,17 @@ impl Receiver {
                         ));
                     }
                 }
-                Change {
-                    new: true,
-                    ..Default::default()
+                // rsync itemizes a new directory against its copy in an alternate dest dir.
+                match self.alt_dir_meta(e) {
+                    Some(m) => decide::attr_change(e, &m, &self.opts, uid, gid, mode),
+                    None => Change {
+                        new: true,
+                        ..Default::default()
+                    },
                 }
             }
             Some(m) => decide::attr_change(e, m, &self.opts, uid, gid, mode),
         };
-        let top_root = e.name == b"." && matches!(self.root, Root::Dir(_));
-        let _ = top_root;
         self.log_item(idx, e, &change, false, None);
         if !self.opts.dry_run {
             // Mode now (so we can write into it), times at the end.
@@ -867,6 +999,19 @@ impl Receiver {
             }
         });
         let mode = meta::target_mode(e, old.as_ref().map(|m| m.mode()), &self.meta);
+        let new_here = old.is_none();
+        let mut basis_path = old.as_ref().map(|_| path.to_path_buf());
+        let mut old = old;
+        if new_here && self.opts.alt_dest.is_some() {
+            match self.alt_lookup(e, path, mode)? {
+                altdest::Alt::Done => return Ok(()),
+                altdest::Alt::Basis(p, m) => {
+                    basis_path = Some(p);
+                    old = Some(m);
+                }
+                altdest::Alt::None => {}
+            }
+        }
         let uptodate = match &old {
             Some(m) => {
                 let mut sum = || {
@@ -929,7 +1074,7 @@ impl Receiver {
                 c
             }
         };
-        if old.is_none() {
+        if new_here {
             self.new_counts(e);
         }
         if self.opts.checksum && !change.new {
@@ -941,7 +1086,7 @@ impl Receiver {
         if self.opts.dry_run {
             return Ok(());
         }
-        self.request(idx, e, path, old.is_some(), false)
+        self.request(idx, e, path, basis_path, false)
     }
 
     fn request(
@@ -949,11 +1094,27 @@ impl Receiver {
         idx: u32,
         e: &Entry,
         path: &Path,
-        has_basis: bool,
+        basis_path: Option<PathBuf>,
         redo: bool,
     ) -> Result<()> {
+        let has_basis = basis_path.is_some();
         let temp_dir = self.opts.temp_dir.as_ref().map(PathBuf::from);
-        let (file, temp) = match create_temp(path, temp_dir.as_deref()) {
+        if self.opts.inplace && has_basis && !redo {
+            let rel = self.rel_name(e);
+            if let Err(err) = self.make_backup(path, &rel, true) {
+                return self.fail(format!(
+                    "rsync: [receiver] backup of \"{}\" failed: {}",
+                    crate::flist::walk::full_name(path),
+                    io_text(&err)
+                ));
+            }
+        }
+        let opened = if self.opts.inplace {
+            inplace::open_target(path).map(|f| (f, path.to_path_buf()))
+        } else {
+            create_temp(path, temp_dir.as_deref())
+        };
+        let (file, temp) = match opened {
             Ok(x) => x,
             Err(err) => {
                 self.started_files.insert(idx);
@@ -971,17 +1132,27 @@ impl Receiver {
             }
         };
         let whole = self.opts.whole_file.unwrap_or(false) || redo || e.size == 0;
-        let basis = if has_basis && !whole {
-            File::open(path).ok()
-        } else {
-            None
+        let basis = match &basis_path {
+            // In place, copies read the target itself: another basis cannot be used.
+            Some(b) if !whole && (!self.opts.inplace || b == path) => File::open(b).ok(),
+            _ => None,
         };
         let mut half = None;
         let delta = basis.is_some();
+        if self.opts.dedupe && !redo && !delta && e.size >= crate::dedupe::MIN_SIZE {
+            let root = self.root_dir();
+            let local = self
+                .local
+                .get_or_insert_with(|| crate::dedupe::LocalIndex::new(root));
+            for (id, digest) in local.candidates(e.size, path) {
+                self.conn.send(&Msg::Have { idx, id, digest })?;
+            }
+        }
         self.conn.send(&Msg::Request {
             idx,
             delta,
             engine: self.engine as u8,
+            plain: redo,
         })?;
         if let Some(b) = &basis {
             let shared: Shared = match b.metadata().map(|m| m.len()) {
@@ -1015,11 +1186,16 @@ impl Receiver {
             }
         }
         let now = Instant::now();
-        crate::recon::register(temp.clone(), path.to_path_buf());
+        let in_place = self.opts.inplace;
+        if !in_place {
+            crate::recon::register(temp.clone(), path.to_path_buf());
+        }
         self.jobs.insert(
             idx,
             Job {
-                writer: Writer::new(file, self.opts.sparse),
+                in_place,
+                copies: (in_place && delta).then(Vec::new),
+                writer: Writer::new(file, self.opts.sparse && !in_place),
                 temp,
                 target: path.to_path_buf(),
                 basis,
@@ -1077,21 +1253,44 @@ impl Receiver {
                     "protocol error: op beyond the end of the file",
                 ));
             }
-            if let engine::Op::CopyFrom { .. } = op {
-                return Err(Error::protocol("protocol error: CopyFrom not negotiated"));
+            let (done, local) = (&self.done, &self.local);
+            let other = |file: u32| -> Option<File> {
+                if file & crate::dedupe::LOCAL != 0 {
+                    local.as_ref()?.open(file)
+                } else {
+                    File::open(done.get(&file)?).ok()
+                }
+            };
+            if let (Some(copies), engine::Op::Copy { dst, src, len }) = (job.copies.as_mut(), op) {
+                copies.push((*dst, *src, *len));
+                continue;
             }
-            if let Err(err) = job.writer.apply(op, job.basis.as_ref(), &|_| None) {
+            if let Err(err) = job.writer.apply(op, job.basis.as_ref(), &other) {
+                if matches!(op, engine::Op::CopyFrom { .. }) {
+                    // The dedupe source is gone: the digest check fails and the file is redone
+                    // without dedupe.
+                    job.writer.poison();
+                    continue;
+                }
                 let target = job.target.clone();
-                let temp = job.temp.clone();
-                self.jobs.remove(&idx);
-                crate::recon::unregister(&temp);
-                let _ = std::fs::remove_file(&temp);
-                return self.fail(format!(
-                    "rsync: [receiver] write failed on \"{}\": {}",
-                    crate::flist::walk::full_name(&target),
-                    io_text(&err)
+                if let Some(job) = self.jobs.remove(&idx) {
+                    discard(&job);
+                }
+                // receiver.c: a failed write (ENOSPC, EIO, ...) ends the run with exit 11; the
+                // rest of this file's data is still in flight, so there is no skipping it.
+                return Err(Error::new(
+                    crate::error::RERR_FILEIO,
+                    format!(
+                        "rsync: [receiver] write failed on \"{}\": {}",
+                        crate::flist::walk::full_name(&target),
+                        io_text(&err)
+                    ),
                 ));
             }
+        }
+        if self.opts.info.progress == 2 {
+            let w = self.jobs.get(&idx).map(|j| j.writer.written).unwrap_or(0);
+            self.progress2_at(None, false, w)?;
         }
         if self.opts.info.progress == 1 {
             let job = self.jobs.get_mut(&idx).unwrap();
@@ -1122,11 +1321,10 @@ impl Receiver {
             self.flush_lines()?;
         }
         let e = self.flist[idx as usize].clone();
-        crate::recon::unregister(&job.temp);
         let got = job.writer.finish(e.size);
-        let ok = matches!(&got, Ok(d) if *d == digest);
+        let ok = matches!(&got, Ok(d) if *d == digest) && job.copies.is_none();
         if !ok {
-            let _ = std::fs::remove_file(&job.temp);
+            discard(&job);
             if let Err(err) = got {
                 return self.fail(format!(
                     "rsync: [receiver] write failed on \"{}\": {}",
@@ -1147,7 +1345,7 @@ impl Receiver {
                 ))?;
             }
             let target = job.target.clone();
-            return self.request(idx, &e, &target, true, true);
+            return self.request(idx, &e, &target, Some(target.clone()), true);
         }
         if self.opts.fsync {
             let _ = job.writer.file.sync_all();
@@ -1163,7 +1361,21 @@ impl Receiver {
             ))?;
         }
         drop(job.basis.take());
-        if let Err(err) = std::fs::rename(&job.temp, &job.target) {
+        crate::recon::unregister(&job.temp);
+        if !job.in_place {
+            let rel = self.rel_name(&e);
+            if let Err(err) = self.make_backup(&job.target, &rel, false) {
+                discard(&job);
+                return self.fail(format!(
+                    "rsync: [receiver] backup of \"{}\" failed: {}",
+                    crate::flist::walk::full_name(&job.target),
+                    io_text(&err)
+                ));
+            }
+        }
+        if job.in_place {
+            // Written in place: nothing to rename.
+        } else if let Err(err) = std::fs::rename(&job.temp, &job.target) {
             let _ = std::fs::remove_file(&job.temp);
             return self.fail(format!(
                 "rsync: [receiver] rename \"{}\" -> \"{}\": {}",
@@ -1173,6 +1385,14 @@ impl Receiver {
             ));
         }
         self.xfr += 1;
+        self.p2_bytes += e.size;
+        self.progress2(Some(idx), false)?;
+        if self.opts.dedupe {
+            self.done.insert(idx, job.target.clone());
+            if let Some(l) = self.local.as_mut() {
+                l.add(&job.target, e.size);
+            }
+        }
         if self.opts.info.progress == 1 {
             let el = job.started.elapsed().as_secs_f64();
             let rate = e.size as f64 / el.max(1e-6);
@@ -1211,6 +1431,12 @@ impl Receiver {
             return Ok(());
         }
         let path = self.target(dir);
+        // Never list (and delete in) a directory reached through a symlink: the symlink itself
+        // is what gets replaced, the tree it points to is not ours.
+        let real_dir = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir());
+        if !real_dir || self.symlink_in_path(&dir.name).is_some() {
+            return Ok(());
+        }
         // The top-level "." also holds the other operands (`a.txt sub/ dst/`), and files of the
         // top level may already be in flight (their temp files are ours, not extraneous).
         let top: &[Vec<u8>] = if dir.name == b"." {
@@ -1249,21 +1475,21 @@ impl Receiver {
             let is_dir = std::fs::symlink_metadata(path.join(OsStr::from_bytes(&n)))
                 .map(|m| m.is_dir())
                 .unwrap_or(false);
-            if self.filters.protected(&rel, is_dir) {
+            if self.filters.protected(&rel, is_dir) || (!is_dir && self.is_backup_name(&n)) {
                 continue;
             }
-            self.delete_path(&path.join(OsStr::from_bytes(&n)), &rel)?;
-            if self.del_limit_hit {
-                break;
-            }
+            self.in_extraneous = true;
+            let r = self.delete_path(&path.join(OsStr::from_bytes(&n)), &rel);
+            self.in_extraneous = false;
+            r?;
         }
         Ok(())
     }
 
+    /// rsync: after an I/O error on the sending side, deletions are skipped (once announced)
+    /// unless `--ignore-errors`. Returns whether the announcement was already made.
     fn deleted_warned(&mut self) -> bool {
-        self.io_error = false;
-        self.opts.delete = false;
-        false
+        std::mem::replace(&mut self.io_error_announced, true)
     }
 
     fn delete_path(&mut self, p: &Path, rel: &[u8]) -> Result<()> {
@@ -1287,6 +1513,7 @@ impl Receiver {
             if self.deletes_done as i64 >= max {
                 self.del_limit_hit = true;
                 self.problems.del_limit = true;
+                self.del_skipped += 1;
                 return Ok(());
             }
         }
@@ -1295,6 +1522,11 @@ impl Receiver {
         } else {
             report::escape(rel)
         };
+        if self.log_format().is_some() {
+            let _ = self
+                .conn
+                .say(crate::wire::msg::LOG_FILE, &format!("*deleting   {shown}"));
+        }
         // log.c log_delete(): an out-format with %i or %o is used for deletions too (itemized as
         // "*deleting", operation "del.", length 0); otherwise "deleting NAME".
         match self.opts.out_format.clone() {
@@ -1322,7 +1554,29 @@ impl Receiver {
             }
             _ => {}
         }
-        if !self.opts.dry_run {
+        let backed_up = !self.opts.dry_run && !m.is_dir() && {
+            match self.make_backup(p, rel, false) {
+                Ok(b) => b,
+                Err(err) => {
+                    self.fail(format!(
+                        "rsync: [generator] backup of \"{}\" failed: {}",
+                        report::escape(rel),
+                        io_text(&err)
+                    ))?;
+                    return Ok(());
+                }
+            }
+        };
+        if backed_up {
+            // Moved into the backup: nothing left to delete.
+        } else if !self.opts.dry_run
+            && self.in_extraneous
+            && self.opts.dedupe
+            && self.opts.delete_when != DeleteWhen::After
+        {
+            // Dedupe may still copy from it (a moved file): unlink at the end of the run.
+            self.late_deletes.push((p.to_path_buf(), m.is_dir()));
+        } else if !self.opts.dry_run {
             let r = if m.is_dir() {
                 std::fs::remove_dir(p)
             } else {
@@ -1374,10 +1628,29 @@ impl Receiver {
 
     fn finish_up(&mut self) -> Result<()> {
         self.gen_at = self.lines.len();
+        if self.p2_last.is_some() {
+            self.progress2(None, true)?;
+        }
         if matches!(self.opts.delete_when, DeleteWhen::After | DeleteWhen::Delay)
             && self.opts.delete
         {
             self.delete_all_top_dirs()?;
+        }
+        // Deferred deletions, in the order they were decided (children before their directory).
+        for (p, is_dir) in std::mem::take(&mut self.late_deletes) {
+            let r = if is_dir {
+                std::fs::remove_dir(&p)
+            } else {
+                std::fs::remove_file(&p)
+            };
+            if let Err(err) = r {
+                let what = if is_dir { "rmdir" } else { "unlink" };
+                self.fail(format!(
+                    "rsync: [generator] delete_file: {what}({}) failed: {}",
+                    crate::flist::walk::full_name(&p),
+                    io_text(&err)
+                ))?;
+            }
         }
         // Hard links (-H): link later members of each group to the first.
         for (idx, group) in std::mem::take(&mut self.hardlinks) {
@@ -1420,19 +1693,9 @@ impl Receiver {
                     group: false,
                     ..self.meta
                 };
-                if let Err(err) = meta::apply(
-                    &p,
-                    &e,
-                    None,
-                    None,
-                    mode.or_else(|| {
-                        // New dirs were created with u+rwx for us; restore the intended mode.
-                        std::fs::metadata(&p)
-                            .ok()
-                            .map(|_| meta::target_mode(&e, None, &self.meta) & 0o7777)
-                    }),
-                    &o,
-                ) {
+                // New dirs were created with u+rwx for us; restore the intended mode.
+                let mode = mode.or_else(|| Some(meta::target_mode(&e, None, &self.meta)));
+                if let Err(err) = meta::apply(&p, &e, None, None, mode, &o) {
                     self.fail(format!(
                         "rsync: [generator] failed to set times on \"{}\": {}",
                         crate::flist::walk::full_name(&p),
@@ -1442,12 +1705,39 @@ impl Receiver {
             }
         }
         if self.del_limit_hit {
-            let skipped = 0;
+            let skipped = self.del_skipped;
             self.conn.warning(&format!(
                 "Deletions stopped due to --max-delete limit ({skipped} skipped)"
             ))?;
         }
         Ok(())
+    }
+}
+
+/// Drop a failed job's output: a temp file is removed; an in-place target stays as it is
+/// (partially updated, as rsync's `--inplace` leaves it; a re-run converges).
+fn discard(job: &Job) {
+    crate::recon::unregister(&job.temp);
+    if !job.in_place {
+        let _ = std::fs::remove_file(&job.temp);
+    }
+}
+
+impl Receiver {
+    /// The first ancestor of `name` below the destination root that is a symlink, if any
+    /// (rsync 3.4's CVE-2024-12087 rule: names from the sender never traverse symlinks on the
+    /// receiver, so a symlink sent earlier cannot redirect a later write outside the
+    /// destination). `-K` trusts directory symlinks as rsync's --keep-dirlinks does.
+    fn symlink_in_path(&self, name: &[u8]) -> Option<PathBuf> {
+        if self.opts.keep_dirlinks || !matches!(self.root, Root::Dir(_)) {
+            return None;
+        }
+        let root = self.root_dir();
+        name.iter()
+            .enumerate()
+            .filter(|(_, b)| **b == b'/')
+            .map(|(i, _)| root.join(OsStr::from_bytes(&name[..i])))
+            .find(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink()))
     }
 }
 

@@ -27,6 +27,14 @@ pub struct Sender {
     flist: Vec<Entry>,
     paths: Vec<PathBuf>,
     sessions: HashMap<u32, (Box<dyn SenderHalf>, Shared)>,
+    /// Dedupe: files completed in this transfer, receiver candidates per file, and source digests
+    /// computed up front (reused for `FileEnd`).
+    sent: crate::dedupe::SentIndex,
+    haves: HashMap<u32, Vec<(u32, [u8; 32])>>,
+    digests: HashMap<u32, [u8; 32]>,
+    /// `--inplace` delta files waiting for the receiver's `Need` (the source stays mapped; no
+    /// literal bytes are held).
+    inplace_src: HashMap<u32, Shared>,
     stats: Stats,
     pub problems: Problems,
     io_error: bool,
@@ -57,6 +65,10 @@ impl Sender {
             flist: Vec::new(),
             paths: Vec::new(),
             sessions: HashMap::new(),
+            sent: Default::default(),
+            haves: HashMap::new(),
+            digests: HashMap::new(),
+            inplace_src: HashMap::new(),
             stats: Stats::default(),
             problems: Problems::default(),
             io_error: false,
@@ -201,7 +213,19 @@ impl Sender {
 
     fn on_msg(&mut self, m: Msg) -> Result<Option<Stats>> {
         match m {
-            Msg::Request { idx, delta, engine } => self.on_request(idx, delta, engine)?,
+            Msg::Request {
+                idx,
+                delta,
+                engine,
+                plain,
+            } => self.on_request(idx, delta, engine, plain)?,
+            Msg::Need { idx, ranges } => self.on_need(idx, ranges)?,
+            Msg::Have { idx, id, digest } => {
+                let v = self.haves.entry(idx).or_default();
+                if v.len() < 64 {
+                    v.push((id, digest));
+                }
+            }
             Msg::Engine { idx, data } => {
                 let (half, _) = self.sessions.get_mut(&idx).ok_or_else(|| {
                     Error::protocol("protocol error: engine message for an unknown file")
@@ -260,17 +284,53 @@ impl Sender {
         }
     }
 
-    fn on_request(&mut self, idx: u32, delta: bool, engine: u8) -> Result<()> {
-        let (path, _) = self.entry_path(idx)?;
-        if !delta {
-            return self.send_whole(idx, &path);
+    fn on_request(&mut self, idx: u32, delta: bool, engine: u8, plain: bool) -> Result<()> {
+        let (path, e) = self.entry_path(idx)?;
+        let size = e.size;
+        let haves = self.haves.remove(&idx).unwrap_or_default();
+        let dedupe = self.opts.dedupe && !plain && size >= crate::dedupe::MIN_SIZE;
+        if !delta && !dedupe {
+            return self.send_whole(idx, &path, size);
         }
-        let id = EngineId::from_u8(engine)
-            .ok_or_else(|| Error::protocol("protocol error: unknown engine"))?;
-        let (data, _) = match open_shared(&path) {
+        let (data, len) = match open_shared(&path) {
             Ok(x) => x,
             Err(e) => return self.vanished(idx, &path, e),
         };
+        if dedupe {
+            let d = crate::dedupe::digest((*data).as_ref());
+            let from = self
+                .sent
+                .lookup(&d)
+                .filter(|j| *j != idx)
+                .or_else(|| haves.iter().find(|h| h.1 == d).map(|h| h.0));
+            if let Some(file) = from {
+                self.stats.deduped += len;
+                self.stats.dedup_files += 1;
+                self.stats.matched += len;
+                self.conn.send(&Msg::Ops {
+                    idx,
+                    ops: vec![Op::CopyFrom {
+                        dst: 0,
+                        file,
+                        src: 0,
+                        len,
+                    }],
+                })?;
+                return self.conn.send(&Msg::FileEnd {
+                    idx,
+                    digest: d,
+                    literal: 0,
+                    matched: len,
+                });
+            }
+            self.digests.insert(idx, d);
+            if !delta {
+                drop(data);
+                return self.send_whole(idx, &path, size);
+            }
+        }
+        let id = EngineId::from_u8(engine)
+            .ok_or_else(|| Error::protocol("protocol error: unknown engine"))?;
         let mut half = engine::sender_half(id, &self.params(), data.clone());
         let step = half
             .start()
@@ -303,7 +363,13 @@ impl Sender {
         }
         let mut batch: Vec<Op> = Vec::new();
         let mut bytes = 0usize;
+        let inplace = self.opts.inplace;
         for op in step.ops {
+            if inplace && matches!(op, Op::Literal { .. }) {
+                // In place: literals are sent later, re-read from the source, for exactly the
+                // ranges the receiver asks for.
+                continue;
+            }
             match &op {
                 Op::Literal { data, .. } => {
                     self.stats.literal += data.len() as u64;
@@ -325,29 +391,43 @@ impl Sender {
         }
         if step.done {
             if let Some((_, data)) = self.sessions.remove(&idx) {
-                let bytes = (*data).as_ref();
-                let mut h = blake3::Hasher::new();
-                if bytes.len() >= 8 << 20 {
-                    h.update_rayon(bytes);
-                } else {
-                    h.update(bytes);
+                if inplace {
+                    self.inplace_src.insert(idx, data);
+                    return self.conn.send(&Msg::CopiesEnd { idx });
                 }
-                self.conn.send(&Msg::FileEnd {
-                    idx,
-                    digest: *h.finalize().as_bytes(),
-                    literal: 0,
-                    matched: 0,
-                })?;
+                let digest = match self.digests.remove(&idx) {
+                    Some(d) => d,
+                    None => crate::dedupe::digest((*data).as_ref()),
+                };
+                self.finish_file(idx, digest)?;
             }
         }
         Ok(())
     }
 
-    fn send_whole(&mut self, idx: u32, path: &std::path::Path) -> Result<()> {
+    /// Send at most the listed `size` bytes: a file that grew since the walk is sent as the
+    /// prefix the receiver expects (the digest covers exactly what was sent), one that shrank
+    /// fails the receiver's whole-file verification and is reported — never a torn write.
+    fn send_whole(&mut self, idx: u32, path: &std::path::Path, size: u64) -> Result<()> {
         let mut f = match File::open(path) {
-            Ok(f) => f,
+            Ok(f) => std::io::Read::take(f, size),
             Err(e) => return self.vanished(idx, path, e),
         };
+        let stamp = |f: &File| {
+            use std::os::unix::fs::MetadataExt;
+            f.metadata()
+                .map(|m| {
+                    (
+                        m.len(),
+                        m.mtime(),
+                        m.mtime_nsec(),
+                        m.ctime(),
+                        m.ctime_nsec(),
+                    )
+                })
+                .ok()
+        };
+        let before = stamp(f.get_ref());
         let mut h = blake3::Hasher::new();
         let mut off = 0u64;
         loop {
@@ -390,9 +470,82 @@ impl Sender {
                 break;
             }
         }
+        // Changed while being read: what was sent may mix versions, so make the receiver's
+        // whole-file verification fail; it discards the update and asks once more.
+        let mut digest = *h.finalize().as_bytes();
+        if before.is_none() || stamp(f.get_ref()) != before {
+            digest.iter_mut().for_each(|b| *b = !*b);
+        }
+        // A source that changed since it was hashed for dedupe must not enter the index.
+        if self.digests.remove(&idx).is_some_and(|d| d != digest) {
+            return self.conn.send(&Msg::FileEnd {
+                idx,
+                digest,
+                literal: 0,
+                matched: 0,
+            });
+        }
+        self.finish_file(idx, digest)
+    }
+
+    /// In place: send the ranges the receiver could not build from copies, then `FileEnd`.
+    fn on_need(&mut self, idx: u32, ranges: Vec<(u64, u64)>) -> Result<()> {
+        let data = self.inplace_src.remove(&idx).ok_or_else(|| {
+            Error::protocol("protocol error: literal request for an unknown file")
+        })?;
+        let bytes = (*data).as_ref();
+        let mut batch = Vec::new();
+        let mut size = 0usize;
+        for (off, len) in ranges {
+            let end = off
+                .checked_add(len)
+                .filter(|e| *e <= bytes.len() as u64)
+                .ok_or_else(|| {
+                    Error::protocol("protocol error: literal request beyond the end of the file")
+                })?;
+            let mut at = off;
+            while at < end {
+                let n = (end - at).min(PIECE as u64);
+                let piece = bytes[at as usize..(at + n) as usize].to_vec();
+                self.stats.literal += n;
+                size += n as usize;
+                batch.push(Op::Literal {
+                    dst: at,
+                    data: piece,
+                });
+                at += n;
+                if size >= PIECE {
+                    self.conn.send(&Msg::Ops {
+                        idx,
+                        ops: std::mem::take(&mut batch),
+                    })?;
+                    size = 0;
+                }
+            }
+        }
+        if !batch.is_empty() {
+            self.conn.send(&Msg::Ops { idx, ops: batch })?;
+        }
+        let digest = match self.digests.remove(&idx) {
+            Some(d) => d,
+            None => crate::dedupe::digest(bytes),
+        };
+        self.finish_file(idx, digest)
+    }
+
+    /// `FileEnd` for a completely sent file; from now on later files may copy it.
+    fn finish_file(&mut self, idx: u32, digest: [u8; 32]) -> Result<()> {
+        if self.opts.dedupe
+            && self
+                .flist
+                .get(idx as usize)
+                .is_some_and(|e| e.size >= crate::dedupe::MIN_SIZE)
+        {
+            self.sent.insert(digest, idx);
+        }
         self.conn.send(&Msg::FileEnd {
             idx,
-            digest: *h.finalize().as_bytes(),
+            digest,
             literal: 0,
             matched: 0,
         })
@@ -454,6 +607,9 @@ pub fn msg_name(m: &Msg) -> &'static str {
         Msg::Segment { .. } => "Segment",
         Msg::FlistEnd { .. } => "FlistEnd",
         Msg::Request { .. } => "Request",
+        Msg::Have { .. } => "Have",
+        Msg::CopiesEnd { .. } => "CopiesEnd",
+        Msg::Need { .. } => "Need",
         Msg::Engine { .. } => "Engine",
         Msg::Ops { .. } => "Ops",
         Msg::FileEnd { .. } => "FileEnd",

@@ -9,6 +9,10 @@ use crate::flist::entry::Entry;
 pub const LOG_INFO: u8 = 0;
 pub const LOG_ERROR: u8 = 1;
 pub const LOG_WARNING: u8 = 2;
+/// A `--log-file` line (written by the client, never printed).
+pub const LOG_FILE: u8 = 3;
+/// An `--info=progress2` update (see report::progress::overall).
+pub const LOG_PROGRESS2: u8 = 4;
 
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct Stats {
@@ -31,6 +35,10 @@ pub struct Stats {
     pub engine_msgs: u64,
     pub inplace_lost: u64,
     pub problems: u8,
+    pub dedup_files: u64,
+    pub inplace_kept: u64,
+    pub inplace_converted: u64,
+    pub inplace_stash_peak: u64,
 }
 
 impl Stats {
@@ -57,6 +65,10 @@ impl Stats {
             self.engine_msgs,
             self.inplace_lost,
             self.problems as u64,
+            self.dedup_files,
+            self.inplace_kept,
+            self.inplace_converted,
+            self.inplace_stash_peak,
         ]);
         v
     }
@@ -83,6 +95,10 @@ impl Stats {
             engine_msgs: g(24),
             inplace_lost: g(25),
             problems: g(26) as u8,
+            dedup_files: g(27),
+            inplace_kept: g(28),
+            inplace_converted: g(29),
+            inplace_stash_peak: g(30),
         }
     }
 }
@@ -95,8 +111,21 @@ pub enum Msg {
     Segment { parent: u32, entries: Vec<Entry> },
     /// End of the file list; `io_error` disables deletions (rsync's IO-error guard).
     FlistEnd { io_error: bool },
-    /// Receiver asks for file `idx`; `delta` = the receiver has a basis and runs `engine`.
-    Request { idx: u32, delta: bool, engine: u8 },
+    /// Receiver asks for file `idx`; `delta` = the receiver has a basis and runs `engine`;
+    /// `plain` = no dedupe for this file (the redo after a failed verification).
+    Request {
+        idx: u32,
+        delta: bool,
+        engine: u8,
+        plain: bool,
+    },
+    /// Dedupe: the receiver already holds content with BLAKE3 `digest` (size equal to file
+    /// `idx`'s) as local file `id`; sent before the `Request` for `idx`.
+    Have { idx: u32, id: u32, digest: [u8; 32] },
+    /// In-place: every copy op of `idx` has been sent (literals follow on demand).
+    CopiesEnd { idx: u32 },
+    /// In-place: the receiver needs these (offset, length) ranges of `idx` as literals.
+    Need { idx: u32, ranges: Vec<(u64, u64)> },
     /// An engine message for file `idx`.
     Engine { idx: u32, data: Vec<u8> },
     /// Reconstruction ops for file `idx`.
@@ -137,6 +166,9 @@ const T_LOG: u8 = 12;
 const T_DONE: u8 = 13;
 const T_GOODBYE: u8 = 14;
 const T_FATAL: u8 = 15;
+const T_HAVE: u8 = 16;
+const T_COPIES_END: u8 = 17;
+const T_NEED: u8 = 18;
 
 /// Compression of literal-bearing frames (`-z`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -228,11 +260,35 @@ impl Msg {
                 b.push(*io_error as u8);
                 T_FLIST_END
             }
-            Msg::Request { idx, delta, engine } => {
+            Msg::Request {
+                idx,
+                delta,
+                engine,
+                plain,
+            } => {
                 put_uv(&mut b, *idx as u64);
-                b.push(*delta as u8);
+                b.push(*delta as u8 | (*plain as u8) << 1);
                 b.push(*engine);
                 T_REQUEST
+            }
+            Msg::Have { idx, id, digest } => {
+                put_uv(&mut b, *idx as u64);
+                put_uv(&mut b, *id as u64);
+                b.extend_from_slice(digest);
+                T_HAVE
+            }
+            Msg::CopiesEnd { idx } => {
+                put_uv(&mut b, *idx as u64);
+                T_COPIES_END
+            }
+            Msg::Need { idx, ranges } => {
+                put_uv(&mut b, *idx as u64);
+                put_uv(&mut b, ranges.len() as u64);
+                for (o, l) in ranges {
+                    put_uv(&mut b, *o);
+                    put_uv(&mut b, *l);
+                }
+                T_NEED
             }
             Msg::Engine { idx, data } => {
                 put_uv(&mut b, *idx as u64);
@@ -310,7 +366,7 @@ impl Msg {
     pub fn decode(tag: u8, payload: &[u8]) -> Result<Msg> {
         let mut c = Cur::new(payload);
         let m = match tag {
-            T_FILTERS => Msg::Filters(payload.to_vec()),
+            T_FILTERS => return Ok(Msg::Filters(payload.to_vec())),
             T_SEGMENT => {
                 let parent = c.u32()?;
                 let n = c.uv()?;
@@ -323,11 +379,31 @@ impl Msg {
             T_FLIST_END => Msg::FlistEnd {
                 io_error: c.u8()? != 0,
             },
-            T_REQUEST => Msg::Request {
+            T_REQUEST => {
+                let idx = c.u32()?;
+                let f = c.u8()?;
+                Msg::Request {
+                    idx,
+                    delta: f & 1 != 0,
+                    plain: f & 2 != 0,
+                    engine: c.u8()?,
+                }
+            }
+            T_HAVE => Msg::Have {
                 idx: c.u32()?,
-                delta: c.u8()? != 0,
-                engine: c.u8()?,
+                id: c.u32()?,
+                digest: c.take(32)?.try_into().unwrap(),
             },
+            T_COPIES_END => Msg::CopiesEnd { idx: c.u32()? },
+            T_NEED => {
+                let idx = c.u32()?;
+                let n = c.uv()?;
+                let mut ranges = Vec::with_capacity(n.min(4096) as usize);
+                for _ in 0..n {
+                    ranges.push((c.uv()?, c.uv()?));
+                }
+                Msg::Need { idx, ranges }
+            }
             T_ENGINE => Msg::Engine {
                 idx: c.u32()?,
                 data: c.rest().to_vec(),
@@ -420,6 +496,17 @@ mod tests {
                 idx: 3,
                 delta: true,
                 engine: 5,
+                plain: true,
+            },
+            Msg::Have {
+                idx: 3,
+                id: 1 << 31,
+                digest: [9; 32],
+            },
+            Msg::CopiesEnd { idx: 4 },
+            Msg::Need {
+                idx: 4,
+                ranges: vec![(0, 5), (1 << 40, 7)],
             },
             Msg::Engine {
                 idx: 3,
@@ -468,7 +555,10 @@ mod tests {
         for comp in [Compress::None, Compress::Zstd(3), Compress::Lz4] {
             for m in &msgs {
                 let (t, p) = m.encode(comp);
-                assert_eq!(&Msg::decode(t, &p).unwrap(), m);
+                assert_eq!(
+                    &Msg::decode(t, &p).unwrap_or_else(|e| panic!("{m:?}: {e:?}")),
+                    m
+                );
             }
         }
         let (t, p) = msgs[5].encode(Compress::None);

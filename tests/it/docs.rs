@@ -26,7 +26,7 @@ fn every_documented_option_parses() {
             parasync::cli::defs::Arg::None => format!("--{}", d.long),
             parasync::cli::defs::Arg::Required => format!("--{}=1", d.long),
         };
-        let r = parasync::cli::lex::lex(&[arg.clone()]);
+        let r = parasync::cli::lex::lex(std::slice::from_ref(&arg));
         assert!(r.is_ok(), "{arg} rejected by the lexer");
     }
 }

@@ -1,8 +1,20 @@
 //! Integration tests.
+mod altdest;
+mod bootstrap;
+mod chunker;
+mod cli_errors;
 mod docs;
+mod engines;
 mod exit_codes;
+mod fault_kit;
+mod fuzz;
+mod hashes;
+mod hostile;
+mod inplace;
 mod local;
 mod output;
+mod progress;
+mod reliability;
 mod remote;
 mod sshd;
 mod util;

@@ -1,0 +1,462 @@
+//! Shared core of the CDC engines (dsync, skysync-c, pdsync, parasync; algorithms.md §3–§6).
+//!
+//! Why one core: the four engines differ only in how chunks and their weak hashes are produced
+//! (serial normalized/regression Gear, CRC derived from block CRCs, parallel bitmap, parallel CRC
+//! combination), which strong hash confirms a weak hit (SHA-1/SHA-256/BLAKE3), and how much runs in
+//! parallel. The records, the weak/strong tables, the defensive message codec, the op builder and the
+//! batch protocol of the dsync family live here once.
+//!
+//! Batch protocol (dsync §3 "new reference", reused by skysync-c §4.2 and pdsync §5):
+//! 1. sender (new file): chunk + weak hash, send the **distinct** weak hashes;
+//! 2. receiver (basis): chunk + weak hash, strong-hash only the basis chunks whose weak hash was
+//!    received, deduplicated by digest, answer `{index, [(digest, off, len)]}`;
+//! 3. sender: strong-hash only new chunks whose weak hash got an answer, confirm, emit ops with
+//!    absolute destinations (copies merged when contiguous, literals in ≤ 32 KiB pieces).
+//!
+//! Defect D5 of the reference (sentinel values that collide with legal ones) is avoided by explicit
+//! counts and tags; every length read from the peer is bounds-checked ([`Reader`]).
+
+use super::{EngineError, Op};
+use std::collections::HashMap;
+
+// ---- hashes (one implementation in `hash`) ----
+
+pub use super::hash::crc::{crc32, crc32_combine};
+pub use super::hash::{Digest, StrongKind as Strong};
+
+/// `a` multiplied by x^(8·n) mod P: combine with n bytes whose CRC contribution is 0. Used to cancel
+/// a known prefix: CRC(B) = CRC(A‖B) ⊕ shift(CRC(A), |B|).
+pub fn crc32_shift(a: u32, n: u64) -> u32 {
+    crc32_combine(a, 0, n)
+}
+
+// ---- records and tables ----
+
+/// One chunk: offset, length, weak hash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rec {
+    pub off: u64,
+    pub len: u32,
+    pub weak: u32,
+}
+
+/// Multimap weak key → record indices, as a head map plus a `next` chain (no per-key Vec).
+#[derive(Default)]
+pub struct Index {
+    head: HashMap<u64, u32>,
+    next: Vec<u32>,
+}
+
+const NIL: u32 = u32::MAX;
+
+impl Index {
+    pub fn with_capacity(n: usize) -> Index {
+        Index {
+            head: HashMap::with_capacity(n),
+            next: Vec::with_capacity(n),
+        }
+    }
+    /// Insert the next record index (indices are dense, in insertion order) under `key`.
+    /// Returns true if the key was new.
+    pub fn push(&mut self, key: u64) -> bool {
+        let i = self.next.len() as u32;
+        let prev = self.head.insert(key, i);
+        self.next.push(prev.unwrap_or(NIL));
+        prev.is_none()
+    }
+    /// Record indices under `key`, most recent first.
+    pub fn get(&self, key: u64) -> impl Iterator<Item = usize> + '_ {
+        let mut cur = self.head.get(&key).copied().unwrap_or(NIL);
+        std::iter::from_fn(move || {
+            (cur != NIL).then(|| {
+                let i = cur;
+                cur = self.next[i as usize];
+                i as usize
+            })
+        })
+    }
+    pub fn contains(&self, key: u64) -> bool {
+        self.head.contains_key(&key)
+    }
+}
+
+/// Weak key that also carries the length (parasync): a CRC collision with a different length is
+/// filtered before any strong hash (§9).
+pub fn key_len(weak: u32, len: u32) -> u64 {
+    weak as u64 | (len as u64) << 32
+}
+
+// ---- message codec ----
+
+pub use super::ops::MsgReader as Reader;
+
+/// Message writer: a tag byte, then varints (the wire codec's LEB128) and little-endian fields.
+#[derive(Default)]
+pub struct Writer(pub Vec<u8>);
+
+impl Writer {
+    pub fn new(tag: u8) -> Writer {
+        Writer(vec![tag])
+    }
+    pub fn var(&mut self, v: u64) -> &mut Self {
+        super::ops::put_uv(&mut self.0, v);
+        self
+    }
+    pub fn u32(&mut self, v: u32) -> &mut Self {
+        self.0.extend_from_slice(&v.to_le_bytes());
+        self
+    }
+    pub fn bytes(&mut self, b: &[u8]) -> &mut Self {
+        self.0.extend_from_slice(b);
+        self
+    }
+    pub fn finish(self) -> Vec<u8> {
+        self.0
+    }
+}
+
+pub fn err(s: impl Into<String>) -> EngineError {
+    EngineError(s.into())
+}
+
+// ---- op building (ops::OpBuilder merges copies and splits literals) ----
+
+pub use super::ops::OpBuilder;
+
+/// Ops for a whole file: matched chunks (`src[k]` = basis offset) become copies, unmatched ones
+/// literals.
+pub fn ops_for_file(source: &[u8], chunks: &[(u64, u32)], src: &[Option<u64>]) -> Vec<Op> {
+    let mut b = OpBuilder::new();
+    add_chunks(&mut b, source, chunks, src, true, true);
+    b.finish()
+}
+
+/// Add ops for `chunks` (in destination order): if `copies`, copies for matched ones; if
+/// `literals`, literals for unmatched ones.
+pub fn add_chunks(
+    b: &mut OpBuilder,
+    source: &[u8],
+    chunks: &[(u64, u32)],
+    src: &[Option<u64>],
+    copies: bool,
+    literals: bool,
+) {
+    for (&(off, len), s) in chunks.iter().zip(src) {
+        match s {
+            Some(s) if copies => b.copy(off, *s, len as u64),
+            None if literals => b.literal(off, &source[off as usize..(off + len as u64) as usize]),
+            _ => {}
+        }
+    }
+}
+
+/// Thread count for `--threads` (0 = available cores).
+pub fn threads(requested: usize) -> usize {
+    if requested > 0 {
+        requested
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    }
+}
+
+/// A shared rayon pool of `n` threads. Pools are cached per size: engines run once per file, and
+/// spawning threads for every small file would cost more than the file's delta.
+pub fn pool(n: usize) -> std::sync::Arc<rayon::ThreadPool> {
+    use std::sync::{Arc, Mutex, OnceLock};
+    static POOLS: OnceLock<Mutex<HashMap<usize, Arc<rayon::ThreadPool>>>> = OnceLock::new();
+    let mut pools = POOLS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    pools
+        .entry(n)
+        .or_insert_with(|| {
+            let p = rayon::ThreadPoolBuilder::new()
+                .num_threads(n)
+                .thread_name(|i| format!("cdc-{i}"))
+                .build()
+                .or_else(|_| rayon::ThreadPoolBuilder::new().num_threads(1).build())
+                .expect("a one-thread pool");
+            Arc::new(p)
+        })
+        .clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crc_combine_and_shift() {
+        let a = b"hello, ";
+        let b = b"world of chunks";
+        let ab = [&a[..], &b[..]].concat();
+        assert_eq!(
+            crc32_combine(crc32(a), crc32(b), b.len() as u64),
+            crc32(&ab)
+        );
+        // Cancel the prefix.
+        let rest = crc32(&ab) ^ crc32_shift(crc32(a), b.len() as u64);
+        assert_eq!(rest, crc32(b));
+        assert_eq!(crc32_combine(0, crc32(b), b.len() as u64), crc32(b));
+    }
+
+    #[test]
+    fn builder_merges_and_splits() {
+        let src: Vec<u8> = (0..100_000u32).map(|i| i as u8).collect();
+        let chunks = [(0, 10), (10, 20), (30, 40_000), (40_030, 5), (40_035, 5)];
+        let m = [Some(100), Some(110), None, Some(7), Some(500)];
+        let ops = ops_for_file(&src, &chunks, &m);
+        assert_eq!(
+            ops[0],
+            Op::Copy {
+                dst: 0,
+                src: 100,
+                len: 30
+            }
+        );
+        assert!(
+            matches!(&ops[1], Op::Literal { dst: 30, data } if data.len() == super::super::ops::MAX_LITERAL)
+        );
+        assert!(
+            matches!(&ops[2], Op::Literal { dst, data } if *dst == 30 + 32768 && data.len() == 40_000 - 32768)
+        );
+        assert_eq!(ops.len(), 5);
+    }
+}
+
+// ---- the dsync-family batch protocol ----
+
+/// What distinguishes dsync, skysync-c and pdsync.
+#[derive(Clone, Copy)]
+pub struct Profile {
+    /// Chunk a whole file and weak-hash every chunk.
+    pub chunk: fn(&super::Shared, &super::EngineParams) -> Vec<Rec>,
+    pub strong: fn(&super::EngineParams) -> Strong,
+    /// Strong-hash weak hits with a thread pool (pdsync's `parallel_for`) instead of serially.
+    pub parallel: bool,
+}
+
+const TAG_WEAKS: u8 = 1;
+const TAG_ITEMS: u8 = 2;
+
+/// Digest `recs[i]` of `data` for every i in `which`, serially or in `pool`.
+fn digests(
+    strong: Strong,
+    data: &[u8],
+    recs: &[Rec],
+    which: &[usize],
+    pool: Option<&rayon::ThreadPool>,
+) -> Vec<Digest> {
+    let one = |&i: &usize| {
+        let r = recs[i];
+        strong.digest(&data[r.off as usize..r.off as usize + r.len as usize])
+    };
+    match pool {
+        Some(p) => {
+            use rayon::prelude::*;
+            p.install(|| which.par_iter().map(one).collect())
+        }
+        None => which.iter().map(one).collect(),
+    }
+}
+
+fn index_weak(recs: &[Rec]) -> Index {
+    let mut ix = Index::with_capacity(recs.len());
+    for r in recs {
+        ix.push(r.weak as u64);
+    }
+    ix
+}
+
+/// Receiver (basis) half of the batch protocol.
+pub struct BatchReceiver {
+    profile: Profile,
+    params: super::EngineParams,
+    basis: super::Shared,
+    done: bool,
+}
+
+impl BatchReceiver {
+    pub fn new(profile: Profile, params: &super::EngineParams, basis: super::Shared) -> Self {
+        BatchReceiver {
+            profile,
+            params: params.clone(),
+            basis,
+            done: false,
+        }
+    }
+}
+
+impl super::ReceiverHalf for BatchReceiver {
+    fn start(&mut self) -> Result<super::Step, EngineError> {
+        Ok(super::Step::default())
+    }
+    fn handle(&mut self, msg: &[u8]) -> Result<super::Step, EngineError> {
+        let mut r = Reader::new(msg);
+        if self.done || r.u8()? != TAG_WEAKS {
+            return Err(err("unexpected engine message"));
+        }
+        let n = r.count(4)?;
+        let weaks = (0..n).map(|_| r.u32_le()).collect::<Result<Vec<_>, _>>()?;
+        r.end()?;
+        let recs = (self.profile.chunk)(&self.basis, &self.params);
+        let ix = index_weak(&recs);
+        let strong = (self.profile.strong)(&self.params);
+        // Basis chunks whose weak hash the sender has: strong-hash only those.
+        let mut which = Vec::new();
+        let mut spans = Vec::new(); // (weak index, range in `which`)
+        for (i, w) in weaks.iter().enumerate() {
+            let a = which.len();
+            which.extend(ix.get(*w as u64));
+            if which.len() > a {
+                spans.push((i, a..which.len()));
+            }
+        }
+        let pool = self
+            .profile
+            .parallel
+            .then(|| pool(threads(self.params.threads)));
+        let data: &[u8] = (*self.basis).as_ref();
+        let ds = digests(strong, data, &recs, &which, pool.as_deref());
+        let mut w = Writer::new(TAG_ITEMS);
+        w.var(spans.len() as u64);
+        for (i, range) in spans {
+            let mut seen: Vec<(Digest, u32)> = Vec::new();
+            let mut item = Vec::new();
+            // Chains are most-recent-first: walk backwards to prefer the earliest basis chunk.
+            for j in range.rev() {
+                let rec = recs[which[j]];
+                if !seen.contains(&(ds[j], rec.len)) {
+                    seen.push((ds[j], rec.len));
+                    item.push((ds[j], rec));
+                }
+            }
+            w.var(i as u64).var(item.len() as u64);
+            for (d, rec) in item {
+                w.bytes(d.as_bytes()).var(rec.off).var(rec.len as u64);
+            }
+        }
+        self.done = true;
+        Ok(super::Step {
+            msgs: vec![w.finish()],
+            ops: vec![],
+            done: true,
+        })
+    }
+}
+
+/// Sender (new file) half of the batch protocol.
+pub struct BatchSender {
+    profile: Profile,
+    params: super::EngineParams,
+    source: super::Shared,
+    recs: Vec<Rec>,
+    distinct: Vec<u32>,
+    done: bool,
+}
+
+impl BatchSender {
+    pub fn new(profile: Profile, params: &super::EngineParams, source: super::Shared) -> Self {
+        BatchSender {
+            profile,
+            params: params.clone(),
+            source,
+            recs: Vec::new(),
+            distinct: Vec::new(),
+            done: false,
+        }
+    }
+}
+
+impl super::SenderHalf for BatchSender {
+    fn start(&mut self) -> Result<super::Step, EngineError> {
+        self.recs = (self.profile.chunk)(&self.source, &self.params);
+        let mut seen = std::collections::HashSet::with_capacity(self.recs.len());
+        self.distinct = self
+            .recs
+            .iter()
+            .map(|r| r.weak)
+            .filter(|w| seen.insert(*w))
+            .collect();
+        let mut w = Writer::new(TAG_WEAKS);
+        w.var(self.distinct.len() as u64);
+        for d in &self.distinct {
+            w.u32(*d);
+        }
+        Ok(super::Step {
+            msgs: vec![w.finish()],
+            ..Default::default()
+        })
+    }
+
+    fn handle(&mut self, msg: &[u8]) -> Result<super::Step, EngineError> {
+        let strong = (self.profile.strong)(&self.params);
+        let mut r = Reader::new(msg);
+        if self.done || r.u8()? != TAG_ITEMS {
+            return Err(err("unexpected engine message"));
+        }
+        // Per distinct weak hash: the basis candidates (digest, off, len).
+        let mut items: Vec<Vec<(Digest, u64, u32)>> = vec![Vec::new(); self.distinct.len()];
+        let n = r.count(2)?;
+        for _ in 0..n {
+            let i = r.uv()? as usize;
+            let slot = items
+                .get_mut(i)
+                .ok_or_else(|| err("weak index out of range"))?;
+            let k = r.count(strong.digest_len() + 2)?;
+            for _ in 0..k {
+                let d = Digest::new(r.take(strong.digest_len())?);
+                let off = r.uv()?;
+                let len = u32::try_from(r.uv()?).map_err(|_| err("chunk length out of range"))?;
+                off.checked_add(len as u64)
+                    .ok_or_else(|| err("chunk offset out of range"))?;
+                slot.push((d, off, len));
+            }
+        }
+        r.end()?;
+        let item_of: HashMap<u32, usize> = self
+            .distinct
+            .iter()
+            .enumerate()
+            .map(|(i, w)| (*w, i))
+            .collect();
+        // New chunks whose weak hash got an answer: only these are strong-hashed.
+        let which: Vec<usize> = (0..self.recs.len())
+            .filter(|&k| !items[item_of[&self.recs[k].weak]].is_empty())
+            .collect();
+        let pool = self
+            .profile
+            .parallel
+            .then(|| pool(threads(self.params.threads)));
+        let data: &[u8] = (*self.source).as_ref();
+        let ds = digests(strong, data, &self.recs, &which, pool.as_deref());
+        let mut src: Vec<Option<u64>> = vec![None; self.recs.len()];
+        for (j, &k) in which.iter().enumerate() {
+            let rec = self.recs[k];
+            // Locality: after new k−1 ↔ basis m, try basis m+1 (the contiguous source) first.
+            let predicted = (k > 0)
+                .then(|| src[k - 1].map(|s| s + self.recs[k - 1].len as u64))
+                .flatten();
+            let cands = items[item_of[&rec.weak]]
+                .iter()
+                .filter(|(d, _, len)| *len == rec.len && *d == ds[j]);
+            let mut first = None;
+            for &(_, off, _) in cands {
+                if Some(off) == predicted {
+                    first = Some(off);
+                    break;
+                }
+                first.get_or_insert(off);
+            }
+            src[k] = first;
+        }
+        let spans: Vec<(u64, u32)> = self.recs.iter().map(|r| (r.off, r.len)).collect();
+        self.done = true;
+        Ok(super::Step {
+            msgs: vec![],
+            ops: ops_for_file(data, &spans, &src),
+            done: true,
+        })
+    }
+}

@@ -1,0 +1,294 @@
+//! One content-defined chunker for every CDC engine (algorithms.md §1.3, §13.4).
+//!
+//! Why one parameterised chunker: the reference code has five near-identical Gear loops (origin,
+//! normalized, "2 bytes" variants, regression, ParaSync's parallel scan). They differ only in
+//! (min, mask bits before/after the normal point, max, where hashing starts, decision rule), so a
+//! [`Config`] covers every row of §1.3 and the presets below name them. The "2 bytes" variants
+//! produce boundaries identical to byte-wise Gear (§1.3 notes), so they need no preset of their own.
+//!
+//! Three scan modes:
+//! * [`Mode::Skip`] — FastCDC cut-point skipping: the hash restarts at 0 at chunk offset `min`;
+//!   cut after the first byte whose state passes the mask (harder mask before `normal`).
+//! * [`Mode::Continuous`] — ParaSync: the hash runs over the whole file without restarts, a cut is
+//!   the first candidate at distance ≥ `min` from the chunk start, forced at `max` (defect D3 fix).
+//!   Because a candidate depends only on the previous 48 bytes, this mode is parallel
+//!   ([`parallel`]) with boundaries identical to the serial scan for any thread count.
+//! * [`Mode::Regression`] — dsync's `find_cutpoint_2`: warm over 64 bytes before `min`, cut after
+//!   the position in [min, max) whose state has the fewest significant bits (last one on ties, so
+//!   constant input is cut at `max`), early exit below 2^18.
+//!
+//! FastFp (Dsync's weak hash, §1.1) is a by-product: Σ of the running Gear state over *every* byte
+//! of the chunk (the reference skipped the first `min` bytes — defect D6 — which we do not copy).
+
+pub mod parallel;
+
+use super::gear;
+
+/// Where the hash runs and how a cut is chosen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Skip,
+    Continuous,
+    Regression,
+}
+
+/// Which fingerprint the chunker yields besides the boundaries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hash {
+    Gear,
+    FastFp,
+}
+
+/// Chunker parameters. Sizes in bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Config {
+    pub min: usize,
+    pub max: usize,
+    /// Mask bits for chunk lengths below `normal` (the harder mask with normalization).
+    pub bits_before: u32,
+    /// Mask bits for lengths at or above `normal`.
+    pub bits_after: u32,
+    pub normal: usize,
+    pub mode: Mode,
+    pub hash: Hash,
+}
+
+const KIB: usize = 1024;
+
+impl Config {
+    /// Normalized chunking with `level` (FastCDC NC-level): bits+level before `avg`, bits−level after.
+    pub const fn normalized(min: usize, bits: u32, level: u32, max: usize, mode: Mode) -> Config {
+        Config {
+            min,
+            max,
+            bits_before: bits + level,
+            bits_after: bits - level,
+            normal: 1 << bits,
+            mode,
+            hash: Hash::Gear,
+        }
+    }
+    /// `cdc_origin_64_skysync`: 4 KiB / 13 bits / 12 KiB, hash restarts at min.
+    pub const ORIGIN: Config = Config::normalized(4 * KIB, 13, 0, 12 * KIB, Mode::Skip);
+    /// `cdc_normalized_chunking_2bytes_64` (old skysync-c): 15 bits until 8 KiB, then 11.
+    pub const NC2: Config = Config::normalized(4 * KIB, 13, 2, 12 * KIB, Mode::Skip);
+    /// `normalized_chunking_2bytes_64` (Dsync method 4): 13 bits until 8 KiB, then 11.
+    pub const DSYNC_NC: Config = Config {
+        bits_before: 13,
+        bits_after: 11,
+        ..Config::ORIGIN
+    };
+    /// `find_cutpoint_2` (newer dsync / skysync-c): regression chunking in [4 KiB, 12 KiB).
+    pub const REGRESSION: Config = Config {
+        mode: Mode::Regression,
+        ..Config::ORIGIN
+    };
+    /// ParaSync's chunker: continuous 13-bit Gear, join at ≥ 4 KiB, plus a max (defect D3 fix).
+    pub const PARASYNC: Config = Config {
+        max: 64 * KIB,
+        mode: Mode::Continuous,
+        ..Config::ORIGIN
+    };
+    /// Every named configuration, for golden files and tests.
+    pub const PRESETS: [(&'static str, Config); 6] = [
+        ("origin", Config::ORIGIN),
+        ("nc2", Config::NC2),
+        ("dsync-nc", Config::DSYNC_NC),
+        ("regression", Config::REGRESSION),
+        ("parasync", Config::PARASYNC),
+        (
+            "dsync-fastfp",
+            Config {
+                hash: Hash::FastFp,
+                ..Config::DSYNC_NC
+            },
+        ),
+    ];
+
+    pub fn mask_before(&self) -> u64 {
+        gear::mask(self.bits_before)
+    }
+    pub fn mask_after(&self) -> u64 {
+        gear::mask(self.bits_after)
+    }
+    /// Does a Gear state pass the cut test for a chunk that would be `len` bytes long?
+    #[inline(always)]
+    fn passes(&self, fp: u64, len: usize, mb: u64, ma: u64) -> bool {
+        fp & if len < self.normal { mb } else { ma } == 0
+    }
+}
+
+/// A chunk of the input: `off` and `len`, and (with [`Hash::FastFp`]) its FastFp, else 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cut {
+    pub off: u64,
+    pub len: u32,
+    pub fastfp: u64,
+}
+
+/// FastFp of one chunk: Σ of the running Gear state (from 0 at the chunk start) over all its bytes.
+pub fn fastfp(chunk: &[u8]) -> u64 {
+    let mut fp = 0u64;
+    let mut sum = 0u64;
+    for &b in chunk {
+        fp = gear::step(fp, b);
+        sum = sum.wrapping_add(fp);
+    }
+    sum
+}
+
+/// Serial chunker over a whole buffer.
+pub fn chunk(cfg: &Config, data: &[u8]) -> Vec<Cut> {
+    let mut out = Vec::with_capacity(data.len() / (cfg.normal.max(1)) + 1);
+    let mut s = 0usize;
+    let mut fp = 0u64; // continuous mode state
+    let mut i = 0usize; // continuous mode: bytes hashed so far
+    while s < data.len() {
+        let e = match cfg.mode {
+            Mode::Skip => cut_skip(cfg, data, s),
+            Mode::Regression => cut_regression(cfg, data, s),
+            Mode::Continuous => {
+                let (e, f) = cut_continuous(cfg, data, s, i, fp);
+                fp = f;
+                i = e;
+                e
+            }
+        };
+        let fastfp = match cfg.hash {
+            Hash::FastFp => fastfp(&data[s..e]),
+            Hash::Gear => 0,
+        };
+        out.push(Cut {
+            off: s as u64,
+            len: (e - s) as u32,
+            fastfp,
+        });
+        s = e;
+    }
+    out
+}
+
+fn cut_skip(cfg: &Config, data: &[u8], s: usize) -> usize {
+    let n = data.len();
+    if n - s <= cfg.min {
+        return n;
+    }
+    let end = n.min(s + cfg.max);
+    let (mb, ma) = (cfg.mask_before(), cfg.mask_after());
+    let mut fp = 0u64;
+    for (j, &b) in data.iter().enumerate().take(end).skip(s + cfg.min) {
+        fp = gear::step(fp, b);
+        if cfg.passes(fp, j + 1 - s, mb, ma) {
+            return j + 1;
+        }
+    }
+    end
+}
+
+fn cut_regression(cfg: &Config, data: &[u8], s: usize) -> usize {
+    const EARLY: u64 = 1 << 18;
+    let n = data.len();
+    if n - s <= cfg.min {
+        return n;
+    }
+    let end = n.min(s + cfg.max);
+    let a = s + cfg.min;
+    let mut fp = gear::warm(&data[a - gear::MEMORY.min(cfg.min)..a]);
+    let (mut best, mut best_bits) = (end, u32::MAX);
+    for (j, &b) in data.iter().enumerate().take(end).skip(a) {
+        fp = gear::step(fp, b);
+        if fp < EARLY {
+            return j + 1;
+        }
+        let bits = 64 - fp.leading_zeros();
+        if bits <= best_bits {
+            best_bits = bits;
+            best = j + 1;
+        }
+    }
+    if end == n {
+        // The file ends inside the window: the rest is the tail chunk.
+        return n;
+    }
+    best
+}
+
+/// Continuous scan from chunk start `s`; `i` bytes already hashed into `fp` (i == s).
+fn cut_continuous(cfg: &Config, data: &[u8], s: usize, i: usize, mut fp: u64) -> (usize, u64) {
+    debug_assert_eq!(s, i);
+    let (mb, ma) = (cfg.mask_before(), cfg.mask_after());
+    let end = data.len().min(s + cfg.max);
+    for (j, &b) in data.iter().enumerate().take(end).skip(i) {
+        fp = gear::step(fp, b);
+        let len = j + 1 - s;
+        if len >= cfg.min && cfg.passes(fp, len, mb, ma) {
+            return (j + 1, fp);
+        }
+    }
+    (end, fp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rnd(n: usize, mut x: u64) -> Vec<u8> {
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect()
+    }
+
+    #[test]
+    fn sizes_respect_min_and_max() {
+        let data = rnd(3 << 20, 9);
+        for (name, cfg) in Config::PRESETS {
+            let cuts = chunk(&cfg, &data);
+            let total: u64 = cuts.iter().map(|c| c.len as u64).sum();
+            assert_eq!(total, data.len() as u64, "{name}");
+            for c in &cuts[..cuts.len() - 1] {
+                assert!(
+                    c.len as usize >= cfg.min && c.len as usize <= cfg.max,
+                    "{name} {c:?}"
+                );
+            }
+            let mean = data.len() / cuts.len();
+            assert!((5 * KIB..=16 * KIB).contains(&mean), "{name} mean {mean}");
+        }
+    }
+
+    #[test]
+    fn zeros_are_cut_at_max() {
+        let data = vec![0u8; 1 << 20];
+        for (name, cfg) in Config::PRESETS {
+            let cuts = chunk(&cfg, &data);
+            for c in &cuts[..cuts.len() - 1] {
+                assert_eq!(c.len as usize, cfg.max, "{name}");
+            }
+        }
+    }
+
+    #[test]
+    fn boundaries_resynchronise_after_an_insert() {
+        let old = rnd(1 << 20, 3);
+        let mut new = old.clone();
+        new.splice(300_000..300_000, rnd(1000, 4));
+        for (name, cfg) in Config::PRESETS {
+            let a: std::collections::HashSet<u64> = chunk(&cfg, &old)
+                .iter()
+                .map(|c| c.off + c.len as u64)
+                .collect();
+            let b = chunk(&cfg, &new);
+            let shifted = b
+                .iter()
+                .filter(|c| c.off > 400_000 && a.contains(&(c.off + c.len as u64 - 1000)))
+                .count();
+            let after = b.iter().filter(|c| c.off > 400_000).count();
+            assert!(shifted + 2 >= after, "{name}: {shifted} of {after}");
+        }
+    }
+}

@@ -1,0 +1,236 @@
+//! Sender (new file) half of parasync: chunks the new file on a background thread, answers each
+//! weak batch with a hit bitmap, confirms hits with BLAKE3 when the digests arrive and emits copies
+//! at once; literals for never-matched chunks close the file.
+
+use super::{Msg, BATCH, CHUNKER, INLINE};
+use crate::engine::cdc::{self, err, key_len, Digest, Index, OpBuilder};
+use crate::engine::chunker::parallel::{chunk_all, Chunk};
+use crate::engine::{EngineError, EngineParams, SenderHalf, Shared, Step};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// The new file's chunks, indexed by (CRC, length).
+struct Table {
+    chunks: Vec<Chunk>,
+    index: Index,
+}
+
+/// Chunk the new file and index it by (CRC, length).
+fn build_table(source: Shared, pool: &rayon::ThreadPool) -> Table {
+    let chunks = chunk_all(CHUNKER, source, pool.current_num_threads(), pool);
+    let mut index = Index::with_capacity(chunks.len().max(BATCH));
+    for c in &chunks {
+        index.push(key_len(c.crc, c.len));
+    }
+    Table { chunks, index }
+}
+
+/// A basis chunk with a weak hit: offset, length, CRC.
+type Hit = (u64, u32, u32);
+
+pub struct Sender {
+    source: Shared,
+    pool: Arc<rayon::ThreadPool>,
+    worker: Option<std::thread::JoinHandle<Table>>,
+    table: Option<Table>,
+    /// Basis offset of the next chunk of the next weak batch (offsets are implicit).
+    old_pos: u64,
+    batches: u64,
+    /// Batches whose digests are awaited.
+    pending: HashMap<u64, Vec<Hit>>,
+    end: bool,
+    /// Per new chunk: its basis source once confirmed, and its digest once computed.
+    src: Vec<Option<u64>>,
+    digest: Vec<Option<Digest>>,
+    ops: OpBuilder,
+    done: bool,
+}
+
+impl Sender {
+    pub fn new(params: &EngineParams, source: Shared) -> Sender {
+        Sender {
+            source,
+            pool: cdc::pool(cdc::threads(params.threads)),
+            worker: None,
+            table: None,
+            old_pos: 0,
+            batches: 0,
+            pending: HashMap::new(),
+            end: false,
+            src: Vec::new(),
+            digest: Vec::new(),
+            ops: OpBuilder::new(),
+            done: false,
+        }
+    }
+
+    fn table(&mut self) -> Result<&Table, EngineError> {
+        if let Some(w) = self.worker.take() {
+            let t = w.join().map_err(|_| err("chunking thread panicked"))?;
+            self.set_table(t);
+        }
+        self.table
+            .as_ref()
+            .ok_or_else(|| err("parasync message before start"))
+    }
+
+    fn set_table(&mut self, t: Table) {
+        self.src = vec![None; t.chunks.len()];
+        self.digest = vec![None; t.chunks.len()];
+        self.table = Some(t);
+    }
+
+    fn on_weak(&mut self, id: u64, chunks: Vec<(u32, u32)>) -> Result<Step, EngineError> {
+        if id != self.batches || self.end {
+            return Err(err("weak batch out of order"));
+        }
+        self.batches += 1;
+        let mut pos = self.old_pos;
+        let table = self.table()?;
+        let mut hits = Vec::with_capacity(chunks.len());
+        let mut list = Vec::new();
+        for (crc, len) in chunks {
+            let hit = table.index.contains(key_len(crc, len));
+            if hit {
+                list.push((pos, len, crc));
+            }
+            hits.push(hit);
+            pos = pos
+                .checked_add(len as u64)
+                .ok_or_else(|| err("basis offset overflow"))?;
+        }
+        self.old_pos = pos;
+        if !list.is_empty() {
+            self.pending.insert(id, list);
+        }
+        Ok(Step {
+            msgs: vec![Msg::Hits { id, hits }.encode()],
+            ..Default::default()
+        })
+    }
+
+    fn on_strong(&mut self, id: u64, digests: Vec<Digest>) -> Result<Step, EngineError> {
+        let hits = self
+            .pending
+            .remove(&id)
+            .ok_or_else(|| err("digests for an unknown batch"))?;
+        if hits.len() != digests.len() {
+            return Err(err("digest count does not match the hits"));
+        }
+        self.table()?;
+        let table = self.table.as_ref().expect("table joined above");
+        // (new chunk, basis offset, digest) candidates of this batch.
+        let mut cands: Vec<(usize, u64, Digest)> = Vec::new();
+        for (&(off, len, crc), d) in hits.iter().zip(&digests) {
+            for k in table.index.get(key_len(crc, len)) {
+                if self.src[k].is_none() {
+                    cands.push((k, off, *d));
+                }
+            }
+        }
+        cands.sort_unstable_by_key(|c| (c.0, c.1));
+        let mut need: Vec<usize> = cands.iter().map(|c| c.0).collect();
+        need.dedup();
+        need.retain(|&k| self.digest[k].is_none());
+        let data: &[u8] = (*self.source).as_ref();
+        let chunks = &table.chunks;
+        let computed: Vec<Digest> = self.pool.install(|| {
+            use rayon::prelude::*;
+            need.par_iter()
+                .map(|&k| {
+                    let c = chunks[k];
+                    cdc::Strong::Blake3
+                        .digest(&data[c.off as usize..(c.off + c.len as u64) as usize])
+                })
+                .collect()
+        });
+        for (k, d) in need.into_iter().zip(computed) {
+            self.digest[k] = Some(d);
+        }
+        let mut newly: Vec<usize> = Vec::new();
+        for group in cands.chunk_by(|a, b| a.0 == b.0) {
+            let k = group[0].0;
+            let dk = self.digest[k];
+            // Locality: after new k−1 ↔ basis m, the basis chunk right after m is preferred.
+            let predicted = (k > 0)
+                .then(|| self.src[k - 1].map(|s| s + chunks[k - 1].len as u64))
+                .flatten();
+            let ok = group.iter().filter(|c| Some(c.2) == dk).map(|c| c.1);
+            let chosen = ok
+                .clone()
+                .find(|o| Some(*o) == predicted)
+                .or_else(|| ok.clone().next());
+            if let Some(o) = chosen {
+                self.src[k] = Some(o);
+                newly.push(k);
+            }
+        }
+        for k in newly {
+            let c = chunks[k];
+            self.ops
+                .copy(c.off, self.src[k].expect("just set"), c.len as u64);
+        }
+        // Copies flow now; the last op is held back so the next batch can still extend it.
+        let settled = self.ops.take_settled();
+        let mut step = self.maybe_finish();
+        step.ops.splice(0..0, settled);
+        Ok(step)
+    }
+
+    /// After the last batch is settled: literals for every chunk that found no source.
+    fn maybe_finish(&mut self) -> Step {
+        if !self.end || !self.pending.is_empty() || self.done {
+            return Step::default();
+        }
+        self.done = true;
+        let Some(table) = self.table.as_ref() else {
+            return Step {
+                done: true,
+                ..Default::default()
+            };
+        };
+        let spans: Vec<(u64, u32)> = table.chunks.iter().map(|c| (c.off, c.len)).collect();
+        let source: &[u8] = (*self.source).as_ref();
+        cdc::add_chunks(&mut self.ops, source, &spans, &self.src, false, true);
+        Step {
+            msgs: vec![],
+            ops: self.ops.finish(),
+            done: true,
+        }
+    }
+}
+
+impl SenderHalf for Sender {
+    fn start(&mut self) -> Result<Step, EngineError> {
+        let (source, pool) = (self.source.clone(), self.pool.clone());
+        if (*self.source).as_ref().len() <= INLINE {
+            self.set_table(build_table(source, &pool));
+            return Ok(Step::default());
+        }
+        let worker = std::thread::Builder::new()
+            .name("parasync-chunk".into())
+            .spawn(move || build_table(source, &pool))
+            .map_err(|e| err(format!("cannot start chunking thread: {e}")))?;
+        self.worker = Some(worker);
+        Ok(Step::default())
+    }
+
+    fn handle(&mut self, msg: &[u8]) -> Result<Step, EngineError> {
+        if self.done {
+            return Err(err("parasync message after the file was finished"));
+        }
+        match Msg::decode(msg)? {
+            Msg::Weak { id, chunks } => self.on_weak(id, chunks),
+            Msg::Strong { id, digests } => self.on_strong(id, digests),
+            Msg::End { batches } => {
+                if batches != self.batches || self.end {
+                    return Err(err("end of batches does not match"));
+                }
+                self.end = true;
+                self.table()?;
+                Ok(self.maybe_finish())
+            }
+            Msg::Hits { .. } => Err(err("unexpected parasync message")),
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! `--compare-dest`, `--copy-dest`, `--link-dest` (rsync-cli.md §1.3.10): up to 20 extra
+//! directories searched for a file missing from the destination. The backbone of snapshot backups:
+//! `--link-dest=../yesterday` makes every unchanged file a hard link to yesterday's copy.
+//!
+//! rsync's rules: a relative DIR is relative to the destination directory; the first DIR holding
+//! an up-to-date copy (the same quick check as for the destination itself) wins — compare-dest then
+//! skips the file, copy-dest copies it locally, link-dest hard-links it (only when the attributes
+//! that are preserved also match, since a link shares them); otherwise the first DIR holding a
+//! regular file of that name serves as the basis for the delta transfer, and the item is itemized
+//! against it.
+
+use super::Receiver;
+use crate::cli::options::AltDest;
+use crate::flist::entry::Entry;
+use std::ffi::OsStr;
+use std::fs::Metadata;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+pub(super) enum Alt {
+    /// No alternate copy.
+    None,
+    /// Handled (linked, copied or skipped): nothing to transfer.
+    Done,
+    /// Transfer with this file as the basis.
+    Basis(PathBuf, Metadata),
+}
+
+impl Receiver {
+    fn alt_dirs(&self) -> Vec<PathBuf> {
+        let root = self.root_dir();
+        self.opts
+            .alt_dirs
+            .iter()
+            .map(|d| {
+                let p = Path::new(d);
+                if p.is_absolute() {
+                    p.to_path_buf()
+                } else {
+                    root.join(p)
+                }
+            })
+            .collect()
+    }
+
+    /// Look for `e` in the alternate directories; `path` is its destination.
+    pub(super) fn alt_lookup(
+        &mut self,
+        e: &Entry,
+        path: &Path,
+        mode: u32,
+    ) -> crate::error::Result<Alt> {
+        let Some(kind) = self.opts.alt_dest else {
+            return Ok(Alt::None);
+        };
+        let rel = self.rel_name(e);
+        let mut basis = None;
+        for dir in self.alt_dirs() {
+            let p = dir.join(OsStr::from_bytes(&rel));
+            let Ok(m) = std::fs::symlink_metadata(&p) else {
+                continue;
+            };
+            if !m.is_file() {
+                continue;
+            }
+            let mut sum = || {
+                std::fs::File::open(&p)
+                    .ok()
+                    .and_then(|f| crate::recon::tempfile::digest_file(&f, m.len()).ok())
+            };
+            let same = crate::decide::quick_check_ok(e, &m, &self.opts, &mut sum);
+            let (uid, gid) = self.want_ids(e);
+            let attrs_match = (!self.opts.perms || m.mode() & 0o7777 == mode & 0o7777)
+                && (!self.opts.owner || m.uid() == uid)
+                && (!self.opts.group || m.gid() == gid);
+            if same {
+                if self.opts.dry_run {
+                    return Ok(Alt::Done);
+                }
+                let r = match kind {
+                    AltDest::Compare => Ok(()),
+                    AltDest::Link if attrs_match => std::fs::hard_link(&p, path),
+                    // A link would share attributes that differ: copy instead.
+                    AltDest::Link | AltDest::Copy => self.copy_local(&p, path, e, mode),
+                };
+                match r {
+                    Ok(()) => return Ok(Alt::Done),
+                    Err(err) => {
+                        self.fail(format!(
+                            "rsync: [generator] link or copy of \"{}\" => \"{}\" failed: {}",
+                            crate::flist::walk::full_name(path),
+                            crate::flist::walk::full_name(&p),
+                            crate::error::io_text(&err)
+                        ))?;
+                        return Ok(Alt::Done);
+                    }
+                }
+            }
+            if basis.is_none() {
+                basis = Some((p, m));
+            }
+        }
+        Ok(match basis {
+            Some((p, m)) => Alt::Basis(p, m),
+            None => Alt::None,
+        })
+    }
+
+    /// The first alternate dest dir's copy of directory `e`, if any.
+    pub(super) fn alt_dir_meta(&self, e: &Entry) -> Option<Metadata> {
+        self.opts.alt_dest?;
+        let rel = self.rel_name(e);
+        self.alt_dirs()
+            .into_iter()
+            .filter_map(|d| std::fs::metadata(d.join(OsStr::from_bytes(&rel))).ok())
+            .find(|m| m.is_dir())
+    }
+
+    /// copy-dest: a local copy through a temp file, with the entry's attributes.
+    fn copy_local(&self, from: &Path, to: &Path, e: &Entry, mode: u32) -> std::io::Result<()> {
+        let (mut f, temp) = crate::recon::tempfile::create_temp(to, None)?;
+        let r = (|| {
+            let mut src = std::fs::File::open(from)?;
+            std::io::copy(&mut src, &mut f)?;
+            let (uid, gid) = self.want_ids(e);
+            crate::meta::apply(&temp, e, Some(uid), Some(gid), Some(mode), &self.meta)?;
+            std::fs::rename(&temp, to)
+        })();
+        if r.is_err() {
+            let _ = std::fs::remove_file(&temp);
+        }
+        r
+    }
+}

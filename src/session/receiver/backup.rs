@@ -1,0 +1,85 @@
+//! `-b`/`--backup`, `--suffix`, `--backup-dir` (rsync-cli.md §1.3.9): a file about to be replaced
+//! or deleted is renamed to `name~` (or moved into the backup hierarchy) instead of being lost.
+//!
+//! rsync's rules followed here: the suffix defaults to `~`, or to nothing with `--backup-dir`; a
+//! relative `--backup-dir` is relative to the destination directory; the backup tree mirrors the
+//! destination's relative paths, creating directories as needed; without `--backup-dir`, `--delete`
+//! does not delete earlier backups (rsync adds an implicit protect rule `P *SUFFIX`). Directories
+//! are never backed up, only the non-directories inside them.
+
+use super::Receiver;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+impl Receiver {
+    fn backup_suffix(&self) -> &str {
+        match (&self.opts.suffix, &self.opts.backup_dir) {
+            (Some(s), _) => s,
+            (None, Some(_)) => "",
+            (None, None) => "~",
+        }
+    }
+
+    /// Where the backup of `rel` (relative to the destination root) goes.
+    fn backup_path(&self, rel: &[u8]) -> PathBuf {
+        let mut name = rel.to_vec();
+        name.extend_from_slice(self.backup_suffix().as_bytes());
+        match &self.opts.backup_dir {
+            Some(d) => {
+                let base = Path::new(d);
+                let base = if base.is_absolute() {
+                    base.to_path_buf()
+                } else {
+                    self.root_dir().join(base)
+                };
+                base.join(OsStr::from_bytes(&name))
+            }
+            None => {
+                let root = self.root_dir();
+                root.join(OsStr::from_bytes(&name))
+            }
+        }
+    }
+
+    /// Back up `path` (a non-directory; `rel` is its name relative to the destination root) before
+    /// it is replaced or deleted. `keep` copies instead of renaming (in-place updates).
+    pub(super) fn make_backup(
+        &mut self,
+        path: &Path,
+        rel: &[u8],
+        keep: bool,
+    ) -> std::io::Result<bool> {
+        if !self.opts.backup {
+            return Ok(false);
+        }
+        match std::fs::symlink_metadata(path) {
+            Ok(m) if !m.is_dir() => {}
+            _ => return Ok(false),
+        }
+        let dst = self.backup_path(rel);
+        if let Some(parent) = dst.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        if keep {
+            std::fs::copy(path, &dst)?;
+        } else if std::fs::rename(path, &dst).is_err() {
+            // Across file systems (a --backup-dir elsewhere): copy, then remove.
+            std::fs::copy(path, &dst)?;
+            std::fs::remove_file(path)?;
+        }
+        if self.opts.info.backup > 0 {
+            let shown = crate::report::escape(rel);
+            self.push_line(None, format!("backed up {shown} to {}", dst.display()));
+        }
+        Ok(true)
+    }
+
+    /// rsync's implicit `P *SUFFIX` when backups stay beside the files.
+    pub(super) fn is_backup_name(&self, name: &[u8]) -> bool {
+        self.opts.backup
+            && self.opts.backup_dir.is_none()
+            && !self.backup_suffix().is_empty()
+            && name.ends_with(self.backup_suffix().as_bytes())
+    }
+}

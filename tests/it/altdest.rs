@@ -1,0 +1,197 @@
+//! `--link-dest` / `--compare-dest` / `--copy-dest` and backups, against the installed rsync:
+//! the same command on the same trees must give the same files, contents and hard-link structure.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::process::Command;
+
+fn rsync_present() -> bool {
+    let ok = Command::new("rsync").arg("--version").output().is_ok();
+    assert!(ok || std::env::var("CI").is_err(), "rsync missing under CI");
+    ok
+}
+
+/// name → (kind, content, link count, inode group label) for a tree.
+fn snapshot(root: &Path) -> BTreeMap<String, (char, Vec<u8>, u64)> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for ent in std::fs::read_dir(&d).unwrap() {
+            let p = ent.unwrap().path();
+            let m = std::fs::symlink_metadata(&p).unwrap();
+            let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+            if m.is_dir() {
+                stack.push(p.clone());
+                out.insert(rel, ('d', vec![], 0));
+            } else if m.is_file() {
+                out.insert(rel, ('f', std::fs::read(&p).unwrap(), m.nlink()));
+            } else {
+                out.insert(rel, ('l', vec![], 0));
+            }
+        }
+    }
+    out
+}
+
+fn run(prog: &str, args: &[&str], cwd: &Path) -> i32 {
+    Command::new(prog)
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .unwrap()
+        .status
+        .code()
+        .unwrap()
+}
+
+fn day(src: &Path, n: u32) {
+    std::fs::create_dir_all(src.join("docs/old")).unwrap();
+    std::fs::write(src.join("docs/a.txt"), b"stable a").unwrap();
+    std::fs::write(src.join("docs/old/b.txt"), b"stable b").unwrap();
+    std::fs::write(src.join("today.log"), format!("day {n}")).unwrap();
+    std::fs::write(src.join("scratch.tmp"), b"never backed up").unwrap();
+    if n == 1 {
+        std::fs::write(src.join("gone.txt"), b"only on day 1").unwrap();
+    } else {
+        let _ = std::fs::remove_file(src.join("gone.txt"));
+    }
+    for f in ["docs/a.txt", "docs/old/b.txt", "gone.txt"] {
+        let t = filetime::FileTime::from_unix_time(1_600_000_000, 0);
+        let _ = filetime::set_file_mtime(src.join(f), t);
+    }
+    // today.log changes size and time each day.
+    let t = filetime::FileTime::from_unix_time(1_700_000_000 + n as i64 * 86400, 0);
+    filetime::set_file_mtime(src.join("today.log"), t).unwrap();
+}
+
+#[test]
+fn snapshot_backup_with_link_dest_matches_rsync() {
+    if !rsync_present() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    std::fs::write(t.path().join("excludes"), b"*.tmp\n").unwrap();
+    for (prog, base) in [("rsync", "r"), (env!("CARGO_BIN_EXE_parasync"), "p")] {
+        day(&src, 1);
+        let d1 = format!("{base}/day1/");
+        std::fs::create_dir_all(t.path().join(base)).unwrap();
+        let code = run(
+            prog,
+            &["-a", "--delete", "--exclude-from=excludes", "src/", &d1],
+            t.path(),
+        );
+        assert_eq!(code, 0, "{prog} day 1");
+        day(&src, 2);
+        let d2 = format!("{base}/day2/");
+        let code = run(
+            prog,
+            &[
+                "-a",
+                "--delete",
+                "--exclude-from=excludes",
+                "--link-dest=../day1",
+                "src/",
+                &d2,
+            ],
+            t.path(),
+        );
+        assert_eq!(code, 0, "{prog} day 2");
+    }
+    for d in ["day1", "day2"] {
+        let r = snapshot(&t.path().join("r").join(d));
+        let p = snapshot(&t.path().join("p").join(d));
+        assert_eq!(r, p, "{d} differs (kind, content, link count)");
+    }
+    // The unchanged files really are shared with yesterday.
+    let a1 = std::fs::metadata(t.path().join("p/day1/docs/a.txt")).unwrap();
+    let a2 = std::fs::metadata(t.path().join("p/day2/docs/a.txt")).unwrap();
+    assert_eq!(a1.ino(), a2.ino());
+}
+
+#[test]
+fn compare_and_copy_dest_match_rsync() {
+    if !rsync_present() {
+        return;
+    }
+    for opt in ["--compare-dest=../prev", "--copy-dest=../prev"] {
+        let t = tempfile::tempdir().unwrap();
+        let src = t.path().join("src");
+        day(&src, 2);
+        std::fs::create_dir_all(t.path().join("prev")).unwrap();
+        let o = Command::new("rsync")
+            .args(["-a", "src/", "prev/"])
+            .current_dir(t.path())
+            .output()
+            .unwrap();
+        assert!(o.status.success());
+        std::fs::write(src.join("today.log"), b"changed since").unwrap();
+        let mut outs = Vec::new();
+        for (prog, dst) in [("rsync", "r/"), (env!("CARGO_BIN_EXE_parasync"), "p/")] {
+            let o = Command::new(prog)
+                .args(["-ai", opt, "src/", dst])
+                .current_dir(t.path())
+                .output()
+                .unwrap();
+            assert_eq!(o.status.code(), Some(0), "{prog} {opt}");
+            let text = String::from_utf8_lossy(&o.stdout).into_owned();
+            outs.push(
+                text.lines()
+                    .filter(|l| !l.starts_with("sent ") && !l.starts_with("total size"))
+                    .map(|l| {
+                        l.replace(
+                            &format!("created directory {}", &dst[..1]),
+                            "created directory D",
+                        )
+                    })
+                    .collect::<Vec<_>>(),
+            );
+        }
+        assert_eq!(outs[0], outs[1], "{opt}: itemized output");
+        assert_eq!(
+            snapshot(&t.path().join("r")),
+            snapshot(&t.path().join("p")),
+            "{opt}"
+        );
+    }
+}
+
+#[test]
+fn backups_match_rsync() {
+    if !rsync_present() {
+        return;
+    }
+    for opts in [
+        vec!["-a", "-b"],
+        vec!["-a", "-b", "--delete", "--suffix=.old"],
+        vec!["-a", "--backup-dir=bk", "--delete"],
+        vec!["-a", "-b", "--inplace", "--no-whole-file"],
+    ] {
+        let t = tempfile::tempdir().unwrap();
+        let src = t.path().join("src");
+        day(&src, 2);
+        for dst in ["r", "p"] {
+            let d = t.path().join(dst);
+            std::fs::create_dir_all(d.join("docs")).unwrap();
+            std::fs::write(d.join("docs/a.txt"), b"older a").unwrap();
+            std::fs::write(d.join("extra.txt"), b"extraneous").unwrap();
+            std::fs::write(d.join("extra.txt~"), b"an earlier backup").unwrap();
+        }
+        let mut a = opts.clone();
+        a.extend(["src/", "r/"]);
+        assert_eq!(run("rsync", &a, t.path()), 0);
+        let mut a = opts.clone();
+        a.extend(["src/", "p/"]);
+        assert_eq!(
+            run(env!("CARGO_BIN_EXE_parasync"), &a, t.path()),
+            0,
+            "{opts:?}"
+        );
+        assert_eq!(
+            snapshot(&t.path().join("r")),
+            snapshot(&t.path().join("p")),
+            "{opts:?}"
+        );
+    }
+}
