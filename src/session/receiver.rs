@@ -531,12 +531,14 @@ impl Receiver {
         let it = itemize(self.y, x, &c);
         // rsync names the item by its file-list name even when it is stored under another name
         // (`rsync -v src/a.txt b.txt` prints "a.txt").
+        // Locally rsync's sender prints the items, so %o reads "send" there too.
+        let sends = self.y == '<' || self.opts.local_server;
         let line = expand(
             &fmt,
             &Item {
                 entry: e,
                 itemize: &it,
-                op: if self.y == '<' { "send" } else { "recv" },
+                op: if sends { "send" } else { "recv" },
                 bytes: 0,
                 hlink_to: hlink_to.as_deref(),
                 human: self.opts.human,
