@@ -21,7 +21,7 @@ pub const BLOCK: usize = 8192;
 pub fn derive_crc(data: &[u8], blocks: &[u32], s: usize, e: usize) -> u32 {
     let mut pos = s;
     let mut crc = 0u32;
-    if s % BLOCK != 0 {
+    if !s.is_multiple_of(BLOCK) {
         let bs = s - s % BLOCK;
         let be = (bs + BLOCK).min(data.len());
         if e < be {

@@ -141,7 +141,7 @@ mod tests {
         for len in [490_001u64, 777_777, 5 * MIB + 3, 999 * MIB] {
             let b = block_len(len, None);
             // Multiples of 8 with b² ≤ len, except where the 700 floor applies.
-            assert!(b == 700 || (b % 8 == 0 && (b as u64) * (b as u64) <= len));
+            assert!(b == 700 || (b.is_multiple_of(8) && (b as u64) * (b as u64) <= len));
         }
     }
 
