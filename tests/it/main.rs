@@ -12,6 +12,7 @@ mod hashes;
 mod hostile;
 mod inplace;
 mod local;
+mod mask;
 mod output;
 mod progress;
 mod reliability;
