@@ -315,11 +315,13 @@ fn run_transfer(opts: Options, p: crate::plan::operand::Plan) -> Result<i32> {
                 a.push(p.dest.clone().unwrap_or_else(|| ".".into()));
                 a
             };
+            let sources = p.sources.clone();
             server_thread = Some(
                 std::thread::Builder::new()
                     .name("receiver".into())
                     .spawn(move || {
-                        let o = Options::parse(&args).expect("server options");
+                        let mut o = Options::parse(&args).expect("server options");
+                        o.local_sources = sources;
                         crate::server::serve(o, server)
                     })
                     .expect("spawn receiver"),

@@ -531,8 +531,10 @@ impl Receiver {
         let it = itemize(self.y, x, &c);
         // rsync names the item by its file-list name even when it is stored under another name
         // (`rsync -v src/a.txt b.txt` prints "a.txt").
-        // Locally rsync's sender prints the items, so %o reads "send" there too.
+        // Locally rsync's sender prints the items, so %o reads "send" there too, and %f is the
+        // sender's name (with its source directory).
         let sends = self.y == '<' || self.opts.local_server;
+        let full = self.sender_name(e);
         let line = expand(
             &fmt,
             &Item {
@@ -541,6 +543,7 @@ impl Receiver {
                 op: if sends { "send" } else { "recv" },
                 bytes: 0,
                 hlink_to: hlink_to.as_deref(),
+                full: full.as_deref(),
                 human: self.opts.human,
             },
         );
@@ -553,6 +556,7 @@ impl Receiver {
                     op: if self.y == '<' { "send" } else { "recv" },
                     bytes: 0,
                     hlink_to: hlink_to.as_deref(),
+                    full: None,
                     human: 0,
                 },
             );
@@ -627,6 +631,39 @@ impl Receiver {
                 .clone()
                 .unwrap_or_else(|| "%i %n%L".into()),
         )
+    }
+
+    /// In a local transfer, the item's name as rsync's sender shows it in `%f`: the source
+    /// operand's directory, then the file-list name (`src/a.txt`, `src/.` for `src/`).
+    fn sender_name(&self, e: &Entry) -> Option<Vec<u8>> {
+        if !self.opts.local_server || self.opts.local_sources.is_empty() {
+            return None;
+        }
+        let top = e.name.split(|b| *b == b'/').next().unwrap_or(&e.name);
+        // An operand named like the first component, else the `dir/` operand whose contents
+        // make up the top level.
+        let named = |want: &[u8]| {
+            self.opts
+                .local_sources
+                .iter()
+                .find(|op| crate::flist::walk::Source::from_operand(op.as_bytes()).name == want)
+        };
+        let op = named(top).or_else(|| named(b"."))?;
+        let src = crate::flist::walk::Source::from_operand(op.as_bytes());
+        let mut base = op.as_bytes();
+        while base.len() > 1 && base.ends_with(b"/") {
+            base = &base[..base.len() - 1];
+        }
+        if !src.contents {
+            base = match base.iter().rposition(|b| *b == b'/') {
+                Some(i) => &base[..i],
+                None => b"",
+            };
+        }
+        if base.is_empty() || base == b"." && !src.contents {
+            return None;
+        }
+        Some([base, b"/", &e.name].concat())
     }
 
     fn want_ids(&self, e: &Entry) -> (u32, u32) {
@@ -1546,6 +1583,7 @@ impl Receiver {
                         op: "del.",
                         bytes: 0,
                         hlink_to: None,
+                        full: None,
                         human: self.opts.human,
                     },
                 );
