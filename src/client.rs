@@ -3,7 +3,6 @@
 
 use crate::cli::{help, Options};
 use crate::error::{code_text, Error, Problems, Result};
-use crate::flist::walk::Source;
 use crate::plan::operand::plan;
 use crate::plan::remote::{escape_arg, server_options, split_rsh};
 use crate::report;
@@ -90,10 +89,37 @@ pub fn run(args: Vec<String>) -> i32 {
         print_exit(1, "client");
         return 1;
     }
-    let p = match plan(&opts.operands) {
+    let mut p = match plan(&opts.operands) {
         Ok(p) => p,
         Err(e) => return fail(&e, "client"),
     };
+    // The list is read here, except a remote one on a pull: the remote sender reads that.
+    let remote = p.remote.clone();
+    let fetch = |path: &str| -> std::io::Result<Vec<u8>> {
+        // A list on the receiving host of a push: read it over the remote shell.
+        let Some((user, host)) = &remote else {
+            return Err(std::io::Error::from_raw_os_error(libc::ENOENT));
+        };
+        let mut argv = rsh_base(&opts, user, host).map_err(std::io::Error::other)?;
+        argv.push("cat".into());
+        argv.push(escape_arg(path, false));
+        let out = std::process::Command::new(&argv[0])
+            .args(&argv[1..])
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .output()?;
+        if !out.status.success() {
+            return Err(std::io::Error::from_raw_os_error(libc::ENOENT));
+        }
+        Ok(out.stdout)
+    };
+    match crate::plan::sources::expand_files_from(&opts, &mut p, &fetch) {
+        Ok(remote_list) => opts.files_from = remote_list,
+        Err(e) => {
+            let role = if e.code == 1 { "client" } else { "sender" };
+            return fail(&e, role);
+        }
+    }
     if p.dest.is_none() {
         opts.list_only = true;
         if !opts.recursive {
@@ -254,6 +280,7 @@ fn remote_argv(
     host: &str,
     sender: bool,
     paths: &[String],
+    literal: bool,
 ) -> Result<Vec<String>> {
     let mut argv = rsh_base(o, user, host)?;
     // --rsync-path is passed verbatim (it may be "sudo parasync"); a plain `rsync` there means
@@ -278,7 +305,7 @@ fn remote_argv(
         argv.push(if o.old_args {
             p.clone()
         } else {
-            escape_arg(p, true)
+            escape_arg(p, !literal)
         });
     }
     Ok(argv)
@@ -299,7 +326,7 @@ fn run_transfer(opts: Options, p: crate::plan::operand::Plan) -> Result<i32> {
             ),
         }
     }
-    let filters = Filters::from_rules(&opts.filters)?;
+    let filters = Filters::from_options(&opts)?;
     let mut remote: Option<ssh::Remote> = None;
     let mut server_thread = None;
     let stream = match &p.remote {
@@ -334,7 +361,7 @@ fn run_transfer(opts: Options, p: crate::plan::operand::Plan) -> Result<i32> {
             } else {
                 p.sources.clone()
             };
-            let argv = remote_argv(&opts, user, host, !p.local_sends, &paths)?;
+            let argv = remote_argv(&opts, user, host, !p.local_sends, &paths, p.literal)?;
             let (child, stream) = ssh::spawn(&argv)?;
             remote = Some(child);
             stream
@@ -352,14 +379,17 @@ fn run_transfer(opts: Options, p: crate::plan::operand::Plan) -> Result<i32> {
         )?;
         *counters.borrow_mut() = Some((conn.sent.clone(), conn.recvd.clone()));
         conn.send(&Msg::Filters(filters.to_wire()))?;
-        let header = opts.info.flist > 0 && !opts.quiet && (!opts.list_only || opts.verbose > 0);
+        let header = opts.info.flist > 0
+            && !opts.quiet
+            && (!opts.list_only || opts.verbose > 0)
+            && (opts.recursive || opts.dirs);
         // A delete pass before or after the transfer needs the whole list first (rsync).
         let whole_list = opts.delete
             && matches!(
                 opts.delete_when,
                 crate::cli::options::DeleteWhen::Before | crate::cli::options::DeleteWhen::After
             );
-        let incremental = !whole_list && !opts.prune_empty_dirs;
+        let incremental = !whole_list && !opts.prune_empty_dirs && opts.recursive;
         if header {
             let verb = if p.local_sends {
                 "sending"
@@ -375,11 +405,7 @@ fn run_transfer(opts: Options, p: crate::plan::operand::Plan) -> Result<i32> {
             }
         }
         if p.local_sends {
-            let sources = p
-                .sources
-                .iter()
-                .map(|s| Source::from_operand(s.as_bytes()))
-                .collect();
+            let sources = crate::plan::sources::sources(&opts, &p.sources)?;
             let (s, r, pr) = Sender::new(opts.clone(), conn, sources, filters.clone()).run()?;
             Ok((s, r, pr))
         } else {
@@ -399,7 +425,9 @@ fn run_transfer(opts: Options, p: crate::plan::operand::Plan) -> Result<i32> {
         if result.is_ok() {
             r.wait()
         } else {
-            r.wait_or_kill(5)
+            // A timed-out peer is not waited for (rsync exits right after the timeout).
+            let stalled = matches!(&result, Err(e) if e.code == crate::error::RERR_TIMEOUT);
+            r.wait_or_kill(if stalled { 0 } else { 5 })
         }
     });
     let (sender_stats, recv_stats, mut problems) = match result {

@@ -4,7 +4,6 @@
 
 use crate::cli::Options;
 use crate::error::Result;
-use crate::flist::walk::Source;
 use crate::session::filters::Filters;
 use crate::session::receiver::Receiver;
 use crate::session::sender::Sender;
@@ -70,10 +69,18 @@ fn run_role(opts: Options, mut conn: crate::session::Conn, sender: bool) -> Resu
         None => opts.operands.clone(),
     };
     let problems = if sender {
-        let sources = paths
-            .iter()
-            .map(|s| Source::from_operand(s.as_bytes()))
-            .collect();
+        let mut plan = crate::plan::operand::Plan {
+            remote: None,
+            local_sends: true,
+            sources: paths,
+            dest: Some(String::new()),
+            literal: false,
+        };
+        // `--files-from=host:FILE` on a pull: the list is on this host.
+        crate::plan::sources::expand_files_from(&opts, &mut plan, &|_| {
+            Err(std::io::ErrorKind::Unsupported.into())
+        })?;
+        let sources = crate::plan::sources::sources(&opts, &plan.sources)?;
         let (_, _, p) = Sender::new(opts, conn, sources, filters).run()?;
         p
     } else {

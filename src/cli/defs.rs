@@ -291,10 +291,10 @@ pub static DEFS: &[Def] = &[
         "ignore-missing-args",
         "ignore missing source arguments without error",
     ),
-    no(lflag(
+    lflag(
         "delete-missing-args",
         "delete missing source arguments from destination",
-    )),
+    ),
     lflag("ignore-errors", "delete even if there are I/O errors"),
     lflag("force", "force deletion of directories even if not empty"),
     val("max-delete", "NUM", "don't delete more than NUM files"),
@@ -426,11 +426,11 @@ pub static DEFS: &[Def] = &[
     val("exclude-from", "FILE", "read exclude patterns from FILE"),
     val("include", "PATTERN", "don't exclude files matching PATTERN"),
     val("include-from", "FILE", "read include patterns from FILE"),
-    no(val(
+    val(
         "files-from",
         "FILE",
         "read list of source-file names from FILE",
-    )),
+    ),
     flag("from0", '0', "all *-from/filter files are delimited by 0s"),
     lflag("old-args", "disable the modern argument-protection idiom"),
     al(

@@ -89,6 +89,10 @@ pub struct Options {
     pub delete_when: DeleteWhen,
     pub delete_excluded: bool,
     pub ignore_missing_args: bool,
+    /// `--delete-missing-args` (implies `--ignore-missing-args` on the sending side).
+    pub delete_missing_args: bool,
+    /// `--files-from=FILE` (`-` = stdin; `host:FILE` / `:FILE` = on the remote host).
+    pub files_from: Option<String>,
     pub ignore_errors: bool,
     pub force: bool,
     pub max_delete: Option<i64>,
@@ -154,6 +158,8 @@ pub struct Options {
     delete_whens: u8,
     archive_r: bool,
     explicit_r: Option<bool>,
+    explicit_relative: Option<bool>,
+    explicit_dirs: Option<bool>,
     f_count: u8,
     human_set: bool,
     /// Options that were typed but are not supported: (display name, daemon?).
@@ -268,7 +274,7 @@ impl Options {
                 }
             }
             "recursive" => self.explicit_r = Some(on),
-            "relative" => self.relative = on,
+            "relative" => self.explicit_relative = Some(on),
             "implied-dirs" => self.implied_dirs = on,
             "backup" => self.backup = on,
             "backup-dir" => self.backup_dir = Some(v),
@@ -301,7 +307,7 @@ impl Options {
             "suffix" => self.suffix = Some(v),
             "update" => self.update = on,
             "inplace" => self.inplace = on,
-            "dirs" => self.dirs = on,
+            "dirs" => self.explicit_dirs = Some(on),
             "mkpath" => self.mkpath = on,
             "links" => self.links = on,
             "copy-links" => self.copy_links = on,
@@ -356,6 +362,8 @@ impl Options {
                 self.delete |= on;
             }
             "ignore-missing-args" => self.ignore_missing_args = on,
+            "delete-missing-args" => self.delete_missing_args = on,
+            "files-from" => self.files_from = Some(v),
             "ignore-errors" => self.ignore_errors = on,
             "force" => self.force = on,
             "max-delete" => self.max_delete = Some(parse_num("max-delete", &v)?),
@@ -398,10 +406,13 @@ impl Options {
                     "- .rsync-filter".into()
                 });
             }
-            "exclude" => self.filters.push(format!("- {v}")),
-            "include" => self.filters.push(format!("+ {v}")),
-            "exclude-from" => self.filters.push(format!("merge,- {v}")),
-            "include-from" => self.filters.push(format!("merge,+ {v}")),
+            // Internal rule forms read by `filter::FilterList`: old-style rules, where a value
+            // starting with "- " or "+ " (or a lone "!") keeps rsync's prefix meaning.
+            "exclude" => self.filters.push(format!("\x02- {v}")),
+            "include" => self.filters.push(format!("\x02+ {v}")),
+            // Internal rule form read by `filter::FilterList` (old-style prefixes allowed).
+            "exclude-from" => self.filters.push(format!("\x01- {v}")),
+            "include-from" => self.filters.push(format!("\x01+ {v}")),
             "from0" => self.from0 = on,
             "old-args" => self.old_args = on,
             "secluded-args" => self.secluded_args = on,
@@ -614,7 +625,12 @@ impl Options {
             };
             return Err(Error::new(RERR_UNSUPPORTED, msg));
         }
-        self.recursive = self.explicit_r.unwrap_or(self.archive_r);
+        // --files-from changes defaults wherever it appears (rsync(1)): -R and -d are implied
+        // and -a stops implying -r; explicit --no-R / --no-d / -r still win.
+        let ff = self.files_from.is_some();
+        self.recursive = self.explicit_r.unwrap_or(self.archive_r && !ff);
+        self.relative = self.explicit_relative.unwrap_or(ff);
+        self.dirs = self.explicit_dirs.unwrap_or(ff);
         if self.delete
             && !self.recursive
             && !self.dirs

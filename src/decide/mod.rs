@@ -65,6 +65,15 @@ pub fn skip_reason(e: &Entry, existing: Option<&Metadata>, o: &Options) -> Optio
     }
 }
 
+/// The `-vv` line for a skipped item, worded as rsync's generator.c does.
+pub fn skip_line(name: &str, reason: &str) -> String {
+    if reason.starts_with("not creating new") {
+        format!("{reason} \"{name}\"")
+    } else {
+        format!("{name} {reason}")
+    }
+}
+
 /// Attribute differences between the source entry and an existing destination item.
 pub fn attr_change(
     e: &Entry,

@@ -237,6 +237,10 @@ pub struct Profile {
     pub parallel: bool,
 }
 
+/// Basis chunks strong-hashed per weak hash at most: a bucket of thousands of equal CRCs (a zero
+/// run) or of colliding CRCs must not turn one weak hit into a scan of the file.
+pub const MAX_BUCKET: usize = 64;
+
 const TAG_WEAKS: u8 = 1;
 const TAG_ITEMS: u8 = 2;
 
@@ -308,7 +312,7 @@ impl super::ReceiverHalf for BatchReceiver {
         let mut spans = Vec::new(); // (weak index, range in `which`)
         for (i, w) in weaks.iter().enumerate() {
             let a = which.len();
-            which.extend(ix.get(*w as u64));
+            which.extend(ix.get(*w as u64).take(MAX_BUCKET));
             if which.len() > a {
                 spans.push((i, a..which.len()));
             }

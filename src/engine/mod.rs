@@ -223,74 +223,45 @@ pub fn run_local(
     let mut wire = 0u64;
     let mut to_s: VecDeque<Vec<u8>> = VecDeque::new();
     let mut to_r: VecDeque<Vec<u8>> = VecDeque::new();
-    let mut r_done = false;
-    let mut s_done = false;
-    // Feed a step's output into the queues; returns the half's done flag.
-    fn take(st: Step, q: &mut VecDeque<Vec<u8>>, ops: &mut Vec<Op>) -> bool {
-        q.extend(st.msgs);
-        ops.extend(st.ops);
-        st.done
-    }
-    let mut first = Some(r.start()?);
-    while let Some(st) = first
-        .take()
-        .map(Ok)
-        .or_else(|| r.poll().transpose())
-        .transpose()?
-    {
-        r_done |= take(st, &mut to_s, &mut Vec::new());
-        if r_done {
-            break;
+    // A step, then whatever `poll` yields, into the peer's queue (and ops); returns `done`.
+    fn drain(
+        first: Step,
+        poll: &mut dyn FnMut() -> Result<Option<Step>, EngineError>,
+        q: &mut VecDeque<Vec<u8>>,
+        ops: &mut Vec<Op>,
+    ) -> Result<bool, EngineError> {
+        let mut st = Some(first);
+        while let Some(x) = st {
+            q.extend(x.msgs);
+            ops.extend(x.ops);
+            if x.done {
+                return Ok(true);
+            }
+            st = poll()?;
         }
+        Ok(false)
     }
-    let mut first = Some(s.start()?);
-    while let Some(st) = first
-        .take()
-        .map(Ok)
-        .or_else(|| s.poll().transpose())
-        .transpose()?
-    {
-        s_done |= take(st, &mut to_r, &mut ops);
-        if s_done {
-            break;
-        }
-    }
+    let mut no_ops = Vec::new();
+    let first = r.start()?;
+    let mut r_done = drain(first, &mut || r.poll(), &mut to_s, &mut no_ops)?;
+    let first = s.start()?;
+    let mut s_done = drain(first, &mut || s.poll(), &mut to_r, &mut ops)?;
     while !(to_s.is_empty() && to_r.is_empty()) {
         if let Some(m) = to_s.pop_front() {
             wire += m.len() as u64;
             if s_done {
                 return Err(EngineError("message after sender finished".into()));
             }
-            let mut first = Some(s.handle(&m)?);
-            while let Some(st) = first
-                .take()
-                .map(Ok)
-                .or_else(|| s.poll().transpose())
-                .transpose()?
-            {
-                s_done |= take(st, &mut to_r, &mut ops);
-                if s_done {
-                    break;
-                }
-            }
+            let first = s.handle(&m)?;
+            s_done = drain(first, &mut || s.poll(), &mut to_r, &mut ops)?;
         }
         if let Some(m) = to_r.pop_front() {
             wire += m.len() as u64;
             if r_done {
                 return Err(EngineError("message after receiver finished".into()));
             }
-            let mut first = Some(r.handle(&m)?);
-            while let Some(st) = first
-                .take()
-                .map(Ok)
-                .or_else(|| r.poll().transpose())
-                .transpose()?
-            {
-                r_done |= take(st, &mut to_s, &mut Vec::new());
-                if r_done {
-                    break;
-                }
-            }
+            let first = r.handle(&m)?;
+            r_done = drain(first, &mut || r.poll(), &mut to_s, &mut no_ops)?;
         }
     }
     if !s_done {

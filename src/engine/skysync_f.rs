@@ -38,3 +38,97 @@ pub fn receiver(params: &EngineParams, basis: Shared) -> Box<dyn ReceiverHalf> {
 pub fn sender(params: &EngineParams, source: Shared) -> Box<dyn SenderHalf> {
     Box::new(BlockSender::new(FLAVOR, params, source))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{apply_ops, run_local, EngineId, Op};
+    use std::sync::Arc;
+
+    fn data(n: usize, seed: u64) -> Vec<u8> {
+        let mut x = seed | 1;
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 11) as u8
+            })
+            .collect()
+    }
+
+    fn ops(old: &[u8], new: &[u8]) -> Vec<Op> {
+        let p = EngineParams::default();
+        let (ops, _) = run_local(
+            EngineId::SkysyncF,
+            &p,
+            Arc::new(old.to_vec()),
+            Arc::new(new.to_vec()),
+        )
+        .unwrap();
+        assert_eq!(apply_ops(old, &ops, new.len() as u64).unwrap(), new);
+        ops
+    }
+
+    #[test]
+    fn identical_files_are_one_prefix_copy() {
+        let old = data(3 * 8192 + 100, 1);
+        let len = old.len() as u64;
+        assert_eq!(
+            ops(&old, &old),
+            vec![Op::Copy {
+                dst: 0,
+                src: 0,
+                len
+            }]
+        );
+    }
+
+    #[test]
+    fn shifted_file_matches_from_basis_offset_zero_including_the_short_tail() {
+        // §10 D1: offset 0 is a real copy source, and the short last block matches at the end.
+        let old = data(3 * 8192 + 100, 2);
+        let mut new = b"12345".to_vec();
+        new.extend_from_slice(&old);
+        assert_eq!(
+            ops(&old, &new),
+            vec![
+                Op::Literal {
+                    dst: 0,
+                    data: b"12345".to_vec()
+                },
+                Op::Copy {
+                    dst: 5,
+                    src: 0,
+                    len: old.len() as u64
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn copies_merge_only_when_basis_offsets_are_contiguous() {
+        let old = data(4 * 8192, 3);
+        let mut new = old.clone();
+        // Swap blocks 1 and 2.
+        new[8192..16384].copy_from_slice(&old[16384..24576]);
+        new[16384..24576].copy_from_slice(&old[8192..16384]);
+        let got = ops(&old, &new);
+        let copies: Vec<(u64, u64, u64)> = got
+            .iter()
+            .map(|o| match o {
+                Op::Copy { dst, src, len } => (*dst, *src, *len),
+                _ => panic!("unexpected literal {o:?}"),
+            })
+            .collect();
+        assert_eq!(
+            copies,
+            vec![
+                (0, 0, 8192),
+                (8192, 16384, 8192),
+                (16384, 8192, 8192),
+                (24576, 24576, 8192)
+            ]
+        );
+    }
+}

@@ -17,6 +17,8 @@ pub const S_IFSOCK: u32 = 0o140000;
 /// Entry flags.
 pub const F_TOP_DIR: u8 = 1; // a directory whose contents are part of the transfer (deletes apply)
 pub const F_HLINK_FIRST: u8 = 2; // first of a hard-link group
+/// `-R` with an absolute source path: rsync shows the name with its leading `/` (display only).
+pub const F_ABS_NAME: u8 = 4;
 
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct Entry {

@@ -4,8 +4,9 @@
 
 use super::entry::*;
 use super::names::NameCache;
-use std::collections::HashMap;
-use std::ffi::OsStr;
+pub use super::source::Source;
+use std::collections::{HashMap, HashSet};
+
 use std::fs::Metadata;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
@@ -29,6 +30,10 @@ pub struct WalkOpts {
     pub relative: bool,
     pub implied_dirs: bool,
     pub copy_unsafe_links: bool,
+    /// `--ignore-missing-args`: a missing operand is skipped silently.
+    pub ignore_missing: bool,
+    /// `--delete-missing-args`: a missing operand becomes a "missing" entry (mode 0).
+    pub delete_missing: bool,
     /// Print "skipping non-regular file" notes (info=nonreg).
     pub nonreg: bool,
 }
@@ -49,6 +54,8 @@ pub enum WalkEvent {
     },
     /// Walk finished; `io_error` = some source could not be read (disables deletions).
     End { io_error: bool },
+    /// The walk cannot go on (e.g. a bad rule in a per-directory filter file): exit `code`.
+    Fatal { code: i32, text: String },
 }
 
 /// rsync's display of a sender path: relative paths are shown from the working directory.
@@ -76,25 +83,55 @@ pub fn full_name(p: &Path) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// rsync's order of names within one directory: non-dirs, then dirs, each bytewise.
+/// rsync's order of names within one directory: non-dirs, then dirs, each bytewise, a
+/// directory's name compared as if it ended in '/' (so "a b/" sorts before "a/", as in rsync's
+/// f_name_cmp).
 pub fn sort_children(v: &mut [(Entry, PathBuf)]) {
-    // "." (a `dir/` operand among others) leads the top level, as in rsync's f_name_cmp.
-    v.sort_by(|a, b| {
-        let key = |e: &Entry| (e.name != b".", e.is_dir());
-        (key(&a.0), &a.0.name).cmp(&(key(&b.0), &b.0.name))
-    });
+    v.sort_by(|a, b| cmp_entries(&a.0, &b.0));
+}
+
+/// The byte string rsync compares for a name: directories get a trailing '/'.
+pub fn sort_key(name: &[u8], is_dir: bool) -> Vec<u8> {
+    let mut k = name.to_vec();
+    if is_dir {
+        k.push(b'/');
+    }
+    k
+}
+
+/// What the walk asks the filter rules (rsync.1 "FILTER RULES"): `enter_dir` before a
+/// directory's children are checked, so per-directory merge files can be read.
+pub trait WalkFilter {
+    fn enter_dir(&mut self, _name: &[u8], _path: &Path) {}
+    /// True when the path (relative to the transfer root) is excluded.
+    fn excluded(&mut self, name: &[u8], is_dir: bool) -> bool;
+    /// A line to show about the last decision (`-vv`: which rule matched).
+    fn take_note(&mut self) -> Option<String> {
+        None
+    }
+    /// An error that must end the run (exit code, message).
+    fn take_fatal(&mut self) -> Option<(i32, String)> {
+        None
+    }
+}
+
+impl<F: FnMut(&[u8], bool) -> bool> WalkFilter for F {
+    fn excluded(&mut self, name: &[u8], is_dir: bool) -> bool {
+        self(name, is_dir)
+    }
 }
 
 pub struct Walker<'a> {
     pub opts: WalkOpts,
     pub names: NameCache,
-    /// Returns true when the path (relative to the transfer root) is excluded.
-    pub excluded: &'a mut dyn FnMut(&[u8], bool) -> bool,
+    pub filter: &'a mut dyn WalkFilter,
     pub emit: &'a mut dyn FnMut(WalkEvent) -> bool,
     next_idx: u32,
     io_error: bool,
     hlinks: HashMap<(u64, u64), u64>,
     stopped: bool,
+    /// Top-level items not sent yet, by the directory they follow (see `run`).
+    extras: HashMap<Vec<u8>, Vec<(Entry, PathBuf)>>,
 }
 
 fn join_name(prefix: &[u8], name: &[u8]) -> Vec<u8> {
@@ -111,18 +148,25 @@ fn join_name(prefix: &[u8], name: &[u8]) -> Vec<u8> {
 impl<'a> Walker<'a> {
     pub fn new(
         opts: WalkOpts,
-        excluded: &'a mut dyn FnMut(&[u8], bool) -> bool,
+        filter: &'a mut dyn WalkFilter,
         emit: &'a mut dyn FnMut(WalkEvent) -> bool,
     ) -> Self {
         Walker {
             opts,
             names: NameCache::default(),
-            excluded,
+            filter,
             emit,
             next_idx: 0,
             io_error: false,
             hlinks: HashMap::new(),
             stopped: false,
+            extras: HashMap::new(),
+        }
+    }
+
+    fn filter_note(&mut self) {
+        if let Some(text) = self.filter.take_note() {
+            self.note(false, text, false);
         }
     }
 
@@ -230,15 +274,114 @@ impl<'a> Walker<'a> {
         first
     }
 
-    /// Walk the operands (already split into (base dir, name-or-".") pairs by the caller).
+    /// Walk the operands: the top-level items (with `-R` their implied directories, with
+    /// `--delete-missing-args` the missing ones), then every directory whose contents are sent.
     pub fn run(&mut self, sources: &[Source]) {
-        let mut top: Vec<(Entry, PathBuf)> = Vec::new();
+        let top = self.top_entries(sources);
+        // Each item waits in the group of its nearest listed ancestor, so it is sent right after
+        // that directory, in rsync's depth-first order ("" = the root of the list).
+        let names: HashSet<Vec<u8>> = top.iter().map(|(e, _)| e.name.clone()).collect();
+        for item in top {
+            let key = group_key(&item.0.name, &names);
+            self.extras.entry(key).or_default().push(item);
+        }
+        let mut root = self.extras.remove(&b""[..]).unwrap_or_default();
+        if !root.iter().any(|(e, _)| e.flags & F_TOP_DIR != 0) {
+            root.extend(self.extras.remove(&b"."[..]).unwrap_or_default());
+        }
+        self.group(u32::MAX, root, 0);
+        // Items under a directory that was never walked (it could not be read): send them anyway.
+        let mut rest: Vec<_> = self.extras.drain().collect();
+        rest.sort_by(|a, b| a.0.cmp(&b.0));
+        for (_, v) in rest {
+            if self.stopped {
+                return;
+            }
+            self.group(u32::MAX, v, 0);
+        }
+        if self.stopped {
+            return;
+        }
+        let io_error = self.io_error;
+        (self.emit)(WalkEvent::End { io_error });
+    }
+
+    /// The command-line items, deduplicated by name (a directory named twice, or both named and
+    /// implied, is sent once and recursed into if either says so).
+    fn top_entries(&mut self, sources: &[Source]) -> Vec<(Entry, PathBuf)> {
+        let mut out: Vec<(Entry, PathBuf)> = Vec::new();
+        let mut at: HashMap<Vec<u8>, usize> = HashMap::new();
+        let mut add = |out: &mut Vec<(Entry, PathBuf)>, e: Entry, p: PathBuf| match at.get(&e.name)
+        {
+            Some(&i) => out[i].0.flags |= e.flags & F_TOP_DIR,
+            None => {
+                at.insert(e.name.clone(), out.len());
+                out.push((e, p));
+            }
+        };
         for s in sources {
-            let m = match self.stat(&s.path, true) {
-                Ok(m) => m,
+            let abs = if s.absolute { F_ABS_NAME } else { 0 };
+            let mut s = s.clone();
+            let mut st = self.stat(&s.path, true);
+            if s.contents
+                && st
+                    .as_ref()
+                    .is_err_and(|e| e.raw_os_error() == Some(libc::ENOTDIR))
+            {
+                // `-R dir/file/`: rsync sends the file itself.
+                let b = s.path.as_os_str().as_bytes();
+                let end = b
+                    .iter()
+                    .rposition(|c| *c != b'/' && *c != b'.')
+                    .map_or(0, |i| i + 1);
+                if end > 0 && s.name != b"." {
+                    s.path = PathBuf::from(std::ffi::OsStr::from_bytes(&b[..end]));
+                    s.contents = false;
+                    st = self.stat(&s.path, true);
+                }
+            }
+            let e = match st {
+                Ok(m) => {
+                    if m.is_dir() && !self.opts.recursive && !self.opts.dirs {
+                        self.note(
+                            false,
+                            format!("skipping directory {}", crate::report::escape(&s.name)),
+                            false,
+                        );
+                        continue;
+                    }
+                    // Operands are filtered like any name (rsync: `--exclude=/src/x` drops the
+                    // operand `src/x` under -R); implied directories are not.
+                    if s.name != b"." {
+                        let hidden = self.filter.excluded(&s.name, m.is_dir());
+                        self.filter_note();
+                        if hidden {
+                            continue;
+                        }
+                    }
+                    let Some(mut e) = self.make_entry(s.name.clone(), &s.path, &m) else {
+                        continue;
+                    };
+                    if e.is_dir() && (self.opts.recursive || s.contents) {
+                        e.flags |= F_TOP_DIR;
+                    }
+                    e
+                }
+                Err(err)
+                    if err.kind() == std::io::ErrorKind::NotFound && self.opts.delete_missing =>
+                {
+                    // rsync's "missing" entry: the receiver deletes the name.
+                    Entry {
+                        name: s.name.clone(),
+                        ..Default::default()
+                    }
+                }
+                Err(err)
+                    if err.kind() == std::io::ErrorKind::NotFound && self.opts.ignore_missing =>
+                {
+                    continue
+                }
                 Err(err) => {
-                    let vanished = err.kind() == std::io::ErrorKind::NotFound;
-                    let _ = vanished;
                     self.note(
                         true,
                         format!(
@@ -251,53 +394,97 @@ impl<'a> Walker<'a> {
                     continue;
                 }
             };
-            if m.is_dir() && !self.opts.recursive && !self.opts.dirs {
-                self.note(
-                    false,
-                    format!("skipping directory {}", crate::report::escape(&s.name)),
-                    false,
-                );
-                continue;
-            }
-            if s.contents && !m.is_dir() {
-                // "file/" as a source: rsync treats it as the file itself.
-            }
-            if let Some(mut e) = self.make_entry(s.name.clone(), &s.path, &m) {
-                if e.is_dir() && (self.opts.recursive || s.contents) {
-                    e.flags |= F_TOP_DIR;
+            if self.opts.relative && self.opts.implied_dirs {
+                for (name, path) in s.implied() {
+                    // Implied directories are always real directories (rsync(1) --relative).
+                    let Ok(m) = std::fs::metadata(&path) else {
+                        continue;
+                    };
+                    if let Some(mut d) = m
+                        .is_dir()
+                        .then(|| self.make_entry(name, &path, &m))
+                        .flatten()
+                    {
+                        d.flags |= abs;
+                        add(&mut out, d, path);
+                    }
                 }
-                top.push((e, s.path.clone()));
+            }
+            let mut e = e;
+            e.flags |= abs;
+            add(&mut out, e, s.path.clone());
+        }
+        out
+    }
+
+    /// Send one group of siblings: a directory's segment, or top-level items (`parent` MAX),
+    /// which are cut after each directory that has something to follow it.
+    fn group(&mut self, parent: u32, mut list: Vec<(Entry, PathBuf)>, dev: u64) {
+        sort_children(&mut list);
+        if parent != u32::MAX {
+            return self.segment(parent, list, dev);
+        }
+        let mut run = Vec::new();
+        for item in list {
+            let follows = item.0.is_dir()
+                && (item.0.flags & F_TOP_DIR != 0 || self.extras.contains_key(&item.0.name));
+            run.push(item);
+            if follows {
+                self.segment(u32::MAX, std::mem::take(&mut run), dev);
+                if self.stopped {
+                    return;
+                }
             }
         }
-        sort_children(&mut top);
-        top.dedup_by(|a, b| a.0.name == b.0.name);
-        let first = self.alloc(top.len());
-        let dirs: Vec<(u32, Vec<u8>, PathBuf, u64)> = top
+        if !run.is_empty() {
+            self.segment(u32::MAX, run, dev);
+        }
+    }
+
+    fn segment(&mut self, parent: u32, list: Vec<(Entry, PathBuf)>, dev: u64) {
+        let first = self.alloc(list.len());
+        let follow: Vec<(u32, Vec<u8>, PathBuf, u8)> = list
             .iter()
             .enumerate()
-            .filter(|(_, (e, _))| e.flags & F_TOP_DIR != 0)
-            .map(|(i, (e, p))| (first + i as u32, e.name.clone(), p.clone(), 0))
+            .filter(|(_, (e, _))| {
+                e.is_dir() && (e.flags & F_TOP_DIR != 0 || self.extras.contains_key(&e.name))
+            })
+            .map(|(i, (e, p))| (first + i as u32, e.name.clone(), p.clone(), e.flags))
             .collect();
-        let (entries, paths) = top.into_iter().unzip();
+        let (entries, paths) = list.into_iter().unzip();
         if !(self.emit)(WalkEvent::Segment {
-            parent: u32::MAX,
+            parent,
             entries,
             paths,
         }) {
+            self.stopped = true;
             return;
         }
-        for (idx, name, path, _) in dirs {
-            let dev = std::fs::metadata(&path).map(|m| m.dev()).unwrap_or(0);
-            self.dir(idx, &name, &path, dev, true);
+        for (idx, name, path, flags) in follow {
+            if flags & F_TOP_DIR != 0 {
+                // -x compares against the device of the top-level directory being walked.
+                let d = if parent == u32::MAX {
+                    std::fs::metadata(&path).map(|m| m.dev()).unwrap_or(0)
+                } else {
+                    dev
+                };
+                self.dir(idx, &name, &path, d, flags & F_ABS_NAME);
+            } else if let Some(x) = self.extras.remove(&name) {
+                self.group(u32::MAX, x, dev);
+            }
             if self.stopped {
                 return;
             }
         }
-        let io_error = self.io_error;
-        (self.emit)(WalkEvent::End { io_error });
     }
 
-    fn dir(&mut self, idx: u32, name: &[u8], path: &Path, dev: u64, first_level: bool) {
+    fn dir(&mut self, idx: u32, name: &[u8], path: &Path, dev: u64, inherit: u8) {
+        self.filter.enter_dir(name, path);
+        if let Some((code, text)) = self.filter.take_fatal() {
+            let _ = (self.emit)(WalkEvent::Fatal { code, text });
+            self.stopped = true;
+            return;
+        }
         let rd = match std::fs::read_dir(path) {
             Ok(rd) => rd,
             Err(err) => {
@@ -361,13 +548,16 @@ impl<'a> Walker<'a> {
                     continue;
                 }
             };
-            if (self.excluded)(&child_name, m.is_dir()) {
+            let hidden = self.filter.excluded(&child_name, m.is_dir());
+            self.filter_note();
+            if hidden {
                 continue;
             }
             if m.is_dir() && self.opts.one_file_system > 1 && m.dev() != dev {
                 continue;
             }
             if let Some(mut e) = self.make_entry(child_name, &cpath, &m) {
+                e.flags |= inherit;
                 if e.is_dir()
                     && self.opts.recursive
                     && !(self.opts.one_file_system > 0 && m.dev() != dev)
@@ -377,72 +567,71 @@ impl<'a> Walker<'a> {
                 kids.push((e, cpath));
             }
         }
-        let _ = first_level;
-        sort_children(&mut kids);
-        let first = self.alloc(kids.len());
-        let subdirs: Vec<(u32, Vec<u8>, PathBuf)> = kids
-            .iter()
-            .enumerate()
-            .filter(|(_, (e, _))| e.flags & F_TOP_DIR != 0)
-            .map(|(i, (e, p))| (first + i as u32, e.name.clone(), p.clone()))
-            .collect();
-        let (entries, paths) = kids.into_iter().unzip();
-        if !(self.emit)(WalkEvent::Segment {
-            parent: idx,
-            entries,
-            paths,
-        }) {
-            self.stopped = true;
-            return;
+        // Command-line items inside this directory join its segment (their own path and flags
+        // win; a recursion flag from either side is kept).
+        if let Some(extra) = self.extras.remove(name) {
+            let mut extra = extra;
+            kids.retain(
+                |(k, _)| match extra.iter_mut().find(|(x, _)| x.name == k.name) {
+                    Some((x, _)) => {
+                        if x.is_dir() {
+                            x.flags |= k.flags & F_TOP_DIR;
+                        }
+                        false
+                    }
+                    None => true,
+                },
+            );
+            kids.extend(extra);
         }
-        for (i, n, p) in subdirs {
-            self.dir(i, &n, &p, dev, false);
-            if self.stopped {
-                return;
-            }
-        }
+        self.group(idx, kids, dev);
     }
 }
 
-/// One source operand, resolved: `path` on disk, `name` in the transfer ("." for `src/`).
-#[derive(Clone, Debug)]
-pub struct Source {
-    pub path: PathBuf,
-    pub name: Vec<u8>,
-    /// Trailing slash or `/.`: transfer the directory's contents.
-    pub contents: bool,
-}
-
-impl Source {
-    /// rsync's trailing-slash rule (rsync-cli.md §1.3.1).
-    pub fn from_operand(op: &[u8]) -> Source {
-        let contents = op.ends_with(b"/") || op.ends_with(b"/.") || op == b".";
-        let trimmed: &[u8] = {
-            let mut t = op;
-            while t.len() > 1 && t.ends_with(b"/") {
-                t = &t[..t.len() - 1];
+/// rsync's file-list order (flist.c f_name_cmp): `.` first; then component by component, and at
+/// each level non-directories before directories, each bytewise.
+pub fn cmp_entries(a: &Entry, b: &Entry) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let (ad, bd) = (a.name == b".", b.name == b".");
+    if ad || bd {
+        return bd.cmp(&ad).then(Ordering::Equal);
+    }
+    let ac: Vec<&[u8]> = a.name.split(|c| *c == b'/').collect();
+    let bc: Vec<&[u8]> = b.name.split(|c| *c == b'/').collect();
+    for i in 0.. {
+        match (ac.get(i), bc.get(i)) {
+            (None, None) => return Ordering::Equal,
+            (None, _) => return Ordering::Less,
+            (_, None) => return Ordering::Greater,
+            (Some(x), Some(y)) => {
+                let xd = i + 1 < ac.len() || a.is_dir();
+                let yd = i + 1 < bc.len() || b.is_dir();
+                if xd != yd {
+                    return xd.cmp(&yd);
+                }
+                // Directory names compare as if they ended in '/' (rsync f_name_cmp).
+                match sort_key(x, xd).cmp(&sort_key(y, yd)) {
+                    Ordering::Equal => continue,
+                    o => return o,
+                }
             }
-            t
-        };
-        let path = PathBuf::from(OsStr::from_bytes(if op.is_empty() { b"." } else { op }));
-        let name = if contents {
-            b".".to_vec()
-        } else {
-            let base = trimmed.rsplit(|b| *b == b'/').next().unwrap_or(trimmed);
-            if base.is_empty() || base == b".." {
-                b".".to_vec()
-            } else {
-                base.to_vec()
-            }
-        };
-        Source {
-            path,
-            name,
-            contents: contents || name_is_dot(trimmed),
         }
     }
+    Ordering::Equal
 }
 
-fn name_is_dot(t: &[u8]) -> bool {
-    t == b"." || t == b"/" || t.ends_with(b"/..") || t == b".."
+/// The group key of a top-level item: its nearest ancestor in the list, `.` at the root, and
+/// `""` for the root `.` itself.
+fn group_key(name: &[u8], names: &HashSet<Vec<u8>>) -> Vec<u8> {
+    if name == b"." {
+        return Vec::new();
+    }
+    let mut end = name.len();
+    while let Some(i) = name[..end].iter().rposition(|b| *b == b'/') {
+        if names.contains(&name[..i]) {
+            return name[..i].to_vec();
+        }
+        end = i;
+    }
+    b".".to_vec()
 }

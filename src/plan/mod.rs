@@ -4,5 +4,6 @@
 
 pub mod operand;
 pub mod remote;
+pub mod sources;
 
 pub use operand::{parse_operand, Loc};

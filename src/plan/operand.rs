@@ -84,6 +84,8 @@ pub struct Plan {
     pub local_sends: bool,
     pub sources: Vec<String>,
     pub dest: Option<String>,
+    /// Sources are literal names (from `--files-from`): a remote shell must not glob them.
+    pub literal: bool,
 }
 
 /// Classify all operands (sources + dest; one operand = listing mode).
@@ -141,6 +143,7 @@ pub fn plan(operands: &[String]) -> Result<Plan> {
                 local_sends: false,
                 sources: paths,
                 dest: dest.cloned(),
+                literal: false,
             })
         }
         Loc::Local(_) => {
@@ -158,6 +161,7 @@ pub fn plan(operands: &[String]) -> Result<Plan> {
                             local_sends: true,
                             sources,
                             dest: dest.cloned(),
+                            literal: false,
                         });
                     }
                     Ok(Plan {
@@ -165,6 +169,7 @@ pub fn plan(operands: &[String]) -> Result<Plan> {
                         local_sends: true,
                         sources,
                         dest: Some(if path.is_empty() { ".".into() } else { path }),
+                        literal: false,
                     })
                 }
                 _ => Ok(Plan {
@@ -172,6 +177,7 @@ pub fn plan(operands: &[String]) -> Result<Plan> {
                     local_sends: true,
                     sources,
                     dest: dest.cloned(),
+                    literal: false,
                 }),
             }
         }

@@ -174,6 +174,8 @@ pub fn server_options(o: &Options, local: bool) -> Vec<String> {
         (o.list_only, "--list-only"),
         (o.stats, "--stats"),
         (o.ignore_missing_args, "--ignore-missing-args"),
+        (o.from0, "--from0"),
+        (o.delete_missing_args, "--delete-missing-args"),
         (o.eight_bit, "-8"),
         (o.engine_params.hw, "--hw"),
         (!o.dedupe, "--no-dedupe"),
@@ -185,7 +187,7 @@ pub fn server_options(o: &Options, local: bool) -> Vec<String> {
             long(s.into());
         }
     }
-    let vals: [(&str, Option<String>); 15] = [
+    let vals: [(&str, Option<String>); 16] = [
         (
             "--modify-window",
             (o.modify_window != 0).then(|| o.modify_window.to_string()),
@@ -207,6 +209,7 @@ pub fn server_options(o: &Options, local: bool) -> Vec<String> {
         ),
         ("--backup-dir", o.backup_dir.clone()),
         ("--suffix", o.suffix.clone()),
+        ("--files-from", o.files_from.clone()),
     ];
     for (k, val) in vals {
         if let Some(x) = val {

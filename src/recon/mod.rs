@@ -57,6 +57,8 @@ use std::sync::Mutex;
 /// with `--partial`, keep what arrived as the destination file (rsync's partial semantics).
 static TEMPS: Mutex<Vec<(PathBuf, PathBuf)>> = Mutex::new(Vec::new());
 static KEEP_PARTIAL: AtomicBool = AtomicBool::new(false);
+/// Set by [`cleanup`]: the process is ending, no new temp file may appear after the sweep.
+static CLOSED: AtomicBool = AtomicBool::new(false);
 
 pub fn set_keep_partial(on: bool) {
     KEEP_PARTIAL.store(on, Ordering::Relaxed);
@@ -64,8 +66,31 @@ pub fn set_keep_partial(on: bool) {
 
 pub fn register(temp: PathBuf, target: PathBuf) {
     if let Ok(mut t) = TEMPS.lock() {
-        t.push((temp, target));
+        if !t.iter().any(|(p, _)| *p == temp) {
+            t.push((temp, target));
+        }
     }
+}
+
+/// Create a temp file with `create` and register it in one step under the registry lock, so a
+/// signal's [`cleanup`] either sees it or runs first and makes the creation fail — a temp file
+/// can never slip in between the sweep and the exit.
+pub fn create_registered<F>(
+    target: &std::path::Path,
+    create: F,
+) -> std::io::Result<(std::fs::File, PathBuf)>
+where
+    F: FnOnce() -> std::io::Result<(std::fs::File, PathBuf)>,
+{
+    let mut t = TEMPS
+        .lock()
+        .map_err(|_| std::io::Error::other("temp-file registry poisoned"))?;
+    if CLOSED.load(Ordering::Relaxed) {
+        return Err(std::io::Error::from(std::io::ErrorKind::Interrupted));
+    }
+    let (f, p) = create()?;
+    t.push((p.clone(), target.to_path_buf()));
+    Ok((f, p))
 }
 
 pub fn unregister(temp: &std::path::Path) {
@@ -77,7 +102,10 @@ pub fn unregister(temp: &std::path::Path) {
 /// Remove (or keep as partial) every temp file still registered.
 pub fn cleanup() {
     let list = match TEMPS.lock() {
-        Ok(mut t) => std::mem::take(&mut *t),
+        Ok(mut t) => {
+            CLOSED.store(true, Ordering::Relaxed);
+            std::mem::take(&mut *t)
+        }
         Err(_) => return,
     };
     let keep = KEEP_PARTIAL.load(Ordering::Relaxed);

@@ -7,8 +7,13 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-/// Open a new temp file `.name.XXXXXX` in `dir` (or in `temp_dir`), mode 0600, O_EXCL.
+/// Open a new temp file `.name.XXXXXX` in `dir` (or in `temp_dir`), mode 0600, O_EXCL, and
+/// register it for removal on interruption (atomically, see `recon::create_registered`).
 pub fn create_temp(target: &Path, temp_dir: Option<&Path>) -> io::Result<(File, PathBuf)> {
+    super::create_registered(target, || create_unregistered(target, temp_dir))
+}
+
+fn create_unregistered(target: &Path, temp_dir: Option<&Path>) -> io::Result<(File, PathBuf)> {
     let dir = temp_dir
         .map(Path::to_path_buf)
         .unwrap_or_else(|| target.parent().map(Path::to_path_buf).unwrap_or_default());

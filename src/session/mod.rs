@@ -9,6 +9,7 @@
 
 pub mod filters;
 pub mod receiver;
+pub mod refine;
 pub mod sender;
 
 use crate::error::{Error, Result};

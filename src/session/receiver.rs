@@ -29,6 +29,7 @@ use std::time::Instant;
 mod altdest;
 mod backup;
 mod inplace;
+mod missing;
 
 struct Job {
     writer: Writer,
@@ -73,7 +74,8 @@ pub struct Receiver {
     /// Names of the top-level entries (operands), kept by deletions in ".".
     top_names: Vec<Vec<u8>>,
     started_files: std::collections::HashSet<u32>,
-    dir_times: Vec<(PathBuf, u32)>,
+    /// Directories to finish at the end: (path, flist index, intended mode).
+    dir_times: Vec<(PathBuf, u32, u32)>,
     hardlinks: Vec<(u32, u64)>,
     hl_first: HashMap<u64, u32>,
     stats: Stats,
@@ -104,6 +106,8 @@ pub struct Receiver {
     p2_start: Instant,
     /// Deletions not done because `--max-delete` was reached.
     del_skipped: u64,
+    /// Last parent directory (entry name) verified free of symlinks; see `symlink_in_path`.
+    safe_parent: Option<Vec<u8>>,
 }
 
 fn path_of(root: &Path, name: &[u8]) -> PathBuf {
@@ -190,6 +194,7 @@ impl Receiver {
             p2_last: None,
             p2_start: Instant::now(),
             del_skipped: 0,
+            safe_parent: None,
         }
     }
 
@@ -249,6 +254,7 @@ impl Receiver {
                 Msg::Ops { idx, ops } => self.on_ops(idx, ops)?,
                 Msg::FileEnd { idx, digest, .. } => self.on_file_end(idx, digest)?,
                 Msg::CopiesEnd { idx } => self.on_copies_end(idx)?,
+                Msg::Probe { idx, block, ranges } => self.on_probe(idx, block, ranges)?,
                 Msg::FileFailed { idx, .. } => {
                     if let Some(job) = self.jobs.remove(&idx) {
                         discard(&job);
@@ -337,7 +343,8 @@ impl Receiver {
             .map(|m| m.is_dir())
             .unwrap_or(false);
         let single = top.len() == 1 && (!top[0].is_dir() || top[0].flags & F_TOP_DIR == 0);
-        if single && !is_dir && !slash && top[0].name != b"." {
+        // A -R name with a directory part always lands below the destination directory.
+        if single && !is_dir && !slash && top[0].name != b"." && !top[0].name.contains(&b'/') {
             if self.opts.mkpath {
                 if let Some(p) = dest.parent().filter(|p| !p.as_os_str().is_empty()) {
                     let _ = self.make_path(p);
@@ -386,7 +393,11 @@ impl Receiver {
             }
             self.root_created = true;
             // main.c: INFO_GTE(NAME, 1) || stdout_format_has_i.
-            if self.opts.info.name > 0 || self.opts.verbose > 0 || self.opts.stdout_format_has_i() {
+            if self.opts.info.name > 0
+                || self.opts.verbose > 0
+                || self.opts.itemize > 0
+                || self.opts.stdout_format_has_i()
+            {
                 let shown = self.dest.trim_end_matches('/').to_string();
                 self.conn.info(&format!(
                     "created directory {}",
@@ -535,6 +546,17 @@ impl Receiver {
         // sender's name (with its source directory).
         let sends = self.y == '<' || self.opts.local_server;
         let full = self.sender_name(e);
+        // rsync shows an absolute -R name with its '/' except on a pulling client.
+        let abs;
+        let e = if e.flags & F_ABS_NAME != 0 && !self.conn.is_client {
+            abs = Entry {
+                name: [&b"/"[..], &e.name].concat(),
+                ..e.clone()
+            };
+            &abs
+        } else {
+            e
+        };
         let line = expand(
             &fmt,
             &Item {
@@ -688,6 +710,9 @@ impl Receiver {
     }
 
     fn process(&mut self, idx: u32, e: &Entry) -> Result<()> {
+        if e.fmt() == 0 {
+            return self.process_missing(e);
+        }
         if self.opts.list_only {
             return self.list_row(e);
         }
@@ -702,6 +727,9 @@ impl Receiver {
             }
             return Ok(());
         }
+        if e.is_symlink() {
+            self.safe_parent = None; // it may replace a verified directory
+        }
         if let Some(link) = self.symlink_in_path(&e.name) {
             return self.fail(format!(
                 "rsync: [receiver] refusing to write \"{}\" through the symlink \"{}\"",
@@ -710,6 +738,9 @@ impl Receiver {
             ));
         }
         let path = self.target(e);
+        if self.opts.relative && !self.opts.implied_dirs {
+            self.make_parents(&path);
+        }
         let mut old = std::fs::symlink_metadata(&path).ok();
         // generator.c: --ignore-existing skips anything already present (attributes, links and
         // type changes included) unless both sides are directories.
@@ -721,6 +752,21 @@ impl Receiver {
                     }
                     return Ok(());
                 }
+            }
+        }
+        if self.opts.existing && old.is_none() && e.name != b"." {
+            // --existing creates nothing, directories included; what lies below an uncreated
+            // directory is skipped silently (rsync generator.c skip_dir).
+            let parent_missing = path.parent().is_some_and(|p| {
+                !p.as_os_str().is_empty() && std::fs::symlink_metadata(p).is_err()
+            });
+            if e.is_dir() && !parent_missing && (self.opts.info.skip > 0 || self.opts.verbose > 1) {
+                let line =
+                    decide::skip_line(&report::escape(&e.name), "not creating new directory");
+                self.push_line(None, line);
+            }
+            if e.is_dir() || parent_missing {
+                return Ok(());
             }
         }
         if e.is_dir() {
@@ -746,41 +792,27 @@ impl Receiver {
     /// as deletions under --delete/--force, otherwise rsync says "cannot delete non-empty
     /// directory" and "could not make way for new …" and the item fails (exit 23). A dry run only
     /// reports. Returns whether the item may now be created.
+    /// A directory is in the way of a non-directory: rsync removes it when it is empty, or with
+    /// `--delete`/`--force` deletes its contents (protect rules still hold inside, rsync's
+    /// delete_item DEL_FOR_FILE); otherwise "cannot delete non-empty directory".
     fn make_way(&mut self, e: &Entry, path: &Path) -> Result<bool> {
-        let mut kids: Vec<Vec<u8>> = std::fs::read_dir(path)
-            .map(|rd| {
-                rd.filter_map(|d| d.ok())
-                    .map(|d| d.file_name().as_bytes().to_vec())
-                    .collect()
-            })
-            .unwrap_or_default();
-        if !(kids.is_empty() || self.opts.delete || self.opts.force) {
-            let name = report::escape(&e.name);
+        let name = report::escape(&e.name);
+        let what = match () {
+            _ if e.is_symlink() => "symlink",
+            _ if e.is_device() => "device file",
+            _ if e.is_special() => "special file",
+            _ => "regular file",
+        };
+        let no_way = format!("could not make way for new {what}: {name}");
+        let empty = std::fs::read_dir(path).is_ok_and(|mut rd| rd.next().is_none());
+        if !(empty || self.opts.delete || self.opts.force) {
             self.gen_line(format!("cannot delete non-empty directory: {name}"));
-            let what = if e.is_symlink() {
-                "symlink"
-            } else if e.is_file() {
-                "regular file"
-            } else {
-                "special file"
-            };
-            self.fail(format!("could not make way for new {what}: {name}"))?;
+            self.fail(no_way)?;
             return Ok(false);
         }
-        delete_order(path, &mut kids);
-        for k in kids {
-            let rel = [e.name.as_slice(), b"/", &k].concat();
-            self.delete_path(&path.join(OsStr::from_bytes(&k)), &rel)?;
-        }
-        if !self.opts.dry_run {
-            if let Err(err) = std::fs::remove_dir(path) {
-                self.fail(format!(
-                    "rsync: [generator] delete_file: rmdir({}) failed: {}",
-                    report::escape(&e.name),
-                    io_text(&err)
-                ))?;
-                return Ok(false);
-            }
+        if !self.delete_tree(path, &e.name, Del::MakeWay)? {
+            self.fail(no_way)?;
+            return Ok(false);
         }
         Ok(true)
     }
@@ -866,7 +898,7 @@ impl Receiver {
                     io_text(&err)
                 ))?;
             }
-            self.dir_times.push((path.to_path_buf(), idx));
+            self.dir_times.push((path.to_path_buf(), idx, mode));
         }
         Ok(())
     }
@@ -1092,7 +1124,7 @@ impl Receiver {
         }
         if let Some(reason) = decide::skip_reason(e, old.as_ref(), &self.opts) {
             if self.opts.info.skip > 0 || self.opts.verbose > 1 {
-                self.push_line(None, format!("{} {reason}", report::escape(&e.name)));
+                self.push_line(None, decide::skip_line(&report::escape(&e.name), reason));
             }
             return Ok(());
         }
@@ -1496,27 +1528,15 @@ impl Receiver {
             .chain(top.iter().cloned())
             .chain(temps.map(|n| n.as_bytes().to_vec()))
             .collect();
-        let Ok(rd) = std::fs::read_dir(&path) else {
-            return Ok(());
-        };
-        let mut names: Vec<Vec<u8>> = rd
-            .filter_map(|d| d.ok())
-            .map(|d| d.file_name().as_bytes().to_vec())
-            .filter(|n| !keep.contains(n))
-            .collect();
-        delete_order(&path, &mut names);
-        for n in names {
+        for (n, protected) in self.scan_for_delete(&path, &dir.name, false) {
+            if protected || keep.contains(&n) {
+                continue;
+            }
             let rel = if dir.name == b"." {
                 n.clone()
             } else {
                 [dir.name.as_slice(), b"/", &n].concat()
             };
-            let is_dir = std::fs::symlink_metadata(path.join(OsStr::from_bytes(&n)))
-                .map(|m| m.is_dir())
-                .unwrap_or(false);
-            if self.filters.protected(&rel, is_dir) || (!is_dir && self.is_backup_name(&n)) {
-                continue;
-            }
             self.in_extraneous = true;
             let r = self.delete_path(&path.join(OsStr::from_bytes(&n)), &rel);
             self.in_extraneous = false;
@@ -1532,20 +1552,74 @@ impl Receiver {
     }
 
     fn delete_path(&mut self, p: &Path, rel: &[u8]) -> Result<()> {
+        self.delete_tree(p, rel, Del::Top).map(|_| ())
+    }
+
+    /// Delete `p` and what is inside; returns whether it is gone. Inside a directory being
+    /// deleted, non-perishable protect rules still keep items, and then the directory stays
+    /// ("cannot delete non-empty directory", printed twice for nested ones as rsync does).
+    /// A destination directory's items as deletion sees them: (name, protected), in
+    /// rsync's deletion order (reverse file-list order: directories, which sort last, first).
+    /// Like rsync's get_dirlist, every item is checked against the rules — and its `-vv` line
+    /// printed — in readdir order first.
+    fn scan_for_delete(
+        &mut self,
+        p: &Path,
+        rel_dir: &[u8],
+        in_deleted_dir: bool,
+    ) -> Vec<(Vec<u8>, bool)> {
+        let Ok(rd) = std::fs::read_dir(p) else {
+            return Vec::new();
+        };
+        self.filters.enter_dir(rel_dir, p);
+        let mut v = Vec::new();
+        for d in rd.flatten() {
+            let name = d.file_name().as_bytes().to_vec();
+            let is_dir = d.file_type().is_ok_and(|t| t.is_dir());
+            let rel = if rel_dir == b"." {
+                name.clone()
+            } else {
+                [rel_dir, b"/", &name].concat()
+            };
+            let protected = if in_deleted_dir {
+                self.filters.protected_in_deleted_dir(&rel, is_dir)
+            } else {
+                self.filters.protected(&rel, is_dir)
+            };
+            if let Some(note) = self.filters.take_note() {
+                self.push_line(None, note);
+            }
+            let key = crate::flist::walk::sort_key(&name, is_dir);
+            v.push((is_dir, key, name, protected));
+        }
+        v.sort();
+        v.into_iter()
+            .rev()
+            .map(|(_, _, n, protected)| (n, protected))
+            .collect()
+    }
+
+    fn delete_tree(&mut self, p: &Path, rel: &[u8], how: Del) -> Result<bool> {
         let Ok(m) = std::fs::symlink_metadata(p) else {
-            return Ok(());
+            return Ok(true);
         };
         if m.is_dir() {
-            if let Ok(rd) = std::fs::read_dir(p) {
-                let mut kids: Vec<Vec<u8>> = rd
-                    .filter_map(|d| d.ok())
-                    .map(|d| d.file_name().as_bytes().to_vec())
-                    .collect();
-                delete_order(p, &mut kids);
-                for k in kids {
-                    let r = [rel, b"/", &k].concat();
-                    self.delete_path(&p.join(OsStr::from_bytes(&k)), &r)?;
+            let mut kept = false;
+            for (k, protected) in self.scan_for_delete(p, rel, true) {
+                if protected {
+                    kept = true;
+                    continue;
                 }
+                let r = [rel, b"/", &k].concat();
+                kept |= !self.delete_tree(&p.join(OsStr::from_bytes(&k)), &r, Del::Nested)?;
+            }
+            if kept {
+                let msg = format!("cannot delete non-empty directory: {}", report::escape(rel));
+                if how == Del::Nested {
+                    self.push_line(None, msg.clone());
+                }
+                self.push_line(None, msg);
+                return Ok(false);
             }
         }
         if let Some(max) = self.opts.max_delete {
@@ -1553,7 +1627,7 @@ impl Receiver {
                 self.del_limit_hit = true;
                 self.problems.del_limit = true;
                 self.del_skipped += 1;
-                return Ok(());
+                return Ok(false);
             }
         }
         let shown = if m.is_dir() {
@@ -1561,38 +1635,41 @@ impl Receiver {
         } else {
             report::escape(rel)
         };
-        if self.log_format().is_some() {
+        if self.log_format().is_some() && how != Del::MakeWay {
             let _ = self
                 .conn
                 .say(crate::wire::msg::LOG_FILE, &format!("*deleting   {shown}"));
         }
-        // log.c log_delete(): an out-format with %i or %o is used for deletions too (itemized as
-        // "*deleting", operation "del.", length 0); otherwise "deleting NAME".
-        match self.opts.out_format.clone() {
-            Some(f) if f.contains("%i") || f.contains("%o") => {
-                let gone = Entry {
-                    name: rel.to_vec(),
-                    mode: m.mode(),
-                    ..Default::default()
-                };
-                let line = expand(
-                    &f,
-                    &Item {
-                        entry: &gone,
-                        itemize: "*deleting  ",
-                        op: "del.",
-                        bytes: 0,
-                        hlink_to: None,
-                        full: None,
-                        human: self.opts.human,
-                    },
-                );
-                self.gen_line(line);
+        // Making way for a non-directory reports only the contents.
+        if how != Del::MakeWay {
+            // log.c log_delete(): an out-format with %i or %o is used for deletions too (itemized as
+            // "*deleting", operation "del.", length 0); otherwise "deleting NAME".
+            match self.opts.out_format.clone() {
+                Some(f) if f.contains("%i") || f.contains("%o") => {
+                    let gone = Entry {
+                        name: rel.to_vec(),
+                        mode: m.mode(),
+                        ..Default::default()
+                    };
+                    let line = expand(
+                        &f,
+                        &Item {
+                            entry: &gone,
+                            itemize: "*deleting  ",
+                            op: "del.",
+                            bytes: 0,
+                            hlink_to: None,
+                            full: None,
+                            human: self.opts.human,
+                        },
+                    );
+                    self.gen_line(line);
+                }
+                f if self.opts.info.del > 0 || f.is_some() => {
+                    self.gen_line(format!("deleting {shown}"))
+                }
+                _ => {}
             }
-            f if self.opts.info.del > 0 || f.is_some() => {
-                self.gen_line(format!("deleting {shown}"))
-            }
-            _ => {}
         }
         let backed_up = !self.opts.dry_run && !m.is_dir() && {
             match self.make_backup(p, rel, false) {
@@ -1603,7 +1680,7 @@ impl Receiver {
                         report::escape(rel),
                         io_text(&err)
                     ))?;
-                    return Ok(());
+                    return Ok(false);
                 }
             }
         };
@@ -1629,12 +1706,15 @@ impl Receiver {
                     report::escape(rel),
                     io_text(&err)
                 ))?;
-                return Ok(());
+                return Ok(false);
             }
         }
-        self.deletes_done += 1;
-        self.stats.deleted[type_slot_meta(&m)] += 1;
-        Ok(())
+        if how != Del::MakeWay {
+            // rsync counts the contents of a directory in the way, not the directory.
+            self.deletes_done += 1;
+            self.stats.deleted[type_slot_meta(&m)] += 1;
+        }
+        Ok(true)
     }
 
     fn delete_all_top_dirs(&mut self) -> Result<()> {
@@ -1721,7 +1801,7 @@ impl Receiver {
         }
         self.flush_lines()?;
         if !self.opts.dry_run {
-            for (p, idx) in std::mem::take(&mut self.dir_times).into_iter().rev() {
+            for (p, idx, want) in std::mem::take(&mut self.dir_times).into_iter().rev() {
                 let e = self.flist[idx as usize].clone();
                 let mode = if self.opts.perms {
                     Some(e.perms())
@@ -1733,8 +1813,9 @@ impl Receiver {
                     group: false,
                     ..self.meta
                 };
-                // New dirs were created with u+rwx for us; restore the intended mode.
-                let mode = mode.or_else(|| Some(meta::target_mode(&e, None, &self.meta)));
+                // New dirs were created with u+rwx for us; restore the intended mode (an
+                // existing directory keeps its own without -p, as in rsync).
+                let mode = mode.or(Some(want));
                 if let Err(err) = meta::apply(&p, &e, None, None, mode, &o) {
                     self.fail(format!(
                         "rsync: [generator] failed to set times on \"{}\": {}",
@@ -1754,6 +1835,36 @@ impl Receiver {
     }
 }
 
+impl Receiver {
+    /// Literal refinement: hash the asked ranges of the basis (session::refine).
+    fn on_probe(&mut self, idx: u32, block: u32, ranges: Vec<(u64, u64)>) -> Result<()> {
+        use super::refine;
+        let bad = || Error::protocol("protocol error: bad probe request");
+        if !(64..=(1 << 20)).contains(&block) || ranges.len() > refine::MAX_PROBE_RANGES {
+            return Err(bad());
+        }
+        let job = self.jobs.get(&idx).ok_or_else(bad)?;
+        let mut hashes = Vec::with_capacity(ranges.len());
+        let mut buf = Vec::new();
+        for (off, len) in ranges {
+            if len > 1 << 20 {
+                return Err(bad());
+            }
+            buf.resize(len as usize, 0);
+            let ok = match &job.basis {
+                Some(f) => std::os::unix::fs::FileExt::read_exact_at(f, &mut buf, off).is_ok(),
+                None => false,
+            };
+            hashes.push(if ok {
+                refine::block_hashes(&buf, block as usize)
+            } else {
+                Vec::new()
+            });
+        }
+        self.conn.send(&Msg::Probed { idx, hashes })
+    }
+}
+
 /// Drop a failed job's output: a temp file is removed; an in-place target stays as it is
 /// (partially updated, as rsync's `--inplace` leaves it; a re-run converges).
 fn discard(job: &Job) {
@@ -1768,16 +1879,36 @@ impl Receiver {
     /// (rsync 3.4's CVE-2024-12087 rule: names from the sender never traverse symlinks on the
     /// receiver, so a symlink sent earlier cannot redirect a later write outside the
     /// destination). `-K` trusts directory symlinks as rsync's --keep-dirlinks does.
-    fn symlink_in_path(&self, name: &[u8]) -> Option<PathBuf> {
+    /// The verdict for a parent is cached until the next symlink entry, so a directory's files
+    /// cost one walk up, not one each.
+    fn symlink_in_path(&mut self, name: &[u8]) -> Option<PathBuf> {
         if self.opts.keep_dirlinks || !matches!(self.root, Root::Dir(_)) {
             return None;
         }
+        let parent = &name[..name.iter().rposition(|b| *b == b'/')?];
+        if self.safe_parent.as_deref() == Some(parent) {
+            return None;
+        }
         let root = self.root_dir();
-        name.iter()
+        // --no-implied-dirs follows an existing in-tree symlink (rsync(1)); one that is
+        // absolute or climbs out of the destination is still refused.
+        let follow_safe = self.opts.relative && !self.opts.implied_dirs;
+        let found = name
+            .iter()
             .enumerate()
             .filter(|(_, b)| **b == b'/')
-            .map(|(i, _)| root.join(OsStr::from_bytes(&name[..i])))
-            .find(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink()))
+            .map(|(i, _)| (i, root.join(OsStr::from_bytes(&name[..i]))))
+            .find(|(i, p)| {
+                std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink())
+                    && !(follow_safe
+                        && std::fs::read_link(p)
+                            .is_ok_and(|t| !is_unsafe(&name[..*i], t.as_os_str().as_bytes())))
+            })
+            .map(|(_, p)| p);
+        if found.is_none() {
+            self.safe_parent = Some(parent.to_vec());
+        }
+        found
     }
 }
 
@@ -1802,15 +1933,13 @@ pub fn is_unsafe(name: &[u8], target: &[u8]) -> bool {
     false
 }
 
-/// rsync deletes a directory's extraneous names in reverse file-list order, and its file list sorts
-/// the non-directories of a directory before its subdirectories (flist.c `f_name_cmp`: t_ITEM
-/// before t_PATH), so subdirectories go first, then the other names from last to first.
-fn delete_order(dir: &Path, names: &mut [Vec<u8>]) {
-    let is_dir = |n: &[u8]| {
-        std::fs::symlink_metadata(dir.join(OsStr::from_bytes(n)))
-            .map(|m| m.is_dir())
-            .unwrap_or(false)
-    };
-    names.sort_by_cached_key(|n| (is_dir(n), n.clone()));
-    names.reverse();
+/// How `delete_tree` was reached (changes only what is reported).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Del {
+    /// An extraneous item of a directory being synchronised.
+    Top,
+    /// Inside a directory being deleted.
+    Nested,
+    /// A directory in the way of a new non-directory.
+    MakeWay,
 }

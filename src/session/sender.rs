@@ -18,6 +18,8 @@ use std::time::Instant;
 
 /// Literal piece size for whole-file sends.
 const PIECE: usize = 256 << 10;
+/// Literal op size when sending ranges (rsync's token pieces are at most 32 KiB).
+const LITERAL_PIECE: usize = 32 << 10;
 
 pub struct Sender {
     pub opts: Options,
@@ -35,6 +37,10 @@ pub struct Sender {
     /// `--inplace` delta files waiting for the receiver's `Need` (the source stays mapped; no
     /// literal bytes are held).
     inplace_src: HashMap<u32, Shared>,
+    /// Literal refinement (session::refine): gaps of engine sessions in progress, and files
+    /// waiting for the receiver's probe answers.
+    gaps: HashMap<u32, super::refine::Gaps>,
+    probing: HashMap<u32, (Shared, super::refine::Gaps)>,
     stats: Stats,
     pub problems: Problems,
     io_error: bool,
@@ -69,6 +75,8 @@ impl Sender {
             haves: HashMap::new(),
             digests: HashMap::new(),
             inplace_src: HashMap::new(),
+            gaps: HashMap::new(),
+            probing: HashMap::new(),
             stats: Stats::default(),
             problems: Problems::default(),
             io_error: false,
@@ -93,6 +101,8 @@ impl Sender {
             relative: o.relative,
             implied_dirs: o.implied_dirs,
             copy_unsafe_links: o.copy_unsafe_links,
+            ignore_missing: o.ignore_missing_args,
+            delete_missing: o.delete_missing_args,
             nonreg: o.info.nonreg > 0,
         }
     }
@@ -105,10 +115,11 @@ impl Sender {
         let sources = self.sources.clone();
         let mut filters = self.filters.clone();
         let checksum = self.opts.checksum;
+        let prune = self.opts.prune_empty_dirs;
+        let mut prune_filters = self.filters.clone();
         std::thread::Builder::new()
             .name("walker".into())
             .spawn(move || {
-                let mut excluded = |name: &[u8], is_dir: bool| filters.excluded(name, is_dir);
                 let mut emit = |mut ev: WalkEvent| {
                     if checksum {
                         if let WalkEvent::Segment { entries, paths, .. } = &mut ev {
@@ -117,7 +128,14 @@ impl Sender {
                     }
                     tx.send(ev).is_ok()
                 };
-                Walker::new(wopts, &mut excluded, &mut emit).run(&sources);
+                if prune {
+                    let protected =
+                        |n: &[u8], p: &std::path::Path| prune_filters.protected_dir(n, p);
+                    let mut pruner = crate::filter::prune::Pruner::new(protected, &mut emit);
+                    Walker::new(wopts, &mut filters, &mut |ev| pruner.push(ev)).run(&sources);
+                } else {
+                    Walker::new(wopts, &mut filters, &mut emit).run(&sources);
+                }
             })
             .expect("spawn walker");
         let mut walking = true;
@@ -159,7 +177,8 @@ impl Sender {
                 for e in &entries {
                     self.stats.num_files += 1;
                     match () {
-                        _ if e.is_file() => self.stats.num_reg += 1,
+                        // A --delete-missing-args entry (mode 0) counts as regular, as in rsync.
+                        _ if e.is_file() || e.fmt() == 0 => self.stats.num_reg += 1,
                         _ if e.is_dir() => self.stats.num_dir += 1,
                         _ if e.is_symlink() => self.stats.num_link += 1,
                         _ if e.is_device() => self.stats.num_dev += 1,
@@ -197,6 +216,7 @@ impl Sender {
                 }
                 Ok(true)
             }
+            WalkEvent::Fatal { code, text } => Err(Error::new(code, text)),
             WalkEvent::End { io_error } => {
                 self.stats.flist_gen_ms = started.elapsed().as_millis() as u64;
                 self.conn.send(&Msg::FlistEnd {
@@ -220,6 +240,7 @@ impl Sender {
                 plain,
             } => self.on_request(idx, delta, engine, plain)?,
             Msg::Need { idx, ranges } => self.on_need(idx, ranges)?,
+            Msg::Probed { idx, hashes } => self.on_probed(idx, hashes)?,
             Msg::Have { idx, id, digest } => {
                 let v = self.haves.entry(idx).or_default();
                 if v.len() < 64 {
@@ -370,6 +391,18 @@ impl Sender {
                 // ranges the receiver asks for.
                 continue;
             }
+            if !inplace {
+                // Literals wait for refinement; copies go now and are remembered as neighbours.
+                let g = self.gaps.entry(idx).or_default();
+                match &op {
+                    Op::Literal { dst, data } => {
+                        g.literal(*dst, data.len() as u64);
+                        continue;
+                    }
+                    Op::Copy { dst, src, len } => g.copy(*dst, *src, *len),
+                    Op::CopyFrom { .. } => {}
+                }
+            }
             match &op {
                 Op::Literal { data, .. } => {
                     self.stats.literal += data.len() as u64;
@@ -395,11 +428,18 @@ impl Sender {
                     self.inplace_src.insert(idx, data);
                     return self.conn.send(&Msg::CopiesEnd { idx });
                 }
-                let digest = match self.digests.remove(&idx) {
-                    Some(d) => d,
-                    None => crate::dedupe::digest((*data).as_ref()),
-                };
-                self.finish_file(idx, digest)?;
+                let mut gaps = self.gaps.remove(&idx).unwrap_or_default();
+                let probes = gaps.plan();
+                if !probes.is_empty() {
+                    self.probing.insert(idx, (data, gaps));
+                    return self.conn.send(&Msg::Probe {
+                        idx,
+                        block: super::refine::BLOCK as u32,
+                        ranges: probes,
+                    });
+                }
+                let lits = gaps.literals().to_vec();
+                return self.send_ranges(idx, data, lits);
             }
         }
         Ok(())
@@ -493,6 +533,27 @@ impl Sender {
         let data = self.inplace_src.remove(&idx).ok_or_else(|| {
             Error::protocol("protocol error: literal request for an unknown file")
         })?;
+        self.send_ranges(idx, data, ranges)
+    }
+
+    /// The receiver's probe answers: extend copies into the literal runs, send the rest.
+    fn on_probed(&mut self, idx: u32, hashes: Vec<Vec<u64>>) -> Result<()> {
+        let (data, gaps) = self
+            .probing
+            .remove(&idx)
+            .ok_or_else(|| Error::protocol("protocol error: probe answer for an unknown file"))?;
+        let (copies, lits) = gaps
+            .resolve((*data).as_ref(), &hashes)
+            .map_err(|e| Error::protocol(format!("protocol error: {e}")))?;
+        self.stats.matched += copies.iter().map(|c| c.len()).sum::<u64>();
+        if !copies.is_empty() {
+            self.conn.send(&Msg::Ops { idx, ops: copies })?;
+        }
+        self.send_ranges(idx, data, lits)
+    }
+
+    /// Send `ranges` of the source as literals (re-read from the mapping), then `FileEnd`.
+    fn send_ranges(&mut self, idx: u32, data: Shared, ranges: Vec<(u64, u64)>) -> Result<()> {
         let bytes = (*data).as_ref();
         let mut batch = Vec::new();
         let mut size = 0usize;
@@ -505,7 +566,7 @@ impl Sender {
                 })?;
             let mut at = off;
             while at < end {
-                let n = (end - at).min(PIECE as u64);
+                let n = (end - at).min(LITERAL_PIECE as u64);
                 let piece = bytes[at as usize..(at + n) as usize].to_vec();
                 self.stats.literal += n;
                 size += n as usize;
@@ -610,6 +671,8 @@ pub fn msg_name(m: &Msg) -> &'static str {
         Msg::Have { .. } => "Have",
         Msg::CopiesEnd { .. } => "CopiesEnd",
         Msg::Need { .. } => "Need",
+        Msg::Probe { .. } => "Probe",
+        Msg::Probed { .. } => "Probed",
         Msg::Engine { .. } => "Engine",
         Msg::Ops { .. } => "Ops",
         Msg::FileEnd { .. } => "FileEnd",

@@ -126,6 +126,15 @@ pub enum Msg {
     CopiesEnd { idx: u32 },
     /// In-place: the receiver needs these (offset, length) ranges of `idx` as literals.
     Need { idx: u32, ranges: Vec<(u64, u64)> },
+    /// Literal refinement: hash these (offset, length) ranges of the basis of `idx` in
+    /// `block`-byte blocks (session::refine).
+    Probe {
+        idx: u32,
+        block: u32,
+        ranges: Vec<(u64, u64)>,
+    },
+    /// The block hashes, one list per probed range.
+    Probed { idx: u32, hashes: Vec<Vec<u64>> },
     /// An engine message for file `idx`.
     Engine { idx: u32, data: Vec<u8> },
     /// Reconstruction ops for file `idx`.
@@ -169,6 +178,8 @@ const T_FATAL: u8 = 15;
 const T_HAVE: u8 = 16;
 const T_COPIES_END: u8 = 17;
 const T_NEED: u8 = 18;
+const T_PROBE: u8 = 19;
+const T_PROBED: u8 = 20;
 
 /// Compression of literal-bearing frames (`-z`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -280,6 +291,27 @@ impl Msg {
             Msg::CopiesEnd { idx } => {
                 put_uv(&mut b, *idx as u64);
                 T_COPIES_END
+            }
+            Msg::Probe { idx, block, ranges } => {
+                put_uv(&mut b, *idx as u64);
+                put_uv(&mut b, *block as u64);
+                put_uv(&mut b, ranges.len() as u64);
+                for (o, l) in ranges {
+                    put_uv(&mut b, *o);
+                    put_uv(&mut b, *l);
+                }
+                T_PROBE
+            }
+            Msg::Probed { idx, hashes } => {
+                put_uv(&mut b, *idx as u64);
+                put_uv(&mut b, hashes.len() as u64);
+                for h in hashes {
+                    put_uv(&mut b, h.len() as u64);
+                    for x in h {
+                        b.extend_from_slice(&x.to_le_bytes());
+                    }
+                }
+                T_PROBED
             }
             Msg::Need { idx, ranges } => {
                 put_uv(&mut b, *idx as u64);
@@ -395,6 +427,30 @@ impl Msg {
                 digest: c.take(32)?.try_into().unwrap(),
             },
             T_COPIES_END => Msg::CopiesEnd { idx: c.u32()? },
+            T_PROBE => {
+                let idx = c.u32()?;
+                let block = c.u32()?;
+                let n = c.uv()?;
+                let mut ranges = Vec::with_capacity(n.min(4096) as usize);
+                for _ in 0..n {
+                    ranges.push((c.uv()?, c.uv()?));
+                }
+                Msg::Probe { idx, block, ranges }
+            }
+            T_PROBED => {
+                let idx = c.u32()?;
+                let n = c.uv()?;
+                let mut hashes = Vec::with_capacity(n.min(4096) as usize);
+                for _ in 0..n {
+                    let k = c.uv()?;
+                    let mut h = Vec::with_capacity(k.min(4096) as usize);
+                    for _ in 0..k {
+                        h.push(u64::from_le_bytes(c.take(8)?.try_into().unwrap()));
+                    }
+                    hashes.push(h);
+                }
+                Msg::Probed { idx, hashes }
+            }
             T_NEED => {
                 let idx = c.u32()?;
                 let n = c.uv()?;
@@ -504,6 +560,15 @@ mod tests {
                 digest: [9; 32],
             },
             Msg::CopiesEnd { idx: 4 },
+            Msg::Probe {
+                idx: 4,
+                block: 256,
+                ranges: vec![(0, 512), (1 << 33, 256)],
+            },
+            Msg::Probed {
+                idx: 4,
+                hashes: vec![vec![1, u64::MAX], vec![]],
+            },
             Msg::Need {
                 idx: 4,
                 ranges: vec![(0, 5), (1 << 40, 7)],

@@ -321,6 +321,14 @@ fn identical_files_are_one_copy_for_parasync() {
 /// Timing of the CDC engines on a workload pair (release build):
 /// `python3 shared/bench/workloads.py insert /tmp/w && PARASYNC_BENCH_DIR=/tmp/w \
 ///  cargo test --release --test it chunker::timing -- --ignored --nocapture`
+/// User + system CPU seconds of this process (all threads).
+fn cpu_seconds() -> f64 {
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    tv(u.ru_utime) + tv(u.ru_stime)
+}
+
 #[test]
 #[ignore]
 fn timing() {
@@ -339,11 +347,18 @@ fn timing() {
         (EngineId::Parasync, 1),
         (EngineId::Parasync, 2),
     ];
-    for (id, threads) in runs {
-        let p = params(threads, Pipeline::Stream, false);
-        let t = std::time::Instant::now();
+    let runs = runs
+        .iter()
+        .map(|&(id, t)| (id, t, Pipeline::Stream))
+        .chain([
+            (EngineId::Parasync, 2, Pipeline::Batch),
+            (EngineId::Parasync, 2, Pipeline::V3),
+        ]);
+    for (id, threads, pipeline) in runs {
+        let p = params(threads, pipeline, false);
+        let (t, c) = (std::time::Instant::now(), cpu_seconds());
         let (ops, wire) = engine::run_local(id, &p, old.clone(), new.clone()).unwrap();
-        let secs = t.elapsed().as_secs_f64();
+        let (secs, cpu) = (t.elapsed().as_secs_f64(), cpu_seconds() - c);
         let lit: usize = ops
             .iter()
             .map(|o| {
@@ -355,7 +370,7 @@ fn timing() {
             })
             .sum();
         println!(
-            "{:<10} threads {threads}: {secs:.3} s, wire {wire} B, literal {lit} B, {} ops",
+            "{:<10} threads {threads} {pipeline:?}: {secs:.3} s (cpu {cpu:.3} s), wire {wire} B, literal {lit} B, {} ops",
             id.name(),
             ops.len()
         );
@@ -381,4 +396,59 @@ fn timing() {
         "serial chunking (no CRC): {:.3} s ({n} chunks)",
         t.elapsed().as_secs_f64()
     );
+}
+
+#[test]
+fn zero_runs_keep_copies_contiguous() {
+    let mut old = xorshift(1 << 20, 11);
+    old.extend(std::iter::repeat_n(0u8, 4 << 20));
+    old.extend(xorshift(1 << 20, 12));
+    let mut new = old.clone();
+    new.splice(500_000..500_000, xorshift(1000, 13));
+    for id in ENGINES {
+        let (lit, _) = round_trip(id, &params(2, Pipeline::Stream, false), &old, &new);
+        assert!(lit <= 160 << 10, "{id:?}: {lit}");
+    }
+    let (ops, _) = engine::run_local(
+        EngineId::Parasync,
+        &params(2, Pipeline::Stream, false),
+        Arc::new(old.clone()),
+        Arc::new(new.clone()),
+    )
+    .unwrap();
+    let copies = ops.iter().filter(|o| matches!(o, Op::Copy { .. })).count();
+    assert!(
+        copies <= 3,
+        "locality should keep the zero run one copy: {copies} copies"
+    );
+}
+
+/// The receiver streams one weak message per 4096 chunks (plus the end marker); the `batch`
+/// pipeline holds everything back for one message.
+#[test]
+fn parasync_receiver_streams_batches() {
+    let data: Shared = Arc::new(xorshift(56 << 20, 21));
+    let chunks = chunker::chunk(&Config::PARASYNC, (*data).as_ref()).len();
+    assert!(
+        chunks > parasync::engine::parasync::BATCH,
+        "{chunks} chunks"
+    );
+    for (pipeline, want) in [
+        (
+            Pipeline::Stream,
+            chunks.div_ceil(parasync::engine::parasync::BATCH) + 1,
+        ),
+        (Pipeline::Batch, 2),
+    ] {
+        let mut r = engine::receiver_half(
+            EngineId::Parasync,
+            &params(2, pipeline, false),
+            data.clone(),
+        );
+        let mut msgs = r.start().unwrap().msgs.len();
+        while let Some(st) = r.poll().unwrap() {
+            msgs += st.msgs.len();
+        }
+        assert_eq!(msgs, want, "{pipeline:?}");
+    }
 }

@@ -275,3 +275,79 @@ fn rsync_engine_literal_bytes_equal_real_rsync() {
         assert_eq!(literal_bytes(&ops), theirs, "case {k}");
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// A hostile peer: arbitrary (and arbitrarily mutated real) messages give errors, never panics.
+    #[test]
+    fn hostile_messages_never_panic(
+        msgs in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..64), 0..4),
+        flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..4),
+        take_real in any::<bool>(),
+    ) {
+        use parasync::engine::{receiver_half, sender_half};
+        let old = random(20_000, 5);
+        let new = random(20_000, 6);
+        for id in [EngineId::Rsync, EngineId::SkysyncF] {
+            let p = EngineParams::default();
+            let mut input = msgs.clone();
+            if take_real {
+                let mut real = receiver_half(id, &p, shared(&old)).start().unwrap().msgs;
+                for (at, x) in &flips {
+                    let m = at % real.len();
+                    if !real[m].is_empty() {
+                        let k = at % real[m].len();
+                        real[m][k] ^= x;
+                    }
+                }
+                input = real;
+            }
+            let mut s = sender_half(id, &p, shared(&new));
+            s.start().unwrap();
+            let mut ops = Vec::new();
+            for m in &input {
+                if s.handle(m).is_err() {
+                    break;
+                }
+                while let Ok(Some(st)) = s.poll() {
+                    ops.extend(st.ops);
+                    if st.done {
+                        break;
+                    }
+                }
+            }
+            // Whatever was produced stays inside the new file's bounds.
+            for op in &ops {
+                prop_assert!(op.dst() + op.len() <= new.len() as u64);
+            }
+            let mut r = receiver_half(id, &p, shared(&old));
+            r.start().unwrap();
+            for m in &msgs {
+                prop_assert!(r.handle(m).is_err());
+            }
+        }
+    }
+}
+
+#[test]
+fn rsync_every_checksum_choice_roundtrips() {
+    let old = random(200_000, 21);
+    let new = apply(
+        &old,
+        &[
+            Edit::Insert(70_000, b"abc".repeat(300)),
+            Edit::Delete(150_000, 999),
+        ],
+    );
+    for choice in [
+        "xxh128", "xxh3", "xxh64", "md5", "md4", "sha1", "none", "blake3", "sha256",
+    ] {
+        let p = EngineParams {
+            checksum_choice: Some(choice.to_string()),
+            ..EngineParams::default()
+        };
+        let (ops, _) = run(EngineId::Rsync, &p, &old, &new);
+        assert!(literal_bytes(&ops) < 10_000, "{choice}");
+    }
+}

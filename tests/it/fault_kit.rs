@@ -164,3 +164,17 @@ pub fn rsync_oracle(cwd: &Path, args: &[String]) -> Option<Out> {
 pub fn args(s: &[&str]) -> Vec<String> {
     s.iter().map(|x| x.to_string()).collect()
 }
+
+/// A well-formed handshake greeting, as the crate's `wire::handshake` writes it.
+pub fn hello() -> Vec<u8> {
+    use parasync::wire::codec::put_uv;
+    let c = parasync::wire::Caps::ours();
+    let mut h = parasync::wire::MAGIC.to_vec();
+    put_uv(&mut h, c.version as u64);
+    put_uv(&mut h, parasync::wire::MIN_PROTOCOL_VERSION as u64);
+    put_uv(&mut h, c.features);
+    put_uv(&mut h, c.engines);
+    let mut out = vec![h.len() as u8];
+    out.extend_from_slice(&h);
+    out
+}

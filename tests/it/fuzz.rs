@@ -430,3 +430,18 @@ fn fuzz_cli() {
         })
     });
 }
+
+#[test]
+fn seeds_roundtrip_under_every_compression() {
+    for (tag, p) in seeds() {
+        let m = Msg::decode(tag, &p).unwrap_or_else(|e| panic!("seed tag {tag}: {e}"));
+        for c in [Compress::None, Compress::Zstd(3), Compress::Lz4] {
+            let (t, q) = m.encode(c);
+            assert_eq!(
+                Msg::decode(t, &q).ok().as_ref(),
+                Some(&m),
+                "{m:?} with {c:?}"
+            );
+        }
+    }
+}

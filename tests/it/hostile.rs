@@ -6,28 +6,15 @@
 //! message and an error exit, leave the tree outside the destination untouched, leave no temp
 //! file, and stay within a small memory budget.
 
-use crate::fault_kit::{args, parasync, snapshot, temp_files, Out, Tree};
+use crate::fault_kit::{args, hello, parasync, snapshot, temp_files, Out, Tree};
 use parasync::engine::Op;
 use parasync::flist::entry::{Entry, F_TOP_DIR, S_IFDIR, S_IFLNK, S_IFREG};
 use parasync::wire::codec::put_uv;
 use parasync::wire::msg::{Compress, Msg, Stats};
-use parasync::wire::{Caps, MAGIC, MIN_PROTOCOL_VERSION};
 
 const OLD: &[u8] = b"old content\n";
 /// Peak RSS allowed for the client, KiB.
 const RSS_LIMIT_KB: i64 = 200 << 10;
-
-fn hello() -> Vec<u8> {
-    let c = Caps::ours();
-    let mut h = MAGIC.to_vec();
-    put_uv(&mut h, c.version as u64);
-    put_uv(&mut h, MIN_PROTOCOL_VERSION as u64);
-    put_uv(&mut h, c.features);
-    put_uv(&mut h, c.engines);
-    let mut out = vec![h.len() as u8];
-    out.extend_from_slice(&h);
-    out
-}
 
 fn frame(tag: u8, payload: &[u8]) -> Vec<u8> {
     let mut b = vec![tag];
@@ -144,6 +131,10 @@ fn run_case(name: &str, bytes: Vec<u8>, push: bool, extra: &[&str]) -> (Out, Tre
         out.maxrss_kb
     );
     assert_ne!(out.code, 0, "{name}: a hostile stream was accepted");
+    eprintln!(
+        "hostile case {name:?}: exit {}, peak RSS {} KiB",
+        out.code, out.maxrss_kb
+    );
     (out, t)
 }
 

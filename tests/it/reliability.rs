@@ -9,7 +9,7 @@
 //! - A source file that vanishes after the file list: exit 24 with "file has vanished".
 //! - `--timeout` with a peer that never answers: exit 30 within the timeout plus a second.
 
-use crate::fault_kit::{args, command, parasync, run_cmd, snapshot, temp_files, Tree, BIN};
+use crate::fault_kit::{args, command, hello, parasync, run_cmd, snapshot, temp_files, Tree, BIN};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Child, Stdio};
@@ -318,9 +318,23 @@ fn timeout_with_a_stalled_peer_exits_30() {
         .script("stall-rsh", "exec sleep 100 2>/dev/null")
         .display()
         .to_string();
+    // A peer that greets, then goes silent (the stall comes after the handshake).
+    std::fs::write(t.path("hello.bin"), hello()).unwrap();
+    let greet = t
+        .script(
+            "greet-stall-rsh",
+            &format!(
+                "exec 3<&0\ncat <&3 >/dev/null 3<&- &\ncat '{}'\nexec sleep 100 2>/dev/null 3<&-",
+                t.path("hello.bin").display()
+            ),
+        )
+        .display()
+        .to_string();
     for a in [
         args(&["--timeout=2", "-e", &rsh, "h:src/a", "dst/"]),
         args(&["--timeout=2", "-e", &rsh, "src/a", "h:dst/"]),
+        args(&["--timeout=2", "-e", &greet, "h:src/a", "dst/"]),
+        args(&["--timeout=2", "-e", &greet, "src/a", "h:dst/"]),
     ] {
         let out = run_cmd(command(BIN, &t.root, &a), Duration::from_secs(20));
         assert_eq!(out.code, 30, "{}", out.stderr);
@@ -340,5 +354,30 @@ fn timeout_with_a_stalled_peer_exits_30() {
             "{}",
             out.stderr
         );
+    }
+}
+
+#[test]
+fn signals_to_the_server_remove_its_temp_files() {
+    // Push: the server process is the receiver; a signal makes it clean up and exit 20 quietly,
+    // and the client reports the lost connection with an error exit.
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+        let t = fixture(6, 1 << 20);
+        let old = snapshot(&t.path("dst"));
+        let rsh = pid_rsh(&t).display().to_string();
+        let c = spawn(
+            &t,
+            &args(&["-r", "--bwlimit=2000", "-e", &rsh, "src/", "h:dst/"]),
+        );
+        let spid = server_pid(&t, Duration::from_secs(5)).expect("server started");
+        wait_for_temp(&t.path("dst"), Duration::from_secs(5));
+        unsafe { libc::kill(spid, sig) };
+        let (code, err) = wait(c);
+        assert_ne!(code, 0, "signal {sig}: {err}");
+        assert!(
+            temp_files(&t.path("dst")).is_empty(),
+            "signal {sig}: temp left"
+        );
+        old_or_new(&old, &t);
     }
 }

@@ -96,6 +96,11 @@ impl Parallel {
             Mode::Continuous,
             "only the continuous chunker is parallel"
         );
+        // The scan records candidates of the easier mask; nesting makes the harder one a subset.
+        assert!(
+            cfg.bits_before >= cfg.bits_after,
+            "normalization must not ease the mask before `normal`"
+        );
         Parallel {
             cfg,
             data,

@@ -275,7 +275,9 @@ unsafe fn crc32c_sse42(r: u32, data: &[u8]) -> u32 {
 pub struct RollingCrc {
     kind: CrcKind,
     window: usize,
-    step: &'static [u32; 256],
+    /// The byte table indexed by `index ^ 0xff`, so the inversion of finished CRC values costs
+    /// nothing on the rolling dependency chain.
+    step: Box<[u32; 256]>,
     out: Box<[u32; 256]>,
 }
 
@@ -292,7 +294,11 @@ impl RollingCrc {
     /// Tables for windows of `window` (≥ 1) bytes.
     pub fn new(kind: CrcKind, window: usize) -> RollingCrc {
         assert!(window >= 1, "rolling CRC window must be at least one byte");
-        let step = kind.step_table();
+        let plain = kind.step_table();
+        let mut step = Box::new([0u32; 256]);
+        for (i, t) in step.iter_mut().enumerate() {
+            *t = plain[i ^ 0xff];
+        }
         let w = window as u64;
         // Window [b, 0^(W-1)] rolled by a 0 byte must give crc(0^W); the difference between the
         // plain byte step and that target depends only on b.
@@ -300,7 +306,7 @@ impl RollingCrc {
         let mut out = Box::new([0u32; 256]);
         for (b, o) in out.iter_mut().enumerate() {
             let c = kind.combine(kind.checksum(&[b as u8]), kind.zeros(w - 1), w - 1);
-            *o = target ^ (c >> 8) ^ step[((c ^ 0xff) & 0xff) as usize];
+            *o = target ^ (c >> 8) ^ plain[((c ^ 0xff) & 0xff) as usize];
         }
         RollingCrc {
             kind,
@@ -322,7 +328,7 @@ impl RollingCrc {
     /// Slide the window one byte: `out` leaves at the front, `inb` enters at the back.
     #[inline(always)]
     pub fn roll(&self, crc: u32, out: u8, inb: u8) -> u32 {
-        (crc >> 8) ^ self.step[((crc ^ inb as u32 ^ 0xff) & 0xff) as usize] ^ self.out[out as usize]
+        (crc >> 8) ^ self.step[((crc ^ inb as u32) & 0xff) as usize] ^ self.out[out as usize]
     }
 }
 

@@ -25,6 +25,12 @@ fn build_table(source: Shared, pool: &rayon::ThreadPool) -> Table {
     Table { chunks, index }
 }
 
+/// Basis chunks of one batch with one digest: the first offset and all of them.
+struct Sources {
+    first: u64,
+    all: std::collections::HashSet<u64>,
+}
+
 /// A basis chunk with a weak hit: offset, length, CRC.
 type Hit = (u64, u32, u32);
 
@@ -43,6 +49,8 @@ pub struct Sender {
     src: Vec<Option<u64>>,
     digest: Vec<Option<Digest>>,
     ops: OpBuilder,
+    /// Weak keys whose new chunks all have a source: later basis chunks with them are no hit.
+    settled: std::collections::HashSet<u64>,
     done: bool,
 }
 
@@ -60,6 +68,7 @@ impl Sender {
             src: Vec::new(),
             digest: Vec::new(),
             ops: OpBuilder::new(),
+            settled: Default::default(),
             done: false,
         }
     }
@@ -86,11 +95,13 @@ impl Sender {
         }
         self.batches += 1;
         let mut pos = self.old_pos;
-        let table = self.table()?;
+        self.table()?;
+        let table = self.table.as_ref().expect("table joined above");
         let mut hits = Vec::with_capacity(chunks.len());
         let mut list = Vec::new();
         for (crc, len) in chunks {
-            let hit = table.index.contains(key_len(crc, len));
+            let key = key_len(crc, len);
+            let hit = table.index.contains(key) && !self.settled.contains(&key);
             if hit {
                 list.push((pos, len, crc));
             }
@@ -119,19 +130,36 @@ impl Sender {
         }
         self.table()?;
         let table = self.table.as_ref().expect("table joined above");
-        // (new chunk, basis offset, digest) candidates of this batch.
-        let mut cands: Vec<(usize, u64, Digest)> = Vec::new();
+        // This batch's confirmed basis chunks per weak key and digest: the first offset and the
+        // set of all (for the locality lookup), so a long run of equal chunks stays linear.
+        let mut by_key: HashMap<u64, HashMap<Digest, Sources>> = HashMap::new();
         for (&(off, len, crc), d) in hits.iter().zip(&digests) {
-            for k in table.index.get(key_len(crc, len)) {
-                if self.src[k].is_none() {
-                    cands.push((k, off, *d));
-                }
-            }
+            let e = by_key.entry(key_len(crc, len)).or_default();
+            e.entry(*d)
+                .or_insert_with(|| Sources {
+                    first: off,
+                    all: Default::default(),
+                })
+                .all
+                .insert(off);
         }
-        cands.sort_unstable_by_key(|c| (c.0, c.1));
-        let mut need: Vec<usize> = cands.iter().map(|c| c.0).collect();
-        need.dedup();
-        need.retain(|&k| self.digest[k].is_none());
+        // Unmatched new chunks on those keys' chains: one walk per key and batch.
+        let mut todo: Vec<(usize, u64)> = Vec::new();
+        for key in by_key.keys() {
+            todo.extend(
+                table
+                    .index
+                    .get(*key)
+                    .filter(|&k| self.src[k].is_none())
+                    .map(|k| (k, *key)),
+            );
+        }
+        todo.sort_unstable();
+        let need: Vec<usize> = todo
+            .iter()
+            .map(|t| t.0)
+            .filter(|&k| self.digest[k].is_none())
+            .collect();
         let data: &[u8] = (*self.source).as_ref();
         let chunks = &table.chunks;
         let computed: Vec<Digest> = self.pool.install(|| {
@@ -148,21 +176,24 @@ impl Sender {
             self.digest[k] = Some(d);
         }
         let mut newly: Vec<usize> = Vec::new();
-        for group in cands.chunk_by(|a, b| a.0 == b.0) {
-            let k = group[0].0;
-            let dk = self.digest[k];
+        for (k, key) in todo {
+            let Some(srcs) = self.digest[k].and_then(|d| by_key[&key].get(&d)) else {
+                continue;
+            };
             // Locality: after new k−1 ↔ basis m, the basis chunk right after m is preferred.
             let predicted = (k > 0)
                 .then(|| self.src[k - 1].map(|s| s + chunks[k - 1].len as u64))
                 .flatten();
-            let ok = group.iter().filter(|c| Some(c.2) == dk).map(|c| c.1);
-            let chosen = ok
-                .clone()
-                .find(|o| Some(*o) == predicted)
-                .or_else(|| ok.clone().next());
-            if let Some(o) = chosen {
-                self.src[k] = Some(o);
-                newly.push(k);
+            self.src[k] = Some(match predicted {
+                Some(p) if srcs.all.contains(&p) => p,
+                _ => srcs.first,
+            });
+            newly.push(k);
+        }
+        // Keys whose every new chunk has a source need no more digests from the receiver.
+        for key in by_key.keys() {
+            if table.index.get(*key).all(|k| self.src[k].is_some()) {
+                self.settled.insert(*key);
             }
         }
         for k in newly {

@@ -2,12 +2,12 @@
 //!
 //! Receiver: cut the basis into fixed blocks of B bytes (rsync's √len rule, or `--block-size`),
 //! send {rolling checksum, strong sum truncated to s2length} per block. Sender: rolling search
-//! over the new file ([`search`]), ops with absolute offsets, literal pieces ≤ 32 KiB.
+//! over the new file (`search`), ops with absolute offsets, literal pieces ≤ 32 KiB.
 //! Strong sum: `--checksum-choice` (rsync spellings), default xxh128 as rsync 3.2 negotiates.
 //! Both halves are multi-threaded: blocks are hashed in parallel and the search runs as
 //! overlapping segments merged to exactly the serial result (issue 12).
 //!
-//! The fixed-block machinery here ([`sig`], [`search`], [`halves`]) is shared with skysync-f.
+//! The fixed-block machinery here (`sig`, `search`, `halves`) is shared with skysync-f.
 
 pub(crate) mod halves;
 pub(crate) mod search;

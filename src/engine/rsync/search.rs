@@ -75,7 +75,9 @@ pub struct Match {
 }
 
 /// Hash table over the full-length blocks of a signature (CSR layout: `order[heads[b]..heads[b+1]]`
-/// are the blocks of bucket b, ascending; duplicate (weak, strong) records keep the first block).
+/// are the (weak, block) entries of bucket b, ascending; duplicate (weak, strong) records keep the
+/// first block). A bit filter with ~16 bits per block answers "no candidate" for most windows with
+/// one load (the role of rsync's 16-bit tag table), so rolling through unmatched data stays cheap.
 pub struct Index {
     pub sig: Signature,
     block_len: usize,
@@ -83,8 +85,13 @@ pub struct Index {
     tail: Option<(u32, usize)>,
     shift: u32,
     heads: Vec<u32>,
-    order: Vec<u32>,
+    order: Vec<(u32, u32)>,
+    fshift: u32,
+    filter: Vec<u64>,
 }
+
+const BUCKET_MUL: u32 = 0x9E37_79B1;
+const FILTER_MUL: u32 = 0x85EB_CA77;
 
 impl Index {
     pub fn new(sig: Signature) -> Index {
@@ -99,7 +106,7 @@ impl Index {
         };
         let bits = (usize::BITS - (nfull * 2).leading_zeros()).clamp(4, 30);
         let shift = 32 - bits;
-        let bucket = |w: u32| (w.wrapping_mul(0x9E37_79B1) >> shift) as usize;
+        let bucket = |w: u32| (w.wrapping_mul(BUCKET_MUL) >> shift) as usize;
         let sig = &sig_owned;
         let mut order: Vec<u32> = (0..nfull as u32).collect();
         order.sort_unstable_by(|&a, &b| {
@@ -122,6 +129,14 @@ impl Index {
         for k in 1..heads.len() {
             heads[k] += heads[k - 1];
         }
+        let fbits = (usize::BITS - (nfull * 16).leading_zeros()).clamp(12, 28);
+        let fshift = 32 - fbits;
+        let mut filter = vec![0u64; 1usize << (fbits - 6)];
+        for &i in &order {
+            let f = (sig.weak[i as usize].wrapping_mul(FILTER_MUL) as u64) >> fshift;
+            filter[(f >> 6) as usize] |= 1 << (f & 63);
+        }
+        let order = order.iter().map(|&i| (sig.weak[i as usize], i)).collect();
         Index {
             sig: sig_owned,
             block_len,
@@ -130,12 +145,14 @@ impl Index {
             shift,
             heads,
             order,
+            fshift,
+            filter,
         }
     }
 
     #[inline(always)]
-    fn bucket(&self, w: u32) -> &[u32] {
-        let b = (w.wrapping_mul(0x9E37_79B1) >> self.shift) as usize;
+    fn bucket(&self, w: u32) -> &[(u32, u32)] {
+        let b = (w.wrapping_mul(BUCKET_MUL) >> self.shift) as usize;
         &self.order[self.heads[b] as usize..self.heads[b + 1] as usize]
     }
 
@@ -143,11 +160,9 @@ impl Index {
     /// can only match then).
     #[inline(always)]
     fn has_weak(&self, w: u32) -> bool {
-        let weak = &self.sig.weak;
-        self.bucket(w)
-            .iter()
-            .take(WALK_CAP)
-            .any(|&i| weak[i as usize] == w)
+        let f = (w.wrapping_mul(FILTER_MUL) as u64) >> self.fshift;
+        self.filter[(f >> 6) as usize] & (1 << (f & 63)) != 0
+            && self.bucket(w).iter().take(WALK_CAP).any(|&(x, _)| x == w)
     }
 
     fn len_of(&self, block: u32) -> usize {
@@ -206,13 +221,12 @@ impl<'a, W: Weak> Scanner<'a, W> {
                 return Some(w);
             }
         }
-        let weak = &self.ix.sig.weak;
         self.ix
             .bucket(wv)
             .iter()
             .take(WALK_CAP)
-            .copied()
-            .find(|&i| weak[i as usize] == wv && check(i))
+            .find(|&&(x, i)| x == wv && check(i))
+            .map(|&(_, i)| i)
     }
 
     /// One decision at `pos`: a match (pushed to `out`, jump) or a one-byte roll.

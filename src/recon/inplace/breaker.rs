@@ -10,6 +10,10 @@
 //! copy executes as the pieces between them. An edge stays live while the live read bytes of its
 //! source still intersect the live write bytes of its target; after every cut the edges around the
 //! cut copy are re-checked, as ip-rsync does after trim-node (cutting can remove other dependencies).
+//!
+//! Large components under `trim` are resolved by a greedy weighted feedback-arc-set order instead
+//! of cycle by cycle (see [`GREEDY_SCC`] for why and the measured numbers); `cycles_broken` then
+//! counts the stuck points resolved.
 
 use super::graph::Graph;
 use super::{merge_into, subtract, Copy, Policy};
@@ -19,6 +23,14 @@ use std::collections::{BinaryHeap, VecDeque};
 const PENDING: u8 = 0;
 const DONE: u8 = 1;
 const GONE: u8 = 2;
+
+/// Components larger than this are ordered under `trim` by the Eades–Lin–Smyth greedy heuristic
+/// for weighted feedback arc sets instead of cycle by cycle: when the peel is stuck, the pending
+/// copy with the largest (live out-overlap − live in-overlap) runs next and the bytes its pending
+/// readers still need are cut out of it; copies nothing waits on go to the end. Cycle walks cost
+/// O(cycle length) per cycle — measured 5.4 s for 100k permuted 1 KiB chunks against 0.7 s greedy,
+/// for the same loss (12.9 % vs 13.3 %) — so large components use the greedy order.
+pub(super) const GREEDY_SCC: usize = 16_384;
 
 pub(super) struct Breaker<'a> {
     nodes: &'a [Copy],
@@ -38,12 +50,14 @@ pub(super) struct Breaker<'a> {
     out_w: Vec<u64>,
     w: Vec<u64>,
     alive: Vec<bool>,
+    /// Resolve stuck peels greedily (see [`GREEDY_SCC`]) in the current component.
     greedy: bool,
+    pub greedy_above: usize,
     sinks: Vec<u32>,
     heap: BinaryHeap<(i64, Reverse<u32>)>,
     in_cursor: Vec<u32>,
+    /// 1 + position on the current walk's path, 0 when not on it.
     walk_mark: Vec<u32>,
-    walk_id: u32,
     queue: VecDeque<u32>,
     order: Vec<u32>,
     stash: Vec<Copy>,
@@ -88,12 +102,12 @@ impl<'a> Breaker<'a> {
             out_w: vec![0; n],
             w: vec![0; g.edge_count()],
             alive: vec![true; g.edge_count()],
-            greedy: policy == Policy::Trim && std::env::var_os("IPV").is_some(),
+            greedy: false,
+            greedy_above: GREEDY_SCC,
             sinks: Vec::new(),
             heap: BinaryHeap::new(),
             in_cursor: g.in_start[..n].to_vec(),
             walk_mark: vec![0; n],
-            walk_id: 0,
             queue: VecDeque::new(),
             order: Vec::with_capacity(n),
             stash: Vec::new(),
@@ -111,6 +125,7 @@ impl<'a> Breaker<'a> {
 
     /// Order a non-trivial component, breaking its cycles.
     pub fn run_scc(&mut self, members: &[u32]) {
+        self.greedy = self.policy == Policy::Trim && members.len() > self.greedy_above;
         for &v in members {
             for i in self.g.in_start[v as usize]..self.g.in_start[v as usize + 1] {
                 let e = self.g.in_edge[i as usize];
@@ -129,6 +144,7 @@ impl<'a> Breaker<'a> {
             self.rank(v);
         }
         let mut tail = Vec::new();
+        let mut path = Vec::new();
         let mut cursor = 0;
         loop {
             while let Some(v) = self.queue.pop_front() {
@@ -182,10 +198,26 @@ impl<'a> Breaker<'a> {
                 self.cut(v, &merged);
                 continue;
             }
-            let cycle = self.find_cycle(members[cursor]);
-            self.break_cycle(&cycle);
+            if self.greedy {
+                // Not reached (every stuck pending copy is ranked); walking from scratch is safe.
+                for (x, _) in path.drain(..) {
+                    self.walk_mark[x as usize] = 0;
+                }
+            }
+            let k = self.find_cycle(&mut path, members[cursor]);
+            let i = self.break_cycle(&path[k..]);
+            // Below the cut copy the cycle is still a chain of live edges: keep it for the next
+            // walk (only edges of the cut copy changed).
+            for (x, _) in path.drain(k + i..) {
+                self.walk_mark[x as usize] = 0;
+            }
+        }
+        for (x, _) in path {
+            self.walk_mark[x as usize] = 0;
         }
         self.order.extend(tail.into_iter().rev());
+        self.heap.clear();
+        self.sinks.clear();
     }
 
     /// The pending node with the largest (live out-weight − live in-weight).
@@ -254,25 +286,37 @@ impl<'a> Breaker<'a> {
         self.comp[s as usize] == self.comp[t as usize]
     }
 
-    /// Walk backwards along live in-edges from `start` until a node repeats. Returns the cycle as
-    /// (node, id of the live edge entering it from the next node of the cycle).
-    fn find_cycle(&mut self, start: u32) -> Vec<(u32, u32)> {
-        self.walk_id += 1;
-        let id = self.walk_id;
-        let mut path: Vec<(u32, u32)> = Vec::new();
-        let mut v = start;
+    /// Walk backwards along live in-edges until a node repeats; returns where the cycle starts in
+    /// `path`, whose entries are (node, id of the live edge entering it from the next entry; the
+    /// last entry's edge closes the cycle).
+    ///
+    /// The walk continues the `path` left by the previous one (the part below the last cycle):
+    /// a cut only touches edges of a cycle node, and a path node can only have run if the node
+    /// above it ran first, so after dropping the nodes that ran from the top the rest of the path
+    /// is still a chain of live edges. Without this, walks would re-cross the same long chains
+    /// waiting behind a cycle for every cycle (quadratic on large components).
+    fn find_cycle(&mut self, path: &mut Vec<(u32, u32)>, start: u32) -> usize {
+        while let Some(&(v, _)) = path.last() {
+            if self.state[v as usize] == PENDING {
+                break;
+            }
+            self.walk_mark[v as usize] = 0;
+            path.pop();
+        }
+        // The top entry's edge may have been cut: look it up again.
+        let mut v = match path.pop() {
+            Some((top, _)) => top,
+            None => start,
+        };
         loop {
-            self.walk_mark[v as usize] = id;
+            path.push((v, 0));
+            self.walk_mark[v as usize] = path.len() as u32;
             let e = self.live_in_edge(v);
-            path.push((v, e));
+            path.last_mut().expect("just pushed").1 = e;
             let p = self.g.edge_src[e as usize];
-            if self.walk_mark[p as usize] == id {
-                let k = path
-                    .iter()
-                    .rposition(|x| x.0 == p)
-                    .expect("walk revisits its path");
-                path.drain(..k);
-                return path;
+            let at = self.walk_mark[p as usize];
+            if at != 0 {
+                return at as usize - 1;
             }
             v = p;
         }
@@ -294,7 +338,8 @@ impl<'a> Breaker<'a> {
         unreachable!("stuck peel: pending node without a live in-edge")
     }
 
-    fn break_cycle(&mut self, cycle: &[(u32, u32)]) {
+    /// Break `cycle` by policy; returns the position in the cycle of the copy that was cut.
+    fn break_cycle(&mut self, cycle: &[(u32, u32)]) -> usize {
         match self.policy {
             Policy::Trim => {
                 // The dependency with the least overlap; cut it out of the copy that writes it.
@@ -318,29 +363,30 @@ impl<'a> Breaker<'a> {
                         .collect();
                     let end = self.at_end(v, &cut);
                     if pick.is_none() || end {
-                        pick = Some((v, cut));
+                        pick = Some((i, cut));
                     }
                     if end {
                         break;
                     }
                 }
-                let (v, cut) = pick.expect("a least dependency");
-                self.cut(v, &cut);
+                let (i, cut) = pick.expect("a least dependency");
+                self.cut(cycle[i].0, &cut);
+                i
             }
             Policy::LocalMin => {
-                let v = cycle
-                    .iter()
-                    .map(|&(v, _)| v)
-                    .min_by_key(|&v| self.live_len(v))
+                let i = (0..cycle.len())
+                    .min_by_key(|&i| self.live_len(cycle[i].0))
                     .expect("non-empty cycle");
-                let all = self.live(v);
-                self.cut(v, &all);
+                let all = self.live(cycle[i].0);
+                self.cut(cycle[i].0, &all);
+                i
             }
             Policy::Delete => {
                 // The final node found by the walk (the one whose predecessor closed the loop).
-                let v = cycle.last().expect("non-empty cycle").0;
-                let all = self.live(v);
-                self.cut(v, &all);
+                let i = cycle.len() - 1;
+                let all = self.live(cycle[i].0);
+                self.cut(cycle[i].0, &all);
+                i
             }
         }
     }

@@ -7,16 +7,17 @@
 //! algorithms.md §8:
 //!
 //! * the CRWI digraph has an edge u → v when u reads bytes v writes (u must run first), built from
-//!   the copies sorted by destination with an interval search, O(n log n + |E|) (§8.2) — [`graph`];
+//!   the copies sorted by destination with an interval search, O(n log n + |E|) (§8.2) — `graph`;
 //! * copies with src = dst are no-ops and leave the graph (nothing else writes their interval);
 //! * Tarjan SCCs (iterative: the graph can be a chain of millions) isolate the only places where
 //!   cycles exist; inside each non-trivial SCC a Kahn peel runs and, when stuck, a backward walk finds
-//!   a cycle that is broken by [`Policy`] (§8.3) — [`breaker`];
+//!   a cycle that is broken by [`Policy`] (§8.3) — `breaker`; minimising the loss is NP-hard
+//!   (Burns et al.), so very large components under `trim` use a greedy feedback-arc-set order;
 //! * bytes cut out of copies to break cycles are either *stashed* (read into memory before anything
 //!   is written, written after every copy — the "informed in-place" scratch buffer of WASMrsync+,
 //!   §8.5) while the stash budget lasts, or left for the sender to resend as literals;
 //! * execution moves each copy with memmove direction through a bounded buffer, so memory stays
-//!   O(ops) + buffer + stash (§8.5) — [`exec`].
+//!   O(ops) + buffer + stash (§8.5) — `exec`.
 //!
 //! Never rsync's naive rule (drop every match whose source lies before the write offset): a 1-byte
 //! insert at offset 0 would lose the whole file (§8.4); here it is a chain and nothing is lost.
@@ -104,7 +105,7 @@ pub struct Stats {
     pub copies_converted: u64,
     /// Copies with at least one stashed byte.
     pub copies_stashed: u64,
-    /// Cycles broken.
+    /// Cycles broken (for greedy-ordered components: stuck points resolved).
     pub cycles_broken: u64,
     /// Bytes converted to literals to break cycles (compression loss).
     pub bytes_lost: u64,
@@ -123,9 +124,10 @@ pub struct Stats {
 /// The result of [`plan`]: what to execute, in which order, and what the sender must resend.
 #[derive(Clone, Debug, Default)]
 pub struct Plan {
-    /// Copies to run in this order (a trimmed copy appears as several pieces).
+    /// Copies to run in this order (a trimmed copy appears as its pieces, in memmove order).
     pub steps: Vec<Copy>,
-    /// Pieces read into memory before any write and written after all steps.
+    /// Pieces read into memory before any write and written after all steps (their dependencies
+    /// were cut, so after the last step nothing reads their destination any more).
     pub stash: Vec<Copy>,
     /// No-op copies (src = dst): nothing to run, but their bytes are kept.
     pub noops: Vec<Copy>,
@@ -178,6 +180,24 @@ pub fn plan(
     policy: Policy,
     stash_budget: u64,
 ) -> Plan {
+    plan_with(
+        copies,
+        old_len,
+        new_len,
+        policy,
+        stash_budget,
+        breaker::GREEDY_SCC,
+    )
+}
+
+fn plan_with(
+    copies: &[Copy],
+    old_len: u64,
+    new_len: u64,
+    policy: Policy,
+    stash_budget: u64,
+    greedy_above: usize,
+) -> Plan {
     let mut stats = Stats {
         copies_in: copies.len() as u64,
         ..Stats::default()
@@ -187,6 +207,7 @@ pub fn plan(
     stats.edges = g.edge_count() as u64;
     let comps = graph::sccs(&g);
     let mut b = breaker::Breaker::new(&nodes, &g, &comps.comp, policy, stash_budget);
+    b.greedy_above = greedy_above;
     // Tarjan emits components sinks first; an edge u → v means u runs before v, so the execution
     // order is the reverse emission order.
     for c in (0..comps.count()).rev() {
@@ -301,6 +322,74 @@ mod tests {
 
     fn c(dst: u64, src: u64, len: u64) -> Copy {
         Copy { dst, src, len }
+    }
+
+    /// Run `p` on an in-memory copy of `old`, fill the missing ranges from `new`.
+    fn simulate(old: &[u8], p: &Plan, new: &[u8]) -> Vec<u8> {
+        let r = |c: &Copy| c.src as usize..(c.src + c.len) as usize;
+        let mut f = old.to_vec();
+        f.resize(f.len().max(new.len()), 0);
+        let stashed: Vec<Vec<u8>> = p.stash.iter().map(|c| f[r(c)].to_vec()).collect();
+        for c in &p.steps {
+            f.copy_within(r(c), c.dst as usize);
+        }
+        for (c, d) in p.stash.iter().zip(stashed) {
+            f[c.dst as usize..(c.dst + c.len) as usize].copy_from_slice(&d);
+        }
+        for (o, l) in p.missing(new.len() as u64) {
+            let (o, l) = (o as usize, l as usize);
+            f[o..o + l].copy_from_slice(&new[o..o + l]);
+        }
+        f.truncate(new.len());
+        f
+    }
+
+    #[test]
+    fn greedy_and_cycle_walk_orders_both_rebuild_permuted_chunks() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rnd = |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n.max(1)
+        };
+        for _ in 0..200 {
+            let old_len = 1 + rnd(20_000);
+            let old: Vec<u8> = (0..old_len).map(|_| rnd(256) as u8).collect();
+            // Content-defined-like chunks of the old file, permuted, some replaced by fresh data.
+            let (lo, span) = (1 + rnd(300), 1 + rnd(600));
+            let mut chunks = Vec::new();
+            let mut at = 0;
+            while at < old_len {
+                let n = (lo + rnd(span)).min(old_len - at);
+                chunks.push((at, n));
+                at += n;
+            }
+            for i in (1..chunks.len()).rev() {
+                chunks.swap(i, rnd(i as u64 + 1) as usize);
+            }
+            let (mut new, mut copies) = (Vec::new(), Vec::new());
+            for (src, len) in chunks {
+                if rnd(10) == 0 {
+                    new.extend((0..len).map(|_| rnd(256) as u8));
+                    continue;
+                }
+                copies.push(c(new.len() as u64, src, len));
+                new.extend_from_slice(&old[src as usize..(src + len) as usize]);
+            }
+            new.truncate(new.len() - rnd(new.len() as u64 / 4 + 1) as usize);
+            let nl = new.len() as u64;
+            for greedy_above in [0, usize::MAX] {
+                for budget in [0, 4096, 1 << 20] {
+                    let p = plan_with(&copies, old_len, nl, Policy::Trim, budget, greedy_above);
+                    assert!(
+                        simulate(&old, &p, &new) == new,
+                        "greedy_above {greedy_above}"
+                    );
+                    assert!(p.stats.bytes_stashed <= budget);
+                }
+            }
+        }
     }
 
     #[test]

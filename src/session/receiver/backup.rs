@@ -4,7 +4,8 @@
 //! rsync's rules followed here: the suffix defaults to `~`, or to nothing with `--backup-dir`; a
 //! relative `--backup-dir` is relative to the destination directory; the backup tree mirrors the
 //! destination's relative paths, creating directories as needed; without `--backup-dir`, `--delete`
-//! does not delete earlier backups (rsync adds an implicit protect rule `P *SUFFIX`). Directories
+//! does not delete earlier backups (rsync's implicit protect rule `P *SUFFIX`, added with the other
+//! automatic filter rules in filter/). Directories
 //! are never backed up, only the non-directories inside them.
 
 use super::Receiver;
@@ -73,13 +74,5 @@ impl Receiver {
             self.push_line(None, format!("backed up {shown} to {}", dst.display()));
         }
         Ok(true)
-    }
-
-    /// rsync's implicit `P *SUFFIX` when backups stay beside the files.
-    pub(super) fn is_backup_name(&self, name: &[u8]) -> bool {
-        self.opts.backup
-            && self.opts.backup_dir.is_none()
-            && !self.backup_suffix().is_empty()
-            && name.ends_with(self.backup_suffix().as_bytes())
     }
 }
