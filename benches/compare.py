@@ -54,7 +54,8 @@ class Sshd:
                     '-o UserKnownHostsFile=/dev/null -o BatchMode=yes -o LogLevel=ERROR "$@"\n')
         os.chmod(self.wrapper, 0o755)
         for _ in range(100):
-            if subprocess.run([self.wrapper, '127.0.0.1', 'true']).returncode == 0:
+            probe = subprocess.run([self.wrapper, '127.0.0.1', 'true'], stderr=subprocess.DEVNULL)
+            if probe.returncode == 0:
                 return
             time.sleep(0.1)
         self.stop()

@@ -35,7 +35,9 @@ fn fail(e: &Error, role: &str) -> i32 {
     if !e.msg.is_empty() {
         eprintln!("{}", e.msg);
     }
-    print_exit(e.code, role);
+    // A fatal error of rsync's pre-fork receiver (e.g. creating the destination) ends its run, and
+    // rsync's last line names that role.
+    print_exit(e.code, e.role.unwrap_or(role));
     e.code
 }
 
@@ -124,7 +126,7 @@ pub fn run(args: Vec<String>) -> i32 {
             opts.dirs = true;
         }
     }
-    let role = if p.local_sends { "sender" } else { "receiver" };
+    let role = if p.local_sends { "sender" } else { "generator" };
     if opts.streams != 1 {
         eprintln!("parasync: --streams other than 1 is not implemented yet; using one stream");
     }
@@ -340,11 +342,13 @@ fn run_transfer(opts: Options, p: crate::plan::operand::Plan) -> Result<i32> {
                 a.push(p.dest.clone().unwrap_or_else(|| ".".into()));
                 a
             };
+            let sources = p.sources.clone();
             server_thread = Some(
                 std::thread::Builder::new()
                     .name("receiver".into())
                     .spawn(move || {
-                        let o = Options::parse(&args).expect("server options");
+                        let mut o = Options::parse(&args).expect("server options");
+                        o.local_sources = sources;
                         crate::server::serve(o, server)
                     })
                     .expect("spawn receiver"),

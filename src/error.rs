@@ -51,13 +51,18 @@ pub fn code_text(code: i32) -> &'static str {
 pub struct Error {
     pub code: i32,
     pub msg: String,
+    /// The role named in the final `rsync error: … [ROLE=VERSION]` line when it is not the
+    /// client's own: rsync's pre-fork receiver ends a run it fails with `[Receiver=…]`.
+    pub role: Option<&'static str>,
 }
 
 impl Error {
     pub fn new(code: i32, msg: impl Into<String>) -> Error {
+        let msg = msg.into();
         Error {
             code,
-            msg: msg.into(),
+            role: role_of(&msg),
+            msg,
         }
     }
     pub fn syntax(msg: impl Into<String>) -> Error {
@@ -85,6 +90,12 @@ impl From<std::io::Error> for Error {
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// The process role that reports a fatal message, from its `rsync: [ROLE] …` prefix, when that
+/// role names itself in the final line (only the pre-fork `Receiver`).
+pub fn role_of(text: &str) -> Option<&'static str> {
+    text.starts_with("rsync: [Receiver] ").then_some("Receiver")
+}
 
 /// rsync's `STRERROR (ERRNO)` rendering of an I/O error.
 pub fn io_text(e: &std::io::Error) -> String {

@@ -151,6 +151,9 @@ pub struct Options {
     pub show_help: bool,
     pub show_version: u8,
     pub operands: Vec<String>,
+    /// Local transfers: the source operands, given to the receiving half so that `%f` can show
+    /// names as rsync's sender does (not a command-line option).
+    pub local_sources: Vec<String>,
     /// Raw `--delete-WHEN` options seen, for the conflict check.
     delete_whens: u8,
     archive_r: bool,

@@ -204,25 +204,9 @@ impl<'a> Walker<'a> {
         let mode = m.mode();
         let fmt = mode & S_IFMT;
         let shown = String::from_utf8_lossy(&name).into_owned();
-        let skip = match fmt {
-            S_IFLNK => !self.opts.links,
-            S_IFCHR | S_IFBLK => !self.opts.devices,
-            S_IFIFO | S_IFSOCK => !self.opts.specials,
-            _ => false,
-        };
-        if skip {
-            if self.opts.nonreg {
-                self.note(
-                    false,
-                    format!(
-                        "skipping non-regular file \"{}\"",
-                        crate::report::escape(shown.as_bytes())
-                    ),
-                    false,
-                );
-            }
-            return None;
-        }
+        // Links, devices and specials are listed even when they will not be recreated: rsync's
+        // generator skips them with "skipping non-regular file", and they count in --stats.
+        let _ = &shown;
         let mut e = Entry {
             name,
             mode,

@@ -119,9 +119,10 @@ pub fn plan(operands: &[String]) -> Result<Plan> {
                 return Err(Error::syntax(format!("Unexpected remote arg: {}", srcs[0])));
             }
             if let Some(Loc::Remote { .. }) = dest_loc {
-                return Err(Error::syntax(
-                    "The source and destination cannot both be remote.",
-                ));
+                // rsync reports this from its receiver-side check: "[Receiver=VERSION]".
+                let mut e = Error::syntax("The source and destination cannot both be remote.");
+                e.role = Some("Receiver");
+                return Err(e);
             }
             let mut paths = Vec::new();
             for (l, raw) in locs.iter().zip(srcs) {

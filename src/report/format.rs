@@ -13,6 +13,9 @@ pub struct Item<'a> {
     pub bytes: u64,
     /// Hard-link target name (`%L` with `=>`).
     pub hlink_to: Option<&'a [u8]>,
+    /// The name as the sender knows it (`%f`: source dir included), when it differs from the
+    /// file-list name.
+    pub full: Option<&'a [u8]>,
     pub human: u8,
 }
 
@@ -54,7 +57,7 @@ pub fn expand(fmt: &str, it: &Item) -> String {
             '%' => "%".to_string(),
             'i' => it.itemize.to_string(),
             'n' => name(),
-            'f' => escape(&e.name),
+            'f' => escape(it.full.unwrap_or(&e.name)),
             'L' => match (&e.link, it.hlink_to) {
                 (Some(t), _) => format!(" -> {}", escape(t)),
                 (None, Some(h)) => format!(" => {}", escape(h)),

@@ -16,6 +16,9 @@ pub struct Change {
     pub owner: bool,
     pub group: bool,
     pub hlink: bool,
+    /// The mtime is set to the transfer time (`T`): content or a link changed while times are not
+    /// preserved (rsync log.c: ITEM_REPORT_TIME without preserve_times).
+    pub time_now: bool,
 }
 
 impl Change {
@@ -60,7 +63,7 @@ pub fn itemize(y: char, x: char, c: &Change) -> String {
     let flags = [
         (c.checksum, 'c'),
         (c.size, 's'),
-        (c.time, 't'),
+        (c.time || c.time_now, if c.time_now { 'T' } else { 't' }),
         (c.perms, 'p'),
         (c.owner, 'o'),
         (c.group, 'g'),

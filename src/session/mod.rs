@@ -131,7 +131,9 @@ impl Conn {
                 }
                 // A peer cannot turn its failure into success: code 0 means a protocol error.
                 let code = if code == 0 { 12 } else { code as i32 };
-                Err(Error::new(code, String::new()))
+                let mut e = Error::new(code, String::new());
+                e.role = crate::error::role_of(&String::from_utf8_lossy(&text));
+                Err(e)
             }
             Ok(m) => Ok(m),
             Err(e) => Err(self.closed(e)),

@@ -65,9 +65,14 @@ pub struct Receiver {
     jobs: HashMap<u32, Job>,
     /// Output lines in flist order; a line may wait for its file's data to start (progress mode).
     lines: VecDeque<(Option<u32>, String)>,
-    /// Messages of rsync's generator (deletions, make-room failures): rsync prints them as they
-    /// happen, ahead of the item lines its sender logs for the same directory.
-    gen_lines: Vec<String>,
+    /// Where messages of rsync's generator (deletions, make-room failures, skipped types) enter
+    /// `lines`: rsync prints them ahead of the item lines its sender logs for the same directory,
+    /// but after those of earlier directories.
+    gen_at: usize,
+    /// The top-level "." already itemized with the operands (not again when its contents come).
+    dot_done: Option<u32>,
+    /// Names of the top-level entries (operands), kept by deletions in ".".
+    top_names: Vec<Vec<u8>>,
     started_files: std::collections::HashSet<u32>,
     /// Directories to finish at the end: (path, flist index, intended mode).
     dir_times: Vec<(PathBuf, u32, u32)>,
@@ -159,7 +164,9 @@ impl Receiver {
             flist: Vec::new(),
             jobs: HashMap::new(),
             lines: VecDeque::new(),
-            gen_lines: Vec::new(),
+            gen_at: 0,
+            dot_done: None,
+            top_names: Vec::new(),
             started_files: Default::default(),
             dir_times: Vec::new(),
             hardlinks: Vec::new(),
@@ -252,6 +259,7 @@ impl Receiver {
                     if let Some(job) = self.jobs.remove(&idx) {
                         discard(&job);
                     }
+                    self.lines.retain(|(w, _)| *w != Some(idx));
                     self.started_files.insert(idx);
                     self.flush_lines()?;
                 }
@@ -431,6 +439,12 @@ impl Receiver {
     }
 
     fn on_segment(&mut self, parent: u32, base: u32, entries: &[Entry]) -> Result<()> {
+        // The lines held back for "." (see below) belong to the same directory as its contents.
+        self.gen_at = if self.dot_done == Some(parent) {
+            0
+        } else {
+            self.lines.len()
+        };
         if parent != u32::MAX {
             let pe = self.flist.get(parent as usize).cloned().ok_or_else(|| {
                 Error::protocol("protocol error: segment for an unknown directory")
@@ -442,7 +456,9 @@ impl Receiver {
             }
             // generator.c: the directory is itemized (and created) first, then its extraneous
             // entries are deleted, so deletions do not show up as a change of the directory.
-            self.process(parent, &pe)?;
+            if self.dot_done != Some(parent) {
+                self.process(parent, &pe)?;
+            }
             if self.opts.delete
                 && self.opts.delete_when == DeleteWhen::During
                 && !self.opts.list_only
@@ -450,17 +466,31 @@ impl Receiver {
                 self.delete_extraneous(&pe, entries)?;
             }
         }
+        if parent == u32::MAX {
+            self.top_names
+                .extend(entries.iter().map(|e| e.name.clone()));
+        }
         for (i, e) in entries.iter().enumerate() {
-            if e.is_dir() && e.flags & F_TOP_DIR != 0 {
+            if parent == u32::MAX && e.name == b"." && e.is_dir() {
+                // "." sorts first among the operands and rsync itemizes it there.
+                self.dot_done = Some(base + i as u32);
+            } else if e.is_dir() && e.flags & F_TOP_DIR != 0 {
                 continue; // processed when its own segment arrives (rsync's depth-first order)
             }
             self.process(base + i as u32, e)?;
+        }
+        if parent == u32::MAX && self.dot_done.is_some() {
+            // rsync deletes in "." before naming the operands; hold the lines until "."'s
+            // contents (and its deletions) arrive.
+            return Ok(());
         }
         self.flush_lines()
     }
 
     fn gen_line(&mut self, s: String) {
-        self.gen_lines.push(s);
+        let at = self.gen_at.min(self.lines.len());
+        self.lines.insert(at, (None, s));
+        self.gen_at = at + 1;
     }
 
     fn push_line(&mut self, wait: Option<u32>, s: String) {
@@ -468,9 +498,6 @@ impl Receiver {
     }
 
     fn flush_lines(&mut self) -> Result<()> {
-        for s in std::mem::take(&mut self.gen_lines) {
-            self.conn.info(&s)?;
-        }
         while let Some((wait, _)) = self.lines.front() {
             if let Some(i) = wait {
                 if !self.started_files.contains(i) {
@@ -478,6 +505,7 @@ impl Receiver {
                 }
             }
             let (_, s) = self.lines.pop_front().unwrap();
+            self.gen_at = self.gen_at.saturating_sub(1);
             self.conn.info(&s)?;
         }
         Ok(())
@@ -509,9 +537,15 @@ impl Receiver {
             .out_format
             .clone()
             .unwrap_or_else(|| "%n%L".into());
-        let it = itemize(self.y, x, c);
+        let mut c = *c;
+        c.time_now = !self.opts.times && !c.new && (c.transfer || c.local);
+        let it = itemize(self.y, x, &c);
         // rsync names the item by its file-list name even when it is stored under another name
         // (`rsync -v src/a.txt b.txt` prints "a.txt").
+        // Locally rsync's sender prints the items, so %o reads "send" there too, and %f is the
+        // sender's name (with its source directory).
+        let sends = self.y == '<' || self.opts.local_server;
+        let full = self.sender_name(e);
         // rsync shows an absolute -R name with its '/' except on a pulling client.
         let abs;
         let e = if e.flags & F_ABS_NAME != 0 && !self.conn.is_client {
@@ -528,9 +562,10 @@ impl Receiver {
             &Item {
                 entry: e,
                 itemize: &it,
-                op: if self.y == '<' { "send" } else { "recv" },
+                op: if sends { "send" } else { "recv" },
                 bytes: 0,
                 hlink_to: hlink_to.as_deref(),
+                full: full.as_deref(),
                 human: self.opts.human,
             },
         );
@@ -543,6 +578,7 @@ impl Receiver {
                     op: if self.y == '<' { "send" } else { "recv" },
                     bytes: 0,
                     hlink_to: hlink_to.as_deref(),
+                    full: None,
                     human: 0,
                 },
             );
@@ -551,7 +587,9 @@ impl Receiver {
         if !show {
             return;
         }
-        let wait = (wait && self.opts.info.progress == 1).then_some(idx);
+        // A transferred file is named once its sender has opened it (rsync logs on the sender):
+        // a file that fails there is reported by its error only.
+        let wait = wait.then_some(idx);
         self.push_line(wait, line);
     }
 
@@ -617,6 +655,39 @@ impl Receiver {
         )
     }
 
+    /// In a local transfer, the item's name as rsync's sender shows it in `%f`: the source
+    /// operand's directory, then the file-list name (`src/a.txt`, `src/.` for `src/`).
+    fn sender_name(&self, e: &Entry) -> Option<Vec<u8>> {
+        if !self.opts.local_server || self.opts.local_sources.is_empty() {
+            return None;
+        }
+        let top = e.name.split(|b| *b == b'/').next().unwrap_or(&e.name);
+        // An operand named like the first component, else the `dir/` operand whose contents
+        // make up the top level.
+        let named = |want: &[u8]| {
+            self.opts
+                .local_sources
+                .iter()
+                .find(|op| crate::flist::walk::Source::from_operand(op.as_bytes()).name == want)
+        };
+        let op = named(top).or_else(|| named(b"."))?;
+        let src = crate::flist::walk::Source::from_operand(op.as_bytes());
+        let mut base = op.as_bytes();
+        while base.len() > 1 && base.ends_with(b"/") {
+            base = &base[..base.len() - 1];
+        }
+        if !src.contents {
+            base = match base.iter().rposition(|b| *b == b'/') {
+                Some(i) => &base[..i],
+                None => b"",
+            };
+        }
+        if base.is_empty() || base == b"." && !src.contents {
+            return None;
+        }
+        Some([base, b"/", &e.name].concat())
+    }
+
     fn want_ids(&self, e: &Entry) -> (u32, u32) {
         let uid = match (&e.user, self.opts.numeric_ids) {
             (Some(n), false) => self.names.uid_of(n).unwrap_or(e.uid),
@@ -645,6 +716,17 @@ impl Receiver {
         if self.opts.list_only {
             return self.list_row(e);
         }
+        // generator.c: types not being preserved are skipped with a note.
+        if (e.is_symlink() && !self.opts.links)
+            || (e.is_device() && !self.opts.devices)
+            || (e.is_special() && !self.opts.specials)
+        {
+            if self.opts.info.nonreg > 0 {
+                let name = report::escape(&e.name);
+                self.gen_line(format!("skipping non-regular file \"{name}\""));
+            }
+            return Ok(());
+        }
         if e.is_symlink() {
             self.safe_parent = None; // it may replace a verified directory
         }
@@ -660,6 +742,18 @@ impl Receiver {
             self.make_parents(&path);
         }
         let mut old = std::fs::symlink_metadata(&path).ok();
+        // generator.c: --ignore-existing skips anything already present (attributes, links and
+        // type changes included) unless both sides are directories.
+        if self.opts.ignore_existing {
+            if let Some(m) = &old {
+                if !(e.is_dir() && m.is_dir()) {
+                    if self.opts.info.skip > 0 || self.opts.verbose > 1 {
+                        self.push_line(None, format!("{} exists", report::escape(&e.name)));
+                    }
+                    return Ok(());
+                }
+            }
+        }
         if self.opts.existing && old.is_none() && e.name != b"." {
             // --existing creates nothing, directories included; what lies below an uncreated
             // directory is skipped silently (rsync generator.c skip_dir).
@@ -1059,7 +1153,7 @@ impl Receiver {
         }
         self.stats.xferred_files += 1;
         self.stats.xferred_size += e.size;
-        self.log_item(idx, e, &change, true, None);
+        self.log_item(idx, e, &change, !self.opts.dry_run, None);
         if self.opts.dry_run {
             return Ok(());
         }
@@ -1094,6 +1188,7 @@ impl Receiver {
         let (file, temp) = match opened {
             Ok(x) => x,
             Err(err) => {
+                self.started_files.insert(idx);
                 let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
                 return self.fail(format!(
                     "rsync: [receiver] mkstemp \"{}\" failed: {}",
@@ -1293,6 +1388,9 @@ impl Receiver {
                 "protocol error: end of a file that was not requested",
             ));
         };
+        if self.started_files.insert(idx) {
+            self.flush_lines()?;
+        }
         let e = self.flist[idx as usize].clone();
         let got = job.writer.finish(e.size);
         let ok = matches!(&got, Ok(d) if *d == digest) && job.copies.is_none();
@@ -1410,6 +1508,14 @@ impl Receiver {
         if !real_dir || self.symlink_in_path(&dir.name).is_some() {
             return Ok(());
         }
+        // The top-level "." also holds the other operands (`a.txt sub/ dst/`), and files of the
+        // top level may already be in flight (their temp files are ours, not extraneous).
+        let top: &[Vec<u8>] = if dir.name == b"." {
+            &self.top_names
+        } else {
+            &[]
+        };
+        let temps = self.jobs.values().filter_map(|j| j.temp.file_name());
         let keep: std::collections::HashSet<Vec<u8>> = children
             .iter()
             .map(|c| {
@@ -1419,6 +1525,8 @@ impl Receiver {
                     .unwrap_or(&c.name)
                     .to_vec()
             })
+            .chain(top.iter().cloned())
+            .chain(temps.map(|n| n.as_bytes().to_vec()))
             .collect();
         for (n, protected) in self.scan_for_delete(&path, &dir.name, false) {
             if protected || keep.contains(&n) {
@@ -1551,6 +1659,7 @@ impl Receiver {
                             op: "del.",
                             bytes: 0,
                             hlink_to: None,
+                            full: None,
                             human: self.opts.human,
                         },
                     );
@@ -1638,6 +1747,7 @@ impl Receiver {
     }
 
     fn finish_up(&mut self) -> Result<()> {
+        self.gen_at = self.lines.len();
         if self.p2_last.is_some() {
             self.progress2(None, true)?;
         }

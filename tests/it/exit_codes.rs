@@ -53,7 +53,7 @@ fn missing_destination_parent_is_11() {
     let t = Twin::standard();
     t.same(&["-a", "src/", "no/such/dir/dst"])
         .r
-        .expect(3, "rsync");
+        .expect(11, "rsync");
 }
 
 #[test]

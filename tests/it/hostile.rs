@@ -183,7 +183,8 @@ fn no_write_through_a_symlink_sent_earlier() {
             end(3, *blake3::hash(data).as_bytes()),
             bye(),
         ]);
-        let (out, _t) = run_case(target, s, false, &[]);
+        // -l: without it the receiver does not create the link at all (rsync skips it).
+        let (out, _t) = run_case(target, s, false, &["-l"]);
         assert!(out.stderr.contains("through the symlink"), "{}", out.stderr);
     }
 }
@@ -199,7 +200,7 @@ fn no_delete_through_a_symlink_sent_earlier() {
         flist_end(),
         bye(),
     ]);
-    let (out, _t) = run_case("delete", s, false, &["--delete"]);
+    let (out, _t) = run_case("delete", s, false, &["--delete", "-l"]);
     assert!(out.stderr.contains("through the symlink"), "{}", out.stderr);
 }
 

@@ -14,6 +14,7 @@ mod hostile;
 mod inplace;
 mod latency;
 mod local;
+mod mask;
 mod output;
 mod progress;
 mod reliability;

@@ -21,6 +21,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub use crate::mask::*;
+
 /// The freshly built `parasync` binary.
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_parasync"))
@@ -122,120 +124,6 @@ pub fn run_cmd(mut cmd: Command) -> Out {
         stderr,
         code,
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Output masking
-// ---------------------------------------------------------------------------------------------
-
-/// Replace every whitespace-separated token that starts with a digit by `#`, keeping the spacing.
-fn mask_numbers(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut tok = String::new();
-    let flush = |tok: &mut String, out: &mut String| {
-        if tok.starts_with(|c: char| c.is_ascii_digit()) {
-            out.push('#');
-        } else {
-            out.push_str(tok);
-        }
-        tok.clear();
-    };
-    for c in s.chars() {
-        if c == ' ' {
-            flush(&mut tok, &mut out);
-            out.push(c);
-        } else {
-            tok.push(c);
-        }
-    }
-    flush(&mut tok, &mut out);
-    out
-}
-
-/// Mask one line of rsync/parasync output (see the module docs for what is masked and why).
-fn mask_line(line: &str) -> String {
-    const NUMERIC: [&str; 5] = [
-        "File list size: ",
-        "File list generation time: ",
-        "File list transfer time: ",
-        "Total bytes sent: ",
-        "Total bytes received: ",
-    ];
-    if NUMERIC.iter().any(|p| line.starts_with(p)) {
-        return mask_numbers(line);
-    }
-    // "sent X bytes  received Y bytes  Z bytes/sec"
-    if line.starts_with("sent ") && line.contains(" bytes/sec") {
-        return mask_numbers(line);
-    }
-    // "total size is N  speedup is S": the speedup is total/(sent+received), so it follows the
-    // protocol's byte counts; the total size itself must match.
-    if let Some(i) = line.find("  speedup is ") {
-        let (head, tail) = line.split_at(i);
-        return format!("{head}{}", mask_numbers(tail));
-    }
-    // "rsync error: TEXT (code N) at FILE(LINE) [ROLE=VERSION]": FILE(LINE) and VERSION are build
-    // specific; the text, code and role are compared.
-    if line.starts_with("rsync error: ") || line.starts_with("rsync warning: ") {
-        if let Some(i) = line.find(") at ") {
-            let (head, tail) = line.split_at(i + 1);
-            let role = tail
-                .find('[')
-                .and_then(|a| tail[a..].find('=').map(|b| &tail[a..a + b]));
-            return format!("{head} at LOC {}=VER]", role.unwrap_or("["));
-        }
-    }
-    line.to_string()
-}
-
-/// Mask timing, rate and protocol byte-count figures in a whole output.
-pub fn mask(s: &str) -> String {
-    // parasync's own --stats lines follow rsync's (README): they have no counterpart to compare.
-    const OWN: [&str; 3] = ["Delta engine: ", "Deduplicated data: ", "In-place: "];
-    let mut out: String = s
-        .split('\n')
-        .filter(|l| !OWN.iter().any(|p| l.starts_with(p)))
-        .map(mask_line)
-        .collect::<Vec<_>>()
-        .join("\n");
-    if !s.ends_with('\n') && out.ends_with('\n') {
-        out.pop();
-    }
-    out
-}
-
-/// Additionally mask the `Literal data`/`Matched data` figures, which depend on the delta engine's
-/// block boundaries; only for comparisons of delta transfers where the engines legitimately differ.
-pub fn mask_delta(s: &str) -> String {
-    mask(s)
-        .split('\n')
-        .map(|l| {
-            if l.starts_with("Literal data: ") || l.starts_with("Matched data: ") {
-                mask_numbers(l)
-            } else {
-                l.to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// Line-by-line difference, for failure messages.
-pub fn diff(a: &str, b: &str) -> String {
-    let (la, lb): (Vec<_>, Vec<_>) = (a.lines().collect(), b.lines().collect());
-    let mut s = String::new();
-    for i in 0..la.len().max(lb.len()) {
-        let (x, y) = (la.get(i).copied(), lb.get(i).copied());
-        if x != y {
-            s += &format!(
-                "line {}:\n  rsync:    {:?}\n  parasync: {:?}\n",
-                i + 1,
-                x,
-                y
-            );
-        }
-    }
-    s
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -612,7 +500,7 @@ impl Twin {
         let w = ws.to_str().unwrap();
         Out {
             stdout: o.stdout.replace(w, "WS"),
-            stderr: o.stderr.replace(w, "WS"),
+            stderr: drop_shell_noise(&o.stderr).replace(w, "WS"),
             code: o.code,
         }
     }
@@ -691,35 +579,6 @@ impl Pair {
             self.p
         );
     }
-}
-
-#[test]
-fn masker_masks_only_figures() {
-    let a = "sent 1,234 bytes  received 56 bytes  2,580.00 bytes/sec\ntotal size is 9  speedup is 0.01\n";
-    let b = "sent 99 bytes  received 7 bytes  212.00 bytes/sec\ntotal size is 9  speedup is 0.08\n";
-    assert_eq!(mask(a), mask(b));
-    assert_ne!(
-        mask("total size is 9  speedup is 1.00"),
-        mask("total size is 8  speedup is 1.00")
-    );
-    assert_eq!(
-        mask("File list size: 0\nFile list generation time: 0.001 seconds"),
-        mask("File list size: 161\nFile list generation time: 0.000 seconds")
-    );
-    assert_ne!(mask("Literal data: 5 bytes"), mask("Literal data: 6 bytes"));
-    assert_eq!(
-        mask_delta("Literal data: 5 bytes"),
-        mask_delta("Literal data: 6 bytes")
-    );
-    assert_eq!(
-        mask("rsync error: some files/attrs were not transferred (see previous errors) (code 23) at main.c(1394) [sender=3.5.0]"),
-        mask("rsync error: some files/attrs were not transferred (see previous errors) (code 23) at main.c(1) [sender=0.1.0]")
-    );
-    assert_ne!(
-        mask("rsync error: x (code 23) at main.c(1) [sender=1]"),
-        mask("rsync error: x (code 23) at main.c(1) [client=1]")
-    );
-    assert_ne!(mask("a.txt"), mask("b.txt"));
 }
 
 #[test]
