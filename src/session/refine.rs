@@ -18,9 +18,6 @@
 use crate::engine::Op;
 use std::collections::HashMap;
 
-/// Extra copies and the literal ranges (start, end) still to send.
-type Resolved = (Vec<Op>, Vec<(u64, u64)>);
-
 /// Probe granularity in bytes.
 pub const BLOCK: u64 = 256;
 /// Bytes probed at most on each side of a literal run.

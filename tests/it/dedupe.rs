@@ -35,8 +35,17 @@ fn run(args: &[&str], cwd: &Path) -> (i32, u64, String) {
 }
 
 fn same_tree(a: &Path, b: &Path) {
-    let out = Command::new("diff").arg("-r").arg(a).arg(b).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    let out = Command::new("diff")
+        .arg("-r")
+        .arg(a)
+        .arg(b)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }
 
 #[test]
@@ -52,7 +61,10 @@ fn duplicates_across_files_are_sent_once() {
     assert_eq!(code, 0);
     same_tree(&s, &t.path().join("dst"));
     assert!(sent < (1 << 20) + 200_000, "sent {sent}");
-    assert!(text.contains("Deduplicated data: 2,097,152 bytes (2 files)"), "{text}");
+    assert!(
+        text.contains("Deduplicated data: 2,097,152 bytes (2 files)"),
+        "{text}"
+    );
     // --no-dedupe: the plain behaviour, everything sent.
     let (code, sent, text) = run(&["-a", "--no-dedupe", "src/", "dst2/"], t.path());
     assert_eq!(code, 0);
@@ -81,9 +93,10 @@ fn a_moved_directory_costs_almost_nothing() {
 }
 
 #[test]
-fn a_destination_file_that_changes_before_the_copy_falls_back() {
-    // The candidate is announced with its digest, then modified before the copy reads it: the
-    // whole-file check fails and the file is redone without dedupe, still correct.
+fn a_destination_file_changing_during_the_run_never_gives_a_wrong_file() {
+    // The candidate is modified while the transfer runs (before or after its digest is taken, the
+    // timing is not controlled): whichever way, the whole-file check guards the copy — a stale
+    // candidate makes the receiver redo the file without dedupe — and the result is the source.
     let t = tempfile::tempdir().unwrap();
     let s = t.path().join("src");
     std::fs::create_dir_all(&s).unwrap();
@@ -131,7 +144,11 @@ fn hard_links_are_kept_with_h() {
     let (code, _, _) = run(&["-aH", "src/", "dst/"], t.path());
     assert_eq!(code, 0);
     use std::os::unix::fs::MetadataExt;
-    let ino = |n: &str| std::fs::metadata(t.path().join("dst").join(n)).unwrap().ino();
+    let ino = |n: &str| {
+        std::fs::metadata(t.path().join("dst").join(n))
+            .unwrap()
+            .ino()
+    };
     assert_eq!(ino("a"), ino("b"), "-H keeps the link");
     assert_ne!(ino("a"), ino("c"), "dedupe makes copies, not links");
     same_tree(&s, &t.path().join("dst"));

@@ -3,6 +3,7 @@ mod altdest;
 mod bootstrap;
 mod chunker;
 mod cli_errors;
+mod dedupe;
 mod docs;
 mod engines;
 mod exit_codes;
