@@ -1,0 +1,273 @@
+//! Deletion (`--delete*`, make-way): rsync's order (deepest first, names last to first), protect
+//! rules, `--max-delete`, backups of deleted files, and deferral to the end of the run when dedupe
+//! may still read a file.
+
+use super::*;
+
+impl Receiver {
+    /// Delete what is in `dir` on the receiver but not among `children` (rsync: deepest first,
+    /// names in reverse order).
+    pub(super) fn delete_extraneous(&mut self, dir: &Entry, children: &[Entry]) -> Result<()> {
+        if self.io_error && !self.opts.ignore_errors {
+            if !self.deleted_warned() {
+                self.conn
+                    .error("IO error encountered -- skipping file deletion")?;
+            }
+            return Ok(());
+        }
+        let path = self.target(dir);
+        // Never list (and delete in) a directory reached through a symlink: the symlink itself
+        // is what gets replaced, the tree it points to is not ours.
+        let real_dir = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir());
+        if !real_dir || self.symlink_in_path(&dir.name).is_some() {
+            return Ok(());
+        }
+        // The top-level "." also holds the other operands (`a.txt sub/ dst/`), and files of the
+        // top level may already be in flight (their temp files are ours, not extraneous).
+        let top: &[Vec<u8>] = if dir.name == b"." {
+            &self.top_names
+        } else {
+            &[]
+        };
+        let temps = self.jobs.values().filter_map(|j| j.temp.file_name());
+        let keep: std::collections::HashSet<Vec<u8>> = children
+            .iter()
+            .map(|c| {
+                c.name
+                    .rsplit(|b| *b == b'/')
+                    .next()
+                    .unwrap_or(&c.name)
+                    .to_vec()
+            })
+            .chain(top.iter().cloned())
+            .chain(temps.map(|n| n.as_bytes().to_vec()))
+            .collect();
+        for (n, protected) in self.scan_for_delete(&path, &dir.name, false) {
+            if protected || keep.contains(&n) {
+                continue;
+            }
+            let rel = if dir.name == b"." {
+                n.clone()
+            } else {
+                [dir.name.as_slice(), b"/", &n].concat()
+            };
+            self.in_extraneous = true;
+            let r = self.delete_path(&path.join(OsStr::from_bytes(&n)), &rel);
+            self.in_extraneous = false;
+            r?;
+        }
+        Ok(())
+    }
+
+    /// rsync: after an I/O error on the sending side, deletions are skipped (once announced)
+    /// unless `--ignore-errors`. Returns whether the announcement was already made.
+    pub(super) fn deleted_warned(&mut self) -> bool {
+        std::mem::replace(&mut self.io_error_announced, true)
+    }
+
+    pub(super) fn delete_path(&mut self, p: &Path, rel: &[u8]) -> Result<()> {
+        self.delete_tree(p, rel, Del::Top).map(|_| ())
+    }
+
+    /// Delete `p` and what is inside; returns whether it is gone. Inside a directory being
+    /// deleted, non-perishable protect rules still keep items, and then the directory stays
+    /// ("cannot delete non-empty directory", printed twice for nested ones as rsync does).
+    /// A destination directory's items as deletion sees them: (name, protected), in
+    /// rsync's deletion order (reverse file-list order: directories, which sort last, first).
+    /// Like rsync's get_dirlist, every item is checked against the rules — and its `-vv` line
+    /// printed — in readdir order first.
+    pub(super) fn scan_for_delete(
+        &mut self,
+        p: &Path,
+        rel_dir: &[u8],
+        in_deleted_dir: bool,
+    ) -> Vec<(Vec<u8>, bool)> {
+        let Ok(rd) = std::fs::read_dir(p) else {
+            return Vec::new();
+        };
+        self.filters.enter_dir(rel_dir, p);
+        let mut v = Vec::new();
+        for d in rd.flatten() {
+            let name = d.file_name().as_bytes().to_vec();
+            let is_dir = d.file_type().is_ok_and(|t| t.is_dir());
+            let rel = if rel_dir == b"." {
+                name.clone()
+            } else {
+                [rel_dir, b"/", &name].concat()
+            };
+            let protected = if in_deleted_dir {
+                self.filters.protected_in_deleted_dir(&rel, is_dir)
+            } else {
+                self.filters.protected(&rel, is_dir)
+            };
+            if let Some(note) = self.filters.take_note() {
+                self.push_line(None, note);
+            }
+            let key = crate::flist::walk::sort_key(&name, is_dir);
+            v.push((is_dir, key, name, protected));
+        }
+        v.sort();
+        v.into_iter()
+            .rev()
+            .map(|(_, _, n, protected)| (n, protected))
+            .collect()
+    }
+
+    pub(super) fn delete_tree(&mut self, p: &Path, rel: &[u8], how: Del) -> Result<bool> {
+        let Ok(m) = std::fs::symlink_metadata(p) else {
+            return Ok(true);
+        };
+        if m.is_dir() {
+            let mut kept = false;
+            for (k, protected) in self.scan_for_delete(p, rel, true) {
+                if protected {
+                    kept = true;
+                    continue;
+                }
+                let r = [rel, b"/", &k].concat();
+                kept |= !self.delete_tree(&p.join(OsStr::from_bytes(&k)), &r, Del::Nested)?;
+            }
+            if kept {
+                let msg = format!("cannot delete non-empty directory: {}", report::escape(rel));
+                if how == Del::Nested {
+                    self.push_line(None, msg.clone());
+                }
+                self.push_line(None, msg);
+                return Ok(false);
+            }
+        }
+        if let Some(max) = self.opts.max_delete {
+            if self.deletes_done as i64 >= max {
+                self.del_limit_hit = true;
+                self.problems.del_limit = true;
+                self.del_skipped += 1;
+                return Ok(false);
+            }
+        }
+        let shown = if m.is_dir() {
+            format!("{}/", report::escape(rel))
+        } else {
+            report::escape(rel)
+        };
+        if self.log_format().is_some() && how != Del::MakeWay {
+            let _ = self
+                .conn
+                .say(crate::wire::msg::LOG_FILE, &format!("*deleting   {shown}"));
+        }
+        // Making way for a non-directory reports only the contents.
+        if how != Del::MakeWay {
+            // log.c log_delete(): an out-format with %i or %o is used for deletions too (itemized as
+            // "*deleting", operation "del.", length 0); otherwise "deleting NAME".
+            match self.opts.out_format.clone() {
+                Some(f) if f.contains("%i") || f.contains("%o") => {
+                    let gone = Entry {
+                        name: rel.to_vec(),
+                        mode: m.mode(),
+                        ..Default::default()
+                    };
+                    let line = expand(
+                        &f,
+                        &Item {
+                            entry: &gone,
+                            itemize: "*deleting  ",
+                            op: "del.",
+                            bytes: 0,
+                            hlink_to: None,
+                            full: None,
+                            human: self.opts.human,
+                        },
+                    );
+                    self.gen_line(line);
+                }
+                f if self.opts.info.del > 0 || f.is_some() => {
+                    self.gen_line(format!("deleting {shown}"))
+                }
+                _ => {}
+            }
+        }
+        let backed_up = !self.opts.dry_run && !m.is_dir() && {
+            match self.make_backup(p, rel, false) {
+                Ok(b) => b,
+                Err(err) => {
+                    self.fail(format!(
+                        "rsync: [generator] backup of \"{}\" failed: {}",
+                        report::escape(rel),
+                        io_text(&err)
+                    ))?;
+                    return Ok(false);
+                }
+            }
+        };
+        if backed_up {
+            // Moved into the backup: nothing left to delete.
+        } else if !self.opts.dry_run
+            && self.in_extraneous
+            && self.opts.dedupe
+            && self.opts.delete_when != DeleteWhen::After
+        {
+            // Dedupe may still copy from it (a moved file): unlink at the end of the run.
+            self.late_deletes.push((p.to_path_buf(), m.is_dir()));
+        } else if !self.opts.dry_run {
+            let r = if m.is_dir() {
+                std::fs::remove_dir(p)
+            } else {
+                std::fs::remove_file(p)
+            };
+            if let Err(err) = r {
+                let what = if m.is_dir() { "rmdir" } else { "unlink" };
+                self.fail(format!(
+                    "rsync: [generator] delete_file: {what}({}) failed: {}",
+                    report::escape(rel),
+                    io_text(&err)
+                ))?;
+                return Ok(false);
+            }
+        }
+        if how != Del::MakeWay {
+            // rsync counts the contents of a directory in the way, not the directory.
+            self.deletes_done += 1;
+            self.stats.deleted[type_slot_meta(&m)] += 1;
+        }
+        Ok(true)
+    }
+
+    pub(super) fn delete_all_top_dirs(&mut self) -> Result<()> {
+        if !self.opts.delete || self.opts.list_only {
+            return Ok(());
+        }
+        // Map each directory to its children in the list.
+        let mut kids: HashMap<Vec<u8>, Vec<Entry>> = HashMap::new();
+        for e in &self.flist {
+            if e.name == b"." {
+                continue;
+            }
+            let parent = match e.name.iter().rposition(|b| *b == b'/') {
+                Some(p) => e.name[..p].to_vec(),
+                None => b".".to_vec(),
+            };
+            kids.entry(parent).or_default().push(e.clone());
+        }
+        let dirs: Vec<Entry> = self
+            .flist
+            .iter()
+            .filter(|e| e.is_dir() && e.flags & F_TOP_DIR != 0)
+            .cloned()
+            .collect();
+        for d in dirs {
+            let k = kids.remove(&d.name).unwrap_or_default();
+            self.delete_extraneous(&d, &k)?;
+        }
+        self.flush_lines()
+    }
+}
+
+/// How `delete_tree` was reached (changes only what is reported).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Del {
+    /// An extraneous item of a directory being synchronised.
+    Top,
+    /// Inside a directory being deleted.
+    Nested,
+    /// A directory in the way of a new non-directory.
+    MakeWay,
+}

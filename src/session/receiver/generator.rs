@@ -1,0 +1,459 @@
+//! The generator half (rsync's generator.c): per entry of the file list decide what to do —
+//! create a directory, symlink or device, fix attributes, skip, or request the file over an engine
+//! session with the best basis (the old file, or an alternate dest dir's copy).
+
+use super::delete::Del;
+use super::*;
+
+impl Receiver {
+    pub(super) fn process(&mut self, idx: u32, e: &Entry) -> Result<()> {
+        if e.fmt() == 0 {
+            return self.process_missing(e);
+        }
+        if self.opts.list_only {
+            return self.list_row(e);
+        }
+        // generator.c: types not being preserved are skipped with a note.
+        if (e.is_symlink() && !self.opts.links)
+            || (e.is_device() && !self.opts.devices)
+            || (e.is_special() && !self.opts.specials)
+        {
+            if self.opts.info.nonreg > 0 {
+                let name = report::escape(&e.name);
+                self.gen_line(format!("skipping non-regular file \"{name}\""));
+            }
+            return Ok(());
+        }
+        if e.is_symlink() {
+            self.safe_parent = None; // it may replace a verified directory
+        }
+        if let Some(link) = self.symlink_in_path(&e.name) {
+            return self.fail(format!(
+                "rsync: [receiver] refusing to write \"{}\" through the symlink \"{}\"",
+                report::escape(&e.name),
+                crate::flist::walk::full_name(&link)
+            ));
+        }
+        let path = self.target(e);
+        if self.opts.relative && !self.opts.implied_dirs {
+            self.make_parents(&path);
+        }
+        let mut old = std::fs::symlink_metadata(&path).ok();
+        // generator.c: --ignore-existing skips anything already present (attributes, links and
+        // type changes included) unless both sides are directories.
+        if self.opts.ignore_existing {
+            if let Some(m) = &old {
+                if !(e.is_dir() && m.is_dir()) {
+                    if self.opts.info.skip > 0 || self.opts.verbose > 1 {
+                        self.push_line(None, format!("{} exists", report::escape(&e.name)));
+                    }
+                    return Ok(());
+                }
+            }
+        }
+        if self.opts.existing && old.is_none() && e.name != b"." {
+            // --existing creates nothing, directories included; what lies below an uncreated
+            // directory is skipped silently (rsync generator.c skip_dir).
+            let parent_missing = path.parent().is_some_and(|p| {
+                !p.as_os_str().is_empty() && std::fs::symlink_metadata(p).is_err()
+            });
+            if e.is_dir() && !parent_missing && (self.opts.info.skip > 0 || self.opts.verbose > 1) {
+                let line =
+                    decide::skip_line(&report::escape(&e.name), "not creating new directory");
+                self.push_line(None, line);
+            }
+            if e.is_dir() || parent_missing {
+                return Ok(());
+            }
+        }
+        if e.is_dir() {
+            return self.process_dir(idx, e, &path, old);
+        }
+        if old.as_ref().is_some_and(|m| m.is_dir()) {
+            if !self.make_way(e, &path)? {
+                return Ok(());
+            }
+            old = None;
+        }
+        if e.is_symlink() {
+            return self.process_symlink(idx, e, &path, old);
+        }
+        if e.is_device() || e.is_special() {
+            return self.process_special(idx, e, &path, old);
+        }
+        self.process_file(idx, e, &path, old)
+    }
+
+    /// A directory is in the way of a non-directory (rsync generator.c `delete_item` with
+    /// DEL_MAKE_ROOM): an empty one goes silently; a non-empty one goes with its contents reported
+    /// as deletions under --delete/--force, otherwise rsync says "cannot delete non-empty
+    /// directory" and "could not make way for new …" and the item fails (exit 23). A dry run only
+    /// reports. Returns whether the item may now be created.
+    /// A directory is in the way of a non-directory: rsync removes it when it is empty, or with
+    /// `--delete`/`--force` deletes its contents (protect rules still hold inside, rsync's
+    /// delete_item DEL_FOR_FILE); otherwise "cannot delete non-empty directory".
+    pub(super) fn make_way(&mut self, e: &Entry, path: &Path) -> Result<bool> {
+        let name = report::escape(&e.name);
+        let what = match () {
+            _ if e.is_symlink() => "symlink",
+            _ if e.is_device() => "device file",
+            _ if e.is_special() => "special file",
+            _ => "regular file",
+        };
+        let no_way = format!("could not make way for new {what}: {name}");
+        let empty = std::fs::read_dir(path).is_ok_and(|mut rd| rd.next().is_none());
+        if !(empty || self.opts.delete || self.opts.force) {
+            self.gen_line(format!("cannot delete non-empty directory: {name}"));
+            self.fail(no_way)?;
+            return Ok(false);
+        }
+        if !self.delete_tree(path, &e.name, Del::MakeWay)? {
+            self.fail(no_way)?;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    pub(super) fn new_counts(&mut self, e: &Entry) {
+        self.stats.created[type_slot(e)] += 1;
+    }
+
+    pub(super) fn process_dir(
+        &mut self,
+        idx: u32,
+        e: &Entry,
+        path: &Path,
+        old: Option<Metadata>,
+    ) -> Result<()> {
+        let (uid, gid) = self.want_ids(e);
+        let old = if e.name == b"." && std::mem::take(&mut self.root_created) {
+            None
+        } else {
+            old
+        };
+        let old = match old {
+            Some(m) if !m.is_dir() => {
+                if !self.opts.dry_run {
+                    if let Err(err) = std::fs::remove_file(path) {
+                        return self.fail(format!(
+                            "rsync: [generator] delete_file: unlink \"{}\" failed: {}",
+                            crate::flist::walk::full_name(path),
+                            io_text(&err)
+                        ));
+                    }
+                }
+                None
+            }
+            x => x,
+        };
+        let mode = meta::target_mode(e, old.as_ref().map(|m| m.mode()), &self.meta);
+        let change = match &old {
+            None => {
+                self.new_counts(e);
+                if !self.opts.dry_run && !path.is_dir() {
+                    if let Err(err) = std::fs::create_dir(path) {
+                        return self.fail(format!(
+                            "rsync: [generator] recv_generator: mkdir \"{}\" failed: {}",
+                            crate::flist::walk::full_name(path),
+                            io_text(&err)
+                        ));
+                    }
+                }
+                // rsync itemizes a new directory against its copy in an alternate dest dir.
+                match self.alt_dir_meta(e) {
+                    Some(m) => decide::attr_change(e, &m, &self.opts, uid, gid, mode),
+                    None => Change {
+                        new: true,
+                        ..Default::default()
+                    },
+                }
+            }
+            Some(m) => decide::attr_change(e, m, &self.opts, uid, gid, mode),
+        };
+        self.log_item(idx, e, &change, false, None);
+        if !self.opts.dry_run {
+            // Mode now (so we can write into it), times at the end.
+            let mode_now = if old.is_none() || change.perms {
+                Some(mode | if self.meta.am_root { 0 } else { 0o700 })
+            } else {
+                None
+            };
+            if let Err(err) = meta::apply(
+                path,
+                e,
+                Some(uid),
+                Some(gid),
+                mode_now,
+                &MetaOpts {
+                    times: false,
+                    ..self.meta
+                },
+            ) {
+                self.fail(format!(
+                    "rsync: [generator] set attributes of \"{}\" failed: {}",
+                    crate::flist::walk::full_name(path),
+                    io_text(&err)
+                ))?;
+            }
+            self.dir_times.push((path.to_path_buf(), idx, mode));
+        }
+        Ok(())
+    }
+
+    pub(super) fn process_symlink(
+        &mut self,
+        idx: u32,
+        e: &Entry,
+        path: &Path,
+        old: Option<Metadata>,
+    ) -> Result<()> {
+        let target = e.link.clone().unwrap_or_default();
+        if self.opts.safe_links && is_unsafe(&e.name, &target) {
+            if self.opts.info.symsafe > 0 || self.opts.verbose > 0 {
+                self.conn.info(&format!(
+                    "ignoring unsafe symlink \"{}\" -> \"{}\"",
+                    report::escape(&e.name),
+                    report::escape(&target)
+                ))?;
+            }
+            return Ok(());
+        }
+        let (uid, gid) = self.want_ids(e);
+        let same = old
+            .as_ref()
+            .filter(|m| m.file_type().is_symlink())
+            .and_then(|_| std::fs::read_link(path).ok())
+            .map(|t| t.as_os_str().as_bytes() == target.as_slice())
+            .unwrap_or(false);
+        let mut change = if same {
+            decide::attr_change(e, old.as_ref().unwrap(), &self.opts, uid, gid, 0)
+        } else if let Some(m) = old.as_ref().filter(|m| m.file_type().is_symlink()) {
+            // A retargeted link also reports its owner/group changes ("cLc...og...").
+            Change {
+                local: true,
+                checksum: true,
+                ..decide::attr_change(e, m, &self.opts, uid, gid, 0)
+            }
+        } else if old.is_some() {
+            Change {
+                local: true,
+                checksum: true,
+                ..Default::default()
+            }
+        } else {
+            self.new_counts(e);
+            Change {
+                new: true,
+                ..Default::default()
+            }
+        };
+        if !same {
+            if let Some(m) = &old {
+                change.time = self.opts.times && !self.opts.omit_link_times && m.mtime() != e.mtime;
+            }
+        }
+        self.log_item(idx, e, &change, false, None);
+        if self.opts.dry_run || (same && !change.significant()) {
+            return Ok(());
+        }
+        if !same {
+            if old.is_some() {
+                let _ = std::fs::remove_file(path);
+            }
+            if let Err(err) = std::os::unix::fs::symlink(OsStr::from_bytes(&target), path) {
+                return self.fail(format!(
+                    "rsync: [receiver] symlink \"{}\" -> \"{}\" failed: {}",
+                    crate::flist::walk::full_name(path),
+                    report::escape(&target),
+                    io_text(&err)
+                ));
+            }
+        }
+        if let Err(err) = meta::apply(path, e, Some(uid), Some(gid), None, &self.meta) {
+            self.fail(format!(
+                "rsync: [receiver] set attributes of \"{}\" failed: {}",
+                crate::flist::walk::full_name(path),
+                io_text(&err)
+            ))?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn process_special(
+        &mut self,
+        idx: u32,
+        e: &Entry,
+        path: &Path,
+        old: Option<Metadata>,
+    ) -> Result<()> {
+        if self.opts.drop_d || (e.is_device() && !self.meta.am_root) {
+            return Ok(());
+        }
+        let (uid, gid) = self.want_ids(e);
+        let mode = meta::target_mode(e, old.as_ref().map(|m| m.mode()), &self.meta);
+        let same = old
+            .as_ref()
+            .map(|m| (m.mode() & S_IFMT) == e.fmt() && (!e.is_device() || m.rdev() == e.rdev))
+            .unwrap_or(false);
+        let change = if same {
+            decide::attr_change(e, old.as_ref().unwrap(), &self.opts, uid, gid, mode)
+        } else if old.is_some() {
+            Change {
+                local: true,
+                ..Default::default()
+            }
+        } else {
+            self.new_counts(e);
+            Change {
+                new: true,
+                ..Default::default()
+            }
+        };
+        self.log_item(idx, e, &change, false, None);
+        if self.opts.dry_run || (same && !change.significant()) {
+            return Ok(());
+        }
+        if !same {
+            if old.is_some() {
+                let _ = std::fs::remove_file(path);
+            }
+            if let Err(err) = meta::mknod(path, e) {
+                return self.fail(format!(
+                    "rsync: [receiver] mknod \"{}\" failed: {}",
+                    crate::flist::walk::full_name(path),
+                    io_text(&err)
+                ));
+            }
+        }
+        if let Err(err) = meta::apply(path, e, Some(uid), Some(gid), Some(mode), &self.meta) {
+            self.fail(format!(
+                "rsync: [receiver] set attributes of \"{}\" failed: {}",
+                crate::flist::walk::full_name(path),
+                io_text(&err)
+            ))?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn process_file(
+        &mut self,
+        idx: u32,
+        e: &Entry,
+        path: &Path,
+        old: Option<Metadata>,
+    ) -> Result<()> {
+        let (uid, gid) = self.want_ids(e);
+        if e.hlink != 0 && self.opts.hard_links {
+            if let Some(first) = self.hl_first.get(&e.hlink).copied() {
+                let first_name = self.flist[first as usize].name.clone();
+                let change = Change {
+                    new: old.is_none(),
+                    hlink: true,
+                    ..Default::default()
+                };
+                self.log_item(idx, e, &change, false, Some(first_name));
+                self.hardlinks.push((idx, e.hlink));
+                return Ok(());
+            }
+            self.hl_first.insert(e.hlink, idx);
+        }
+        let old = old.filter(|m| {
+            m.is_file() || {
+                // A non-regular item is replaced.
+                if !self.opts.dry_run {
+                    let _ = std::fs::remove_file(path);
+                }
+                false
+            }
+        });
+        let mode = meta::target_mode(e, old.as_ref().map(|m| m.mode()), &self.meta);
+        let new_here = old.is_none();
+        let mut basis_path = old.as_ref().map(|_| path.to_path_buf());
+        let mut old = old;
+        if new_here && self.opts.alt_dest.is_some() {
+            match self.alt_lookup(e, path, mode)? {
+                altdest::Alt::Done => return Ok(()),
+                altdest::Alt::Basis(p, m) => {
+                    basis_path = Some(p);
+                    old = Some(m);
+                }
+                altdest::Alt::None => {}
+            }
+        }
+        let uptodate = match &old {
+            Some(m) => {
+                let mut sum = || {
+                    File::open(path)
+                        .ok()
+                        .and_then(|f| crate::recon::tempfile::digest_file(&f, m.len()).ok())
+                };
+                decide::quick_check_ok(e, m, &self.opts, &mut sum)
+            }
+            None => false,
+        };
+        if uptodate {
+            let m = old.as_ref().unwrap();
+            let change = decide::attr_change(e, m, &self.opts, uid, gid, mode);
+            if self.opts.info.name >= 2 && !change.significant() && self.opts.out_format.is_none() {
+                self.push_line(None, format!("{} is uptodate", report::escape(&e.name)));
+            }
+            self.log_item(idx, e, &change, false, None);
+            if !self.opts.dry_run && change.significant() {
+                if let Err(err) = meta::apply(
+                    path,
+                    e,
+                    Some(uid),
+                    Some(gid),
+                    change.perms.then_some(mode),
+                    &self.meta,
+                ) {
+                    self.fail(format!(
+                        "rsync: [generator] set attributes of \"{}\" failed: {}",
+                        crate::flist::walk::full_name(path),
+                        io_text(&err)
+                    ))?;
+                }
+            }
+            if self.opts.remove_source_files {
+                self.conn.send(&Msg::Ack { idx })?;
+            }
+            return Ok(());
+        }
+        if let Some(reason) = decide::skip_reason(e, old.as_ref(), &self.opts) {
+            if self.opts.info.skip > 0 || self.opts.verbose > 1 {
+                self.push_line(None, decide::skip_line(&report::escape(&e.name), reason));
+            }
+            return Ok(());
+        }
+        let mut change = match &old {
+            None => Change {
+                new: true,
+                transfer: true,
+                ..Default::default()
+            },
+            Some(m) => {
+                let mut c = decide::attr_change(e, m, &self.opts, uid, gid, mode);
+                c.transfer = true;
+                c.size = m.len() != e.size;
+                c.checksum = self.opts.checksum;
+                if !self.opts.times {
+                    c.time = false;
+                }
+                c
+            }
+        };
+        if new_here {
+            self.new_counts(e);
+        }
+        if self.opts.checksum && !change.new {
+            change.checksum = true;
+        }
+        self.stats.xferred_files += 1;
+        self.stats.xferred_size += e.size;
+        self.log_item(idx, e, &change, !self.opts.dry_run, None);
+        if self.opts.dry_run {
+            return Ok(());
+        }
+        self.request(idx, e, path, basis_path, false)
+    }
+}

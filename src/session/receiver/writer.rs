@@ -1,0 +1,375 @@
+//! The writer half (rsync's receiver.c): requests a file, runs the engine's receiver half, applies
+//! ops into a temp file (or the target itself with `--inplace`), verifies the whole-file BLAKE3,
+//! backs up, renames, sets metadata; redoes a file once without delta when verification fails.
+
+use super::*;
+
+impl Receiver {
+    pub(super) fn request(
+        &mut self,
+        idx: u32,
+        e: &Entry,
+        path: &Path,
+        basis_path: Option<PathBuf>,
+        redo: bool,
+    ) -> Result<()> {
+        let has_basis = basis_path.is_some();
+        let temp_dir = self.opts.temp_dir.as_ref().map(PathBuf::from);
+        if self.opts.inplace && has_basis && !redo {
+            let rel = self.rel_name(e);
+            if let Err(err) = self.make_backup(path, &rel, true) {
+                return self.fail(format!(
+                    "rsync: [receiver] backup of \"{}\" failed: {}",
+                    crate::flist::walk::full_name(path),
+                    io_text(&err)
+                ));
+            }
+        }
+        let opened = if self.opts.inplace {
+            inplace::open_target(path).map(|f| (f, path.to_path_buf()))
+        } else {
+            create_temp(path, temp_dir.as_deref())
+        };
+        let (file, temp) = match opened {
+            Ok(x) => x,
+            Err(err) => {
+                self.started_files.insert(idx);
+                let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+                return self.fail(format!(
+                    "rsync: [receiver] mkstemp \"{}\" failed: {}",
+                    crate::flist::walk::full_name(&dir.join(format!(
+                            ".{}.XXXXXX",
+                            path.file_name()
+                                .map(|n| n.to_string_lossy().into_owned())
+                                .unwrap_or_default()
+                        ))),
+                    io_text(&err)
+                ));
+            }
+        };
+        let whole = self.opts.whole_file.unwrap_or(false) || redo || e.size == 0;
+        let basis = match &basis_path {
+            // In place, copies read the target itself: another basis cannot be used.
+            Some(b) if !whole && (!self.opts.inplace || b == path) => File::open(b).ok(),
+            _ => None,
+        };
+        let mut half = None;
+        let delta = basis.is_some();
+        if self.opts.dedupe && !redo && !delta && e.size >= crate::dedupe::MIN_SIZE {
+            let root = self.root_dir();
+            let local = self
+                .local
+                .get_or_insert_with(|| crate::dedupe::LocalIndex::new(root));
+            for (id, digest) in local.candidates(e.size, path) {
+                self.conn.send(&Msg::Have { idx, id, digest })?;
+            }
+        }
+        self.conn.send(&Msg::Request {
+            idx,
+            delta,
+            engine: self.engine as u8,
+            plain: redo,
+        })?;
+        if let Some(b) = &basis {
+            let shared: Shared = match b.metadata().map(|m| m.len()) {
+                Ok(0) | Err(_) => std::sync::Arc::new(Vec::<u8>::new()),
+                Ok(_) => match unsafe { memmap2::Mmap::map(b) } {
+                    Ok(m) => std::sync::Arc::new(m),
+                    Err(_) => std::sync::Arc::new(Vec::<u8>::new()),
+                },
+            };
+            let mut h = engine::receiver_half(self.engine, &self.opts.engine_params, shared);
+            let step = h
+                .start()
+                .map_err(|e| Error::protocol(format!("engine error: {e}")))?;
+            let mut step = step;
+            loop {
+                for m in std::mem::take(&mut step.msgs) {
+                    self.stats.engine_msgs += m.len() as u64;
+                    self.conn.send(&Msg::Engine { idx, data: m })?;
+                }
+                if step.done {
+                    break;
+                }
+                match h.poll() {
+                    Ok(Some(s)) => step = s,
+                    Ok(None) => {
+                        half = Some(h);
+                        break;
+                    }
+                    Err(e) => return Err(Error::protocol(format!("engine error: {e}"))),
+                }
+            }
+        }
+        let now = Instant::now();
+        let in_place = self.opts.inplace;
+        if !in_place {
+            crate::recon::register(temp.clone(), path.to_path_buf());
+        }
+        self.jobs.insert(
+            idx,
+            Job {
+                in_place,
+                copies: (in_place && delta).then(Vec::new),
+                writer: Writer::new(file, self.opts.sparse && !in_place),
+                temp,
+                target: path.to_path_buf(),
+                basis,
+                half,
+                started: now,
+                last_progress: now,
+                redo,
+            },
+        );
+        Ok(())
+    }
+
+    pub(super) fn on_engine(&mut self, idx: u32, data: &[u8]) -> Result<()> {
+        let job = self
+            .jobs
+            .get_mut(&idx)
+            .ok_or_else(|| Error::protocol("protocol error: engine message for an unknown file"))?;
+        let half = job
+            .half
+            .as_mut()
+            .ok_or_else(|| Error::protocol("protocol error: unexpected engine message"))?;
+        let mut step = half
+            .handle(data)
+            .map_err(|e| Error::protocol(format!("protocol error: {e}")))?;
+        loop {
+            for m in std::mem::take(&mut step.msgs) {
+                self.stats.engine_msgs += m.len() as u64;
+                self.conn.send(&Msg::Engine { idx, data: m })?;
+            }
+            if step.done {
+                job.half = None;
+                return Ok(());
+            }
+            match half.poll() {
+                Ok(Some(s)) => step = s,
+                Ok(None) => return Ok(()),
+                Err(e) => return Err(Error::protocol(format!("engine error: {e}"))),
+            }
+        }
+    }
+
+    pub(super) fn on_ops(&mut self, idx: u32, ops: Vec<engine::Op>) -> Result<()> {
+        if self.started_files.insert(idx) {
+            self.flush_lines()?;
+        }
+        let Some(job) = self.jobs.get_mut(&idx) else {
+            return Err(Error::protocol(
+                "protocol error: data for a file that was not requested",
+            ));
+        };
+        let len = self.flist.get(idx as usize).map(|e| e.size).unwrap_or(0);
+        for op in &ops {
+            if op.dst().checked_add(op.len()).is_none_or(|end| end > len) {
+                return Err(Error::protocol(
+                    "protocol error: op beyond the end of the file",
+                ));
+            }
+            let (done, local) = (&self.done, &self.local);
+            let other = |file: u32| -> Option<File> {
+                if file & crate::dedupe::LOCAL != 0 {
+                    local.as_ref()?.open(file)
+                } else {
+                    File::open(done.get(&file)?).ok()
+                }
+            };
+            if let (Some(copies), engine::Op::Copy { dst, src, len }) = (job.copies.as_mut(), op) {
+                copies.push((*dst, *src, *len));
+                continue;
+            }
+            if let Err(err) = job.writer.apply(op, job.basis.as_ref(), &other) {
+                if matches!(op, engine::Op::CopyFrom { .. }) {
+                    // The dedupe source is gone: the digest check fails and the file is redone
+                    // without dedupe.
+                    job.writer.poison();
+                    continue;
+                }
+                let target = job.target.clone();
+                if let Some(job) = self.jobs.remove(&idx) {
+                    discard(&job);
+                }
+                // receiver.c: a failed write (ENOSPC, EIO, ...) ends the run with exit 11; the
+                // rest of this file's data is still in flight, so there is no skipping it.
+                return Err(Error::new(
+                    crate::error::RERR_FILEIO,
+                    format!(
+                        "rsync: [receiver] write failed on \"{}\": {}",
+                        crate::flist::walk::full_name(&target),
+                        io_text(&err)
+                    ),
+                ));
+            }
+        }
+        if self.opts.info.progress == 2 {
+            let w = self.jobs.get(&idx).map(|j| j.writer.written).unwrap_or(0);
+            self.progress2_at(None, false, w)?;
+        }
+        if self.opts.info.progress == 1 {
+            let job = self.jobs.get_mut(&idx).unwrap();
+            if job.last_progress.elapsed().as_secs_f64() >= 1.0 {
+                job.last_progress = Instant::now();
+                let el = job.started.elapsed().as_secs_f64();
+                let w = job.writer.written;
+                let rate = w as f64 / el.max(1e-6);
+                let eta = if w > 0 {
+                    (len.saturating_sub(w)) as f64 / rate
+                } else {
+                    0.0
+                };
+                let l = progress::line(w, len, rate, eta, None, self.opts.human);
+                self.conn.info(&format!("\r{l}"))?;
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn on_file_end(&mut self, idx: u32, digest: [u8; 32]) -> Result<()> {
+        let Some(mut job) = self.jobs.remove(&idx) else {
+            return Err(Error::protocol(
+                "protocol error: end of a file that was not requested",
+            ));
+        };
+        if self.started_files.insert(idx) {
+            self.flush_lines()?;
+        }
+        let e = self.flist[idx as usize].clone();
+        let got = job.writer.finish(e.size);
+        let ok = matches!(&got, Ok(d) if *d == digest) && job.copies.is_none();
+        if !ok {
+            discard(&job);
+            if let Err(err) = got {
+                return self.fail(format!(
+                    "rsync: [receiver] write failed on \"{}\": {}",
+                    crate::flist::walk::full_name(&job.target),
+                    io_text(&err)
+                ));
+            }
+            if job.redo || !self.redone.insert(idx) {
+                return self.fail(format!(
+                    "ERROR: {} failed verification -- update discarded.",
+                    report::escape(&e.name)
+                ));
+            }
+            if self.opts.verbose > 0 {
+                self.conn.warning(&format!(
+                    "WARNING: {} failed verification -- update discarded (will try again).",
+                    report::escape(&e.name)
+                ))?;
+            }
+            let target = job.target.clone();
+            return self.request(idx, &e, &target, Some(target.clone()), true);
+        }
+        if self.opts.fsync {
+            let _ = job.writer.file.sync_all();
+        }
+        let (uid, gid) = self.want_ids(&e);
+        let old_mode = std::fs::metadata(&job.target).ok().map(|m| m.mode());
+        let mode = meta::target_mode(&e, old_mode, &self.meta);
+        if let Err(err) = meta::apply(&job.temp, &e, Some(uid), Some(gid), Some(mode), &self.meta) {
+            self.fail(format!(
+                "rsync: [receiver] set attributes of \"{}\" failed: {}",
+                crate::flist::walk::full_name(&job.temp),
+                io_text(&err)
+            ))?;
+        }
+        drop(job.basis.take());
+        crate::recon::unregister(&job.temp);
+        if !job.in_place {
+            let rel = self.rel_name(&e);
+            if let Err(err) = self.make_backup(&job.target, &rel, false) {
+                discard(&job);
+                return self.fail(format!(
+                    "rsync: [receiver] backup of \"{}\" failed: {}",
+                    crate::flist::walk::full_name(&job.target),
+                    io_text(&err)
+                ));
+            }
+        }
+        if job.in_place {
+            // Written in place: nothing to rename.
+        } else if let Err(err) = std::fs::rename(&job.temp, &job.target) {
+            let _ = std::fs::remove_file(&job.temp);
+            return self.fail(format!(
+                "rsync: [receiver] rename \"{}\" -> \"{}\": {}",
+                crate::flist::walk::full_name(&job.temp),
+                report::escape(&e.name),
+                io_text(&err)
+            ));
+        }
+        self.xfr += 1;
+        self.p2_bytes += e.size;
+        self.progress2(Some(idx), false)?;
+        if self.opts.dedupe {
+            self.done.insert(idx, job.target.clone());
+            if let Some(l) = self.local.as_mut() {
+                l.add(&job.target, e.size);
+            }
+        }
+        if self.opts.info.progress == 1 {
+            let el = job.started.elapsed().as_secs_f64();
+            let rate = e.size as f64 / el.max(1e-6);
+            let total = self.flist.len() as u64;
+            let left = total.saturating_sub(idx as u64 + 1);
+            let l1 = progress::line(e.size, e.size, rate, 0.0, None, self.opts.human);
+            let l2 = progress::line(
+                e.size,
+                e.size,
+                rate,
+                el,
+                Some((self.xfr, left, total)),
+                self.opts.human,
+            );
+            let l2 = if self.flist_done {
+                l2
+            } else {
+                l2.replace("to-chk", "ir-chk")
+            };
+            self.conn.info(&format!("\r{l1}\r{l2}\n"))?;
+        }
+        if self.opts.remove_source_files {
+            self.conn.send(&Msg::Ack { idx })?;
+        }
+        Ok(())
+    }
+
+    /// Literal refinement: hash the asked ranges of the basis (session::refine).
+    pub(super) fn on_probe(&mut self, idx: u32, block: u32, ranges: Vec<(u64, u64)>) -> Result<()> {
+        use crate::session::refine;
+        let bad = || Error::protocol("protocol error: bad probe request");
+        if !(64..=(1 << 20)).contains(&block) || ranges.len() > refine::MAX_PROBE_RANGES {
+            return Err(bad());
+        }
+        let job = self.jobs.get(&idx).ok_or_else(bad)?;
+        let mut hashes = Vec::with_capacity(ranges.len());
+        let mut buf = Vec::new();
+        for (off, len) in ranges {
+            if len > 1 << 20 {
+                return Err(bad());
+            }
+            buf.resize(len as usize, 0);
+            let ok = match &job.basis {
+                Some(f) => std::os::unix::fs::FileExt::read_exact_at(f, &mut buf, off).is_ok(),
+                None => false,
+            };
+            hashes.push(if ok {
+                refine::block_hashes(&buf, block as usize)
+            } else {
+                Vec::new()
+            });
+        }
+        self.conn.send(&Msg::Probed { idx, hashes })
+    }
+}
+
+/// Drop a failed job's output: a temp file is removed; an in-place target stays as it is
+/// (partially updated, as rsync's `--inplace` leaves it; a re-run converges).
+pub(super) fn discard(job: &Job) {
+    crate::recon::unregister(&job.temp);
+    if !job.in_place {
+        let _ = std::fs::remove_file(&job.temp);
+    }
+}
