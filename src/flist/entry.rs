@@ -64,20 +64,54 @@ impl Entry {
     }
 
     pub fn encode(&self, out: &mut Vec<u8>) {
-        put_bytes(out, &self.name);
-        put_uv(out, self.mode as u64);
+        self.encode_after(None, out)
+    }
+
+    /// Encode relative to the previous entry of the same segment (rsync's file list does the
+    /// same): the name as (bytes shared with the previous name, rest), and mode, owner, group and
+    /// mtime seconds only when they differ — a directory of similar files costs a few bytes per
+    /// entry beyond the name's suffix.
+    pub fn encode_after(&self, prev: Option<&Entry>, out: &mut Vec<u8>) {
+        let shared = prev.map_or(0, |p| {
+            p.name
+                .iter()
+                .zip(&self.name)
+                .take_while(|(a, b)| a == b)
+                .count()
+        });
+        put_uv(out, shared as u64);
+        put_bytes(out, &self.name[shared..]);
+        let mut same = 0u8;
+        if let Some(p) = prev {
+            same |= (p.mode == self.mode) as u8;
+            same |= ((p.uid == self.uid && p.user == self.user) as u8) << 1;
+            same |= ((p.gid == self.gid && p.group == self.group) as u8) << 2;
+            same |= ((p.mtime == self.mtime) as u8) << 3;
+        }
+        out.push(same);
+        if same & 1 == 0 {
+            put_uv(out, self.mode as u64);
+        }
         put_uv(out, self.size);
-        put_iv(out, self.mtime);
+        if same & 8 == 0 {
+            put_iv(out, self.mtime);
+        }
         put_uv(out, self.mtime_ns as u64);
-        put_uv(out, self.uid as u64);
-        put_uv(out, self.gid as u64);
         let mut opt = 0u8;
-        opt |= self.user.is_some() as u8;
-        opt |= (self.group.is_some() as u8) << 1;
+        if same & 2 == 0 {
+            put_uv(out, self.uid as u64);
+            opt |= self.user.is_some() as u8;
+        }
+        if same & 4 == 0 {
+            put_uv(out, self.gid as u64);
+            opt |= (self.group.is_some() as u8) << 1;
+        }
         opt |= (self.link.is_some() as u8) << 2;
         opt |= (self.sum.is_some() as u8) << 3;
         out.push(opt);
-        for b in [&self.user, &self.group, &self.link].into_iter().flatten() {
+        let user = if same & 2 == 0 { &self.user } else { &None };
+        let group = if same & 4 == 0 { &self.group } else { &None };
+        for b in [user, group, &self.link].into_iter().flatten() {
             put_bytes(out, b);
         }
         if let Some(s) = &self.sum {
@@ -92,15 +126,34 @@ impl Entry {
     /// no empty or `.` components except the lone root "."), so a hostile sender cannot make the
     /// receiver write outside the destination.
     pub fn decode(c: &mut Cur) -> Result<Entry> {
-        let name = c.bytes()?.to_vec();
+        Self::decode_after(None, c)
+    }
+
+    /// Decode an entry encoded with [`Entry::encode_after`] after `prev`.
+    pub fn decode_after(prev: Option<&Entry>, c: &mut Cur) -> Result<Entry> {
+        let shared = c.uv()?;
+        let pname: &[u8] = prev.map_or(&[], |p| &p.name);
+        if shared > pname.len() as u64 {
+            return Err(Error::protocol("protocol error: bad name prefix"));
+        }
+        let mut name = pname[..shared as usize].to_vec();
+        name.extend_from_slice(c.bytes()?);
         check_name(&name)?;
-        let mode =
-            u32::try_from(c.uv()?).map_err(|_| Error::protocol("protocol error: bad mode"))?;
+        let same = c.u8()?;
+        if same != 0 && prev.is_none() {
+            return Err(Error::protocol("protocol error: bad entry"));
+        }
+        let p = prev.cloned().unwrap_or_default();
+        let mode = if same & 1 != 0 {
+            p.mode
+        } else {
+            u32::try_from(c.uv()?).map_err(|_| Error::protocol("protocol error: bad mode"))?
+        };
         let size = c.uv()?;
-        let mtime = c.iv()?;
+        let mtime = if same & 8 != 0 { p.mtime } else { c.iv()? };
         let mtime_ns = c.u32()?;
-        let uid = c.u32()?;
-        let gid = c.u32()?;
+        let uid = if same & 2 != 0 { p.uid } else { c.u32()? };
+        let gid = if same & 4 != 0 { p.gid } else { c.u32()? };
         let opt = c.u8()?;
         let mut take = |bit: u8| -> Result<Option<Vec<u8>>> {
             Ok(if opt & bit != 0 {
@@ -109,8 +162,16 @@ impl Entry {
                 None
             })
         };
-        let user = take(1)?;
-        let group = take(2)?;
+        let user = if same & 2 != 0 {
+            p.user.clone()
+        } else {
+            take(1)?
+        };
+        let group = if same & 4 != 0 {
+            p.group.clone()
+        } else {
+            take(2)?
+        };
         let link = take(4)?;
         let sum = if opt & 8 != 0 {
             Some(c.take(32)?.try_into().unwrap())

@@ -91,24 +91,24 @@ impl Gaps {
             if want == 0 {
                 continue;
             }
-            if let Some(&old) = self.ends.get(&a) {
+            // Without a neighbouring copy, guess that the data did not move (an in-place edit of a
+            // small file, which is often a single chunk).
+            let fwd = self.ends.get(&a).copied().unwrap_or(a);
+            self.probes.push(Probe {
+                lit: i,
+                forward: true,
+                old: fwd,
+                len: want,
+            });
+            let old = self.starts.get(&(a + len)).copied().unwrap_or(a + len);
+            let l = want.min(old / BLOCK * BLOCK);
+            if l > 0 {
                 self.probes.push(Probe {
                     lit: i,
-                    forward: true,
-                    old,
-                    len: want,
+                    forward: false,
+                    old: old - l,
+                    len: l,
                 });
-            }
-            if let Some(&old) = self.starts.get(&(a + len)) {
-                let l = want.min(old / BLOCK * BLOCK);
-                if l > 0 {
-                    self.probes.push(Probe {
-                        lit: i,
-                        forward: false,
-                        old: old - l,
-                        len: l,
-                    });
-                }
             }
         }
         self.probes.iter().map(|p| (p.old, p.len)).collect()
@@ -247,11 +247,30 @@ mod tests {
     }
 
     #[test]
-    fn nothing_to_probe_without_neighbouring_copies() {
+    fn a_lone_literal_run_is_probed_in_place() {
+        // A 64-byte edit inside a 5,000-byte file that the engine sent whole.
+        let old = rnd(5000, 3);
+        let mut new = old.clone();
+        new[2000..2064].copy_from_slice(&rnd(64, 4));
         let mut g = Gaps::default();
         g.literal(0, 5000);
-        assert!(g.plan().is_empty());
-        assert_eq!(g.literals(), &[(0, 5000)]);
+        let probes = g.plan();
+        assert_eq!(probes, vec![(0, 4864), (136, 4864)]);
+        let answers: Vec<Vec<u64>> = probes
+            .iter()
+            .map(|&(o, l)| block_hashes(&old[o as usize..(o + l) as usize], BLOCK as usize))
+            .collect();
+        let (copies, lits) = g.resolve(&new, &answers).unwrap();
+        let lit: u64 = lits.iter().map(|l| l.1).sum();
+        assert!(lit <= 64 + 2 * BLOCK, "{lits:?}");
+        let mut ops = copies;
+        for (a, l) in lits {
+            ops.push(Op::Literal {
+                dst: a,
+                data: new[a as usize..(a + l) as usize].to_vec(),
+            });
+        }
+        assert_eq!(crate::engine::apply_ops(&old, &ops, 5000).unwrap(), new);
         assert!(g.resolve(&[], &[vec![1]]).is_err());
     }
 
@@ -260,7 +279,8 @@ mod tests {
         let mut g = Gaps::default();
         g.copy(0, 0, 1000);
         g.literal(1000, 1024);
-        assert_eq!(g.plan().len(), 1);
-        assert!(g.resolve(&[0; 2024], &[vec![0; 5]]).is_err());
+        assert_eq!(g.plan().len(), 2);
+        assert!(g.resolve(&[0; 2024], &[vec![0; 5], vec![]]).is_err());
+        assert!(g.resolve(&[0; 2024], &[vec![]]).is_err());
     }
 }

@@ -262,8 +262,10 @@ impl Msg {
             Msg::Segment { parent, entries } => {
                 put_uv(&mut b, *parent as u64);
                 put_uv(&mut b, entries.len() as u64);
+                let mut prev = None;
                 for e in entries {
-                    e.encode(&mut b);
+                    e.encode_after(prev, &mut b);
+                    prev = Some(e);
                 }
                 T_SEGMENT
             }
@@ -404,7 +406,8 @@ impl Msg {
                 let n = c.uv()?;
                 let mut entries = Vec::with_capacity(n.min(1024) as usize);
                 for _ in 0..n {
-                    entries.push(Entry::decode(&mut c)?);
+                    let e = Entry::decode_after(entries.last(), &mut c)?;
+                    entries.push(e);
                 }
                 Msg::Segment { parent, entries }
             }
