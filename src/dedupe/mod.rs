@@ -58,6 +58,13 @@ pub fn digest(bytes: &[u8]) -> [u8; 32] {
     *h.finalize().as_bytes()
 }
 
+/// BLAKE3 of a file read in pieces (no mapping: the resident set stays small).
+pub fn digest_path(path: &Path) -> std::io::Result<[u8; 32]> {
+    let mut h = blake3::Hasher::new();
+    h.update_reader(File::open(path)?)?;
+    Ok(*h.finalize().as_bytes())
+}
+
 /// True for names that look like parasync's (and rsync's) in-flight temp files `.name.XXXXXX`.
 fn is_temp_name(n: &[u8]) -> bool {
     n.len() > 8 && n[0] == b'.' && n[n.len() - 7] == b'.'

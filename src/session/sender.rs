@@ -313,12 +313,25 @@ impl Sender {
         if !delta && !dedupe {
             return self.send_whole(idx, &path, size);
         }
-        let (data, len) = match open_shared(&path) {
-            Ok(x) => x,
-            Err(e) => return self.vanished(idx, &path, e),
+        // A whole-file send only needs the digest: read it (bounded memory) instead of mapping
+        // the file, which would count the whole file in the resident set.
+        let (data, len) = if delta {
+            match open_shared(&path) {
+                Ok(x) => x,
+                Err(e) => return self.vanished(idx, &path, e),
+            }
+        } else {
+            (std::sync::Arc::new(Vec::<u8>::new()) as Shared, size)
         };
         if dedupe {
-            let d = crate::dedupe::digest((*data).as_ref());
+            let d = if delta {
+                crate::dedupe::digest((*data).as_ref())
+            } else {
+                match crate::dedupe::digest_path(&path) {
+                    Ok(d) => d,
+                    Err(e) => return self.vanished(idx, &path, e),
+                }
+            };
             let from = self
                 .sent
                 .lookup(&d)
