@@ -309,7 +309,9 @@ impl Sender {
         let (path, e) = self.entry_path(idx)?;
         let size = e.size;
         let haves = self.haves.remove(&idx).unwrap_or_default();
-        let dedupe = self.opts.dedupe && !plain && size >= crate::dedupe::MIN_SIZE;
+        // A file with a basis is delta-transferred; whole-file dedupe serves files without one
+        // (the digest pass would only delay the engine).
+        let dedupe = self.opts.dedupe && !plain && !delta && size >= crate::dedupe::MIN_SIZE;
         if !delta && !dedupe {
             return self.send_whole(idx, &path, size);
         }
