@@ -401,22 +401,16 @@ impl Sender {
         let mut bytes = 0usize;
         let inplace = self.opts.inplace;
         for op in step.ops {
-            if inplace && matches!(op, Op::Literal { .. }) {
-                // In place: literals are sent later, re-read from the source, for exactly the
-                // ranges the receiver asks for.
-                continue;
-            }
-            if !inplace {
-                // Literals wait for refinement; copies go now and are remembered as neighbours.
-                let g = self.gaps.entry(idx).or_default();
-                match &op {
-                    Op::Literal { dst, data } => {
-                        g.literal(*dst, data.len() as u64);
-                        continue;
-                    }
-                    Op::Copy { dst, src, len } => g.copy(*dst, *src, *len),
-                    Op::CopyFrom { .. } => {}
+            // Literals wait for refinement (and, in place, for the receiver's `Need`); copies go
+            // now and are remembered as neighbours.
+            let g = self.gaps.entry(idx).or_default();
+            match &op {
+                Op::Literal { dst, data } => {
+                    g.literal(*dst, data.len() as u64);
+                    continue;
                 }
+                Op::Copy { dst, src, len } => g.copy(*dst, *src, *len),
+                Op::CopyFrom { .. } => {}
             }
             match &op {
                 Op::Literal { data, .. } => {
@@ -439,11 +433,11 @@ impl Sender {
         }
         if step.done {
             if let Some((_, data)) = self.sessions.remove(&idx) {
-                if inplace {
+                let mut gaps = self.gaps.remove(&idx).unwrap_or_default();
+                if inplace && gaps.literals().is_empty() {
                     self.inplace_src.insert(idx, data);
                     return self.conn.send(&Msg::CopiesEnd { idx });
                 }
-                let mut gaps = self.gaps.remove(&idx).unwrap_or_default();
                 let probes = gaps.plan();
                 if !probes.is_empty() {
                     self.probing.insert(idx, (data, gaps));
@@ -452,6 +446,10 @@ impl Sender {
                         block: super::refine::BLOCK as u32,
                         ranges: probes,
                     });
+                }
+                if inplace {
+                    self.inplace_src.insert(idx, data);
+                    return self.conn.send(&Msg::CopiesEnd { idx });
                 }
                 let lits = gaps.literals().to_vec();
                 return self.send_ranges(idx, data, lits);
@@ -563,6 +561,11 @@ impl Sender {
         self.stats.matched += copies.iter().map(|c| c.len()).sum::<u64>();
         if !copies.is_empty() {
             self.conn.send(&Msg::Ops { idx, ops: copies })?;
+        }
+        if self.opts.inplace {
+            // The receiver now orders all copies and asks for what they do not produce.
+            self.inplace_src.insert(idx, data);
+            return self.conn.send(&Msg::CopiesEnd { idx });
         }
         self.send_ranges(idx, data, lits)
     }
