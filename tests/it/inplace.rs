@@ -379,3 +379,89 @@ fn inplace_measure() {
         }
     }
 }
+
+/// End to end through the protocol: every engine's `--inplace` rebuilds a shuffled file inside
+/// itself (same inode), sends at most 1 % more than its temp-file mode, and rsync's own `--inplace`
+/// is measured beside it (it loses the matches that point backwards).
+#[test]
+fn every_engine_in_place_costs_what_the_temp_file_mode_costs() {
+    use std::os::unix::fs::MetadataExt;
+    let t = tempfile::tempdir().unwrap();
+    let blocks: Vec<Vec<u8>> = (0..48u64)
+        .map(|i| {
+            let mut x = (i + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            (0..65536)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x as u8
+                })
+                .collect()
+        })
+        .collect();
+    let old: Vec<u8> = blocks.concat();
+    let order: Vec<usize> = (0..48).map(|i| (i * 29 + 7) % 48).collect();
+    let new: Vec<u8> = order.iter().flat_map(|&i| blocks[i].clone()).collect();
+    std::fs::create_dir_all(t.path().join("src")).unwrap();
+    std::fs::write(t.path().join("src/f"), &new).unwrap();
+    let sent = |args: &[&str]| -> (u64, u64) {
+        let d = t.path().join("dst");
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("f"), &old).unwrap();
+        filetime::set_file_mtime(
+            d.join("f"),
+            filetime::FileTime::from_unix_time(1_000_000, 0),
+        )
+        .unwrap();
+        let ino = std::fs::metadata(d.join("f")).unwrap().ino();
+        let out = std::process::Command::new(args[0])
+            .args(&args[1..])
+            .args(["-a", "--no-whole-file", "--stats", "src/", "dst/"])
+            .current_dir(t.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}");
+        assert_eq!(std::fs::read(d.join("f")).unwrap(), new, "{args:?}");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let bytes = text
+            .lines()
+            .find_map(|l| l.strip_prefix("Total bytes sent: "))
+            .unwrap()
+            .replace(',', "")
+            .parse()
+            .unwrap();
+        (bytes, ino ^ std::fs::metadata(d.join("f")).unwrap().ino())
+    };
+    let bin = env!("CARGO_BIN_EXE_parasync");
+    for e in [
+        "rsync",
+        "dsync",
+        "skysync-f",
+        "skysync-c",
+        "pdsync",
+        "parasync",
+    ] {
+        let engine = format!("--engine={e}");
+        let (temp, _) = sent(&[bin, &engine]);
+        let (inplace, moved) = sent(&[bin, &engine, "--inplace"]);
+        assert_eq!(moved, 0, "{e}: --inplace must keep the inode");
+        assert!(
+            inplace * 100 <= temp * 101,
+            "{e}: in place {inplace} vs temp file {temp}"
+        );
+    }
+    if std::process::Command::new("rsync")
+        .arg("--version")
+        .output()
+        .is_ok()
+    {
+        let (theirs, _) = sent(&["rsync", "--inplace"]);
+        let (ours, _) = sent(&[bin, "--inplace"]);
+        assert!(
+            ours < theirs,
+            "parasync --inplace {ours} vs rsync --inplace {theirs}"
+        );
+    }
+}
