@@ -30,3 +30,44 @@ fn every_documented_option_parses() {
         assert!(r.is_ok(), "{arg} rejected by the lexer");
     }
 }
+
+#[test]
+fn bash_completion_completes_long_options() {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/completions/parasync.bash");
+    let cmd = format!(
+        "source {script}; COMP_WORDS=(parasync --eng); COMP_CWORD=1; _parasync; printf '%s\\n' \"${{COMPREPLY[@]}}\""
+    );
+    let out = std::process::Command::new("bash")
+        .args(["-c", &cmd])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "--engine=");
+}
+
+#[test]
+fn man_page_renders() {
+    let page = concat!(env!("CARGO_MANIFEST_DIR"), "/man/parasync.1");
+    // groff is what `man -l` runs; without it (a minimal CI image) check the roff header instead.
+    match std::process::Command::new("groff")
+        .args(["-man", "-Tutf8", page])
+        .output()
+    {
+        Ok(out) => {
+            assert!(out.status.success());
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                text.contains("skysync") && text.contains("engine"),
+                "{text}"
+            );
+        }
+        Err(_) => {
+            let src = std::fs::read_to_string(page).unwrap();
+            assert!(src.starts_with(".TH PARASYNC 1"));
+        }
+    }
+}
