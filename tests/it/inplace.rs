@@ -465,3 +465,70 @@ fn every_engine_in_place_costs_what_the_temp_file_mode_costs() {
         );
     }
 }
+
+/// Killing an in-place update part way leaves a partially updated file (as rsync's `--inplace`
+/// does); running the same command again converges to the new content.
+#[test]
+fn killed_in_place_update_converges_on_rerun() {
+    let t = tempfile::tempdir().unwrap();
+    let mut x = 0x2545_F491_4F6C_DD1Du64;
+    let mut rnd = |n: usize| -> Vec<u8> {
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect()
+    };
+    let blocks: Vec<Vec<u8>> = (0..32).map(|_| rnd(1 << 20)).collect();
+    let old = blocks.concat();
+    let new: Vec<u8> = (0..32)
+        .map(|i| {
+            if i % 5 == 0 {
+                rnd(1 << 20)
+            } else {
+                blocks[(i * 7 + 3) % 32].clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .concat();
+    std::fs::create_dir_all(t.path().join("src")).unwrap();
+    std::fs::create_dir_all(t.path().join("dst")).unwrap();
+    std::fs::write(t.path().join("src/f"), &new).unwrap();
+    let bin = env!("CARGO_BIN_EXE_parasync");
+    let args = ["-a", "--inplace", "--no-whole-file", "src/", "dst/"];
+    for delay_ms in [5u64, 20, 60] {
+        std::fs::write(t.path().join("dst/f"), &old).unwrap();
+        filetime::set_file_mtime(
+            t.path().join("dst/f"),
+            filetime::FileTime::from_unix_time(1, 0),
+        )
+        .unwrap();
+        let mut child = std::process::Command::new(bin)
+            .args(args)
+            .current_dir(t.path())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill(); // SIGKILL: no cleanup runs
+        let _ = child.wait();
+        let out = std::process::Command::new(bin)
+            .args(args)
+            .current_dir(t.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            std::fs::read(t.path().join("dst/f")).unwrap() == new,
+            "after kill at {delay_ms} ms"
+        );
+        // No temp files: in place writes the target only.
+        assert_eq!(std::fs::read_dir(t.path().join("dst")).unwrap().count(), 1);
+    }
+}
