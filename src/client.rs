@@ -479,7 +479,8 @@ fn run_transfer(opts: Options, p: crate::plan::operand::Plan) -> Result<i32> {
     ] {
         *dst = src;
     }
-    st.engine_msgs += sender_stats.engine_msgs;
+    st.sender_engine_msgs = sender_stats.engine_msgs;
+    st.sender_engine_us = sender_stats.engine_us;
     let (sent, recvd) = counters
         .borrow()
         .as_ref()

@@ -204,10 +204,14 @@ pub fn stats_block(
     ));
     o.push_str(&format!("Total bytes sent: {}\n", num(sent, h)));
     o.push_str(&format!("Total bytes received: {}\n", num(recv, h)));
-    if s.xferred_files > 0 && (s.matched > 0 || s.engine_msgs > 0) {
+    if s.xferred_files > 0 && (s.matched > 0 || s.engine_msgs + s.sender_engine_msgs > 0) {
         o.push_str(&format!(
-            "Delta engine: {engine} (engine messages: {} bytes)\n",
-            num(s.engine_msgs, h)
+            "Delta engine: {engine} (receiver messages: {} bytes, sender messages: {} bytes, refinement: {} bytes; engine time: receiver {:.3} s, sender {:.3} s)\n",
+            num(s.engine_msgs, h),
+            num(s.sender_engine_msgs, h),
+            num(s.probe_bytes, h),
+            s.engine_us as f64 / 1e6,
+            s.sender_engine_us as f64 / 1e6
         ));
     }
     if s.deduped > 0 {

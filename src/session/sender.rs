@@ -251,9 +251,11 @@ impl Sender {
                 let (half, _) = self.sessions.get_mut(&idx).ok_or_else(|| {
                     Error::protocol("protocol error: engine message for an unknown file")
                 })?;
+                let t = Instant::now();
                 let step = half
                     .handle(&data)
                     .map_err(|e| Error::protocol(format!("protocol error: {e}")))?;
+                self.stats.engine_us += t.elapsed().as_micros() as u64;
                 self.emit_step(idx, step)?;
                 self.drain(idx)?;
             }
@@ -367,10 +369,12 @@ impl Sender {
         }
         let id = EngineId::from_u8(engine)
             .ok_or_else(|| Error::protocol("protocol error: unknown engine"))?;
+        let t = Instant::now();
         let mut half = engine::sender_half(id, &self.params(), data.clone());
         let step = half
             .start()
             .map_err(|e| Error::protocol(format!("engine error: {e}")))?;
+        self.stats.engine_us += t.elapsed().as_micros() as u64;
         self.sessions.insert(idx, (half, data));
         self.emit_step(idx, step)?;
         self.drain(idx)
@@ -382,9 +386,11 @@ impl Sender {
             let Some((half, _)) = self.sessions.get_mut(&idx) else {
                 return Ok(());
             };
+            let t = Instant::now();
             let step = half
                 .poll()
                 .map_err(|e| Error::protocol(format!("engine error: {e}")))?;
+            self.stats.engine_us += t.elapsed().as_micros() as u64;
             match step {
                 Some(step) => self.emit_step(idx, step)?,
                 None => return Ok(()),

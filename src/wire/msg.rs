@@ -39,6 +39,13 @@ pub struct Stats {
     pub inplace_kept: u64,
     pub inplace_converted: u64,
     pub inplace_stash_peak: u64,
+    /// Microseconds spent inside the engine halves (this side).
+    pub engine_us: u64,
+    /// Bytes of literal-refinement answers (session::refine).
+    pub probe_bytes: u64,
+    /// Filled by the client from the sender's stats (not needed on the wire, harmless there).
+    pub sender_engine_msgs: u64,
+    pub sender_engine_us: u64,
 }
 
 impl Stats {
@@ -69,6 +76,10 @@ impl Stats {
             self.inplace_kept,
             self.inplace_converted,
             self.inplace_stash_peak,
+            self.engine_us,
+            self.probe_bytes,
+            self.sender_engine_msgs,
+            self.sender_engine_us,
         ]);
         v
     }
@@ -99,6 +110,10 @@ impl Stats {
             inplace_kept: g(28),
             inplace_converted: g(29),
             inplace_stash_peak: g(30),
+            engine_us: g(31),
+            probe_bytes: g(32),
+            sender_engine_msgs: g(33),
+            sender_engine_us: g(34),
         }
     }
 }

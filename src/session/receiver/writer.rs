@@ -78,10 +78,12 @@ impl Receiver {
                     Err(_) => std::sync::Arc::new(Vec::<u8>::new()),
                 },
             };
+            let t = Instant::now();
             let mut h = engine::receiver_half(self.engine, &self.opts.engine_params, shared);
             let step = h
                 .start()
                 .map_err(|e| Error::protocol(format!("engine error: {e}")))?;
+            self.stats.engine_us += t.elapsed().as_micros() as u64;
             let mut step = step;
             loop {
                 for m in std::mem::take(&mut step.msgs) {
@@ -91,7 +93,10 @@ impl Receiver {
                 if step.done {
                     break;
                 }
-                match h.poll() {
+                let t = Instant::now();
+                let polled = h.poll();
+                self.stats.engine_us += t.elapsed().as_micros() as u64;
+                match polled {
                     Ok(Some(s)) => step = s,
                     Ok(None) => {
                         half = Some(h);
@@ -133,9 +138,11 @@ impl Receiver {
             .half
             .as_mut()
             .ok_or_else(|| Error::protocol("protocol error: unexpected engine message"))?;
+        let t = Instant::now();
         let mut step = half
             .handle(data)
             .map_err(|e| Error::protocol(format!("protocol error: {e}")))?;
+        self.stats.engine_us += t.elapsed().as_micros() as u64;
         loop {
             for m in std::mem::take(&mut step.msgs) {
                 self.stats.engine_msgs += m.len() as u64;
@@ -145,7 +152,10 @@ impl Receiver {
                 job.half = None;
                 return Ok(());
             }
-            match half.poll() {
+            let t = Instant::now();
+            let polled = half.poll();
+            self.stats.engine_us += t.elapsed().as_micros() as u64;
+            match polled {
                 Ok(Some(s)) => step = s,
                 Ok(None) => return Ok(()),
                 Err(e) => return Err(Error::protocol(format!("engine error: {e}"))),
@@ -361,6 +371,7 @@ impl Receiver {
                 Vec::new()
             });
         }
+        self.stats.probe_bytes += hashes.iter().map(|h| 8 * h.len() as u64).sum::<u64>();
         self.conn.send(&Msg::Probed { idx, hashes })
     }
 }
