@@ -168,8 +168,7 @@ impl ReceiverHalf for Receiver {
                 which
                     .par_iter()
                     .map(|c| {
-                        cdc::Strong::Blake3
-                            .digest(&data[c.off as usize..(c.off + c.len as u64) as usize])
+                        super::STRONG.digest(&data[c.off as usize..(c.off + c.len as u64) as usize])
                     })
                     .collect()
             });

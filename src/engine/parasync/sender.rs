@@ -167,8 +167,7 @@ impl Sender {
             need.par_iter()
                 .map(|&k| {
                     let c = chunks[k];
-                    cdc::Strong::Blake3
-                        .digest(&data[c.off as usize..(c.off + c.len as u64) as usize])
+                    super::STRONG.digest(&data[c.off as usize..(c.off + c.len as u64) as usize])
                 })
                 .collect()
         });
