@@ -64,6 +64,31 @@ pub fn set_keep_partial(on: bool) {
     KEEP_PARTIAL.store(on, Ordering::Relaxed);
 }
 
+/// `--partial-dir=DIR`: partial files are kept in DIR (relative to each file's directory unless
+/// absolute) instead of replacing the destination, and used as the basis of the next attempt.
+static PARTIAL_DIR: Mutex<Option<PathBuf>> = Mutex::new(None);
+
+pub fn set_partial_dir(dir: Option<&str>) {
+    if let Ok(mut d) = PARTIAL_DIR.lock() {
+        *d = dir.map(PathBuf::from);
+    }
+}
+
+/// Where the partial file of `target` lives with `--partial-dir`.
+pub fn partial_path(target: &std::path::Path) -> Option<PathBuf> {
+    let dir = PARTIAL_DIR.lock().ok()?.clone()?;
+    let name = target.file_name()?;
+    let base = if dir.is_absolute() {
+        dir
+    } else {
+        target
+            .parent()
+            .unwrap_or(std::path::Path::new("."))
+            .join(dir)
+    };
+    Some(base.join(name))
+}
+
 pub fn register(temp: PathBuf, target: PathBuf) {
     if let Ok(mut t) = TEMPS.lock() {
         if !t.iter().any(|(p, _)| *p == temp) {
@@ -113,8 +138,14 @@ pub fn cleanup() {
         let has_data = std::fs::metadata(&temp)
             .map(|m| m.len() > 0)
             .unwrap_or(false);
-        if keep && has_data && std::fs::rename(&temp, &target).is_ok() {
-            continue;
+        let dest = partial_path(&target).unwrap_or(target);
+        if keep && has_data {
+            if let Some(parent) = dest.parent() {
+                let _ = std::fs::create_dir_all(parent);
+            }
+            if std::fs::rename(&temp, &dest).is_ok() {
+                continue;
+            }
         }
         let _ = std::fs::remove_file(&temp);
     }

@@ -160,7 +160,8 @@ impl Receiver {
             umask: meta::umask(),
         };
         let engine = opts.engine.unwrap_or(EngineId::Parasync);
-        crate::recon::set_keep_partial(opts.partial);
+        crate::recon::set_keep_partial(opts.partial || opts.partial_dir.is_some());
+        crate::recon::set_partial_dir(opts.partial_dir.as_deref());
         Receiver {
             opts,
             conn,

@@ -17,6 +17,7 @@ mod latency;
 mod local;
 mod mask;
 mod output;
+mod partial;
 mod progress;
 mod reliability;
 mod remote;

@@ -369,6 +369,10 @@ impl Receiver {
         let mode = meta::target_mode(e, old.as_ref().map(|m| m.mode()), &self.meta);
         let new_here = old.is_none();
         let mut basis_path = old.as_ref().map(|_| path.to_path_buf());
+        // An earlier interrupted transfer left a partial file: it is the better basis (rsync).
+        if let Some(pp) = crate::recon::partial_path(path).filter(|p| p.is_file()) {
+            basis_path = Some(pp);
+        }
         let mut old = old;
         if new_here && self.opts.alt_dest.is_some() {
             match self.alt_lookup(e, path, mode)? {

@@ -311,6 +311,14 @@ impl Receiver {
             ));
         }
         self.xfr += 1;
+        if let Some(pp) = crate::recon::partial_path(&job.target) {
+            // The partial file served as basis; the partial dir goes when empty (rsync).
+            if std::fs::remove_file(&pp).is_ok() {
+                if let Some(d) = pp.parent() {
+                    let _ = std::fs::remove_dir(d);
+                }
+            }
+        }
         self.p2_bytes += e.size;
         self.progress2(Some(idx), false)?;
         if self.opts.dedupe {
