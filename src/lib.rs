@@ -34,6 +34,9 @@ pub mod signals;
 pub mod transport;
 pub mod wire;
 
+#[cfg(test)]
+pub(crate) mod testkit;
+
 /// Parse argv, run, return the process exit code.
 pub fn run_main() -> i32 {
     let args: Vec<String> = std::env::args_os()

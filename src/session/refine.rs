@@ -190,15 +190,7 @@ mod tests {
     use super::*;
 
     fn rnd(n: usize, seed: u64) -> Vec<u8> {
-        let mut x = seed | 1;
-        (0..n)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect()
+        crate::testkit::pseudo_random(n, seed)
     }
 
     /// old = A B, new = A x B where the engine matched only the inner parts of A and B.

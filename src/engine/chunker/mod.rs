@@ -232,15 +232,8 @@ fn cut_continuous(cfg: &Config, data: &[u8], s: usize, i: usize, mut fp: u64) ->
 mod tests {
     use super::*;
 
-    fn rnd(n: usize, mut x: u64) -> Vec<u8> {
-        (0..n)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect()
+    fn rnd(n: usize, seed: u64) -> Vec<u8> {
+        crate::testkit::pseudo_random(n, seed)
     }
 
     #[test]

@@ -337,15 +337,7 @@ mod tests {
     use super::*;
 
     fn data(n: usize, seed: u64) -> Vec<u8> {
-        let mut x = seed | 1;
-        (0..n)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (x >> 24) as u8
-            })
-            .collect()
+        crate::testkit::pseudo_random(n, seed)
     }
 
     #[test]
