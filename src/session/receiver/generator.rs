@@ -269,7 +269,19 @@ impl Receiver {
                 ));
             }
         }
-        if let Err(err) = meta::apply(path, e, Some(uid), Some(gid), None, &self.meta) {
+        self.set_attrs(path, e, (uid, gid), None)
+    }
+
+    /// Owner, group, mode and times of a created or updated non-file item; a failure is reported
+    /// as rsync's receiver does and the run goes on.
+    fn set_attrs(
+        &mut self,
+        path: &Path,
+        e: &Entry,
+        ids: (u32, u32),
+        mode: Option<u32>,
+    ) -> Result<()> {
+        if let Err(err) = meta::apply(path, e, Some(ids.0), Some(ids.1), mode, &self.meta) {
             self.fail(format!(
                 "rsync: [receiver] set attributes of \"{}\" failed: {}",
                 crate::flist::walk::full_name(path),
@@ -325,14 +337,7 @@ impl Receiver {
                 ));
             }
         }
-        if let Err(err) = meta::apply(path, e, Some(uid), Some(gid), Some(mode), &self.meta) {
-            self.fail(format!(
-                "rsync: [receiver] set attributes of \"{}\" failed: {}",
-                crate::flist::walk::full_name(path),
-                io_text(&err)
-            ))?;
-        }
-        Ok(())
+        self.set_attrs(path, e, (uid, gid), Some(mode))
     }
 
     pub(super) fn process_file(
