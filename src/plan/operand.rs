@@ -1,6 +1,6 @@
 //! Operand parsing (rsync-cli.md §1.3.3).
 
-use crate::error::{Error, Result, RERR_UNSUPPORTED};
+use crate::error::{Error, Result, RERR_SYNTAX};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Loc {
@@ -12,9 +12,10 @@ pub enum Loc {
     },
 }
 
+/// Daemon operands are a usage error for parasync (exit 1): scripts get a precise message.
 fn daemon(arg: &str) -> Error {
     Error::new(
-        RERR_UNSUPPORTED,
+        RERR_SYNTAX,
         format!("{arg}: rsync daemon mode (host::module, rsync://) is not supported by parasync; use host:path over a remote shell"),
     )
 }
@@ -217,9 +218,9 @@ mod tests {
         );
         assert_eq!(parse_operand("plain").unwrap(), Loc::Local("plain".into()));
         assert_eq!(parse_operand(":more").unwrap(), r(None, "", "more"));
-        assert_eq!(parse_operand("h::mod").unwrap_err().code, 4);
-        assert_eq!(parse_operand("rsync://h/m").unwrap_err().code, 4);
-        assert_eq!(parse_operand("RSYNC://h/m").unwrap_err().code, 4);
+        assert_eq!(parse_operand("h::mod").unwrap_err().code, 1);
+        assert_eq!(parse_operand("rsync://h/m").unwrap_err().code, 1);
+        assert_eq!(parse_operand("RSYNC://h/m").unwrap_err().code, 1);
     }
     #[test]
     fn plans() {
