@@ -481,6 +481,7 @@ fn run_transfer(opts: Options, p: crate::plan::operand::Plan) -> Result<i32> {
     }
     st.sender_engine_msgs = sender_stats.engine_msgs;
     st.sender_engine_us = sender_stats.engine_us;
+    st.copy_ops = sender_stats.copy_ops;
     let (sent, recvd) = counters
         .borrow()
         .as_ref()
@@ -493,6 +494,13 @@ fn run_transfer(opts: Options, p: crate::plan::operand::Plan) -> Result<i32> {
         )
         .as_bytes(),
     );
+    if opts.verbose > 1 && !opts.quiet && !opts.list_only {
+        // match.c match_report(): the sender's totals with -vv.
+        println!(
+            "total: matches={}  hash_hits={}  false_alarms=0 data={}",
+            st.copy_ops, st.copy_ops, st.literal
+        );
+    }
     if !opts.quiet && !opts.list_only || (opts.list_only && opts.verbose > 0) {
         let elapsed = start.elapsed().as_secs() as f64;
         if opts.info.stats >= 2 {

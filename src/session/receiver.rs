@@ -340,6 +340,16 @@ impl Receiver {
         if !matches!(self.root, Root::Unresolved) || parent != u32::MAX {
             return Ok(());
         }
+        self.resolve_root_now(top)?;
+        // generator.c: with -vv the generator says once that it will not compute deltas.
+        if self.opts.verbose > 1 && !self.opts.list_only && self.opts.whole_file == Some(true) {
+            self.conn
+                .info("delta-transmission disabled for local transfer or --whole-file")?;
+        }
+        Ok(())
+    }
+
+    fn resolve_root_now(&mut self, top: &[Entry]) -> Result<()> {
         if self.opts.list_only {
             self.root = Root::Dir(PathBuf::from("."));
             return Ok(());

@@ -423,7 +423,10 @@ impl Sender {
                     self.stats.literal += data.len() as u64;
                     bytes += data.len();
                 }
-                Op::Copy { len, .. } | Op::CopyFrom { len, .. } => self.stats.matched += len,
+                Op::Copy { len, .. } | Op::CopyFrom { len, .. } => {
+                    self.stats.matched += len;
+                    self.stats.copy_ops += 1;
+                }
             }
             batch.push(op);
             if bytes >= PIECE || batch.len() >= 4096 {
@@ -565,6 +568,7 @@ impl Sender {
             .resolve((*data).as_ref(), &hashes)
             .map_err(|e| Error::protocol(format!("protocol error: {e}")))?;
         self.stats.matched += copies.iter().map(|c| c.len()).sum::<u64>();
+        self.stats.copy_ops += copies.len() as u64;
         if !copies.is_empty() {
             self.conn.send(&Msg::Ops { idx, ops: copies })?;
         }

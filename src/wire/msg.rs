@@ -46,6 +46,8 @@ pub struct Stats {
     /// Filled by the client from the sender's stats (not needed on the wire, harmless there).
     pub sender_engine_msgs: u64,
     pub sender_engine_us: u64,
+    /// Copy operations sent (rsync's -vv "matches").
+    pub copy_ops: u64,
 }
 
 impl Stats {
@@ -80,6 +82,7 @@ impl Stats {
             self.probe_bytes,
             self.sender_engine_msgs,
             self.sender_engine_us,
+            self.copy_ops,
         ]);
         v
     }
@@ -114,6 +117,7 @@ impl Stats {
             probe_bytes: g(32),
             sender_engine_msgs: g(33),
             sender_engine_us: g(34),
+            copy_ops: g(35),
         }
     }
 }

@@ -497,6 +497,15 @@ fn killed_in_place_update_converges_on_rerun() {
     std::fs::create_dir_all(t.path().join("src")).unwrap();
     std::fs::create_dir_all(t.path().join("dst")).unwrap();
     std::fs::write(t.path().join("src/f"), &new).unwrap();
+    // The source was last modified well before the run (as in real use): an interrupted update
+    // leaves the target with a newer mtime, so the quick check cannot mistake it for done. (A
+    // source modified in the same second as the interrupted writes would pass rsync's seconds-only
+    // quick check; `--modify-window=-1` compares nanoseconds.)
+    filetime::set_file_mtime(
+        t.path().join("src/f"),
+        filetime::FileTime::from_unix_time(1_600_000_000, 0),
+    )
+    .unwrap();
     let bin = env!("CARGO_BIN_EXE_parasync");
     let args = ["-a", "--inplace", "--no-whole-file", "src/", "dst/"];
     for delay_ms in [5u64, 20, 60] {

@@ -17,15 +17,20 @@ use std::fs::{File, OpenOptions};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
-/// Open (or create) the target for in-place writing, without truncating it.
+/// Open (or create) the target for in-place writing, without truncating it. Its mtime is first
+/// set to the epoch: if the update is interrupted, the half-written file can never pass the next
+/// run's quick check (same size, same mtime second) and is always transferred again; the real
+/// mtime is set once the file has verified.
 pub(super) fn open_target(path: &Path) -> std::io::Result<File> {
-    OpenOptions::new()
+    let f = OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
         .mode(0o600)
-        .open(path)
+        .open(path)?;
+    filetime::set_file_handle_times(&f, None, Some(filetime::FileTime::zero()))?;
+    Ok(f)
 }
 
 impl Receiver {
