@@ -69,6 +69,10 @@ pub fn run(args: Vec<String>) -> i32 {
     if opts.server {
         return crate::server::run(opts);
     }
+    if let Some(kind) = opts.show_flag_help {
+        print!("{}", help::flag_help(kind));
+        return 0;
+    }
     if opts.show_help {
         print!("{}", help::help_text());
         return 0;

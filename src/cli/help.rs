@@ -83,3 +83,82 @@ pub fn help_text() -> String {
     s.push_str("\nSee the parasync(1) manpage for full documentation.\n");
     s
 }
+
+/// `--info` flags and what each reports (rsync's names and levels, parasync's wording).
+pub const INFO_FLAGS: &[(&str, &str)] = &[
+    ("BACKUP", "files that were backed up"),
+    ("COPY", "files copied locally on the receiver"),
+    ("DEL", "deletions on the receiver"),
+    ("FLIST", "sending/receiving the file list (levels 1-2)"),
+    ("MISC", "other information (levels 1-2)"),
+    ("MOUNT", "mount points found or skipped"),
+    ("NAME", "1) names of updated items, 2) unchanged names too"),
+    (
+        "NONREG",
+        "skipped non-regular files (on by default; 0 turns it off)",
+    ),
+    (
+        "PROGRESS",
+        "1) progress per file, 2) progress of the whole transfer",
+    ),
+    ("REMOVE", "files removed on the sending side"),
+    ("SKIP", "files skipped by transfer rules (levels 1-2)"),
+    ("STATS", "statistics at the end (levels 1-3)"),
+    ("SYMSAFE", "unsafe symlinks"),
+];
+
+/// `--debug` flags accepted (rsync's names).
+pub const DEBUG_FLAGS: &[(&str, &str)] = &[
+    ("ACL", "ACL details"),
+    ("BACKUP", "backups (levels 1-2)"),
+    ("BIND", "socket binding"),
+    ("CHDIR", "changes of the working directory"),
+    ("CONNECT", "connection events (levels 1-2)"),
+    ("CMD", "commands and options sent (levels 1-2)"),
+    ("DEL", "deletions (levels 1-3)"),
+    ("DELTASUM", "delta checksumming (levels 1-4)"),
+    ("DUP", "removal of duplicate names"),
+    ("EXIT", "exit events (levels 1-3)"),
+    ("FILTER", "filter rules (levels 1-3)"),
+    ("FLIST", "file-list handling (levels 1-4)"),
+    ("FUZZY", "fuzzy basis scoring (levels 1-2)"),
+    ("GENR", "generator"),
+    ("HASH", "hash tables"),
+    ("HLINK", "hard links (levels 1-3)"),
+    ("ICONV", "character set conversion (levels 1-2)"),
+    ("IO", "I/O (levels 1-4)"),
+    ("NSTR", "negotiation strings"),
+    ("OWN", "owner and group changes (levels 1-2)"),
+    ("PROTO", "protocol"),
+    ("RECV", "receiver"),
+    ("SEND", "sender"),
+    ("TIME", "modification times (levels 1-2)"),
+];
+
+/// The `--info=help` / `--debug=help` text: every flag, the level syntax, ALL/NONE/HELP.
+pub fn flag_help(kind: &str) -> String {
+    let flags = if kind == "info" {
+        INFO_FLAGS
+    } else {
+        DEBUG_FLAGS
+    };
+    let mut s = String::from(
+        "Use FLAG or FLAG1 for level 1, FLAG2 for level 2, and so on; FLAG0 turns it off.\n\n",
+    );
+    for (n, d) in flags {
+        s.push_str(&format!("{n:<10} {}\n", d));
+    }
+    s.push_str(&format!(
+        "\n{:<10} set every --{kind} flag (e.g. all4)\n",
+        "ALL"
+    ));
+    s.push_str(&format!(
+        "{:<10} turn every --{kind} flag off (same as all0)\n",
+        "NONE"
+    ));
+    s.push_str(&format!("{:<10} print this list\n", "HELP"));
+    if kind == "info" {
+        s.push_str("\nFlags each -v level adds:\n0) NONREG\n1) COPY,DEL,FLIST,MISC,NAME,STATS,SYMSAFE\n2) BACKUP,MISC2,MOUNT,NAME2,REMOVE,SKIP\n");
+    }
+    s
+}

@@ -149,6 +149,8 @@ pub struct Options {
     pub sender: bool,
     pub local_server: bool,
     pub show_help: bool,
+    /// `--info=help` / `--debug=help`: print that flag list and exit.
+    pub show_flag_help: Option<&'static str>,
     pub show_version: u8,
     pub operands: Vec<String>,
     /// Local transfers: the source operands, given to the receiving half so that `%f` can show
@@ -258,7 +260,8 @@ impl Options {
         match def.long {
             "verbose" => self.verbose = if on { self.verbose.saturating_add(1) } else { 0 },
             "info" => self.info_flags(&v)?,
-            "debug" | "stderr" => {}
+            "debug" => self.debug_flags(&v)?,
+            "stderr" => {}
             "quiet" => self.quiet = on,
             "checksum" => self.checksum = on,
             "archive" => {
@@ -500,6 +503,25 @@ impl Options {
         Ok(())
     }
 
+    /// `--debug=FLAGS`: names are checked (rsync rejects unknown ones); parasync's own debugging
+    /// output is not organised by these flags, so valid ones have no further effect.
+    fn debug_flags(&mut self, spec: &str) -> Result<()> {
+        for word in spec.split(',').filter(|w| !w.is_empty()) {
+            let lw = word.to_ascii_lowercase();
+            let name = lw.trim_end_matches(|c: char| c.is_ascii_digit());
+            if name == "help" {
+                self.show_flag_help = Some("debug");
+            } else if !super::help::DEBUG_FLAGS
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case(name))
+                && !matches!(name, "all" | "none")
+            {
+                return Err(Error::syntax(format!("Unknown --debug item: \"{word}\"")));
+            }
+        }
+        Ok(())
+    }
+
     fn info_flags(&mut self, spec: &str) -> Result<()> {
         for word in spec.split(',').filter(|w| !w.is_empty()) {
             let lw = word.to_ascii_lowercase();
@@ -543,7 +565,7 @@ impl Options {
                         mount: level,
                     }
                 }
-                "help" => self.show_help = true,
+                "help" => self.show_flag_help = Some("info"),
                 _ => return Err(Error::syntax(format!("Unknown --info item: \"{word}\""))),
             }
         }

@@ -71,3 +71,30 @@ fn man_page_renders() {
         }
     }
 }
+
+#[test]
+fn info_and_debug_help_list_their_flags() {
+    let run = |a: &str| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_parasync"))
+            .arg(a)
+            .output()
+            .unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let (code, out, _) = run("--info=help");
+    assert_eq!(code, Some(0));
+    for f in ["PROGRESS", "NAME", "STATS", "ALL", "NONE"] {
+        assert!(out.lines().any(|l| l.starts_with(f)), "{f} missing:\n{out}");
+    }
+    let (code, out, _) = run("--debug=help");
+    assert_eq!(code, Some(0));
+    assert!(out.lines().any(|l| l.starts_with("FILTER")), "{out}");
+    // rsync: an unknown item is a usage error.
+    let (code, _, err) = run("--debug=bogus");
+    assert_eq!(code, Some(1));
+    assert!(err.starts_with("Unknown --debug item: \"bogus\""), "{err}");
+}
