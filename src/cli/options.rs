@@ -67,6 +67,8 @@ pub struct Options {
     pub perms: bool,
     pub executability: bool,
     pub chmod: Vec<String>,
+    /// `--chmod` parsed (validated at parse time: a bad rule is a usage error).
+    pub chmod_rules: Vec<crate::meta::chmod::Rule>,
     pub owner: bool,
     pub group: bool,
     pub devices: bool,
@@ -672,6 +674,7 @@ impl Options {
         if self.partial_dir.is_some() && self.inplace {
             return Err(Error::syntax("--inplace cannot be used with --partial-dir"));
         }
+        self.chmod_rules = crate::meta::chmod::parse(&self.chmod)?;
         if self.backup_dir.is_some() {
             // rsync: --backup-dir implies --backup.
             self.backup = true;

@@ -36,6 +36,8 @@ pub struct WalkOpts {
     pub delete_missing: bool,
     /// Print "skipping non-regular file" notes (info=nonreg).
     pub nonreg: bool,
+    /// `--chmod` rules, applied to the listed permissions (rsync applies them on the sender).
+    pub chmod: Vec<crate::meta::chmod::Rule>,
 }
 
 /// One unit of the walk's output.
@@ -201,8 +203,11 @@ impl<'a> Walker<'a> {
 
     /// Build an entry, or None if the type is not transferred (with rsync's note).
     fn make_entry(&mut self, name: Vec<u8>, path: &Path, m: &Metadata) -> Option<Entry> {
-        let mode = m.mode();
+        let mut mode = m.mode();
         let fmt = mode & S_IFMT;
+        if fmt != S_IFLNK && !self.opts.chmod.is_empty() {
+            mode = crate::meta::chmod::apply(&self.opts.chmod, mode, fmt == S_IFDIR);
+        }
         let shown = String::from_utf8_lossy(&name).into_owned();
         // Links, devices and specials are listed even when they will not be recreated: rsync's
         // generator skips them with "skipping non-regular file", and they count in --stats.

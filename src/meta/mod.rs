@@ -3,6 +3,8 @@
 //! are in (the kernel decides), mtimes on directories after their contents, symlink times via
 //! `lutimes`, `-p` off ⇒ new files get the source mode masked by the umask and lose special bits.
 
+pub mod chmod;
+
 use crate::flist::entry::*;
 use std::ffi::CString;
 use std::io;

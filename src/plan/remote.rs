@@ -216,6 +216,9 @@ pub fn server_options(o: &Options, local: bool) -> Vec<String> {
             long(format!("{k}={x}"));
         }
     }
+    for c in &o.chmod {
+        long(format!("--chmod={c}"));
+    }
     if let Some(kind) = o.alt_dest {
         let name = match kind {
             crate::cli::options::AltDest::Compare => "compare-dest",

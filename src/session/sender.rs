@@ -104,6 +104,7 @@ impl Sender {
             ignore_missing: o.ignore_missing_args,
             delete_missing: o.delete_missing_args,
             nonreg: o.info.nonreg > 0,
+            chmod: o.chmod_rules.clone(),
         }
     }
 

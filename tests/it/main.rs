@@ -18,6 +18,7 @@ mod local;
 mod mask;
 mod output;
 mod partial;
+mod perms;
 mod progress;
 mod reliability;
 mod remote;
