@@ -44,7 +44,17 @@ impl Graph {
             assert!(out_tgt.len() < u32::MAX as usize, "too many dependencies");
         }
         out_start.push(out_tgt.len() as u32);
-        // In-edges by counting sort on the target.
+        Graph::with_in_edges(n, out_start, out_tgt, edge_src)
+    }
+
+    /// Complete a graph given as out-edge lists with its in-edge index (counting sort on the
+    /// target).
+    fn with_in_edges(
+        n: usize,
+        out_start: Vec<u32>,
+        out_tgt: Vec<u32>,
+        edge_src: Vec<u32>,
+    ) -> Graph {
         let mut in_start = vec![0u32; n + 1];
         for &t in &out_tgt {
             in_start[t as usize + 1] += 1;
@@ -196,26 +206,7 @@ pub(super) mod tests {
         }
         let out_tgt: Vec<u32> = e.iter().map(|x| x.1).collect();
         let edge_src: Vec<u32> = e.iter().map(|x| x.0).collect();
-        let mut in_start = vec![0u32; n + 1];
-        for &t in &out_tgt {
-            in_start[t as usize + 1] += 1;
-        }
-        for i in 0..n {
-            in_start[i + 1] += in_start[i];
-        }
-        let mut fill = in_start.clone();
-        let mut in_edge = vec![0u32; out_tgt.len()];
-        for (id, &t) in out_tgt.iter().enumerate() {
-            in_edge[fill[t as usize] as usize] = id as u32;
-            fill[t as usize] += 1;
-        }
-        Graph {
-            out_start,
-            out_tgt,
-            edge_src,
-            in_start,
-            in_edge,
-        }
+        Graph::with_in_edges(n, out_start, out_tgt, edge_src)
     }
 
     fn groups(s: &Sccs) -> Vec<Vec<u32>> {
