@@ -6,15 +6,7 @@ use std::path::Path;
 use std::process::Command;
 
 fn rnd(n: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
+    crate::util::pseudo_random(seed, n)
 }
 
 /// Run parasync; returns (exit code, "Total bytes sent", stdout).

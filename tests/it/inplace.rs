@@ -388,17 +388,7 @@ fn every_engine_in_place_costs_what_the_temp_file_mode_costs() {
     use std::os::unix::fs::MetadataExt;
     let t = tempfile::tempdir().unwrap();
     let blocks: Vec<Vec<u8>> = (0..48u64)
-        .map(|i| {
-            let mut x = (i + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-            (0..65536)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    x as u8
-                })
-                .collect()
-        })
+        .map(|i| crate::util::pseudo_random(i + 1, 65536))
         .collect();
     let old: Vec<u8> = blocks.concat();
     let order: Vec<usize> = (0..48).map(|i| (i * 29 + 7) % 48).collect();
@@ -471,16 +461,10 @@ fn every_engine_in_place_costs_what_the_temp_file_mode_costs() {
 #[test]
 fn killed_in_place_update_converges_on_rerun() {
     let t = tempfile::tempdir().unwrap();
-    let mut x = 0x2545_F491_4F6C_DD1Du64;
+    let mut seed = 0u64;
     let mut rnd = |n: usize| -> Vec<u8> {
-        (0..n)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect()
+        seed += 1;
+        crate::util::pseudo_random(seed, n)
     };
     let blocks: Vec<Vec<u8>> = (0..32).map(|_| rnd(1 << 20)).collect();
     let old = blocks.concat();

@@ -8,15 +8,7 @@ fn interrupted_transfer_resumes_from_the_partial_dir() {
     let t = tempfile::tempdir().unwrap();
     let src = t.path().join("src");
     std::fs::create_dir_all(&src).unwrap();
-    let mut x = 0x9E37_79B9_7F4A_7C15u64;
-    let data: Vec<u8> = (0..(16 << 20))
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
+    let data = crate::util::pseudo_random(7, 16 << 20);
     std::fs::write(src.join("big"), &data).unwrap();
     let bin = env!("CARGO_BIN_EXE_parasync");
     let mut child = Command::new(bin)

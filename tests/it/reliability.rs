@@ -17,15 +17,7 @@ use std::time::{Duration, Instant};
 
 /// Deterministic pseudo-random content.
 fn content(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
+    crate::util::pseudo_random(seed, len)
 }
 
 /// src with `n` files of `size` bytes (new versions), dst with old versions of most of them.
