@@ -77,6 +77,7 @@ pub struct LocalIndex {
     by_size: HashMap<u64, Vec<PathBuf>>,
     digests: HashMap<PathBuf, Option<[u8; 32]>>,
     ids: Vec<PathBuf>,
+    id_of: HashMap<PathBuf, u32>,
 }
 
 impl LocalIndex {
@@ -87,6 +88,7 @@ impl LocalIndex {
             by_size: HashMap::new(),
             digests: HashMap::new(),
             ids: Vec::new(),
+            id_of: HashMap::new(),
         }
     }
 
@@ -144,14 +146,16 @@ impl LocalIndex {
                 crate::recon::tempfile::digest_file(&f, size).ok()
             });
             if let Some(d) = d {
-                let id = match self.ids.iter().position(|x| *x == p) {
-                    Some(i) => i,
+                let id = match self.id_of.get(&p) {
+                    Some(&i) => i,
                     None => {
+                        let i = self.ids.len() as u32;
+                        self.id_of.insert(p.clone(), i);
                         self.ids.push(p);
-                        self.ids.len() - 1
+                        i
                     }
                 };
-                out.push((LOCAL | id as u32, d));
+                out.push((LOCAL | id, d));
             }
         }
         out

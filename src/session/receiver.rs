@@ -110,6 +110,8 @@ pub struct Receiver {
     p2_bytes: u64,
     p2_last: Option<Instant>,
     p2_start: Instant,
+    /// Total size of the regular files listed so far, and how many list entries it covers.
+    p2_total: (u64, usize),
     /// Deletions not done because `--max-delete` was reached.
     del_skipped: u64,
     /// Last parent directory (entry name) verified free of symlinks; see `symlink_in_path`.
@@ -200,6 +202,7 @@ impl Receiver {
             p2_bytes: 0,
             p2_last: None,
             p2_start: Instant::now(),
+            p2_total: (0, 0),
             del_skipped: 0,
             safe_parent: None,
         }

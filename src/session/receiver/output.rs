@@ -136,12 +136,16 @@ impl Receiver {
             return Ok(());
         }
         self.p2_last = Some(Instant::now());
-        let total: u64 = self
-            .flist
+        // Sizes of the entries listed since the last update are added to the running total
+        // (summing the whole list each time would be quadratic in the number of files).
+        let seen = self.p2_total.1;
+        self.p2_total.0 += self.flist[seen..]
             .iter()
             .filter(|e| e.is_file())
             .map(|e| e.size)
-            .sum();
+            .sum::<u64>();
+        self.p2_total.1 = self.flist.len();
+        let total = self.p2_total.0;
         let el = self.p2_start.elapsed().as_secs_f64();
         let bytes = self.p2_bytes + partial;
         let rate = bytes as f64 / el.max(1e-3);
