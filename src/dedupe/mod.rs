@@ -24,6 +24,8 @@ use std::fs::File;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+pub mod chunks;
+
 /// `CopyFrom.file` values with this bit set name a [`LocalIndex`] entry; others a file-list index.
 pub const LOCAL: u32 = 1 << 31;
 /// Files smaller than this are not worth a digest round (their literal costs about as much).

@@ -1,0 +1,250 @@
+//! Chunk-level dedupe (design.md §6 "CDC chunks"): literal data is cut into content-defined chunks;
+//! a chunk whose bytes already sit in a completed file on the receiver becomes a `CopyFrom` of
+//! that range instead of being sent.
+//!
+//! Why content-defined: a repeated library inside an archive, a VM image sharing blocks with
+//! another, or a file that repeats a block at shifted offsets share *chunks*, not aligned blocks;
+//! CDC boundaries follow the content (the ParaSync chunker, algorithms.md §6.1), so the shared runs
+//! are found wherever they lie. Chunks are keyed by xxh3-128 (the strong hash the parasync engine
+//! uses to confirm matches, §6.3); a false match is caught by the whole-file BLAKE3 on the receiver
+//! and the file is redone without dedupe, so the key never decides correctness.
+//!
+//! Ordering rules (the safety rules):
+//! * The transfer-wide [`ChunkIndex`] only receives a file's chunks when its transfer has been
+//!   completely sent ([`ChunkIndex::commit`] from `finish_file`), so the receiver — which applies
+//!   messages in order — has renamed that file into place before any copy reads it.
+//! * Within one file ([`Planner`] with `self_copies`), a chunk may be copied from an earlier
+//!   *literal* chunk of the same file: the literal is written before the copy is applied, and a
+//!   copy never overlaps its own destination (source end ≤ destination start). In place (the
+//!   receiver reorders writes) and with `--sparse` (zero runs are not written) this is off.
+//! * Copies of other files only read their final, verified content; a source that differs
+//!   anyway (changed underneath) fails the digest and the file is sent again as plain data.
+
+use crate::engine::chunker::{chunk, Config};
+use crate::engine::Op;
+use std::collections::HashMap;
+use xxhash_rust::xxh3::xxh3_128;
+
+/// The chunker: ParaSync's continuous Gear (4 KiB min, ~8 KiB average, 64 KiB max). Its cut
+/// points depend only on the 64 bytes before them, so chunking a stream piece by piece (with the
+/// unfinished last chunk carried over) finds the same chunks as one pass over the whole file.
+pub const CHUNKER: Config = Config::PARASYNC;
+/// A chunk shorter than this starts no copy (a `CopyFrom` costs about 20 bytes on the wire); it
+/// only extends a copy that it continues in the same source.
+pub const MIN_CHUNK: usize = 512;
+/// At most this many chunks are indexed (≈ 40 bytes each: 80 MiB, 16 GiB of distinct content at
+/// the average chunk size); later chunks are still deduped against the index, just not entered.
+pub const MAX_ENTRIES: usize = 1 << 21;
+
+/// Where a chunk's bytes are: `file` (file-list index) at `off`, `len` bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Loc {
+    pub file: u32,
+    pub off: u64,
+    pub len: u32,
+}
+
+/// Sender: chunks of completed files of this transfer.
+#[derive(Default)]
+pub struct ChunkIndex {
+    map: HashMap<u128, Loc>,
+}
+
+impl ChunkIndex {
+    fn get(&self, key: u128, len: u32) -> Option<Loc> {
+        self.map.get(&key).copied().filter(|l| l.len == len)
+    }
+
+    /// Enter the chunks of a file whose transfer is complete (the first location of a content
+    /// wins: it is the oldest, and copies from it merge with their neighbours).
+    pub fn commit(&mut self, chunks: Vec<(u128, Loc)>) {
+        for (k, l) in chunks {
+            if self.map.len() >= MAX_ENTRIES {
+                return;
+            }
+            self.map.entry(k).or_insert(l);
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
+
+/// What planning one file produced.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Literal bytes emitted.
+    pub literal: u64,
+    /// Bytes turned into copies, and the number of copy ops.
+    pub copied: u64,
+    pub copies: u64,
+}
+
+/// Turns one file's literal data into `Literal` and `CopyFrom` ops.
+pub struct Planner {
+    idx: u32,
+    self_copies: bool,
+    piece: usize,
+    /// This file's literal chunks so far (for copies within the file).
+    own: HashMap<u128, Loc>,
+    /// Chunks to enter into the index once the file is complete.
+    new: Vec<(u128, Loc)>,
+    /// Streaming: the unfinished last chunk, and its file offset.
+    carry: Vec<u8>,
+    carry_at: u64,
+    /// Literal bytes not yet emitted, starting at `lit_at`.
+    lit: Vec<u8>,
+    lit_at: u64,
+    pub tally: Tally,
+}
+
+impl Planner {
+    /// `idx` is the file being sent; `piece` the largest literal op.
+    pub fn new(idx: u32, self_copies: bool, piece: usize) -> Planner {
+        Planner {
+            idx,
+            self_copies,
+            piece,
+            own: HashMap::new(),
+            new: Vec::new(),
+            carry: Vec::new(),
+            carry_at: 0,
+            lit: Vec::new(),
+            lit_at: 0,
+            tally: Tally::default(),
+        }
+    }
+
+    /// Plan a complete range `data` that lands at `dst` of the file.
+    pub fn range(&mut self, ix: &ChunkIndex, data: &[u8], dst: u64, out: &mut Vec<Op>) {
+        for c in chunk(&CHUNKER, data) {
+            let s = c.off as usize;
+            self.one(ix, &data[s..s + c.len as usize], dst + c.off, out);
+        }
+        self.flush(out);
+    }
+
+    /// Streaming: the next `data` of a file sent from offset 0; the last (possibly unfinished)
+    /// chunk waits for more. [`Planner::finish`] plans the rest.
+    pub fn push(&mut self, ix: &ChunkIndex, data: &[u8], out: &mut Vec<Op>) {
+        let mut buf = std::mem::take(&mut self.carry);
+        buf.extend_from_slice(data);
+        let cuts = chunk(&CHUNKER, &buf);
+        let Some((last, done)) = cuts.split_last() else {
+            return;
+        };
+        for c in done {
+            let s = c.off as usize;
+            self.one(ix, &buf[s..s + c.len as usize], self.carry_at + c.off, out);
+        }
+        let at = self.carry_at + last.off;
+        buf.drain(..last.off as usize);
+        self.carry = buf;
+        self.carry_at = at;
+        if self.lit.len() >= self.piece {
+            self.flush(out);
+        }
+    }
+
+    /// Streaming: plan what is left.
+    pub fn finish(&mut self, ix: &ChunkIndex, out: &mut Vec<Op>) {
+        let rest = std::mem::take(&mut self.carry);
+        let at = self.carry_at;
+        self.range(ix, &rest, at, out);
+    }
+
+    /// The chunks to enter into the index once the file is complete.
+    pub fn into_chunks(self) -> Vec<(u128, Loc)> {
+        self.new
+    }
+
+    fn one(&mut self, ix: &ChunkIndex, bytes: &[u8], dst: u64, out: &mut Vec<Op>) {
+        let key = xxh3_128(bytes);
+        let len = bytes.len() as u32;
+        let own = if self.self_copies {
+            self.own.get(&key).copied().filter(|l| l.len == len)
+        } else {
+            None
+        };
+        let found = [ix.get(key, len), own].into_iter().flatten();
+        // A copy that continues the last op merges into it; otherwise the first candidate.
+        let prev = self.lit.is_empty().then(|| out.last()).flatten();
+        let mut pick = None;
+        for l in found {
+            if let Some(Op::CopyFrom {
+                dst: d,
+                file,
+                src,
+                len: n,
+            }) = prev
+            {
+                let merged_ok = *file != self.idx || src + n + u64::from(len) <= *d;
+                if *file == l.file && src + n == l.off && d + n == dst && merged_ok {
+                    pick = Some((l, true));
+                    break;
+                }
+            }
+            if pick.is_none() && bytes.len() >= MIN_CHUNK {
+                pick = Some((l, false));
+            }
+        }
+        match pick {
+            Some((l, merge)) => {
+                self.flush(out);
+                self.tally.copied += u64::from(len);
+                if merge {
+                    if let Some(Op::CopyFrom { len: n, .. }) = out.last_mut() {
+                        *n += u64::from(len);
+                    }
+                } else {
+                    self.tally.copies += 1;
+                    out.push(Op::CopyFrom {
+                        dst,
+                        file: l.file,
+                        src: l.off,
+                        len: u64::from(len),
+                    });
+                }
+            }
+            None => {
+                if self.lit.is_empty() {
+                    self.lit_at = dst;
+                }
+                self.lit.extend_from_slice(bytes);
+                let loc = Loc {
+                    file: self.idx,
+                    off: dst,
+                    len,
+                };
+                if self.new.len() < MAX_ENTRIES {
+                    self.new.push((key, loc));
+                    if self.self_copies {
+                        self.own.entry(key).or_insert(loc);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Emit the pending literal bytes in pieces of at most `piece`.
+    fn flush(&mut self, out: &mut Vec<Op>) {
+        let lit = std::mem::take(&mut self.lit);
+        self.tally.literal += lit.len() as u64;
+        let mut at = self.lit_at;
+        for p in lit.chunks(self.piece.max(1)) {
+            out.push(Op::Literal {
+                dst: at,
+                data: p.to_vec(),
+            });
+            at += p.len() as u64;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
