@@ -480,6 +480,8 @@ fn run_transfer(opts: Options, p: crate::plan::operand::Plan) -> Result<i32> {
         (&mut st.flist_gen_ms, sender_stats.flist_gen_ms),
         (&mut st.deduped, sender_stats.deduped),
         (&mut st.dedup_files, sender_stats.dedup_files),
+        (&mut st.dedup_chunk_bytes, sender_stats.dedup_chunk_bytes),
+        (&mut st.renamed, sender_stats.renamed),
     ] {
         *dst = src;
     }

@@ -77,9 +77,15 @@ pub struct Writer {
     sparse: bool,
     pub written: u64,
     poisoned: bool,
+    /// How a `CopyFrom` may be executed (recon::copy); tests force the fallbacks.
+    pub copy_method: super::copy::Method,
 }
 
 const BUF: usize = 256 << 10;
+/// `CopyFrom` ranges at least this long go through the kernel (reflink or copy_file_range); the
+/// inline hash is then given up and the file is hashed once at the end, which only pays off for
+/// larger ranges.
+const KERNEL_MIN: u64 = 64 << 10;
 
 impl Writer {
     pub fn new(file: File, sparse: bool) -> Self {
@@ -91,6 +97,7 @@ impl Writer {
             sparse,
             written: 0,
             poisoned: false,
+            copy_method: super::copy::Method::Clone,
         }
     }
 
@@ -108,12 +115,14 @@ impl Writer {
         self.file.write_all_at(data, dst)
     }
 
-    /// Apply one op. `basis` is the old file for `Copy`; `other` opens the source of a `CopyFrom`.
+    /// Apply one op. `basis` is the old file for `Copy`; `other` opens the source of a `CopyFrom`;
+    /// a `CopyFrom` of file `own` (this file) copies bytes written earlier into this file.
     pub fn apply(
         &mut self,
         op: &Op,
         basis: Option<&File>,
         other: &dyn Fn(u32) -> Option<File>,
+        own: u32,
     ) -> io::Result<()> {
         match op {
             Op::Literal { dst, data } => self.put(*dst, data),
@@ -127,9 +136,31 @@ impl Writer {
                 src,
                 len,
             } => {
-                let f = other(*file)
-                    .ok_or_else(|| io::Error::other("copy-from source is not available"))?;
-                self.copy_range(&f, *src, *dst, *len)
+                let f = if *file == own {
+                    if src + len > *dst {
+                        return Err(io::Error::other("copy within a file overlaps its target"));
+                    }
+                    self.file.try_clone()?
+                } else {
+                    other(*file)
+                        .ok_or_else(|| io::Error::other("copy-from source is not available"))?
+                };
+                let mut done = 0;
+                if !self.sparse && *len >= KERNEL_MIN {
+                    done = super::copy::kernel_copy(
+                        &f,
+                        *src,
+                        &self.file,
+                        *dst,
+                        *len,
+                        self.copy_method,
+                    )?;
+                    if done > 0 {
+                        self.sequential = false;
+                        self.written += done;
+                    }
+                }
+                self.copy_range(&f, src + done, dst + done, len - done)
             }
         }
     }

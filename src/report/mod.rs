@@ -216,9 +216,12 @@ pub fn stats_block(
     }
     if s.deduped > 0 {
         o.push_str(&format!(
-            "Deduplicated data: {} bytes ({} files)\n",
+            "Deduplicated data: {} bytes (files: {} bytes in {} files, {} renamed or moved; chunks: {} bytes)\n",
             num(s.deduped, h),
-            num(s.dedup_files, h)
+            num(s.deduped.saturating_sub(s.dedup_chunk_bytes), h),
+            num(s.dedup_files, h),
+            num(s.renamed, h),
+            num(s.dedup_chunk_bytes, h)
         ));
     }
     if s.inplace_kept + s.inplace_converted > 0 {

@@ -4,6 +4,7 @@
 
 use super::Conn;
 use crate::cli::Options;
+use crate::dedupe::chunks::{ChunkIndex, Loc, Planner, Tally};
 use crate::engine::{self, EngineId, EngineParams, Op, SenderHalf, Shared};
 use crate::error::{Error, Problems, Result};
 use crate::flist::walk::{full_name, Source, WalkEvent, WalkOpts, Walker};
@@ -29,11 +30,12 @@ pub struct Sender {
     flist: Vec<Entry>,
     paths: Vec<PathBuf>,
     sessions: HashMap<u32, (Box<dyn SenderHalf>, Shared)>,
-    /// Dedupe: files completed in this transfer, receiver candidates per file, and source digests
-    /// computed up front (reused for `FileEnd`).
+    /// Dedupe: files completed in this transfer (by digest and by chunk), receiver candidates per
+    /// file, and the chunk planners of delta files whose literals are still to be sent.
     sent: crate::dedupe::SentIndex,
+    chunks: ChunkIndex,
     haves: HashMap<u32, Vec<(u32, [u8; 32])>>,
-    digests: HashMap<u32, [u8; 32]>,
+    planners: HashMap<u32, Planner>,
     /// `--inplace` delta files waiting for the receiver's `Need` (the source stays mapped; no
     /// literal bytes are held).
     inplace_src: HashMap<u32, Shared>,
@@ -44,6 +46,37 @@ pub struct Sender {
     stats: Stats,
     pub problems: Problems,
     io_error: bool,
+}
+
+/// Files up to this size are read into memory before a dedupe send (one read serves the digest
+/// and the data).
+const PRELOAD: u64 = 2 << 20;
+
+/// What identifies a file's version: size, mtime and ctime.
+fn stamp(f: &File) -> Option<(u64, i64, i64, i64, i64)> {
+    use std::os::unix::fs::MetadataExt;
+    f.metadata()
+        .map(|m| {
+            (
+                m.len(),
+                m.mtime(),
+                m.mtime_nsec(),
+                m.ctime(),
+                m.ctime_nsec(),
+            )
+        })
+        .ok()
+}
+
+/// The first `size` bytes of `f`: read into memory when small, else mapped.
+fn load(f: &File, size: u64) -> std::io::Result<Shared> {
+    if size <= PRELOAD {
+        let mut v = Vec::with_capacity(size as usize);
+        Read::take(f, size).read_to_end(&mut v)?;
+        return Ok(std::sync::Arc::new(v));
+    }
+    let map = unsafe { memmap2::Mmap::map(f)? };
+    Ok(std::sync::Arc::new(map))
 }
 
 fn open_shared(path: &std::path::Path) -> std::io::Result<(Shared, u64)> {
@@ -72,8 +105,9 @@ impl Sender {
             paths: Vec::new(),
             sessions: HashMap::new(),
             sent: Default::default(),
+            chunks: ChunkIndex::default(),
             haves: HashMap::new(),
-            digests: HashMap::new(),
+            planners: HashMap::new(),
             inplace_src: HashMap::new(),
             gaps: HashMap::new(),
             probing: HashMap::new(),
@@ -312,61 +346,19 @@ impl Sender {
         let (path, e) = self.entry_path(idx)?;
         let size = e.size;
         let haves = self.haves.remove(&idx).unwrap_or_default();
-        // A file with a basis is delta-transferred; whole-file dedupe serves files without one
-        // (the digest pass would only delay the engine).
-        let dedupe = self.opts.dedupe && !plain && !delta && size >= crate::dedupe::MIN_SIZE;
-        if !delta && !dedupe {
-            return self.send_whole(idx, &path, size);
+        // `plain`: the redo after a failed verification sends data only.
+        let dedupe = self.opts.dedupe && !plain && size >= crate::dedupe::MIN_SIZE;
+        if !delta {
+            return self.send_whole(idx, &path, size, dedupe, haves);
         }
-        // A whole-file send only needs the digest: read it (bounded memory) instead of mapping
-        // the file, which would count the whole file in the resident set.
-        let (data, len) = if delta {
-            match open_shared(&path) {
-                Ok(x) => x,
-                Err(e) => return self.vanished(idx, &path, e),
-            }
-        } else {
-            (std::sync::Arc::new(Vec::<u8>::new()) as Shared, size)
+        let data = match open_shared(&path) {
+            Ok((data, _)) => data,
+            Err(e) => return self.vanished(idx, &path, e),
         };
         if dedupe {
-            let d = if delta {
-                crate::dedupe::digest((*data).as_ref())
-            } else {
-                match crate::dedupe::digest_path(&path) {
-                    Ok(d) => d,
-                    Err(e) => return self.vanished(idx, &path, e),
-                }
-            };
-            let from = self
-                .sent
-                .lookup(&d)
-                .filter(|j| *j != idx)
-                .or_else(|| haves.iter().find(|h| h.1 == d).map(|h| h.0));
-            if let Some(file) = from {
-                self.stats.deduped += len;
-                self.stats.dedup_files += 1;
-                self.stats.matched += len;
-                self.conn.send(&Msg::Ops {
-                    idx,
-                    ops: vec![Op::CopyFrom {
-                        dst: 0,
-                        file,
-                        src: 0,
-                        len,
-                    }],
-                })?;
-                return self.conn.send(&Msg::FileEnd {
-                    idx,
-                    digest: d,
-                    literal: 0,
-                    matched: len,
-                });
-            }
-            self.digests.insert(idx, d);
-            if !delta {
-                drop(data);
-                return self.send_whole(idx, &path, size);
-            }
+            // The literals left after the engine and refinement are planned against the chunks.
+            let p = self.planner(idx, LITERAL_PIECE);
+            self.planners.insert(idx, p);
         }
         let id = EngineId::from_u8(engine)
             .ok_or_else(|| Error::protocol("protocol error: unknown engine"))?;
@@ -471,47 +463,69 @@ impl Sender {
     /// Send at most the listed `size` bytes: a file that grew since the walk is sent as the
     /// prefix the receiver expects (the digest covers exactly what was sent), one that shrank
     /// fails the receiver's whole-file verification and is reported — never a torn write.
-    fn send_whole(&mut self, idx: u32, path: &std::path::Path, size: u64) -> Result<()> {
-        let mut f = match File::open(path) {
-            Ok(f) => std::io::Read::take(f, size),
+    ///
+    /// With dedupe the file is read once: small files (and files the receiver holds same-size
+    /// candidates for, whose digest must decide before any byte is sent) are loaded first, so one
+    /// read yields the digest for the whole-file match and the data; larger files stream through
+    /// the chunk planner, whose merged copies also find whole-file duplicates.
+    fn send_whole(
+        &mut self,
+        idx: u32,
+        path: &std::path::Path,
+        size: u64,
+        dedupe: bool,
+        haves: Vec<(u32, [u8; 32])>,
+    ) -> Result<()> {
+        let file = match File::open(path) {
+            Ok(f) => f,
             Err(e) => return self.vanished(idx, path, e),
         };
-        let stamp = |f: &File| {
-            use std::os::unix::fs::MetadataExt;
-            f.metadata()
-                .map(|m| {
-                    (
-                        m.len(),
-                        m.mtime(),
-                        m.mtime_nsec(),
-                        m.ctime(),
-                        m.ctime_nsec(),
-                    )
-                })
-                .ok()
+        let before = stamp(&file);
+        let mut mem: Option<Shared> = None;
+        let mut known = None;
+        if dedupe && (size <= PRELOAD || !haves.is_empty()) {
+            let m = match load(&file, size) {
+                Ok(m) => m,
+                Err(e) => return self.read_failed(idx, path, e),
+            };
+            let bytes = (*m).as_ref();
+            let bytes = &bytes[..bytes.len().min(size as usize)];
+            let d = crate::dedupe::digest(bytes);
+            if before.is_some() && stamp(&file) == before {
+                let from = (self
+                    .sent
+                    .lookup(&d)
+                    .filter(|j| *j != idx)
+                    .map(|j| (j, false)))
+                .or_else(|| haves.iter().find(|h| h.1 == d).map(|h| (h.0, true)));
+                if let Some((from, local)) = from {
+                    return self.send_copy_whole(idx, from, bytes.len() as u64, d, local);
+                }
+                known = Some(d);
+            }
+            mem = Some(m);
+        }
+        let mut reader: Box<dyn Read + '_> = match &mem {
+            Some(m) => {
+                let b = (**m).as_ref();
+                Box::new(&b[..b.len().min(size as usize)])
+            }
+            None => Box::new(Read::take(&file, size)),
         };
-        let before = stamp(f.get_ref());
+        let mut planner = dedupe.then(|| self.planner(idx, PIECE));
         let mut h = blake3::Hasher::new();
         let mut off = 0u64;
         loop {
             let mut buf = vec![0u8; PIECE];
             let mut n = 0;
             while n < PIECE {
-                match f.read(&mut buf[n..]) {
+                match reader.read(&mut buf[n..]) {
                     Ok(0) => break,
                     Ok(k) => n += k,
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                     Err(e) => {
-                        self.problems.partial = true;
-                        self.conn.error(&format!(
-                            "rsync: [sender] read errors mapping \"{}\": {}",
-                            full_name(path),
-                            crate::error::io_text(&e)
-                        ))?;
-                        return self.conn.send(&Msg::FileFailed {
-                            idx,
-                            vanished: false,
-                        });
+                        drop(reader);
+                        return self.read_failed(idx, path, e);
                     }
                 }
             }
@@ -519,28 +533,48 @@ impl Sender {
                 break;
             }
             buf.truncate(n);
-            h.update(&buf);
-            self.stats.literal += n as u64;
-            self.conn.send(&Msg::Ops {
-                idx,
-                ops: vec![Op::Literal {
-                    dst: off,
-                    data: buf,
-                }],
-            })?;
+            if known.is_none() {
+                h.update(&buf);
+            }
+            match planner.as_mut() {
+                Some(p) => {
+                    let mut ops = Vec::new();
+                    p.push(&self.chunks, &buf, &mut ops);
+                    self.send_ops(idx, ops)?;
+                }
+                None => {
+                    self.stats.literal += n as u64;
+                    self.conn.send(&Msg::Ops {
+                        idx,
+                        ops: vec![Op::Literal {
+                            dst: off,
+                            data: buf,
+                        }],
+                    })?;
+                }
+            }
             off += n as u64;
             if n < PIECE {
                 break;
             }
         }
+        drop(reader);
+        let chunks = match planner {
+            Some(mut p) => {
+                let mut ops = Vec::new();
+                p.finish(&self.chunks, &mut ops);
+                self.send_ops(idx, ops)?;
+                self.account(p.tally, true);
+                Some(p.into_chunks())
+            }
+            None => None,
+        };
         // Changed while being read: what was sent may mix versions, so make the receiver's
-        // whole-file verification fail; it discards the update and asks once more.
-        let mut digest = *h.finalize().as_bytes();
-        if before.is_none() || stamp(f.get_ref()) != before {
+        // whole-file verification fail; it discards the update and asks once more. Such a file
+        // never enters the indexes.
+        let mut digest = known.unwrap_or_else(|| *h.finalize().as_bytes());
+        if before.is_none() || stamp(&file) != before {
             digest.iter_mut().for_each(|b| *b = !*b);
-        }
-        // A source that changed since it was hashed for dedupe must not enter the index.
-        if self.digests.remove(&idx).is_some_and(|d| d != digest) {
             return self.conn.send(&Msg::FileEnd {
                 idx,
                 digest,
@@ -548,7 +582,95 @@ impl Sender {
                 matched: 0,
             });
         }
-        self.finish_file(idx, digest)
+        self.finish_file(idx, digest, chunks)
+    }
+
+    fn read_failed(&mut self, idx: u32, path: &std::path::Path, e: std::io::Error) -> Result<()> {
+        self.problems.partial = true;
+        self.conn.error(&format!(
+            "rsync: [sender] read errors mapping \"{}\": {}",
+            full_name(path),
+            crate::error::io_text(&e)
+        ))?;
+        self.conn.send(&Msg::FileFailed {
+            idx,
+            vanished: false,
+        })
+    }
+
+    /// The whole file equals `from` (a completed file of this transfer, or with the
+    /// [`crate::dedupe::LOCAL`] bit a file already under the destination): one copy.
+    fn send_copy_whole(
+        &mut self,
+        idx: u32,
+        from: u32,
+        len: u64,
+        digest: [u8; 32],
+        local: bool,
+    ) -> Result<()> {
+        self.stats.deduped += len;
+        self.stats.dedup_files += 1;
+        self.stats.renamed += u64::from(local);
+        self.stats.matched += len;
+        self.stats.copy_ops += 1;
+        self.conn.send(&Msg::Ops {
+            idx,
+            ops: vec![Op::CopyFrom {
+                dst: 0,
+                file: from,
+                src: 0,
+                len,
+            }],
+        })?;
+        self.conn.send(&Msg::FileEnd {
+            idx,
+            digest,
+            literal: 0,
+            matched: len,
+        })
+    }
+
+    /// A chunk planner for `idx`: copies within the file only where the receiver writes in order
+    /// and writes every byte (not in place, not `--sparse`).
+    fn planner(&self, idx: u32, piece: usize) -> Planner {
+        Planner::new(idx, !self.opts.inplace && !self.opts.sparse, piece)
+    }
+
+    /// Stats of a planned file; `whole`: the planner saw all of it, so a single copy and no
+    /// literal is a whole-file duplicate.
+    fn account(&mut self, t: Tally, whole: bool) {
+        self.stats.literal += t.literal;
+        self.stats.matched += t.copied;
+        self.stats.copy_ops += t.copies;
+        self.stats.deduped += t.copied;
+        if whole && t.literal == 0 && t.copies == 1 {
+            self.stats.dedup_files += 1;
+        } else {
+            self.stats.dedup_chunk_bytes += t.copied;
+        }
+    }
+
+    /// Send planned ops in messages of about [`PIECE`] literal bytes.
+    fn send_ops(&mut self, idx: u32, ops: Vec<Op>) -> Result<()> {
+        let mut batch = Vec::new();
+        let mut bytes = 0usize;
+        for op in ops {
+            if let Op::Literal { data, .. } = &op {
+                bytes += data.len();
+            }
+            batch.push(op);
+            if bytes >= PIECE || batch.len() >= 4096 {
+                self.conn.send(&Msg::Ops {
+                    idx,
+                    ops: std::mem::take(&mut batch),
+                })?;
+                bytes = 0;
+            }
+        }
+        if !batch.is_empty() {
+            self.conn.send(&Msg::Ops { idx, ops: batch })?;
+        }
+        Ok(())
     }
 
     /// In place: send the ranges the receiver could not build from copies, then `FileEnd`.
@@ -581,10 +703,12 @@ impl Sender {
         self.send_ranges(idx, data, lits)
     }
 
-    /// Send `ranges` of the source as literals (re-read from the mapping), then `FileEnd`.
+    /// Send `ranges` of the source as literals (re-read from the mapping; with dedupe, chunks
+    /// already on the receiver become copies), then `FileEnd`.
     fn send_ranges(&mut self, idx: u32, data: Shared, ranges: Vec<(u64, u64)>) -> Result<()> {
         let bytes = (*data).as_ref();
-        let mut batch = Vec::new();
+        let mut planner = self.planners.remove(&idx);
+        let mut ops = Vec::new();
         let mut size = 0usize;
         for (off, len) in ranges {
             let end = off
@@ -593,38 +717,44 @@ impl Sender {
                 .ok_or_else(|| {
                     Error::protocol("protocol error: literal request beyond the end of the file")
                 })?;
-            let mut at = off;
-            while at < end {
-                let n = (end - at).min(LITERAL_PIECE as u64);
-                let piece = bytes[at as usize..(at + n) as usize].to_vec();
-                self.stats.literal += n;
-                size += n as usize;
-                batch.push(Op::Literal {
-                    dst: at,
-                    data: piece,
-                });
-                at += n;
-                if size >= PIECE {
-                    self.conn.send(&Msg::Ops {
-                        idx,
-                        ops: std::mem::take(&mut batch),
-                    })?;
-                    size = 0;
+            let range = &bytes[off as usize..end as usize];
+            match planner.as_mut() {
+                Some(p) => p.range(&self.chunks, range, off, &mut ops),
+                None => {
+                    self.stats.literal += len;
+                    ops.extend(
+                        range
+                            .chunks(LITERAL_PIECE)
+                            .zip((off..).step_by(LITERAL_PIECE))
+                            .map(|(piece, at)| Op::Literal {
+                                dst: at,
+                                data: piece.to_vec(),
+                            }),
+                    );
                 }
             }
+            size += len as usize;
+            if size >= PIECE {
+                self.send_ops(idx, std::mem::take(&mut ops))?;
+                size = 0;
+            }
         }
-        if !batch.is_empty() {
-            self.conn.send(&Msg::Ops { idx, ops: batch })?;
-        }
-        let digest = match self.digests.remove(&idx) {
-            Some(d) => d,
-            None => crate::dedupe::digest(bytes),
-        };
-        self.finish_file(idx, digest)
+        self.send_ops(idx, ops)?;
+        let chunks = planner.map(|p| {
+            self.account(p.tally, false);
+            p.into_chunks()
+        });
+        self.finish_file(idx, crate::dedupe::digest(bytes), chunks)
     }
 
-    /// `FileEnd` for a completely sent file; from now on later files may copy it.
-    fn finish_file(&mut self, idx: u32, digest: [u8; 32]) -> Result<()> {
+    /// `FileEnd` for a completely sent file; from now on later files may copy it (as a whole, or
+    /// the `chunks` its planner saw).
+    fn finish_file(
+        &mut self,
+        idx: u32,
+        digest: [u8; 32],
+        chunks: Option<Vec<(u128, Loc)>>,
+    ) -> Result<()> {
         if self.opts.dedupe
             && self
                 .flist
@@ -632,6 +762,9 @@ impl Sender {
                 .is_some_and(|e| e.size >= crate::dedupe::MIN_SIZE)
         {
             self.sent.insert(digest, idx);
+            if let Some(c) = chunks {
+                self.chunks.commit(c);
+            }
         }
         self.conn.send(&Msg::FileEnd {
             idx,

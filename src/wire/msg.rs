@@ -48,6 +48,10 @@ pub struct Stats {
     pub sender_engine_us: u64,
     /// Copy operations sent (rsync's -vv "matches").
     pub copy_ops: u64,
+    /// Of `deduped`: bytes copied as chunks (the rest were whole files), and whole files copied
+    /// from a file already under the destination (renamed or moved).
+    pub dedup_chunk_bytes: u64,
+    pub renamed: u64,
 }
 
 impl Stats {
@@ -83,6 +87,8 @@ impl Stats {
             self.sender_engine_msgs,
             self.sender_engine_us,
             self.copy_ops,
+            self.dedup_chunk_bytes,
+            self.renamed,
         ]);
         v
     }
@@ -118,6 +124,8 @@ impl Stats {
             sender_engine_msgs: g(33),
             sender_engine_us: g(34),
             copy_ops: g(35),
+            dedup_chunk_bytes: g(36),
+            renamed: g(37),
         }
     }
 }

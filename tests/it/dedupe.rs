@@ -54,7 +54,9 @@ fn duplicates_across_files_are_sent_once() {
     same_tree(&s, &t.path().join("dst"));
     assert!(sent < (1 << 20) + 200_000, "sent {sent}");
     assert!(
-        text.contains("Deduplicated data: 2,097,152 bytes (2 files)"),
+        text.contains(
+            "Deduplicated data: 2,097,152 bytes (files: 2,097,152 bytes in 2 files, 0 renamed or moved; chunks: 0 bytes)"
+        ),
         "{text}"
     );
     // --no-dedupe: the plain behaviour, everything sent.

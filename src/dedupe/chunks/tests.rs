@@ -16,7 +16,9 @@ fn rebuild(idx: u32, len: usize, ops: &[Op], done: &HashMap<u32, Vec<u8>>) -> Ve
             Op::Literal { dst, data } => {
                 let d = *dst as usize;
                 out[d..d + data.len()].copy_from_slice(data);
-                written[d..d + data.len()].iter_mut().for_each(|w| *w = true);
+                written[d..d + data.len()]
+                    .iter_mut()
+                    .for_each(|w| *w = true);
             }
             Op::CopyFrom {
                 dst,
@@ -26,8 +28,14 @@ fn rebuild(idx: u32, len: usize, ops: &[Op], done: &HashMap<u32, Vec<u8>>) -> Ve
             } => {
                 let (d, s, n) = (*dst as usize, *src as usize, *len as usize);
                 let bytes = if *file == idx {
-                    assert!(s + n <= d, "a copy within the file overlaps its destination");
-                    assert!(written[s..s + n].iter().all(|w| *w), "copy of unwritten bytes");
+                    assert!(
+                        s + n <= d,
+                        "a copy within the file overlaps its destination"
+                    );
+                    assert!(
+                        written[s..s + n].iter().all(|w| *w),
+                        "copy of unwritten bytes"
+                    );
                     out[s..s + n].to_vec()
                 } else {
                     done.get(file).expect("copy from an incomplete file")[s..s + n].to_vec()

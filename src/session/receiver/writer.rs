@@ -191,7 +191,7 @@ impl Receiver {
                 copies.push((*dst, *src, *len));
                 continue;
             }
-            if let Err(err) = job.writer.apply(op, job.basis.as_ref(), &other) {
+            if let Err(err) = job.writer.apply(op, job.basis.as_ref(), &other, idx) {
                 if matches!(op, engine::Op::CopyFrom { .. }) {
                     // The dedupe source is gone: the digest check fails and the file is redone
                     // without dedupe.
