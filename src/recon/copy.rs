@@ -104,7 +104,7 @@ fn clone_range(from: &File, src: u64, to: &File, dst: u64, len: u64) -> io::Resu
         Ok(m) => std::os::unix::fs::MetadataExt::blksize(&m).max(512),
         Err(_) => return Ok(false),
     };
-    if len == 0 || src % blk != 0 || dst % blk != 0 || len % blk != 0 {
+    if len == 0 || [src, dst, len].iter().any(|x| !x.is_multiple_of(blk)) {
         return Ok(false);
     }
     let arg = libc::file_clone_range {

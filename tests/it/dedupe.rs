@@ -147,3 +147,131 @@ fn hard_links_are_kept_with_h() {
     assert_ne!(ino("a"), ino("c"), "dedupe makes copies, not links");
     same_tree(&s, &t.path().join("dst"));
 }
+
+/// A file repeating one block (within-file chunks) and a file embedding another file's content
+/// at an offset (chunks across files): each piece of content crosses the wire about once.
+#[test]
+fn repeated_chunks_within_and_across_files_are_sent_once() {
+    let t = tempfile::tempdir().unwrap();
+    let s = t.path().join("src");
+    std::fs::create_dir_all(&s).unwrap();
+    let blk = rnd(256 << 10, 20);
+    let mut rep = Vec::new();
+    for _ in 0..8 {
+        rep.extend_from_slice(&blk);
+    }
+    rep.extend(rnd(10_000, 21));
+    std::fs::write(s.join("a-repeats"), &rep).unwrap();
+    let lib = rnd(500_000, 22);
+    std::fs::write(s.join("b-lib"), &lib).unwrap();
+    let mut embed = rnd(3_333, 23);
+    embed.extend_from_slice(&lib);
+    embed.extend(rnd(7_000, 24));
+    std::fs::write(s.join("c-embeds"), &embed).unwrap();
+    let (code, sent, text) = run(&["-a", "src/", "dst/"], t.path());
+    assert_eq!(code, 0, "{text}");
+    same_tree(&s, &t.path().join("dst"));
+    // Distinct content: one block + tail, the library, and c's own 10 KB (plus the chunks that
+    // straddle the edges of each repeat: at most one 64 KiB chunk each).
+    let distinct = (256 << 10) + 10_000 + 500_000 + 10_333;
+    assert!(sent < distinct + 3 * 65_536, "sent {sent}\n{text}");
+    assert!(text.contains("; chunks: "), "{text}");
+    assert!(!text.contains("; chunks: 0 bytes)"), "{text}");
+    // --no-dedupe: everything is sent.
+    let (code, sent, _) = run(&["-a", "--no-dedupe", "src/", "dst2/"], t.path());
+    assert_eq!(code, 0);
+    same_tree(&s, &t.path().join("dst2"));
+    assert!(sent as usize > rep.len() + lib.len() + embed.len(), "sent {sent}");
+}
+
+/// A delta-transferred file whose inserted bytes were sent earlier in the run (as another
+/// file): the literal gap becomes a copy of that file.
+#[test]
+fn a_delta_literal_already_sent_is_copied() {
+    for engine in ["parasync", "dsync", "rsync"] {
+        let t = tempfile::tempdir().unwrap();
+        let (s, d) = (t.path().join("src"), t.path().join("dst"));
+        std::fs::create_dir_all(&s).unwrap();
+        std::fs::create_dir_all(&d).unwrap();
+        let insert = rnd(300_000, 30);
+        std::fs::write(s.join("a-new"), &insert).unwrap();
+        let old = rnd(1 << 20, 31);
+        std::fs::write(d.join("b-big"), &old).unwrap();
+        let mut new = old[..400_000].to_vec();
+        new.extend_from_slice(&insert);
+        new.extend_from_slice(&old[400_000..]);
+        std::fs::write(s.join("b-big"), &new).unwrap();
+        let e = format!("--engine={engine}");
+        let (code, sent, text) = run(&["-a", "--no-whole-file", &e, "src/", "dst/"], t.path());
+        assert_eq!(code, 0, "{text}");
+        same_tree(&s, &d);
+        // a-new once (300 KB) plus the delta's bookkeeping; not the insert a second time.
+        assert!(sent < 300_000 + 120_000, "{engine}: sent {sent}\n{text}");
+    }
+}
+
+/// Over SSH, a small tree like the `dupes` benchmark plus shared chunks: the same result as
+/// rsync's, and far fewer bytes.
+#[test]
+fn dupes_over_ssh_match_rsync_with_fewer_bytes() {
+    use crate::util::{assert_same_tree, Cmp, Twin};
+    let s = crate::need_sshd!();
+    let t = Twin::new(|w| {
+        let src = w.join("src");
+        let distinct: Vec<Vec<u8>> = (0..10).map(|i| rnd(64 << 10, 100 + i)).collect();
+        for i in 0..60u64 {
+            let dir = src.join(format!("g{:02}", i % 6));
+            std::fs::create_dir_all(&dir).unwrap();
+            let data = match i % 3 {
+                // An exact copy of a shared content.
+                0 => distinct[(i % 10) as usize].clone(),
+                // A shared content inside unique bytes.
+                1 => {
+                    let mut v = rnd(2_000, 200 + i);
+                    v.extend_from_slice(&distinct[(i % 10) as usize]);
+                    v.extend(rnd(1_000, 300 + i));
+                    v
+                }
+                _ => rnd(64 << 10, 400 + i),
+            };
+            std::fs::write(dir.join(format!("file{i:03}.bin")), data).unwrap();
+        }
+        std::fs::create_dir_all(w.join("dst")).unwrap();
+        // Equal times in both workspaces.
+        let t = filetime::FileTime::from_unix_time(1_700_000_000, 0);
+        for i in 0..60 {
+            let f = src.join(format!("g{:02}/file{i:03}.bin", i % 6));
+            filetime::set_file_mtime(f, t).unwrap();
+        }
+        for g in 0..6 {
+            filetime::set_file_mtime(src.join(format!("g{g:02}")), t).unwrap();
+        }
+        filetime::set_file_mtime(&src, t).unwrap();
+    });
+    let wrap = s.wrapper.to_str().unwrap();
+    let args = ["-a", "--delete", "--stats", "src/", "127.0.0.1:{WS}/dst/"];
+    let pair = t.run_with(&args, &["-e", wrap], &["-e", wrap, "--rsync-path={BIN}"]);
+    pair.r.expect(0, "rsync");
+    pair.p.expect(0, "parasync");
+    t.assert_trees("dst", Cmp::ALL);
+    let sent = |o: &crate::util::Out| -> u64 {
+        o.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("Total bytes sent: "))
+            .map(|v| v.replace(',', "").parse().unwrap())
+            .unwrap()
+    };
+    let (r, p) = (sent(&pair.r), sent(&pair.p));
+    eprintln!("dupes over ssh: parasync {p} bytes, rsync {r} bytes");
+    // Distinct content: 10 shared + 20 unique 64 KiB files and 20 × 3 KB of unique edges (plus
+    // the chunks straddling them).
+    let distinct = 30 * 65_536 + 20 * 3_000;
+    assert!(p < distinct + 20 * 16_384, "parasync sent {p}\n{}", pair.p.stdout);
+    assert!(p * 10 < r * 6, "parasync {p} vs rsync {r}");
+    // --no-dedupe: rsync's volume.
+    let args = ["-a", "--no-dedupe", "--stats", "src/", "127.0.0.1:{WS}/dst2/"];
+    let pair = t.run_with(&args, &["-e", wrap], &["-e", wrap, "--rsync-path={BIN}"]);
+    pair.p.expect(0, "parasync --no-dedupe");
+    assert!(sent(&pair.p) * 100 > r * 98, "{} vs {r}", sent(&pair.p));
+    assert_same_tree(&t.p.join("src"), &t.p.join("dst2"), Cmp::ALL.no_root());
+}
