@@ -181,7 +181,10 @@ fn repeated_chunks_within_and_across_files_are_sent_once() {
     let (code, sent, _) = run(&["-a", "--no-dedupe", "src/", "dst2/"], t.path());
     assert_eq!(code, 0);
     same_tree(&s, &t.path().join("dst2"));
-    assert!(sent as usize > rep.len() + lib.len() + embed.len(), "sent {sent}");
+    assert!(
+        sent as usize > rep.len() + lib.len() + embed.len(),
+        "sent {sent}"
+    );
 }
 
 /// A delta-transferred file whose inserted bytes were sent earlier in the run (as another
@@ -266,12 +269,74 @@ fn dupes_over_ssh_match_rsync_with_fewer_bytes() {
     // Distinct content: 10 shared + 20 unique 64 KiB files and 20 × 3 KB of unique edges (plus
     // the chunks straddling them).
     let distinct = 30 * 65_536 + 20 * 3_000;
-    assert!(p < distinct + 20 * 24_576, "parasync sent {p}\n{}", pair.p.stdout);
+    assert!(
+        p < distinct + 20 * 24_576,
+        "parasync sent {p}\n{}",
+        pair.p.stdout
+    );
     assert!(p * 100 < r * 65, "parasync {p} vs rsync {r}");
     // --no-dedupe: rsync's volume.
-    let args = ["-a", "--no-dedupe", "--stats", "src/", "127.0.0.1:{WS}/dst2/"];
+    let args = [
+        "-a",
+        "--no-dedupe",
+        "--stats",
+        "src/",
+        "127.0.0.1:{WS}/dst2/",
+    ];
     let pair = t.run_with(&args, &["-e", wrap], &["-e", wrap, "--rsync-path={BIN}"]);
     pair.p.expect(0, "parasync --no-dedupe");
     assert!(sent(&pair.p) * 100 > r * 98, "{} vs {r}", sent(&pair.p));
     assert_same_tree(&t.p.join("src"), &t.p.join("dst2"), Cmp::ALL.no_root());
+}
+
+/// A chunk source changed on the receiver after it was written (by someone else) and before a
+/// later file copies from it: the copy fails verification, the file is sent again as plain data,
+/// and the result is the source. The sender is slowed by `--bwlimit` so the change lands first.
+#[test]
+fn a_chunk_source_changed_underneath_falls_back_to_data() {
+    let t = tempfile::tempdir().unwrap();
+    let s = t.path().join("src");
+    std::fs::create_dir_all(&s).unwrap();
+    let shared = rnd(200_000, 40);
+    std::fs::write(s.join("a-src"), &shared).unwrap();
+    std::fs::write(s.join("b-filler"), rnd(1 << 20, 41)).unwrap();
+    let mut c = rnd(5_000, 42);
+    c.extend_from_slice(&shared);
+    c.extend(rnd(3_000, 43));
+    std::fs::write(s.join("c-copier"), &c).unwrap();
+    let d = t.path().join("dst");
+    std::fs::create_dir_all(&d).unwrap();
+    // The remote shell starts a watcher that flips a byte of dst/a-src as soon as it exists.
+    let rsh = t.path().join("rsh");
+    let a = d.join("a-src");
+    std::fs::write(
+        &rsh,
+        format!(
+            "#!/bin/sh\nshift\n(for i in $(seq 1 1000); do if [ -f {a} ]; then printf X | dd of={a} bs=1 seek=100000 conv=notrunc 2>/dev/null; break; fi; sleep 0.005; done) &\nexec sh -c \"$*\"\n",
+            a = a.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&rsh, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_parasync"))
+        .args(["-av", "--bwlimit=4000", "-e"])
+        .arg(&rsh)
+        .arg(format!("--rsync-path={}", env!("CARGO_BIN_EXE_parasync")))
+        .arg("src/")
+        .arg(format!("h:{}/", d.display()))
+        .current_dir(t.path())
+        .output()
+        .unwrap();
+    let code = out.status.code().unwrap_or(-1);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(std::fs::read(d.join("c-copier")).unwrap(), c);
+    assert_ne!(
+        std::fs::read(&a).unwrap(),
+        shared,
+        "the watcher did not run"
+    );
+    assert!(text.contains("c-copier failed verification"), "{text}");
 }
