@@ -19,6 +19,13 @@
 //!   receiver reorders writes) and with `--sparse` (zero runs are not written) this is off.
 //! * Copies of other files only read their final, verified content; a source that differs
 //!   anyway (changed underneath) fails the digest and the file is sent again as plain data.
+//!
+//! Chunk edges: a shared run rarely starts or ends on a chunk boundary, so the chunks straddling
+//! its edges would be sent although most of their bytes are shared. A copy of another file is
+//! therefore extended byte by byte over the pending literal before it and into the chunk after
+//! it, comparing with the sender's copy of that file (a bounded positional read of at most one
+//! chunk per edge; the index never holds data). If that file changed since it was sent, the
+//! extension is wrong and the whole-file digest makes the receiver redo the file as data.
 
 use crate::engine::chunker::{chunk, Config};
 use crate::engine::Op;
@@ -35,6 +42,10 @@ pub const MIN_CHUNK: usize = 512;
 /// At most this many chunks are indexed (≈ 40 bytes each: 80 MiB, 16 GiB of distinct content at
 /// the average chunk size); later chunks are still deduped against the index, just not entered.
 pub const MAX_ENTRIES: usize = 1 << 21;
+
+/// Reads `len` bytes at an offset of a completed file of this transfer, as the sender has them
+/// (fewer at its end; `None` when unreadable).
+pub type ReadSrc<'a> = dyn FnMut(u32, u64, usize) -> Option<Vec<u8>> + 'a;
 
 /// Where a chunk's bytes are: `file` (file-list index) at `off`, `len` bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -121,17 +132,24 @@ impl Planner {
     }
 
     /// Plan a complete range `data` that lands at `dst` of the file.
-    pub fn range(&mut self, ix: &ChunkIndex, data: &[u8], dst: u64, out: &mut Vec<Op>) {
+    pub fn range(
+        &mut self,
+        ix: &ChunkIndex,
+        data: &[u8],
+        dst: u64,
+        out: &mut Vec<Op>,
+        rd: &mut ReadSrc,
+    ) {
         for c in chunk(&CHUNKER, data) {
             let s = c.off as usize;
-            self.one(ix, &data[s..s + c.len as usize], dst + c.off, out);
+            self.one(ix, &data[s..s + c.len as usize], dst + c.off, out, rd);
         }
         self.flush(out);
     }
 
     /// Streaming: the next `data` of a file sent from offset 0; the last (possibly unfinished)
     /// chunk waits for more. [`Planner::finish`] plans the rest.
-    pub fn push(&mut self, ix: &ChunkIndex, data: &[u8], out: &mut Vec<Op>) {
+    pub fn push(&mut self, ix: &ChunkIndex, data: &[u8], out: &mut Vec<Op>, rd: &mut ReadSrc) {
         let mut buf = std::mem::take(&mut self.carry);
         buf.extend_from_slice(data);
         let cuts = chunk(&CHUNKER, &buf);
@@ -140,7 +158,13 @@ impl Planner {
         };
         for c in done {
             let s = c.off as usize;
-            self.one(ix, &buf[s..s + c.len as usize], self.carry_at + c.off, out);
+            self.one(
+                ix,
+                &buf[s..s + c.len as usize],
+                self.carry_at + c.off,
+                out,
+                rd,
+            );
         }
         let at = self.carry_at + last.off;
         buf.drain(..last.off as usize);
@@ -152,10 +176,10 @@ impl Planner {
     }
 
     /// Streaming: plan what is left.
-    pub fn finish(&mut self, ix: &ChunkIndex, out: &mut Vec<Op>) {
+    pub fn finish(&mut self, ix: &ChunkIndex, out: &mut Vec<Op>, rd: &mut ReadSrc) {
         let rest = std::mem::take(&mut self.carry);
         let at = self.carry_at;
-        self.range(ix, &rest, at, out);
+        self.range(ix, &rest, at, out, rd);
     }
 
     /// The chunks to enter into the index once the file is complete.
@@ -163,7 +187,14 @@ impl Planner {
         self.new
     }
 
-    fn one(&mut self, ix: &ChunkIndex, bytes: &[u8], dst: u64, out: &mut Vec<Op>) {
+    fn one(
+        &mut self,
+        ix: &ChunkIndex,
+        bytes: &[u8],
+        dst: u64,
+        out: &mut Vec<Op>,
+        rd: &mut ReadSrc,
+    ) {
         let key = xxh3_128(bytes);
         let len = bytes.len() as u32;
         let own = if self.self_copies {
@@ -171,7 +202,8 @@ impl Planner {
         } else {
             None
         };
-        let found = [ix.get(key, len), own].into_iter().flatten();
+        let theirs = ix.get(key, len).filter(|l| l.file != self.idx);
+        let found = [theirs, own].into_iter().flatten();
         // A copy that continues the last op merges into it; otherwise the first candidate.
         let prev = self.lit.is_empty().then(|| out.last()).flatten();
         let mut pick = None;
@@ -183,52 +215,104 @@ impl Planner {
                 len: n,
             }) = prev
             {
-                let merged_ok = *file != self.idx || src + n + u64::from(len) <= *d;
-                if *file == l.file && src + n == l.off && d + n == dst && merged_ok {
-                    pick = Some((l, true));
+                if *file == l.file && src + n == l.off && d + n == dst {
+                    pick = Some(l);
                     break;
                 }
             }
             if pick.is_none() && bytes.len() >= MIN_CHUNK {
-                pick = Some((l, false));
+                pick = Some(l);
             }
         }
+        let loc = Loc {
+            file: self.idx,
+            off: dst,
+            len,
+        };
         match pick {
-            Some((l, merge)) => {
-                self.flush(out);
-                self.tally.copied += u64::from(len);
-                if merge {
-                    if let Some(Op::CopyFrom { len: n, .. }) = out.last_mut() {
-                        *n += u64::from(len);
+            Some(l) => {
+                // Extend backwards over the pending literal where it equals the source.
+                let mut q = 0;
+                if l.file != self.idx && !self.lit.is_empty() && l.off > 0 {
+                    let k = self.lit.len().min(l.off as usize).min(CHUNKER.max);
+                    if let Some(b) = rd(l.file, l.off - k as u64, k).filter(|b| b.len() == k) {
+                        let tail = &self.lit[self.lit.len() - k..];
+                        q = b
+                            .iter()
+                            .rev()
+                            .zip(tail.iter().rev())
+                            .take_while(|(x, y)| x == y)
+                            .count();
                     }
-                } else {
-                    self.tally.copies += 1;
-                    out.push(Op::CopyFrom {
-                        dst,
-                        file: l.file,
-                        src: l.off,
-                        len: u64::from(len),
-                    });
                 }
+                self.lit.truncate(self.lit.len() - q);
+                self.flush(out);
+                let q = q as u64;
+                self.copy(out, l.file, l.off - q, dst - q, u64::from(len) + q);
             }
             None => {
-                if self.lit.is_empty() {
-                    self.lit_at = dst;
+                // Extend the copy just made forwards into this chunk.
+                let mut p = 0;
+                if let (
+                    true,
+                    Some(Op::CopyFrom {
+                        file, src, len: n, ..
+                    }),
+                ) = (self.lit.is_empty(), out.last())
+                {
+                    if *file != self.idx {
+                        if let Some(b) = rd(*file, src + n, bytes.len()) {
+                            p = b.iter().zip(bytes).take_while(|(x, y)| x == y).count();
+                        }
+                    }
                 }
-                self.lit.extend_from_slice(bytes);
-                let loc = Loc {
-                    file: self.idx,
-                    off: dst,
-                    len,
-                };
+                if p > 0 {
+                    if let Some(Op::CopyFrom { len: n, .. }) = out.last_mut() {
+                        *n += p as u64;
+                    }
+                    self.tally.copied += p as u64;
+                }
+                if p < bytes.len() {
+                    if self.lit.is_empty() {
+                        self.lit_at = dst + p as u64;
+                    }
+                    self.lit.extend_from_slice(&bytes[p..]);
+                }
+                // The chunk's final bytes are at `dst` of this file however they got there.
                 if self.new.len() < MAX_ENTRIES {
                     self.new.push((key, loc));
-                    if self.self_copies {
+                    if self.self_copies && p == 0 {
                         self.own.entry(key).or_insert(loc);
                     }
                 }
             }
         }
+    }
+
+    /// Append a copy, merged into the previous op when it continues it (a copy within the file
+    /// only while its source still ends before its destination).
+    fn copy(&mut self, out: &mut Vec<Op>, file: u32, src: u64, dst: u64, len: u64) {
+        self.tally.copied += len;
+        if let Some(Op::CopyFrom {
+            dst: d,
+            file: f,
+            src: s,
+            len: n,
+        }) = out.last_mut()
+        {
+            let fits = file != self.idx || *s + *n + len <= *d;
+            if *f == file && *s + *n == src && *d + *n == dst && fits {
+                *n += len;
+                return;
+            }
+        }
+        self.tally.copies += 1;
+        out.push(Op::CopyFrom {
+            dst,
+            file,
+            src,
+            len,
+        });
     }
 
     /// Emit the pending literal bytes in pieces of at most `piece`.

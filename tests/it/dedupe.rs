@@ -171,10 +171,12 @@ fn repeated_chunks_within_and_across_files_are_sent_once() {
     let (code, sent, text) = run(&["-a", "src/", "dst/"], t.path());
     assert_eq!(code, 0, "{text}");
     same_tree(&s, &t.path().join("dst"));
-    // Distinct content: one block + tail, the library, and c's own 10 KB (plus the chunks that
-    // straddle the edges of each repeat: at most one 64 KiB chunk each).
+    // Distinct content: one block + tail, the library, and c's own 10 KB; the copies of the
+    // library are extended over its edges, the repeats within a file lose the chunks straddling
+    // each repeat's edges.
     let distinct = (256 << 10) + 10_000 + 500_000 + 10_333;
-    assert!(sent < distinct + 3 * 65_536, "sent {sent}\n{text}");
+    eprintln!("within and across files: sent {sent}, distinct {distinct}");
+    assert!(sent < distinct + 65_536, "sent {sent}\n{text}");
     assert!(text.contains("; chunks: "), "{text}");
     assert!(!text.contains("; chunks: 0 bytes)"), "{text}");
     // --no-dedupe: everything is sent.
@@ -266,15 +268,15 @@ fn dupes_over_ssh_match_rsync_with_fewer_bytes() {
     };
     let (r, p) = (sent(&pair.r), sent(&pair.p));
     eprintln!("dupes over ssh: parasync {p} bytes, rsync {r} bytes");
-    // Distinct content: 10 shared + 20 unique 64 KiB files and 20 × 3 KB of unique edges (plus
-    // the chunks straddling them).
+    // Distinct content: 10 shared + 20 unique 64 KiB files and 20 × 3 KB of unique edges (copies
+    // are extended over the chunks straddling the edges), plus per-file protocol bytes.
     let distinct = 30 * 65_536 + 20 * 3_000;
     assert!(
         p < distinct + 20 * 24_576,
         "parasync sent {p}\n{}",
         pair.p.stdout
     );
-    assert!(p * 100 < r * 65, "parasync {p} vs rsync {r}");
+    assert!(p * 100 < r * 56, "parasync {p} vs rsync {r}");
     // --no-dedupe: rsync's volume.
     let args = [
         "-a",

@@ -48,6 +48,33 @@ fn load(f: &File, size: u64) -> std::io::Result<Shared> {
     Ok(std::sync::Arc::new(map))
 }
 
+/// Positional reads of completed source files for extending copies at chunk edges (the last
+/// file opened stays open: consecutive edges usually read the same one).
+fn source_reader<'a>(
+    paths: &'a [std::path::PathBuf],
+    open: &'a mut Option<(u32, File)>,
+) -> impl FnMut(u32, u64, usize) -> Option<Vec<u8>> + 'a {
+    move |file, off, len| {
+        use std::os::unix::fs::FileExt;
+        if open.as_ref().is_none_or(|(f, _)| *f != file) {
+            *open = Some((file, File::open(paths.get(file as usize)?).ok()?));
+        }
+        let f = &open.as_ref()?.1;
+        let mut buf = vec![0u8; len];
+        let mut n = 0;
+        while n < len {
+            match f.read_at(&mut buf[n..], off + n as u64) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => return None,
+            }
+        }
+        buf.truncate(n);
+        Some(buf)
+    }
+}
+
 impl Sender {
     /// Send at most the listed `size` bytes: a file that grew since the walk is sent as the
     /// prefix the receiver expects (the digest covers exactly what was sent), one that shrank
@@ -102,6 +129,7 @@ impl Sender {
             None => Box::new(Read::take(&file, size)),
         };
         let mut planner = dedupe.then(|| self.planner(idx, PIECE));
+        let mut open = None;
         let mut h = blake3::Hasher::new();
         let mut off = 0u64;
         loop {
@@ -128,7 +156,12 @@ impl Sender {
             match planner.as_mut() {
                 Some(p) => {
                     let mut ops = Vec::new();
-                    p.push(&self.chunks, &buf, &mut ops);
+                    p.push(
+                        &self.chunks,
+                        &buf,
+                        &mut ops,
+                        &mut source_reader(&self.paths, &mut open),
+                    );
                     self.send_ops(idx, ops)?;
                 }
                 None => {
@@ -151,7 +184,11 @@ impl Sender {
         let chunks = match planner {
             Some(mut p) => {
                 let mut ops = Vec::new();
-                p.finish(&self.chunks, &mut ops);
+                p.finish(
+                    &self.chunks,
+                    &mut ops,
+                    &mut source_reader(&self.paths, &mut open),
+                );
                 self.send_ops(idx, ops)?;
                 self.account(p.tally, true);
                 Some(p.into_chunks())
@@ -272,6 +309,7 @@ impl Sender {
     ) -> Result<()> {
         let bytes = (*data).as_ref();
         let mut planner = self.planners.remove(&idx);
+        let mut open = None;
         let mut ops = Vec::new();
         let mut size = 0usize;
         for (off, len) in ranges {
@@ -283,7 +321,13 @@ impl Sender {
                 })?;
             let range = &bytes[off as usize..end as usize];
             match planner.as_mut() {
-                Some(p) => p.range(&self.chunks, range, off, &mut ops),
+                Some(p) => p.range(
+                    &self.chunks,
+                    range,
+                    off,
+                    &mut ops,
+                    &mut source_reader(&self.paths, &mut open),
+                ),
                 None => {
                     self.stats.literal += len;
                     ops.extend(
