@@ -32,14 +32,14 @@ use crate::engine::Op;
 use std::collections::HashMap;
 use xxhash_rust::xxh3::xxh3_128;
 
-/// The chunker: ParaSync's continuous Gear (4 KiB min, ~8 KiB average, 64 KiB max). Its cut
+/// The chunker: ParaSync's continuous Gear (4 KiB min, ~12 KiB average, 64 KiB max). Its cut
 /// points depend only on the 64 bytes before them, so chunking a stream piece by piece (with the
 /// unfinished last chunk carried over) finds the same chunks as one pass over the whole file.
 pub const CHUNKER: Config = Config::PARASYNC;
 /// A chunk shorter than this starts no copy (a `CopyFrom` costs about 20 bytes on the wire); it
 /// only extends a copy that it continues in the same source.
 pub const MIN_CHUNK: usize = 512;
-/// At most this many chunks are indexed (≈ 40 bytes each: 80 MiB, 16 GiB of distinct content at
+/// At most this many chunks are indexed (≈ 40 bytes each: 80 MiB, 24 GiB of distinct content at
 /// the average chunk size); later chunks are still deduped against the index, just not entered.
 pub const MAX_ENTRIES: usize = 1 << 21;
 
