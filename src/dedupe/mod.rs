@@ -2,7 +2,7 @@
 //!
 //! rsync sends every new file in full even when the same bytes were sent a moment ago under another
 //! name, or already sit under the destination under an old name (a moved directory). parasync keeps
-//! two indexes and rewrites such files into `CopyFrom` ops:
+//! three indexes and rewrites such content into `CopyFrom` ops:
 //!
 //! * [`SentIndex`] (sender): BLAKE3 of every file whose transfer has *completed* in this run. A file
 //!   with the same digest becomes one `CopyFrom` of the earlier file. Only completed files are
@@ -14,6 +14,11 @@
 //!   the candidate whose digest equals the source's. This is how a renamed or moved file costs ~0
 //!   bytes; deletions are deferred to the end of the run so a file `--delete` removes can still be
 //!   read (design.md §6 "a file about to be deleted stays until its last reader is done").
+//! * [`chunks::ChunkIndex`] (sender): CDC chunks of the literal data of completed files; a chunk
+//!   already on the receiver, in another file or earlier in the same one, becomes a `CopyFrom` of
+//!   that range (see [`chunks`] for the ordering rules). Whole-file duplicates of large files are
+//!   found this way too (their chunk copies merge into one op), without a digest pass before
+//!   sending.
 //!
 //! Safety does not rest on the indexes: every file is still verified by its whole-file BLAKE3, and a
 //! mismatch (a candidate changed between hashing and copying, a copy source that failed) re-requests
