@@ -21,11 +21,12 @@
 //!   anyway (changed underneath) fails the digest and the file is sent again as plain data.
 //!
 //! Chunk edges: a shared run rarely starts or ends on a chunk boundary, so the chunks straddling
-//! its edges would be sent although most of their bytes are shared. A copy of another file is
-//! therefore extended byte by byte over the pending literal before it and into the chunk after
-//! it, comparing with the sender's copy of that file (a bounded positional read of at most one
-//! chunk per edge; the index never holds data). If that file changed since it was sent, the
-//! extension is wrong and the whole-file digest makes the receiver redo the file as data.
+//! its edges would be sent although most of their bytes are shared. A copy is therefore extended
+//! byte by byte over the pending literal before it and into the chunk after it, comparing with
+//! the sender's copy of its source file (a bounded positional read of at most one chunk per edge;
+//! the index never holds data); within one file only as far as the source still ends before the
+//! destination. If the source changed since it was sent, the extension is wrong and the
+//! whole-file digest makes the receiver redo the file as data.
 
 use crate::engine::chunker::{chunk, Config};
 use crate::engine::Op;
@@ -170,8 +171,9 @@ impl Planner {
         buf.drain(..last.off as usize);
         self.carry = buf;
         self.carry_at = at;
-        if self.lit.len() >= self.piece {
-            self.flush(out);
+        // Emit long literal runs, keeping one chunk's worth for a backward extension.
+        if self.lit.len() >= self.piece + CHUNKER.max {
+            self.flush_keep(out, CHUNKER.max);
         }
     }
 
@@ -232,9 +234,20 @@ impl Planner {
         match pick {
             Some(l) => {
                 // Extend backwards over the pending literal where it equals the source.
+                // Within the file the extended source must still end before its destination.
+                let room = if l.file == self.idx {
+                    (dst - l.off - u64::from(len)) as usize
+                } else {
+                    usize::MAX
+                };
                 let mut q = 0;
-                if l.file != self.idx && !self.lit.is_empty() && l.off > 0 {
-                    let k = self.lit.len().min(l.off as usize).min(CHUNKER.max);
+                if !self.lit.is_empty() && l.off > 0 {
+                    let k = self
+                        .lit
+                        .len()
+                        .min(l.off as usize)
+                        .min(CHUNKER.max)
+                        .min(room);
                     if let Some(b) = rd(l.file, l.off - k as u64, k).filter(|b| b.len() == k) {
                         let tail = &self.lit[self.lit.len() - k..];
                         q = b
@@ -256,12 +269,21 @@ impl Planner {
                 if let (
                     true,
                     Some(Op::CopyFrom {
-                        file, src, len: n, ..
+                        file,
+                        src,
+                        len: n,
+                        dst: d,
                     }),
                 ) = (self.lit.is_empty(), out.last())
                 {
-                    if *file != self.idx {
-                        if let Some(b) = rd(*file, src + n, bytes.len()) {
+                    let room = if *file == self.idx {
+                        (d - src - n) as usize
+                    } else {
+                        usize::MAX
+                    };
+                    let k = bytes.len().min(room);
+                    if k > 0 {
+                        if let Some(b) = rd(*file, src + n, k) {
                             p = b.iter().zip(bytes).take_while(|(x, y)| x == y).count();
                         }
                     }
@@ -317,16 +339,21 @@ impl Planner {
 
     /// Emit the pending literal bytes in pieces of at most `piece`.
     fn flush(&mut self, out: &mut Vec<Op>) {
-        let lit = std::mem::take(&mut self.lit);
-        self.tally.literal += lit.len() as u64;
-        let mut at = self.lit_at;
-        for p in lit.chunks(self.piece.max(1)) {
+        self.flush_keep(out, 0);
+    }
+
+    /// Emit all but the last `keep` pending literal bytes.
+    fn flush_keep(&mut self, out: &mut Vec<Op>, keep: usize) {
+        let n = self.lit.len().saturating_sub(keep);
+        self.tally.literal += n as u64;
+        for p in self.lit[..n].chunks(self.piece.max(1)) {
             out.push(Op::Literal {
-                dst: at,
+                dst: self.lit_at,
                 data: p.to_vec(),
             });
-            at += p.len() as u64;
+            self.lit_at += p.len() as u64;
         }
+        self.lit.drain(..n);
     }
 }
 

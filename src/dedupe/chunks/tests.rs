@@ -50,10 +50,13 @@ fn rebuild(idx: u32, len: usize, ops: &[Op], done: &HashMap<u32, Vec<u8>>) -> Ve
     out
 }
 
-/// The sender's view of completed files.
-fn reader(done: &HashMap<u32, Vec<u8>>) -> impl FnMut(u32, u64, usize) -> Option<Vec<u8>> + '_ {
-    |f, off, len| {
-        let b = done.get(&f)?;
+/// The sender's view of completed files and of the file being sent (`cur`).
+fn reader<'a>(
+    done: &'a HashMap<u32, Vec<u8>>,
+    cur: (u32, &'a [u8]),
+) -> impl FnMut(u32, u64, usize) -> Option<Vec<u8>> + 'a {
+    move |f, off, len| {
+        let b = if f == cur.0 { cur.1 } else { done.get(&f)? };
         let s = (off as usize).min(b.len());
         Some(b[s..(s + len).min(b.len())].to_vec())
     }
@@ -73,7 +76,7 @@ fn transfer(files: &[Vec<u8>], piece: usize, self_copies: bool) -> Vec<(Vec<Op>,
         let idx = i as u32;
         let mut p = Planner::new(idx, self_copies, 32 << 10);
         let mut ops = Vec::new();
-        let mut rd = reader(&done);
+        let mut rd = reader(&done, (idx, f));
         for part in f.chunks(piece.max(1)) {
             p.push(&ix, part, &mut ops, &mut rd);
         }
@@ -169,7 +172,14 @@ fn streaming_and_whole_range_planning_agree() {
     let whole = {
         let mut p = Planner::new(0, true, 32 << 10);
         let mut ops = Vec::new();
-        p.range(&ChunkIndex::default(), &f, 0, &mut ops, &mut no_reads);
+        let none = HashMap::new();
+        p.range(
+            &ChunkIndex::default(),
+            &f,
+            0,
+            &mut ops,
+            &mut reader(&none, (0, &f)),
+        );
         ops
     };
     // The same chunks and copies (literal runs may be split differently).
