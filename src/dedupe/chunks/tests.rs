@@ -261,7 +261,7 @@ proptest! {
         let total: usize = files.iter().map(Vec::len).sum();
         let r = transfer(&files, piece, self_copies);
         let lit: u64 = r.iter().map(|x| x.1.literal).sum();
-        // Never more than the data; content repeated this much always saves something.
+        // Exact (checked in `transfer`) and never more literal bytes than the data.
         prop_assert!(lit <= total as u64);
     }
 }
