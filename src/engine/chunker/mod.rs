@@ -141,18 +141,11 @@ pub fn fastfp(chunk: &[u8]) -> u64 {
 pub fn chunk(cfg: &Config, data: &[u8]) -> Vec<Cut> {
     let mut out = Vec::with_capacity(data.len() / (cfg.normal.max(1)) + 1);
     let mut s = 0usize;
-    let mut fp = 0u64; // continuous mode state
-    let mut i = 0usize; // continuous mode: bytes hashed so far
     while s < data.len() {
         let e = match cfg.mode {
             Mode::Skip => cut_skip(cfg, data, s),
             Mode::Regression => cut_regression(cfg, data, s),
-            Mode::Continuous => {
-                let (e, f) = cut_continuous(cfg, data, s, i, fp);
-                fp = f;
-                i = e;
-                e
-            }
+            Mode::Continuous => cut_continuous(cfg, data, s),
         };
         let fastfp = match cfg.hash {
             Hash::FastFp => fastfp(&data[s..e]),
@@ -213,19 +206,25 @@ fn cut_regression(cfg: &Config, data: &[u8], s: usize) -> usize {
     best
 }
 
-/// Continuous scan from chunk start `s`; `i` bytes already hashed into `fp` (i == s).
-fn cut_continuous(cfg: &Config, data: &[u8], s: usize, i: usize, mut fp: u64) -> (usize, u64) {
-    debug_assert_eq!(s, i);
+/// Continuous scan from chunk start `s`.
+/// The hash runs over the whole input, but its state at a byte depends only on the [`gear::MEMORY`]
+/// bytes ending there, so hashing starts that many bytes before the first byte that may end a
+/// chunk (length `min`) instead of at the chunk start: the same cuts, a third fewer steps.
+fn cut_continuous(cfg: &Config, data: &[u8], s: usize) -> usize {
     let (mb, ma) = (cfg.mask_before(), cfg.mask_after());
     let end = data.len().min(s + cfg.max);
-    for (j, &b) in data.iter().enumerate().take(end).skip(i) {
+    let first = s + cfg.min.max(1) - 1;
+    if first >= end {
+        return end;
+    }
+    let mut fp = gear::warm(&data[first.saturating_sub(gear::MEMORY - 1)..first]);
+    for (j, &b) in data.iter().enumerate().take(end).skip(first) {
         fp = gear::step(fp, b);
-        let len = j + 1 - s;
-        if len >= cfg.min && cfg.passes(fp, len, mb, ma) {
-            return (j + 1, fp);
+        if cfg.passes(fp, j + 1 - s, mb, ma) {
+            return j + 1;
         }
     }
-    (end, fp)
+    end
 }
 
 #[cfg(test)]
