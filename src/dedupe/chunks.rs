@@ -121,7 +121,7 @@ impl Planner {
         Planner {
             idx,
             self_copies,
-            piece,
+            piece: piece.max(1),
             own: HashMap::new(),
             new: Vec::new(),
             carry: Vec::new(),
@@ -342,18 +342,33 @@ impl Planner {
         self.flush_keep(out, 0);
     }
 
-    /// Emit all but the last `keep` pending literal bytes.
+    /// Emit all but the last `keep` pending literal bytes (the first piece is moved, not copied).
     fn flush_keep(&mut self, out: &mut Vec<Op>, keep: usize) {
         let n = self.lit.len().saturating_sub(keep);
+        if n == 0 {
+            return;
+        }
         self.tally.literal += n as u64;
-        for p in self.lit[..n].chunks(self.piece.max(1)) {
+        let rest = self.lit.split_off(n);
+        let mut head = std::mem::replace(&mut self.lit, rest);
+        let more = if head.len() > self.piece {
+            head.split_off(self.piece)
+        } else {
+            Vec::new()
+        };
+        let at = self.lit_at;
+        self.lit_at += head.len() as u64;
+        out.push(Op::Literal {
+            dst: at,
+            data: head,
+        });
+        for p in more.chunks(self.piece) {
             out.push(Op::Literal {
                 dst: self.lit_at,
                 data: p.to_vec(),
             });
             self.lit_at += p.len() as u64;
         }
-        self.lit.drain(..n);
     }
 }
 
