@@ -26,7 +26,7 @@ pub fn chunk_crc(cfg: &Config, data: &[u8], kind: CrcKind) -> Vec<Rec> {
 }
 
 fn chunk(data: &Shared, p: &EngineParams) -> Vec<Rec> {
-    let kind = if p.hw {
+    let kind = if p.hw == Some(true) {
         CrcKind::Crc32c
     } else {
         CrcKind::Crc32
@@ -35,7 +35,7 @@ fn chunk(data: &Shared, p: &EngineParams) -> Vec<Rec> {
 }
 
 fn strong(p: &EngineParams) -> Strong {
-    if p.hw {
+    if p.hw == Some(true) {
         Strong::Sha256
     } else {
         Strong::Sha1

@@ -33,12 +33,17 @@ pub trait Weak: Sync {
     fn value(&self, st: &Self::State) -> u32;
 }
 
-/// rsync's rolling checksum.
-pub struct SumWeak;
+/// rsync's rolling checksum; `soft` recomputes windows with the portable byte loop (hw=0).
+#[derive(Default)]
+pub struct SumWeak(pub bool);
 impl Weak for SumWeak {
     type State = RollSum;
     fn init(&self, window: &[u8]) -> RollSum {
-        RollSum::new(window)
+        if self.0 {
+            RollSum::new_scalar(window)
+        } else {
+            RollSum::new(window)
+        }
     }
     #[inline(always)]
     fn roll(&self, st: &mut RollSum, out: u8, inb: u8) {
@@ -50,12 +55,17 @@ impl Weak for SumWeak {
     }
 }
 
-/// CRC-32 rolled over a window of the block length (skysync-f).
-pub struct CrcWeak(pub RollingCrc);
+/// CRC-32 rolled over a window of the block length (skysync-f); `soft` recomputes windows
+/// after a match with the table code instead of PCLMUL (the reference's hw=0).
+pub struct CrcWeak(pub RollingCrc, pub bool);
 impl Weak for CrcWeak {
     type State = u32;
     fn init(&self, window: &[u8]) -> u32 {
-        self.0.init(window)
+        if self.1 {
+            self.0.kind().update_sw(0, window)
+        } else {
+            self.0.init(window)
+        }
     }
     #[inline(always)]
     fn roll(&self, st: &mut u32, out: u8, inb: u8) {
@@ -188,6 +198,11 @@ pub struct Scanner<'a, W: Weak> {
     pub pos: usize,
     pub want: Option<u32>,
     st: Option<W::State>,
+    /// Measure strong hashing (phase accounting) into `strong_ns`.
+    pub timed: bool,
+    pub strong_ns: u64,
+    /// Thread time of the parallel segment scans (0 when the scan ran serially).
+    pub busy_ns: u64,
 }
 
 impl<'a, W: Weak> Scanner<'a, W> {
@@ -201,6 +216,9 @@ impl<'a, W: Weak> Scanner<'a, W> {
             pos,
             want,
             st: None,
+            timed: false,
+            strong_ns: 0,
+            busy_ns: 0,
         }
     }
 
@@ -209,7 +227,16 @@ impl<'a, W: Weak> Scanner<'a, W> {
     }
 
     /// The block matching the full window at `pos` with weak value `wv`.
-    fn find(&self, pos: usize, wv: u32) -> Option<u32> {
+    fn find(&mut self, pos: usize, wv: u32) -> Option<u32> {
+        let t = self.timed.then(std::time::Instant::now);
+        let found = self.find_untimed(pos, wv);
+        if let Some(t) = t {
+            self.strong_ns += t.elapsed().as_nanos() as u64;
+        }
+        found
+    }
+
+    fn find_untimed(&self, pos: usize, wv: u32) -> Option<u32> {
         let window = &self.src[pos..pos + self.ix.block_len];
         let mut digest = None;
         let mut check = |block: u32| {
@@ -314,6 +341,8 @@ struct Segment {
     matches: Vec<Match>,
     end_pos: usize,
     end_want: Option<u32>,
+    strong_ns: u64,
+    busy_ns: u64,
 }
 
 impl Segment {
@@ -342,11 +371,13 @@ pub fn scan<W: Weak>(sc: &mut Scanner<'_, W>, to: usize, segments: usize, out: &
     }
     let span = to - from;
     let bounds: Vec<usize> = (0..=segments).map(|j| from + span * j / segments).collect();
-    let (ix, weak, src) = (sc.ix, sc.weak, sc.src);
+    let (ix, weak, src, timed) = (sc.ix, sc.weak, sc.src, sc.timed);
     let segs: Vec<Segment> = (0..segments)
         .into_par_iter()
         .map(|j| {
+            let t = timed.then(std::time::Instant::now);
             let mut s = Scanner::new(ix, weak, src, bounds[j], None);
+            s.timed = timed;
             let mut matches = Vec::new();
             s.run(bounds[j + 1], &mut matches);
             Segment {
@@ -354,9 +385,13 @@ pub fn scan<W: Weak>(sc: &mut Scanner<'_, W>, to: usize, segments: usize, out: &
                 matches,
                 end_pos: s.pos,
                 end_want: s.want,
+                strong_ns: s.strong_ns,
+                busy_ns: t.map_or(0, |t| t.elapsed().as_nanos() as u64),
             }
         })
         .collect();
+    sc.strong_ns += segs.iter().map(|s| s.strong_ns).sum::<u64>();
+    sc.busy_ns += segs.iter().map(|s| s.busy_ns).sum::<u64>();
     for (j, seg) in segs.iter().enumerate() {
         while sc.pos < bounds[j + 1] {
             if seg.state_at(ix, sc.pos) == Some(sc.want) {
@@ -401,10 +436,10 @@ mod tests {
         let s = sig(basis, b);
         let ix = Index::new(s.clone());
         let mut a = Vec::new();
-        let mut sc = Scanner::new(&ix, &SumWeak, new, 0, None);
+        let mut sc = Scanner::new(&ix, &SumWeak::default(), new, 0, None);
         sc.run(new.len(), &mut a);
         let mut p = Vec::new();
-        let mut sc2 = Scanner::new(&ix, &SumWeak, new, 0, None);
+        let mut sc2 = Scanner::new(&ix, &SumWeak::default(), new, 0, None);
         scan(&mut sc2, new.len(), segs, &mut p);
         assert_eq!(a, p, "b {b} segs {segs}");
         assert_eq!(sc.pos, sc2.pos);
@@ -423,7 +458,7 @@ mod tests {
         let s = sig(&basis, 700);
         let ix = Index::new(s.clone());
         let mut m = Vec::new();
-        Scanner::new(&ix, &SumWeak, &basis, 0, None).run(basis.len(), &mut m);
+        Scanner::new(&ix, &SumWeak::default(), &basis, 0, None).run(basis.len(), &mut m);
         assert_eq!(m.len(), s.count());
         assert!(m.iter().enumerate().all(|(i, m)| m.block == i as u32));
     }

@@ -11,7 +11,7 @@
 
 use rayon::prelude::*;
 
-use super::super::hash::{crc32, rollsum, StrongKind};
+use super::super::hash::{crc32, rollsum, CrcKind, StrongKind};
 use super::super::ops::{bad, put_uv, MsgReader};
 use super::super::EngineError;
 
@@ -43,11 +43,14 @@ impl WeakKind {
             _ => None,
         }
     }
-    /// Weak value of a whole block.
-    pub fn of(self, block: &[u8]) -> u32 {
-        match self {
-            WeakKind::RollSum => rollsum::checksum1(block),
-            WeakKind::Crc32 => crc32(block),
+    /// Weak value of a whole block; `soft` picks the portable byte-loop / table code (the
+    /// papers' hw=0) over the vectorized rolling sum and the PCLMUL CRC. Same value either way.
+    pub fn of_with(self, block: &[u8], soft: bool) -> u32 {
+        match (self, soft) {
+            (WeakKind::RollSum, false) => rollsum::checksum1(block),
+            (WeakKind::RollSum, true) => rollsum::RollSum::new_scalar(block).digest(),
+            (WeakKind::Crc32, false) => crc32(block),
+            (WeakKind::Crc32, true) => CrcKind::Crc32.update_sw(0, block),
         }
     }
 }
@@ -80,14 +83,20 @@ fn block_count(file_len: u64, block_len: u32) -> u64 {
 impl Signature {
     /// Hash every block of `basis` (on all cores when `parallel` and the file is large), writing
     /// the records in place so no per-block temporaries are held.
+    #[cfg(test)]
     pub fn compute(basis: &[u8], params: SigParams, parallel: bool) -> Signature {
+        Signature::compute_with(basis, params, parallel, false)
+    }
+
+    /// [`Signature::compute`] with the weak sums by the portable code when `soft`.
+    pub fn compute_with(basis: &[u8], params: SigParams, parallel: bool, soft: bool) -> Signature {
         let b = params.block_len as usize;
         let slen = params.slen as usize;
         let count = basis.len().div_ceil(b);
         let mut weak = vec![0u32; count];
         let mut strong = vec![0u8; count * slen];
         let one = |(blk, (w, s)): (&[u8], (&mut u32, &mut [u8]))| {
-            *w = params.weak.of(blk);
+            *w = params.weak.of_with(blk, soft);
             s.copy_from_slice(&params.strong.digest(blk).as_bytes()[..slen]);
         };
         // Zero-length strong sums still need one (empty) slot per block to zip with.
