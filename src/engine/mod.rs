@@ -24,6 +24,7 @@ pub mod ops;
 pub mod parasync;
 pub mod pdsync;
 pub mod phase;
+pub mod rdiff;
 pub mod rsync;
 pub mod skysync_c;
 pub mod skysync_f;

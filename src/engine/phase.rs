@@ -180,7 +180,9 @@ mod tests {
     #[test]
     fn disabled_records_nothing_enabled_records_regions_and_bytes() {
         let off = Phases::default();
-        off.run(Phase::Weak, || std::thread::sleep(std::time::Duration::from_millis(2)));
+        off.run(Phase::Weak, || {
+            std::thread::sleep(std::time::Duration::from_millis(2))
+        });
         off.msgs(MsgKind::Weak, &[vec![1, 2, 3]]);
         assert!(off.snapshot().is_empty());
 

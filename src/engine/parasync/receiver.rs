@@ -3,8 +3,8 @@
 
 use super::{Msg, Pipeline, BATCH, CHUNKER, INLINE, IN_FLIGHT};
 use crate::engine::cdc::{self, err};
-use crate::engine::phase::{MsgKind, Phase, Phases};
 use crate::engine::chunker::parallel::{Chunk, Parallel};
+use crate::engine::phase::{MsgKind, Phase, Phases};
 use crate::engine::{EngineError, EngineParams, ReceiverHalf, Shared, Step};
 use std::collections::HashMap;
 use std::sync::Arc;

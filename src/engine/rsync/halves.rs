@@ -92,6 +92,7 @@ impl ReceiverHalf for BlockReceiver {
 enum WeakImpl {
     Sum(SumWeak),
     Crc(CrcWeak),
+    Lib(crate::engine::rdiff::LibWeak),
 }
 
 /// Search state between polls.
@@ -138,6 +139,7 @@ impl BlockSender {
                 RollingCrc::new(CrcKind::Crc32, sig.params.block_len as usize),
                 self.soft,
             )),
+            WeakKind::Librsync => WeakImpl::Lib(crate::engine::rdiff::LibWeak),
         };
         let mut ops = OpBuilder::new();
         let mut pos = 0;
@@ -220,6 +222,7 @@ impl SenderHalf for BlockSender {
         let (pos, want) = match &run.weak {
             WeakImpl::Sum(w) => region(&run.ix, w, src, run, to, segments, &mut matches, ph),
             WeakImpl::Crc(w) => region(&run.ix, w, src, run, to, segments, &mut matches, ph),
+            WeakImpl::Lib(w) => region(&run.ix, w, src, run, to, segments, &mut matches, ph),
         };
         run.pos = pos;
         run.want = want;

@@ -436,10 +436,10 @@ mod tests {
         let s = sig(basis, b);
         let ix = Index::new(s.clone());
         let mut a = Vec::new();
-        let mut sc = Scanner::new(&ix, &SumWeak::default(), new, 0, None);
+        let mut sc = Scanner::new(&ix, &SumWeak(false), new, 0, None);
         sc.run(new.len(), &mut a);
         let mut p = Vec::new();
-        let mut sc2 = Scanner::new(&ix, &SumWeak::default(), new, 0, None);
+        let mut sc2 = Scanner::new(&ix, &SumWeak(false), new, 0, None);
         scan(&mut sc2, new.len(), segs, &mut p);
         assert_eq!(a, p, "b {b} segs {segs}");
         assert_eq!(sc.pos, sc2.pos);
@@ -458,7 +458,7 @@ mod tests {
         let s = sig(&basis, 700);
         let ix = Index::new(s.clone());
         let mut m = Vec::new();
-        Scanner::new(&ix, &SumWeak::default(), &basis, 0, None).run(basis.len(), &mut m);
+        Scanner::new(&ix, &SumWeak(false), &basis, 0, None).run(basis.len(), &mut m);
         assert_eq!(m.len(), s.count());
         assert!(m.iter().enumerate().all(|(i, m)| m.block == i as u32));
     }

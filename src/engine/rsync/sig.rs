@@ -33,6 +33,8 @@ pub enum WeakKind {
     RollSum = 1,
     /// CRC-32 (IEEE) over the block, rolled with a window table (skysync-f).
     Crc32 = 2,
+    /// librsync's rollsum (rdiff signatures, [`crate::engine::rdiff`]).
+    Librsync = 3,
 }
 
 impl WeakKind {
@@ -40,6 +42,7 @@ impl WeakKind {
         match v {
             1 => Some(WeakKind::RollSum),
             2 => Some(WeakKind::Crc32),
+            3 => Some(WeakKind::Librsync),
             _ => None,
         }
     }
@@ -51,6 +54,7 @@ impl WeakKind {
             (WeakKind::RollSum, true) => rollsum::RollSum::new_scalar(block).digest(),
             (WeakKind::Crc32, false) => crc32(block),
             (WeakKind::Crc32, true) => CrcKind::Crc32.update_sw(0, block),
+            (WeakKind::Librsync, _) => crate::engine::rdiff::LibSum::new(block).digest(),
         }
     }
 }
