@@ -141,7 +141,12 @@ fn run(id: EngineId, a: &Args, old: &Shared, new: &Shared) -> Row {
     phases.run(Phase::Patch, || {
         api::apply(std::io::Cursor::new(oldb), &ops, &mut check).expect("ops apply")
     });
-    assert_eq!(check.at, newb.len(), "{}: patched output too short", id.name());
+    assert_eq!(
+        check.at,
+        newb.len(),
+        "{}: patched output too short",
+        id.name()
+    );
     let mut sorted = ops;
     sorted.sort_by_key(Op::dst);
     Row {
