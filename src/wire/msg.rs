@@ -48,9 +48,21 @@ pub struct Stats {
     pub sender_engine_us: u64,
     /// Copy operations sent (rsync's -vv "matches").
     pub copy_ops: u64,
+    /// Engine time per phase in µs and engine message bytes per kind, this side
+    /// (engine::phase); the sender's copies are filled by the client.
+    pub phase_us: [u64; 5],
+    pub msg_bytes: [u64; 3],
+    pub sender_phase_us: [u64; 5],
+    pub sender_msg_bytes: [u64; 3],
 }
 
 impl Stats {
+    /// Record this side's engine phase totals.
+    pub fn set_phases(&mut self, t: &crate::engine::phase::PhaseTotals) {
+        self.phase_us = t.micros();
+        self.msg_bytes = t.bytes;
+    }
+
     fn fields(&self) -> Vec<u64> {
         let mut v = vec![
             self.num_files,
@@ -84,6 +96,8 @@ impl Stats {
             self.sender_engine_us,
             self.copy_ops,
         ]);
+        v.extend(self.phase_us);
+        v.extend(self.msg_bytes);
         v
     }
     fn from_fields(f: &[u64]) -> Stats {
@@ -118,6 +132,10 @@ impl Stats {
             sender_engine_msgs: g(33),
             sender_engine_us: g(34),
             copy_ops: g(35),
+            phase_us: [g(36), g(37), g(38), g(39), g(40)],
+            msg_bytes: [g(41), g(42), g(43)],
+            sender_phase_us: [0; 5],
+            sender_msg_bytes: [0; 3],
         }
     }
 }
@@ -631,6 +649,8 @@ mod tests {
             Msg::Done(Stats {
                 num_files: 4,
                 literal: 7,
+                phase_us: [1, 2, 3, 4, 5],
+                msg_bytes: [6, 7, 8],
                 ..Default::default()
             }),
             Msg::Goodbye(Stats::default()),
