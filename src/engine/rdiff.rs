@@ -19,7 +19,6 @@
 //! full-window weak and strong collision, which the strong sum makes negligible — and a patch
 //! that would read past the basis fails instead of writing wrong data.
 
-use rayon::prelude::*;
 use std::io::{self, Read, Write};
 
 use super::hash::StrongKind;
@@ -54,17 +53,57 @@ pub struct LibSum {
     len: u32,
 }
 
-impl LibSum {
-    pub fn new(window: &[u8]) -> LibSum {
-        let (mut s1, mut s2) = (0u32, 0u32);
-        for &x in window {
-            s1 = s1.wrapping_add(x as u32 + CHAR_OFFSET);
-            s2 = s2.wrapping_add(s1);
+/// (Σ x_i, Σ i·x_i) over 64-byte chunks whose fixed-size inner sums vectorize.
+#[inline(always)]
+fn raw_sums(w: &[u8]) -> (u32, u32) {
+    const CHUNK: usize = 64;
+    let (mut s, mut t, mut base) = (0u32, 0u32, 0u32);
+    let mut chunks = w.chunks_exact(CHUNK);
+    for c in &mut chunks {
+        let (mut cs, mut ct) = (0u32, 0u32);
+        for (j, &x) in c.iter().enumerate() {
+            cs += x as u32;
+            ct += j as u32 * x as u32;
         }
+        t = t.wrapping_add(base.wrapping_mul(cs)).wrapping_add(ct);
+        s = s.wrapping_add(cs);
+        base = base.wrapping_add(CHUNK as u32);
+    }
+    for (j, &x) in chunks.remainder().iter().enumerate() {
+        s = s.wrapping_add(x as u32);
+        t = t.wrapping_add(base.wrapping_add(j as u32).wrapping_mul(x as u32));
+    }
+    (s, t)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn raw_sums_avx2(w: &[u8]) -> (u32, u32) {
+    raw_sums(w)
+}
+
+impl LibSum {
+    /// s1 = Σ(x + 31) = Σx + 31n; s2 = Σ (n − i)(x_i + 31) = n·Σx − Σ i·x_i + 31·n(n+1)/2.
+    pub fn new(window: &[u8]) -> LibSum {
+        #[cfg(target_arch = "x86_64")]
+        let (s, t) = if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above).
+            unsafe { raw_sums_avx2(window) }
+        } else {
+            raw_sums(window)
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let (s, t) = raw_sums(window);
+        let n = window.len() as u64;
+        let tri = (n * (n + 1) / 2) as u32;
+        let n = n as u32;
         LibSum {
-            s1,
-            s2,
-            len: window.len() as u32,
+            s1: s.wrapping_add(CHAR_OFFSET.wrapping_mul(n)),
+            s2: n
+                .wrapping_mul(s)
+                .wrapping_sub(t)
+                .wrapping_add(CHAR_OFFSET.wrapping_mul(tri)),
+            len: n,
         }
     }
     #[inline(always)]
@@ -155,20 +194,23 @@ impl RdiffSignature {
             .clamp(1, MAX_BLOCK);
         let full = hash.kind().digest_len() as u32;
         let slen = strong_len.unwrap_or(full).clamp(1, full);
-        let recs: Vec<(u32, super::hash::Digest)> = basis
-            .par_chunks(b as usize)
-            .map(|blk| (LibSum::new(blk).digest(), hash.kind().digest(blk)))
-            .collect();
-        let mut strong = Vec::with_capacity(recs.len() * slen as usize);
-        for (_, d) in &recs {
-            strong.extend_from_slice(&d.as_bytes()[..slen as usize]);
-        }
+        let sig = Signature::compute_with(
+            basis,
+            SigParams {
+                weak: WeakKind::Librsync,
+                strong: hash.kind(),
+                slen: slen as u8,
+                block_len: b,
+            },
+            true,
+            false,
+        );
         RdiffSignature {
             hash,
             block_len: b,
             strong_len: slen,
-            weak: recs.iter().map(|r| r.0).collect(),
-            strong,
+            weak: sig.weak,
+            strong: sig.strong,
         }
     }
 

@@ -141,7 +141,7 @@ const ENGINES: [EngineId; 4] = [
     EngineId::Parasync,
 ];
 
-fn params(threads: usize, pipeline: Pipeline, hw: bool) -> EngineParams {
+fn params(threads: usize, pipeline: Pipeline, hw: Option<bool>) -> EngineParams {
     EngineParams {
         threads,
         pipeline,
@@ -240,7 +240,7 @@ proptest! {
 
     #[test]
     fn engines_round_trip(old in data_strategy(), edits in prop::collection::vec(edit_strategy(), 0..6),
-                          threads in 1usize..4, pipeline in pipeline_strategy(), hw in any::<bool>()) {
+                          threads in 1usize..4, pipeline in pipeline_strategy(), hw in proptest::option::of(any::<bool>())) {
         let mut new = old.clone();
         for e in &edits {
             apply_edit(&mut new, e);
