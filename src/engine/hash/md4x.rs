@@ -69,6 +69,28 @@ fn load(blocks: [&[u8]; LANES]) -> [V; 16] {
     })
 }
 
+/// Final 64-byte blocks after the last full one: 1 or 2, the same for every lane.
+fn tail_blocks(n: usize) -> usize {
+    if n % 64 < 56 {
+        1
+    } else {
+        2
+    }
+}
+
+/// Each lane's padded tail: rest of the message, 0x80, zeros, bit length (LE u64).
+fn tails(msgs: [&[u8]; LANES]) -> [[u8; 128]; LANES] {
+    let n = msgs[0].len();
+    let (full, end) = (n / 64 * 64, tail_blocks(n) * 64);
+    let mut tails = [[0u8; 128]; LANES];
+    for (t, m) in tails.iter_mut().zip(msgs) {
+        t[..n - full].copy_from_slice(&m[full..]);
+        t[n - full] = 0x80;
+        t[end - 8..end].copy_from_slice(&((n as u64) * 8).to_le_bytes());
+    }
+    tails
+}
+
 #[inline(always)]
 fn md4_8(msgs: [&[u8]; LANES]) -> [[u8; 16]; LANES] {
     let n = msgs[0].len();
@@ -77,17 +99,8 @@ fn md4_8(msgs: [&[u8]; LANES]) -> [[u8; 16]; LANES] {
     for blk in 0..full {
         compress(&mut st, &load(msgs.map(|m| &m[blk * 64..blk * 64 + 64])));
     }
-    // Padding: 0x80, zeros to 56 mod 64, bit length (LE u64) — the same for every lane.
-    let rest = n - full * 64;
-    let tail_blocks = if rest < 56 { 1 } else { 2 };
-    let mut tails = [[0u8; 128]; LANES];
-    for (t, m) in tails.iter_mut().zip(msgs) {
-        t[..rest].copy_from_slice(&m[full * 64..]);
-        t[rest] = 0x80;
-        let end = tail_blocks * 64;
-        t[end - 8..end].copy_from_slice(&((n as u64) * 8).to_le_bytes());
-    }
-    for blk in 0..tail_blocks {
+    let tails = tails(msgs);
+    for blk in 0..tail_blocks(n) {
         compress(
             &mut st,
             &load(tails.each_ref().map(|t| &t[blk * 64..blk * 64 + 64])),
@@ -102,10 +115,111 @@ fn md4_8(msgs: [&[u8]; LANES]) -> [[u8; 16]; LANES] {
     })
 }
 
+/// The same eight-lane MD4 with explicit AVX2 intrinsics (the portable version above does not
+/// vectorize well enough: the rotations and the lane gathers stay scalar).
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn md4_8_avx2(msgs: [&[u8]; LANES]) -> [[u8; 16]; LANES] {
-    md4_8(msgs)
+mod avx2 {
+    use super::{INIT, LANES};
+    use std::arch::x86_64::*;
+
+    macro_rules! rotl {
+        ($x:expr, $s:literal) => {
+            _mm256_or_si256(
+                _mm256_slli_epi32::<$s>($x),
+                _mm256_srli_epi32::<{ 32 - $s }>($x),
+            )
+        };
+    }
+
+    #[inline(always)]
+    unsafe fn f(x: __m256i, y: __m256i, z: __m256i) -> __m256i {
+        _mm256_or_si256(_mm256_and_si256(x, y), _mm256_andnot_si256(x, z))
+    }
+    #[inline(always)]
+    unsafe fn g(x: __m256i, y: __m256i, z: __m256i) -> __m256i {
+        _mm256_or_si256(
+            _mm256_and_si256(x, _mm256_or_si256(y, z)),
+            _mm256_and_si256(y, z),
+        )
+    }
+    #[inline(always)]
+    unsafe fn h(x: __m256i, y: __m256i, z: __m256i) -> __m256i {
+        _mm256_xor_si256(_mm256_xor_si256(x, y), z)
+    }
+
+    /// Word `w` of each lane's 64-byte block.
+    #[inline(always)]
+    unsafe fn word(blocks: &[*const u8; LANES], w: usize) -> __m256i {
+        let l = |i: usize| (blocks[i].add(w * 4) as *const i32).read_unaligned();
+        _mm256_setr_epi32(l(0), l(1), l(2), l(3), l(4), l(5), l(6), l(7))
+    }
+
+    #[inline(always)]
+    unsafe fn compress(st: &mut [__m256i; 4], blocks: &[*const u8; LANES]) {
+        let x: [__m256i; 16] = std::array::from_fn(|w| word(blocks, w));
+        let [mut a, mut b, mut c, mut d] = *st;
+        let k2 = _mm256_set1_epi32(0x5A82_7999);
+        let k3 = _mm256_set1_epi32(0x6ED9_EBA1);
+        macro_rules! r {
+            ($fun:ident, $k:expr, $a:ident, $b:ident, $c:ident, $d:ident, $w:expr, $s:literal) => {
+                let t = _mm256_add_epi32(
+                    _mm256_add_epi32($a, $fun($b, $c, $d)),
+                    _mm256_add_epi32(x[$w], $k),
+                );
+                $a = rotl!(t, $s);
+            };
+        }
+        let z = _mm256_setzero_si256();
+        for i in 0..4 {
+            r!(f, z, a, b, c, d, 4 * i, 3);
+            r!(f, z, d, a, b, c, 4 * i + 1, 7);
+            r!(f, z, c, d, a, b, 4 * i + 2, 11);
+            r!(f, z, b, c, d, a, 4 * i + 3, 19);
+        }
+        for i in 0..4 {
+            r!(g, k2, a, b, c, d, i, 3);
+            r!(g, k2, d, a, b, c, i + 4, 5);
+            r!(g, k2, c, d, a, b, i + 8, 9);
+            r!(g, k2, b, c, d, a, i + 12, 13);
+        }
+        for i in [0, 2, 1, 3] {
+            r!(h, k3, a, b, c, d, i, 3);
+            r!(h, k3, d, a, b, c, i + 8, 9);
+            r!(h, k3, c, d, a, b, i + 4, 11);
+            r!(h, k3, b, c, d, a, i + 12, 15);
+        }
+        st[0] = _mm256_add_epi32(st[0], a);
+        st[1] = _mm256_add_epi32(st[1], b);
+        st[2] = _mm256_add_epi32(st[2], c);
+        st[3] = _mm256_add_epi32(st[3], d);
+    }
+
+    /// # Safety
+    /// The CPU must support AVX2; all messages must have the same length.
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn md4_8(msgs: [&[u8]; LANES]) -> [[u8; 16]; LANES] {
+        let n = msgs[0].len();
+        let mut st = INIT.map(|v| _mm256_set1_epi32(v as i32));
+        let full = n / 64;
+        for blk in 0..full {
+            compress(&mut st, &msgs.map(|m| m.as_ptr().add(blk * 64)));
+        }
+        let tails = super::tails(msgs);
+        for blk in 0..super::tail_blocks(n) {
+            compress(&mut st, &tails.each_ref().map(|t| t.as_ptr().add(blk * 64)));
+        }
+        let mut words = [[0u32; LANES]; 4];
+        for (w, s) in words.iter_mut().zip(st) {
+            _mm256_storeu_si256(w.as_mut_ptr() as *mut __m256i, s);
+        }
+        std::array::from_fn(|l| {
+            let mut d = [0u8; 16];
+            for (w, s) in words.iter().enumerate() {
+                d[w * 4..w * 4 + 4].copy_from_slice(&s[l].to_le_bytes());
+            }
+            d
+        })
+    }
 }
 
 /// MD4 of every message; equal-length runs of eight go through the lane-parallel code.
@@ -122,7 +236,7 @@ pub fn md4_many(msgs: &[&[u8]]) -> Vec<[u8; 16]> {
             {
                 if avx2 {
                     // SAFETY: the CPU supports AVX2 (checked above).
-                    out.extend(unsafe { md4_8_avx2(group) });
+                    out.extend(unsafe { avx2::md4_8(group) });
                     i += LANES;
                     continue;
                 }
