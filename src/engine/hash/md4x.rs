@@ -222,7 +222,7 @@ mod avx2 {
     }
 }
 
-/// MD4 of every message; equal-length runs of eight go through the lane-parallel code.
+/// MD4 of every message; runs of equal-length messages go through the lane-parallel code.
 pub fn md4_many(msgs: &[&[u8]]) -> Vec<[u8; 16]> {
     use md4::Digest as _;
     let mut out = Vec::with_capacity(msgs.len());
@@ -230,19 +230,25 @@ pub fn md4_many(msgs: &[&[u8]]) -> Vec<[u8; 16]> {
     #[cfg(target_arch = "x86_64")]
     let avx2 = std::is_x86_feature_detected!("avx2");
     while i < msgs.len() {
-        if i + LANES <= msgs.len() && msgs[i..i + LANES].iter().all(|m| m.len() == msgs[i].len()) {
-            let group: [&[u8]; LANES] = msgs[i..i + LANES].try_into().expect("eight messages");
+        // A run of 2–8 equal-length messages fills the lanes (a short run repeats its last).
+        let run = msgs[i..]
+            .iter()
+            .take(LANES)
+            .take_while(|m| m.len() == msgs[i].len())
+            .count();
+        if run >= 2 {
+            let group: [&[u8]; LANES] = std::array::from_fn(|l| msgs[i + l.min(run - 1)]);
             #[cfg(target_arch = "x86_64")]
             {
                 if avx2 {
                     // SAFETY: the CPU supports AVX2 (checked above).
-                    out.extend(unsafe { avx2::md4_8(group) });
-                    i += LANES;
+                    out.extend(&unsafe { avx2::md4_8(group) }[..run]);
+                    i += run;
                     continue;
                 }
             }
-            out.extend(md4_8(group));
-            i += LANES;
+            out.extend(&md4_8(group)[..run]);
+            i += run;
             continue;
         }
         out.push(md4::Md4::digest(msgs[i]).into());

@@ -256,8 +256,63 @@ impl<'a, W: Weak> Scanner<'a, W> {
             .map(|&(_, i)| i)
     }
 
+    /// Right after a match, with MD4 block sums: verify the windows at pos, pos+B, … against
+    /// the wanted blocks w, w+1, … eight at a time with the multi-buffer MD4, and take the run
+    /// of consecutive matches. Each accepted window is exactly what `step` would match (the
+    /// want is tried first there too); the first window that fails is left to `step`.
+    fn chain(&mut self, w: u32, out: &mut Vec<Match>) -> bool {
+        const K: usize = 8;
+        let (b, n, pos) = (self.ix.block_len, self.src.len(), self.pos);
+        let max = (0..K)
+            .take_while(|&k| w as usize + k < self.ix.nfull as usize && pos + (k + 1) * b <= n)
+            .count();
+        if max < 2 {
+            return false;
+        }
+        let windows: Vec<&[u8]> = (0..max)
+            .map(|k| &self.src[pos + k * b..pos + (k + 1) * b])
+            .collect();
+        let weak_ok = windows
+            .iter()
+            .enumerate()
+            .take_while(|(k, win)| {
+                self.weak.value(&self.weak.init(win)) == self.ix.sig.weak[w as usize + k]
+            })
+            .count();
+        if weak_ok < 2 {
+            return false;
+        }
+        let t = self.timed.then(std::time::Instant::now);
+        let digests = super::super::hash::md4x::md4_many(&windows[..weak_ok]);
+        if let Some(t) = t {
+            self.strong_ns += t.elapsed().as_nanos() as u64;
+        }
+        let run = digests
+            .iter()
+            .enumerate()
+            .take_while(|(k, d)| self.strong_eq(w + *k as u32, &d[..]))
+            .count();
+        for k in 0..run {
+            out.push(Match {
+                dst: (pos + k * b) as u64,
+                block: w + k as u32,
+            });
+        }
+        if run > 0 {
+            self.pos = pos + run * b;
+            self.want = self.ix.next_want(w + run as u32 - 1);
+            self.st = None;
+        }
+        run > 0
+    }
+
     /// One decision at `pos`: a match (pushed to `out`, jump) or a one-byte roll.
     pub fn step(&mut self, out: &mut Vec<Match>) {
+        if let Some(w) = self.want {
+            if self.strong == StrongKind::Md4 && self.slen > 0 && self.chain(w, out) {
+                return;
+            }
+        }
         let n = self.src.len();
         let b = self.ix.block_len;
         if self.pos + b > n {
@@ -423,9 +478,13 @@ mod tests {
     }
 
     fn sig(basis: &[u8], b: u32) -> Signature {
+        sig_with(basis, b, StrongKind::Md5)
+    }
+
+    fn sig_with(basis: &[u8], b: u32, strong: StrongKind) -> Signature {
         let p = SigParams {
             weak: WeakKind::RollSum,
-            strong: StrongKind::Md5,
+            strong,
             slen: 16,
             block_len: b,
         };
@@ -433,7 +492,20 @@ mod tests {
     }
 
     fn serial_and_parallel(basis: &[u8], new: &[u8], b: u32, segs: usize) {
-        let s = sig(basis, b);
+        let md5 = serial_and_parallel_with(basis, new, b, segs, StrongKind::Md5);
+        // MD4 takes the multi-buffer chain after matches; the decisions must not change.
+        let md4 = serial_and_parallel_with(basis, new, b, segs, StrongKind::Md4);
+        assert_eq!(md5, md4, "b {b} segs {segs}: MD4 chain differs");
+    }
+
+    fn serial_and_parallel_with(
+        basis: &[u8],
+        new: &[u8],
+        b: u32,
+        segs: usize,
+        strong: StrongKind,
+    ) -> Vec<Match> {
+        let s = sig_with(basis, b, strong);
         let ix = Index::new(s.clone());
         let mut a = Vec::new();
         let mut sc = Scanner::new(&ix, &SumWeak(false), new, 0, None);
@@ -449,6 +521,7 @@ mod tests {
             let o = m.block as usize * b as usize;
             assert_eq!(&new[m.dst as usize..m.dst as usize + l], &basis[o..o + l]);
         }
+        a
     }
 
     #[test]
