@@ -9,7 +9,8 @@
 //! * `parasync-rdiff` — [`parasync::engine::rdiff`] with the same blocks and sums, producing the
 //!   same librsync-format bytes (asserted below) through the rsync engine's parallel
 //!   signature and segment-parallel search;
-//! * `parasync-rsync` — the library API's rsync engine with its defaults (√len blocks, xxh128).
+//! * `parasync-rsync` — the library API's rsync engine with its defaults (√len blocks, xxh128),
+//!   on shared (mapped-style) buffers like the others' slices.
 //!
 //! Run: `cargo bench --bench fast_rsync` (`PARASYNC_BENCH_BIG=0` skips the 100 MiB pair).
 
@@ -94,15 +95,16 @@ fn compare(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new("parasync-rdiff", case), |b| {
             b.iter(|| ours_rdiff(black_box(&old)))
         });
+        let shared_old: parasync::engine::Shared = Arc::new(old.clone());
         g.bench_function(BenchmarkId::new("parasync-rsync", case), |b| {
-            b.iter(|| api::signature(EngineId::Rsync, &params, black_box(&old[..])).unwrap())
+            b.iter(|| api::signature_shared(EngineId::Rsync, &params, shared_old.clone()).unwrap())
         });
         g.finish();
 
         let fr_index = fr_sig.index();
+        let shared_new: parasync::engine::Shared = Arc::new(new.clone());
         let our_sig = ours_rdiff(&old);
         let rsync_sig = api::signature(EngineId::Rsync, &params, &old[..]).unwrap();
-        let shared_new: parasync::engine::Shared = Arc::new(new.clone());
         let mut g = group(c, "diff", new.len());
         g.bench_function(BenchmarkId::new("fast_rsync", case), |b| {
             b.iter(|| {
@@ -120,7 +122,7 @@ fn compare(c: &mut Criterion) {
             })
         });
         g.bench_function(BenchmarkId::new("parasync-rsync", case), |b| {
-            b.iter(|| api::diff(&rsync_sig, black_box(&new[..])).unwrap())
+            b.iter(|| api::diff_shared(&rsync_sig, shared_new.clone()).unwrap())
         });
         g.finish();
 

@@ -99,15 +99,22 @@ fn single_round(id: EngineId) -> bool {
 
 /// Signature of `basis` for engine `id` (rsync or skysync-f).
 pub fn signature(id: EngineId, params: &EngineParams, basis: impl Read) -> io::Result<Signature> {
+    signature_shared(id, params, read_all(basis)?)
+}
+
+/// [`signature`] of bytes already in memory or mapped (no copy).
+pub fn signature_shared(
+    id: EngineId,
+    params: &EngineParams,
+    basis: Shared,
+) -> io::Result<Signature> {
     if !single_round(id) {
         return Err(io::Error::new(
             io::ErrorKind::Unsupported,
             format!("{} is multi-round; use api::delta", id.name()),
         ));
     }
-    let step = receiver_half(id, params, read_all(basis)?)
-        .start()
-        .map_err(invalid)?;
+    let step = receiver_half(id, params, basis).start().map_err(invalid)?;
     Ok(Signature {
         engine: id,
         params: params.clone(),
@@ -117,7 +124,12 @@ pub fn signature(id: EngineId, params: &EngineParams, basis: impl Read) -> io::R
 
 /// Ops that rebuild `new` from the basis `sig` was made of.
 pub fn diff(sig: &Signature, new: impl Read) -> io::Result<Vec<Op>> {
-    let mut s = sender_half(sig.engine, &sig.params, read_all(new)?);
+    diff_shared(sig, read_all(new)?)
+}
+
+/// [`diff`] of bytes already in memory or mapped (no copy).
+pub fn diff_shared(sig: &Signature, new: Shared) -> io::Result<Vec<Op>> {
+    let mut s = sender_half(sig.engine, &sig.params, new);
     let mut ops = s.start().map_err(invalid)?.ops;
     let mut done = false;
     for m in &sig.msgs {

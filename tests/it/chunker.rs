@@ -440,11 +440,8 @@ fn parasync_receiver_streams_batches() {
         ),
         (Pipeline::Batch, 2),
     ] {
-        let mut r = engine::receiver_half(
-            EngineId::Parasync,
-            &params(2, pipeline, None),
-            data.clone(),
-        );
+        let mut r =
+            engine::receiver_half(EngineId::Parasync, &params(2, pipeline, None), data.clone());
         let mut msgs = r.start().unwrap().msgs.len();
         while let Some(st) = r.poll().unwrap() {
             msgs += st.msgs.len();

@@ -147,16 +147,49 @@ mod avx2 {
         _mm256_xor_si256(_mm256_xor_si256(x, y), z)
     }
 
-    /// Word `w` of each lane's 64-byte block.
+    /// Words `first..first + 8` of every lane's block, one vector per word: eight row loads and
+    /// an 8×8 transpose of 32-bit elements (unpack 32, unpack 64, swap 128-bit halves).
     #[inline(always)]
-    unsafe fn word(blocks: &[*const u8; LANES], w: usize) -> __m256i {
-        let l = |i: usize| (blocks[i].add(w * 4) as *const i32).read_unaligned();
-        _mm256_setr_epi32(l(0), l(1), l(2), l(3), l(4), l(5), l(6), l(7))
+    unsafe fn words8(blocks: &[*const u8; LANES], first: usize, x: &mut [__m256i; 16]) {
+        macro_rules! row {
+            ($i:literal) => {
+                _mm256_loadu_si256(blocks[$i].add(first * 4) as *const __m256i)
+            };
+        }
+        let (r0, r1, r2, r3) = (row!(0), row!(1), row!(2), row!(3));
+        let (r4, r5, r6, r7) = (row!(4), row!(5), row!(6), row!(7));
+        let t0 = _mm256_unpacklo_epi32(r0, r1);
+        let t1 = _mm256_unpackhi_epi32(r0, r1);
+        let t2 = _mm256_unpacklo_epi32(r2, r3);
+        let t3 = _mm256_unpackhi_epi32(r2, r3);
+        let t4 = _mm256_unpacklo_epi32(r4, r5);
+        let t5 = _mm256_unpackhi_epi32(r4, r5);
+        let t6 = _mm256_unpacklo_epi32(r6, r7);
+        let t7 = _mm256_unpackhi_epi32(r6, r7);
+        let u0 = _mm256_unpacklo_epi64(t0, t2);
+        let u1 = _mm256_unpackhi_epi64(t0, t2);
+        let u2 = _mm256_unpacklo_epi64(t1, t3);
+        let u3 = _mm256_unpackhi_epi64(t1, t3);
+        let u4 = _mm256_unpacklo_epi64(t4, t6);
+        let u5 = _mm256_unpackhi_epi64(t4, t6);
+        let u6 = _mm256_unpacklo_epi64(t5, t7);
+        let u7 = _mm256_unpackhi_epi64(t5, t7);
+        x[first] = _mm256_permute2x128_si256::<0x20>(u0, u4);
+        x[first + 1] = _mm256_permute2x128_si256::<0x20>(u1, u5);
+        x[first + 2] = _mm256_permute2x128_si256::<0x20>(u2, u6);
+        x[first + 3] = _mm256_permute2x128_si256::<0x20>(u3, u7);
+        x[first + 4] = _mm256_permute2x128_si256::<0x31>(u0, u4);
+        x[first + 5] = _mm256_permute2x128_si256::<0x31>(u1, u5);
+        x[first + 6] = _mm256_permute2x128_si256::<0x31>(u2, u6);
+        x[first + 7] = _mm256_permute2x128_si256::<0x31>(u3, u7);
     }
 
     #[inline(always)]
     unsafe fn compress(st: &mut [__m256i; 4], blocks: &[*const u8; LANES]) {
-        let x: [__m256i; 16] = std::array::from_fn(|w| word(blocks, w));
+        // No closures around intrinsics: a closure does not inherit AVX2 and would not inline.
+        let mut x = [_mm256_setzero_si256(); 16];
+        words8(blocks, 0, &mut x);
+        words8(blocks, 8, &mut x);
         let [mut a, mut b, mut c, mut d] = *st;
         let k2 = _mm256_set1_epi32(0x5A82_7999);
         let k3 = _mm256_set1_epi32(0x6ED9_EBA1);
@@ -199,7 +232,10 @@ mod avx2 {
     #[target_feature(enable = "avx2")]
     pub unsafe fn md4_8(msgs: [&[u8]; LANES]) -> [[u8; 16]; LANES] {
         let n = msgs[0].len();
-        let mut st = INIT.map(|v| _mm256_set1_epi32(v as i32));
+        let mut st = [_mm256_setzero_si256(); 4];
+        for (v, i) in st.iter_mut().zip(INIT) {
+            *v = _mm256_set1_epi32(i as i32);
+        }
         let full = n / 64;
         for blk in 0..full {
             compress(&mut st, &msgs.map(|m| m.as_ptr().add(blk * 64)));
