@@ -184,22 +184,36 @@ mod avx2 {
         x[first + 7] = _mm256_permute2x128_si256::<0x31>(u3, u7);
     }
 
+    /// One 64-byte block per lane for `G` independent groups of eight lanes. MD4's steps form
+    /// one long dependency chain, so a single group is latency-bound; interleaving two groups
+    /// fills the vector ports.
     #[inline(always)]
-    unsafe fn compress(st: &mut [__m256i; 4], blocks: &[*const u8; LANES]) {
+    unsafe fn compress<const G: usize>(
+        st: &mut [[__m256i; 4]; G],
+        blocks: &[[*const u8; LANES]; G],
+    ) {
         // No closures around intrinsics: a closure does not inherit AVX2 and would not inline.
-        let mut x = [_mm256_setzero_si256(); 16];
-        words8(blocks, 0, &mut x);
-        words8(blocks, 8, &mut x);
-        let [mut a, mut b, mut c, mut d] = *st;
+        let mut x = [[_mm256_setzero_si256(); 16]; G];
+        for q in 0..G {
+            words8(&blocks[q], 0, &mut x[q]);
+            words8(&blocks[q], 8, &mut x[q]);
+        }
+        let mut a = [_mm256_setzero_si256(); G];
+        let (mut b, mut c, mut d) = (a, a, a);
+        for q in 0..G {
+            [a[q], b[q], c[q], d[q]] = st[q];
+        }
         let k2 = _mm256_set1_epi32(0x5A82_7999);
         let k3 = _mm256_set1_epi32(0x6ED9_EBA1);
         macro_rules! r {
             ($fun:ident, $k:expr, $a:ident, $b:ident, $c:ident, $d:ident, $w:expr, $s:literal) => {
-                let t = _mm256_add_epi32(
-                    _mm256_add_epi32($a, $fun($b, $c, $d)),
-                    _mm256_add_epi32(x[$w], $k),
-                );
-                $a = rotl!(t, $s);
+                for q in 0..G {
+                    let t = _mm256_add_epi32(
+                        _mm256_add_epi32($a[q], $fun($b[q], $c[q], $d[q])),
+                        _mm256_add_epi32(x[q][$w], $k),
+                    );
+                    $a[q] = rotl!(t, $s);
+                }
             };
         }
         let z = _mm256_setzero_si256();
@@ -221,69 +235,93 @@ mod avx2 {
             r!(h, k3, c, d, a, b, i + 4, 11);
             r!(h, k3, b, c, d, a, i + 12, 15);
         }
-        st[0] = _mm256_add_epi32(st[0], a);
-        st[1] = _mm256_add_epi32(st[1], b);
-        st[2] = _mm256_add_epi32(st[2], c);
-        st[3] = _mm256_add_epi32(st[3], d);
+        for q in 0..G {
+            st[q][0] = _mm256_add_epi32(st[q][0], a[q]);
+            st[q][1] = _mm256_add_epi32(st[q][1], b[q]);
+            st[q][2] = _mm256_add_epi32(st[q][2], c[q]);
+            st[q][3] = _mm256_add_epi32(st[q][3], d[q]);
+        }
     }
 
+    /// MD4 of `G`·8 equal-length messages, appended to `out`.
+    ///
     /// # Safety
-    /// The CPU must support AVX2; all messages must have the same length.
+    /// The CPU must support AVX2; `msgs` must hold `G`·8 messages of the same length.
     #[target_feature(enable = "avx2")]
-    pub unsafe fn md4_8(msgs: [&[u8]; LANES]) -> [[u8; 16]; LANES] {
+    pub unsafe fn md4_lanes<const G: usize>(msgs: &[&[u8]], out: &mut Vec<[u8; 16]>) {
         let n = msgs[0].len();
-        let mut st = [_mm256_setzero_si256(); 4];
-        for (v, i) in st.iter_mut().zip(INIT) {
-            *v = _mm256_set1_epi32(i as i32);
-        }
-        let full = n / 64;
-        for blk in 0..full {
-            compress(&mut st, &msgs.map(|m| m.as_ptr().add(blk * 64)));
-        }
-        let tails = super::tails(msgs);
-        for blk in 0..super::tail_blocks(n) {
-            compress(&mut st, &tails.each_ref().map(|t| t.as_ptr().add(blk * 64)));
-        }
-        let mut words = [[0u32; LANES]; 4];
-        for (w, s) in words.iter_mut().zip(st) {
-            _mm256_storeu_si256(w.as_mut_ptr() as *mut __m256i, s);
-        }
-        std::array::from_fn(|l| {
-            let mut d = [0u8; 16];
-            for (w, s) in words.iter().enumerate() {
-                d[w * 4..w * 4 + 4].copy_from_slice(&s[l].to_le_bytes());
+        let groups: [[&[u8]; LANES]; G] =
+            std::array::from_fn(|q| std::array::from_fn(|l| msgs[q * LANES + l]));
+        let mut st = [[_mm256_setzero_si256(); 4]; G];
+        for sq in st.iter_mut() {
+            for (v, i) in sq.iter_mut().zip(INIT) {
+                *v = _mm256_set1_epi32(i as i32);
             }
-            d
-        })
+        }
+        for blk in 0..n / 64 {
+            let ptrs = groups.map(|g| g.map(|m| m.as_ptr().add(blk * 64)));
+            compress(&mut st, &ptrs);
+        }
+        let tails = groups.map(super::tails);
+        for blk in 0..super::tail_blocks(n) {
+            let ptrs: [[*const u8; LANES]; G] = std::array::from_fn(|q| {
+                std::array::from_fn(|l| tails[q][l].as_ptr().add(blk * 64))
+            });
+            compress(&mut st, &ptrs);
+        }
+        for sq in st {
+            let mut words = [[0u32; LANES]; 4];
+            for (w, s) in words.iter_mut().zip(sq) {
+                _mm256_storeu_si256(w.as_mut_ptr() as *mut __m256i, s);
+            }
+            for l in 0..LANES {
+                let mut d = [0u8; 16];
+                for (w, s) in words.iter().enumerate() {
+                    d[w * 4..w * 4 + 4].copy_from_slice(&s[l].to_le_bytes());
+                }
+                out.push(d);
+            }
+        }
     }
 }
 
 /// MD4 of every message; runs of equal-length messages go through the lane-parallel code.
 pub fn md4_many(msgs: &[&[u8]]) -> Vec<[u8; 16]> {
     use md4::Digest as _;
-    let mut out = Vec::with_capacity(msgs.len());
+    let mut out = Vec::with_capacity(msgs.len() + 2 * LANES);
     let mut i = 0;
     #[cfg(target_arch = "x86_64")]
     let avx2 = std::is_x86_feature_detected!("avx2");
     while i < msgs.len() {
-        // A run of 2–8 equal-length messages fills the lanes (a short run repeats its last).
+        // A run of 2–16 equal-length messages fills the lanes (a short run repeats its last).
         let run = msgs[i..]
             .iter()
-            .take(LANES)
+            .take(2 * LANES)
             .take_while(|m| m.len() == msgs[i].len())
             .count();
         if run >= 2 {
-            let group: [&[u8]; LANES] = std::array::from_fn(|l| msgs[i + l.min(run - 1)]);
+            let width = if run > LANES { 2 * LANES } else { LANES };
+            let group: Vec<&[u8]> = (0..width).map(|l| msgs[i + l.min(run - 1)]).collect();
+            let at = out.len();
             #[cfg(target_arch = "x86_64")]
-            {
-                if avx2 {
-                    // SAFETY: the CPU supports AVX2 (checked above).
-                    out.extend(&unsafe { avx2::md4_8(group) }[..run]);
-                    i += run;
-                    continue;
+            if avx2 {
+                // SAFETY: the CPU supports AVX2 (checked above); `group` holds `width`
+                // messages of one length.
+                unsafe {
+                    if width > LANES {
+                        avx2::md4_lanes::<2>(&group, &mut out);
+                    } else {
+                        avx2::md4_lanes::<1>(&group, &mut out);
+                    }
                 }
+                out.truncate(at + run);
+                i += run;
+                continue;
             }
-            out.extend(&md4_8(group)[..run]);
+            for g in group.chunks(LANES) {
+                out.extend(md4_8(g.try_into().expect("eight messages")));
+            }
+            out.truncate(at + run);
             i += run;
             continue;
         }
