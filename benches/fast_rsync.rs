@@ -154,9 +154,8 @@ fn compare(c: &mut Criterion) {
         });
         g.bench_function(BenchmarkId::new("parasync-rdiff", case), |b| {
             b.iter(|| {
-                let ops = rdiff::read_delta(black_box(&fr_delta[..])).unwrap();
                 let mut out = Vec::with_capacity(new.len());
-                api::apply(Cursor::new(&old), &ops, &mut out).unwrap();
+                rdiff::patch(&old, black_box(&fr_delta), &mut out).unwrap();
                 out
             })
         });

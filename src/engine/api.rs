@@ -209,6 +209,11 @@ pub fn write_rdiff_delta(ops: &[Op], out: impl Write) -> io::Result<u64> {
     super::rdiff::write_delta(ops, out)
 }
 
+/// Apply an rdiff delta in memory to a basis in memory (no intermediate ops), as `rdiff patch`.
+pub fn patch_rdiff(basis: &[u8], delta: &[u8], out: impl Write) -> io::Result<()> {
+    super::rdiff::patch(basis, delta, out)
+}
+
 /// Read an rdiff delta (from `rdiff delta` or [`write_rdiff_delta`]) as ops for [`apply`].
 pub fn read_rdiff_delta(input: impl Read) -> io::Result<Vec<Op>> {
     super::rdiff::read_delta(input)

@@ -431,14 +431,20 @@ pub fn delta_len(ops: &[Op]) -> u64 {
     write_delta(ops, io::sink()).unwrap_or(0)
 }
 
-/// Read an rdiff delta into ops with absolute destinations.
-pub fn read_delta(mut r: impl Read) -> io::Result<Vec<Op>> {
-    let mut b = Vec::new();
-    r.read_to_end(&mut b)?;
+/// One delta command.
+enum Cmd<'a> {
+    Literal(&'a [u8]),
+    Copy { src: u64, len: u64 },
+}
+
+/// Walk the commands of a whole delta, checking the magic, the end command and that nothing
+/// follows it.
+fn commands<'a>(b: &'a [u8], mut each: impl FnMut(Cmd<'a>) -> io::Result<()>) -> io::Result<()> {
     let mut p = 0usize;
-    let mut take = |n: usize| -> io::Result<&[u8]> {
-        let s = b
-            .get(p..p + n)
+    let mut take = |n: usize| -> io::Result<&'a [u8]> {
+        let s = p
+            .checked_add(n)
+            .and_then(|e| b.get(p..e))
             .ok_or_else(|| invalid("truncated rdiff delta"))?;
         p += n;
         Ok(s)
@@ -446,25 +452,17 @@ pub fn read_delta(mut r: impl Read) -> io::Result<Vec<Op>> {
     if take(4)? != DELTA_MAGIC.to_be_bytes() {
         return Err(invalid("not an rdiff delta"));
     }
-    let mut ops = Vec::new();
-    let mut dst = 0u64;
     let be = |s: &[u8]| s.iter().fold(0u64, |a, x| a << 8 | *x as u64);
+    let width = |c: u8| 1usize << c;
     loop {
         let cmd = take(1)?[0];
-        let width = |c: u8| 1usize << c;
-        let op = match cmd {
+        match cmd {
             0 => break,
-            1..=0x40 => Op::Literal {
-                dst,
-                data: take(cmd as usize)?.to_vec(),
-            },
+            1..=0x40 => each(Cmd::Literal(take(cmd as usize)?))?,
             0x41..=0x44 => {
                 let n = be(take(width(cmd - 0x41))?);
                 let n = usize::try_from(n).map_err(|_| invalid("literal too long"))?;
-                Op::Literal {
-                    dst,
-                    data: take(n)?.to_vec(),
-                }
+                each(Cmd::Literal(take(n)?))?
             }
             0x45..=0x54 => {
                 let c = cmd - 0x45;
@@ -472,19 +470,56 @@ pub fn read_delta(mut r: impl Read) -> io::Result<Vec<Op>> {
                 let len = be(take(width(c % 4))?);
                 src.checked_add(len)
                     .ok_or_else(|| invalid("copy beyond any basis"))?;
-                Op::Copy { dst, src, len }
+                each(Cmd::Copy { src, len })?
             }
             c => return Err(invalid(format!("unknown rdiff delta command {c:#04x}"))),
+        }
+    }
+    if p != b.len() {
+        return Err(invalid("trailing bytes after the rdiff delta"));
+    }
+    Ok(())
+}
+
+/// Read an rdiff delta into ops with absolute destinations.
+pub fn read_delta(mut r: impl Read) -> io::Result<Vec<Op>> {
+    let mut b = Vec::new();
+    r.read_to_end(&mut b)?;
+    let mut ops = Vec::new();
+    let mut dst = 0u64;
+    commands(&b, |c| {
+        let op = match c {
+            Cmd::Literal(data) => Op::Literal {
+                dst,
+                data: data.to_vec(),
+            },
+            Cmd::Copy { src, len } => Op::Copy { dst, src, len },
         };
         dst = dst
             .checked_add(op.len())
             .ok_or_else(|| invalid("delta output too long"))?;
         ops.push(op);
-    }
-    if p != b.len() {
-        return Err(invalid("trailing bytes after the rdiff delta"));
-    }
+        Ok(())
+    })?;
     Ok(ops)
+}
+
+/// Apply an rdiff delta held in memory to a basis in memory, writing the new file straight from
+/// both (what `rdiff patch` does; no ops are built).
+pub fn patch(basis: &[u8], delta: &[u8], mut out: impl Write) -> io::Result<()> {
+    commands(delta, |c| match c {
+        Cmd::Literal(data) => out.write_all(data),
+        Cmd::Copy { src, len } => {
+            let s = usize::try_from(src).ok();
+            let e = s
+                .zip(usize::try_from(len).ok())
+                .and_then(|(s, l)| s.checked_add(l));
+            match (s, e) {
+                (Some(s), Some(e)) if e <= basis.len() => out.write_all(&basis[s..e]),
+                _ => Err(invalid("copy beyond the end of the basis")),
+            }
+        }
+    })
 }
 
 #[cfg(test)]
@@ -504,7 +539,7 @@ mod tests {
         (old, new)
     }
 
-    fn patch(old: &[u8], ops: &[Op]) -> Vec<u8> {
+    fn apply(old: &[u8], ops: &[Op]) -> Vec<u8> {
         let mut out = Vec::new();
         crate::engine::api::apply(io::Cursor::new(old), ops, &mut out).unwrap();
         out
@@ -567,7 +602,11 @@ mod tests {
             assert_eq!(len, delta.len() as u64);
             assert_eq!(delta_len(&ops), len);
             let back = read_delta(&delta[..]).unwrap();
-            assert_eq!(patch(&old, &back), new);
+            assert_eq!(apply(&old, &back), new);
+            let mut direct = Vec::new();
+            super::patch(&old, &delta, &mut direct).unwrap();
+            assert_eq!(direct, new);
+            assert!(super::patch(&old[..old.len() / 2], &delta, io::sink()).is_err() || n < 1000);
             for cut in [4, delta.len() / 2, delta.len() - 1] {
                 assert!(read_delta(&delta[..cut]).is_err());
             }
@@ -661,7 +700,11 @@ mod tests {
             // rdiff's delta, read and applied here.
             run(&[Path::new("delta"), &f("sig"), &f("new"), &f("delta2")]);
             let ops = read_delta(std::fs::File::open(f("delta2")).unwrap()).unwrap();
-            assert!(patch(&old, &ops) == new, "{name}: rdiff delta");
+            assert!(apply(&old, &ops) == new, "{name}: rdiff delta");
+            let delta2 = std::fs::read(f("delta2")).unwrap();
+            let mut direct = Vec::new();
+            super::patch(&old, &delta2, &mut direct).unwrap();
+            assert!(direct == new, "{name}: rdiff delta, direct patch");
         }
     }
 }
