@@ -75,6 +75,16 @@ fn hashes(c: &mut Criterion) {
             acc
         })
     });
+    g.bench_function("md4_x8_4k_blocks", |b| {
+        b.iter(|| parasync::engine::hash::md4x::md4_blocks(black_box(&data), 4096))
+    });
+    g.bench_function("librsync_sum_4k_blocks", |b| {
+        b.iter(|| {
+            data.chunks(4096)
+                .map(|c| parasync::engine::rdiff::LibSum::new(c).digest())
+                .fold(0, |a, x| a ^ x)
+        })
+    });
     for k in StrongKind::ALL.into_iter().filter(|k| !k.is_none()) {
         g.bench_with_input(BenchmarkId::new("strong", k.name()), &k, |b, k| {
             b.iter(|| k.digest(black_box(&data)))

@@ -143,7 +143,7 @@ complete -c parasync -l version -s V -d 'print the version + other info and exit
 complete -c parasync -l help -d 'show this help (* -h is help only on its own)'
 complete -c parasync -l engine -r -d 'delta engine: parasync (default), rsync, dsync, skysync-f, skysync-c, pdsync'
 complete -c parasync -l threads -r -d 'worker threads for the delta engines (default: all cores)'
-complete -c parasync -l hw -d 'use the hardware CRC-32C / alternative strong hash paths of the engines'
+complete -c parasync -l hw -d 'engines use the papers'\'' hw=1 variants (CRC-32C, PCLMUL CRC, MD4); --no-hw: hw=0 (software)'
 complete -c parasync -l dedupe -d 'send each piece of content once, copy it on the receiver (default on)'
 complete -c parasync -l inplace-policy -r -d 'in-place cycle breaking: trim (default), localmin, delete'
 complete -c parasync -l inplace-buffer -r -d 'receiver memory for in-place cycle data (default 8M)'

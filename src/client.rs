@@ -488,6 +488,8 @@ fn run_transfer(opts: Options, p: crate::plan::operand::Plan) -> Result<i32> {
     st.sender_engine_msgs = sender_stats.engine_msgs;
     st.sender_engine_us = sender_stats.engine_us;
     st.copy_ops = sender_stats.copy_ops;
+    st.sender_phase_us = sender_stats.phase_us;
+    st.sender_msg_bytes = sender_stats.msg_bytes;
     let (sent, recvd) = counters
         .borrow()
         .as_ref()

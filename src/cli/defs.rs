@@ -589,7 +589,7 @@ pub static DEFS: &[Def] = &[
     ),
     lflag(
         "hw",
-        "use the hardware CRC-32C / alternative strong hash paths of the engines",
+        "engines use the papers' hw=1 variants (CRC-32C, PCLMUL CRC, MD4); --no-hw: hw=0 (software)",
     ),
     lflag(
         "dedupe",

@@ -467,7 +467,7 @@ impl Options {
                 })?)
             }
             "threads" => self.engine_params.threads = parse_num("threads", &v)?,
-            "hw" => self.engine_params.hw = on,
+            "hw" => self.engine_params.hw = Some(on),
             "dedupe" => self.dedupe = on,
             "inplace-policy" => {
                 if !matches!(v.as_str(), "trim" | "localmin" | "delete") {

@@ -1,6 +1,8 @@
 //! A small library API over the engines: signature of a basis, delta of a new file against a
 //! signature, and patching — the librsync-shaped calls (issue 12) for programs that want delta
-//! encoding without parasync's transfer machinery.
+//! encoding without parasync's transfer machinery — plus librsync's `rdiff` signature and delta
+//! files for the rsync engine ([`rdiff_signature`], [`rdiff_diff`], [`write_rdiff_delta`],
+//! [`read_rdiff_delta`]; formats in [`super::rdiff`]), which interoperate with `rdiff`.
 //!
 //! Why signatures are only offered for rsync and skysync-f: those engines are single-round (the
 //! basis side speaks once, algorithms.md §2, §4.1), so a signature can be stored and diffed later.
@@ -27,6 +29,8 @@
 //! ```
 
 use std::io::{self, Read, Seek, SeekFrom, Write};
+
+pub use super::rdiff::{RdiffHash, RdiffSignature};
 use std::sync::Arc;
 
 use super::ops::{put_uv, MsgReader};
@@ -95,15 +99,22 @@ fn single_round(id: EngineId) -> bool {
 
 /// Signature of `basis` for engine `id` (rsync or skysync-f).
 pub fn signature(id: EngineId, params: &EngineParams, basis: impl Read) -> io::Result<Signature> {
+    signature_shared(id, params, read_all(basis)?)
+}
+
+/// [`signature`] of bytes already in memory or mapped (no copy).
+pub fn signature_shared(
+    id: EngineId,
+    params: &EngineParams,
+    basis: Shared,
+) -> io::Result<Signature> {
     if !single_round(id) {
         return Err(io::Error::new(
             io::ErrorKind::Unsupported,
             format!("{} is multi-round; use api::delta", id.name()),
         ));
     }
-    let step = receiver_half(id, params, read_all(basis)?)
-        .start()
-        .map_err(invalid)?;
+    let step = receiver_half(id, params, basis).start().map_err(invalid)?;
     Ok(Signature {
         engine: id,
         params: params.clone(),
@@ -113,7 +124,12 @@ pub fn signature(id: EngineId, params: &EngineParams, basis: impl Read) -> io::R
 
 /// Ops that rebuild `new` from the basis `sig` was made of.
 pub fn diff(sig: &Signature, new: impl Read) -> io::Result<Vec<Op>> {
-    let mut s = sender_half(sig.engine, &sig.params, read_all(new)?);
+    diff_shared(sig, read_all(new)?)
+}
+
+/// [`diff`] of bytes already in memory or mapped (no copy).
+pub fn diff_shared(sig: &Signature, new: Shared) -> io::Result<Vec<Op>> {
+    let mut s = sender_half(sig.engine, &sig.params, new);
     let mut ops = s.start().map_err(invalid)?.ops;
     let mut done = false;
     for m in &sig.msgs {
@@ -150,6 +166,57 @@ pub fn delta(id: EngineId, params: &EngineParams, old: &[u8], new: &[u8]) -> io:
     let (ops, _) =
         run_local(id, params, Arc::new(old.to_vec()), Arc::new(new.to_vec())).map_err(invalid)?;
     Ok(ops)
+}
+
+/// librsync `rdiff` signature of `basis` (block length and strong length as rdiff picks them
+/// by default), for [`RdiffSignature::write_to`] or [`rdiff_diff`].
+///
+/// ```
+/// use parasync::engine::{api, EngineParams};
+/// let old = b"0123456789abcdef".repeat(4096);
+/// let mut new = old.clone();
+/// new.splice(30_000..30_000, *b"inserted");
+///
+/// let sig = api::rdiff_signature(&old[..], api::RdiffHash::Blake2).unwrap();
+/// let mut sig_file = Vec::new();
+/// sig.write_to(&mut sig_file).unwrap();                 // what `rdiff signature` writes
+/// let sig = api::RdiffSignature::read_from(&sig_file[..]).unwrap();
+/// let ops = api::rdiff_diff(&sig, &new[..], &EngineParams::default()).unwrap();
+/// let mut delta = Vec::new();
+/// api::write_rdiff_delta(&ops, &mut delta).unwrap();   // `rdiff patch` applies this
+/// let ops = api::read_rdiff_delta(&delta[..]).unwrap();
+/// let mut out = Vec::new();
+/// api::apply(std::io::Cursor::new(&old), &ops, &mut out).unwrap();
+/// assert_eq!(out, new);
+/// ```
+pub fn rdiff_signature(basis: impl Read, hash: RdiffHash) -> io::Result<RdiffSignature> {
+    let basis = read_all(basis)?;
+    Ok(RdiffSignature::compute((*basis).as_ref(), hash, None, None))
+}
+
+/// Ops rebuilding `new` from the basis of an rdiff signature (the rsync engine's parallel search
+/// with librsync's weak sum; `params.threads` applies).
+pub fn rdiff_diff(
+    sig: &RdiffSignature,
+    new: impl Read,
+    params: &EngineParams,
+) -> io::Result<Vec<Op>> {
+    super::rdiff::diff(sig, read_all(new)?, params)
+}
+
+/// Write ops (in destination order) as an rdiff delta; returns its length.
+pub fn write_rdiff_delta(ops: &[Op], out: impl Write) -> io::Result<u64> {
+    super::rdiff::write_delta(ops, out)
+}
+
+/// Apply an rdiff delta in memory to a basis in memory (no intermediate ops), as `rdiff patch`.
+pub fn patch_rdiff(basis: &[u8], delta: &[u8], out: impl Write) -> io::Result<()> {
+    super::rdiff::patch(basis, delta, out)
+}
+
+/// Read an rdiff delta (from `rdiff delta` or [`write_rdiff_delta`]) as ops for [`apply`].
+pub fn read_rdiff_delta(input: impl Read) -> io::Result<Vec<Op>> {
+    super::rdiff::read_delta(input)
 }
 
 /// Literal bytes in `ops` (what a transfer would send besides op headers).

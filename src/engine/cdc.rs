@@ -16,6 +16,7 @@
 //! Defect D5 of the reference (sentinel values that collide with legal ones) is avoided by explicit
 //! counts and tags; every length read from the peer is bounds-checked ([`Reader`]).
 
+use super::phase::{MsgKind, Phase};
 use super::{EngineError, Op};
 use std::collections::HashMap;
 
@@ -304,7 +305,11 @@ impl super::ReceiverHalf for BatchReceiver {
         let n = r.count(4)?;
         let weaks = (0..n).map(|_| r.u32_le()).collect::<Result<Vec<_>, _>>()?;
         r.end()?;
-        let recs = (self.profile.chunk)(&self.basis, &self.params);
+        let ph = &self.params.phases;
+        let recs = ph.run(Phase::Signature, || {
+            (self.profile.chunk)(&self.basis, &self.params)
+        });
+        let weak_t = ph.time(Phase::Weak);
         let ix = index_weak(&recs);
         let strong = (self.profile.strong)(&self.params);
         // Basis chunks whose weak hash the sender has: strong-hash only those.
@@ -322,6 +327,8 @@ impl super::ReceiverHalf for BatchReceiver {
             .parallel
             .then(|| pool(threads(self.params.threads)));
         let data: &[u8] = (*self.basis).as_ref();
+        drop(weak_t);
+        let _strong_t = ph.time(Phase::Strong);
         let ds = digests(strong, data, &recs, &which, pool.as_deref());
         let mut w = Writer::new(TAG_ITEMS);
         w.var(spans.len() as u64);
@@ -342,8 +349,10 @@ impl super::ReceiverHalf for BatchReceiver {
             }
         }
         self.done = true;
+        let msgs = vec![w.finish()];
+        ph.msgs(MsgKind::Strong, &msgs);
         Ok(super::Step {
-            msgs: vec![w.finish()],
+            msgs,
             ops: vec![],
             done: true,
         })
@@ -375,7 +384,11 @@ impl BatchSender {
 
 impl super::SenderHalf for BatchSender {
     fn start(&mut self) -> Result<super::Step, EngineError> {
-        self.recs = (self.profile.chunk)(&self.source, &self.params);
+        let ph = &self.params.phases;
+        self.recs = ph.run(Phase::Signature, || {
+            (self.profile.chunk)(&self.source, &self.params)
+        });
+        let _t = ph.time(Phase::Weak);
         let mut seen = std::collections::HashSet::with_capacity(self.recs.len());
         self.distinct = self
             .recs
@@ -388,13 +401,17 @@ impl super::SenderHalf for BatchSender {
         for d in &self.distinct {
             w.u32(*d);
         }
+        let msgs = vec![w.finish()];
+        ph.msgs(MsgKind::Weak, &msgs);
         Ok(super::Step {
-            msgs: vec![w.finish()],
+            msgs,
             ..Default::default()
         })
     }
 
     fn handle(&mut self, msg: &[u8]) -> Result<super::Step, EngineError> {
+        let ph = self.params.phases.clone();
+        let weak_t = ph.time(Phase::Weak);
         let strong = (self.profile.strong)(&self.params);
         let mut r = Reader::new(msg);
         if self.done || r.u8()? != TAG_ITEMS {
@@ -434,6 +451,8 @@ impl super::SenderHalf for BatchSender {
             .parallel
             .then(|| pool(threads(self.params.threads)));
         let data: &[u8] = (*self.source).as_ref();
+        drop(weak_t);
+        let strong_t = ph.time(Phase::Strong);
         let ds = digests(strong, data, &self.recs, &which, pool.as_deref());
         let mut src: Vec<Option<u64>> = vec![None; self.recs.len()];
         for (j, &k) in which.iter().enumerate() {
@@ -455,6 +474,8 @@ impl super::SenderHalf for BatchSender {
             }
             src[k] = first;
         }
+        drop(strong_t);
+        let _t = ph.time(Phase::Delta);
         let spans: Vec<(u64, u32)> = self.recs.iter().map(|r| (r.off, r.len)).collect();
         self.done = true;
         Ok(super::Step {

@@ -5,8 +5,8 @@
 //! strong-hashes only its chunks whose CRC was received, and the new-file side confirms (2 round
 //! trips). The flow itself lives in [`super::cdc`]; this file only picks the pieces:
 //! normalized Gear 4/8/12 KiB (Dsync "method 4"), CRC-32 weak, SHA-1 strong — CRC-32C (SSE4.2)
-//! and SHA-256 with `--hw`,
-//! as the reference harness does (§6.6). Everything runs on one thread, like the reference.
+//! and SHA-256 with `--hw`, table-driven CRC-32 with `--no-hw`, as the reference harness does
+//! (§6.6). Everything runs on one thread, like the reference.
 
 use super::cdc::{Profile, Rec, Strong};
 use super::chunker::{self, Config};
@@ -15,27 +15,32 @@ use super::{EngineParams, Shared};
 
 /// Chunk serially with `cfg` and CRC every chunk (CRC-32, or CRC-32C with `--hw`).
 pub fn chunk_crc(cfg: &Config, data: &[u8], kind: CrcKind) -> Vec<Rec> {
+    chunk_with(cfg, data, |b| kind.checksum(b))
+}
+
+fn chunk_with(cfg: &Config, data: &[u8], crc: impl Fn(&[u8]) -> u32) -> Vec<Rec> {
     chunker::chunk(cfg, data)
         .into_iter()
         .map(|c| Rec {
             off: c.off,
             len: c.len,
-            weak: kind.checksum(&data[c.off as usize..(c.off + c.len as u64) as usize]),
+            weak: crc(&data[c.off as usize..(c.off + c.len as u64) as usize]),
         })
         .collect()
 }
 
+/// hw=1: CRC-32C (SSE4.2); hw=0: CRC-32 by the portable table code; default: PCLMUL CRC-32.
 fn chunk(data: &Shared, p: &EngineParams) -> Vec<Rec> {
-    let kind = if p.hw {
-        CrcKind::Crc32c
-    } else {
-        CrcKind::Crc32
-    };
-    chunk_crc(&Config::DSYNC_NC, (**data).as_ref(), kind)
+    let (cfg, data) = (&Config::DSYNC_NC, (**data).as_ref());
+    match p.hw {
+        Some(true) => chunk_crc(cfg, data, CrcKind::Crc32c),
+        Some(false) => chunk_with(cfg, data, |b| CrcKind::Crc32.update_sw(0, b)),
+        None => chunk_crc(cfg, data, CrcKind::Crc32),
+    }
 }
 
 fn strong(p: &EngineParams) -> Strong {
-    if p.hw {
+    if p.hw == Some(true) {
         Strong::Sha256
     } else {
         Strong::Sha1

@@ -23,6 +23,8 @@ pub mod hash;
 pub mod ops;
 pub mod parasync;
 pub mod pdsync;
+pub mod phase;
+pub mod rdiff;
 pub mod rsync;
 pub mod skysync_c;
 pub mod skysync_f;
@@ -121,8 +123,13 @@ pub struct EngineParams {
     pub checksum_choice: Option<String>,
     /// `--threads`; 0 = available cores.
     pub threads: usize,
-    /// `--hw`: hardware CRC-32C / alternative strong hash paths where an engine defines them.
-    pub hw: bool,
+    /// The papers' `hw` switch (algorithms.md §6.6): `Some(false)` = the software variants they
+    /// call hw=0, `Some(true)` = the hardware ones (`--hw`: CRC-32C / PCLMUL CRC, SHA-NI-capable
+    /// SHA-256, MD4 for the rsync engine as librsync's baseline); `None` = the fastest correct
+    /// choice for this CPU.
+    pub hw: Option<bool>,
+    /// Per-phase timing and message accounting (disabled unless a caller enables it).
+    pub phases: phase::Phases,
     /// `--pipeline`: barrier placement of the parasync engine (stream by default).
     pub pipeline: parasync::Pipeline,
 }
@@ -133,7 +140,8 @@ impl Default for EngineParams {
             block_size: None,
             checksum_choice: None,
             threads: 0,
-            hw: false,
+            hw: None,
+            phases: phase::Phases::default(),
             pipeline: parasync::Pipeline::Stream,
         }
     }

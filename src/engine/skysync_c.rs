@@ -56,7 +56,7 @@ pub fn derive_crc(data: &[u8], blocks: &[u32], s: usize, e: usize) -> u32 {
 
 fn chunk(data: &Shared, p: &EngineParams) -> Vec<Rec> {
     let data: &[u8] = (**data).as_ref();
-    if p.hw {
+    if p.hw == Some(true) {
         return super::dsync::chunk_crc(&Config::DSYNC_NC, data, super::hash::CrcKind::Crc32);
     }
     let blocks: Vec<u32> = data.chunks(BLOCK).map(cdc::crc32).collect();

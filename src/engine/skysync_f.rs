@@ -11,6 +11,11 @@
 //! offsets are contiguous — offset 0 is a normal offset, not a "no copy pending" sentinel. The
 //! short last block may also match the new file's tail (the reference always sent it literally).
 //! The search, segment parallelism and message format are shared with the rsync engine.
+//!
+//! hw (§6.6): hw=0 (`--no-hw`) computes block CRCs — the signature, the aligned-prefix check and
+//! the recomputation after a match — with the portable table code, as the reference's software
+//! path; otherwise PCLMUL-folded CRC-32 (crc32fast). SHA-256 either way (sha2 uses SHA-NI when
+//! the CPU has it). The values are the same, so the two ends need not agree.
 
 use super::hash::StrongKind;
 use super::rsync::halves::{BlockReceiver, BlockSender, Flavor};

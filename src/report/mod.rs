@@ -214,6 +214,7 @@ pub fn stats_block(
             s.sender_engine_us as f64 / 1e6
         ));
     }
+    o.push_str(&engine_lines(s, h));
     if s.deduped > 0 {
         o.push_str(&format!(
             "Deduplicated data: {} bytes (files: {} bytes in {} files, {} renamed or moved; chunks: {} bytes)\n",
@@ -236,6 +237,35 @@ pub fn stats_block(
         ));
     }
     o.push('\n');
+    o
+}
+
+/// parasync's per-engine `--stats` lines (issue 5): engine message bytes by kind (both sides
+/// summed) and each side's time per phase, each line only when it has a non-zero figure.
+fn engine_lines(s: &Stats, h: u8) -> String {
+    use crate::engine::phase::{Phase, MSG_KINDS};
+    let mut o = String::new();
+    let bytes: Vec<u64> = (0..MSG_KINDS)
+        .map(|k| s.msg_bytes[k] + s.sender_msg_bytes[k])
+        .collect();
+    if bytes.iter().any(|b| *b > 0) {
+        o.push_str(&format!(
+            "Engine messages: signature {} bytes, weak {} bytes, strong {} bytes\n",
+            num(bytes[0], h),
+            num(bytes[1], h),
+            num(bytes[2], h)
+        ));
+    }
+    for (side, us) in [("receiver", &s.phase_us), ("sender", &s.sender_phase_us)] {
+        let parts: Vec<String> = Phase::ALL
+            .iter()
+            .filter(|p| us[**p as usize] > 0)
+            .map(|p| format!("{} {:.3} s", p.name(), us[*p as usize] as f64 / 1e6))
+            .collect();
+        if !parts.is_empty() {
+            o.push_str(&format!("Engine phases ({side}): {}\n", parts.join(", ")));
+        }
+    }
     o
 }
 

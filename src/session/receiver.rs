@@ -149,7 +149,14 @@ fn type_slot_meta(m: &Metadata) -> usize {
 }
 
 impl Receiver {
-    pub fn new(opts: Options, conn: Conn, dest: String, filters: Filters, push: bool) -> Receiver {
+    pub fn new(
+        mut opts: Options,
+        conn: Conn,
+        dest: String,
+        filters: Filters,
+        push: bool,
+    ) -> Receiver {
+        opts.engine_params.phases = crate::engine::phase::Phases::enabled();
         let meta = MetaOpts {
             perms: opts.perms,
             executability: opts.executability,
@@ -290,6 +297,8 @@ impl Receiver {
         }
         self.finish_up()?;
         self.stats.problems = crate::client::encode_problems(&self.problems);
+        self.stats
+            .set_phases(&self.opts.engine_params.phases.snapshot());
         self.conn.send(&Msg::Done(self.stats.clone()))?;
         self.conn.flush()?;
         let sender_stats = loop {

@@ -61,11 +61,12 @@ fn open_shared(path: &std::path::Path) -> std::io::Result<(Shared, u64)> {
 
 impl Sender {
     pub fn new(
-        opts: Options,
+        mut opts: Options,
         conn: Conn,
         sources: Vec<Source>,
         filters: super::filters::Filters,
     ) -> Sender {
+        opts.engine_params.phases = crate::engine::phase::Phases::enabled();
         Sender {
             opts,
             conn,
@@ -167,6 +168,8 @@ impl Sender {
             }
         }
         self.stats.problems = crate::client::encode_problems(&self.problems);
+        self.stats
+            .set_phases(&self.opts.engine_params.phases.snapshot());
         self.conn.send(&Msg::Goodbye(self.stats.clone()))?;
         self.conn.flush()?;
         Ok((self.stats, receiver_stats.unwrap(), self.problems))

@@ -52,9 +52,21 @@ pub struct Stats {
     /// from a file already under the destination (renamed or moved).
     pub dedup_chunk_bytes: u64,
     pub renamed: u64,
+    /// Engine time per phase in µs and engine message bytes per kind, this side
+    /// (engine::phase); the sender's copies are filled by the client.
+    pub phase_us: [u64; 5],
+    pub msg_bytes: [u64; 3],
+    pub sender_phase_us: [u64; 5],
+    pub sender_msg_bytes: [u64; 3],
 }
 
 impl Stats {
+    /// Record this side's engine phase totals.
+    pub fn set_phases(&mut self, t: &crate::engine::phase::PhaseTotals) {
+        self.phase_us = t.micros();
+        self.msg_bytes = t.bytes;
+    }
+
     fn fields(&self) -> Vec<u64> {
         let mut v = vec![
             self.num_files,
@@ -90,6 +102,8 @@ impl Stats {
             self.dedup_chunk_bytes,
             self.renamed,
         ]);
+        v.extend(self.phase_us);
+        v.extend(self.msg_bytes);
         v
     }
     fn from_fields(f: &[u64]) -> Stats {
@@ -126,6 +140,10 @@ impl Stats {
             copy_ops: g(35),
             dedup_chunk_bytes: g(36),
             renamed: g(37),
+            phase_us: [g(38), g(39), g(40), g(41), g(42)],
+            msg_bytes: [g(43), g(44), g(45)],
+            sender_phase_us: [0; 5],
+            sender_msg_bytes: [0; 3],
         }
     }
 }
@@ -639,6 +657,8 @@ mod tests {
             Msg::Done(Stats {
                 num_files: 4,
                 literal: 7,
+                phase_us: [1, 2, 3, 4, 5],
+                msg_bytes: [6, 7, 8],
                 ..Default::default()
             }),
             Msg::Goodbye(Stats::default()),

@@ -141,7 +141,7 @@ const ENGINES: [EngineId; 4] = [
     EngineId::Parasync,
 ];
 
-fn params(threads: usize, pipeline: Pipeline, hw: bool) -> EngineParams {
+fn params(threads: usize, pipeline: Pipeline, hw: Option<bool>) -> EngineParams {
     EngineParams {
         threads,
         pipeline,
@@ -240,7 +240,7 @@ proptest! {
 
     #[test]
     fn engines_round_trip(old in data_strategy(), edits in prop::collection::vec(edit_strategy(), 0..6),
-                          threads in 1usize..4, pipeline in pipeline_strategy(), hw in any::<bool>()) {
+                          threads in 1usize..4, pipeline in pipeline_strategy(), hw in proptest::option::of(any::<bool>())) {
         let mut new = old.clone();
         for e in &edits {
             apply_edit(&mut new, e);
@@ -254,7 +254,7 @@ proptest! {
     fn hostile_messages_are_errors(junk in prop::collection::vec(any::<u8>(), 0..200)) {
         let data: Shared = Arc::new(xorshift(50_000, 7));
         for id in ENGINES {
-            let p = params(1, Pipeline::Stream, false);
+            let p = params(1, Pipeline::Stream, None);
             let mut r = engine::receiver_half(id, &p, data.clone());
             r.start().unwrap();
             while let Ok(Some(_)) = r.poll() {}
@@ -277,7 +277,7 @@ fn empty_and_one_byte_files() {
     ];
     for id in ENGINES {
         for (old, new) in cases {
-            round_trip(id, &params(2, Pipeline::Stream, false), old, new);
+            round_trip(id, &params(2, Pipeline::Stream, None), old, new);
         }
     }
 }
@@ -290,7 +290,7 @@ fn small_edit_of_2mib_costs_few_literal_bytes() {
     new.splice(1_500_000..1_500_000, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     for id in ENGINES {
         for threads in [1, 2] {
-            let (lit, wire) = round_trip(id, &params(threads, Pipeline::Stream, false), &old, &new);
+            let (lit, wire) = round_trip(id, &params(threads, Pipeline::Stream, None), &old, &new);
             assert!(lit <= 160 << 10, "{id:?}: {lit} literal bytes");
             assert!(wire <= 24 << 10, "{id:?}: {wire} wire bytes");
         }
@@ -300,7 +300,7 @@ fn small_edit_of_2mib_costs_few_literal_bytes() {
 #[test]
 fn identical_files_are_one_copy_for_parasync() {
     let data = xorshift(3 << 20, 5);
-    let p = params(2, Pipeline::Stream, false);
+    let p = params(2, Pipeline::Stream, None);
     let (ops, _) = engine::run_local(
         EngineId::Parasync,
         &p,
@@ -355,7 +355,7 @@ fn timing() {
             (EngineId::Parasync, 2, Pipeline::V3),
         ]);
     for (id, threads, pipeline) in runs {
-        let p = params(threads, pipeline, false);
+        let p = params(threads, pipeline, None);
         let (t, c) = (std::time::Instant::now(), cpu_seconds());
         let (ops, wire) = engine::run_local(id, &p, old.clone(), new.clone()).unwrap();
         let (secs, cpu) = (t.elapsed().as_secs_f64(), cpu_seconds() - c);
@@ -406,12 +406,12 @@ fn zero_runs_keep_copies_contiguous() {
     let mut new = old.clone();
     new.splice(500_000..500_000, xorshift(1000, 13));
     for id in ENGINES {
-        let (lit, _) = round_trip(id, &params(2, Pipeline::Stream, false), &old, &new);
+        let (lit, _) = round_trip(id, &params(2, Pipeline::Stream, None), &old, &new);
         assert!(lit <= 160 << 10, "{id:?}: {lit}");
     }
     let (ops, _) = engine::run_local(
         EngineId::Parasync,
-        &params(2, Pipeline::Stream, false),
+        &params(2, Pipeline::Stream, None),
         Arc::new(old.clone()),
         Arc::new(new.clone()),
     )
@@ -440,11 +440,8 @@ fn parasync_receiver_streams_batches() {
         ),
         (Pipeline::Batch, 2),
     ] {
-        let mut r = engine::receiver_half(
-            EngineId::Parasync,
-            &params(2, pipeline, false),
-            data.clone(),
-        );
+        let mut r =
+            engine::receiver_half(EngineId::Parasync, &params(2, pipeline, None), data.clone());
         let mut msgs = r.start().unwrap().msgs.len();
         while let Some(st) = r.poll().unwrap() {
             msgs += st.msgs.len();

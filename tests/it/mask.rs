@@ -66,7 +66,13 @@ fn mask_line(line: &str) -> String {
 
 /// parasync's own `--stats` lines, printed after rsync's when non-empty (issue 10: a parser of
 /// rsync's lines keeps working); they have no rsync counterpart and are left out of comparisons.
-const OWN_STATS: [&str; 3] = ["Delta engine: ", "Deduplicated data: ", "In-place: "];
+const OWN_STATS: [&str; 5] = [
+    "Delta engine: ",
+    "Engine messages: ",
+    "Engine phases ",
+    "Deduplicated data: ",
+    "In-place: ",
+];
 
 /// Mask timing, rate and protocol byte-count figures in a whole output.
 pub fn mask(s: &str) -> String {

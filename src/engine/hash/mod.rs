@@ -5,6 +5,7 @@
 //! chunk CRCs from other CRCs (skysync-c, parasync) with the same conventions.
 
 pub mod crc;
+pub mod md4x;
 pub mod rollsum;
 pub mod strong;
 

@@ -39,6 +39,20 @@ impl RollSum {
         }
         sums(window)
     }
+    /// [`RollSum::new`] one byte at a time, as rsync's and librsync's portable C loops do: the
+    /// software (hw=0) variant the evaluation harness compares with the vectorized one.
+    pub fn new_scalar(window: &[u8]) -> RollSum {
+        let (mut s1, mut s2) = (0u32, 0u32);
+        for &x in window {
+            s1 = s1.wrapping_add(v(x));
+            s2 = s2.wrapping_add(s1);
+        }
+        RollSum {
+            s1,
+            s2,
+            len: window.len() as u32,
+        }
+    }
     /// The 32-bit weak sum rsync sends (`sum1`).
     #[inline(always)]
     pub fn digest(&self) -> u32 {
@@ -146,6 +160,14 @@ mod tests {
                 (x >> 56) as u8
             })
             .collect()
+    }
+
+    #[test]
+    fn scalar_equals_vectorized() {
+        let d = data(10_000);
+        for n in [0, 1, 63, 64, 65, 700, 4096, 8192, 10_000] {
+            assert_eq!(RollSum::new_scalar(&d[..n]), RollSum::new(&d[..n]), "{n}");
+        }
     }
 
     #[test]

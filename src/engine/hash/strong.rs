@@ -3,9 +3,11 @@
 //! Why an enum: the rsync engine lets the user pick its block sum with `--checksum-choice`, spelled
 //! as rsync spells it (`xxh128 xxh3 xxh64 md5 md4 sha1 none`, plus `auto`), and the other engines
 //! have fixed choices (skysync: SHA-256, dsync: SHA-1 / SHA-256, parasync: BLAKE3 — algorithms.md
-//! §1.2). Digest byte order follows rsync: xxh64/xxh3 little-endian u64, xxh128 low 64 bits then
+//! §1.2). BLAKE2b-256 is librsync's default strong sum (the papers' rsync baseline with hw=0, and
+//! rdiff's BLAKE2 signatures). Digest byte order follows rsync: xxh64/xxh3 little-endian u64, xxh128 low 64 bits then
 //! high 64 bits, each little-endian (rsync `SIVAL64(sum, 0, low); SIVAL64(sum, 8, high)`).
 
+use blake2::Blake2b256;
 use md4::Md4;
 use md5::Md5;
 use sha1::Sha1;
@@ -70,10 +72,12 @@ pub enum StrongKind {
     Xxh3 = 6,
     Xxh128 = 7,
     Blake3 = 8,
+    /// BLAKE2b with a 32-byte output (librsync's `RS_BLAKE2_SIG_MAGIC` sum).
+    Blake2 = 9,
 }
 
 impl StrongKind {
-    pub const ALL: [StrongKind; 9] = [
+    pub const ALL: [StrongKind; 10] = [
         StrongKind::None,
         StrongKind::Md4,
         StrongKind::Md5,
@@ -83,6 +87,7 @@ impl StrongKind {
         StrongKind::Xxh3,
         StrongKind::Xxh128,
         StrongKind::Blake3,
+        StrongKind::Blake2,
     ];
 
     /// What rsync 3.2+ negotiates by default, and the rsync engine's default.
@@ -100,6 +105,7 @@ impl StrongKind {
             "sha1" => StrongKind::Sha1,
             "sha256" => StrongKind::Sha256,
             "blake3" => StrongKind::Blake3,
+            "blake2" => StrongKind::Blake2,
             "none" => StrongKind::None,
             _ => return None,
         })
@@ -128,6 +134,7 @@ impl StrongKind {
             StrongKind::Xxh3 => "xxh3",
             StrongKind::Xxh128 => "xxh128",
             StrongKind::Blake3 => "blake3",
+            StrongKind::Blake2 => "blake2",
         }
     }
 
@@ -142,7 +149,7 @@ impl StrongKind {
             StrongKind::None => 0,
             StrongKind::Md4 | StrongKind::Md5 | StrongKind::Xxh128 => 16,
             StrongKind::Sha1 => 20,
-            StrongKind::Sha256 | StrongKind::Blake3 => 32,
+            StrongKind::Sha256 | StrongKind::Blake3 | StrongKind::Blake2 => 32,
             StrongKind::Xxh64 | StrongKind::Xxh3 => 8,
         }
     }
@@ -163,6 +170,7 @@ impl StrongKind {
             StrongKind::Xxh3 => Digest::new(&xxhash_rust::xxh3::xxh3_64(data).to_le_bytes()),
             StrongKind::Xxh128 => Digest::new(&xxhash_rust::xxh3::xxh3_128(data).to_le_bytes()),
             StrongKind::Blake3 => Digest::new(blake3::hash(data).as_bytes()),
+            StrongKind::Blake2 => Digest::new(&Blake2b256::digest(data)),
         }
     }
 }
@@ -211,6 +219,11 @@ mod tests {
         assert_eq!(
             hex(StrongKind::Xxh128.digest(b"")),
             "7f498d4624c30160d8984701d306aa99"
+        );
+        // RFC 7693-style BLAKE2b with a 32-byte output (parameter block outlen = 32).
+        assert_eq!(
+            hex(StrongKind::Blake2.digest(b"")),
+            "0e5751c026e543b2e8ab2eb06099daa1d1e5df47778f7787faab45cdf12fe3a8"
         );
         assert!(StrongKind::None.digest(abc).is_empty());
         for k in StrongKind::ALL {

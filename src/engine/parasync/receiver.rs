@@ -4,6 +4,7 @@
 use super::{Msg, Pipeline, BATCH, CHUNKER, INLINE, IN_FLIGHT};
 use crate::engine::cdc::{self, err};
 use crate::engine::chunker::parallel::{Chunk, Parallel};
+use crate::engine::phase::{MsgKind, Phase, Phases};
 use crate::engine::{EngineError, EngineParams, ReceiverHalf, Shared, Step};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -50,6 +51,7 @@ fn produce(
     pipeline: Pipeline,
     pool: Arc<rayon::ThreadPool>,
     tx: crossbeam_channel::Sender<Vec<Chunk>>,
+    phases: Phases,
 ) {
     let mut p = Parallel::new(CHUNKER, basis, threads);
     let batch = if pipeline == Pipeline::Batch {
@@ -68,7 +70,7 @@ fn produce(
             true
         }
     };
-    while let Some(v) = p.next_region(&pool) {
+    while let Some(v) = phases.run(Phase::Signature, || p.next_region(&pool)) {
         for c in v {
             cur.push(c);
             if cur.len() >= batch && !flush(&mut cur, &mut held) {
@@ -90,17 +92,18 @@ impl ReceiverHalf for Receiver {
     fn start(&mut self) -> Result<Step, EngineError> {
         let (basis, pool, pipeline) = (self.basis.clone(), self.pool.clone(), self.pipeline);
         let threads = cdc::threads(self.params.threads);
+        let phases = self.params.phases.clone();
         if (*self.basis).as_ref().len() <= INLINE {
             // Small basis: chunk right here; a thread would cost more than the work.
             let (tx, rx) = crossbeam_channel::unbounded();
-            produce(basis, threads, pipeline, pool, tx);
+            produce(basis, threads, pipeline, pool, tx, phases);
             self.rx = Some(rx);
             return Ok(Step::default());
         }
         let (tx, rx) = crossbeam_channel::bounded(IN_FLIGHT);
         let worker = std::thread::Builder::new()
             .name("parasync-chunk".into())
-            .spawn(move || produce(basis, threads, pipeline, pool, tx))
+            .spawn(move || produce(basis, threads, pipeline, pool, tx, phases))
             .map_err(|e| err(format!("cannot start chunking thread: {e}")))?;
         self.rx = Some(rx);
         self.worker = Some(worker);
@@ -120,8 +123,10 @@ impl ReceiverHalf for Receiver {
                     chunks: chunks.iter().map(|c| (c.crc, c.len)).collect(),
                 };
                 self.sent.insert(id, chunks);
+                let msgs = vec![msg.encode()];
+                self.params.phases.msgs(MsgKind::Weak, &msgs);
                 Ok(Some(Step {
-                    msgs: vec![msg.encode()],
+                    msgs,
                     ..Default::default()
                 }))
             }
@@ -161,6 +166,7 @@ impl ReceiverHalf for Receiver {
             .map(|(c, _)| *c)
             .collect();
         let mut msgs = Vec::new();
+        let _t = self.params.phases.time(Phase::Strong);
         if !which.is_empty() {
             let data: &[u8] = (*self.basis).as_ref();
             let digests = self.pool.install(|| {
@@ -173,6 +179,7 @@ impl ReceiverHalf for Receiver {
                     .collect()
             });
             msgs.push(Msg::Strong { id, digests }.encode());
+            self.params.phases.msgs(MsgKind::Strong, &msgs);
         }
         Ok(Step {
             msgs,

@@ -5,6 +5,7 @@
 use super::{Msg, BATCH, CHUNKER, INLINE};
 use crate::engine::cdc::{self, err, key_len, Digest, Index, OpBuilder};
 use crate::engine::chunker::parallel::{chunk_all, Chunk};
+use crate::engine::phase::{MsgKind, Phase, Phases};
 use crate::engine::{EngineError, EngineParams, SenderHalf, Shared, Step};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,7 +17,8 @@ struct Table {
 }
 
 /// Chunk the new file and index it by (CRC, length).
-fn build_table(source: Shared, pool: &rayon::ThreadPool) -> Table {
+fn build_table(source: Shared, pool: &rayon::ThreadPool, phases: &Phases) -> Table {
+    let _t = phases.time(Phase::Signature);
     let chunks = chunk_all(CHUNKER, source, pool.current_num_threads(), pool);
     let mut index = Index::with_capacity(chunks.len().max(BATCH));
     for c in &chunks {
@@ -52,6 +54,7 @@ pub struct Sender {
     /// Weak keys whose new chunks all have a source: later basis chunks with them are no hit.
     settled: std::collections::HashSet<u64>,
     done: bool,
+    phases: Phases,
 }
 
 impl Sender {
@@ -70,6 +73,7 @@ impl Sender {
             ops: OpBuilder::new(),
             settled: Default::default(),
             done: false,
+            phases: params.phases.clone(),
         }
     }
 
@@ -96,6 +100,7 @@ impl Sender {
         self.batches += 1;
         let mut pos = self.old_pos;
         self.table()?;
+        let _t = self.phases.time(Phase::Weak);
         let table = self.table.as_ref().expect("table joined above");
         let mut hits = Vec::with_capacity(chunks.len());
         let mut list = Vec::new();
@@ -114,8 +119,10 @@ impl Sender {
         if !list.is_empty() {
             self.pending.insert(id, list);
         }
+        let msgs = vec![Msg::Hits { id, hits }.encode()];
+        self.phases.msgs(MsgKind::Weak, &msgs);
         Ok(Step {
-            msgs: vec![Msg::Hits { id, hits }.encode()],
+            msgs,
             ..Default::default()
         })
     }
@@ -129,6 +136,7 @@ impl Sender {
             return Err(err("digest count does not match the hits"));
         }
         self.table()?;
+        let strong_t = self.phases.time(Phase::Strong);
         let table = self.table.as_ref().expect("table joined above");
         // This batch's confirmed basis chunks per weak key and digest: the first offset and the
         // set of all (for the locality lookup), so a long run of equal chunks stays linear.
@@ -195,6 +203,9 @@ impl Sender {
                 self.settled.insert(*key);
             }
         }
+        drop(strong_t);
+        let delta_t = self.phases.clone();
+        let delta_t = delta_t.time(Phase::Delta);
         for k in newly {
             let c = chunks[k];
             self.ops
@@ -202,6 +213,7 @@ impl Sender {
         }
         // Copies flow now; the last op is held back so the next batch can still extend it.
         let settled = self.ops.take_settled();
+        drop(delta_t);
         let mut step = self.maybe_finish();
         step.ops.splice(0..0, settled);
         Ok(step)
@@ -213,6 +225,7 @@ impl Sender {
             return Step::default();
         }
         self.done = true;
+        let _t = self.phases.time(Phase::Delta);
         let Some(table) = self.table.as_ref() else {
             return Step {
                 done: true,
@@ -233,13 +246,14 @@ impl Sender {
 impl SenderHalf for Sender {
     fn start(&mut self) -> Result<Step, EngineError> {
         let (source, pool) = (self.source.clone(), self.pool.clone());
+        let phases = self.phases.clone();
         if (*self.source).as_ref().len() <= INLINE {
-            self.set_table(build_table(source, &pool));
+            self.set_table(build_table(source, &pool, &phases));
             return Ok(Step::default());
         }
         let worker = std::thread::Builder::new()
             .name("parasync-chunk".into())
-            .spawn(move || build_table(source, &pool))
+            .spawn(move || build_table(source, &pool, &phases))
             .map_err(|e| err(format!("cannot start chunking thread: {e}")))?;
         self.worker = Some(worker);
         Ok(Step::default())

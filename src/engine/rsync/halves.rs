@@ -6,6 +6,7 @@
 //! region's ops from `poll()` so a huge file never holds more than one region of literal data.
 
 use super::super::ops::OpBuilder;
+use super::super::phase::{MsgKind, Phase, Phases};
 use super::super::{EngineError, EngineParams, ReceiverHalf, SenderHalf, Shared, Step};
 use super::search::{scan, CrcWeak, Index, Match, Scanner, SumWeak};
 use super::sig::{SigDecoder, SigParams, Signature, WeakKind};
@@ -26,6 +27,11 @@ pub struct Flavor {
     pub sizes: fn(u64, &EngineParams, StrongKind) -> (u32, u8),
     /// Copy the identical aligned prefix before searching (skysync-f).
     pub prefix_skip: bool,
+}
+
+/// The papers' hw=0: weak sums by the portable code (algorithms.md §6.6).
+fn soft(params: &EngineParams) -> bool {
+    params.hw == Some(false)
 }
 
 /// Worker threads the params ask for (0 = all of rayon's).
@@ -63,9 +69,15 @@ impl ReceiverHalf for BlockReceiver {
             slen,
             block_len,
         };
-        let sig = Signature::compute(basis, p, threads(&self.params) != 1);
+        let ph = &self.params.phases;
+        let parallel = threads(&self.params) != 1;
+        let sig = ph.run(Phase::Signature, || {
+            Signature::compute_with(basis, p, parallel, soft(&self.params))
+        });
+        let msgs = sig.encode();
+        ph.msgs(MsgKind::Signature, &msgs);
         Ok(Step {
-            msgs: sig.encode(),
+            msgs,
             ops: Vec::new(),
             done: true,
         })
@@ -80,6 +92,7 @@ impl ReceiverHalf for BlockReceiver {
 enum WeakImpl {
     Sum(SumWeak),
     Crc(CrcWeak),
+    Lib(crate::engine::rdiff::LibWeak),
 }
 
 /// Search state between polls.
@@ -97,6 +110,8 @@ pub struct BlockSender {
     source: Shared,
     flavor: Flavor,
     threads: usize,
+    soft: bool,
+    phases: Phases,
     dec: SigDecoder,
     run: Option<Run>,
     done: bool,
@@ -108,6 +123,8 @@ impl BlockSender {
             source,
             flavor,
             threads: threads(params),
+            soft: soft(params),
+            phases: params.phases.clone(),
             dec: SigDecoder::new(),
             run: None,
             done: false,
@@ -117,21 +134,24 @@ impl BlockSender {
     fn begin(&mut self, sig: Signature) {
         let src = (*self.source).as_ref();
         let weak = match sig.params.weak {
-            WeakKind::RollSum => WeakImpl::Sum(SumWeak),
-            WeakKind::Crc32 => WeakImpl::Crc(CrcWeak(RollingCrc::new(
-                CrcKind::Crc32,
-                sig.params.block_len as usize,
-            ))),
+            WeakKind::RollSum => WeakImpl::Sum(SumWeak(self.soft)),
+            WeakKind::Crc32 => WeakImpl::Crc(CrcWeak(
+                RollingCrc::new(CrcKind::Crc32, sig.params.block_len as usize),
+                self.soft,
+            )),
+            WeakKind::Librsync => WeakImpl::Lib(crate::engine::rdiff::LibWeak),
         };
         let mut ops = OpBuilder::new();
         let mut pos = 0;
         if self.flavor.prefix_skip {
-            let prefix = aligned_prefix(&sig, src);
+            let prefix = self
+                .phases
+                .run(Phase::Strong, || aligned_prefix(&sig, src, self.soft));
             ops.copy(0, 0, prefix as u64);
             pos = prefix;
         }
         self.run = Some(Run {
-            ix: Index::new(sig),
+            ix: self.phases.run(Phase::Weak, || Index::new(sig)),
             weak,
             pos,
             want: None,
@@ -143,14 +163,14 @@ impl BlockSender {
 
 /// Length of the longest prefix of whole aligned blocks (and possibly the short last block)
 /// identical in both files by (weak, strong) — skysync-f's metadata comparison.
-fn aligned_prefix(sig: &Signature, src: &[u8]) -> usize {
+fn aligned_prefix(sig: &Signature, src: &[u8], soft: bool) -> usize {
     let b = sig.params.block_len as usize;
     let slen = sig.params.slen as usize;
     let same = |i: usize| {
         let start = i * b;
         let blk = &src[start..(start + b).min(src.len())];
         blk.len() == sig.block_len_of(i)
-            && sig.params.weak.of(blk) == sig.weak[i]
+            && sig.params.weak.of_with(blk, soft) == sig.weak[i]
             && &sig.params.strong.digest(blk).as_bytes()[..slen] == sig.strong_of(i)
     };
     let count = sig.count().min(src.len().div_ceil(b));
@@ -198,12 +218,15 @@ impl SenderHalf for BlockSender {
         } else {
             1
         };
+        let ph = &self.phases;
         let (pos, want) = match &run.weak {
-            WeakImpl::Sum(w) => region(&run.ix, w, src, run, to, segments, &mut matches),
-            WeakImpl::Crc(w) => region(&run.ix, w, src, run, to, segments, &mut matches),
+            WeakImpl::Sum(w) => region(&run.ix, w, src, run, to, segments, &mut matches, ph),
+            WeakImpl::Crc(w) => region(&run.ix, w, src, run, to, segments, &mut matches, ph),
+            WeakImpl::Lib(w) => region(&run.ix, w, src, run, to, segments, &mut matches, ph),
         };
         run.pos = pos;
         run.want = want;
+        let _t = self.phases.time(Phase::Delta);
         for m in matches {
             let (dst, len) = (m.dst as usize, run.ix.sig.block_len_of(m.block as usize));
             run.ops.literal(run.emitted as u64, &src[run.emitted..dst]);
@@ -234,6 +257,10 @@ impl SenderHalf for BlockSender {
     }
 }
 
+/// Search one region. Phase accounting: the region's wall time is weak match, except the share
+/// spent strong-hashing windows (measured per weak hit; in a parallel scan, the strong share of
+/// the segments' thread time applied to the wall time).
+#[allow(clippy::too_many_arguments)]
 fn region<W: super::search::Weak>(
     ix: &Index,
     weak: &W,
@@ -242,8 +269,20 @@ fn region<W: super::search::Weak>(
     to: usize,
     segments: usize,
     out: &mut Vec<Match>,
+    phases: &Phases,
 ) -> (usize, Option<u32>) {
+    let t = phases.is_enabled().then(std::time::Instant::now);
     let mut sc = Scanner::new(ix, weak, src, run.pos, run.want);
+    sc.timed = t.is_some();
     scan(&mut sc, to, segments, out);
+    if let Some(t) = t {
+        let wall = t.elapsed().as_nanos() as u64;
+        let strong = match sc.busy_ns {
+            0 => sc.strong_ns.min(wall),
+            busy => (wall as u128 * sc.strong_ns.min(busy) as u128 / busy as u128) as u64,
+        };
+        phases.add_ns(Phase::Strong, strong);
+        phases.add_ns(Phase::Weak, wall - strong);
+    }
     (sc.pos, sc.want)
 }

@@ -3,7 +3,9 @@
 //! Receiver: cut the basis into fixed blocks of B bytes (rsync's √len rule, or `--block-size`),
 //! send {rolling checksum, strong sum truncated to s2length} per block. Sender: rolling search
 //! over the new file (`search`), ops with absolute offsets, literal pieces ≤ 32 KiB.
-//! Strong sum: `--checksum-choice` (rsync spellings), default xxh128 as rsync 3.2 negotiates.
+//! Strong sum: `--checksum-choice` (rsync spellings), default xxh128 as rsync 3.2 negotiates;
+//! with an explicit hw setting and no choice, librsync's (hw=0 BLAKE2, hw=1 MD4). hw=0 also
+//! computes the weak sums with the portable byte loop.
 //! Both halves are multi-threaded: blocks are hashed in parallel and the search runs as
 //! overlapping segments merged to exactly the serial result (issue 12).
 //!
@@ -88,13 +90,20 @@ pub fn s2length(len: u64, block_len: u32, kind: StrongKind) -> u8 {
     (s as usize).min(kind.digest_len()) as u8
 }
 
-/// The block strong sum chosen by `--checksum-choice` (default xxh128).
+/// The block strong sum chosen by `--checksum-choice`; without one, the papers' librsync
+/// baseline for an explicit hw setting (hw=0 BLAKE2, hw=1 MD4; algorithms.md §2.1, §6.6), else
+/// xxh128 as rsync 3.2+ negotiates.
 pub fn strong_kind(params: &EngineParams) -> StrongKind {
+    let by_hw = match params.hw {
+        Some(false) => StrongKind::Blake2,
+        Some(true) => StrongKind::Md4,
+        None => StrongKind::DEFAULT,
+    };
     params
         .checksum_choice
         .as_deref()
         .and_then(StrongKind::parse_choice)
-        .unwrap_or(StrongKind::DEFAULT)
+        .unwrap_or(by_hw)
 }
 
 fn sizes(len: u64, params: &EngineParams, kind: StrongKind) -> (u32, u8) {
@@ -165,5 +174,11 @@ mod tests {
         assert_eq!(strong_kind(&p), StrongKind::Md5);
         p.checksum_choice = Some("blake3".into());
         assert_eq!(strong_kind(&p), StrongKind::Blake3);
+        p.hw = Some(true);
+        assert_eq!(strong_kind(&p), StrongKind::Blake3);
+        p.checksum_choice = None;
+        assert_eq!(strong_kind(&p), StrongKind::Md4);
+        p.hw = Some(false);
+        assert_eq!(strong_kind(&p), StrongKind::Blake2);
     }
 }

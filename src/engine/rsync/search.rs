@@ -33,12 +33,17 @@ pub trait Weak: Sync {
     fn value(&self, st: &Self::State) -> u32;
 }
 
-/// rsync's rolling checksum.
-pub struct SumWeak;
+/// rsync's rolling checksum; `soft` recomputes windows with the portable byte loop (hw=0).
+#[derive(Default)]
+pub struct SumWeak(pub bool);
 impl Weak for SumWeak {
     type State = RollSum;
     fn init(&self, window: &[u8]) -> RollSum {
-        RollSum::new(window)
+        if self.0 {
+            RollSum::new_scalar(window)
+        } else {
+            RollSum::new(window)
+        }
     }
     #[inline(always)]
     fn roll(&self, st: &mut RollSum, out: u8, inb: u8) {
@@ -50,12 +55,17 @@ impl Weak for SumWeak {
     }
 }
 
-/// CRC-32 rolled over a window of the block length (skysync-f).
-pub struct CrcWeak(pub RollingCrc);
+/// CRC-32 rolled over a window of the block length (skysync-f); `soft` recomputes windows
+/// after a match with the table code instead of PCLMUL (the reference's hw=0).
+pub struct CrcWeak(pub RollingCrc, pub bool);
 impl Weak for CrcWeak {
     type State = u32;
     fn init(&self, window: &[u8]) -> u32 {
-        self.0.init(window)
+        if self.1 {
+            self.0.kind().update_sw(0, window)
+        } else {
+            self.0.init(window)
+        }
     }
     #[inline(always)]
     fn roll(&self, st: &mut u32, out: u8, inb: u8) {
@@ -188,6 +198,11 @@ pub struct Scanner<'a, W: Weak> {
     pub pos: usize,
     pub want: Option<u32>,
     st: Option<W::State>,
+    /// Measure strong hashing (phase accounting) into `strong_ns`.
+    pub timed: bool,
+    pub strong_ns: u64,
+    /// Thread time of the parallel segment scans (0 when the scan ran serially).
+    pub busy_ns: u64,
 }
 
 impl<'a, W: Weak> Scanner<'a, W> {
@@ -201,6 +216,9 @@ impl<'a, W: Weak> Scanner<'a, W> {
             pos,
             want,
             st: None,
+            timed: false,
+            strong_ns: 0,
+            busy_ns: 0,
         }
     }
 
@@ -209,7 +227,16 @@ impl<'a, W: Weak> Scanner<'a, W> {
     }
 
     /// The block matching the full window at `pos` with weak value `wv`.
-    fn find(&self, pos: usize, wv: u32) -> Option<u32> {
+    fn find(&mut self, pos: usize, wv: u32) -> Option<u32> {
+        let t = self.timed.then(std::time::Instant::now);
+        let found = self.find_untimed(pos, wv);
+        if let Some(t) = t {
+            self.strong_ns += t.elapsed().as_nanos() as u64;
+        }
+        found
+    }
+
+    fn find_untimed(&self, pos: usize, wv: u32) -> Option<u32> {
         let window = &self.src[pos..pos + self.ix.block_len];
         let mut digest = None;
         let mut check = |block: u32| {
@@ -229,8 +256,63 @@ impl<'a, W: Weak> Scanner<'a, W> {
             .map(|&(_, i)| i)
     }
 
+    /// Right after a match, with MD4 block sums: verify the windows at pos, pos+B, … against
+    /// the wanted blocks w, w+1, … eight at a time with the multi-buffer MD4, and take the run
+    /// of consecutive matches. Each accepted window is exactly what `step` would match (the
+    /// want is tried first there too); the first window that fails is left to `step`.
+    fn chain(&mut self, w: u32, out: &mut Vec<Match>) -> bool {
+        const K: usize = 8;
+        let (b, n, pos) = (self.ix.block_len, self.src.len(), self.pos);
+        let max = (0..K)
+            .take_while(|&k| w as usize + k < self.ix.nfull as usize && pos + (k + 1) * b <= n)
+            .count();
+        if max < 2 {
+            return false;
+        }
+        let windows: Vec<&[u8]> = (0..max)
+            .map(|k| &self.src[pos + k * b..pos + (k + 1) * b])
+            .collect();
+        let weak_ok = windows
+            .iter()
+            .enumerate()
+            .take_while(|(k, win)| {
+                self.weak.value(&self.weak.init(win)) == self.ix.sig.weak[w as usize + k]
+            })
+            .count();
+        if weak_ok < 2 {
+            return false;
+        }
+        let t = self.timed.then(std::time::Instant::now);
+        let digests = super::super::hash::md4x::md4_many(&windows[..weak_ok]);
+        if let Some(t) = t {
+            self.strong_ns += t.elapsed().as_nanos() as u64;
+        }
+        let run = digests
+            .iter()
+            .enumerate()
+            .take_while(|(k, d)| self.strong_eq(w + *k as u32, &d[..]))
+            .count();
+        for k in 0..run {
+            out.push(Match {
+                dst: (pos + k * b) as u64,
+                block: w + k as u32,
+            });
+        }
+        if run > 0 {
+            self.pos = pos + run * b;
+            self.want = self.ix.next_want(w + run as u32 - 1);
+            self.st = None;
+        }
+        run > 0
+    }
+
     /// One decision at `pos`: a match (pushed to `out`, jump) or a one-byte roll.
     pub fn step(&mut self, out: &mut Vec<Match>) {
+        if let Some(w) = self.want {
+            if self.strong == StrongKind::Md4 && self.slen > 0 && self.chain(w, out) {
+                return;
+            }
+        }
         let n = self.src.len();
         let b = self.ix.block_len;
         if self.pos + b > n {
@@ -314,6 +396,8 @@ struct Segment {
     matches: Vec<Match>,
     end_pos: usize,
     end_want: Option<u32>,
+    strong_ns: u64,
+    busy_ns: u64,
 }
 
 impl Segment {
@@ -342,11 +426,13 @@ pub fn scan<W: Weak>(sc: &mut Scanner<'_, W>, to: usize, segments: usize, out: &
     }
     let span = to - from;
     let bounds: Vec<usize> = (0..=segments).map(|j| from + span * j / segments).collect();
-    let (ix, weak, src) = (sc.ix, sc.weak, sc.src);
+    let (ix, weak, src, timed) = (sc.ix, sc.weak, sc.src, sc.timed);
     let segs: Vec<Segment> = (0..segments)
         .into_par_iter()
         .map(|j| {
+            let t = timed.then(std::time::Instant::now);
             let mut s = Scanner::new(ix, weak, src, bounds[j], None);
+            s.timed = timed;
             let mut matches = Vec::new();
             s.run(bounds[j + 1], &mut matches);
             Segment {
@@ -354,9 +440,13 @@ pub fn scan<W: Weak>(sc: &mut Scanner<'_, W>, to: usize, segments: usize, out: &
                 matches,
                 end_pos: s.pos,
                 end_want: s.want,
+                strong_ns: s.strong_ns,
+                busy_ns: t.map_or(0, |t| t.elapsed().as_nanos() as u64),
             }
         })
         .collect();
+    sc.strong_ns += segs.iter().map(|s| s.strong_ns).sum::<u64>();
+    sc.busy_ns += segs.iter().map(|s| s.busy_ns).sum::<u64>();
     for (j, seg) in segs.iter().enumerate() {
         while sc.pos < bounds[j + 1] {
             if seg.state_at(ix, sc.pos) == Some(sc.want) {
@@ -388,9 +478,13 @@ mod tests {
     }
 
     fn sig(basis: &[u8], b: u32) -> Signature {
+        sig_with(basis, b, StrongKind::Md5)
+    }
+
+    fn sig_with(basis: &[u8], b: u32, strong: StrongKind) -> Signature {
         let p = SigParams {
             weak: WeakKind::RollSum,
-            strong: StrongKind::Md5,
+            strong,
             slen: 16,
             block_len: b,
         };
@@ -398,13 +492,26 @@ mod tests {
     }
 
     fn serial_and_parallel(basis: &[u8], new: &[u8], b: u32, segs: usize) {
-        let s = sig(basis, b);
+        let md5 = serial_and_parallel_with(basis, new, b, segs, StrongKind::Md5);
+        // MD4 takes the multi-buffer chain after matches; the decisions must not change.
+        let md4 = serial_and_parallel_with(basis, new, b, segs, StrongKind::Md4);
+        assert_eq!(md5, md4, "b {b} segs {segs}: MD4 chain differs");
+    }
+
+    fn serial_and_parallel_with(
+        basis: &[u8],
+        new: &[u8],
+        b: u32,
+        segs: usize,
+        strong: StrongKind,
+    ) -> Vec<Match> {
+        let s = sig_with(basis, b, strong);
         let ix = Index::new(s.clone());
         let mut a = Vec::new();
-        let mut sc = Scanner::new(&ix, &SumWeak, new, 0, None);
+        let mut sc = Scanner::new(&ix, &SumWeak(false), new, 0, None);
         sc.run(new.len(), &mut a);
         let mut p = Vec::new();
-        let mut sc2 = Scanner::new(&ix, &SumWeak, new, 0, None);
+        let mut sc2 = Scanner::new(&ix, &SumWeak(false), new, 0, None);
         scan(&mut sc2, new.len(), segs, &mut p);
         assert_eq!(a, p, "b {b} segs {segs}");
         assert_eq!(sc.pos, sc2.pos);
@@ -414,6 +521,7 @@ mod tests {
             let o = m.block as usize * b as usize;
             assert_eq!(&new[m.dst as usize..m.dst as usize + l], &basis[o..o + l]);
         }
+        a
     }
 
     #[test]
@@ -423,7 +531,7 @@ mod tests {
         let s = sig(&basis, 700);
         let ix = Index::new(s.clone());
         let mut m = Vec::new();
-        Scanner::new(&ix, &SumWeak, &basis, 0, None).run(basis.len(), &mut m);
+        Scanner::new(&ix, &SumWeak(false), &basis, 0, None).run(basis.len(), &mut m);
         assert_eq!(m.len(), s.count());
         assert!(m.iter().enumerate().all(|(i, m)| m.block == i as u32));
     }

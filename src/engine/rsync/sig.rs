@@ -11,7 +11,7 @@
 
 use rayon::prelude::*;
 
-use super::super::hash::{crc32, rollsum, StrongKind};
+use super::super::hash::{crc32, md4x, rollsum, CrcKind, StrongKind};
 use super::super::ops::{bad, put_uv, MsgReader};
 use super::super::EngineError;
 
@@ -19,6 +19,8 @@ use super::super::EngineError;
 pub const MAX_BLOCK_LEN: u32 = 1 << 24;
 /// Records per signature batch message.
 const BATCH: usize = 32 * 1024;
+/// Blocks per hashing task.
+const GROUP: usize = 32;
 /// Basis files at least this large hash their blocks on all cores.
 const PAR_MIN: usize = 1 << 20;
 
@@ -33,6 +35,8 @@ pub enum WeakKind {
     RollSum = 1,
     /// CRC-32 (IEEE) over the block, rolled with a window table (skysync-f).
     Crc32 = 2,
+    /// librsync's rollsum (rdiff signatures, [`crate::engine::rdiff`]).
+    Librsync = 3,
 }
 
 impl WeakKind {
@@ -40,14 +44,19 @@ impl WeakKind {
         match v {
             1 => Some(WeakKind::RollSum),
             2 => Some(WeakKind::Crc32),
+            3 => Some(WeakKind::Librsync),
             _ => None,
         }
     }
-    /// Weak value of a whole block.
-    pub fn of(self, block: &[u8]) -> u32 {
-        match self {
-            WeakKind::RollSum => rollsum::checksum1(block),
-            WeakKind::Crc32 => crc32(block),
+    /// Weak value of a whole block; `soft` picks the portable byte-loop / table code (the
+    /// papers' hw=0) over the vectorized rolling sum and the PCLMUL CRC. Same value either way.
+    pub fn of_with(self, block: &[u8], soft: bool) -> u32 {
+        match (self, soft) {
+            (WeakKind::RollSum, false) => rollsum::checksum1(block),
+            (WeakKind::RollSum, true) => rollsum::RollSum::new_scalar(block).digest(),
+            (WeakKind::Crc32, false) => crc32(block),
+            (WeakKind::Crc32, true) => CrcKind::Crc32.update_sw(0, block),
+            (WeakKind::Librsync, _) => crate::engine::rdiff::LibSum::new(block).digest(),
         }
     }
 }
@@ -80,33 +89,50 @@ fn block_count(file_len: u64, block_len: u32) -> u64 {
 impl Signature {
     /// Hash every block of `basis` (on all cores when `parallel` and the file is large), writing
     /// the records in place so no per-block temporaries are held.
+    #[cfg(test)]
     pub fn compute(basis: &[u8], params: SigParams, parallel: bool) -> Signature {
+        Signature::compute_with(basis, params, parallel, false)
+    }
+
+    /// [`Signature::compute`] with the weak sums by the portable code when `soft`.
+    pub fn compute_with(basis: &[u8], params: SigParams, parallel: bool, soft: bool) -> Signature {
         let b = params.block_len as usize;
         let slen = params.slen as usize;
+        // A stride of at least one byte keeps the record slots zippable when slen is 0.
+        let stride = slen.max(1);
         let count = basis.len().div_ceil(b);
         let mut weak = vec![0u32; count];
-        let mut strong = vec![0u8; count * slen];
-        let one = |(blk, (w, s)): (&[u8], (&mut u32, &mut [u8]))| {
-            *w = params.weak.of(blk);
-            s.copy_from_slice(&params.strong.digest(blk).as_bytes()[..slen]);
+        let mut strong = vec![0u8; count * stride];
+        // Blocks are hashed in groups so MD4 can take eight blocks at once (multi-buffer).
+        let group = |(data, (w, s)): (&[u8], (&mut [u32], &mut [u8]))| {
+            for (blk, wv) in data.chunks(b).zip(w.iter_mut()) {
+                *wv = params.weak.of_with(blk, soft);
+            }
+            let slots = s.chunks_mut(stride);
+            if params.strong == StrongKind::Md4 {
+                for (d, sl) in md4x::md4_blocks(data, b).iter().zip(slots) {
+                    sl[..slen].copy_from_slice(&d[..slen]);
+                }
+            } else {
+                for (blk, sl) in data.chunks(b).zip(slots) {
+                    sl[..slen].copy_from_slice(&params.strong.digest(blk).as_bytes()[..slen]);
+                }
+            }
         };
-        // Zero-length strong sums still need one (empty) slot per block to zip with.
-        let mut empty = vec![[0u8; 0]; if slen == 0 { count } else { 0 }];
-        let slots: Vec<&mut [u8]> = if slen == 0 {
-            empty.iter_mut().map(|e| &mut e[..]).collect()
-        } else {
-            strong.chunks_mut(slen).collect()
-        };
+        let (gb, gs) = (b * GROUP, GROUP * stride);
         if parallel && basis.len() >= PAR_MIN {
             basis
-                .par_chunks(b)
-                .zip(weak.par_iter_mut().zip(slots.into_par_iter()))
-                .for_each(one);
+                .par_chunks(gb)
+                .zip(weak.par_chunks_mut(GROUP).zip(strong.par_chunks_mut(gs)))
+                .for_each(group);
         } else {
             basis
-                .chunks(b)
-                .zip(weak.iter_mut().zip(slots))
-                .for_each(one);
+                .chunks(gb)
+                .zip(weak.chunks_mut(GROUP).zip(strong.chunks_mut(gs)))
+                .for_each(group);
+        }
+        if slen == 0 {
+            strong.clear();
         }
         Signature {
             params,

@@ -3,6 +3,7 @@
 //! backs up, renames, sets metadata; redoes a file once without delta when verification fails.
 
 use super::*;
+use crate::engine::phase::Phase;
 
 impl Receiver {
     pub(super) fn request(
@@ -173,6 +174,8 @@ impl Receiver {
             ));
         };
         let len = self.flist.get(idx as usize).map(|e| e.size).unwrap_or(0);
+        let phases = self.opts.engine_params.phases.clone();
+        let _patch = job.basis.is_some().then(|| phases.time(Phase::Patch));
         for op in &ops {
             if op.dst().checked_add(op.len()).is_none_or(|end| end > len) {
                 return Err(Error::protocol(
