@@ -3,6 +3,7 @@
 //! whole-file BLAKE3, then renamed over the target — a failed or interrupted file leaves the old
 //! version untouched (rsync's receiver.c behaviour).
 
+pub mod digest;
 pub mod inplace;
 pub mod tempfile;
 

@@ -41,6 +41,9 @@ pub struct Sender {
     /// waiting for the receiver's probe answers.
     gaps: HashMap<u32, super::refine::Gaps>,
     probing: HashMap<u32, (Shared, super::refine::Gaps)>,
+    /// Whole-file BLAKE3 of large delta sources, computed on a thread while the engine runs
+    /// (it used to be a serial pass after the last literal).
+    digesting: HashMap<u32, std::thread::JoinHandle<[u8; 32]>>,
     stats: Stats,
     pub problems: Problems,
     io_error: bool,
@@ -52,8 +55,7 @@ fn open_shared(path: &std::path::Path) -> std::io::Result<(Shared, u64)> {
     if len == 0 {
         return Ok((std::sync::Arc::new(Vec::<u8>::new()), 0));
     }
-    let map = unsafe { memmap2::Mmap::map(&f)? };
-    Ok((std::sync::Arc::new(map), len))
+    Ok((std::sync::Arc::new(engine::FileMap::new(&f)?), len))
 }
 
 impl Sender {
@@ -77,6 +79,7 @@ impl Sender {
             inplace_src: HashMap::new(),
             gaps: HashMap::new(),
             probing: HashMap::new(),
+            digesting: HashMap::new(),
             stats: Stats::default(),
             problems: Problems::default(),
             io_error: false,
@@ -370,6 +373,15 @@ impl Sender {
         }
         let id = EngineId::from_u8(engine)
             .ok_or_else(|| Error::protocol("protocol error: unknown engine"))?;
+        if len >= super::STREAM_SIZE && !self.digests.contains_key(&idx) {
+            let d = data.clone();
+            if let Ok(h) = std::thread::Builder::new()
+                .name("digest".into())
+                .spawn(move || digest_released((*d).as_ref()))
+            {
+                self.digesting.insert(idx, h);
+            }
+        }
         let t = Instant::now();
         let mut half = engine::sender_half(id, &self.params(), data.clone());
         let step = half
@@ -450,12 +462,22 @@ impl Sender {
                 }
                 let probes = gaps.plan();
                 if !probes.is_empty() {
-                    self.probing.insert(idx, (data, gaps));
-                    return self.conn.send(&Msg::Probe {
+                    // Literal runs too long for the probes to reach their middles: those
+                    // middles stream while the receiver answers.
+                    let early = if inplace {
+                        Vec::new()
+                    } else {
+                        gaps.take_unreachable()
+                    };
+                    self.conn.send(&Msg::Probe {
                         idx,
                         block: super::refine::BLOCK as u32,
                         ranges: probes,
-                    });
+                    })?;
+                    self.conn.flush()?;
+                    self.send_literals(idx, (*data).as_ref(), early)?;
+                    self.probing.insert(idx, (data, gaps));
+                    return Ok(());
                 }
                 if inplace {
                     self.inplace_src.insert(idx, data);
@@ -568,6 +590,7 @@ impl Sender {
         let (copies, lits) = gaps
             .resolve((*data).as_ref(), &hashes)
             .map_err(|e| Error::protocol(format!("protocol error: {e}")))?;
+        engine::filemap::release_all((*data).as_ref());
         self.stats.matched += copies.iter().map(|c| c.len()).sum::<u64>();
         self.stats.copy_ops += copies.len() as u64;
         if !copies.is_empty() {
@@ -584,6 +607,19 @@ impl Sender {
     /// Send `ranges` of the source as literals (re-read from the mapping), then `FileEnd`.
     fn send_ranges(&mut self, idx: u32, data: Shared, ranges: Vec<(u64, u64)>) -> Result<()> {
         let bytes = (*data).as_ref();
+        self.send_literals(idx, bytes, ranges)?;
+        super::trace::point(|| format!("literals sent {idx}"));
+        let digest = match (self.digests.remove(&idx), self.digesting.remove(&idx)) {
+            (Some(d), _) => d,
+            (None, Some(h)) => h.join().unwrap_or_else(|_| digest_released(bytes)),
+            (None, None) => crate::dedupe::digest(bytes),
+        };
+        super::trace::point(|| format!("digest done {idx}"));
+        self.finish_file(idx, digest)
+    }
+
+    /// Send `ranges` of `bytes` as literal ops in pieces, dropping the mapped pages behind.
+    fn send_literals(&mut self, idx: u32, bytes: &[u8], ranges: Vec<(u64, u64)>) -> Result<()> {
         let mut batch = Vec::new();
         let mut size = 0usize;
         for (off, len) in ranges {
@@ -594,9 +630,11 @@ impl Sender {
                     Error::protocol("protocol error: literal request beyond the end of the file")
                 })?;
             let mut at = off;
+            let mut behind = engine::filemap::Behind::new(off as usize);
             while at < end {
                 let n = (end - at).min(LITERAL_PIECE as u64);
                 let piece = bytes[at as usize..(at + n) as usize].to_vec();
+                behind.advance(bytes, (at + n) as usize);
                 self.stats.literal += n;
                 size += n as usize;
                 batch.push(Op::Literal {
@@ -612,15 +650,12 @@ impl Sender {
                     size = 0;
                 }
             }
+            behind.flush(bytes, end as usize);
         }
         if !batch.is_empty() {
             self.conn.send(&Msg::Ops { idx, ops: batch })?;
         }
-        let digest = match self.digests.remove(&idx) {
-            Some(d) => d,
-            None => crate::dedupe::digest(bytes),
-        };
-        self.finish_file(idx, digest)
+        Ok(())
     }
 
     /// `FileEnd` for a completely sent file; from now on later files may copy it.
@@ -675,6 +710,19 @@ impl Sender {
         }
         Ok(())
     }
+}
+
+/// BLAKE3 of a (mapped) source, hashed in pieces whose pages are dropped behind (bounded RSS).
+fn digest_released(bytes: &[u8]) -> [u8; 32] {
+    const STEP: usize = 1 << 20;
+    let mut h = blake3::Hasher::new();
+    let mut behind = engine::filemap::Behind::new(0);
+    for (i, piece) in bytes.chunks(STEP).enumerate() {
+        h.update(piece);
+        behind.advance(bytes, i * STEP + piece.len());
+    }
+    behind.flush(bytes, bytes.len());
+    *h.finalize().as_bytes()
 }
 
 fn checksum_entries(entries: &mut [Entry], paths: &[PathBuf]) {

@@ -86,6 +86,7 @@ pub struct Parallel {
     joined: usize,
     /// Compute CRCs (false: boundaries only, every `crc` is 0).
     crc: bool,
+    behind: crate::engine::filemap::Behind,
 }
 
 impl Parallel {
@@ -111,6 +112,7 @@ impl Parallel {
             run_crc: 0,
             joined: 0,
             crc: true,
+            behind: Default::default(),
         }
     }
 
@@ -148,8 +150,10 @@ impl Parallel {
                     crc: self.run_crc,
                 };
                 self.start = n;
+                self.behind.flush(data, n);
                 return Some(vec![tail]);
             }
+            self.behind.flush(data, n);
             return None;
         }
         let region_end = n.min(self.pos + self.threads * self.segment);
@@ -173,6 +177,8 @@ impl Parallel {
         for p in pieces.iter().flatten() {
             self.join(data, *p, &mut out);
         }
+        // The scan never looks back (piece CRCs carry the state): drop the pages behind it.
+        self.behind.advance(data, region_end);
         self.pos = region_end;
         Some(out)
     }

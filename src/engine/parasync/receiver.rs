@@ -163,15 +163,8 @@ impl ReceiverHalf for Receiver {
         let mut msgs = Vec::new();
         if !which.is_empty() {
             let data: &[u8] = (*self.basis).as_ref();
-            let digests = self.pool.install(|| {
-                use rayon::prelude::*;
-                which
-                    .par_iter()
-                    .map(|c| {
-                        super::STRONG.digest(&data[c.off as usize..(c.off + c.len as u64) as usize])
-                    })
-                    .collect()
-            });
+            let spans: Vec<(u64, u32)> = which.iter().map(|c| (c.off, c.len)).collect();
+            let digests = super::strong_digests(&self.pool, data, &spans);
             msgs.push(Msg::Strong { id, digests }.encode());
         }
         Ok(Step {

@@ -162,15 +162,11 @@ impl Sender {
             .collect();
         let data: &[u8] = (*self.source).as_ref();
         let chunks = &table.chunks;
-        let computed: Vec<Digest> = self.pool.install(|| {
-            use rayon::prelude::*;
-            need.par_iter()
-                .map(|&k| {
-                    let c = chunks[k];
-                    super::STRONG.digest(&data[c.off as usize..(c.off + c.len as u64) as usize])
-                })
-                .collect()
-        });
+        let spans: Vec<(u64, u32)> = need
+            .iter()
+            .map(|&k| (chunks[k].off, chunks[k].len))
+            .collect();
+        let computed = super::strong_digests(&self.pool, data, &spans);
         for (k, d) in need.into_iter().zip(computed) {
             self.digest[k] = Some(d);
         }
@@ -222,6 +218,7 @@ impl Sender {
         let spans: Vec<(u64, u32)> = table.chunks.iter().map(|c| (c.off, c.len)).collect();
         let source: &[u8] = (*self.source).as_ref();
         cdc::add_chunks(&mut self.ops, source, &spans, &self.src, false, true);
+        crate::engine::filemap::release_all(source);
         Step {
             msgs: vec![],
             ops: self.ops.finish(),
