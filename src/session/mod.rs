@@ -8,6 +8,7 @@
 //! the other's writes indefinitely (no deadlock on full pipes).
 
 pub mod filters;
+pub mod prefetch;
 pub mod receiver;
 pub mod refine;
 pub mod sender;

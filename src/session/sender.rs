@@ -43,7 +43,7 @@ pub struct Sender {
     probing: HashMap<u32, (Shared, super::refine::Gaps)>,
     /// Whole-file BLAKE3 of large delta sources, computed on a thread while the engine runs
     /// (it used to be a serial pass after the last literal).
-    digesting: HashMap<u32, std::thread::JoinHandle<[u8; 32]>>,
+    digesting: HashMap<u32, Digesting>,
     stats: Stats,
     pub problems: Problems,
     io_error: bool,
@@ -113,6 +113,7 @@ impl Sender {
 
     /// Run the sender until the receiver says Done; returns the merged stats.
     pub fn run(mut self) -> Result<(Stats, Stats, Problems)> {
+        super::prefetch::stop();
         let started = Instant::now();
         let (tx, walk_rx) = bounded::<WalkEvent>(64);
         let wopts = self.walk_opts();
@@ -373,17 +374,35 @@ impl Sender {
         }
         let id = EngineId::from_u8(engine)
             .ok_or_else(|| Error::protocol("protocol error: unknown engine"))?;
-        if len >= super::STREAM_SIZE && !self.digests.contains_key(&idx) {
-            let d = data.clone();
-            if let Ok(h) = std::thread::Builder::new()
-                .name("digest".into())
-                .spawn(move || digest_released((*d).as_ref()))
-            {
-                self.digesting.insert(idx, h);
-            }
-        }
+        // Prepared while ssh was connecting (session::prefetch): table and digest are ready.
+        let prepared = (id == EngineId::Parasync && len >= super::STREAM_SIZE)
+            .then(|| super::prefetch::take(&path))
+            .flatten();
         let t = Instant::now();
-        let mut half = engine::sender_half(id, &self.params(), data.clone());
+        let mut half: Box<dyn SenderHalf> = match prepared {
+            Some(r) => {
+                if !self.digests.contains_key(&idx) {
+                    self.digesting.insert(idx, Digesting::Ready(r.digest));
+                }
+                Box::new(engine::parasync::Sender::prepared(
+                    &self.params(),
+                    data.clone(),
+                    r.table,
+                ))
+            }
+            None => {
+                if len >= super::STREAM_SIZE && !self.digests.contains_key(&idx) {
+                    let d = data.clone();
+                    if let Ok(h) = std::thread::Builder::new()
+                        .name("digest".into())
+                        .spawn(move || digest_released((*d).as_ref()))
+                    {
+                        self.digesting.insert(idx, Digesting::Thread(h));
+                    }
+                }
+                engine::sender_half(id, &self.params(), data.clone())
+            }
+        };
         let step = half
             .start()
             .map_err(|e| Error::protocol(format!("engine error: {e}")))?;
@@ -611,7 +630,10 @@ impl Sender {
         super::trace::point(|| format!("literals sent {idx}"));
         let digest = match (self.digests.remove(&idx), self.digesting.remove(&idx)) {
             (Some(d), _) => d,
-            (None, Some(h)) => h.join().unwrap_or_else(|_| digest_released(bytes)),
+            (None, Some(Digesting::Ready(d))) => d,
+            (None, Some(Digesting::Thread(h))) => {
+                h.join().unwrap_or_else(|_| digest_released(bytes))
+            }
             (None, None) => crate::dedupe::digest(bytes),
         };
         super::trace::point(|| format!("digest done {idx}"));
@@ -712,8 +734,14 @@ impl Sender {
     }
 }
 
+/// A whole-file digest being computed on a thread, or already known.
+enum Digesting {
+    Thread(std::thread::JoinHandle<[u8; 32]>),
+    Ready([u8; 32]),
+}
+
 /// BLAKE3 of a (mapped) source, hashed in pieces whose pages are dropped behind (bounded RSS).
-fn digest_released(bytes: &[u8]) -> [u8; 32] {
+pub(super) fn digest_released(bytes: &[u8]) -> [u8; 32] {
     const STEP: usize = 1 << 20;
     let mut h = blake3::Hasher::new();
     let mut behind = engine::filemap::Behind::new(0);

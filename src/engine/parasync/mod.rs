@@ -26,7 +26,7 @@ mod receiver;
 mod sender;
 
 pub use receiver::Receiver;
-pub use sender::Sender;
+pub use sender::{prepare, Prepared, Sender};
 
 use super::cdc::{err, Digest, Reader, Writer};
 use super::chunker::Config;

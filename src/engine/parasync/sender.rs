@@ -25,6 +25,17 @@ fn build_table(source: Shared, pool: &rayon::ThreadPool) -> Table {
     Table { chunks, index }
 }
 
+/// The new file's chunk table, built ahead of its transfer (while the connection is set up).
+pub struct Prepared(Table);
+
+/// Chunk `source` now with the engine's parameters (see [`Sender::prepared`]).
+pub fn prepare(params: &EngineParams, source: Shared) -> Prepared {
+    Prepared(build_table(
+        source,
+        &cdc::pool(cdc::threads(params.threads)),
+    ))
+}
+
 /// Basis chunks of one batch with one digest: the first offset and all of them.
 struct Sources {
     first: u64,
@@ -71,6 +82,13 @@ impl Sender {
             settled: Default::default(),
             done: false,
         }
+    }
+
+    /// A sender whose table was built by [`prepare`] over the same bytes as `source`.
+    pub fn prepared(params: &EngineParams, source: Shared, table: Prepared) -> Sender {
+        let mut s = Sender::new(params, source);
+        s.set_table(table.0);
+        s
     }
 
     fn table(&mut self) -> Result<&Table, EngineError> {
@@ -229,6 +247,9 @@ impl Sender {
 
 impl SenderHalf for Sender {
     fn start(&mut self) -> Result<Step, EngineError> {
+        if self.table.is_some() {
+            return Ok(Step::default());
+        }
         let (source, pool) = (self.source.clone(), self.pool.clone());
         if (*self.source).as_ref().len() <= INLINE {
             self.set_table(build_table(source, &pool));
