@@ -236,6 +236,11 @@ impl Writer {
         }
     }
 
+    /// Wait until every op handed over so far is written; the first write error, if any.
+    pub fn wait(&mut self) -> io::Result<()> {
+        self.join()
+    }
+
     /// Wait for the background thread; its first error, if any.
     fn join(&mut self) -> io::Result<()> {
         let Some(w) = self.worker.take() else {
@@ -343,4 +348,72 @@ impl Writer {
 /// BLAKE3 of the first `len` bytes of a file (read in blocks, in parallel; nothing mapped).
 pub fn digest_file(f: &File, len: u64) -> io::Result<[u8; 32]> {
     super::digest::digest_file(f, len)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn basis_file(data: &[u8]) -> File {
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(data).unwrap();
+        f
+    }
+
+    /// Ops in a scrambled order, small and large (background) files: the content and the digest
+    /// are those of the new file.
+    #[test]
+    fn out_of_order_ops_give_the_file_and_its_blake3() {
+        for n in [5000usize, 3 << 20, (BACKGROUND as usize) + 777_777] {
+            let old = crate::testkit::pseudo_random(n, 1);
+            let mut new = old.clone();
+            let lit = crate::testkit::pseudo_random(n / 3, 2);
+            new[n / 3..n / 3 + lit.len()].copy_from_slice(&lit);
+            let ops = vec![
+                Op::Copy {
+                    dst: (n / 3 + lit.len()) as u64,
+                    src: (n / 3 + lit.len()) as u64,
+                    len: (n - n / 3 - lit.len()) as u64,
+                },
+                Op::Literal {
+                    dst: (n / 3) as u64,
+                    data: lit.clone(),
+                },
+                Op::Copy {
+                    dst: 0,
+                    src: 0,
+                    len: (n / 3) as u64,
+                },
+            ];
+            let basis = basis_file(&old);
+            let out = tempfile::tempfile().unwrap();
+            let mut w = Writer::new(out.try_clone().unwrap(), false, n as u64);
+            for op in &ops {
+                w.apply(op, Some(&basis), &|_| None).unwrap();
+            }
+            let d = w.finish(n as u64).unwrap();
+            assert_eq!(d, *blake3::hash(&new).as_bytes(), "{n}");
+            let mut got = vec![0u8; n];
+            out.read_exact_at(&mut got, 0).unwrap();
+            assert_eq!(got, new);
+        }
+    }
+
+    /// A failing copy on the background thread surfaces as an error, not as a good digest.
+    #[test]
+    fn background_errors_surface() {
+        let n = BACKGROUND as usize * 2;
+        let basis = basis_file(&[1u8; 1000]);
+        let out = tempfile::tempfile().unwrap();
+        let mut w = Writer::new(out, false, n as u64);
+        let bad = Op::Copy {
+            dst: 0,
+            src: 0,
+            len: n as u64,
+        };
+        let first = w.apply(&bad, Some(&basis), &|_| None);
+        let done = w.finish(n as u64);
+        assert!(first.is_err() || done.is_err());
+    }
 }

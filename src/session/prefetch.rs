@@ -146,6 +146,7 @@ fn run(params: &EngineParams, roots: &[PathBuf]) {
                 _ => None,
             }
         });
+        super::trace::point(|| format!("prefetched {}", p.display()));
         let mut st = lock();
         st.busy = None;
         if let Some(Some(r)) = ready {

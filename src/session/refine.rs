@@ -148,7 +148,10 @@ impl Gaps {
             return Err("probe answer count mismatch".into());
         }
         let mut ext: Vec<(u64, u64, u64, u64)> = self.lits.iter().map(|_| (0, 0, 0, 0)).collect();
+        // Probes read `new` in increasing order: drop its mapped pages behind them.
+        let mut behind = crate::engine::filemap::Behind::new(0);
         for (p, hs) in self.probes.iter().zip(answers) {
+            behind.advance(new, self.lits[p.lit].0 as usize);
             if hs.len() as u64 > p.len / BLOCK {
                 return Err("probe answer longer than asked".into());
             }
@@ -182,6 +185,7 @@ impl Gaps {
                 e.3 = p.old + p.len;
             }
         }
+        behind.flush(new, new.len());
         let mut copies = Vec::new();
         let mut lits = Vec::new();
         for (i, (&(a, len), &(f, fsrc, bk, bsrc_end))) in self.lits.iter().zip(&ext).enumerate() {

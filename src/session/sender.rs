@@ -644,6 +644,7 @@ impl Sender {
     fn send_literals(&mut self, idx: u32, bytes: &[u8], ranges: Vec<(u64, u64)>) -> Result<()> {
         let mut batch = Vec::new();
         let mut size = 0usize;
+        let mut behind = engine::filemap::Behind::new(0);
         for (off, len) in ranges {
             let end = off
                 .checked_add(len)
@@ -652,7 +653,6 @@ impl Sender {
                     Error::protocol("protocol error: literal request beyond the end of the file")
                 })?;
             let mut at = off;
-            let mut behind = engine::filemap::Behind::new(off as usize);
             while at < end {
                 let n = (end - at).min(LITERAL_PIECE as u64);
                 let piece = bytes[at as usize..(at + n) as usize].to_vec();
@@ -672,8 +672,8 @@ impl Sender {
                     size = 0;
                 }
             }
-            behind.flush(bytes, end as usize);
         }
+        behind.flush(bytes, bytes.len());
         if !batch.is_empty() {
             self.conn.send(&Msg::Ops { idx, ops: batch })?;
         }

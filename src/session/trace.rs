@@ -48,5 +48,10 @@ fn rss() -> String {
             .unwrap_or("?")
             .to_string()
     };
-    format!("(anon {} file {})", field("RssAnon:"), field("RssFile:"))
+    format!(
+        "(anon {} file {} hwm {})",
+        field("RssAnon:"),
+        field("RssFile:"),
+        field("VmHWM:")
+    )
 }

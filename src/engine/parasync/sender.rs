@@ -236,7 +236,6 @@ impl Sender {
         let spans: Vec<(u64, u32)> = table.chunks.iter().map(|c| (c.off, c.len)).collect();
         let source: &[u8] = (*self.source).as_ref();
         cdc::add_chunks(&mut self.ops, source, &spans, &self.src, false, true);
-        crate::engine::filemap::release_all(source);
         Step {
             msgs: vec![],
             ops: self.ops.finish(),

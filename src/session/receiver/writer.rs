@@ -265,6 +265,18 @@ impl Receiver {
         }
         let e = self.flist[idx as usize].clone();
         crate::session::trace::point(|| format!("finish {idx}"));
+        // A write that failed on the background writer is what on_ops reports: exit 11.
+        if let Err(err) = job.writer.wait() {
+            discard(&job);
+            return Err(Error::new(
+                crate::error::RERR_FILEIO,
+                format!(
+                    "rsync: [receiver] write failed on \"{}\": {}",
+                    crate::flist::walk::full_name(&job.target),
+                    io_text(&err)
+                ),
+            ));
+        }
         let got = job.writer.finish(e.size);
         crate::session::trace::point(|| format!("digest done {idx}"));
         let ok = matches!(&got, Ok(d) if *d == digest) && job.copies.is_none();
