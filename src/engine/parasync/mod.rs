@@ -98,6 +98,8 @@ impl Pipeline {
 
 /// Chunks per weak-hash batch (reference BATCH_SIZE).
 pub const BATCH: usize = 4096;
+/// Chunks in the first batch of the stream mode; each later batch doubles, up to [`BATCH`].
+pub const FIRST_BATCH: usize = 256;
 /// Batches queued between the chunking thread and the session (reference NUM_TOKENS).
 pub const IN_FLIGHT: usize = 4;
 /// Files up to this size are chunked on the calling thread (no background thread per small file).

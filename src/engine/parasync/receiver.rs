@@ -1,7 +1,7 @@
 //! Receiver (basis) half of parasync: a chunking thread streams weak-hash batches; hit chunks are
 //! BLAKE3'd in the pool when the sender's bitmap comes back.
 
-use super::{Msg, Pipeline, BATCH, CHUNKER, INLINE, IN_FLIGHT};
+use super::{Msg, Pipeline, BATCH, CHUNKER, FIRST_BATCH, INLINE, IN_FLIGHT};
 use crate::engine::cdc::{self, err};
 use crate::engine::chunker::parallel::{Chunk, Parallel};
 use crate::engine::{EngineError, EngineParams, ReceiverHalf, Shared, Step};
@@ -52,10 +52,12 @@ fn produce(
     tx: crossbeam_channel::Sender<Vec<Chunk>>,
 ) {
     let mut p = Parallel::new(CHUNKER, basis, threads);
-    let batch = if pipeline == Pipeline::Batch {
-        usize::MAX
-    } else {
-        BATCH
+    // Stream: the first batches are small so the sender's answers, and the copies they confirm,
+    // start while most of the file is still being chunked; later ones grow to BATCH.
+    let mut batch = match pipeline {
+        Pipeline::Batch => usize::MAX,
+        Pipeline::Stream => FIRST_BATCH,
+        _ => BATCH,
     };
     let mut held: Vec<Vec<Chunk>> = Vec::new();
     let mut cur = Vec::new();
@@ -71,8 +73,11 @@ fn produce(
     while let Some(v) = p.next_region(&pool) {
         for c in v {
             cur.push(c);
-            if cur.len() >= batch && !flush(&mut cur, &mut held) {
-                return;
+            if cur.len() >= batch {
+                if !flush(&mut cur, &mut held) {
+                    return;
+                }
+                batch = (batch * 2).min(BATCH.max(batch));
             }
         }
     }

@@ -5,7 +5,7 @@
 use super::{Msg, BATCH, CHUNKER, INLINE};
 use crate::engine::cdc::{self, err, key_len, Digest, Index, OpBuilder};
 use crate::engine::chunker::parallel::{chunk_all, Chunk};
-use crate::engine::{EngineError, EngineParams, SenderHalf, Shared, Step};
+use crate::engine::{EngineError, EngineParams, Op, SenderHalf, Shared, Step};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -24,6 +24,9 @@ fn build_table(source: Shared, pool: &rayon::ThreadPool) -> Table {
     }
     Table { chunks, index }
 }
+
+/// A held-back copy at least this long is emitted without waiting for its extension.
+const RELEASE_COPY: u64 = 8 << 20;
 
 /// The new file's chunk table, built ahead of its transfer (while the connection is set up).
 pub struct Prepared(Table);
@@ -214,8 +217,18 @@ impl Sender {
             self.ops
                 .copy(c.off, self.src[k].expect("just set"), c.len as u64);
         }
-        // Copies flow now; the last op is held back so the next batch can still extend it.
-        let settled = self.ops.take_settled();
+        // Copies flow now; the last op is held back so the next batch can still extend it —
+        // unless it is already long: the receiver should start writing it (a later extension
+        // becomes a copy of its own).
+        let mut settled = self.ops.take_settled();
+        for op in self.ops.finish() {
+            match op {
+                Op::Copy { len, .. } if len >= RELEASE_COPY => settled.push(op),
+                Op::Copy { dst, src, len } => self.ops.copy(dst, src, len),
+                Op::Literal { dst, data } => self.ops.literal(dst, &data),
+                Op::CopyFrom { .. } => settled.push(op),
+            }
+        }
         let mut step = self.maybe_finish();
         step.ops.splice(0..0, settled);
         Ok(step)
