@@ -9,7 +9,7 @@
 //! the receiver's block checksums.
 //!
 //! Bounded and safe: only regular files of at least [`STREAM_SIZE`](super::STREAM_SIZE) bytes,
-//! at most [`MAX_FILES`] files and [`MAX_BYTES`] in total, and no new file once the transfer runs
+//! at most `MAX_FILES` files and `MAX_BYTES` in total, and no new file once the transfer runs
 //! ([`stop`]); a prepared file is used only if its identity and change times are unchanged when
 //! it is requested (otherwise the sender works as usual), and the whole-file digest still
 //! verifies every reconstruction.

@@ -20,7 +20,14 @@
 //!
 //! Memory is bounded by the chunk metadata (tens of bytes per ~12 KiB chunk), at most
 //! [`IN_FLIGHT`] batches queued between the chunking thread and the session, and the inputs are
-//! mmaps shared by reference ([`super::Shared`]); no file data is copied except literal bytes.
+//! mmaps shared by reference ([`super::Shared`]) whose pages every pass drops behind itself
+//! ([`super::filemap`]: the chunker per region, strong hashes per few-MiB window, literals per
+//! chunk), so the resident set does not grow with the file; no file data is copied except
+//! literal bytes.
+//!
+//! Stream mode sends its first weak batch after [`FIRST_BATCH`] chunks and doubles up to
+//! [`BATCH`], and the sender emits a long held-back copy without waiting for its extension: the
+//! receiver's writes start while most of the basis is still being chunked.
 
 mod receiver;
 mod sender;
@@ -123,7 +130,7 @@ enum Msg {
     End { batches: u64 },
     /// Sender → receiver: which chunks of batch `id` have a weak hit.
     Hits { id: u64, hits: Vec<bool> },
-    /// Receiver → sender: BLAKE3 of every hit chunk of batch `id`, in order.
+    /// Receiver → sender: strong digest (xxh3-128) of every hit chunk of batch `id`, in order.
     Strong { id: u64, digests: Vec<Digest> },
 }
 
