@@ -423,19 +423,19 @@ fn zero_runs_keep_copies_contiguous() {
     );
 }
 
-/// Batches of the stream mode for `n` chunks: FIRST_BATCH, then doubling up to BATCH.
+/// Batches of the stream mode for `n` chunks: FIRST_BATCH, then doubling up to STREAM_BATCH.
 fn stream_batches(mut n: usize) -> usize {
-    use parasync::engine::parasync::{BATCH, FIRST_BATCH};
+    use parasync::engine::parasync::{FIRST_BATCH, STREAM_BATCH};
     let (mut b, mut count) = (FIRST_BATCH, 0);
     while n > 0 {
         n -= n.min(b);
-        b = (2 * b).min(BATCH);
+        b = (2 * b).min(STREAM_BATCH);
         count += 1;
     }
     count
 }
 
-/// The receiver streams weak messages of 256 chunks, then doubling up to 4096 (plus the end
+/// The receiver streams weak messages of 256 chunks, then doubling up to 1024 (plus the end
 /// marker); the `batch` pipeline holds everything back for one message.
 #[test]
 fn parasync_receiver_streams_batches() {

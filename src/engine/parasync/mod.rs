@@ -26,7 +26,7 @@
 //! literal bytes.
 //!
 //! Stream mode sends its first weak batch after [`FIRST_BATCH`] chunks and doubles up to
-//! [`BATCH`], and the sender emits a long held-back copy without waiting for its extension: the
+//! [`STREAM_BATCH`], and the sender emits a long held-back copy without waiting for its extension: the
 //! receiver's writes start while most of the basis is still being chunked.
 
 mod receiver;
@@ -105,8 +105,12 @@ impl Pipeline {
 
 /// Chunks per weak-hash batch (reference BATCH_SIZE).
 pub const BATCH: usize = 4096;
-/// Chunks in the first batch of the stream mode; each later batch doubles, up to [`BATCH`].
+/// Chunks in the first batch of the stream mode; each later batch doubles, up to
+/// [`STREAM_BATCH`].
 pub const FIRST_BATCH: usize = 256;
+/// Largest stream-mode batch (~12 MiB of basis): the session thread waits for the next batch
+/// while copies already confirmed queue up, so batches stay short.
+pub const STREAM_BATCH: usize = 1024;
 /// Batches queued between the chunking thread and the session (reference NUM_TOKENS).
 pub const IN_FLIGHT: usize = 4;
 /// Files up to this size are chunked on the calling thread (no background thread per small file).

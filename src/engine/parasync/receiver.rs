@@ -1,7 +1,7 @@
 //! Receiver (basis) half of parasync: a chunking thread streams weak-hash batches; hit chunks are
 //! BLAKE3'd in the pool when the sender's bitmap comes back.
 
-use super::{Msg, Pipeline, BATCH, CHUNKER, FIRST_BATCH, INLINE, IN_FLIGHT};
+use super::{Msg, Pipeline, BATCH, CHUNKER, FIRST_BATCH, INLINE, IN_FLIGHT, STREAM_BATCH};
 use crate::engine::cdc::{self, err};
 use crate::engine::chunker::parallel::{Chunk, Parallel};
 use crate::engine::{EngineError, EngineParams, ReceiverHalf, Shared, Step};
@@ -53,7 +53,7 @@ fn produce(
 ) {
     let mut p = Parallel::new(CHUNKER, basis, threads);
     // Stream: the first batches are small so the sender's answers, and the copies they confirm,
-    // start while most of the file is still being chunked; later ones grow to BATCH.
+    // start while most of the file is still being chunked; later ones grow to STREAM_BATCH.
     let mut batch = match pipeline {
         Pipeline::Batch => usize::MAX,
         Pipeline::Stream => FIRST_BATCH,
@@ -77,7 +77,7 @@ fn produce(
                 if !flush(&mut cur, &mut held) {
                     return;
                 }
-                batch = (batch * 2).min(BATCH.max(batch));
+                batch = (batch * 2).min(STREAM_BATCH.max(batch));
             }
         }
     }
