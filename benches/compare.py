@@ -139,6 +139,9 @@ def main():
         ('parasync', (binp, {'remote': binp, 'args': []})),
     ]
     rows = []
+    # The remote shell's own cost (`ssh 127.0.0.1 true`), timed between the transfers: a floor
+    # under every tool's time.
+    floors = []
     try:
         for wl_name in a.workloads.split(','):
             wl = os.path.join(root, 'wl-' + wl_name)
@@ -148,6 +151,9 @@ def main():
             results = {name: [] for name, _ in tools}
             errors = {}
             for _ in range(a.runs):
+                t0 = time.monotonic()
+                subprocess.run([sshd.wrapper, '127.0.0.1', 'true'], check=False)
+                floors.append(time.monotonic() - t0)
                 for name, tool in tools:
                     if name in errors:
                         continue
@@ -173,7 +179,11 @@ def main():
         sshd.stop()
         if not a.keep:
             shutil.rmtree(root, ignore_errors=True)
-    print(f'\nscale {a.scale}, {a.runs} runs each, median wall time; RSS = peak of any run\n')
+    print(f'\nscale {a.scale}, {a.runs} runs each, median wall time; RSS = peak of any run')
+    if floors:
+        print(f'ssh setup floor (`ssh 127.0.0.1 true`, median of {len(floors)}): '
+              f'{statistics.median(floors):.3f} s')
+    print()
     print('| workload | tool | time s | × rsync | bytes sent | × rsync | client RSS MiB | × rsync | server RSS MiB | × rsync |')
     print('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|')
     for row in rows:

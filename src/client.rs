@@ -367,6 +367,9 @@ fn run_transfer(opts: Options, p: crate::plan::operand::Plan) -> Result<i32> {
             };
             let argv = remote_argv(&opts, user, host, !p.local_sends, &paths, p.literal)?;
             let (child, stream) = ssh::spawn(&argv)?;
+            if p.local_sends && crate::session::prefetch::wanted(&opts) {
+                crate::session::prefetch::start(&opts.engine_params, &p.sources);
+            }
             remote = Some(child);
             stream
         }

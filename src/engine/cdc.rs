@@ -142,12 +142,20 @@ pub fn add_chunks(
     copies: bool,
     literals: bool,
 ) {
+    // Literal chunks are read in file order; their mapped pages go behind the reader.
+    let mut behind = super::filemap::Behind::new(0);
     for (&(off, len), s) in chunks.iter().zip(src) {
         match s {
             Some(s) if copies => b.copy(off, *s, len as u64),
-            None if literals => b.literal(off, &source[off as usize..(off + len as u64) as usize]),
+            None if literals => {
+                b.literal(off, &source[off as usize..(off + len as u64) as usize]);
+                behind.advance(source, (off + len as u64) as usize);
+            }
             _ => {}
         }
+    }
+    if literals {
+        behind.flush(source, source.len());
     }
 }
 

@@ -18,6 +18,7 @@ pub mod api;
 pub mod cdc;
 pub mod chunker;
 pub mod dsync;
+pub mod filemap;
 pub mod gear;
 pub mod hash;
 pub mod ops;
@@ -31,6 +32,8 @@ pub mod skysync_f;
 
 /// Read-only bytes shared between threads (an mmap or a Vec).
 pub type Shared = Arc<dyn AsRef<[u8]> + Send + Sync>;
+
+pub use filemap::FileMap;
 
 /// One reconstruction operation. `dst` is the absolute offset in the new file.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -4,6 +4,7 @@
 //! version untouched (rsync's receiver.c behaviour).
 
 pub mod copy;
+pub mod digest;
 pub mod inplace;
 pub mod tempfile;
 

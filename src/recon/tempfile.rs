@@ -1,11 +1,14 @@
 //! The temp-file writer (see the module doc of `recon`).
 
+use super::digest::TreeDigest;
 use crate::engine::Op;
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// Open a new temp file `.name.XXXXXX` in `dir` (or in `temp_dir`), mode 0600, O_EXCL, and
 /// register it for removal on interruption (atomically, see `recon::create_registered`).
@@ -68,55 +71,233 @@ fn create_unregistered(target: &Path, temp_dir: Option<&Path>) -> io::Result<(Fi
     ))
 }
 
-/// Writes ops into `file`, hashing inline while writes stay sequential.
+/// Files at least this large are written by a background thread: the session thread keeps
+/// answering the peer (probes, engine messages) while copies of many megabytes are applied.
+pub const BACKGROUND: u64 = 4 << 20;
+/// Ops queued for the background thread (literal pieces are at most 256 KiB).
+const QUEUE: usize = 64;
+const BUF: usize = 256 << 10;
+/// `CopyFrom` ranges at least this long go through the kernel (reflink or copy_file_range); the
+/// blocks they cover are then hashed by reading them back at the end ([`TreeDigest::skip`]),
+/// which only pays off for larger ranges.
+const KERNEL_MIN: u64 = 64 << 10;
+
+/// The output and its running digest: owned by whichever thread applies the ops.
+struct Sink {
+    digest: TreeDigest,
+    sparse: bool,
+    /// A copy-from source could not be read: the digest must fail (the file is redone).
+    poisoned: bool,
+    buf: Vec<u8>,
+}
+
+impl Sink {
+    fn put(&mut self, file: &File, dst: u64, data: &[u8]) -> io::Result<()> {
+        self.digest.write(dst, data);
+        if self.sparse && data.iter().all(|b| *b == 0) {
+            return Ok(());
+        }
+        file.write_all_at(data, dst)
+    }
+
+    fn copy_range(
+        &mut self,
+        file: &File,
+        from: &File,
+        src: u64,
+        dst: u64,
+        len: u64,
+    ) -> io::Result<()> {
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.resize(BUF.min(len as usize), 0);
+        let mut done = 0u64;
+        let mut res = Ok(());
+        while done < len {
+            let n = ((len - done) as usize).min(buf.len());
+            if let Err(e) = from.read_exact_at(&mut buf[..n], src + done) {
+                res = Err(if e.kind() == io::ErrorKind::UnexpectedEof {
+                    io::Error::other("copy op beyond the end of its source")
+                } else {
+                    e
+                });
+                break;
+            }
+            if let Err(e) = self.put(file, dst + done, &buf[..n]) {
+                res = Err(e);
+                break;
+            }
+            done += n as u64;
+        }
+        self.buf = buf;
+        res
+    }
+
+    fn run(&mut self, file: &File, t: Task) -> io::Result<()> {
+        match t {
+            Task::Literal { dst, data } => self.put(file, dst, &data),
+            Task::Copy {
+                from,
+                src,
+                dst,
+                len,
+            } => self.copy_range(file, &from, src, dst, len),
+            Task::CopyFrom {
+                from,
+                src,
+                dst,
+                len,
+                method,
+            } => {
+                // The dedupe source went bad: the digest check fails and the file is redone.
+                if self.copy_from(file, &from, src, dst, len, method).is_err() {
+                    self.poisoned = true;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// A `CopyFrom`: through the kernel (reflink, copy_file_range) when the range is long enough,
+    /// the rest (or all of it) through the buffer.
+    fn copy_from(
+        &mut self,
+        file: &File,
+        from: &File,
+        src: u64,
+        dst: u64,
+        len: u64,
+        method: super::copy::Method,
+    ) -> io::Result<()> {
+        let mut done = 0;
+        if !self.sparse && len >= KERNEL_MIN {
+            done = super::copy::kernel_copy(from, src, file, dst, len, method)?;
+            self.digest.skip(dst, done);
+        }
+        self.copy_range(file, from, src + done, dst + done, len - done)
+    }
+}
+
+enum Task {
+    Literal {
+        dst: u64,
+        data: Vec<u8>,
+    },
+    Copy {
+        from: Arc<File>,
+        src: u64,
+        dst: u64,
+        len: u64,
+    },
+    CopyFrom {
+        from: File,
+        src: u64,
+        dst: u64,
+        len: u64,
+        method: super::copy::Method,
+    },
+}
+
+struct Worker {
+    tx: crossbeam_channel::Sender<Task>,
+    thread: std::thread::JoinHandle<(Sink, io::Result<()>)>,
+    failed: Arc<AtomicBool>,
+}
+
+/// Writes ops into `file` with positional writes, hashing as it goes ([`TreeDigest`]); large
+/// files are written by a background thread whose errors surface at the next `apply` or at
+/// `finish`.
 pub struct Writer {
     pub file: File,
-    hasher: blake3::Hasher,
-    next: u64,
-    sequential: bool,
-    sparse: bool,
+    sink: Option<Sink>,
+    worker: Option<Worker>,
+    /// The basis as the background thread holds it (a duplicate handle, made once).
+    basis: Option<Arc<File>>,
     pub written: u64,
     poisoned: bool,
     /// How a `CopyFrom` may be executed (recon::copy); tests force the fallbacks.
     pub copy_method: super::copy::Method,
 }
 
-const BUF: usize = 256 << 10;
-/// `CopyFrom` ranges at least this long go through the kernel (reflink or copy_file_range); the
-/// inline hash is then given up and the file is hashed once at the end, which only pays off for
-/// larger ranges.
-const KERNEL_MIN: u64 = 64 << 10;
-
 impl Writer {
-    pub fn new(file: File, sparse: bool) -> Self {
+    /// A writer for a file that will be `len` bytes long.
+    pub fn new(file: File, sparse: bool, len: u64) -> Self {
+        let sink = || Sink {
+            digest: TreeDigest::new(len),
+            sparse,
+            poisoned: false,
+            buf: Vec::new(),
+        };
+        let worker = (len >= BACKGROUND)
+            .then(|| file.try_clone().ok())
+            .flatten()
+            .and_then(|dup| {
+                let (tx, rx) = crossbeam_channel::bounded::<Task>(QUEUE);
+                let failed = Arc::new(AtomicBool::new(false));
+                let flag = failed.clone();
+                let mut s = sink();
+                std::thread::Builder::new()
+                    .name("writer".into())
+                    .spawn(move || {
+                        for t in rx {
+                            if let Err(e) = s.run(&dup, t) {
+                                flag.store(true, Ordering::Relaxed);
+                                return (s, Err(e));
+                            }
+                        }
+                        (s, Ok(()))
+                    })
+                    .ok()
+                    .map(|thread| Worker { tx, thread, failed })
+            });
+        let sink = match worker {
+            Some(_) => None,
+            None => Some(sink()),
+        };
         Writer {
             file,
-            hasher: blake3::Hasher::new(),
-            next: 0,
-            sequential: true,
-            sparse,
+            sink,
+            worker,
+            basis: None,
             written: 0,
             poisoned: false,
             copy_method: super::copy::Method::Clone,
         }
     }
 
-    fn put(&mut self, dst: u64, data: &[u8]) -> io::Result<()> {
-        if self.sequential && dst == self.next {
-            self.hasher.update(data);
-            self.next += data.len() as u64;
-        } else {
-            self.sequential = false;
-        }
-        self.written += data.len() as u64;
-        if self.sparse && data.iter().all(|b| *b == 0) {
+    /// Wait until every op handed over so far is written; the first write error, if any.
+    pub fn wait(&mut self) -> io::Result<()> {
+        self.join()
+    }
+
+    /// Wait for the background thread; its first error, if any.
+    fn join(&mut self) -> io::Result<()> {
+        let Some(w) = self.worker.take() else {
             return Ok(());
+        };
+        drop(w.tx);
+        let (sink, res) = w
+            .thread
+            .join()
+            .map_err(|_| io::Error::other("writer thread panicked"))?;
+        self.sink = Some(sink);
+        res
+    }
+
+    fn submit(&mut self, t: Task) -> io::Result<()> {
+        if let Some(w) = &self.worker {
+            if !w.failed.load(Ordering::Relaxed) && w.tx.send(t).is_ok() {
+                return Ok(());
+            }
+            self.join()?;
+            return Err(io::Error::other("writer thread stopped"));
         }
-        self.file.write_all_at(data, dst)
+        let sink = self.sink.as_mut().expect("a sink without a worker");
+        sink.run(&self.file, t)
     }
 
     /// Apply one op. `basis` is the old file for `Copy`; `other` opens the source of a `CopyFrom`;
-    /// a `CopyFrom` of file `own` (this file) copies bytes written earlier into this file.
+    /// a `CopyFrom` of file `own` (this file) copies bytes written earlier into this file (ops
+    /// are applied in order, by one thread, so those bytes are on disk when it runs).
     pub fn apply(
         &mut self,
         op: &Op,
@@ -124,11 +305,29 @@ impl Writer {
         other: &dyn Fn(u32) -> Option<File>,
         own: u32,
     ) -> io::Result<()> {
+        self.written += op.len();
         match op {
-            Op::Literal { dst, data } => self.put(*dst, data),
+            Op::Literal { dst, data } => self.submit(Task::Literal {
+                dst: *dst,
+                data: data.clone(),
+            }),
             Op::Copy { dst, src, len } => {
-                let b = basis.ok_or_else(|| io::Error::other("copy op without a basis file"))?;
-                self.copy_range(b, *src, *dst, *len)
+                let from = match &self.basis {
+                    Some(b) => b.clone(),
+                    None => {
+                        let b = basis
+                            .ok_or_else(|| io::Error::other("copy op without a basis file"))?;
+                        let b = Arc::new(b.try_clone()?);
+                        self.basis = Some(b.clone());
+                        b
+                    }
+                };
+                self.submit(Task::Copy {
+                    from,
+                    src: *src,
+                    dst: *dst,
+                    len: *len,
+                })
             }
             Op::CopyFrom {
                 dst,
@@ -136,7 +335,7 @@ impl Writer {
                 src,
                 len,
             } => {
-                let f = if *file == own {
+                let from = if *file == own {
                     if src + len > *dst {
                         return Err(io::Error::other("copy within a file overlaps its target"));
                     }
@@ -145,47 +344,26 @@ impl Writer {
                     other(*file)
                         .ok_or_else(|| io::Error::other("copy-from source is not available"))?
                 };
-                let mut done = 0;
-                if !self.sparse && *len >= KERNEL_MIN {
-                    done = super::copy::kernel_copy(
-                        &f,
-                        *src,
-                        &self.file,
-                        *dst,
-                        *len,
-                        self.copy_method,
-                    )?;
-                    if done > 0 {
-                        self.sequential = false;
-                        self.written += done;
-                    }
-                }
-                self.copy_range(&f, src + done, dst + done, len - done)
+                self.submit(Task::CopyFrom {
+                    from,
+                    src: *src,
+                    dst: *dst,
+                    len: *len,
+                    method: self.copy_method,
+                })
             }
         }
     }
 
-    fn copy_range(&mut self, from: &File, src: u64, dst: u64, len: u64) -> io::Result<()> {
-        let mut buf = vec![0u8; BUF.min(len as usize)];
-        let mut done = 0u64;
-        while done < len {
-            let n = ((len - done) as usize).min(buf.len());
-            from.read_exact_at(&mut buf[..n], src + done).map_err(|e| {
-                if e.kind() == io::ErrorKind::UnexpectedEof {
-                    io::Error::other("copy op beyond the end of its source")
-                } else {
-                    e
-                }
-            })?;
-            self.put(dst + done, &buf[..n])?;
-            done += n as u64;
-        }
-        Ok(())
-    }
-
-    /// Later writes are not in file order (in-place): hash the file at the end instead of inline.
+    /// Bytes were written into the file directly (in place): hash the file at the end instead.
     pub fn mark_unordered(&mut self, written: u64) {
-        self.sequential = false;
+        // In-place transfers write through `file` before any op reaches this writer.
+        if self.join().is_err() {
+            self.poisoned = true;
+        }
+        if let Some(s) = self.sink.as_mut() {
+            s.digest.invalidate();
+        }
         self.written += written;
     }
 
@@ -194,36 +372,87 @@ impl Writer {
         self.poisoned = true;
     }
 
-    /// Set the final length and return the BLAKE3 of the content.
+    /// Wait for every write, set the final length and return the BLAKE3 of the content.
     pub fn finish(&mut self, len: u64) -> io::Result<[u8; 32]> {
+        self.join()?;
         self.file.set_len(len)?;
-        if self.poisoned {
+        let sink = self.sink.take().expect("joined above");
+        if self.poisoned || sink.poisoned {
             return Ok([0; 32]);
         }
-        if self.sequential && self.next == len {
-            return Ok(*self.hasher.finalize().as_bytes());
-        }
-        digest_file(&self.file, len)
+        sink.digest.finish(&self.file, len)
     }
 }
 
-/// BLAKE3 of the first `len` bytes of a file.
+/// BLAKE3 of the first `len` bytes of a file (read in blocks, in parallel; nothing mapped).
 pub fn digest_file(f: &File, len: u64) -> io::Result<[u8; 32]> {
-    let mut h = blake3::Hasher::new();
-    if len == 0 {
-        return Ok(*h.finalize().as_bytes());
+    super::digest::digest_file(f, len)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn basis_file(data: &[u8]) -> File {
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(data).unwrap();
+        f
     }
-    if len >= 1 << 20 {
-        let map = unsafe { memmap2::MmapOptions::new().len(len as usize).map(f)? };
-        if len >= 8 << 20 {
-            h.update_rayon(&map);
-        } else {
-            h.update(&map);
+
+    /// Ops in a scrambled order, small and large (background) files: the content and the digest
+    /// are those of the new file.
+    #[test]
+    fn out_of_order_ops_give_the_file_and_its_blake3() {
+        for n in [5000usize, 3 << 20, (BACKGROUND as usize) + 777_777] {
+            let old = crate::testkit::pseudo_random(n, 1);
+            let mut new = old.clone();
+            let lit = crate::testkit::pseudo_random(n / 3, 2);
+            new[n / 3..n / 3 + lit.len()].copy_from_slice(&lit);
+            let ops = vec![
+                Op::Copy {
+                    dst: (n / 3 + lit.len()) as u64,
+                    src: (n / 3 + lit.len()) as u64,
+                    len: (n - n / 3 - lit.len()) as u64,
+                },
+                Op::Literal {
+                    dst: (n / 3) as u64,
+                    data: lit.clone(),
+                },
+                Op::Copy {
+                    dst: 0,
+                    src: 0,
+                    len: (n / 3) as u64,
+                },
+            ];
+            let basis = basis_file(&old);
+            let out = tempfile::tempfile().unwrap();
+            let mut w = Writer::new(out.try_clone().unwrap(), false, n as u64);
+            for op in &ops {
+                w.apply(op, Some(&basis), &|_| None, u32::MAX).unwrap();
+            }
+            let d = w.finish(n as u64).unwrap();
+            assert_eq!(d, *blake3::hash(&new).as_bytes(), "{n}");
+            let mut got = vec![0u8; n];
+            out.read_exact_at(&mut got, 0).unwrap();
+            assert_eq!(got, new);
         }
-        return Ok(*h.finalize().as_bytes());
     }
-    let mut buf = vec![0u8; len as usize];
-    f.read_exact_at(&mut buf, 0)?;
-    h.update(&buf);
-    Ok(*h.finalize().as_bytes())
+
+    /// A failing copy on the background thread surfaces as an error, not as a good digest.
+    #[test]
+    fn background_errors_surface() {
+        let n = BACKGROUND as usize * 2;
+        let basis = basis_file(&[1u8; 1000]);
+        let out = tempfile::tempfile().unwrap();
+        let mut w = Writer::new(out, false, n as u64);
+        let bad = Op::Copy {
+            dst: 0,
+            src: 0,
+            len: n as u64,
+        };
+        let first = w.apply(&bad, Some(&basis), &|_| None, u32::MAX);
+        let done = w.finish(n as u64);
+        assert!(first.is_err() || done.is_err());
+    }
 }

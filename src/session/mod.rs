@@ -8,9 +8,11 @@
 //! the other's writes indefinitely (no deadlock on full pipes).
 
 pub mod filters;
+pub mod prefetch;
 pub mod receiver;
 pub mod refine;
 pub mod sender;
+pub mod trace;
 
 use crate::error::{Error, Result};
 use crate::wire::msg::{Compress, Msg, LOG_ERROR, LOG_INFO, LOG_WARNING};
@@ -20,6 +22,12 @@ use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+
+/// Files at least this large run their engine as a stream: each engine message is flushed as
+/// soon as it is produced (the peer works on it while this side computes the next one), and the
+/// request for such a file is flushed before its engine starts. Smaller files leave flushing to
+/// the buffer, so a tree of small files costs no extra writes.
+pub const STREAM_SIZE: u64 = 4 << 20;
 
 /// One end of a connection.
 pub struct Conn {
@@ -48,6 +56,7 @@ pub fn spawn_reader(mut r: FrameReader, cap: Option<usize>) -> Receiver<Result<M
             match r.frame() {
                 Ok(Some((tag, payload))) => {
                     let m = Msg::decode(tag, &payload);
+                    trace::point(|| format!("in {} {}", msg_label(&m), payload.len()));
                     let stop =
                         m.is_err() || matches!(m, Ok(Msg::Goodbye(_)) | Ok(Msg::Fatal { .. }));
                     if tx.send(m).is_err() || stop {
@@ -71,10 +80,12 @@ pub fn spawn_reader(mut r: FrameReader, cap: Option<usize>) -> Receiver<Result<M
 impl Conn {
     pub fn send(&mut self, m: &Msg) -> Result<()> {
         let (tag, payload) = m.encode(self.comp);
+        trace::point(|| format!("out {} {}", sender::msg_name(m), payload.len()));
         self.w.frame(tag, &payload).map_err(|e| self.peer_reason(e))
     }
 
     pub fn flush(&mut self) -> Result<()> {
+        trace::point(|| "flush".into());
         self.w.flush().map_err(|e| self.peer_reason(e))
     }
 
@@ -175,6 +186,13 @@ impl Conn {
     }
     pub fn warning(&mut self, text: &str) -> Result<()> {
         self.say(LOG_WARNING, text)
+    }
+}
+
+fn msg_label(m: &Result<Msg>) -> &'static str {
+    match m {
+        Ok(m) => sender::msg_name(m),
+        Err(_) => "error",
     }
 }
 

@@ -47,6 +47,8 @@ struct Job {
     target: PathBuf,
     basis: Option<File>,
     half: Option<Box<dyn ReceiverHalf>>,
+    /// The engine streams (a large basis): its messages are flushed as they come.
+    streaming: bool,
     started: Instant,
     last_progress: Instant,
     redo: bool,

@@ -56,6 +56,8 @@ pub struct Gaps {
     /// new start offset of a copy → old start offset
     starts: HashMap<u64, u64>,
     probes: Vec<Probe>,
+    /// Per literal run: the middle already sent by [`Gaps::take_unreachable`] (empty: none).
+    sent: Vec<(u64, u64)>,
 }
 
 impl Gaps {
@@ -86,6 +88,7 @@ impl Gaps {
     pub fn plan(&mut self) -> Vec<(u64, u64)> {
         self.merge();
         self.probes.clear();
+        self.sent.clear();
         for (i, &(a, len)) in self.lits.iter().enumerate() {
             let want = len.min(MAX_PROBE) / BLOCK * BLOCK;
             if want == 0 {
@@ -114,6 +117,25 @@ impl Gaps {
         self.probes.iter().map(|p| (p.old, p.len)).collect()
     }
 
+    /// After [`Gaps::plan`]: the middles of literal runs that no probe can reach (more than
+    /// [`MAX_PROBE`] from both ends). They are literal whatever the answers say, so the sender
+    /// streams them while the probe round trip is in flight; [`Gaps::resolve`] leaves them out.
+    pub fn take_unreachable(&mut self) -> Vec<(u64, u64)> {
+        let reach = MAX_PROBE / BLOCK * BLOCK;
+        self.sent = self
+            .lits
+            .iter()
+            .map(|&(a, len)| {
+                if len > 2 * reach {
+                    (a + reach, len - 2 * reach)
+                } else {
+                    (a, 0)
+                }
+            })
+            .collect();
+        self.sent.iter().copied().filter(|m| m.1 > 0).collect()
+    }
+
     /// The literal runs as they stand (no probing done).
     pub fn literals(&self) -> &[(u64, u64)] {
         &self.lits
@@ -126,7 +148,10 @@ impl Gaps {
             return Err("probe answer count mismatch".into());
         }
         let mut ext: Vec<(u64, u64, u64, u64)> = self.lits.iter().map(|_| (0, 0, 0, 0)).collect();
+        // Probes read `new` in increasing order: drop its mapped pages behind them.
+        let mut behind = crate::engine::filemap::Behind::new(0);
         for (p, hs) in self.probes.iter().zip(answers) {
+            behind.advance(new, self.lits[p.lit].0 as usize);
             if hs.len() as u64 > p.len / BLOCK {
                 return Err("probe answer longer than asked".into());
             }
@@ -160,9 +185,10 @@ impl Gaps {
                 e.3 = p.old + p.len;
             }
         }
+        behind.flush(new, new.len());
         let mut copies = Vec::new();
         let mut lits = Vec::new();
-        for (&(a, len), &(f, fsrc, bk, bsrc_end)) in self.lits.iter().zip(&ext) {
+        for (i, (&(a, len), &(f, fsrc, bk, bsrc_end))) in self.lits.iter().zip(&ext).enumerate() {
             if f > 0 {
                 copies.push(Op::Copy {
                     dst: a,
@@ -178,7 +204,19 @@ impl Gaps {
                 });
             }
             if len > f + bk {
-                lits.push((a + f, len - f - bk));
+                let (l0, l1) = (a + f, a + len - bk);
+                match self.sent.get(i).copied().filter(|m| m.1 > 0) {
+                    // Probes reach at most MAX_PROBE into the run: the middle lies inside.
+                    Some((m0, ml)) => {
+                        if m0 > l0 {
+                            lits.push((l0, m0 - l0));
+                        }
+                        if l1 > m0 + ml {
+                            lits.push((m0 + ml, l1 - m0 - ml));
+                        }
+                    }
+                    None => lits.push((l0, l1 - l0)),
+                }
             }
         }
         Ok((copies, lits))
@@ -236,6 +274,56 @@ mod tests {
         }
         let got = crate::engine::apply_ops(&old, &ops, new.len() as u64).unwrap();
         assert_eq!(got, new);
+    }
+
+    /// A long run of new data: its middle goes before the answers, the ends after; together
+    /// they tile the run exactly once.
+    #[test]
+    fn unreachable_middles_are_sent_early_and_not_again() {
+        let old = rnd(400_000, 11);
+        let mut new = old[..100_000].to_vec();
+        new.extend(rnd(300_000, 12));
+        new.extend(&old[100_000..]);
+        let mut g = Gaps::default();
+        g.copy(0, 0, 96_000);
+        g.literal(96_000, 308_000);
+        g.copy(404_000, 104_000, 296_000);
+        let probes = g.plan();
+        let early = g.take_unreachable();
+        let reach = MAX_PROBE / BLOCK * BLOCK;
+        assert_eq!(early, vec![(96_000 + reach, 308_000 - 2 * reach)]);
+        let answers: Vec<Vec<u64>> = probes
+            .iter()
+            .map(|&(o, l)| block_hashes(&old[o as usize..(o + l) as usize], BLOCK as usize))
+            .collect();
+        let (copies, lits) = g.resolve(&new, &answers).unwrap();
+        let mut ops = vec![
+            Op::Copy {
+                dst: 0,
+                src: 0,
+                len: 96_000,
+            },
+            Op::Copy {
+                dst: 404_000,
+                src: 104_000,
+                len: 296_000,
+            },
+        ];
+        ops.extend(copies);
+        for (a, l) in lits.into_iter().chain(early) {
+            ops.push(Op::Literal {
+                dst: a,
+                data: new[a as usize..(a + l) as usize].to_vec(),
+            });
+        }
+        let got = crate::engine::apply_ops(&old, &ops, new.len() as u64).unwrap();
+        assert_eq!(got, new);
+        let lit: u64 = ops
+            .iter()
+            .filter(|o| matches!(o, Op::Literal { .. }))
+            .map(Op::len)
+            .sum();
+        assert!(lit < 300_000 + 2 * BLOCK, "{lit}");
     }
 
     #[test]

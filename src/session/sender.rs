@@ -44,6 +44,9 @@ pub struct Sender {
     /// waiting for the receiver's probe answers.
     gaps: HashMap<u32, super::refine::Gaps>,
     probing: HashMap<u32, (Shared, super::refine::Gaps)>,
+    /// Whole-file BLAKE3 of large delta sources, computed on a thread while the engine runs
+    /// (it used to be a serial pass after the last literal).
+    digesting: HashMap<u32, Digesting>,
     stats: Stats,
     pub problems: Problems,
     io_error: bool,
@@ -55,8 +58,7 @@ fn open_shared(path: &std::path::Path) -> std::io::Result<(Shared, u64)> {
     if len == 0 {
         return Ok((std::sync::Arc::new(Vec::<u8>::new()), 0));
     }
-    let map = unsafe { memmap2::Mmap::map(&f)? };
-    Ok((std::sync::Arc::new(map), len))
+    Ok((std::sync::Arc::new(engine::FileMap::new(&f)?), len))
 }
 
 impl Sender {
@@ -82,6 +84,7 @@ impl Sender {
             inplace_src: HashMap::new(),
             gaps: HashMap::new(),
             probing: HashMap::new(),
+            digesting: HashMap::new(),
             stats: Stats::default(),
             problems: Problems::default(),
             io_error: false,
@@ -115,6 +118,7 @@ impl Sender {
 
     /// Run the sender until the receiver says Done; returns the merged stats.
     pub fn run(mut self) -> Result<(Stats, Stats, Problems)> {
+        super::prefetch::stop();
         let started = Instant::now();
         let (tx, walk_rx) = bounded::<WalkEvent>(64);
         let wopts = self.walk_opts();
@@ -335,8 +339,33 @@ impl Sender {
         }
         let id = EngineId::from_u8(engine)
             .ok_or_else(|| Error::protocol("protocol error: unknown engine"))?;
+        // Prepared while ssh was connecting (session::prefetch): table and digest are ready.
+        let prepared = (id == EngineId::Parasync && size >= super::STREAM_SIZE)
+            .then(|| super::prefetch::take(&path))
+            .flatten();
         let t = Instant::now();
-        let mut half = engine::sender_half(id, &self.params(), data.clone());
+        let mut half: Box<dyn SenderHalf> = match prepared {
+            Some(r) => {
+                self.digesting.insert(idx, Digesting::Ready(r.digest));
+                Box::new(engine::parasync::Sender::prepared(
+                    &self.params(),
+                    data.clone(),
+                    r.table,
+                ))
+            }
+            None => {
+                if size >= super::STREAM_SIZE {
+                    let d = data.clone();
+                    if let Ok(h) = std::thread::Builder::new()
+                        .name("digest".into())
+                        .spawn(move || digest_released((*d).as_ref()))
+                    {
+                        self.digesting.insert(idx, Digesting::Thread(h));
+                    }
+                }
+                engine::sender_half(id, &self.params(), data.clone())
+            }
+        };
         let step = half
             .start()
             .map_err(|e| Error::protocol(format!("engine error: {e}")))?;
@@ -415,12 +444,22 @@ impl Sender {
                 }
                 let probes = gaps.plan();
                 if !probes.is_empty() {
-                    self.probing.insert(idx, (data, gaps));
-                    return self.conn.send(&Msg::Probe {
+                    // Literal runs too long for the probes to reach their middles: those
+                    // middles stream while the receiver answers.
+                    let early = if inplace {
+                        Vec::new()
+                    } else {
+                        gaps.take_unreachable()
+                    };
+                    self.conn.send(&Msg::Probe {
                         idx,
                         block: super::refine::BLOCK as u32,
                         ranges: probes,
-                    });
+                    })?;
+                    self.conn.flush()?;
+                    self.send_literals(idx, (*data).as_ref(), early)?;
+                    self.probing.insert(idx, (data, gaps));
+                    return Ok(());
                 }
                 if inplace {
                     self.inplace_src.insert(idx, data);
@@ -450,6 +489,7 @@ impl Sender {
         let (copies, lits) = gaps
             .resolve((*data).as_ref(), &hashes)
             .map_err(|e| Error::protocol(format!("protocol error: {e}")))?;
+        engine::filemap::release_all((*data).as_ref());
         self.stats.matched += copies.iter().map(|c| c.len()).sum::<u64>();
         self.stats.copy_ops += copies.len() as u64;
         if !copies.is_empty() {
@@ -497,6 +537,25 @@ impl Sender {
         }
         Ok(())
     }
+}
+
+/// A whole-file digest being computed on a thread, or already known.
+enum Digesting {
+    Thread(std::thread::JoinHandle<[u8; 32]>),
+    Ready([u8; 32]),
+}
+
+/// BLAKE3 of a (mapped) source, hashed in pieces whose pages are dropped behind (bounded RSS).
+pub(super) fn digest_released(bytes: &[u8]) -> [u8; 32] {
+    const STEP: usize = 1 << 20;
+    let mut h = blake3::Hasher::new();
+    let mut behind = engine::filemap::Behind::new(0);
+    for (i, piece) in bytes.chunks(STEP).enumerate() {
+        h.update(piece);
+        behind.advance(bytes, i * STEP + piece.len());
+    }
+    behind.flush(bytes, bytes.len());
+    *h.finalize().as_bytes()
 }
 
 fn checksum_entries(entries: &mut [Entry], paths: &[PathBuf]) {

@@ -423,8 +423,20 @@ fn zero_runs_keep_copies_contiguous() {
     );
 }
 
-/// The receiver streams one weak message per 4096 chunks (plus the end marker); the `batch`
-/// pipeline holds everything back for one message.
+/// Batches of the stream mode for `n` chunks: FIRST_BATCH, then doubling up to STREAM_BATCH.
+fn stream_batches(mut n: usize) -> usize {
+    use parasync::engine::parasync::{FIRST_BATCH, STREAM_BATCH};
+    let (mut b, mut count) = (FIRST_BATCH, 0);
+    while n > 0 {
+        n -= n.min(b);
+        b = (2 * b).min(STREAM_BATCH);
+        count += 1;
+    }
+    count
+}
+
+/// The receiver streams weak messages of 256 chunks, then doubling up to 1024 (plus the end
+/// marker); the `batch` pipeline holds everything back for one message.
 #[test]
 fn parasync_receiver_streams_batches() {
     let data: Shared = Arc::new(xorshift(56 << 20, 21));
@@ -434,10 +446,7 @@ fn parasync_receiver_streams_batches() {
         "{chunks} chunks"
     );
     for (pipeline, want) in [
-        (
-            Pipeline::Stream,
-            chunks.div_ceil(parasync::engine::parasync::BATCH) + 1,
-        ),
+        (Pipeline::Stream, stream_batches(chunks) + 1),
         (Pipeline::Batch, 2),
     ] {
         let mut r =

@@ -51,7 +51,10 @@ pub fn snapshot(root: &Path) -> BTreeMap<String, String> {
         for d in rd.flatten() {
             let q = d.path();
             let rel = q.strip_prefix(root).unwrap().to_string_lossy().into_owned();
-            let md = std::fs::symlink_metadata(&q).unwrap();
+            // A transfer may still be running: an entry listed a moment ago can be gone.
+            let Ok(md) = std::fs::symlink_metadata(&q) else {
+                continue;
+            };
             if md.file_type().is_symlink() {
                 m.insert(rel, format!("link {:?}", std::fs::read_link(&q).unwrap()));
             } else if md.is_dir() {

@@ -43,22 +43,18 @@ struct Piece {
 
 fn scan_segment(cfg: &Config, data: &[u8], a: usize, b: usize, with_crc: bool) -> Vec<Piece> {
     let crc = |s: &[u8]| if with_crc { crc32(s) } else { 0 };
-    let (mb, ma) = (cfg.mask_before(), cfg.mask_after());
-    let mut fp = gear::warm(&data[a.saturating_sub(gear::MEMORY)..a]);
-    let mut out = Vec::with_capacity((b - a) / (1usize << cfg.bits_after).max(1) + 2);
+    let mut cands = Vec::with_capacity((b - a) / (1usize << cfg.bits_after).max(1) + 2);
+    candidates(data, a, b, cfg.mask_after(), cfg.mask_before(), &mut cands);
+    let mut out = Vec::with_capacity(cands.len() + 1);
     let mut prev = a;
-    for (j, &byte) in data[a..b].iter().enumerate() {
-        fp = gear::step(fp, byte);
-        if fp & ma == 0 {
-            let end = a + j + 1;
-            out.push(Piece {
-                end,
-                crc: crc(&data[prev..end]),
-                cand: true,
-                hard: fp & mb == 0,
-            });
-            prev = end;
-        }
+    for (end, hard) in cands {
+        out.push(Piece {
+            end,
+            crc: crc(&data[prev..end]),
+            cand: true,
+            hard,
+        });
+        prev = end;
     }
     if prev < b {
         out.push(Piece {
@@ -69,6 +65,71 @@ fn scan_segment(cfg: &Config, data: &[u8], a: usize, b: usize, with_crc: bool) -
         });
     }
     out
+}
+
+/// Lanes of [`candidates`]: independent Gear chains scanned in one loop.
+const LANES: usize = 4;
+
+/// Gear candidates in `data[a..b]` as (end offset, passes the harder mask `mb`), in order.
+///
+/// Why lanes: one Gear step is a shift and an add that depends on the previous step, so a single
+/// scan waits on that chain (~2 cycles a byte). The range is cut into [`LANES`] parts, each
+/// warmed over the [`gear::MEMORY`] bytes before it (then its state equals the serial scan's,
+/// §10 D2a), and the parts are stepped together, so the chains overlap in the CPU.
+fn candidates(data: &[u8], a: usize, b: usize, ma: u64, mb: u64, out: &mut Vec<(usize, bool)>) {
+    let q = (b - a) / LANES;
+    if q < 4 * gear::MEMORY {
+        let mut fp = gear::warm(&data[a.saturating_sub(gear::MEMORY)..a]);
+        for (j, &byte) in data[a..b].iter().enumerate() {
+            fp = gear::step(fp, byte);
+            if fp & ma == 0 {
+                out.push((a + j + 1, fp & mb == 0));
+            }
+        }
+        return;
+    }
+    let starts: [usize; LANES] = std::array::from_fn(|k| a + k * q);
+    let warm = |k: usize| gear::warm(&data[starts[k].saturating_sub(gear::MEMORY)..starts[k]]);
+    let (mut f0, mut f1, mut f2, mut f3) = (warm(0), warm(1), warm(2), warm(3));
+    let mut lanes: [Vec<(usize, bool)>; LANES] =
+        std::array::from_fn(|_| Vec::with_capacity(out.capacity() / LANES + 1));
+    let (l0, l1, l2, l3) = (
+        &data[starts[0]..starts[0] + q],
+        &data[starts[1]..starts[1] + q],
+        &data[starts[2]..starts[2] + q],
+        &data[starts[3]..starts[3] + q],
+    );
+    // Candidates are rare (one in 2^bits bytes): the test stays in registers, the push is cold.
+    #[cold]
+    fn hit(lane: &mut Vec<(usize, bool)>, end: usize, hard: bool) {
+        lane.push((end, hard));
+    }
+    let g: &[u64; 256] = &gear::GEAR;
+    for (j, (((&x0, &x1), &x2), &x3)) in l0.iter().zip(l1).zip(l2).zip(l3).enumerate() {
+        f0 = (f0 << 1).wrapping_add(g[x0 as usize]);
+        f1 = (f1 << 1).wrapping_add(g[x1 as usize]);
+        f2 = (f2 << 1).wrapping_add(g[x2 as usize]);
+        f3 = (f3 << 1).wrapping_add(g[x3 as usize]);
+        if (f0 & ma == 0) | (f1 & ma == 0) | (f2 & ma == 0) | (f3 & ma == 0) {
+            for (k, f) in [f0, f1, f2, f3].into_iter().enumerate() {
+                if f & ma == 0 {
+                    hit(&mut lanes[k], starts[k] + j + 1, f & mb == 0);
+                }
+            }
+        }
+    }
+    let mut fps = [f0, f1, f2, f3];
+    // The last lane also covers the remainder of the division.
+    let k = LANES - 1;
+    for (j, &byte) in data[starts[k] + q..b].iter().enumerate() {
+        fps[k] = gear::step(fps[k], byte);
+        if fps[k] & ma == 0 {
+            lanes[k].push((starts[k] + q + j + 1, fps[k] & mb == 0));
+        }
+    }
+    for l in lanes {
+        out.extend(l);
+    }
 }
 
 /// Streaming parallel chunker over shared bytes.
@@ -86,6 +147,7 @@ pub struct Parallel {
     joined: usize,
     /// Compute CRCs (false: boundaries only, every `crc` is 0).
     crc: bool,
+    behind: crate::engine::filemap::Behind,
 }
 
 impl Parallel {
@@ -111,6 +173,7 @@ impl Parallel {
             run_crc: 0,
             joined: 0,
             crc: true,
+            behind: Default::default(),
         }
     }
 
@@ -148,8 +211,10 @@ impl Parallel {
                     crc: self.run_crc,
                 };
                 self.start = n;
+                self.behind.flush(data, n);
                 return Some(vec![tail]);
             }
+            self.behind.flush(data, n);
             return None;
         }
         let region_end = n.min(self.pos + self.threads * self.segment);
@@ -173,6 +238,8 @@ impl Parallel {
         for p in pieces.iter().flatten() {
             self.join(data, *p, &mut out);
         }
+        // The scan never looks back (piece CRCs carry the state): drop the pages behind it.
+        self.behind.advance(data, region_end);
         self.pos = region_end;
         Some(out)
     }

@@ -20,13 +20,20 @@
 //!
 //! Memory is bounded by the chunk metadata (tens of bytes per ~12 KiB chunk), at most
 //! [`IN_FLIGHT`] batches queued between the chunking thread and the session, and the inputs are
-//! mmaps shared by reference ([`super::Shared`]); no file data is copied except literal bytes.
+//! mmaps shared by reference ([`super::Shared`]) whose pages every pass drops behind itself
+//! ([`super::filemap`]: the chunker per region, strong hashes per few-MiB window, literals per
+//! chunk), so the resident set does not grow with the file; no file data is copied except
+//! literal bytes.
+//!
+//! Stream mode sends its first weak batch after [`FIRST_BATCH`] chunks and doubles up to
+//! [`STREAM_BATCH`], and the sender emits a long held-back copy without waiting for its extension: the
+//! receiver's writes start while most of the basis is still being chunked.
 
 mod receiver;
 mod sender;
 
 pub use receiver::Receiver;
-pub use sender::Sender;
+pub use sender::{prepare, Prepared, Sender};
 
 use super::cdc::{err, Digest, Reader, Writer};
 use super::chunker::Config;
@@ -38,6 +45,41 @@ use super::EngineError;
 /// and a mismatch redoes the file without delta. Profiling showed BLAKE3 of every matched chunk on
 /// both sides at ~30 % of the engine's time.
 pub(crate) const STRONG: super::cdc::Strong = super::cdc::Strong::Xxh128;
+
+/// Strong digests of `spans` (offset, length; in increasing offset order) of `data`, computed in
+/// `pool` a window of a few MiB at a time, dropping each window's mapped pages once hashed (the
+/// resident set stays bounded however many chunks hit).
+fn strong_digests(pool: &rayon::ThreadPool, data: &[u8], spans: &[(u64, u32)]) -> Vec<Digest> {
+    use rayon::prelude::*;
+    const WINDOW: u64 = 4 << 20;
+    let mut out = Vec::with_capacity(spans.len());
+    let mut behind = super::filemap::Behind::new(spans.first().map_or(0, |s| s.0 as usize));
+    let mut rest = spans;
+    let mut last = 0u64;
+    while let Some(&(first, _)) = rest.first() {
+        let n = rest
+            .iter()
+            .position(|s| s.0 >= first + WINDOW || s.0 < first)
+            .unwrap_or(rest.len())
+            .max(1);
+        let (win, tail) = rest.split_at(n);
+        if first < last {
+            // Out of order: finish the pass behind us, start another here.
+            behind.flush(data, last as usize);
+            behind = super::filemap::Behind::new(first as usize);
+        }
+        out.extend(pool.install(|| {
+            win.par_iter()
+                .map(|&(off, len)| STRONG.digest(&data[off as usize..(off + len as u64) as usize]))
+                .collect::<Vec<_>>()
+        }));
+        last = win.iter().map(|s| s.0 + s.1 as u64).max().unwrap_or(first);
+        behind.advance(data, last as usize);
+        rest = tail;
+    }
+    behind.flush(data, last as usize);
+    out
+}
 
 /// The `--pipeline` modes (§6.4).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -63,6 +105,12 @@ impl Pipeline {
 
 /// Chunks per weak-hash batch (reference BATCH_SIZE).
 pub const BATCH: usize = 4096;
+/// Chunks in the first batch of the stream mode; each later batch doubles, up to
+/// [`STREAM_BATCH`].
+pub const FIRST_BATCH: usize = 256;
+/// Largest stream-mode batch (~12 MiB of basis): the session thread waits for the next batch
+/// while copies already confirmed queue up, so batches stay short.
+pub const STREAM_BATCH: usize = 1024;
 /// Batches queued between the chunking thread and the session (reference NUM_TOKENS).
 pub const IN_FLIGHT: usize = 4;
 /// Files up to this size are chunked on the calling thread (no background thread per small file).
@@ -86,7 +134,7 @@ enum Msg {
     End { batches: u64 },
     /// Sender → receiver: which chunks of batch `id` have a weak hit.
     Hits { id: u64, hits: Vec<bool> },
-    /// Receiver → sender: BLAKE3 of every hit chunk of batch `id`, in order.
+    /// Receiver → sender: strong digest (xxh3-128) of every hit chunk of batch `id`, in order.
     Strong { id: u64, digests: Vec<Digest> },
 }
 

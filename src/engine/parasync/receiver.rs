@@ -1,7 +1,7 @@
 //! Receiver (basis) half of parasync: a chunking thread streams weak-hash batches; hit chunks are
 //! BLAKE3'd in the pool when the sender's bitmap comes back.
 
-use super::{Msg, Pipeline, BATCH, CHUNKER, INLINE, IN_FLIGHT};
+use super::{Msg, Pipeline, BATCH, CHUNKER, FIRST_BATCH, INLINE, IN_FLIGHT, STREAM_BATCH};
 use crate::engine::cdc::{self, err};
 use crate::engine::chunker::parallel::{Chunk, Parallel};
 use crate::engine::phase::{MsgKind, Phase, Phases};
@@ -54,10 +54,12 @@ fn produce(
     phases: Phases,
 ) {
     let mut p = Parallel::new(CHUNKER, basis, threads);
-    let batch = if pipeline == Pipeline::Batch {
-        usize::MAX
-    } else {
-        BATCH
+    // Stream: the first batches are small so the sender's answers, and the copies they confirm,
+    // start while most of the file is still being chunked; later ones grow to STREAM_BATCH.
+    let mut batch = match pipeline {
+        Pipeline::Batch => usize::MAX,
+        Pipeline::Stream => FIRST_BATCH,
+        _ => BATCH,
     };
     let mut held: Vec<Vec<Chunk>> = Vec::new();
     let mut cur = Vec::new();
@@ -73,8 +75,11 @@ fn produce(
     while let Some(v) = phases.run(Phase::Signature, || p.next_region(&pool)) {
         for c in v {
             cur.push(c);
-            if cur.len() >= batch && !flush(&mut cur, &mut held) {
-                return;
+            if cur.len() >= batch {
+                if !flush(&mut cur, &mut held) {
+                    return;
+                }
+                batch = (batch * 2).min(STREAM_BATCH.max(batch));
             }
         }
     }
@@ -169,15 +174,8 @@ impl ReceiverHalf for Receiver {
         let _t = self.params.phases.time(Phase::Strong);
         if !which.is_empty() {
             let data: &[u8] = (*self.basis).as_ref();
-            let digests = self.pool.install(|| {
-                use rayon::prelude::*;
-                which
-                    .par_iter()
-                    .map(|c| {
-                        super::STRONG.digest(&data[c.off as usize..(c.off + c.len as u64) as usize])
-                    })
-                    .collect()
-            });
+            let spans: Vec<(u64, u32)> = which.iter().map(|c| (c.off, c.len)).collect();
+            let digests = super::strong_digests(&self.pool, data, &spans);
             msgs.push(Msg::Strong { id, digests }.encode());
             self.params.phases.msgs(MsgKind::Strong, &msgs);
         }

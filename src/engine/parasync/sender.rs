@@ -6,7 +6,7 @@ use super::{Msg, BATCH, CHUNKER, INLINE};
 use crate::engine::cdc::{self, err, key_len, Digest, Index, OpBuilder};
 use crate::engine::chunker::parallel::{chunk_all, Chunk};
 use crate::engine::phase::{MsgKind, Phase, Phases};
-use crate::engine::{EngineError, EngineParams, SenderHalf, Shared, Step};
+use crate::engine::{EngineError, EngineParams, Op, SenderHalf, Shared, Step};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -25,6 +25,21 @@ fn build_table(source: Shared, pool: &rayon::ThreadPool, phases: &Phases) -> Tab
         index.push(key_len(c.crc, c.len));
     }
     Table { chunks, index }
+}
+
+/// A held-back copy at least this long is emitted without waiting for its extension.
+const RELEASE_COPY: u64 = 8 << 20;
+
+/// The new file's chunk table, built ahead of its transfer (while the connection is set up).
+pub struct Prepared(Table);
+
+/// Chunk `source` now with the engine's parameters (see [`Sender::prepared`]).
+pub fn prepare(params: &EngineParams, source: Shared) -> Prepared {
+    Prepared(build_table(
+        source,
+        &cdc::pool(cdc::threads(params.threads)),
+        &params.phases,
+    ))
 }
 
 /// Basis chunks of one batch with one digest: the first offset and all of them.
@@ -75,6 +90,13 @@ impl Sender {
             done: false,
             phases: params.phases.clone(),
         }
+    }
+
+    /// A sender whose table was built by [`prepare`] over the same bytes as `source`.
+    pub fn prepared(params: &EngineParams, source: Shared, table: Prepared) -> Sender {
+        let mut s = Sender::new(params, source);
+        s.set_table(table.0);
+        s
     }
 
     fn table(&mut self) -> Result<&Table, EngineError> {
@@ -170,15 +192,11 @@ impl Sender {
             .collect();
         let data: &[u8] = (*self.source).as_ref();
         let chunks = &table.chunks;
-        let computed: Vec<Digest> = self.pool.install(|| {
-            use rayon::prelude::*;
-            need.par_iter()
-                .map(|&k| {
-                    let c = chunks[k];
-                    super::STRONG.digest(&data[c.off as usize..(c.off + c.len as u64) as usize])
-                })
-                .collect()
-        });
+        let spans: Vec<(u64, u32)> = need
+            .iter()
+            .map(|&k| (chunks[k].off, chunks[k].len))
+            .collect();
+        let computed = super::strong_digests(&self.pool, data, &spans);
         for (k, d) in need.into_iter().zip(computed) {
             self.digest[k] = Some(d);
         }
@@ -211,8 +229,18 @@ impl Sender {
             self.ops
                 .copy(c.off, self.src[k].expect("just set"), c.len as u64);
         }
-        // Copies flow now; the last op is held back so the next batch can still extend it.
-        let settled = self.ops.take_settled();
+        // Copies flow now; the last op is held back so the next batch can still extend it —
+        // unless it is already long: the receiver should start writing it (a later extension
+        // becomes a copy of its own).
+        let mut settled = self.ops.take_settled();
+        for op in self.ops.finish() {
+            match op {
+                Op::Copy { len, .. } if len >= RELEASE_COPY => settled.push(op),
+                Op::Copy { dst, src, len } => self.ops.copy(dst, src, len),
+                Op::Literal { dst, data } => self.ops.literal(dst, &data),
+                Op::CopyFrom { .. } => settled.push(op),
+            }
+        }
         drop(delta_t);
         let mut step = self.maybe_finish();
         step.ops.splice(0..0, settled);
@@ -245,6 +273,9 @@ impl Sender {
 
 impl SenderHalf for Sender {
     fn start(&mut self) -> Result<Step, EngineError> {
+        if self.table.is_some() {
+            return Ok(Step::default());
+        }
         let (source, pool) = (self.source.clone(), self.pool.clone());
         let phases = self.phases.clone();
         if (*self.source).as_ref().len() <= INLINE {

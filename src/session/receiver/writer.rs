@@ -55,6 +55,7 @@ impl Receiver {
             _ => None,
         };
         let mut half = None;
+        let mut streaming = false;
         let delta = basis.is_some();
         if self.opts.dedupe && !redo && !delta && e.size >= crate::dedupe::MIN_SIZE {
             let root = self.root_dir();
@@ -74,11 +75,17 @@ impl Receiver {
         if let Some(b) = &basis {
             let shared: Shared = match b.metadata().map(|m| m.len()) {
                 Ok(0) | Err(_) => std::sync::Arc::new(Vec::<u8>::new()),
-                Ok(_) => match unsafe { memmap2::Mmap::map(b) } {
+                Ok(_) => match crate::engine::FileMap::new(b) {
                     Ok(m) => std::sync::Arc::new(m),
                     Err(_) => std::sync::Arc::new(Vec::<u8>::new()),
                 },
             };
+            // A large basis streams: the sender should start on its side now, not after this
+            // side's first engine step (which may be a whole chunking pass).
+            streaming = (*shared).as_ref().len() as u64 >= super::super::STREAM_SIZE;
+            if streaming {
+                self.conn.flush()?;
+            }
             let t = Instant::now();
             let mut h = engine::receiver_half(self.engine, &self.opts.engine_params, shared);
             let step = h
@@ -87,12 +94,17 @@ impl Receiver {
             self.stats.engine_us += t.elapsed().as_micros() as u64;
             let mut step = step;
             loop {
+                let sent = !step.msgs.is_empty();
                 for m in std::mem::take(&mut step.msgs) {
                     self.stats.engine_msgs += m.len() as u64;
                     self.conn.send(&Msg::Engine { idx, data: m })?;
                 }
                 if step.done {
                     break;
+                }
+                // `poll` may block for the next batch: what is ready goes out first.
+                if sent && streaming {
+                    self.conn.flush()?;
                 }
                 let t = Instant::now();
                 let polled = h.poll();
@@ -117,11 +129,12 @@ impl Receiver {
             Job {
                 in_place,
                 copies: (in_place && delta).then(Vec::new),
-                writer: Writer::new(file, self.opts.sparse && !in_place),
+                writer: Writer::new(file, self.opts.sparse && !in_place, e.size),
                 temp,
                 target: path.to_path_buf(),
                 basis,
                 half,
+                streaming,
                 started: now,
                 last_progress: now,
                 redo,
@@ -145,6 +158,7 @@ impl Receiver {
             .map_err(|e| Error::protocol(format!("protocol error: {e}")))?;
         self.stats.engine_us += t.elapsed().as_micros() as u64;
         loop {
+            let sent = !step.msgs.is_empty();
             for m in std::mem::take(&mut step.msgs) {
                 self.stats.engine_msgs += m.len() as u64;
                 self.conn.send(&Msg::Engine { idx, data: m })?;
@@ -152,6 +166,9 @@ impl Receiver {
             if step.done {
                 job.half = None;
                 return Ok(());
+            }
+            if sent && job.streaming {
+                self.conn.flush()?;
             }
             let t = Instant::now();
             let polled = half.poll();
@@ -250,7 +267,21 @@ impl Receiver {
             self.flush_lines()?;
         }
         let e = self.flist[idx as usize].clone();
+        crate::session::trace::point(|| format!("finish {idx}"));
+        // A write that failed on the background writer is what on_ops reports: exit 11.
+        if let Err(err) = job.writer.wait() {
+            discard(&job);
+            return Err(Error::new(
+                crate::error::RERR_FILEIO,
+                format!(
+                    "rsync: [receiver] write failed on \"{}\": {}",
+                    crate::flist::walk::full_name(&job.target),
+                    io_text(&err)
+                ),
+            ));
+        }
         let got = job.writer.finish(e.size);
+        crate::session::trace::point(|| format!("digest done {idx}"));
         let ok = matches!(&got, Ok(d) if *d == digest) && job.copies.is_none();
         if !ok {
             discard(&job);
@@ -313,6 +344,7 @@ impl Receiver {
                 io_text(&err)
             ));
         }
+        crate::session::trace::point(|| format!("renamed {idx}"));
         self.xfr += 1;
         if let Some(pp) = crate::recon::partial_path(&job.target) {
             // The partial file served as basis; the partial dir goes when empty (rsync).

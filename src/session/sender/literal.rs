@@ -8,7 +8,7 @@
 //! digest that cannot verify, so the receiver redoes it (rsync's redo pass) and it never enters an
 //! index.
 
-use super::{Sender, LITERAL_PIECE, PIECE};
+use super::{digest_released, Digesting, Sender, LITERAL_PIECE, PIECE};
 use crate::dedupe::chunks::{Loc, Planner, Tally};
 use crate::engine::{Op, Shared};
 use crate::error::{Error, Result};
@@ -308,10 +308,35 @@ impl Sender {
         ranges: Vec<(u64, u64)>,
     ) -> Result<()> {
         let bytes = (*data).as_ref();
+        self.send_literals(idx, bytes, ranges)?;
+        crate::session::trace::point(|| format!("literals sent {idx}"));
+        let chunks = self.planners.remove(&idx).map(|p| {
+            self.account(p.tally, false);
+            p.into_chunks()
+        });
+        let digest = match self.digesting.remove(&idx) {
+            Some(Digesting::Ready(d)) => d,
+            Some(Digesting::Thread(h)) => h.join().unwrap_or_else(|_| digest_released(bytes)),
+            None => crate::dedupe::digest(bytes),
+        };
+        crate::session::trace::point(|| format!("digest done {idx}"));
+        self.finish_file(idx, digest, chunks)
+    }
+
+    /// Send `ranges` of `bytes` as literal ops (through the file's dedupe planner, if any) in
+    /// messages of about [`PIECE`] bytes, dropping the mapped pages behind (bounded RSS). May be
+    /// called more than once per file (the middles of long runs leave early, engine/refine.rs).
+    pub(super) fn send_literals(
+        &mut self,
+        idx: u32,
+        bytes: &[u8],
+        ranges: Vec<(u64, u64)>,
+    ) -> Result<()> {
         let mut planner = self.planners.remove(&idx);
         let mut open = None;
         let mut ops = Vec::new();
         let mut size = 0usize;
+        let mut behind = crate::engine::filemap::Behind::new(0);
         for (off, len) in ranges {
             let end = off
                 .checked_add(len)
@@ -341,18 +366,19 @@ impl Sender {
                     );
                 }
             }
+            behind.advance(bytes, end as usize);
             size += len as usize;
             if size >= PIECE {
                 self.send_ops(idx, std::mem::take(&mut ops))?;
                 size = 0;
             }
         }
-        self.send_ops(idx, ops)?;
-        let chunks = planner.map(|p| {
-            self.account(p.tally, false);
-            p.into_chunks()
-        });
-        self.finish_file(idx, crate::dedupe::digest(bytes), chunks)
+        behind.flush(bytes, bytes.len());
+        if let Some(p) = planner {
+            // Pending chunks of the planner are flushed by the final `send_ranges`.
+            self.planners.insert(idx, p);
+        }
+        self.send_ops(idx, ops)
     }
 
     /// `FileEnd` for a completely sent file; from now on later files may copy it (as a whole, or
