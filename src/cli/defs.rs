@@ -145,11 +145,8 @@ pub static DEFS: &[Def] = &[
     ),
     flag("update", 'u', "skip files that are newer on the receiver"),
     lflag("inplace", "update destination files in-place"),
-    no(lflag("append", "append data onto shorter files")),
-    no(lflag(
-        "append-verify",
-        "--append w/old data in file checksum",
-    )),
+    lflag("append", "append data onto shorter files"),
+    lflag("append-verify", "--append w/old data in file checksum"),
     flag("dirs", 'd', "transfer directories without recursing"),
     al(
         ign(lflag(
@@ -222,7 +219,7 @@ pub static DEFS: &[Def] = &[
         "open-noatime",
         "avoid changing the atime on opened files",
     )),
-    no(flag("crtimes", 'N', "preserve create times (newness)")),
+    flag("crtimes", 'N', "preserve create times (newness)"),
     flag("omit-dir-times", 'O', "omit directories from --times"),
     flag("omit-link-times", 'J', "omit symlinks from --times"),
     ign(lflag("super", "receiver attempts super-user activities")),
@@ -319,10 +316,7 @@ pub static DEFS: &[Def] = &[
         "DIR",
         "put a partially transferred file into DIR",
     ),
-    no(lflag(
-        "delay-updates",
-        "put all updated files into place at end",
-    )),
+    lflag("delay-updates", "put all updated files into place at end"),
     flag(
         "prune-empty-dirs",
         'm',

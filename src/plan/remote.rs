@@ -140,6 +140,8 @@ pub fn server_options(o: &Options, local: bool) -> Vec<String> {
         long("--specials".into());
     }
     match o.whole_file {
+        // --append conflicts with --whole-file (and never runs a delta anyway).
+        _ if o.append > 0 => {}
         Some(true) => long("--whole-file".into()),
         Some(false) => long("--no-whole-file".into()),
         None if local => long("--whole-file".into()),
@@ -181,6 +183,9 @@ pub fn server_options(o: &Options, local: bool) -> Vec<String> {
         (!o.dedupe, "--no-dedupe"),
         (o.drop_d, "--drop-D"),
         (!o.implied_dirs, "--no-implied-dirs"),
+        (o.delay_updates, "--delay-updates"),
+        (o.append == 1, "--append"),
+        (o.append > 1, "--append-verify"),
     ];
     for (on, s) in bools {
         if on {

@@ -94,6 +94,12 @@ impl Writer {
         }
     }
 
+    /// Hash only what is written from `offset` on (the bytes before it are kept, not sent).
+    pub fn hashing_from(mut self, offset: u64) -> Self {
+        self.next = offset;
+        self
+    }
+
     fn put(&mut self, dst: u64, data: &[u8]) -> io::Result<()> {
         if self.sequential && dst == self.next {
             self.hasher.update(data);

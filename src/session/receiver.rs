@@ -28,6 +28,7 @@ use std::time::Instant;
 
 mod altdest;
 mod backup;
+mod delayed;
 mod delete;
 mod generator;
 mod inplace;
@@ -116,6 +117,8 @@ pub struct Receiver {
     del_skipped: u64,
     /// Last parent directory (entry name) verified free of symlinks; see `symlink_in_path`.
     safe_parent: Option<Vec<u8>>,
+    /// `--delay-updates`: finished files waiting in their partial dirs.
+    delayed: Vec<delayed::Delayed>,
 }
 
 fn path_of(root: &Path, name: &[u8]) -> PathBuf {
@@ -205,6 +208,7 @@ impl Receiver {
             p2_total: (0, 0),
             del_skipped: 0,
             safe_parent: None,
+            delayed: Vec::new(),
         }
     }
 
@@ -554,6 +558,7 @@ impl Receiver {
                 ))?;
             }
         }
+        self.finish_delayed()?;
         // Hard links (-H): link later members of each group to the first.
         for (idx, group) in std::mem::take(&mut self.hardlinks) {
             let Some(&first) = self.hl_first.get(&group) else {

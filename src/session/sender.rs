@@ -41,6 +41,8 @@ pub struct Sender {
     /// waiting for the receiver's probe answers.
     gaps: HashMap<u32, super::refine::Gaps>,
     probing: HashMap<u32, (Shared, super::refine::Gaps)>,
+    /// `--append`: where the receiver's copy of a file ends (sent before its `Request`).
+    appends: HashMap<u32, u64>,
     stats: Stats,
     pub problems: Problems,
     io_error: bool,
@@ -77,6 +79,7 @@ impl Sender {
             inplace_src: HashMap::new(),
             gaps: HashMap::new(),
             probing: HashMap::new(),
+            appends: HashMap::new(),
             stats: Stats::default(),
             problems: Problems::default(),
             io_error: false,
@@ -242,6 +245,9 @@ impl Sender {
             } => self.on_request(idx, delta, engine, plain)?,
             Msg::Need { idx, ranges } => self.on_need(idx, ranges)?,
             Msg::Probed { idx, hashes } => self.on_probed(idx, hashes)?,
+            Msg::Append { idx, offset } => {
+                self.appends.insert(idx, offset);
+            }
             Msg::Have { idx, id, digest } => {
                 let v = self.haves.entry(idx).or_default();
                 if v.len() < 64 {
@@ -493,6 +499,20 @@ impl Sender {
         let before = stamp(f.get_ref());
         let mut h = blake3::Hasher::new();
         let mut off = 0u64;
+        // --append sends only what lies beyond the receiver's copy; the digest covers the sent
+        // part, or with --append-verify the whole file (rsync's append_mode 1 and 2).
+        if let Some(from) = self.appends.remove(&idx).filter(|o| *o <= size) {
+            let skipped = if self.opts.append > 1 {
+                std::io::copy(&mut (&mut f).take(from), &mut h).map(|_| ())
+            } else {
+                std::io::Seek::seek(f.get_mut(), std::io::SeekFrom::Start(from)).map(|_| ())
+            };
+            if let Err(e) = skipped {
+                return self.vanished(idx, path, e);
+            }
+            f.set_limit(size - from);
+            off = from;
+        }
         loop {
             let mut buf = vec![0u8; PIECE];
             let mut n = 0;
@@ -699,6 +719,7 @@ pub fn msg_name(m: &Msg) -> &'static str {
         Msg::Request { .. } => "Request",
         Msg::Have { .. } => "Have",
         Msg::CopiesEnd { .. } => "CopiesEnd",
+        Msg::Append { .. } => "Append",
         Msg::Need { .. } => "Need",
         Msg::Probe { .. } => "Probe",
         Msg::Probed { .. } => "Probed",

@@ -428,6 +428,13 @@ impl Receiver {
             }
             return Ok(());
         }
+        // generator.c: with --append a file no shorter than the sender's is left alone entirely.
+        if self.opts.append > 0
+            && basis_path.as_deref() == Some(path)
+            && old.as_ref().is_some_and(|m| m.len() >= e.size)
+        {
+            return Ok(());
+        }
         if let Some(reason) = decide::skip_reason(e, old.as_ref(), &self.opts) {
             if self.opts.info.skip > 0 || self.opts.verbose > 1 {
                 self.push_line(None, decide::skip_line(&report::escape(&e.name), reason));
