@@ -323,13 +323,9 @@ pub static DEFS: &[Def] = &[
         "prune empty directory chains from file-list",
     ),
     lflag("numeric-ids", "don't map uid/gid values by user/group name"),
-    no(val("usermap", "STRING", "custom username mapping")),
-    no(val("groupmap", "STRING", "custom groupname mapping")),
-    no(val(
-        "chown",
-        "USER:GROUP",
-        "simple username/groupname mapping",
-    )),
+    val("usermap", "STRING", "custom username mapping"),
+    val("groupmap", "STRING", "custom groupname mapping"),
+    val("chown", "USER:GROUP", "simple username/groupname mapping"),
     val("timeout", "SECONDS", "set I/O timeout in seconds"),
     daemon(val(
         "contimeout",

@@ -4,6 +4,7 @@
 //! `lutimes`, `-p` off ⇒ new files get the source mode masked by the umask and lose special bits.
 
 pub mod chmod;
+pub mod idmap;
 
 use crate::flist::entry::*;
 use std::ffi::CString;

@@ -221,6 +221,11 @@ pub fn server_options(o: &Options, local: bool) -> Vec<String> {
             long(format!("{k}={x}"));
         }
     }
+    for (k, m) in [("usermap", &o.usermap), ("groupmap", &o.groupmap)] {
+        if let Some(m) = m {
+            long(format!("--{k}={m}"));
+        }
+    }
     for c in &o.chmod {
         long(format!("--chmod={c}"));
     }

@@ -31,6 +31,7 @@ mod backup;
 mod delayed;
 mod delete;
 mod generator;
+mod ids;
 mod inplace;
 mod missing;
 mod output;
@@ -119,6 +120,8 @@ pub struct Receiver {
     safe_parent: Option<Vec<u8>>,
     /// `--delay-updates`: finished files waiting in their partial dirs.
     delayed: Vec<delayed::Delayed>,
+    /// `--usermap`/`--groupmap`/`--chown`.
+    idmaps: meta::idmap::Maps,
 }
 
 fn path_of(root: &Path, name: &[u8]) -> PathBuf {
@@ -209,6 +212,7 @@ impl Receiver {
             del_skipped: 0,
             safe_parent: None,
             delayed: Vec::new(),
+            idmaps: Default::default(),
         }
     }
 
@@ -219,6 +223,7 @@ impl Receiver {
 
     /// Run until the transfer is complete; returns (receiver stats, sender stats, problems).
     pub fn run(mut self) -> Result<(Stats, Stats, Problems)> {
+        self.load_id_maps()?;
         let delay_all = self.opts.delete && self.opts.delete_when == DeleteWhen::Before;
         loop {
             let m = self.conn.recv()?;
@@ -512,6 +517,10 @@ impl Receiver {
     }
 
     fn want_ids(&self, e: &Entry) -> (u32, u32) {
+        self.mapped_ids(e).unwrap_or_else(|| self.plain_ids(e))
+    }
+
+    fn plain_ids(&self, e: &Entry) -> (u32, u32) {
         let uid = match (&e.user, self.opts.numeric_ids) {
             (Some(n), false) => self.names.uid_of(n).unwrap_or(e.uid),
             _ => e.uid,

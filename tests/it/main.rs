@@ -12,6 +12,7 @@ mod filters;
 mod fuzz;
 mod hashes;
 mod hostile;
+mod idmaps;
 mod inplace;
 mod latency;
 mod local;
