@@ -194,8 +194,8 @@ pub static DEFS: &[Def] = &[
     flag("perms", 'p', "preserve permissions"),
     flag("executability", 'E', "preserve executability"),
     val("chmod", "CHMOD", "affect file and/or directory permissions"),
-    no(flag("acls", 'A', "preserve ACLs (implies --perms)")),
-    no(flag("xattrs", 'X', "preserve extended attributes")),
+    flag("acls", 'A', "preserve ACLs (implies --perms)"),
+    flag("xattrs", 'X', "preserve extended attributes"),
     flag("owner", 'o', "preserve owner (super-user only)"),
     flag("group", 'g', "preserve group"),
     lflag("devices", "preserve device files (super-user only)"),
@@ -214,7 +214,7 @@ pub static DEFS: &[Def] = &[
         ..d("D", Some('D'), Arg::None, "same as --devices --specials")
     },
     flag("times", 't', "preserve modification times"),
-    no(flag("atimes", 'U', "preserve access (use) times")),
+    flag("atimes", 'U', "preserve access (use) times"),
     ign(lflag(
         "open-noatime",
         "avoid changing the atime on opened files",

@@ -38,6 +38,10 @@ pub struct WalkOpts {
     pub nonreg: bool,
     /// `--chmod` rules, applied to the listed permissions (rsync applies them on the sender).
     pub chmod: Vec<crate::meta::chmod::Rule>,
+    /// `-U`: list access times (not of directories).
+    pub atimes: bool,
+    /// `-X` / `-A`: list extended attributes / ACLs.
+    pub xattrs: crate::meta::xattr::Select,
 }
 
 /// One unit of the walk's output.
@@ -260,6 +264,13 @@ impl<'a> Walker<'a> {
             if self.opts.group {
                 e.group = self.names.group(e.gid);
             }
+        }
+        if self.opts.atimes && fmt != S_IFDIR {
+            e.atime = Some((m.atime(), m.atime_nsec() as u32));
+        }
+        if self.opts.xattrs.any() {
+            // An unreadable attribute list is sent as empty, not as a failed entry.
+            e.xattrs = Some(crate::meta::xattr::read(path, self.opts.xattrs).unwrap_or_default());
         }
         if self.opts.hard_links && fmt != S_IFDIR && m.nlink() > 1 {
             let key = (m.dev(), m.ino());

@@ -184,6 +184,9 @@ pub fn server_options(o: &Options, local: bool) -> Vec<String> {
         (o.drop_d, "--drop-D"),
         (!o.implied_dirs, "--no-implied-dirs"),
         (o.delay_updates, "--delay-updates"),
+        (o.atimes, "--atimes"),
+        (o.xattrs > 0, "--xattrs"),
+        (o.acls, "--acls"),
         (o.append == 1, "--append"),
         (o.append > 1, "--append-verify"),
     ];

@@ -36,6 +36,7 @@ mod inplace;
 mod missing;
 mod output;
 mod writer;
+mod xattrs;
 
 use writer::discard;
 
@@ -166,6 +167,12 @@ impl Receiver {
             omit_link_times: opts.omit_link_times,
             am_root: meta::is_root(),
             umask: meta::umask(),
+            atimes: opts.atimes,
+            xattrs: meta::xattr::Select {
+                xattrs: opts.xattrs > 0,
+                acls: opts.acls,
+                root: meta::is_root(),
+            },
         };
         let engine = opts.engine.unwrap_or(EngineId::Parasync);
         crate::recon::set_keep_partial(opts.partial || opts.partial_dir.is_some());

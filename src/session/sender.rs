@@ -108,6 +108,12 @@ impl Sender {
             delete_missing: o.delete_missing_args,
             nonreg: o.info.nonreg > 0,
             chmod: o.chmod_rules.clone(),
+            atimes: o.atimes,
+            xattrs: crate::meta::xattr::Select {
+                xattrs: o.xattrs > 0,
+                acls: o.acls,
+                root: crate::meta::is_root(),
+            },
         }
     }
 

@@ -147,7 +147,7 @@ impl Receiver {
             x => x,
         };
         let mode = meta::target_mode(e, old.as_ref().map(|m| m.mode()), &self.meta);
-        let change = match &old {
+        let mut change = match &old {
             None => {
                 self.new_counts(e);
                 if !self.opts.dry_run && !path.is_dir() {
@@ -170,6 +170,7 @@ impl Receiver {
             }
             Some(m) => decide::attr_change(e, m, &self.opts, uid, gid, mode),
         };
+        self.xattr_change(e, path, &mut change);
         self.log_item(idx, e, &change, false, None);
         if !self.opts.dry_run {
             // Mode now (so we can write into it), times at the end.
@@ -252,6 +253,7 @@ impl Receiver {
                 change.time = self.opts.times && !self.opts.omit_link_times && m.mtime() != e.mtime;
             }
         }
+        self.xattr_change(e, path, &mut change);
         self.log_item(idx, e, &change, false, None);
         if self.opts.dry_run || (same && !change.significant()) {
             return Ok(());
@@ -307,7 +309,7 @@ impl Receiver {
             .as_ref()
             .map(|m| (m.mode() & S_IFMT) == e.fmt() && (!e.is_device() || m.rdev() == e.rdev))
             .unwrap_or(false);
-        let change = if same {
+        let mut change = if same {
             decide::attr_change(e, old.as_ref().unwrap(), &self.opts, uid, gid, mode)
         } else if old.is_some() {
             Change {
@@ -321,6 +323,7 @@ impl Receiver {
                 ..Default::default()
             }
         };
+        self.xattr_change(e, path, &mut change);
         self.log_item(idx, e, &change, false, None);
         if self.opts.dry_run || (same && !change.significant()) {
             return Ok(());
@@ -402,10 +405,11 @@ impl Receiver {
         };
         if uptodate {
             let m = old.as_ref().unwrap();
-            let change = decide::attr_change(e, m, &self.opts, uid, gid, mode);
+            let mut change = decide::attr_change(e, m, &self.opts, uid, gid, mode);
             if self.opts.info.name >= 2 && !change.significant() && self.opts.out_format.is_none() {
                 self.push_line(None, format!("{} is uptodate", report::escape(&e.name)));
             }
+            self.xattr_change(e, path, &mut change);
             self.log_item(idx, e, &change, false, None);
             if !self.opts.dry_run && change.significant() {
                 if let Err(err) = meta::apply(
@@ -466,6 +470,7 @@ impl Receiver {
         }
         self.stats.xferred_files += 1;
         self.stats.xferred_size += e.size;
+        self.xattr_change(e, path, &mut change);
         self.log_item(idx, e, &change, !self.opts.dry_run, None);
         if self.opts.dry_run {
             return Ok(());
