@@ -266,7 +266,8 @@ impl<'a> Walker<'a> {
             }
         }
         if self.opts.atimes && fmt != S_IFDIR {
-            e.atime = Some((m.atime(), m.atime_nsec() as u32));
+            // rsync's file list carries whole seconds of atime.
+            e.atime = Some((m.atime(), 0));
         }
         if self.opts.xattrs.any() {
             // An unreadable attribute list is sent as empty, not as a failed entry.

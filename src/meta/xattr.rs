@@ -150,3 +150,22 @@ pub fn apply(path: &Path, want: &[(Vec<u8>, Vec<u8>)], sel: Select) -> io::Resul
     }
     Ok(())
 }
+
+/// The mode of `path` with its group bits taken from the owning-group entry of its extended
+/// access ACL (None without one): what rsync compares permissions against under `-A`.
+pub fn acl_mode(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    let sel = Select {
+        acls: true,
+        ..Default::default()
+    };
+    let x = read(path, sel).ok()?;
+    let acl = &x.iter().find(|(n, _)| n == ACL_ACCESS)?.1;
+    let group_obj = acl
+        .get(4..)?
+        .chunks_exact(8)
+        .find(|ent| u16::from_le_bytes([ent[0], ent[1]]) == 4)
+        .map(|ent| u16::from_le_bytes([ent[2], ent[3]]) as u32)?;
+    let mode = std::fs::symlink_metadata(path).ok()?.mode() & 0o7777;
+    Some((mode & !0o070) | (group_obj & 7) << 3)
+}

@@ -27,3 +27,4 @@ mod selection;
 mod sshd;
 mod update_modes;
 mod util;
+mod xattrs;

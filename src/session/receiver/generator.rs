@@ -170,11 +170,12 @@ impl Receiver {
             }
             Some(m) => decide::attr_change(e, m, &self.opts, uid, gid, mode),
         };
-        self.xattr_change(e, path, &mut change);
+        self.xattr_change(e, path, Some(mode), &mut change);
         self.log_item(idx, e, &change, false, None);
         if !self.opts.dry_run {
             // Mode now (so we can write into it), times at the end.
-            let mode_now = if old.is_none() || change.perms {
+            // An ACL change rewrites the group bits: the mode is set again after it.
+            let mode_now = if old.is_none() || change.perms || change.acl {
                 Some(mode | if self.meta.am_root { 0 } else { 0o700 })
             } else {
                 None
@@ -253,7 +254,7 @@ impl Receiver {
                 change.time = self.opts.times && !self.opts.omit_link_times && m.mtime() != e.mtime;
             }
         }
-        self.xattr_change(e, path, &mut change);
+        self.xattr_change(e, path, None, &mut change);
         self.log_item(idx, e, &change, false, None);
         if self.opts.dry_run || (same && !change.significant()) {
             return Ok(());
@@ -323,7 +324,7 @@ impl Receiver {
                 ..Default::default()
             }
         };
-        self.xattr_change(e, path, &mut change);
+        self.xattr_change(e, path, Some(mode), &mut change);
         self.log_item(idx, e, &change, false, None);
         if self.opts.dry_run || (same && !change.significant()) {
             return Ok(());
@@ -409,7 +410,7 @@ impl Receiver {
             if self.opts.info.name >= 2 && !change.significant() && self.opts.out_format.is_none() {
                 self.push_line(None, format!("{} is uptodate", report::escape(&e.name)));
             }
-            self.xattr_change(e, path, &mut change);
+            self.xattr_change(e, path, Some(mode), &mut change);
             self.log_item(idx, e, &change, false, None);
             if !self.opts.dry_run && change.significant() {
                 if let Err(err) = meta::apply(
@@ -417,7 +418,7 @@ impl Receiver {
                     e,
                     Some(uid),
                     Some(gid),
-                    change.perms.then_some(mode),
+                    (change.perms || change.acl).then_some(mode),
                     &self.meta,
                 ) {
                     self.fail(format!(
@@ -470,7 +471,7 @@ impl Receiver {
         }
         self.stats.xferred_files += 1;
         self.stats.xferred_size += e.size;
-        self.xattr_change(e, path, &mut change);
+        self.xattr_change(e, path, Some(mode), &mut change);
         self.log_item(idx, e, &change, !self.opts.dry_run, None);
         if self.opts.dry_run {
             return Ok(());
