@@ -350,11 +350,7 @@ pub static DEFS: &[Def] = &[
         "DIR",
         "create temporary files in directory DIR",
     ),
-    no(flag(
-        "fuzzy",
-        'y',
-        "find similar file for basis if no dest file",
-    )),
+    flag("fuzzy", 'y', "find similar file for basis if no dest file"),
     (val(
         "compare-dest",
         "DIR",

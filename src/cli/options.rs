@@ -92,6 +92,8 @@ pub struct Options {
     pub acls: bool,
     /// `-y`/`--fuzzy` (1; 2 = also the alternate destination dirs).
     pub fuzzy: u8,
+    /// `--debug=fuzzy[N]` (the scores and the chosen basis).
+    pub debug_fuzzy: u8,
     pub copy_devices: bool,
     pub write_devices: bool,
     pub dry_run: bool,
@@ -589,6 +591,9 @@ impl Options {
         for word in spec.split(',').filter(|w| !w.is_empty()) {
             let lw = word.to_ascii_lowercase();
             let name = lw.trim_end_matches(|c: char| c.is_ascii_digit());
+            if name == "fuzzy" || name == "all" {
+                self.debug_fuzzy = lw[name.len()..].parse().unwrap_or(1);
+            }
             if name == "help" {
                 self.show_flag_help = Some("debug");
             } else if !super::help::DEBUG_FLAGS

@@ -187,6 +187,8 @@ pub fn server_options(o: &Options, local: bool) -> Vec<String> {
         (o.atimes, "--atimes"),
         (o.xattrs > 0, "--xattrs"),
         (o.acls, "--acls"),
+        (o.fuzzy > 0, "--fuzzy"),
+        (o.fuzzy > 1, "--fuzzy"),
         (o.append == 1, "--append"),
         (o.append > 1, "--append-verify"),
     ];
@@ -223,6 +225,9 @@ pub fn server_options(o: &Options, local: bool) -> Vec<String> {
         if let Some(x) = val {
             long(format!("{k}={x}"));
         }
+    }
+    if o.debug_fuzzy > 0 {
+        long(format!("--debug=fuzzy{}", o.debug_fuzzy));
     }
     for (k, m) in [("usermap", &o.usermap), ("groupmap", &o.groupmap)] {
         if let Some(m) = m {

@@ -30,6 +30,7 @@ mod altdest;
 mod backup;
 mod delayed;
 mod delete;
+mod fuzzy;
 mod generator;
 mod ids;
 mod inplace;
@@ -123,6 +124,8 @@ pub struct Receiver {
     delayed: Vec<delayed::Delayed>,
     /// `--usermap`/`--groupmap`/`--chown`.
     idmaps: meta::idmap::Maps,
+    /// `--fuzzy`: destination directory listings, read once each.
+    fuzzy_dirs: HashMap<PathBuf, Vec<fuzzy::Candidate>>,
 }
 
 fn path_of(root: &Path, name: &[u8]) -> PathBuf {
@@ -220,6 +223,7 @@ impl Receiver {
             safe_parent: None,
             delayed: Vec::new(),
             idmaps: Default::default(),
+            fuzzy_dirs: HashMap::new(),
         }
     }
 

@@ -10,6 +10,7 @@ mod exit_codes;
 mod fault_kit;
 mod filters;
 mod fuzz;
+mod fuzzy;
 mod hashes;
 mod hostile;
 mod idmaps;

@@ -393,6 +393,9 @@ impl Receiver {
                 altdest::Alt::None => {}
             }
         }
+        if new_here && basis_path.is_none() && self.opts.fuzzy > 0 {
+            basis_path = self.fuzzy_basis(e, path);
+        }
         let uptodate = match &old {
             Some(m) => {
                 let mut sum = || {
