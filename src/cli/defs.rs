@@ -199,14 +199,11 @@ pub static DEFS: &[Def] = &[
     flag("owner", 'o', "preserve owner (super-user only)"),
     flag("group", 'g', "preserve group"),
     lflag("devices", "preserve device files (super-user only)"),
-    no(lflag(
-        "copy-devices",
-        "copy device contents as a regular file",
-    )),
-    no(lflag(
+    lflag("copy-devices", "copy device contents as a regular file"),
+    lflag(
         "write-devices",
         "write to devices as files (implies --inplace)",
-    )),
+    ),
     lflag("specials", "preserve special files"),
     lflag("drop-D", "receiver refuses to create devices/specials"),
     Def {

@@ -731,6 +731,10 @@ impl Options {
             }
             self.inplace = true;
         }
+        // rsync(1): --write-devices implies --inplace.
+        if self.write_devices {
+            self.inplace = true;
+        }
         if self.delay_updates && self.partial_dir.is_none() {
             self.partial_dir = Some(".~tmp~".into());
         }

@@ -40,6 +40,8 @@ pub struct WalkOpts {
     pub chmod: Vec<crate::meta::chmod::Rule>,
     /// `-U`: list access times (not of directories).
     pub atimes: bool,
+    /// `--copy-devices`: send devices as regular files with their contents.
+    pub copy_devices: bool,
     /// `-X` / `-A`: list extended attributes / ACLs.
     pub xattrs: crate::meta::xattr::Select,
 }
@@ -208,7 +210,15 @@ impl<'a> Walker<'a> {
     /// Build an entry, or None if the type is not transferred (with rsync's note).
     fn make_entry(&mut self, name: Vec<u8>, path: &Path, m: &Metadata) -> Option<Entry> {
         let mut mode = m.mode();
-        let fmt = mode & S_IFMT;
+        let mut fmt = mode & S_IFMT;
+        // --copy-devices: a device is listed as a regular file of the device's size (rsync
+        // flist.c: the size is where a seek to the end lands, 0 for most character devices).
+        let mut dev_size = None;
+        if self.opts.copy_devices && matches!(fmt, S_IFCHR | S_IFBLK) {
+            fmt = S_IFREG;
+            mode = S_IFREG | (mode & 0o7777);
+            dev_size = Some(crate::meta::device_size(path));
+        }
         if fmt != S_IFLNK && !self.opts.chmod.is_empty() {
             mode = crate::meta::chmod::apply(&self.opts.chmod, mode, fmt == S_IFDIR);
         }
@@ -220,7 +230,9 @@ impl<'a> Walker<'a> {
             name,
             mode,
             // Directories carry their st_size too: `--list-only` and `%l` show it (rsync flist.c).
-            size: if fmt == S_IFREG || fmt == S_IFDIR {
+            size: if let Some(n) = dev_size {
+                n
+            } else if fmt == S_IFREG || fmt == S_IFDIR {
                 m.size()
             } else {
                 0
@@ -236,6 +248,14 @@ impl<'a> Walker<'a> {
             },
             ..Default::default()
         };
+        if dev_size.is_some() {
+            // rsync lists a copied device with the current time (whole seconds) as its mtime,
+            // so the copy is sent again on every run.
+            e.mtime = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64);
+            e.mtime_ns = 0;
+        }
         if fmt == S_IFLNK {
             match std::fs::read_link(path) {
                 Ok(t) => {

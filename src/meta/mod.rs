@@ -169,3 +169,18 @@ pub fn mknod(path: &Path, e: &Entry) -> io::Result<()> {
 pub fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
+
+/// The size of a device as a seek to its end reports it (0 when it cannot be opened or seeked,
+/// as for most character devices).
+pub fn device_size(path: &Path) -> u64 {
+    use std::io::Seek;
+    std::fs::File::open(path)
+        .and_then(|mut f| f.seek(io::SeekFrom::End(0)))
+        .unwrap_or(0)
+}
+
+/// Is `m` a block or character device?
+pub fn is_device(m: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    m.file_type().is_block_device() || m.file_type().is_char_device()
+}

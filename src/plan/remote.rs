@@ -187,6 +187,8 @@ pub fn server_options(o: &Options, local: bool) -> Vec<String> {
         (o.atimes, "--atimes"),
         (o.xattrs > 0, "--xattrs"),
         (o.acls, "--acls"),
+        (o.copy_devices, "--copy-devices"),
+        (o.write_devices, "--write-devices"),
         (o.fuzzy > 0, "--fuzzy"),
         (o.fuzzy > 1, "--fuzzy"),
         (o.append == 1, "--append"),

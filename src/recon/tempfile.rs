@@ -171,7 +171,10 @@ impl Writer {
 
     /// Set the final length and return the BLAKE3 of the content.
     pub fn finish(&mut self, len: u64) -> io::Result<[u8; 32]> {
-        self.file.set_len(len)?;
+        // A device written into (--write-devices) has no length to set.
+        if self.file.metadata().map_or(true, |m| m.is_file()) {
+            self.file.set_len(len)?;
+        }
         if self.poisoned {
             return Ok([0; 32]);
         }

@@ -109,6 +109,7 @@ impl Sender {
             nonreg: o.info.nonreg > 0,
             chmod: o.chmod_rules.clone(),
             atimes: o.atimes,
+            copy_devices: o.copy_devices,
             xattrs: crate::meta::xattr::Select {
                 xattrs: o.xattrs > 0,
                 acls: o.acls,

@@ -4,6 +4,7 @@ mod bootstrap;
 mod chunker;
 mod cli_errors;
 mod dedupe;
+mod devices;
 mod docs;
 mod engines;
 mod exit_codes;

@@ -366,8 +366,9 @@ impl Receiver {
             }
             self.hl_first.insert(e.hlink, idx);
         }
+        // --write-devices: an existing device is written into, as if it were the file.
         let old = old.filter(|m| {
-            m.is_file() || {
+            m.is_file() || (self.opts.write_devices && meta::is_device(m)) || {
                 // A non-regular item is replaced.
                 if !self.opts.dry_run {
                     let _ = std::fs::remove_file(path);

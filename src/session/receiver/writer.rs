@@ -54,8 +54,14 @@ impl Receiver {
             .and_then(|b| std::fs::metadata(b).ok())
             .map(|m| m.len())
             .filter(|l| *l > 0 && *l < e.size);
-        let whole =
-            self.opts.whole_file.unwrap_or(false) || redo || e.size == 0 || append_from.is_some();
+        // A device written into (--write-devices) is never a delta basis.
+        let into_device =
+            self.opts.write_devices && std::fs::metadata(path).is_ok_and(|m| meta::is_device(&m));
+        let whole = self.opts.whole_file.unwrap_or(false)
+            || redo
+            || e.size == 0
+            || append_from.is_some()
+            || into_device;
         let basis = match &basis_path {
             // In place, copies read the target itself: another basis cannot be used.
             Some(b) if !whole && (!self.opts.inplace || b == path) => File::open(b).ok(),
