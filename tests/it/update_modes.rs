@@ -176,3 +176,25 @@ fn update_mode_conflicts_match_rsync() {
         t.same(&a).p.expect(1, "usage error");
     }
 }
+
+#[test]
+fn delay_updates_over_ssh() {
+    let s = crate::need_sshd!();
+    let t = Twin::new(changed_tree);
+    let w = s.wrapper.to_str().unwrap();
+    for dst in ["127.0.0.1:{WS}/dst/", "dst/"] {
+        let src = if dst == "dst/" {
+            "127.0.0.1:{WS}/src/"
+        } else {
+            "src/"
+        };
+        let pair = t.run_with(
+            &["-ai", "--delay-updates", "--delete", src, dst],
+            &["-e", w],
+            &["-e", w, "--rsync-path={BIN}"],
+        );
+        pair.assert_same_by("delay-updates over ssh", mask_delta);
+        t.assert_trees("dst", Cmp::ALL);
+        assert!(!t.p.join("dst/.~tmp~").exists());
+    }
+}
