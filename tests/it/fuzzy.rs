@@ -115,3 +115,19 @@ fn fuzzy_without_delta_is_a_plain_copy() {
     t.same(&["-aiy", "src/", "dst/"]);
     t.assert_trees("dst", Cmp::ALL);
 }
+
+#[test]
+fn fuzzy_after_delete_during_finds_no_deleted_basis() {
+    // rsync(1): --delete(-during) removes extraneous files before the fuzzy scan sees them;
+    // --delete-after keeps them available as bases.
+    for (del, chosen) in [("--delete", 0), ("--delete-after", NEW.len())] {
+        let t = Twin::new(fuzzy_tree);
+        let pair = t.run(&["-ay", "--no-W", del, "--debug=fuzzy", "src/", "dst/"]);
+        let (mut r, mut p) = (fuzzy_lines(&pair.r.stdout), fuzzy_lines(&pair.p.stdout));
+        r.sort();
+        p.sort();
+        assert_eq!(r, p, "{del}");
+        assert_eq!(p.len(), chosen, "{del}: {p:?}");
+        t.assert_trees("dst", Cmp::ALL);
+    }
+}

@@ -185,10 +185,21 @@ impl Receiver {
         if let Some(c) = self.fuzzy_dirs.get(dir) {
             return c.clone();
         }
+        // Extraneous files already deleted (their unlink may wait for the end of the run) are
+        // gone for rsync's fuzzy scan too.
+        let gone: std::collections::HashSet<&Path> = self
+            .late_deletes
+            .iter()
+            .map(|(p, _)| p.as_path())
+            .filter(|p| p.parent() == Some(dir))
+            .collect();
         let mut v: Vec<Candidate> = std::fs::read_dir(dir)
             .map(|rd| {
                 rd.filter_map(|ent| {
                     let ent = ent.ok()?;
+                    if gone.contains(ent.path().as_path()) {
+                        return None;
+                    }
                     let m = ent.metadata().ok()?;
                     m.is_file()
                         .then(|| (ent.file_name().as_bytes().to_vec(), m.len(), m.mtime()))
