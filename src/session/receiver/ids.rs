@@ -11,11 +11,9 @@ impl Receiver {
         for n in notes {
             self.conn.error(&n)?;
         }
-        // uidlist.c exits from the receiver process, which names itself in the last line.
-        self.idmaps = maps.map_err(|mut e| {
-            e.role = Some("Receiver");
-            e
-        })?;
+        // uidlist.c exits from the receiver process, which names itself in the last line
+        // (error::role_of recognises these messages wherever they are printed).
+        self.idmaps = maps?;
         Ok(())
     }
 
