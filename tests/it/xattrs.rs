@@ -204,3 +204,29 @@ fn atimes_match_rsync() {
     assert_eq!(atimes(&t.r), atimes(&t.p));
     assert_eq!(atimes(&t.p)[0].1, 1_041_379_200);
 }
+
+#[test]
+fn link_dest_does_not_link_files_whose_xattrs_differ() {
+    if !supported() {
+        return;
+    }
+    let t = Twin::new(|w| {
+        std::fs::create_dir_all(w.join("src")).unwrap();
+        std::fs::create_dir_all(w.join("old")).unwrap();
+        for f in ["a", "b"] {
+            std::fs::write(w.join("src").join(f), f).unwrap();
+            std::fs::write(w.join("old").join(f), f).unwrap();
+        }
+        assert!(set(&w.join("src/a"), "user.x", b"1"));
+        let t = filetime::FileTime::from_unix_time(1_600_000_000, 0);
+        for p in ["src/a", "src/b", "old/a", "old/b", "src", "old"] {
+            filetime::set_file_mtime(w.join(p), t).unwrap();
+        }
+    });
+    t.same(&["-aiX", "--link-dest=../old", "src/", "new/"]);
+    t.assert_trees("new", Cmp::ALL.no_root());
+    assert_same_attrs(&t, "new");
+    use std::os::unix::fs::MetadataExt;
+    let nlink = |f: &str| std::fs::metadata(t.p.join("new").join(f)).unwrap().nlink();
+    assert_eq!((nlink("a"), nlink("b")), (1, 2));
+}

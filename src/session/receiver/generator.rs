@@ -161,7 +161,15 @@ impl Receiver {
                 }
                 // rsync itemizes a new directory against its copy in an alternate dest dir.
                 match self.alt_dir_meta(e) {
-                    Some(m) => decide::attr_change(e, &m, &self.opts, uid, gid, mode),
+                    // Created here: shown as a local change ("cd") when it differs from the
+                    // copy (rsync's local-change flag alone does not make an item significant).
+                    Some(m) => {
+                        let c = decide::attr_change(e, &m, &self.opts, uid, gid, mode);
+                        Change {
+                            local: c.significant(),
+                            ..c
+                        }
+                    }
                     None => Change {
                         new: true,
                         ..Default::default()
@@ -385,7 +393,7 @@ impl Receiver {
         }
         let mut old = old;
         if new_here && self.opts.alt_dest.is_some() {
-            match self.alt_lookup(e, path, mode)? {
+            match self.alt_lookup(idx, e, path, mode)? {
                 altdest::Alt::Done => return Ok(()),
                 altdest::Alt::Basis(p, m) => {
                     basis_path = Some(p);
