@@ -136,7 +136,7 @@ fn delay_updates_puts_files_in_place_at_the_end() {
         std::fs::write(w.join("src/a.txt"), b"changed again\n").unwrap();
         std::fs::create_dir_all(w.join("dst/.~tmp~")).unwrap();
         std::fs::write(w.join("dst/.~tmp~/a.txt"), b"changed ag").unwrap();
-        for d in ["src", "dst"] {
+        for d in ["src", "dst", "src/a.txt"] {
             filetime::set_file_mtime(w.join(d), fixed).unwrap();
         }
     }
