@@ -94,7 +94,11 @@ pub type Result<T> = std::result::Result<T, Error>;
 /// The process role that reports a fatal message, from its `rsync: [ROLE] …` prefix, when that
 /// role names itself in the final line (only the pre-fork `Receiver`).
 pub fn role_of(text: &str) -> Option<&'static str> {
-    text.starts_with("rsync: [Receiver] ").then_some("Receiver")
+    // uidlist.c's --usermap/--groupmap parse errors also end the pre-fork receiver.
+    let map_error = ["No colon found in --", "Invalid number in --"]
+        .iter()
+        .any(|p| text.starts_with(p) && text.contains("map: "));
+    (text.starts_with("rsync: [Receiver] ") || map_error).then_some("Receiver")
 }
 
 /// rsync's `STRERROR (ERRNO)` rendering of an I/O error.

@@ -145,11 +145,8 @@ pub static DEFS: &[Def] = &[
     ),
     flag("update", 'u', "skip files that are newer on the receiver"),
     lflag("inplace", "update destination files in-place"),
-    no(lflag("append", "append data onto shorter files")),
-    no(lflag(
-        "append-verify",
-        "--append w/old data in file checksum",
-    )),
+    lflag("append", "append data onto shorter files"),
+    lflag("append-verify", "--append w/old data in file checksum"),
     flag("dirs", 'd', "transfer directories without recursing"),
     al(
         ign(lflag(
@@ -197,19 +194,16 @@ pub static DEFS: &[Def] = &[
     flag("perms", 'p', "preserve permissions"),
     flag("executability", 'E', "preserve executability"),
     val("chmod", "CHMOD", "affect file and/or directory permissions"),
-    no(flag("acls", 'A', "preserve ACLs (implies --perms)")),
-    no(flag("xattrs", 'X', "preserve extended attributes")),
+    flag("acls", 'A', "preserve ACLs (implies --perms)"),
+    flag("xattrs", 'X', "preserve extended attributes"),
     flag("owner", 'o', "preserve owner (super-user only)"),
     flag("group", 'g', "preserve group"),
     lflag("devices", "preserve device files (super-user only)"),
-    no(lflag(
-        "copy-devices",
-        "copy device contents as a regular file",
-    )),
-    no(lflag(
+    lflag("copy-devices", "copy device contents as a regular file"),
+    lflag(
         "write-devices",
         "write to devices as files (implies --inplace)",
-    )),
+    ),
     lflag("specials", "preserve special files"),
     lflag("drop-D", "receiver refuses to create devices/specials"),
     Def {
@@ -217,12 +211,12 @@ pub static DEFS: &[Def] = &[
         ..d("D", Some('D'), Arg::None, "same as --devices --specials")
     },
     flag("times", 't', "preserve modification times"),
-    no(flag("atimes", 'U', "preserve access (use) times")),
+    flag("atimes", 'U', "preserve access (use) times"),
     ign(lflag(
         "open-noatime",
         "avoid changing the atime on opened files",
     )),
-    no(flag("crtimes", 'N', "preserve create times (newness)")),
+    flag("crtimes", 'N', "preserve create times (newness)"),
     flag("omit-dir-times", 'O', "omit directories from --times"),
     flag("omit-link-times", 'J', "omit symlinks from --times"),
     ign(lflag("super", "receiver attempts super-user activities")),
@@ -319,23 +313,16 @@ pub static DEFS: &[Def] = &[
         "DIR",
         "put a partially transferred file into DIR",
     ),
-    no(lflag(
-        "delay-updates",
-        "put all updated files into place at end",
-    )),
+    lflag("delay-updates", "put all updated files into place at end"),
     flag(
         "prune-empty-dirs",
         'm',
         "prune empty directory chains from file-list",
     ),
     lflag("numeric-ids", "don't map uid/gid values by user/group name"),
-    no(val("usermap", "STRING", "custom username mapping")),
-    no(val("groupmap", "STRING", "custom groupname mapping")),
-    no(val(
-        "chown",
-        "USER:GROUP",
-        "simple username/groupname mapping",
-    )),
+    val("usermap", "STRING", "custom username mapping"),
+    val("groupmap", "STRING", "custom groupname mapping"),
+    val("chown", "USER:GROUP", "simple username/groupname mapping"),
     val("timeout", "SECONDS", "set I/O timeout in seconds"),
     daemon(val(
         "contimeout",
@@ -360,11 +347,7 @@ pub static DEFS: &[Def] = &[
         "DIR",
         "create temporary files in directory DIR",
     ),
-    no(flag(
-        "fuzzy",
-        'y',
-        "find similar file for basis if no dest file",
-    )),
+    flag("fuzzy", 'y', "find similar file for basis if no dest file"),
     (val(
         "compare-dest",
         "DIR",

@@ -5,6 +5,7 @@ pub mod defs;
 pub mod doc;
 pub mod help;
 pub mod lex;
+mod maps;
 pub mod options;
 
 pub use options::Options;

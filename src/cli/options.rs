@@ -77,6 +77,25 @@ pub struct Options {
     pub omit_dir_times: bool,
     pub omit_link_times: bool,
     pub sparse: bool,
+    /// `--delay-updates`: finished files wait in the partial dir until the end of the run.
+    pub delay_updates: bool,
+    /// `--append` (1) / `--append-verify` (2); implies `--inplace`.
+    pub append: u8,
+    /// `--chown`, `--usermap`, `--groupmap` rules (meta::idmap).
+    pub usermap: Option<String>,
+    pub groupmap: Option<String>,
+    /// `-U`/`--atimes`.
+    pub atimes: bool,
+    /// `-X` (1) / `-XX` (2: also the receiver's own namespaces, as rsync counts).
+    pub xattrs: u8,
+    /// `-A`/`--acls`.
+    pub acls: bool,
+    /// `-y`/`--fuzzy` (1; 2 = also the alternate destination dirs).
+    pub fuzzy: u8,
+    /// `--debug=fuzzy[N]` (the scores and the chosen basis).
+    pub debug_fuzzy: u8,
+    pub copy_devices: bool,
+    pub write_devices: bool,
     pub dry_run: bool,
     pub whole_file: Option<bool>,
     pub checksum_choice: Option<String>,
@@ -166,6 +185,8 @@ pub struct Options {
     explicit_dirs: Option<bool>,
     f_count: u8,
     human_set: bool,
+    /// Which of --chown's halves / the map options were typed (for rsync's conflict messages).
+    pub(super) map_typed: Vec<(&'static str, &'static str)>,
     /// Options that were typed but are not supported: (display name, daemon?).
     unsupported: Vec<(String, bool)>,
 }
@@ -337,6 +358,20 @@ impl Options {
             "omit-dir-times" => self.omit_dir_times = on,
             "omit-link-times" => self.omit_link_times = on,
             "sparse" => self.sparse = on,
+            "delay-updates" => self.delay_updates = on,
+            "append" => self.append = if on { self.append.max(1) } else { 0 },
+            "append-verify" => self.append = if on { 2 } else { 0 },
+            "usermap" | "groupmap" | "chown" => self.id_maps(def.long, v)?,
+            "atimes" => self.atimes = on,
+            "crtimes" => {
+                // rsync built without crtime support on Linux refuses it at parse time.
+                return Err(Error::syntax("This rsync does not support --crtimes (-N)"));
+            }
+            "xattrs" => self.xattrs = if on { self.xattrs.saturating_add(1) } else { 0 },
+            "acls" => self.acls = on,
+            "fuzzy" => self.fuzzy = if on { self.fuzzy.saturating_add(1) } else { 0 },
+            "copy-devices" => self.copy_devices = on,
+            "write-devices" => self.write_devices = on,
             "dry-run" => self.dry_run = on,
             "whole-file" => self.whole_file = Some(on),
             "checksum-choice" => self.checksum_choice = Some(v),
@@ -511,6 +546,9 @@ impl Options {
         for word in spec.split(',').filter(|w| !w.is_empty()) {
             let lw = word.to_ascii_lowercase();
             let name = lw.trim_end_matches(|c: char| c.is_ascii_digit());
+            if name == "fuzzy" || name == "all" {
+                self.debug_fuzzy = lw[name.len()..].parse().unwrap_or(1);
+            }
             if name == "help" {
                 self.show_flag_help = Some("debug");
             } else if !super::help::DEBUG_FLAGS
@@ -578,40 +616,10 @@ impl Options {
     /// rsync itself rejects gets rsync's message and exit 1 rather than "not supported" (exit 4).
     fn unsupported_conflicts(&self) -> Result<()> {
         let typed = |n: &str| self.unsupported.iter().any(|(u, _)| u == n);
-        if typed("delay-updates") && self.inplace {
-            return Err(Error::syntax(
-                "--inplace cannot be used with --delay-updates",
-            ));
-        }
-        if (typed("append") || typed("append-verify")) && self.whole_file == Some(true) {
-            return Err(Error::syntax("--append cannot be used with --whole-file"));
-        }
         if typed("write-batch") && typed("read-batch") {
             return Err(Error::syntax(
                 "--write-batch and --read-batch can not be used together",
             ));
-        }
-        // options.c: --chown sets the user and group maps, so a map given twice, or a map and a
-        // --chown, conflict (approximated without looking at which half of --chown was given).
-        let mut seen: Vec<&str> = Vec::new();
-        for (n, _) in &self.unsupported {
-            let n = n.as_str();
-            if !matches!(n, "usermap" | "groupmap" | "chown") {
-                continue;
-            }
-            if seen.contains(&n) {
-                return Err(Error::syntax(if n == "chown" {
-                    "You can only specify a user-affecting --chown once.".to_string()
-                } else {
-                    format!("You can only specify --{n} once.")
-                }));
-            }
-            if let Some(prior) = seen.iter().find(|s| (**s == "chown") != (n == "chown")) {
-                return Err(Error::syntax(format!(
-                    "--{n} conflicts with prior --{prior}."
-                )));
-            }
-            seen.push(n);
         }
         let basis: Vec<&str> = self
             .unsupported
@@ -671,8 +679,37 @@ impl Options {
                 "You may not combine multiple --delete-WHEN options.",
             ));
         }
+        // options.c: --append implies --inplace; --delay-updates implies --partial-dir=.~tmp~.
+        if self.append > 0 {
+            if self.whole_file == Some(true) {
+                return Err(Error::syntax("--append cannot be used with --whole-file"));
+            }
+            self.inplace = true;
+        }
+        // rsync(1): --write-devices implies --inplace.
+        if self.write_devices {
+            self.inplace = true;
+        }
+        if self.delay_updates && self.partial_dir.is_none() {
+            self.partial_dir = Some(".~tmp~".into());
+        }
         if self.partial_dir.is_some() && self.inplace {
-            return Err(Error::syntax("--inplace cannot be used with --partial-dir"));
+            return Err(Error::syntax(format!(
+                "--{} cannot be used with --{}",
+                if self.append > 0 { "append" } else { "inplace" },
+                if self.delay_updates {
+                    "delay-updates"
+                } else {
+                    "partial-dir"
+                }
+            )));
+        }
+        // --usermap implies -o and --groupmap -g (as does each half of --chown).
+        self.owner |= self.usermap.is_some();
+        self.group |= self.groupmap.is_some();
+        if self.acls {
+            // rsync: -A implies -p.
+            self.perms = true;
         }
         self.chmod_rules = crate::meta::chmod::parse(&self.chmod)?;
         if self.backup_dir.is_some() {

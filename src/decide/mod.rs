@@ -101,6 +101,11 @@ pub fn attr_change(
             && (m.mode() & 0o7777) != wanted_mode,
         owner: o.owner && crate::meta::is_root() && m.uid() != uid,
         group: o.group && m.gid() != gid,
+        // rsync reports access times of files, devices and specials, not of symlinks.
+        atime: o.atimes
+            && !e.is_dir()
+            && !e.is_symlink()
+            && e.atime.is_some_and(|(secs, _)| secs != m.atime()),
         ..Default::default()
     }
 }

@@ -38,7 +38,17 @@ pub struct Entry {
     pub flags: u8,
     /// Whole-file BLAKE3 (`-c`).
     pub sum: Option<[u8; 32]>,
+    /// Access time (`-U`; not for directories, as in rsync).
+    pub atime: Option<(i64, u32)>,
+    /// Extended attributes and POSIX ACLs (`-X`, `-A`; meta::xattr), sorted by name.
+    pub xattrs: Option<Vec<(Vec<u8>, Vec<u8>)>>,
 }
+
+/// `opt` bit: an extension block follows (atime, xattrs); only set when such data is present,
+/// so transfers without `-U`/`-X`/`-A` encode exactly as protocol 1 did.
+const OPT_EXT: u8 = 16;
+const EXT_ATIME: u64 = 1;
+const EXT_XATTRS: u64 = 2;
 
 impl Entry {
     pub fn fmt(&self) -> u32 {
@@ -108,6 +118,11 @@ impl Entry {
         }
         opt |= (self.link.is_some() as u8) << 2;
         opt |= (self.sum.is_some() as u8) << 3;
+        let ext = if self.atime.is_some() { EXT_ATIME } else { 0 }
+            | if self.xattrs.is_some() { EXT_XATTRS } else { 0 };
+        if ext != 0 {
+            opt |= OPT_EXT;
+        }
         out.push(opt);
         let user = if same & 2 == 0 { &self.user } else { &None };
         let group = if same & 4 == 0 { &self.group } else { &None };
@@ -116,6 +131,20 @@ impl Entry {
         }
         if let Some(s) = &self.sum {
             out.extend_from_slice(s);
+        }
+        if ext != 0 {
+            put_uv(out, ext);
+            if let Some((secs, ns)) = self.atime {
+                put_iv(out, secs);
+                put_uv(out, ns as u64);
+            }
+            if let Some(x) = &self.xattrs {
+                put_uv(out, x.len() as u64);
+                for (n, v) in x {
+                    put_bytes(out, n);
+                    put_bytes(out, v);
+                }
+            }
         }
         put_uv(out, self.rdev);
         put_uv(out, self.hlink);
@@ -178,6 +207,27 @@ impl Entry {
         } else {
             None
         };
+        let (mut atime, mut xattrs) = (None, None);
+        if opt & OPT_EXT != 0 {
+            let ext = c.uv()?;
+            if ext & EXT_ATIME != 0 {
+                let secs = c.iv()?;
+                let ns = c.u32()?;
+                if ns >= 1_000_000_000 {
+                    return Err(Error::protocol("protocol error: bad atime"));
+                }
+                atime = Some((secs, ns));
+            }
+            if ext & EXT_XATTRS != 0 {
+                let n = c.uv()?;
+                let mut v = Vec::with_capacity(n.min(64) as usize);
+                for _ in 0..n {
+                    let name = c.bytes()?.to_vec();
+                    v.push((name, c.bytes()?.to_vec()));
+                }
+                xattrs = Some(v);
+            }
+        }
         let rdev = c.uv()?;
         let hlink = c.uv()?;
         let flags = c.u8()?;
@@ -199,6 +249,8 @@ impl Entry {
             hlink,
             flags,
             sum,
+            atime,
+            xattrs,
         };
         if e.is_symlink() && e.link.is_none() {
             return Err(Error::protocol("protocol error: symlink without target"));
@@ -267,6 +319,22 @@ mod tests {
         assert_eq!(Entry::decode(&mut Cur::new(&b)).unwrap(), e);
         for cut in 0..b.len() {
             assert!(Entry::decode(&mut Cur::new(&b[..cut])).is_err());
+        }
+        let x = Entry {
+            name: b"f".to_vec(),
+            mode: S_IFREG | 0o644,
+            atime: Some((-3, 999_999_999)),
+            xattrs: Some(vec![
+                (b"user.a".to_vec(), vec![0, 1]),
+                (b"user.b".to_vec(), vec![]),
+            ]),
+            ..Default::default()
+        };
+        let mut b = Vec::new();
+        x.encode_after(Some(&e), &mut b);
+        assert_eq!(Entry::decode_after(Some(&e), &mut Cur::new(&b)).unwrap(), x);
+        for cut in 0..b.len() {
+            assert!(Entry::decode_after(Some(&e), &mut Cur::new(&b[..cut])).is_err());
         }
     }
 }

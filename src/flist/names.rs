@@ -22,6 +22,10 @@ impl NameCache {
         if uid == 0 {
             return None;
         }
+        self.local_user(uid)
+    }
+    /// The local name of `uid`, 0 included (for `--usermap` matching).
+    pub fn local_user(&self, uid: u32) -> Option<Vec<u8>> {
         self.users
             .lock()
             .unwrap()
@@ -40,6 +44,10 @@ impl NameCache {
         if gid == 0 {
             return None;
         }
+        self.local_group(gid)
+    }
+    /// The local name of `gid`, 0 included (for `--groupmap` matching).
+    pub fn local_group(&self, gid: u32) -> Option<Vec<u8>> {
         self.groups
             .lock()
             .unwrap()

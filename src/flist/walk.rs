@@ -38,6 +38,12 @@ pub struct WalkOpts {
     pub nonreg: bool,
     /// `--chmod` rules, applied to the listed permissions (rsync applies them on the sender).
     pub chmod: Vec<crate::meta::chmod::Rule>,
+    /// `-U`: list access times (not of directories).
+    pub atimes: bool,
+    /// `--copy-devices`: send devices as regular files with their contents.
+    pub copy_devices: bool,
+    /// `-X` / `-A`: list extended attributes / ACLs.
+    pub xattrs: crate::meta::xattr::Select,
 }
 
 /// One unit of the walk's output.
@@ -204,7 +210,15 @@ impl<'a> Walker<'a> {
     /// Build an entry, or None if the type is not transferred (with rsync's note).
     fn make_entry(&mut self, name: Vec<u8>, path: &Path, m: &Metadata) -> Option<Entry> {
         let mut mode = m.mode();
-        let fmt = mode & S_IFMT;
+        let mut fmt = mode & S_IFMT;
+        // --copy-devices: a device is listed as a regular file of the device's size (rsync
+        // flist.c: the size is where a seek to the end lands, 0 for most character devices).
+        let mut dev_size = None;
+        if self.opts.copy_devices && matches!(fmt, S_IFCHR | S_IFBLK) {
+            fmt = S_IFREG;
+            mode = S_IFREG | (mode & 0o7777);
+            dev_size = Some(crate::meta::device_size(path));
+        }
         if fmt != S_IFLNK && !self.opts.chmod.is_empty() {
             mode = crate::meta::chmod::apply(&self.opts.chmod, mode, fmt == S_IFDIR);
         }
@@ -216,7 +230,9 @@ impl<'a> Walker<'a> {
             name,
             mode,
             // Directories carry their st_size too: `--list-only` and `%l` show it (rsync flist.c).
-            size: if fmt == S_IFREG || fmt == S_IFDIR {
+            size: if let Some(n) = dev_size {
+                n
+            } else if fmt == S_IFREG || fmt == S_IFDIR {
                 m.size()
             } else {
                 0
@@ -232,6 +248,14 @@ impl<'a> Walker<'a> {
             },
             ..Default::default()
         };
+        if dev_size.is_some() {
+            // rsync lists a copied device with the current time (whole seconds) as its mtime,
+            // so the copy is sent again on every run.
+            e.mtime = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64);
+            e.mtime_ns = 0;
+        }
         if fmt == S_IFLNK {
             match std::fs::read_link(path) {
                 Ok(t) => {
@@ -260,6 +284,14 @@ impl<'a> Walker<'a> {
             if self.opts.group {
                 e.group = self.names.group(e.gid);
             }
+        }
+        if self.opts.atimes && fmt != S_IFDIR {
+            // rsync's file list carries whole seconds of atime.
+            e.atime = Some((m.atime(), 0));
+        }
+        if self.opts.xattrs.any() {
+            // An unreadable attribute list is sent as empty, not as a failed entry.
+            e.xattrs = Some(crate::meta::xattr::read(path, self.opts.xattrs).unwrap_or_default());
         }
         if self.opts.hard_links && fmt != S_IFDIR && m.nlink() > 1 {
             let key = (m.dev(), m.ino());

@@ -4,6 +4,8 @@
 //! `lutimes`, `-p` off ⇒ new files get the source mode masked by the umask and lose special bits.
 
 pub mod chmod;
+pub mod idmap;
+pub mod xattr;
 
 use crate::flist::entry::*;
 use std::ffi::CString;
@@ -23,6 +25,10 @@ pub struct MetaOpts {
     pub omit_link_times: bool,
     pub am_root: bool,
     pub umask: u32,
+    /// `-U`: set access times too.
+    pub atimes: bool,
+    /// `-X` / `-A`.
+    pub xattrs: xattr::Select,
 }
 
 pub fn cpath(p: &Path) -> io::Result<CString> {
@@ -75,6 +81,10 @@ pub fn apply(
     o: &MetaOpts,
 ) -> io::Result<()> {
     let c = cpath(path)?;
+    if let Some(x) = e.xattrs.as_deref().filter(|_| o.xattrs.any()) {
+        // Before the mode: an ACL sets the group bits from its mask (the chmod below then agrees).
+        xattr::apply(path, x, o.xattrs)?;
+    }
     let want_uid = if o.owner && o.am_root { uid } else { None };
     let want_gid = if o.group { gid } else { None };
     if want_uid.is_some() || want_gid.is_some() {
@@ -97,24 +107,38 @@ pub fn apply(
             check(unsafe { libc::chmod(c.as_ptr(), m as libc::mode_t) })?;
         }
     }
+    let atime = e.atime.filter(|_| o.atimes && !e.is_dir());
     if o.times && !(e.is_dir() && o.omit_dir_times) && !(e.is_symlink() && o.omit_link_times) {
-        set_mtime(path, e.mtime, e.mtime_ns, e.is_symlink())?;
+        set_times(path, atime, Some((e.mtime, e.mtime_ns)), e.is_symlink())?;
+    } else if atime.is_some() {
+        set_times(path, atime, None, e.is_symlink())?;
     }
     Ok(())
 }
 
 pub fn set_mtime(path: &Path, secs: i64, ns: u32, nofollow: bool) -> io::Result<()> {
+    set_times(path, None, Some((secs, ns)), nofollow)
+}
+
+/// utimensat with either time left alone when `None`.
+pub fn set_times(
+    path: &Path,
+    atime: Option<(i64, u32)>,
+    mtime: Option<(i64, u32)>,
+    nofollow: bool,
+) -> io::Result<()> {
     let c = cpath(path)?;
-    let ts = [
-        libc::timespec {
-            tv_sec: 0,
-            tv_nsec: libc::UTIME_OMIT,
-        },
-        libc::timespec {
+    let spec = |t: Option<(i64, u32)>| match t {
+        Some((secs, ns)) => libc::timespec {
             tv_sec: secs as libc::time_t,
             tv_nsec: ns as _,
         },
-    ];
+        None => libc::timespec {
+            tv_sec: 0,
+            tv_nsec: libc::UTIME_OMIT,
+        },
+    };
+    let ts = [spec(atime), spec(mtime)];
     let flags = if nofollow {
         libc::AT_SYMLINK_NOFOLLOW
     } else {
@@ -144,4 +168,19 @@ pub fn mknod(path: &Path, e: &Entry) -> io::Result<()> {
 
 pub fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
+}
+
+/// The size of a device as a seek to its end reports it (0 when it cannot be opened or seeked,
+/// as for most character devices).
+pub fn device_size(path: &Path) -> u64 {
+    use std::io::Seek;
+    std::fs::File::open(path)
+        .and_then(|mut f| f.seek(io::SeekFrom::End(0)))
+        .unwrap_or(0)
+}
+
+/// Is `m` a block or character device?
+pub fn is_device(m: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    m.file_type().is_block_device() || m.file_type().is_char_device()
 }

@@ -140,6 +140,8 @@ pub fn server_options(o: &Options, local: bool) -> Vec<String> {
         long("--specials".into());
     }
     match o.whole_file {
+        // --append conflicts with --whole-file (and never runs a delta anyway).
+        _ if o.append > 0 => {}
         Some(true) => long("--whole-file".into()),
         Some(false) => long("--no-whole-file".into()),
         None if local => long("--whole-file".into()),
@@ -182,6 +184,16 @@ pub fn server_options(o: &Options, local: bool) -> Vec<String> {
         (!o.dedupe, "--no-dedupe"),
         (o.drop_d, "--drop-D"),
         (!o.implied_dirs, "--no-implied-dirs"),
+        (o.delay_updates, "--delay-updates"),
+        (o.atimes, "--atimes"),
+        (o.xattrs > 0, "--xattrs"),
+        (o.acls, "--acls"),
+        (o.copy_devices, "--copy-devices"),
+        (o.write_devices, "--write-devices"),
+        (o.fuzzy > 0, "--fuzzy"),
+        (o.fuzzy > 1, "--fuzzy"),
+        (o.append == 1, "--append"),
+        (o.append > 1, "--append-verify"),
     ];
     for (on, s) in bools {
         if on {
@@ -215,6 +227,14 @@ pub fn server_options(o: &Options, local: bool) -> Vec<String> {
     for (k, val) in vals {
         if let Some(x) = val {
             long(format!("{k}={x}"));
+        }
+    }
+    if o.debug_fuzzy > 0 {
+        long(format!("--debug=fuzzy{}", o.debug_fuzzy));
+    }
+    for (k, m) in [("usermap", &o.usermap), ("groupmap", &o.groupmap)] {
+        if let Some(m) = m {
+            long(format!("--{k}={m}"));
         }
     }
     for c in &o.chmod {

@@ -216,6 +216,8 @@ pub struct Writer {
     poisoned: bool,
     /// How a `CopyFrom` may be executed (recon::copy); tests force the fallbacks.
     pub copy_method: super::copy::Method,
+    /// `--append`: the digest covers only the bytes from this offset on.
+    tail: Option<u64>,
 }
 
 impl Writer {
@@ -261,7 +263,14 @@ impl Writer {
             written: 0,
             poisoned: false,
             copy_method: super::copy::Method::Clone,
+            tail: None,
         }
+    }
+
+    /// Hash only what lies from `offset` on (the bytes before it are kept, not sent: --append).
+    pub fn hashing_from(mut self, offset: u64) -> Self {
+        self.tail = Some(offset);
+        self
     }
 
     /// Wait until every op handed over so far is written; the first write error, if any.
@@ -375,13 +384,33 @@ impl Writer {
     /// Wait for every write, set the final length and return the BLAKE3 of the content.
     pub fn finish(&mut self, len: u64) -> io::Result<[u8; 32]> {
         self.join()?;
-        self.file.set_len(len)?;
+        // A device written into (--write-devices) has no length to set.
+        if self.file.metadata().map_or(true, |m| m.is_file()) {
+            self.file.set_len(len)?;
+        }
         let sink = self.sink.take().expect("joined above");
         if self.poisoned || sink.poisoned {
             return Ok([0; 32]);
         }
+        if let Some(from) = self.tail {
+            return digest_range(&self.file, from, len);
+        }
         sink.digest.finish(&self.file, len)
     }
+}
+
+/// BLAKE3 of bytes `from..len` of a file, read in pieces (the appended part of an --append).
+fn digest_range(f: &File, from: u64, len: u64) -> io::Result<[u8; 32]> {
+    let mut h = blake3::Hasher::new();
+    let mut buf = vec![0u8; BUF];
+    let mut at = from;
+    while at < len {
+        let n = ((len - at) as usize).min(BUF);
+        f.read_exact_at(&mut buf[..n], at)?;
+        h.update(&buf[..n]);
+        at += n as u64;
+    }
+    Ok(*h.finalize().as_bytes())
 }
 
 /// BLAKE3 of the first `len` bytes of a file (read in blocks, in parallel; nothing mapped).

@@ -19,6 +19,10 @@ pub struct Change {
     /// The mtime is set to the transfer time (`T`): content or a link changed while times are not
     /// preserved (rsync log.c: ITEM_REPORT_TIME without preserve_times).
     pub time_now: bool,
+    /// Access time (`-U`), ACL (`-A`), extended attributes (`-X`).
+    pub atime: bool,
+    pub acl: bool,
+    pub xattr: bool,
 }
 
 impl Change {
@@ -34,6 +38,9 @@ impl Change {
             || self.owner
             || self.group
             || self.hlink
+            || self.atime
+            || self.acl
+            || self.xattr
     }
 }
 
@@ -67,9 +74,9 @@ pub fn itemize(y: char, x: char, c: &Change) -> String {
         (c.perms, 'p'),
         (c.owner, 'o'),
         (c.group, 'g'),
-        (false, 'u'),
-        (false, 'a'),
-        (false, 'x'),
+        (c.atime, 'u'),
+        (c.acl, 'a'),
+        (c.xattr, 'x'),
     ];
     let any = flags.iter().any(|(b, _)| *b);
     for (b, ch) in flags {

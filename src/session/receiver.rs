@@ -28,12 +28,16 @@ use std::time::Instant;
 
 mod altdest;
 mod backup;
+mod delayed;
 mod delete;
+mod fuzzy;
 mod generator;
+mod ids;
 mod inplace;
 mod missing;
 mod output;
 mod writer;
+mod xattrs;
 
 use writer::discard;
 
@@ -118,6 +122,12 @@ pub struct Receiver {
     del_skipped: u64,
     /// Last parent directory (entry name) verified free of symlinks; see `symlink_in_path`.
     safe_parent: Option<Vec<u8>>,
+    /// `--delay-updates`: finished files waiting in their partial dirs.
+    delayed: Vec<delayed::Delayed>,
+    /// `--usermap`/`--groupmap`/`--chown`.
+    idmaps: meta::idmap::Maps,
+    /// `--fuzzy`: destination directory listings, read once each.
+    fuzzy_dirs: HashMap<PathBuf, Vec<fuzzy::Candidate>>,
 }
 
 fn path_of(root: &Path, name: &[u8]) -> PathBuf {
@@ -169,6 +179,12 @@ impl Receiver {
             omit_link_times: opts.omit_link_times,
             am_root: meta::is_root(),
             umask: meta::umask(),
+            atimes: opts.atimes,
+            xattrs: meta::xattr::Select {
+                xattrs: opts.xattrs > 0,
+                acls: opts.acls,
+                root: meta::is_root(),
+            },
         };
         let engine = opts.engine.unwrap_or(EngineId::Parasync);
         crate::recon::set_keep_partial(opts.partial || opts.partial_dir.is_some());
@@ -214,6 +230,9 @@ impl Receiver {
             p2_total: (0, 0),
             del_skipped: 0,
             safe_parent: None,
+            delayed: Vec::new(),
+            idmaps: Default::default(),
+            fuzzy_dirs: HashMap::new(),
         }
     }
 
@@ -224,6 +243,7 @@ impl Receiver {
 
     /// Run until the transfer is complete; returns (receiver stats, sender stats, problems).
     pub fn run(mut self) -> Result<(Stats, Stats, Problems)> {
+        self.load_id_maps()?;
         let delay_all = self.opts.delete && self.opts.delete_when == DeleteWhen::Before;
         loop {
             let m = self.conn.recv()?;
@@ -519,6 +539,10 @@ impl Receiver {
     }
 
     fn want_ids(&self, e: &Entry) -> (u32, u32) {
+        self.mapped_ids(e).unwrap_or_else(|| self.plain_ids(e))
+    }
+
+    fn plain_ids(&self, e: &Entry) -> (u32, u32) {
         let uid = match (&e.user, self.opts.numeric_ids) {
             (Some(n), false) => self.names.uid_of(n).unwrap_or(e.uid),
             _ => e.uid,
@@ -565,6 +589,7 @@ impl Receiver {
                 ))?;
             }
         }
+        self.finish_delayed()?;
         // Hard links (-H): link later members of each group to the first.
         for (idx, group) in std::mem::take(&mut self.hardlinks) {
             let Some(&first) = self.hl_first.get(&group) else {

@@ -47,6 +47,8 @@ pub struct Sender {
     /// Whole-file BLAKE3 of large delta sources, computed on a thread while the engine runs
     /// (it used to be a serial pass after the last literal).
     digesting: HashMap<u32, Digesting>,
+    /// `--append`: where the receiver's copy of a file ends (sent before its `Request`).
+    appends: HashMap<u32, u64>,
     stats: Stats,
     pub problems: Problems,
     io_error: bool,
@@ -85,6 +87,7 @@ impl Sender {
             gaps: HashMap::new(),
             probing: HashMap::new(),
             digesting: HashMap::new(),
+            appends: HashMap::new(),
             stats: Stats::default(),
             problems: Problems::default(),
             io_error: false,
@@ -113,6 +116,13 @@ impl Sender {
             delete_missing: o.delete_missing_args,
             nonreg: o.info.nonreg > 0,
             chmod: o.chmod_rules.clone(),
+            atimes: o.atimes,
+            copy_devices: o.copy_devices,
+            xattrs: crate::meta::xattr::Select {
+                xattrs: o.xattrs > 0,
+                acls: o.acls,
+                root: crate::meta::is_root(),
+            },
         }
     }
 
@@ -253,6 +263,9 @@ impl Sender {
             } => self.on_request(idx, delta, engine, plain)?,
             Msg::Need { idx, ranges } => self.on_need(idx, ranges)?,
             Msg::Probed { idx, hashes } => self.on_probed(idx, hashes)?,
+            Msg::Append { idx, offset } => {
+                self.appends.insert(idx, offset);
+            }
             Msg::Have { idx, id, digest } => {
                 let v = self.haves.entry(idx).or_default();
                 if v.len() < 64 {
@@ -580,6 +593,7 @@ pub fn msg_name(m: &Msg) -> &'static str {
         Msg::Request { .. } => "Request",
         Msg::Have { .. } => "Have",
         Msg::CopiesEnd { .. } => "CopiesEnd",
+        Msg::Append { .. } => "Append",
         Msg::Need { .. } => "Need",
         Msg::Probe { .. } => "Probe",
         Msg::Probed { .. } => "Probed",

@@ -12,6 +12,8 @@ pub const FEAT_ZSTD: u64 = 1;
 pub const FEAT_LZ4: u64 = 2;
 pub const FEAT_INPLACE: u64 = 4;
 pub const FEAT_DEDUPE: u64 = 8;
+/// `Msg::Append`, file-list atime/xattr extension (protocol 2).
+pub const FEAT_XMETA: u64 = 16;
 
 /// What a peer announced (or, after [`handshake`], what both share).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -26,7 +28,7 @@ impl Caps {
         let engines = EngineId::ALL.iter().fold(0u64, |m, e| m | 1 << (*e as u8));
         Caps {
             version: PROTOCOL_VERSION,
-            features: FEAT_ZSTD | FEAT_LZ4 | FEAT_INPLACE | FEAT_DEDUPE,
+            features: FEAT_ZSTD | FEAT_LZ4 | FEAT_INPLACE | FEAT_DEDUPE | FEAT_XMETA,
             engines,
         }
     }

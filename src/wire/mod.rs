@@ -13,7 +13,10 @@ pub use handshake::{handshake, Caps};
 pub use msg::Msg;
 
 /// Version of this protocol. Bump on any incompatible change; peers pick the highest common one.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// 2: `Msg::Append` and the file-list extension (atime, xattrs/ACLs), both only sent when
+/// `--append`, `-U`, `-X` or `-A` is in use, which a version-1 peer refuses at option parsing, so
+/// version 1 is still spoken.
+pub const PROTOCOL_VERSION: u32 = 2;
 /// Oldest version this build still speaks.
 pub const MIN_PROTOCOL_VERSION: u32 = 1;
 /// First bytes on the stream in each direction.

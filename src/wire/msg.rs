@@ -167,6 +167,9 @@ pub enum Msg {
     /// Dedupe: the receiver already holds content with BLAKE3 `digest` (size equal to file
     /// `idx`'s) as local file `id`; sent before the `Request` for `idx`.
     Have { idx: u32, id: u32, digest: [u8; 32] },
+    /// `--append`/`--append-verify`: the receiver keeps the first `offset` bytes of its copy of
+    /// `idx`; sent before that file's `Request` (which then asks for a whole-file send).
+    Append { idx: u32, offset: u64 },
     /// In-place: every copy op of `idx` has been sent (literals follow on demand).
     CopiesEnd { idx: u32 },
     /// In-place: the receiver needs these (offset, length) ranges of `idx` as literals.
@@ -225,6 +228,7 @@ const T_COPIES_END: u8 = 17;
 const T_NEED: u8 = 18;
 const T_PROBE: u8 = 19;
 const T_PROBED: u8 = 20;
+const T_APPEND: u8 = 40;
 
 /// Compression of literal-bearing frames (`-z`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -338,6 +342,11 @@ impl Msg {
             Msg::CopiesEnd { idx } => {
                 put_uv(&mut b, *idx as u64);
                 T_COPIES_END
+            }
+            Msg::Append { idx, offset } => {
+                put_uv(&mut b, *idx as u64);
+                put_uv(&mut b, *offset);
+                T_APPEND
             }
             Msg::Probe { idx, block, ranges } => {
                 put_uv(&mut b, *idx as u64);
@@ -475,6 +484,10 @@ impl Msg {
                 digest: c.take(32)?.try_into().unwrap(),
             },
             T_COPIES_END => Msg::CopiesEnd { idx: c.u32()? },
+            T_APPEND => Msg::Append {
+                idx: c.u32()?,
+                offset: c.uv()?,
+            },
             T_PROBE => {
                 let idx = c.u32()?;
                 let block = c.u32()?;
@@ -608,6 +621,10 @@ mod tests {
                 digest: [9; 32],
             },
             Msg::CopiesEnd { idx: 4 },
+            Msg::Append {
+                idx: 4,
+                offset: 1 << 33,
+            },
             Msg::Probe {
                 idx: 4,
                 block: 256,

@@ -5,7 +5,8 @@
 //! rsync's rules: a relative DIR is relative to the destination directory; the first DIR holding
 //! an up-to-date copy (the same quick check as for the destination itself) wins — compare-dest then
 //! skips the file, copy-dest copies it locally, link-dest hard-links it (only when the attributes
-//! that are preserved also match, since a link shares them); otherwise the first DIR holding a
+//! that are preserved — xattrs and ACLs with `-X`/`-A` included — also match, since a link shares
+//! them); otherwise the first DIR holding a
 //! regular file of that name serves as the basis for the delta transfer, and the item is itemized
 //! against it.
 
@@ -47,6 +48,7 @@ impl Receiver {
     /// Look for `e` in the alternate directories; `path` is its destination.
     pub(super) fn alt_lookup(
         &mut self,
+        idx: u32,
         e: &Entry,
         path: &Path,
         mode: u32,
@@ -71,10 +73,25 @@ impl Receiver {
             };
             let same = crate::decide::quick_check_ok(e, &m, &self.opts, &mut sum);
             let (uid, gid) = self.want_ids(e);
+            let xattrs_match = match e.xattrs.as_deref() {
+                Some(want) if self.meta.xattrs.any() => {
+                    crate::meta::xattr::differs(&p, want, self.meta.xattrs) == (false, false)
+                }
+                _ => true,
+            };
             let attrs_match = (!self.opts.perms || m.mode() & 0o7777 == mode & 0o7777)
                 && (!self.opts.owner || m.uid() == uid)
-                && (!self.opts.group || m.gid() == gid);
+                && (!self.opts.group || m.gid() == gid)
+                && xattrs_match;
             if same {
+                if !attrs_match && kind != AltDest::Compare {
+                    // generator.c: a local copy whose attributes differ from the alternate
+                    // file is itemized as a local change with those attributes.
+                    let mut c = crate::decide::attr_change(e, &m, &self.opts, uid, gid, mode);
+                    c.local = true;
+                    self.xattr_change(e, &p, Some(mode), &mut c);
+                    self.log_item(idx, e, &c, false, None);
+                }
                 if self.opts.dry_run {
                     return Ok(Alt::Done);
                 }

@@ -147,7 +147,7 @@ impl Receiver {
             x => x,
         };
         let mode = meta::target_mode(e, old.as_ref().map(|m| m.mode()), &self.meta);
-        let change = match &old {
+        let mut change = match &old {
             None => {
                 self.new_counts(e);
                 if !self.opts.dry_run && !path.is_dir() {
@@ -161,7 +161,15 @@ impl Receiver {
                 }
                 // rsync itemizes a new directory against its copy in an alternate dest dir.
                 match self.alt_dir_meta(e) {
-                    Some(m) => decide::attr_change(e, &m, &self.opts, uid, gid, mode),
+                    // Created here: shown as a local change ("cd") when it differs from the
+                    // copy (rsync's local-change flag alone does not make an item significant).
+                    Some(m) => {
+                        let c = decide::attr_change(e, &m, &self.opts, uid, gid, mode);
+                        Change {
+                            local: c.significant(),
+                            ..c
+                        }
+                    }
                     None => Change {
                         new: true,
                         ..Default::default()
@@ -170,10 +178,12 @@ impl Receiver {
             }
             Some(m) => decide::attr_change(e, m, &self.opts, uid, gid, mode),
         };
+        self.xattr_change(e, path, Some(mode), &mut change);
         self.log_item(idx, e, &change, false, None);
         if !self.opts.dry_run {
             // Mode now (so we can write into it), times at the end.
-            let mode_now = if old.is_none() || change.perms {
+            // An ACL change rewrites the group bits: the mode is set again after it.
+            let mode_now = if old.is_none() || change.perms || change.acl {
                 Some(mode | if self.meta.am_root { 0 } else { 0o700 })
             } else {
                 None
@@ -252,6 +262,7 @@ impl Receiver {
                 change.time = self.opts.times && !self.opts.omit_link_times && m.mtime() != e.mtime;
             }
         }
+        self.xattr_change(e, path, None, &mut change);
         self.log_item(idx, e, &change, false, None);
         if self.opts.dry_run || (same && !change.significant()) {
             return Ok(());
@@ -307,7 +318,7 @@ impl Receiver {
             .as_ref()
             .map(|m| (m.mode() & S_IFMT) == e.fmt() && (!e.is_device() || m.rdev() == e.rdev))
             .unwrap_or(false);
-        let change = if same {
+        let mut change = if same {
             decide::attr_change(e, old.as_ref().unwrap(), &self.opts, uid, gid, mode)
         } else if old.is_some() {
             Change {
@@ -321,6 +332,7 @@ impl Receiver {
                 ..Default::default()
             }
         };
+        self.xattr_change(e, path, Some(mode), &mut change);
         self.log_item(idx, e, &change, false, None);
         if self.opts.dry_run || (same && !change.significant()) {
             return Ok(());
@@ -362,8 +374,9 @@ impl Receiver {
             }
             self.hl_first.insert(e.hlink, idx);
         }
+        // --write-devices: an existing device is written into, as if it were the file.
         let old = old.filter(|m| {
-            m.is_file() || {
+            m.is_file() || (self.opts.write_devices && meta::is_device(m)) || {
                 // A non-regular item is replaced.
                 if !self.opts.dry_run {
                     let _ = std::fs::remove_file(path);
@@ -380,7 +393,7 @@ impl Receiver {
         }
         let mut old = old;
         if new_here && self.opts.alt_dest.is_some() {
-            match self.alt_lookup(e, path, mode)? {
+            match self.alt_lookup(idx, e, path, mode)? {
                 altdest::Alt::Done => return Ok(()),
                 altdest::Alt::Basis(p, m) => {
                     basis_path = Some(p);
@@ -388,6 +401,9 @@ impl Receiver {
                 }
                 altdest::Alt::None => {}
             }
+        }
+        if new_here && basis_path.is_none() && self.opts.fuzzy > 0 {
+            basis_path = self.fuzzy_basis(e, path);
         }
         let uptodate = match &old {
             Some(m) => {
@@ -402,10 +418,11 @@ impl Receiver {
         };
         if uptodate {
             let m = old.as_ref().unwrap();
-            let change = decide::attr_change(e, m, &self.opts, uid, gid, mode);
+            let mut change = decide::attr_change(e, m, &self.opts, uid, gid, mode);
             if self.opts.info.name >= 2 && !change.significant() && self.opts.out_format.is_none() {
                 self.push_line(None, format!("{} is uptodate", report::escape(&e.name)));
             }
+            self.xattr_change(e, path, Some(mode), &mut change);
             self.log_item(idx, e, &change, false, None);
             if !self.opts.dry_run && change.significant() {
                 if let Err(err) = meta::apply(
@@ -413,7 +430,7 @@ impl Receiver {
                     e,
                     Some(uid),
                     Some(gid),
-                    change.perms.then_some(mode),
+                    (change.perms || change.acl).then_some(mode),
                     &self.meta,
                 ) {
                     self.fail(format!(
@@ -426,6 +443,13 @@ impl Receiver {
             if self.opts.remove_source_files {
                 self.conn.send(&Msg::Ack { idx })?;
             }
+            return Ok(());
+        }
+        // generator.c: with --append a file no shorter than the sender's is left alone entirely.
+        if self.opts.append > 0
+            && basis_path.as_deref() == Some(path)
+            && old.as_ref().is_some_and(|m| m.len() >= e.size)
+        {
             return Ok(());
         }
         if let Some(reason) = decide::skip_reason(e, old.as_ref(), &self.opts) {
@@ -459,6 +483,7 @@ impl Receiver {
         }
         self.stats.xferred_files += 1;
         self.stats.xferred_size += e.size;
+        self.xattr_change(e, path, Some(mode), &mut change);
         self.log_item(idx, e, &change, !self.opts.dry_run, None);
         if self.opts.dry_run {
             return Ok(());

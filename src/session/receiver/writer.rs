@@ -48,7 +48,21 @@ impl Receiver {
                 ));
             }
         };
-        let whole = self.opts.whole_file.unwrap_or(false) || redo || e.size == 0;
+        // --append: keep what the receiver has and ask only for the rest (never a delta).
+        let append_from = basis_path
+            .as_deref()
+            .filter(|b| self.opts.append > 0 && !redo && *b == path)
+            .and_then(|b| std::fs::metadata(b).ok())
+            .map(|m| m.len())
+            .filter(|l| *l > 0 && *l < e.size);
+        // A device written into (--write-devices) is never a delta basis.
+        let into_device =
+            self.opts.write_devices && std::fs::metadata(path).is_ok_and(|m| meta::is_device(&m));
+        let whole = self.opts.whole_file.unwrap_or(false)
+            || redo
+            || e.size == 0
+            || append_from.is_some()
+            || into_device;
         let basis = match &basis_path {
             // In place, copies read the target itself: another basis cannot be used.
             Some(b) if !whole && (!self.opts.inplace || b == path) => File::open(b).ok(),
@@ -57,7 +71,12 @@ impl Receiver {
         let mut half = None;
         let mut streaming = false;
         let delta = basis.is_some();
-        if self.opts.dedupe && !redo && !delta && e.size >= crate::dedupe::MIN_SIZE {
+        if self.opts.dedupe
+            && !redo
+            && !delta
+            && append_from.is_none()
+            && e.size >= crate::dedupe::MIN_SIZE
+        {
             let root = self.root_dir();
             let local = self
                 .local
@@ -66,11 +85,14 @@ impl Receiver {
                 self.conn.send(&Msg::Have { idx, id, digest })?;
             }
         }
+        if let Some(offset) = append_from {
+            self.conn.send(&Msg::Append { idx, offset })?;
+        }
         self.conn.send(&Msg::Request {
             idx,
             delta,
             engine: self.engine as u8,
-            plain: redo,
+            plain: redo || append_from.is_some(),
         })?;
         if let Some(b) = &basis {
             let shared: Shared = match b.metadata().map(|m| m.len()) {
@@ -129,7 +151,11 @@ impl Receiver {
             Job {
                 in_place,
                 copies: (in_place && delta).then(Vec::new),
-                writer: Writer::new(file, self.opts.sparse && !in_place, e.size),
+                // --append (not -verify) checks only the appended part, as rsync does.
+                writer: match append_from.filter(|_| self.opts.append == 1) {
+                    Some(off) => Writer::new(file, false, e.size).hashing_from(off),
+                    None => Writer::new(file, self.opts.sparse && !in_place, e.size),
+                },
                 temp,
                 target: path.to_path_buf(),
                 basis,
@@ -298,11 +324,27 @@ impl Receiver {
                     report::escape(&e.name)
                 ));
             }
-            if self.opts.verbose > 0 {
+            if self.opts.verbose > 0 || (job.in_place && self.opts.stdout_format_has_i()) {
                 self.conn.warning(&format!(
-                    "WARNING: {} failed verification -- update discarded (will try again).",
-                    report::escape(&e.name)
+                    "WARNING: {} failed verification -- update {} (will try again).",
+                    report::escape(&e.name),
+                    if job.in_place {
+                        "retained"
+                    } else {
+                        "discarded"
+                    }
                 ))?;
+            }
+            if self.opts.append > 0 {
+                // The retained first attempt already has its permissions (as rsync's does); the
+                // redo of an --append-verify file is itemized again (rsync's redo phase).
+                if self.meta.perms {
+                    let _ = std::fs::set_permissions(
+                        &job.target,
+                        std::os::unix::fs::PermissionsExt::from_mode(e.perms()),
+                    );
+                }
+                self.log_redo(idx, &e, &job.target);
             }
             let target = job.target.clone();
             return self.request(idx, &e, &target, Some(target.clone()), true);
@@ -322,7 +364,10 @@ impl Receiver {
         }
         drop(job.basis.take());
         crate::recon::unregister(&job.temp);
-        if !job.in_place {
+        if self.opts.delay_updates && !job.in_place {
+            let rel = self.rel_name(&e);
+            self.delay_update(&job.temp, &job.target, rel)?;
+        } else if !job.in_place {
             let rel = self.rel_name(&e);
             if let Err(err) = self.make_backup(&job.target, &rel, false) {
                 discard(&job);
@@ -333,8 +378,8 @@ impl Receiver {
                 ));
             }
         }
-        if job.in_place {
-            // Written in place: nothing to rename.
+        if job.in_place || self.opts.delay_updates {
+            // Written in place, or renamed at the end: nothing to rename now.
         } else if let Err(err) = std::fs::rename(&job.temp, &job.target) {
             let _ = std::fs::remove_file(&job.temp);
             return self.fail(format!(
@@ -346,7 +391,9 @@ impl Receiver {
         }
         crate::session::trace::point(|| format!("renamed {idx}"));
         self.xfr += 1;
-        if let Some(pp) = crate::recon::partial_path(&job.target) {
+        if let Some(pp) =
+            crate::recon::partial_path(&job.target).filter(|_| !self.opts.delay_updates)
+        {
             // The partial file served as basis; the partial dir goes when empty (rsync).
             if std::fs::remove_file(&pp).is_ok() {
                 if let Some(d) = pp.parent() {
@@ -416,6 +463,21 @@ impl Receiver {
         }
         self.stats.probe_bytes += hashes.iter().map(|h| 8 * h.len() as u64).sum::<u64>();
         self.conn.send(&Msg::Probed { idx, hashes })
+    }
+}
+
+impl Receiver {
+    /// The item line of a file sent again, itemized against what the first attempt left.
+    fn log_redo(&mut self, idx: u32, e: &Entry, target: &Path) {
+        let Ok(m) = std::fs::metadata(target) else {
+            return;
+        };
+        let (uid, gid) = self.want_ids(e);
+        let mode = meta::target_mode(e, Some(m.mode()), &self.meta);
+        let mut c = decide::attr_change(e, &m, &self.opts, uid, gid, mode);
+        c.transfer = true;
+        c.size = m.len() != e.size;
+        self.log_item(idx, e, &c, false, None);
     }
 }
 

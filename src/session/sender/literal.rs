@@ -97,6 +97,10 @@ impl Sender {
             Err(e) => return self.vanished(idx, path, e),
         };
         let before = stamp(&file);
+        // --append sends only what lies beyond the receiver's copy (no dedupe: the receiver
+        // extends its file in place).
+        let append = self.appends.remove(&idx).filter(|o| *o <= size);
+        let dedupe = dedupe && append.is_none();
         let mut mem: Option<Shared> = None;
         let mut known = None;
         if dedupe && (size <= PRELOAD || !haves.is_empty()) {
@@ -121,17 +125,31 @@ impl Sender {
             }
             mem = Some(m);
         }
-        let mut reader: Box<dyn Read + '_> = match &mem {
-            Some(m) => {
+        let mut h = blake3::Hasher::new();
+        let mut off = 0u64;
+        let mut reader: Box<dyn Read + '_> = match (&mem, append) {
+            (Some(m), _) => {
                 let b = (**m).as_ref();
                 Box::new(&b[..b.len().min(size as usize)])
             }
-            None => Box::new(Read::take(&file, size)),
+            (None, Some(from)) => {
+                // The digest covers the sent part, or with --append-verify the whole file
+                // (rsync's append_mode 1 and 2).
+                let skipped = if self.opts.append > 1 {
+                    std::io::copy(&mut Read::take(&file, from), &mut h).map(|_| ())
+                } else {
+                    std::io::Seek::seek(&mut &file, std::io::SeekFrom::Start(from)).map(|_| ())
+                };
+                if let Err(e) = skipped {
+                    return self.vanished(idx, path, e);
+                }
+                off = from;
+                Box::new(Read::take(&file, size - from))
+            }
+            (None, None) => Box::new(Read::take(&file, size)),
         };
         let mut planner = dedupe.then(|| self.planner(idx, PIECE));
         let mut open = None;
-        let mut h = blake3::Hasher::new();
-        let mut off = 0u64;
         loop {
             let mut buf = vec![0u8; PIECE];
             let mut n = 0;

@@ -1,0 +1,171 @@
+//! `-X`/`--xattrs` and `-A`/`--acls` (rsync xattrs.c, acls.c): extended attributes travel in the
+//! file list as (name, value) pairs and the receiver makes the destination's set equal to them.
+//!
+//! Which names take part follows rsync on Linux: `user.*` always; as root also `trusted.*` and
+//! `security.*`; `system.*` never as an xattr — the POSIX ACLs, which Linux exposes as
+//! `system.posix_acl_access` and `system.posix_acl_default`, travel only with `-A` (carried in
+//! the kernel's own portable encoding instead of rsync's ACL records; the receiver hands them back
+//! to the kernel, which also derives the mode's group bits from the mask). A file with no
+//! `system.posix_acl_access` has a minimal ACL, so an extended ACL on the receiver is removed.
+//! Names present on the receiver but not on the sender are removed, as rsync does.
+
+use super::cpath;
+use std::io;
+use std::path::Path;
+
+pub type Xattrs = Vec<(Vec<u8>, Vec<u8>)>;
+
+pub const ACL_ACCESS: &[u8] = b"system.posix_acl_access";
+pub const ACL_DEFAULT: &[u8] = b"system.posix_acl_default";
+
+/// Which attributes are copied.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Select {
+    pub xattrs: bool,
+    pub acls: bool,
+    pub root: bool,
+}
+
+impl Select {
+    pub fn any(&self) -> bool {
+        self.xattrs || self.acls
+    }
+    pub fn is_acl(name: &[u8]) -> bool {
+        name == ACL_ACCESS || name == ACL_DEFAULT
+    }
+    pub fn wants(&self, name: &[u8]) -> bool {
+        if Self::is_acl(name) {
+            return self.acls;
+        }
+        self.xattrs
+            && (name.starts_with(b"user.")
+                || (self.root && (name.starts_with(b"trusted.") || name.starts_with(b"security."))))
+    }
+}
+
+fn ret(r: isize) -> io::Result<usize> {
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r as usize)
+    }
+}
+
+fn unsupported(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::ENOTSUP) | Some(libc::ENODATA) | Some(libc::EPERM)
+    )
+}
+
+/// The selected attributes of `path` (not following a symlink), sorted by name.
+pub fn read(path: &Path, sel: Select) -> io::Result<Xattrs> {
+    let c = cpath(path)?;
+    let mut names = vec![0u8; 1024];
+    let len = loop {
+        let r = unsafe { libc::llistxattr(c.as_ptr(), names.as_mut_ptr().cast(), names.len()) };
+        match ret(r) {
+            Ok(n) => break n,
+            Err(e) if e.raw_os_error() == Some(libc::ERANGE) => {
+                let need = ret(unsafe { libc::llistxattr(c.as_ptr(), std::ptr::null_mut(), 0) })?;
+                names.resize(need.max(names.len() * 2), 0);
+            }
+            Err(e) if unsupported(&e) => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        }
+    };
+    let mut out = Vec::new();
+    for name in names[..len].split(|b| *b == 0).filter(|n| !n.is_empty()) {
+        if !sel.wants(name) {
+            continue;
+        }
+        let cn = std::ffi::CString::new(name).map_err(|_| io::Error::from_raw_os_error(22))?;
+        let mut val = vec![0u8; 256];
+        let got = loop {
+            let r = unsafe {
+                libc::lgetxattr(c.as_ptr(), cn.as_ptr(), val.as_mut_ptr().cast(), val.len())
+            };
+            match ret(r) {
+                Ok(n) => break Some(n),
+                Err(e) if e.raw_os_error() == Some(libc::ERANGE) => {
+                    let need = ret(unsafe {
+                        libc::lgetxattr(c.as_ptr(), cn.as_ptr(), std::ptr::null_mut(), 0)
+                    })?;
+                    val.resize(need.max(val.len() * 2), 0);
+                }
+                Err(e) if e.raw_os_error() == Some(libc::ENODATA) => break None,
+                Err(e) => return Err(e),
+            }
+        };
+        if let Some(n) = got {
+            val.truncate(n);
+            out.push((name.to_vec(), val));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// What differs between the wanted set and `path`'s: (xattrs, ACLs).
+pub fn differs(path: &Path, want: &[(Vec<u8>, Vec<u8>)], sel: Select) -> (bool, bool) {
+    let have = read(path, sel).unwrap_or_default();
+    let part = |acl: bool| {
+        let f = |v: &[(Vec<u8>, Vec<u8>)]| -> Xattrs {
+            v.iter()
+                .filter(|(n, _)| Select::is_acl(n) == acl && sel.wants(n))
+                .cloned()
+                .collect()
+        };
+        f(want) != f(&have)
+    };
+    (part(false), part(true))
+}
+
+/// Make `path`'s selected attributes equal to `want`.
+pub fn apply(path: &Path, want: &[(Vec<u8>, Vec<u8>)], sel: Select) -> io::Result<()> {
+    let have = read(path, sel)?;
+    let c = cpath(path)?;
+    for (name, val) in want.iter().filter(|(n, _)| sel.wants(n)) {
+        if have.iter().any(|(n, v)| n == name && v == val) {
+            continue;
+        }
+        let cn = std::ffi::CString::new(name.as_slice())
+            .map_err(|_| io::Error::from_raw_os_error(22))?;
+        let r =
+            unsafe { libc::lsetxattr(c.as_ptr(), cn.as_ptr(), val.as_ptr().cast(), val.len(), 0) };
+        ret(r as isize)?;
+    }
+    for (name, _) in &have {
+        if want.iter().any(|(n, _)| n == name) {
+            continue;
+        }
+        let cn = std::ffi::CString::new(name.as_slice())
+            .map_err(|_| io::Error::from_raw_os_error(22))?;
+        let r = unsafe { libc::lremovexattr(c.as_ptr(), cn.as_ptr()) };
+        if let Err(e) = ret(r as isize) {
+            if e.raw_os_error() != Some(libc::ENODATA) {
+                return Err(e);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The mode of `path` with its group bits taken from the owning-group entry of its extended
+/// access ACL (None without one): what rsync compares permissions against under `-A`.
+pub fn acl_mode(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    let sel = Select {
+        acls: true,
+        ..Default::default()
+    };
+    let x = read(path, sel).ok()?;
+    let acl = &x.iter().find(|(n, _)| n == ACL_ACCESS)?.1;
+    let group_obj = acl
+        .get(4..)?
+        .chunks_exact(8)
+        .find(|ent| u16::from_le_bytes([ent[0], ent[1]]) == 4)
+        .map(|ent| u16::from_le_bytes([ent[2], ent[3]]) as u32)?;
+    let mode = std::fs::symlink_metadata(path).ok()?.mode() & 0o7777;
+    Some((mode & !0o070) | (group_obj & 7) << 3)
+}

@@ -1,0 +1,70 @@
+//! `--copy-devices` and `--write-devices` against the installed rsync (needs root for mknod):
+//! devices sent as regular files with their contents, and data written into an existing device
+//! on the receiver instead of replacing it.
+
+use crate::util::*;
+use std::os::unix::fs::FileTypeExt;
+use std::path::Path;
+
+fn mknod(p: &Path, major: u32, minor: u32) {
+    let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
+    let dev = libc::makedev(major, minor);
+    assert_eq!(
+        unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR | 0o644, dev) },
+        0,
+        "mknod {p:?}"
+    );
+}
+
+fn device_tree(w: &Path) {
+    let (src, dst) = (w.join("src"), w.join("dst"));
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::create_dir_all(&dst).unwrap();
+    mknod(&src.join("null"), 1, 3);
+    mknod(&src.join("zero"), 1, 5);
+    std::fs::write(src.join("f"), b"data\n").unwrap();
+    mknod(&dst.join("f"), 1, 3);
+    let t = filetime::FileTime::from_unix_time(1_577_836_800, 0);
+    for p in ["src/null", "src/zero", "src/f", "dst/f", "src", "dst"] {
+        filetime::set_file_mtime(w.join(p), t).unwrap();
+    }
+}
+
+#[test]
+fn copy_devices_sends_contents() {
+    if !is_root() {
+        return;
+    }
+    let t = Twin::new(device_tree);
+    for (args, dst) in [
+        (&["-ai", "--copy-devices", "src/", "d1/"][..], "d1"),
+        (&["-aiD", "--copy-devices", "src/", "d2/"], "d2"),
+    ] {
+        t.same(args).p.expect(0, "copy-devices");
+        // rsync stamps copied devices with the time of the run: compare without times.
+        t.assert_trees(dst, Cmp::ALL.no_times());
+        assert!(std::fs::symlink_metadata(t.p.join(dst).join("null"))
+            .unwrap()
+            .is_file());
+    }
+}
+
+#[test]
+fn write_devices_writes_into_the_device() {
+    if !is_root() {
+        return;
+    }
+    let t = Twin::new(device_tree);
+    t.same(&["-ai", "--write-devices", "src/", "dst/"])
+        .p
+        .expect(0, "write-devices");
+    t.assert_trees("dst", Cmp::ALL.no_root());
+    let m = std::fs::symlink_metadata(t.p.join("dst/f")).unwrap();
+    assert!(m.file_type().is_char_device(), "the device stays");
+    // Without the option the device is replaced by the file.
+    t.same(&["-ai", "src/", "dst/"]);
+    t.assert_trees("dst", Cmp::ALL.no_root());
+    assert!(std::fs::symlink_metadata(t.p.join("dst/f"))
+        .unwrap()
+        .is_file());
+}

@@ -1,0 +1,119 @@
+//! `--chown`, `--usermap` and `--groupmap` against the installed rsync (rsync(1)): names, numeric
+//! ids, ranges and wildcards, first match wins, the implied `-o`/`-g`, unknown names and bad
+//! rules. Real ownership changes need root; the tests return early otherwise.
+
+use crate::util::*;
+use std::path::Path;
+
+fn owned_tree(w: &Path) {
+    let src = w.join("src");
+    std::fs::create_dir_all(src.join("sub")).unwrap();
+    for (name, uid, gid) in [
+        ("root_file", 0, 0),
+        ("numeric_only", 1234, 5678),
+        ("daemon_file", 1, 1),
+        ("sub/bin_file", 2, 4),
+    ] {
+        std::fs::write(src.join(name), name).unwrap();
+        std::os::unix::fs::lchown(src.join(name), Some(uid), Some(gid)).unwrap();
+    }
+    std::os::unix::fs::symlink("root_file", src.join("link")).unwrap();
+    // Fixed times everywhere, so runs without -t transfer again deterministically.
+    let t = filetime::FileTime::from_unix_time(1_600_000_000, 0);
+    for p in [
+        "src/root_file",
+        "src/numeric_only",
+        "src/daemon_file",
+        "src/sub/bin_file",
+        "src/link",
+        "src/sub",
+        "src",
+    ] {
+        filetime::set_symlink_file_times(w.join(p), t, t).unwrap();
+    }
+}
+
+#[test]
+fn maps_match_rsync() {
+    if !is_root() {
+        return;
+    }
+    let t = Twin::new(owned_tree);
+    for (i, opts) in [
+        &["-a", "--chown=nobody:nogroup"][..],
+        &["-r", "--chown=nobody:nogroup"],
+        &["-r", "--chown=bin"],
+        &["-rl", "--chown=:adm"],
+        &[
+            "-a",
+            "--usermap=1234:daemon,*:bin",
+            "--groupmap=5000-6000:sys,r*:adm",
+        ],
+        &["-a", "--numeric-ids", "--usermap=1234:daemon,r*:bin"],
+        &["-a", "--numeric-ids", "--usermap=*:bin"],
+        &["-a", "--usermap=roo?:2,0:3,daemon:77"],
+        &["-r", "--usermap=*:bin", "--groupmap=*:adm"],
+        &["-a", "--usermap=*:nosuchuser,1234:bin"],
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let dst = format!("dst{i}/");
+        let mut args = opts.to_vec();
+        args.extend(["-i", "src/", &dst]);
+        t.same(&args).p.expect(0, "map");
+        t.assert_trees(&dst, Cmp::ALL.no_root().no_times());
+        // A second run itemizes the owner/group changes a different map asks for.
+        let mut again = vec!["-ai", "--chown=bin:adm", "src/", &dst];
+        again.truncate(4);
+        t.same(&again);
+        t.assert_trees(&dst, Cmp::ALL.no_root().no_times());
+    }
+}
+
+#[test]
+fn bad_maps_and_conflicts_match_rsync() {
+    let t = Twin::new(|w| std::fs::create_dir_all(w.join("src")).unwrap());
+    for opts in [
+        &["--usermap=bin"][..],
+        &["--usermap=*:nosuchuser", "--groupmap=zz:nosuchgroup,1-:2"],
+        &["--chown=a:b", "--chown=c:d"],
+        &["--chown=:a", "--chown=:b"],
+        &["--usermap=a:b", "--chown=c"],
+        &["--groupmap=a:b", "--chown=:c"],
+        &["--chown=a", "--usermap=x:y"],
+        &["--groupmap=a:b", "--groupmap=c:d"],
+    ] {
+        let mut args = opts.to_vec();
+        args.extend(["-a", "src/", "dst/"]);
+        let pair = t.same(&args);
+        assert_ne!(pair.p.code, 0, "{opts:?}");
+        assert!(
+            !t.p.join("dst").exists(),
+            "{opts:?}: nothing may be written"
+        );
+    }
+}
+
+#[test]
+fn chown_over_ssh() {
+    if !is_root() {
+        return;
+    }
+    let s = crate::need_sshd!();
+    let t = Twin::new(owned_tree);
+    let w = s.wrapper.to_str().unwrap();
+    t.run_with(
+        &[
+            "-ai",
+            "--usermap=1234:daemon,*:bin",
+            "--chown=:adm",
+            "src/",
+            "127.0.0.1:{WS}/dst/",
+        ],
+        &["-e", w],
+        &["-e", w, "--rsync-path={BIN}"],
+    )
+    .assert_same("usermap push");
+    t.assert_trees("dst", Cmp::ALL.no_root());
+}

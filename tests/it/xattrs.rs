@@ -1,0 +1,232 @@
+//! `-X`, `-A` and `-U` against the installed rsync: extended attributes (user.* and, as root,
+//! trusted.*), POSIX ACLs (access and default, written as the kernel's system.posix_acl_* values),
+//! extraneous attributes removed, access times — same trees, attributes and item lines, locally
+//! and over the test sshd. Skipped where the filesystem of the temp dir has no xattr support.
+
+use crate::util::*;
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+fn set(p: &Path, name: &str, val: &[u8]) -> bool {
+    let c = CString::new(p.as_os_str().as_bytes()).unwrap();
+    let n = CString::new(name).unwrap();
+    unsafe { libc::lsetxattr(c.as_ptr(), n.as_ptr(), val.as_ptr().cast(), val.len(), 0) == 0 }
+}
+
+/// Every attribute of `p` (any namespace), sorted.
+fn all(p: &Path) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let c = CString::new(p.as_os_str().as_bytes()).unwrap();
+    let mut names = vec![0u8; 65536];
+    let n = unsafe { libc::llistxattr(c.as_ptr(), names.as_mut_ptr().cast(), names.len()) };
+    let mut out = Vec::new();
+    for name in names[..n.max(0) as usize]
+        .split(|b| *b == 0)
+        .filter(|n| !n.is_empty())
+    {
+        let cn = CString::new(name).unwrap();
+        let mut v = vec![0u8; 65536];
+        let k = unsafe { libc::lgetxattr(c.as_ptr(), cn.as_ptr(), v.as_mut_ptr().cast(), v.len()) };
+        v.truncate(k.max(0) as usize);
+        out.push((name.to_vec(), v));
+    }
+    out.sort();
+    out
+}
+
+/// A POSIX ACL in the kernel's xattr encoding: (tag, perm, id) entries.
+fn acl(entries: &[(u16, u16, u32)]) -> Vec<u8> {
+    let mut b = 2u32.to_le_bytes().to_vec();
+    for (tag, perm, id) in entries {
+        b.extend(tag.to_le_bytes());
+        b.extend(perm.to_le_bytes());
+        b.extend(id.to_le_bytes());
+    }
+    b
+}
+
+const U: u32 = u32::MAX;
+
+fn supported() -> bool {
+    let d = tempfile::tempdir().unwrap();
+    let f = d.path().join("probe");
+    std::fs::write(&f, b"").unwrap();
+    set(&f, "user.probe", b"1")
+}
+
+fn xattr_tree(w: &Path) {
+    let (src, dst) = (w.join("src"), w.join("dst"));
+    std::fs::create_dir_all(src.join("d")).unwrap();
+    std::fs::create_dir_all(dst.join("d")).unwrap();
+    for f in ["a", "b", "d/c", "plain"] {
+        std::fs::write(src.join(f), f).unwrap();
+    }
+    std::os::unix::fs::symlink("a", src.join("l")).unwrap();
+    assert!(set(&src.join("a"), "user.one", b"1"));
+    assert!(set(&src.join("a"), "user.two", b"\0\xff"));
+    if is_root() {
+        assert!(set(&src.join("a"), "trusted.t", b"tt"));
+    }
+    assert!(set(&src.join("d"), "user.dir", b"dd"));
+    let access = acl(&[(1, 6, U), (2, 4, 1), (4, 4, U), (0x10, 6, U), (0x20, 4, U)]);
+    let default = acl(&[(1, 7, U), (2, 5, 2), (4, 5, U), (0x10, 7, U), (0x20, 5, U)]);
+    assert!(set(&src.join("b"), "system.posix_acl_access", &access));
+    assert!(set(&src.join("d"), "system.posix_acl_default", &default));
+    // The destination holds older copies: one with an attribute the source lacks, one with an
+    // extended ACL the source lacks.
+    for f in ["a", "b", "plain"] {
+        std::fs::write(dst.join(f), f).unwrap();
+    }
+    assert!(set(&dst.join("a"), "user.extra", b"x"));
+    assert!(set(&dst.join("plain"), "system.posix_acl_access", &access));
+    let t = filetime::FileTime::from_unix_time(1_000_000_000, 0);
+    for p in [
+        "src/a",
+        "src/b",
+        "src/d/c",
+        "src/plain",
+        "src/d",
+        "src",
+        "dst/a",
+        "dst/b",
+    ] {
+        filetime::set_file_times(w.join(p), t, t).unwrap();
+    }
+    for p in ["dst/plain", "dst/d", "src/l"] {
+        filetime::set_symlink_file_times(w.join(p), t, t).unwrap();
+    }
+    std::fs::set_permissions(
+        dst.join("b"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o664),
+    )
+    .unwrap();
+}
+
+fn assert_same_attrs(t: &Twin, rel: &str) {
+    let mut stack = vec![String::new()];
+    while let Some(d) = stack.pop() {
+        for ent in std::fs::read_dir(t.r.join(rel).join(&d)).unwrap() {
+            let name = format!("{d}{}", ent.unwrap().file_name().to_string_lossy());
+            let (a, b) = (t.r.join(rel).join(&name), t.p.join(rel).join(&name));
+            assert_eq!(all(&a), all(&b), "attributes of {name}");
+            if a.is_dir() && !a.is_symlink() {
+                stack.push(format!("{name}/"));
+            }
+        }
+    }
+}
+
+#[test]
+fn xattrs_and_acls_match_rsync() {
+    if !supported() {
+        return;
+    }
+    let t = Twin::new(xattr_tree);
+    t.same(&["-aiX", "src/", "dst/"]).p.expect(0, "-X");
+    t.assert_trees("dst", Cmp::ALL);
+    assert_same_attrs(&t, "dst");
+    assert_eq!(
+        all(&t.p.join("dst/a"))
+            .iter()
+            .filter(|(n, _)| n.starts_with(b"user."))
+            .count(),
+        2,
+        "user.extra is removed"
+    );
+    t.same(&["-aiXA", "src/", "dst/"]).p.expect(0, "-XA");
+    t.assert_trees("dst", Cmp::ALL);
+    assert_same_attrs(&t, "dst");
+    // Nothing left to do.
+    assert!(t.same(&["-aiXA", "src/", "dst/"]).p.stdout.is_empty());
+    // -A alone, into a new tree: implies -p, copies no plain xattrs.
+    t.same(&["-rtiA", "src/", "new/"]);
+    t.assert_trees("new", Cmp::ALL.no_root());
+    assert_same_attrs(&t, "new");
+}
+
+#[test]
+fn xattrs_over_ssh() {
+    if !supported() {
+        return;
+    }
+    let s = crate::need_sshd!();
+    let t = Twin::new(xattr_tree);
+    let w = s.wrapper.to_str().unwrap();
+    t.run_with(
+        &["-aiXA", "src/", "127.0.0.1:{WS}/dst/"],
+        &["-e", w],
+        &["-e", w, "--rsync-path={BIN}"],
+    )
+    .assert_same("-XA push");
+    t.assert_trees("dst", Cmp::ALL);
+    assert_same_attrs(&t, "dst");
+}
+
+#[test]
+fn atimes_match_rsync() {
+    let t = Twin::new(|w| {
+        let src = w.join("src");
+        std::fs::create_dir_all(src.join("d")).unwrap();
+        std::fs::write(src.join("a"), b"a").unwrap();
+        std::fs::write(src.join("d/b"), b"b").unwrap();
+        std::os::unix::fs::symlink("a", src.join("l")).unwrap();
+        let m = filetime::FileTime::from_unix_time(1_262_304_000, 0);
+        let a = filetime::FileTime::from_unix_time(978_307_200, 5);
+        for p in ["a", "d/b", "d", "l", ""] {
+            filetime::set_symlink_file_times(src.join(p), a, m).unwrap();
+        }
+    });
+    let atimes = |w: &Path| -> Vec<(String, i64, i64)> {
+        ["a", "d/b"]
+            .iter()
+            .map(|p| {
+                let m = std::fs::symlink_metadata(w.join("dst").join(p)).unwrap();
+                use std::os::unix::fs::MetadataExt;
+                (p.to_string(), m.atime(), m.atime_nsec())
+            })
+            .collect()
+    };
+    t.same(&["-aiU", "src/", "dst/"]).p.expect(0, "-U");
+    // Before anything reads the copies (reading moves an old atime forward).
+    assert_eq!(atimes(&t.r), atimes(&t.p));
+    assert_eq!(atimes(&t.p)[0].1, 978_307_200);
+    t.assert_trees("dst", Cmp::ALL);
+    let later = filetime::FileTime::from_unix_time(1_041_379_200, 0);
+    // Reads since the first run moved the other atimes: make them agree again.
+    let a0 = filetime::FileTime::from_unix_time(978_307_200, 0);
+    for w in [&t.r, &t.p] {
+        filetime::set_file_atime(w.join("src/a"), later).unwrap();
+        for p in ["src/d/b", "dst/d/b", "dst/a"] {
+            filetime::set_file_atime(w.join(p), a0).unwrap();
+        }
+    }
+    t.same(&["-aiU", "src/", "dst/"]);
+    assert_eq!(atimes(&t.r), atimes(&t.p));
+    assert_eq!(atimes(&t.p)[0].1, 1_041_379_200);
+}
+
+#[test]
+fn link_dest_does_not_link_files_whose_xattrs_differ() {
+    if !supported() {
+        return;
+    }
+    let t = Twin::new(|w| {
+        std::fs::create_dir_all(w.join("src")).unwrap();
+        std::fs::create_dir_all(w.join("old")).unwrap();
+        for f in ["a", "b"] {
+            std::fs::write(w.join("src").join(f), f).unwrap();
+            std::fs::write(w.join("old").join(f), f).unwrap();
+        }
+        assert!(set(&w.join("src/a"), "user.x", b"1"));
+        let t = filetime::FileTime::from_unix_time(1_600_000_000, 0);
+        for p in ["src/a", "src/b", "old/a", "old/b", "src", "old"] {
+            filetime::set_file_mtime(w.join(p), t).unwrap();
+        }
+    });
+    t.same(&["-aiX", "--link-dest=../old", "src/", "new/"]);
+    t.assert_trees("new", Cmp::ALL.no_root());
+    assert_same_attrs(&t, "new");
+    use std::os::unix::fs::MetadataExt;
+    let nlink = |f: &str| std::fs::metadata(t.p.join("new").join(f)).unwrap().nlink();
+    assert_eq!((nlink("a"), nlink("b")), (1, 2));
+}
