@@ -131,3 +131,46 @@ fn over_ssh() {
     )
     .assert_same("remote list");
 }
+
+/// `parasync -av src/ dst/ | head -1`: rsync keeps going when its stdout is closed (SIGPIPE is
+/// ignored, write errors on the output are dropped) and exits 0 with the transfer complete; so
+/// does parasync, for item lines, the summary and `--list-only` rows alike.
+#[test]
+fn closed_stdout_is_not_an_error() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    // Well over a pipe buffer (64 KiB) of item lines.
+    for i in 0..3000 {
+        let name = format!("a-fairly-long-file-name-to-fill-the-pipe-{i:05}");
+        std::fs::write(src.join(name), b"x").unwrap();
+    }
+    for args in [
+        &["-av", "--stats", "src/", "dst/"][..],
+        &["--list-only", "-r", "src/"],
+    ] {
+        let mut child = Command::new(bin())
+            .args(args)
+            .current_dir(tmp.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        // The reader is gone now (as `head -1` exits).
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+        assert!(err.is_empty(), "{args:?}: {err}");
+        assert!(!first.is_empty(), "{args:?}");
+    }
+    assert_eq!(
+        std::fs::read_dir(tmp.path().join("dst")).unwrap().count(),
+        3000
+    );
+}
