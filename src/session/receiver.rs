@@ -71,10 +71,11 @@ pub struct Receiver {
     jobs: HashMap<u32, Job>,
     /// Output lines in flist order; a line may wait for its file's data to start (progress mode).
     lines: VecDeque<(Option<u32>, String)>,
-    /// Where messages of rsync's generator (deletions, make-room failures, skipped types) enter
-    /// `lines`: rsync prints them ahead of the item lines its sender logs for the same directory,
-    /// but after those of earlier directories.
+    /// `lines[..gen_at]` are released; messages of rsync's generator (deletions, skip notes)
+    /// enter there, ahead of the held item lines (see `output`).
     gen_at: usize,
+    /// List entries generated since the held lines were last released.
+    held_entries: usize,
     /// The top-level "." already itemized with the operands (not again when its contents come).
     dot_done: Option<u32>,
     /// Names of the top-level entries (operands), kept by deletions in ".".
@@ -106,6 +107,8 @@ pub struct Receiver {
     io_error_announced: bool,
     /// Deleting extraneous files (may be deferred for dedupe), not making room for a new item.
     in_extraneous: bool,
+    /// `--delete-before`: directories whose extraneous entries wait for the late unlink.
+    emptied_dirs: std::collections::HashSet<PathBuf>,
     /// `--info=progress2`: bytes of files done, when the last line went out, transfer start.
     p2_bytes: u64,
     p2_last: Option<Instant>,
@@ -174,6 +177,7 @@ impl Receiver {
             jobs: HashMap::new(),
             lines: VecDeque::new(),
             gen_at: 0,
+            held_entries: 0,
             dot_done: None,
             top_names: Vec::new(),
             started_files: Default::default(),
@@ -199,6 +203,7 @@ impl Receiver {
             late_deletes: Vec::new(),
             io_error_announced: false,
             in_extraneous: false,
+            emptied_dirs: Default::default(),
             p2_bytes: 0,
             p2_last: None,
             p2_start: Instant::now(),
@@ -245,6 +250,8 @@ impl Receiver {
                                 _ => {}
                             }
                         }
+                        self.release_all();
+                        self.flush_lines()?;
                     }
                 }
                 Msg::Segment { parent, entries } => {
@@ -259,6 +266,8 @@ impl Receiver {
                     if matches!(self.root, Root::Unresolved) {
                         self.resolve_root(u32::MAX, &[])?;
                     }
+                    self.release_all();
+                    self.flush_lines()?;
                 }
                 Msg::Engine { idx, data } => self.on_engine(idx, &data)?,
                 Msg::Ops { idx, ops } => self.on_ops(idx, ops)?,
@@ -269,7 +278,7 @@ impl Receiver {
                     if let Some(job) = self.jobs.remove(&idx) {
                         discard(&job);
                     }
-                    self.lines.retain(|(w, _)| *w != Some(idx));
+                    self.drop_lines_of(idx);
                     self.started_files.insert(idx);
                     self.flush_lines()?;
                 }
@@ -459,12 +468,6 @@ impl Receiver {
     }
 
     fn on_segment(&mut self, parent: u32, base: u32, entries: &[Entry]) -> Result<()> {
-        // The lines held back for "." (see below) belong to the same directory as its contents.
-        self.gen_at = if self.dot_done == Some(parent) {
-            0
-        } else {
-            self.lines.len()
-        };
         if parent != u32::MAX {
             let pe = self.flist.get(parent as usize).cloned().ok_or_else(|| {
                 Error::protocol("protocol error: segment for an unknown directory")
@@ -499,11 +502,7 @@ impl Receiver {
             }
             self.process(base + i as u32, e)?;
         }
-        if parent == u32::MAX && self.dot_done.is_some() {
-            // rsync deletes in "." before naming the operands; hold the lines until "."'s
-            // contents (and its deletions) arrive.
-            return Ok(());
-        }
+        self.generated(entries.len());
         self.flush_lines()
     }
 
@@ -529,7 +528,7 @@ impl Receiver {
     }
 
     fn finish_up(&mut self) -> Result<()> {
-        self.gen_at = self.lines.len();
+        self.release_all();
         if self.p2_last.is_some() {
             self.progress2(None, true)?;
         }

@@ -101,7 +101,7 @@ impl Receiver {
                 self.filters.protected(&rel, is_dir)
             };
             if let Some(note) = self.filters.take_note() {
-                self.push_line(None, note);
+                self.gen_line(note);
             }
             let key = crate::flist::walk::sort_key(&name, is_dir);
             v.push((is_dir, key, name, protected));
@@ -130,9 +130,9 @@ impl Receiver {
             if kept {
                 let msg = format!("cannot delete non-empty directory: {}", report::escape(rel));
                 if how == Del::Nested {
-                    self.push_line(None, msg.clone());
+                    self.gen_line(msg.clone());
                 }
-                self.push_line(None, msg);
+                self.gen_line(msg);
                 return Ok(false);
             }
         }
@@ -207,6 +207,13 @@ impl Receiver {
         {
             // Dedupe may still copy from it (a moved file): unlink at the end of the run.
             self.late_deletes.push((p.to_path_buf(), m.is_dir()));
+            if self.opts.delete_when == DeleteWhen::Before && how == Del::Top {
+                // rsync has deleted it before itemizing the directory, whose mtime then
+                // differs (`.d..t......`); the late unlink must look the same.
+                if let Some(parent) = p.parent() {
+                    self.emptied_dirs.insert(parent.to_path_buf());
+                }
+            }
         } else if !self.opts.dry_run {
             let r = if m.is_dir() {
                 std::fs::remove_dir(p)
@@ -247,12 +254,15 @@ impl Receiver {
             };
             kids.entry(parent).or_default().push(e.clone());
         }
-        let dirs: Vec<Entry> = self
+        let mut dirs: Vec<Entry> = self
             .flist
             .iter()
             .filter(|e| e.is_dir() && e.flags & F_TOP_DIR != 0)
             .cloned()
             .collect();
+        // rsync walks the directories depth first, each one's subdirectories in name order
+        // (its sorted file list): a, a/b, a/b/c, m — not in the order they were listed.
+        dirs.sort_by(|a, b| dir_order(&a.name).cmp(&dir_order(&b.name)));
         for d in dirs {
             let k = kids.remove(&d.name).unwrap_or_default();
             self.delete_extraneous(&d, &k)?;
@@ -270,4 +280,12 @@ pub(super) enum Del {
     Nested,
     /// A directory in the way of a new non-directory.
     MakeWay,
+}
+
+/// Sort key giving rsync's depth-first directory order: "." first, then by path components.
+fn dir_order(name: &[u8]) -> Vec<&[u8]> {
+    if name == b"." {
+        return Vec::new();
+    }
+    name.split(|b| *b == b'/').collect()
 }

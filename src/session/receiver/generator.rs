@@ -45,7 +45,7 @@ impl Receiver {
             if let Some(m) = &old {
                 if !(e.is_dir() && m.is_dir()) {
                     if self.opts.info.skip > 0 || self.opts.verbose > 1 {
-                        self.push_line(None, format!("{} exists", report::escape(&e.name)));
+                        self.gen_line(format!("{} exists", report::escape(&e.name)));
                     }
                     return Ok(());
                 }
@@ -60,7 +60,7 @@ impl Receiver {
             if e.is_dir() && !parent_missing && (self.opts.info.skip > 0 || self.opts.verbose > 1) {
                 let line =
                     decide::skip_line(&report::escape(&e.name), "not creating new directory");
-                self.push_line(None, line);
+                self.gen_line(line);
             }
             if e.is_dir() || parent_missing {
                 return Ok(());
@@ -168,7 +168,19 @@ impl Receiver {
                     },
                 }
             }
-            Some(m) => decide::attr_change(e, m, &self.opts, uid, gid, mode),
+            Some(m) => {
+                let mut c = decide::attr_change(e, m, &self.opts, uid, gid, mode);
+                if self.emptied_dirs.contains(path) && self.opts.times && !self.opts.omit_dir_times
+                {
+                    // The deletion (still to come) gives the directory the current time.
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .unwrap_or_default();
+                    let now = (now.as_secs() as i64, now.subsec_nanos());
+                    c.time = !crate::decide::same_time((e.mtime, e.mtime_ns), now, 0);
+                }
+                c
+            }
         };
         self.log_item(idx, e, &change, false, None);
         if !self.opts.dry_run {
@@ -404,7 +416,7 @@ impl Receiver {
             let m = old.as_ref().unwrap();
             let change = decide::attr_change(e, m, &self.opts, uid, gid, mode);
             if self.opts.info.name >= 2 && !change.significant() && self.opts.out_format.is_none() {
-                self.push_line(None, format!("{} is uptodate", report::escape(&e.name)));
+                self.gen_line(format!("{} is uptodate", report::escape(&e.name)));
             }
             self.log_item(idx, e, &change, false, None);
             if !self.opts.dry_run && change.significant() {
@@ -430,7 +442,7 @@ impl Receiver {
         }
         if let Some(reason) = decide::skip_reason(e, old.as_ref(), &self.opts) {
             if self.opts.info.skip > 0 || self.opts.verbose > 1 {
-                self.push_line(None, decide::skip_line(&report::escape(&e.name), reason));
+                self.gen_line(decide::skip_line(&report::escape(&e.name), reason));
             }
             return Ok(());
         }

@@ -1,29 +1,86 @@
 //! What the receiver prints: item lines (`-v`, `-i`, `--out-format`), the `--log-file` item
-//! lines, `--info=progress2`. Lines are queued in file-list order and released when the item's
-//! data starts (rsync prints a file's name when its transfer begins).
+//! lines, `--info=progress2`.
+//!
+//! The order of the lines follows rsync's two output paths. rsync's generator sends item lines
+//! (itemized items, and the names of transferred files, which its sender prints when the file's
+//! data starts) through the buffered data stream, but its messages — `deleting x`, `x is
+//! uptodate`, `x exists`, skip notes — go out at once as out-of-band messages. The data stream is
+//! flushed only when the generator waits for more of the file list (about every
+//! [`LOOKAHEAD`] entries) or reaches the end of the list, so in a small transfer every
+//! message comes before every item line, and in a large one they interleave per batch.
+//! Here item lines are *held* ([`Receiver::push_line`]) and messages enter at the end of the
+//! *released* lines ([`Receiver::gen_line`]); lines are released at the end of the file list,
+//! every [`LOOKAHEAD`] entries, and up to a file's line when its data starts.
 
 use super::*;
 
+/// rsync's generator keeps this many file-list entries ahead (MIN_FILECNT_LOOKAHEAD) and flushes
+/// its item lines when it has to wait for more.
+pub(super) const LOOKAHEAD: usize = 1000;
+
 impl Receiver {
+    /// A generator message: out before the held item lines.
     pub(super) fn gen_line(&mut self, s: String) {
         let at = self.gen_at.min(self.lines.len());
         self.lines.insert(at, (None, s));
         self.gen_at = at + 1;
     }
 
+    /// An item line (or a line that follows one), held until released; with `wait`, it also
+    /// waits for that file's data to start.
     pub(super) fn push_line(&mut self, wait: Option<u32>, s: String) {
         self.lines.push_back((wait, s));
     }
 
+    /// Release every held line (end of the file list, end of the run).
+    pub(super) fn release_all(&mut self) {
+        self.gen_at = self.lines.len();
+        self.held_entries = 0;
+    }
+
+    /// The file's data started: rsync had flushed its request, and everything before it.
+    pub(super) fn release_file(&mut self, idx: u32) {
+        if let Some(p) = self.lines.iter().position(|(w, _)| *w == Some(idx)) {
+            self.gen_at = self.gen_at.max(p + 1);
+        }
+    }
+
+    /// Count list entries generated; release the held lines every [`LOOKAHEAD`] entries.
+    pub(super) fn generated(&mut self, n: usize) {
+        self.held_entries += n;
+        if self.held_entries >= LOOKAHEAD {
+            self.release_all();
+        }
+    }
+
+    /// Drop the lines that wait for `idx` (its sender failed: rsync names it by its error only).
+    pub(super) fn drop_lines_of(&mut self, idx: u32) {
+        let mut i = 0;
+        while i < self.lines.len() {
+            if self.lines[i].0 == Some(idx) {
+                self.lines.remove(i);
+                if i < self.gen_at {
+                    self.gen_at -= 1;
+                }
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// Print the released lines, stopping at one whose file has not started.
     pub(super) fn flush_lines(&mut self) -> Result<()> {
-        while let Some((wait, _)) = self.lines.front() {
+        while self.gen_at > 0 {
+            let Some((wait, _)) = self.lines.front() else {
+                break;
+            };
             if let Some(i) = wait {
                 if !self.started_files.contains(i) {
                     break;
                 }
             }
             let (_, s) = self.lines.pop_front().unwrap();
-            self.gen_at = self.gen_at.saturating_sub(1);
+            self.gen_at -= 1;
             self.conn.info(&s)?;
         }
         Ok(())

@@ -165,6 +165,7 @@ impl Receiver {
 
     pub(super) fn on_ops(&mut self, idx: u32, ops: Vec<engine::Op>) -> Result<()> {
         if self.started_files.insert(idx) {
+            self.release_file(idx);
             self.flush_lines()?;
         }
         let Some(job) = self.jobs.get_mut(&idx) else {
@@ -244,6 +245,7 @@ impl Receiver {
             ));
         };
         if self.started_files.insert(idx) {
+            self.release_file(idx);
             self.flush_lines()?;
         }
         let e = self.flist[idx as usize].clone();
