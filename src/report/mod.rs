@@ -334,6 +334,30 @@ pub fn list_row(e: &crate::flist::Entry, h: u8) -> String {
     line
 }
 
+/// Write transfer output to stdout. A closed stdout (`parasync -av src/ dst/ | head -1`) does not
+/// stop the transfer: rsync ignores SIGPIPE and write errors on its output and still exits 0.
+pub fn out(s: &str) {
+    use std::io::Write;
+    let mut o = std::io::stdout().lock();
+    let _ = o.write_all(s.as_bytes());
+    let _ = o.flush();
+}
+
+/// Write `--help`/`--version` text. rsync prints those before it installs its signal handlers,
+/// so a closed pipe kills it with SIGPIPE (exit status 141 in a shell); parasync does the same.
+pub fn out_or_die(s: &str) {
+    use std::io::Write;
+    let mut o = std::io::stdout().lock();
+    let r = o.write_all(s.as_bytes()).and_then(|_| o.flush());
+    if r.is_err_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) {
+        // SAFETY: restoring the default action and raising a signal on ourselves.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+            libc::raise(libc::SIGPIPE);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -366,29 +390,5 @@ mod tests {
         assert_eq!(perm_string(0o40755), "drwxr-xr-x");
         assert_eq!(perm_string(0o104755), "-rwsr-xr-x");
         assert_eq!(perm_string(0o41777), "drwxrwxrwt");
-    }
-}
-
-/// Write transfer output to stdout. A closed stdout (`parasync -av src/ dst/ | head -1`) does not
-/// stop the transfer: rsync ignores SIGPIPE and write errors on its output and still exits 0.
-pub fn out(s: &str) {
-    use std::io::Write;
-    let mut o = std::io::stdout().lock();
-    let _ = o.write_all(s.as_bytes());
-    let _ = o.flush();
-}
-
-/// Write `--help`/`--version` text. rsync prints those before it installs its signal handlers,
-/// so a closed pipe kills it with SIGPIPE (exit status 141 in a shell); parasync does the same.
-pub fn out_or_die(s: &str) {
-    use std::io::Write;
-    let mut o = std::io::stdout().lock();
-    let r = o.write_all(s.as_bytes()).and_then(|_| o.flush());
-    if r.is_err_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) {
-        // SAFETY: restoring the default action and raising a signal on ourselves.
-        unsafe {
-            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-            libc::raise(libc::SIGPIPE);
-        }
     }
 }
