@@ -503,6 +503,10 @@ impl Receiver {
             self.process(base + i as u32, e)?;
         }
         self.generated(entries.len());
+        // The first list is done (the top directory's contents, or the operands without one).
+        if self.dot_done.map_or(parent == u32::MAX, |d| d == parent) {
+            self.release_all();
+        }
         self.flush_lines()
     }
 

@@ -17,6 +17,7 @@ mod latency;
 mod local;
 mod mask;
 mod output;
+mod output_order;
 mod partial;
 mod perms;
 mod progress;

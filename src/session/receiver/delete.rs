@@ -128,21 +128,19 @@ impl Receiver {
                 kept |= !self.delete_tree(&p.join(OsStr::from_bytes(&k)), &r, Del::Nested)?;
             }
             if kept {
+                // rsync (delete.c): the contents failed ("cannot delete non-empty directory");
+                // a nested directory is then still tried itself — stopped by --max-delete
+                // (counted as skipped) or failing with the same message again.
                 let msg = format!("cannot delete non-empty directory: {}", report::escape(rel));
-                if how == Del::Nested {
-                    self.gen_line(msg.clone());
+                self.gen_line(msg.clone());
+                if how == Del::Nested && !self.at_delete_limit() {
+                    self.gen_line(msg);
                 }
-                self.gen_line(msg);
                 return Ok(false);
             }
         }
-        if let Some(max) = self.opts.max_delete {
-            if self.deletes_done as i64 >= max {
-                self.del_limit_hit = true;
-                self.problems.del_limit = true;
-                self.del_skipped += 1;
-                return Ok(false);
-            }
+        if self.at_delete_limit() {
+            return Ok(false);
         }
         let shown = if m.is_dir() {
             format!("{}/", report::escape(rel))
@@ -236,6 +234,20 @@ impl Receiver {
             self.stats.deleted[type_slot_meta(&m)] += 1;
         }
         Ok(true)
+    }
+
+    /// `--max-delete` reached: the deletion is skipped (and counted).
+    fn at_delete_limit(&mut self) -> bool {
+        let Some(max) = self.opts.max_delete else {
+            return false;
+        };
+        if (self.deletes_done as i64) < max {
+            return false;
+        }
+        self.del_limit_hit = true;
+        self.problems.del_limit = true;
+        self.del_skipped += 1;
+        true
     }
 
     pub(super) fn delete_all_top_dirs(&mut self) -> Result<()> {

@@ -5,12 +5,14 @@
 //! (itemized items, and the names of transferred files, which its sender prints when the file's
 //! data starts) through the buffered data stream, but its messages — `deleting x`, `x is
 //! uptodate`, `x exists`, skip notes — go out at once as out-of-band messages. The data stream is
-//! flushed only when the generator waits for more of the file list (about every
-//! [`LOOKAHEAD`] entries) or reaches the end of the list, so in a small transfer every
-//! message comes before every item line, and in a large one they interleave per batch.
+//! flushed only when the generator waits for more of the file list: usually once after the
+//! first directory (the sender is still sending the next lists), then about every
+//! [`LOOKAHEAD`] entries, and at the end of the list. So in a small transfer the top directory's
+//! item lines come first, then every later message, then the remaining item lines.
 //! Here item lines are *held* ([`Receiver::push_line`]) and messages enter at the end of the
-//! *released* lines ([`Receiver::gen_line`]); lines are released at the end of the file list,
-//! every [`LOOKAHEAD`] entries, and up to a file's line when its data starts.
+//! *released* lines ([`Receiver::gen_line`]); lines are released after the top directory's
+//! contents, at the end of the file list, every [`LOOKAHEAD`] entries, and up to a file's line
+//! when its data starts.
 
 use super::*;
 
@@ -104,7 +106,9 @@ impl Receiver {
         // Without %i rsync (sender.c maybe_log_item) names only transfers, new items, local
         // changes (symlink retargeted, …) and directories with any change; a file whose only
         // change is its attributes stays silent.
-        let named = c.significant() && (c.transfer || c.new || c.local || c.hlink || e.is_dir());
+        // With -vv (name level 2) an attribute change is named too.
+        let named = c.significant()
+            && (c.transfer || c.new || c.local || c.hlink || e.is_dir() || self.opts.info.name > 1);
         let show = match &self.opts.out_format {
             Some(f) if f.contains("%i") => c.significant() || self.opts.itemize_unchanged(),
             Some(_) => named,

@@ -1,0 +1,103 @@
+//! Where lines land, compared with rsync (rsync-cli.md §4.2, §4.5, §1.3.7): deletions in nested
+//! directories for every `--delete-*` timing, generator messages (`is uptodate`, `exists`) among
+//! the item lines, and `-H` groups (which link is sent, when `a => b` lines appear).
+//!
+//! rsync's order is partly a race between its generator's out-of-band messages and its buffered
+//! item lines; in small transfers the usual outcome is every message first. A case passes when
+//! parasync's output equals one of a few rsync runs on fresh copies of the same input.
+
+use crate::util::*;
+use std::path::Path;
+
+/// rsync runs tried before parasync's output is declared different from all of them.
+const TRIES: usize = 12;
+
+/// Run `args` with parasync once and with rsync until one run's masked output (and exit code)
+/// equals parasync's; `setup` builds the workspace.
+fn same_as_an_rsync_run(setup: fn(&Path), args: &[&str]) -> Twin {
+    let t = Twin::new(setup);
+    let pair = t.run(args);
+    let p = (pair.p.code, mask(&pair.p.stdout), mask(&pair.p.stderr));
+    let mut seen = Vec::new();
+    let mut r = pair.r;
+    for _ in 0..TRIES {
+        if (r.code, mask(&r.stdout), mask(&r.stderr)) == p {
+            return t;
+        }
+        seen.push(r.to_string());
+        let again = Twin::new(setup);
+        r = run(RSYNC, args, &again.r);
+    }
+    panic!(
+        "{args:?}: no rsync run printed what parasync printed\nparasync:\n{}\nrsync runs:\n{}",
+        pair.p,
+        seen.join("\n----\n")
+    );
+}
+
+/// A nested tree and a destination with extraneous files at every level, an extraneous
+/// directory tree, and new/changed/perms-only/symlink items next to them.
+fn nested(w: &Path) {
+    let mut s = Tree::new(&w.join("src"));
+    for f in ["f1", "a/f2", "a/b/f3", "a/b/c/f4", "x/f5", "x/y/f6", "m/f7"] {
+        s.file(f, f.as_bytes());
+    }
+    s.finish();
+    copy_tree(&w.join("src"), &w.join("dst"));
+    let mut d = Tree::new(&w.join("dst"));
+    for f in ["g0", "a/g1", "a/b/g2", "a/b/c/g3", "x/y/g4", "m/g5"] {
+        d.file(f, b"extraneous");
+    }
+    d.file("a/gone/deep/q", b"1").file("zz/r", b"2");
+    d.finish();
+    let mut s = Tree::new(&w.join("src"));
+    s.file("a/b/new", b"new")
+        .file("x/newx", b"new")
+        .file("a/f2", b"changed content")
+        .mode("f1", 0o600)
+        .mode("a/b", 0o700)
+        .symlink("sl", "f1")
+        .symlink("a/b/sl2", "f2");
+    s.finish();
+    // Directory times equal on both sides, so only what the run does shows up.
+    let mut d = Tree::new(&w.join("dst"));
+    d.finish();
+}
+
+#[test]
+fn deletions_in_nested_directories() {
+    for when in [
+        "--delete",
+        "--delete-before",
+        "--delete-during",
+        "--delete-delay",
+        "--delete-after",
+    ] {
+        for fmt in [&["-i"][..], &["-v"], &["-ii"], &["--out-format=%o %n"]] {
+            for dry in [false, true] {
+                let mut a = vec!["-a", when];
+                a.extend_from_slice(fmt);
+                if dry {
+                    a.push("-n");
+                }
+                a.extend_from_slice(&["src/", "dst/"]);
+                let t = same_as_an_rsync_run(nested, &a);
+                if !dry {
+                    t.assert_trees("dst", Cmp::ALL);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn generator_messages_among_items() {
+    // `-vv` adds "x is uptodate"; --ignore-existing adds "x exists"; both are rsync generator
+    // messages, printed ahead of the item lines still held in its data stream.
+    same_as_an_rsync_run(nested, &["-avv", "src/", "dst/"]);
+    same_as_an_rsync_run(nested, &["-ai", "-vv", "--ignore-existing", "src/", "dst/"]);
+    same_as_an_rsync_run(
+        nested,
+        &["-aii", "--delete", "--max-delete=3", "src/", "dst/"],
+    );
+}
