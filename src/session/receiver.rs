@@ -30,6 +30,7 @@ mod altdest;
 mod backup;
 mod delete;
 mod generator;
+mod hlink;
 mod inplace;
 mod missing;
 mod output;
@@ -83,8 +84,8 @@ pub struct Receiver {
     started_files: std::collections::HashSet<u32>,
     /// Directories to finish at the end: (path, flist index, intended mode).
     dir_times: Vec<(PathBuf, u32, u32)>,
-    hardlinks: Vec<(u32, u64)>,
-    hl_first: HashMap<u64, u32>,
+    /// `-H` groups: leaders, skipped and waiting members.
+    hl: hlink::Groups,
     stats: Stats,
     problems: Problems,
     flist_done: bool,
@@ -182,8 +183,7 @@ impl Receiver {
             top_names: Vec::new(),
             started_files: Default::default(),
             dir_times: Vec::new(),
-            hardlinks: Vec::new(),
-            hl_first: HashMap::new(),
+            hl: Default::default(),
             stats: Stats::default(),
             problems: Problems::default(),
             flist_done: false,
@@ -250,6 +250,7 @@ impl Receiver {
                                 _ => {}
                             }
                         }
+                        self.hl_resolve()?;
                         self.release_all();
                         self.flush_lines()?;
                     }
@@ -266,6 +267,7 @@ impl Receiver {
                     if matches!(self.root, Root::Unresolved) {
                         self.resolve_root(u32::MAX, &[])?;
                     }
+                    self.hl_resolve()?;
                     self.release_all();
                     self.flush_lines()?;
                 }
@@ -504,7 +506,8 @@ impl Receiver {
         }
         self.generated(entries.len());
         // The first list is done (the top directory's contents, or the operands without one).
-        if self.dot_done.map_or(parent == u32::MAX, |d| d == parent) {
+        // With -H rsync reads the whole list ahead first and does not stop there.
+        if !self.opts.hard_links && self.dot_done.map_or(parent == u32::MAX, |d| d == parent) {
             self.release_all();
         }
         self.flush_lines()
@@ -536,6 +539,9 @@ impl Receiver {
         if self.p2_last.is_some() {
             self.progress2(None, true)?;
         }
+        // -H: members of transferred leaders, before --delete-after's deletions (rsync).
+        self.hl_finish_all()?;
+        self.release_all();
         if matches!(self.opts.delete_when, DeleteWhen::After | DeleteWhen::Delay)
             && self.opts.delete
         {
@@ -557,33 +563,7 @@ impl Receiver {
                 ))?;
             }
         }
-        // Hard links (-H): link later members of each group to the first.
-        for (idx, group) in std::mem::take(&mut self.hardlinks) {
-            let Some(&first) = self.hl_first.get(&group) else {
-                continue;
-            };
-            let fe = self.flist[first as usize].clone();
-            let e = self.flist[idx as usize].clone();
-            let (fp, p) = (self.target(&fe), self.target(&e));
-            if self.opts.dry_run {
-                continue;
-            }
-            let same = match (std::fs::metadata(&fp), std::fs::symlink_metadata(&p)) {
-                (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
-                _ => false,
-            };
-            if !same {
-                let _ = std::fs::remove_file(&p);
-                if let Err(err) = std::fs::hard_link(&fp, &p) {
-                    self.fail(format!(
-                        "rsync: [receiver] link \"{}\" => {} failed: {}",
-                        crate::flist::walk::full_name(&p),
-                        report::escape(&fe.name),
-                        io_text(&err)
-                    ))?;
-                }
-            }
-        }
+        self.release_all();
         self.flush_lines()?;
         if !self.opts.dry_run {
             for (p, idx, want) in std::mem::take(&mut self.dir_times).into_iter().rev() {

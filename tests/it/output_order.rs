@@ -136,3 +136,71 @@ fn generator_messages_among_items() {
         &["-aii", "--delete", "--max-delete=3", "src/", "dst/"],
     );
 }
+
+/// Hard-link groups of every shape: within one directory and across directories, all names new
+/// (the last name is sent, the others follow as `a => b` at the end), and a destination holding
+/// some names — up to date (it leads at once), changed (it is sent and leads), already linked,
+/// separate copies, different permissions — plus extraneous files for the deletion modes.
+fn link_groups(w: &Path) {
+    let mut s = Tree::new(&w.join("src"));
+    s.file("a", b"a")
+        .file("hard1", b"h")
+        .hardlink("hard2", "hard1")
+        .hardlink("d1/h3", "hard1")
+        .file("zz", b"z")
+        .hardlink("d2/z2", "zz")
+        .hardlink("d1/z3", "zz")
+        .file("d1/x", b"x")
+        .hardlink("d2/x2", "d1/x")
+        .file("q1", b"q")
+        .hardlink("q2", "q1")
+        .hardlink("q3", "q1");
+    s.finish();
+}
+
+/// The destination already holds part of each group (see [`link_groups`]).
+fn partial_groups(w: &Path) {
+    link_groups(w);
+    copy_tree(&w.join("src"), &w.join("dst"));
+    let dst = w.join("dst");
+    for gone in ["hard2", "d2/z2", "q3"] {
+        std::fs::remove_file(dst.join(gone)).unwrap();
+    }
+    // q1 and q2 are still one inode, with other content; d1/x and d2/x2 become separate copies.
+    std::fs::write(dst.join("q1"), b"other").unwrap();
+    std::fs::remove_file(dst.join("d2/x2")).unwrap();
+    std::fs::copy(dst.join("d1/x"), dst.join("d2/x2")).unwrap();
+    let mut d = Tree::new(&dst);
+    d.mode("d2/x2", 0o600)
+        .file("extra", b"e")
+        .file("d1/extra", b"e");
+    d.finish();
+}
+
+fn fresh_groups(w: &Path) {
+    link_groups(w);
+}
+
+#[test]
+fn hard_link_groups() {
+    for setup in [fresh_groups as fn(&Path), partial_groups] {
+        for fmt in [&["-i"][..], &["-ii"], &["-v"], &["--out-format=%i %n%L"]] {
+            for extra in [
+                &[][..],
+                &["-n"],
+                &["--delete"],
+                &["--delete-after"],
+                &["-n", "--delete"],
+            ] {
+                let mut a = vec!["-aH"];
+                a.extend_from_slice(fmt);
+                a.extend_from_slice(extra);
+                a.extend_from_slice(&["src/", "dst/"]);
+                let t = same_as_an_rsync_run(setup, &a);
+                if !extra.contains(&"-n") {
+                    t.assert_trees("dst", Cmp::ALL);
+                }
+            }
+        }
+    }
+}

@@ -359,21 +359,21 @@ impl Receiver {
         path: &Path,
         old: Option<Metadata>,
     ) -> Result<()> {
-        let (uid, gid) = self.want_ids(e);
         if e.hlink != 0 && self.opts.hard_links {
-            if let Some(first) = self.hl_first.get(&e.hlink).copied() {
-                let first_name = self.flist[first as usize].name.clone();
-                let change = Change {
-                    new: old.is_none(),
-                    hlink: true,
-                    ..Default::default()
-                };
-                self.log_item(idx, e, &change, false, Some(first_name));
-                self.hardlinks.push((idx, e.hlink));
-                return Ok(());
-            }
-            self.hl_first.insert(e.hlink, idx);
+            return self.hl_process(idx, e, path, old);
         }
+        self.process_file_plain(idx, e, path, old)
+    }
+
+    /// A regular file on its own (or as the leader of its hard-link group).
+    pub(super) fn process_file_plain(
+        &mut self,
+        idx: u32,
+        e: &Entry,
+        path: &Path,
+        old: Option<Metadata>,
+    ) -> Result<()> {
+        let (uid, gid) = self.want_ids(e);
         let old = old.filter(|m| {
             m.is_file() || {
                 // A non-regular item is replaced.

@@ -26,12 +26,25 @@ impl Receiver {
         let at = self.gen_at.min(self.lines.len());
         self.lines.insert(at, (None, s));
         self.gen_at = at + 1;
+        if let Some(slot) = self.hl.slot.as_mut().filter(|p| at <= **p) {
+            *slot += 1;
+        }
     }
 
     /// An item line (or a line that follows one), held until released; with `wait`, it also
     /// waits for that file's data to start.
     pub(super) fn push_line(&mut self, wait: Option<u32>, s: String) {
-        self.lines.push_back((wait, s));
+        // A hard-link leader chosen at the end of the list prints at its list position.
+        match self.hl.slot.filter(|p| *p <= self.lines.len()) {
+            Some(p) => {
+                self.lines.insert(p, (wait, s));
+                self.hl.slot = Some(p + 1);
+                if p < self.gen_at {
+                    self.gen_at += 1;
+                }
+            }
+            None => self.lines.push_back((wait, s)),
+        }
     }
 
     /// Release every held line (end of the file list, end of the run).
@@ -108,7 +121,13 @@ impl Receiver {
         // change is its attributes stays silent.
         // With -vv (name level 2) an attribute change is named too.
         let named = c.significant()
-            && (c.transfer || c.new || c.local || c.hlink || e.is_dir() || self.opts.info.name > 1);
+            && (c.transfer
+                || c.new
+                || c.local
+                || c.hlink
+                || c.linked
+                || e.is_dir()
+                || self.opts.info.name > 1);
         let show = match &self.opts.out_format {
             Some(f) if f.contains("%i") => c.significant() || self.opts.itemize_unchanged(),
             Some(_) => named,
