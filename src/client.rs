@@ -152,7 +152,7 @@ pub fn run(args: Vec<String>) -> i32 {
             }
         }
     }
-    match result {
+    let code = match result {
         Ok(code) => {
             if code != 0 {
                 print_exit(code, role);
@@ -160,7 +160,17 @@ pub fn run(args: Vec<String>) -> i32 {
             code
         }
         Err(e) => fail(&e, role),
+    };
+    // --debug=EXIT: rsync's _exit_cleanup lines (on stdout, as rsync's are).
+    let exit = opts.debug.get("EXIT");
+    if exit > 0 {
+        let at = format!("[{role}] _exit_cleanup(code={code}, file=main.c, line=1)");
+        if exit > 1 {
+            crate::report::out(&format!("{at}: entered\n"));
+        }
+        crate::report::out(&format!("{at}: about to call exit({code})\n"));
     }
+    code
 }
 
 fn compress_of(o: &Options, caps: &Caps) -> Compress {
@@ -495,7 +505,7 @@ fn run_transfer(opts: Options, p: crate::plan::operand::Plan) -> Result<i32> {
         )
         .as_bytes(),
     );
-    if opts.verbose > 1 && !opts.quiet && !opts.list_only {
+    if (opts.verbose > 1 || opts.debug.get("DELTASUM") > 0) && !opts.quiet && !opts.list_only {
         // match.c match_report(): the sender's totals with -vv.
         crate::report::out(&format!(
             "total: matches={}  hash_hits={}  false_alarms=0 data={}\n",

@@ -267,6 +267,9 @@ pub fn server_options(o: &Options, local: bool) -> Vec<String> {
         words.push(format!("{n}{l}"));
     }
     long(format!("--info={}", words.join(",")));
+    if let Some(d) = o.debug.to_spec() {
+        long(format!("--debug={d}"));
+    }
     for h in 0..o.human.min(3) {
         let _ = h;
     }

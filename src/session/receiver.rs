@@ -356,7 +356,8 @@ impl Receiver {
         }
         self.resolve_root_now(top)?;
         // generator.c: with -vv the generator says once that it will not compute deltas.
-        if self.opts.verbose > 1 && !self.opts.list_only && self.opts.whole_file == Some(true) {
+        let flist = self.opts.verbose > 1 || self.opts.debug.get("FLIST") > 0;
+        if flist && !self.opts.list_only && self.opts.whole_file == Some(true) {
             self.conn
                 .info("delta-transmission disabled for local transfer or --whole-file")?;
         }
@@ -470,6 +471,14 @@ impl Receiver {
     }
 
     fn on_segment(&mut self, parent: u32, base: u32, entries: &[Entry]) -> Result<()> {
+        if self.opts.debug.get("FLIST") > 1 {
+            let dir = match self.flist.get(parent as usize) {
+                Some(p) => report::escape(&p.name),
+                None => "(top)".into(),
+            };
+            let n = entries.len();
+            self.gen_line(format!("[receiver] recv_file_list({dir}): {n} entries"));
+        }
         if parent != u32::MAX {
             let pe = self.flist.get(parent as usize).cloned().ok_or_else(|| {
                 Error::protocol("protocol error: segment for an unknown directory")
@@ -568,6 +577,10 @@ impl Receiver {
         if !self.opts.dry_run {
             for (p, idx, want) in std::mem::take(&mut self.dir_times).into_iter().rev() {
                 let e = self.flist[idx as usize].clone();
+                if self.opts.debug.get("TIME") > 1 {
+                    let name = report::escape(&e.name);
+                    self.conn.info(&format!("touch_up_dirs: {name} ({idx})"))?;
+                }
                 let mode = if self.opts.perms {
                     Some(e.perms())
                 } else {

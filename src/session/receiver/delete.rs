@@ -42,6 +42,9 @@ impl Receiver {
             .chain(top.iter().cloned())
             .chain(temps.map(|n| n.as_bytes().to_vec()))
             .collect();
+        if self.opts.debug.get("DEL") > 1 {
+            self.gen_line(format!("delete_in_dir({})", report::escape(&dir.name)));
+        }
         for (n, protected) in self.scan_for_delete(&path, &dir.name, false) {
             if protected || keep.contains(&n) {
                 continue;
@@ -117,6 +120,11 @@ impl Receiver {
         let Ok(m) = std::fs::symlink_metadata(p) else {
             return Ok(true);
         };
+        // rsync names a nested directory once its contents are gone, others first.
+        let nested_dir = how == Del::Nested && m.is_dir();
+        if !nested_dir {
+            self.debug_del(rel, &m, how);
+        }
         if m.is_dir() {
             let mut kept = false;
             for (k, protected) in self.scan_for_delete(p, rel, true) {
@@ -126,6 +134,9 @@ impl Receiver {
                 }
                 let r = [rel, b"/", &k].concat();
                 kept |= !self.delete_tree(&p.join(OsStr::from_bytes(&k)), &r, Del::Nested)?;
+            }
+            if nested_dir {
+                self.debug_del(rel, &m, how);
             }
             if kept {
                 // rsync (delete.c): the contents failed ("cannot delete non-empty directory");
@@ -234,6 +245,21 @@ impl Receiver {
             self.stats.deleted[type_slot_meta(&m)] += 1;
         }
         Ok(true)
+    }
+
+    /// `--debug=DEL2`: rsync's delete_item line. Its flags: DEL_RECURSE (2) for an extraneous
+    /// item, DEL_DIR_IS_EMPTY (4) inside a directory being deleted, DEL_MAKE_ROOM (16) for an
+    /// item in the way.
+    fn debug_del(&mut self, rel: &[u8], m: &Metadata, how: Del) {
+        if self.opts.debug.get("DEL") > 1 {
+            let flags = match how {
+                Del::Top => 2,
+                Del::Nested => 4,
+                Del::MakeWay => 16,
+            };
+            let (name, mode) = (report::escape(rel), m.mode());
+            self.gen_line(format!("delete_item({name}) mode={mode:o} flags={flags}"));
+        }
     }
 
     /// `--max-delete` reached: the deletion is skipped (and counted).

@@ -7,6 +7,9 @@ use super::*;
 
 impl Receiver {
     pub(super) fn process(&mut self, idx: u32, e: &Entry) -> Result<()> {
+        if self.opts.debug.get("GENR") > 0 {
+            self.gen_line(format!("recv_generator({},{idx})", report::escape(&e.name)));
+        }
         if e.fmt() == 0 {
             return self.process_missing(e);
         }

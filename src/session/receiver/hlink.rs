@@ -87,6 +87,14 @@ impl Receiver {
         }
         self.process_file_plain(idx, e, path, old)?;
         let sent = self.jobs.contains_key(&idx);
+        if self.opts.debug.get("HLINK") > 0 {
+            let how = if sent { "sent" } else { "up to date" };
+            let name = report::escape(&e.name);
+            self.gen_line(format!(
+                "hlink for {idx} ({name},{}): leader, {how}",
+                e.hlink
+            ));
+        }
         let g = self.hl.groups.entry(e.hlink).or_default();
         g.skipped = skipped;
         if sent {
@@ -197,6 +205,10 @@ impl Receiver {
         };
         if old.is_none() {
             self.new_counts(&e);
+        }
+        if self.opts.debug.get("HLINK") > 0 {
+            let (n, l) = (report::escape(&e.name), report::escape(&le.name));
+            self.gen_line(format!("hlink for {idx} ({n},{}): linked to {l}", e.hlink));
         }
         // An existing link is itemized without its target (`hf          b`, with -ii).
         let to = (!same).then(|| le.name.clone());

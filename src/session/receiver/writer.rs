@@ -301,6 +301,23 @@ impl Receiver {
                 ));
             }
         }
+        if self.opts.debug.get("RECV") > 0 {
+            let name = report::escape(&e.name);
+            self.gen_line(format!("recv_files({name})"));
+            if !job.in_place {
+                let temp = job.temp.file_name().unwrap_or_default().as_bytes();
+                let dir = e
+                    .name
+                    .iter()
+                    .rposition(|b| *b == b'/')
+                    .map(|i| &e.name[..i]);
+                let shown = match dir {
+                    Some(d) => [d, b"/", temp].concat(),
+                    None => temp.to_vec(),
+                };
+                self.gen_line(format!("renaming {} to {name}", report::escape(&shown)));
+            }
+        }
         if job.in_place {
             // Written in place: nothing to rename.
         } else if let Err(err) = std::fs::rename(&job.temp, &job.target) {
