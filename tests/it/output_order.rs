@@ -204,3 +204,54 @@ fn hard_link_groups() {
         }
     }
 }
+
+/// `--debug`: DEL2's lines are rsync's (in rsync's order among the deletions); EXIT's line has
+/// rsync's shape; every flag of rsync's `--debug=help` is accepted, and parasync's help says
+/// which ones print nothing.
+#[test]
+fn debug_flags() {
+    same_as_an_rsync_run(nested, &["-a", "--delete", "--debug=DEL2", "src/", "dst/"]);
+    let t = Twin::new(nested);
+    let pair = t.run(&["-a", "--debug=EXIT", "src/", "dst/"]);
+    let line = |s: &str| {
+        s.lines()
+            .find(|l| l.contains("_exit_cleanup"))
+            .map(|l| {
+                let i = l.find("line=").unwrap();
+                let j = l[i..].find(')').unwrap();
+                format!("{}line=L{}", &l[..i], &l[i + j..])
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        line(&pair.r.stdout),
+        line(&pair.p.stdout),
+        "{}\n{}",
+        pair.r,
+        pair.p
+    );
+    assert!(!line(&pair.p.stdout).is_empty());
+    let help = run(bin(), ["--debug=help"], &t.p);
+    help.expect(0, "--debug=help");
+    let rsync_help = run(RSYNC, ["--debug=help"], &t.r);
+    for l in rsync_help.stdout.lines() {
+        let Some(flag) = l.split_whitespace().next() else {
+            continue;
+        };
+        if flag.chars().all(|c| c.is_ascii_uppercase()) && flag.len() > 1 {
+            assert!(
+                help.stdout
+                    .lines()
+                    .any(|h| h.starts_with(&format!("{flag} "))),
+                "--debug=help lacks {flag}"
+            );
+            let p = run(
+                bin(),
+                ["-a", &format!("--debug={flag}2"), "src/", "x/"],
+                &t.p,
+            );
+            p.expect(0, flag);
+        }
+    }
+    assert!(help.stdout.contains("accepted, prints nothing"));
+}
