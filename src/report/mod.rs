@@ -9,9 +9,38 @@ pub mod progress;
 
 use crate::wire::msg::Stats;
 
+/// `-8` (`--8-bit-output`): bytes that are not valid UTF-8 are shown as they are, not as `\#ooo`.
+static EIGHT_BIT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Such a byte travels inside the output text as one private-use character (this base plus
+/// the byte) and is turned back into the byte where the text is written ([`raw_bytes`]).
+const RAW_BASE: u32 = 0x10_FF00;
+
+pub fn set_eight_bit(on: bool) {
+    EIGHT_BIT.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Output text as the bytes to write: the raw bytes `-8` kept (see [`escape`]) restored.
+pub fn raw_bytes(text: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    // Every such character starts with 0xF4 0x8F 0xBC..0xBF in UTF-8.
+    if !text.windows(2).any(|w| w == [0xF4, 0x8F]) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let s = String::from_utf8_lossy(text);
+    let mut out = Vec::with_capacity(text.len());
+    for ch in s.chars() {
+        match (ch as u32).checked_sub(RAW_BASE) {
+            Some(b) if b < 0x100 => out.push(b as u8),
+            _ => out.extend_from_slice(ch.encode_utf8(&mut [0; 4]).as_bytes()),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// Escape a name for display: control bytes (and, without `-8`, high-bit bytes that are not valid
 /// UTF-8) as `\#ooo` (rsync log.c).
 pub fn escape(name: &[u8]) -> String {
+    let raw = EIGHT_BIT.load(std::sync::atomic::Ordering::Relaxed);
     let mut out = String::new();
     let mut rest = name;
     while !rest.is_empty() {
@@ -25,7 +54,10 @@ pub fn escape(name: &[u8]) -> String {
                 push_clean(&mut out, std::str::from_utf8(good).unwrap());
                 let n = e.error_len().unwrap_or(bad.len());
                 for b in &bad[..n] {
-                    out.push_str(&format!("\\#{:03o}", b));
+                    match char::from_u32(RAW_BASE + *b as u32).filter(|_| raw) {
+                        Some(c) => out.push(c),
+                        None => out.push_str(&format!("\\#{:03o}", b)),
+                    }
                 }
                 rest = &bad[n..];
             }
@@ -34,9 +66,11 @@ pub fn escape(name: &[u8]) -> String {
     out
 }
 
+/// rsync's filtered output (log.c) escapes control bytes below 0x20 except the tab; DEL and
+/// printable text pass as they are.
 fn push_clean(out: &mut String, s: &str) {
     for ch in s.chars() {
-        if (ch as u32) < 0x20 || ch as u32 == 0x7f {
+        if (ch as u32) < 0x20 && ch != '\t' {
             out.push_str(&format!("\\#{:03o}", ch as u32));
         } else {
             out.push(ch);
@@ -384,6 +418,8 @@ mod tests {
         assert_eq!(escape(b"a\nb"), "a\\#012b");
         assert_eq!(escape(b"x\xffy"), "x\\#377y");
         assert_eq!(escape("é".as_bytes()), "é");
+        // rsync leaves tabs, DEL and "\#" in names as they are.
+        assert_eq!(escape(b"a\tb\x7fc\\#d\x1b"), "a\tb\x7fc\\#d\\#033");
     }
     #[test]
     fn perms() {

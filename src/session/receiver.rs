@@ -166,6 +166,7 @@ impl Receiver {
             umask: meta::umask(),
         };
         let engine = opts.engine.unwrap_or(EngineId::Parasync);
+        report::set_eight_bit(opts.eight_bit);
         crate::recon::set_keep_partial(opts.partial || opts.partial_dir.is_some());
         crate::recon::set_partial_dir(opts.partial_dir.as_deref());
         Receiver {
