@@ -77,6 +77,8 @@ pub struct Receiver {
     gen_at: usize,
     /// List entries generated since the held lines were last released.
     held_entries: usize,
+    /// `--progress`: the file whose name is out and whose transfer holds the next lines.
+    progress_hold: Option<u32>,
     /// The top-level "." already itemized with the operands (not again when its contents come).
     dot_done: Option<u32>,
     /// Names of the top-level entries (operands), kept by deletions in ".".
@@ -180,6 +182,7 @@ impl Receiver {
             lines: VecDeque::new(),
             gen_at: 0,
             held_entries: 0,
+            progress_hold: None,
             dot_done: None,
             top_names: Vec::new(),
             started_files: Default::default(),

@@ -83,20 +83,32 @@ impl Receiver {
         }
     }
 
-    /// Print the released lines, stopping at one whose file has not started.
+    /// Print the released lines, stopping at one whose file has not started — and, with
+    /// `--progress`, after a file's name until its transfer (and progress lines) is done, as
+    /// rsync's sender names the next item only after sending the file.
     pub(super) fn flush_lines(&mut self) -> Result<()> {
+        if let Some(i) = self.progress_hold {
+            if self.jobs.contains_key(&i) {
+                return Ok(());
+            }
+            self.progress_hold = None;
+        }
         while self.gen_at > 0 {
-            let Some((wait, _)) = self.lines.front() else {
+            let Some(wait) = self.lines.front().map(|(w, _)| *w) else {
                 break;
             };
-            if let Some(i) = wait {
-                if !self.started_files.contains(i) {
-                    break;
-                }
+            if wait.is_some_and(|i| !self.started_files.contains(&i)) {
+                break;
             }
             let (_, s) = self.lines.pop_front().unwrap();
             self.gen_at -= 1;
             self.conn.info(&s)?;
+            if let Some(i) = wait.filter(|i| self.jobs.contains_key(i)) {
+                if self.opts.info.progress == 1 {
+                    self.progress_hold = Some(i);
+                    break;
+                }
+            }
         }
         Ok(())
     }
@@ -233,14 +245,9 @@ impl Receiver {
         let left = done
             .map(|i| nfiles.saturating_sub(i as u64 + 1))
             .unwrap_or(0);
-        let mut l = progress::line(
-            bytes,
-            total,
-            rate,
-            el,
-            Some((self.xfr, left, nfiles)),
-            self.opts.human,
-        );
+        // rsync adds "(xfr#N, to-chk=…)" once a file has been transferred.
+        let counts = (self.xfr > 0).then_some((self.xfr, left, nfiles));
+        let mut l = progress::line(bytes, total, rate, el, counts, self.opts.human);
         if !self.flist_done {
             l = l.replace("to-chk", "ir-chk");
         }

@@ -366,6 +366,7 @@ impl Receiver {
                 l2.replace("to-chk", "ir-chk")
             };
             self.conn.info(&format!("\r{l1}\r{l2}\n"))?;
+            self.flush_lines()?;
         }
         if self.opts.remove_source_files {
             self.conn.send(&Msg::Ack { idx })?;
