@@ -41,6 +41,18 @@ pub fn raw_bytes(text: &[u8]) -> std::borrow::Cow<'_, [u8]> {
 /// UTF-8) as `\#ooo` (rsync log.c).
 pub fn escape(name: &[u8]) -> String {
     let raw = EIGHT_BIT.load(std::sync::atomic::Ordering::Relaxed);
+    if !raw && !utf8_locale() && !name.is_ascii() {
+        // rsync escapes what the locale cannot print: in the C locale every high-bit byte.
+        let mut out = String::new();
+        for &b in name {
+            if b >= 0x80 {
+                out.push_str(&format!("\\#{b:03o}"));
+            } else {
+                push_clean(&mut out, std::str::from_utf8(&[b]).unwrap_or(""));
+            }
+        }
+        return out;
+    }
     let mut out = String::new();
     let mut rest = name;
     while !rest.is_empty() {
@@ -64,6 +76,21 @@ pub fn escape(name: &[u8]) -> String {
         }
     }
     out
+}
+
+/// Whether the locale (LC_ALL, LC_CTYPE, LANG, first set wins) is a UTF-8 one, in which rsync
+/// prints valid multi-byte characters as they are.
+fn utf8_locale() -> bool {
+    static UTF8: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *UTF8.get_or_init(|| {
+        let v = ["LC_ALL", "LC_CTYPE", "LANG"]
+            .iter()
+            .filter_map(|k| std::env::var(k).ok())
+            .find(|v| !v.is_empty())
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        v.contains("utf-8") || v.contains("utf8")
+    })
 }
 
 /// rsync's filtered output (log.c) escapes control bytes below 0x20 except the tab; DEL and
@@ -417,7 +444,11 @@ mod tests {
     fn escapes() {
         assert_eq!(escape(b"a\nb"), "a\\#012b");
         assert_eq!(escape(b"x\xffy"), "x\\#377y");
-        assert_eq!(escape("é".as_bytes()), "é");
+        if utf8_locale() {
+            assert_eq!(escape("é".as_bytes()), "é");
+        } else {
+            assert_eq!(escape("é".as_bytes()), "\\#303\\#251");
+        }
         // rsync leaves tabs, DEL and "\#" in names as they are.
         assert_eq!(escape(b"a\tb\x7fc\\#d\x1b"), "a\tb\x7fc\\#d\\#033");
     }

@@ -174,3 +174,44 @@ fn closed_stdout_is_not_an_error() {
         3000
     );
 }
+
+/// Names with control bytes, a tab, DEL, "\#", UTF-8 and invalid UTF-8, with and without `-8`:
+/// rsync escapes control bytes except the tab, leaves DEL, and with `-8` prints bytes that are not
+/// UTF-8 as they are.
+#[test]
+fn name_escaping_and_8_bit() {
+    fn odd_names(w: &std::path::Path) {
+        let mut t = Tree::new(&w.join("src"));
+        for n in [
+            &b"tab\tname"[..],
+            b"del\x7fname",
+            b"back\\#slash",
+            b"esc\x1bname",
+            "caf\u{e9}".as_bytes(),
+            b"bad\xffname",
+            b"new\nline",
+        ] {
+            t.file(n, b"x");
+        }
+        t.finish();
+    }
+    for args in [
+        &["-av", "src/", "dst/"][..],
+        &["-av8", "src/", "dst/"],
+        &["-ai8", "src/", "dst/"],
+        &["--list-only", "-r", "-8", "src/"],
+        &["--list-only", "-r", "src/"],
+    ] {
+        let t = Twin::new(odd_names);
+        let pair = t.run(args);
+        assert_eq!(pair.r.code, pair.p.code, "{args:?}");
+        // Compared as bytes: -8 output is not UTF-8.
+        assert_eq!(
+            mask(&pair.r.stdout),
+            mask(&pair.p.stdout),
+            "{args:?}\n{}\n{}",
+            pair.r,
+            pair.p
+        );
+    }
+}
