@@ -53,10 +53,12 @@ fn hoist_top_items(s: &str) -> String {
     let top = |l: &str| {
         // An itemized line: 11 flag characters and a space before the name.
         let name = match l.char_indices().nth(11) {
-            Some((i, ' ')) if l[..i].starts_with(['>', '<', 'c', 'h', '.', '*']) => &l[i + 1..],
+            Some((i, ' ' | '|')) if l[..i].starts_with(['>', '<', 'c', 'h', '.', '*']) => {
+                &l[i + 1..]
+            }
             _ => l,
         };
-        let name = name.split(" -> ").next().unwrap_or(name);
+        let name = name.split([' ', '|']).next().unwrap_or(name);
         !message(l) && !name.trim_end_matches('/').contains('/')
     };
     let (mut rest, mut hoisted) = (String::new(), String::new());
@@ -108,7 +110,13 @@ fn deletions_in_nested_directories() {
         "--delete-delay",
         "--delete-after",
     ] {
-        for fmt in [&["-i"][..], &["-v"], &["-ii"], &["--out-format=%o %n"]] {
+        for fmt in [
+            &["-i"][..],
+            &["-v"],
+            &["-ii"],
+            &["--out-format=%o %n"],
+            &["--out-format=%i|%n|%l|%o|%M|%B|%U"],
+        ] {
             for dry in [false, true] {
                 let mut a = vec!["-a", when];
                 a.extend_from_slice(fmt);

@@ -171,7 +171,8 @@ impl Receiver {
                 Some(f) if f.contains("%i") || f.contains("%o") => {
                     let gone = Entry {
                         name: rel.to_vec(),
-                        mode: m.mode(),
+                        // rsync logs a deletion with the type only (%B reads "---------").
+                        mode: m.mode() & libc::S_IFMT,
                         ..Default::default()
                     };
                     let line = expand(
