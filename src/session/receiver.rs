@@ -518,6 +518,9 @@ impl Receiver {
             self.process(base + i as u32, e)?;
         }
         self.generated(entries.len());
+        if self.opts.hard_links {
+            self.hl_resolve_behind()?;
+        }
         // The first list is done (the top directory's contents, or the operands without one).
         // With -H rsync reads the whole list ahead first and does not stop there.
         if !self.opts.hard_links && self.dot_done.map_or(parent == u32::MAX, |d| d == parent) {

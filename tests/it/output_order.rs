@@ -263,3 +263,22 @@ fn debug_flags() {
     }
     assert!(help.stdout.contains("accepted, prints nothing"));
 }
+
+/// A group whose other names come more than rsync's file-list look-ahead later: rsync sends the
+/// first name (the last one it knows of) and links the later ones to it.
+#[test]
+fn hard_links_beyond_the_lookahead() {
+    fn far_links(w: &Path) {
+        let mut t = Tree::new(&w.join("src"));
+        for i in 0..1201 {
+            t.file(format!("d1/f{i}"), format!("{i}").as_bytes())
+                .file(format!("d2/f{i}"), b"filler");
+        }
+        for i in 0..1201 {
+            t.hardlink(format!("d3/l{i}"), format!("d1/f{i}"));
+        }
+        t.finish();
+    }
+    let t = same_as_an_rsync_run(far_links, &["-aHv", "src/", "dst/"]);
+    t.assert_trees("dst", Cmp::ALL);
+}

@@ -65,7 +65,10 @@ impl Receiver {
             }
             None if old.is_none() => {
                 g.skipped.push(idx);
-                self.push_line(Some(idx), PLACE.into());
+                // Only item lines need the place kept (and a quiet run keeps no lines at all).
+                if self.opts.info.name > 0 || self.opts.out_format.is_some() {
+                    self.push_line(Some(idx), PLACE.into());
+                }
                 return Ok(());
             }
             None => {}
@@ -124,12 +127,29 @@ impl Receiver {
 
     /// End of the file list: a group without a leader is led by its last member.
     pub(super) fn hl_resolve(&mut self) -> Result<()> {
+        self.hl_resolve_before(u32::MAX)
+    }
+
+    /// rsync reads the list only [`output::LOOKAHEAD`] entries ahead: a member with no other
+    /// member that far behind it is the last one rsync knows of, so it leads its group (the
+    /// later members link to it as they come).
+    pub(super) fn hl_resolve_behind(&mut self) -> Result<()> {
+        let seen = self.flist.len();
+        if self.hl.groups.is_empty() || seen <= super::output::LOOKAHEAD {
+            return Ok(());
+        }
+        self.hl_resolve_before((seen - super::output::LOOKAHEAD) as u32)
+    }
+
+    /// Lead every leaderless group whose last skipped member comes before `limit`.
+    fn hl_resolve_before(&mut self, limit: u32) -> Result<()> {
         let mut open: Vec<(u32, u64)> = self
             .hl
             .groups
             .iter()
-            .filter(|(_, g)| g.leader.is_none() && !g.skipped.is_empty())
-            .map(|(k, g)| (*g.skipped.last().unwrap(), *k))
+            .filter(|(_, g)| g.leader.is_none())
+            .filter_map(|(k, g)| Some((*g.skipped.last()?, *k)))
+            .filter(|(last, _)| *last < limit)
             .collect();
         open.sort();
         for (last, group) in open {
