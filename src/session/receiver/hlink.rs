@@ -14,9 +14,10 @@
 //!   line, otherwise after the whole file list (rsync's generator learns of finished files late),
 //!   before `--delete-after` deletions.
 //!
-//! rsync knows a group's last member because it reads the file list ahead; parasync's receiver
-//! learns it at the end of the list, so skipped members keep a place-holder line (which holds
-//! back the lines after it) until then.
+//! rsync knows a group's "last" member because it reads the file list [`super::output::LOOKAHEAD`]
+//! entries ahead: the last member it has seen by then. parasync's receiver decides the same way
+//! once the list has grown that far past a member (or at its end), so skipped members keep a
+//! place-holder line (which holds back the lines after it) until then.
 
 use super::*;
 
