@@ -138,6 +138,9 @@ fn generator_messages_among_items() {
     // `-vv` adds "x is uptodate"; --ignore-existing adds "x exists"; both are rsync generator
     // messages, printed ahead of the item lines still held in its data stream.
     same_as_an_rsync_run(nested, &["-avv", "src/", "dst/"]);
+    // -vv names attribute-only changes as generator messages too, and up-to-date links.
+    same_as_an_rsync_run(nested, &["-aHvv", "src/", "dst/"]);
+    same_as_an_rsync_run(partial_groups, &["-aHvv", "src/", "dst/"]);
     same_as_an_rsync_run(nested, &["-ai", "-vv", "--ignore-existing", "src/", "dst/"]);
     same_as_an_rsync_run(
         nested,

@@ -207,7 +207,14 @@ impl Receiver {
         // A transferred file is named once its sender has opened it (rsync logs on the sender):
         // a file that fails there is reported by its error only.
         let wait = wait.then_some(idx);
-        self.push_line(wait, line);
+        // At -vv without -i rsync's generator names an attribute-only change itself
+        // (set_file_attrs), as a message rather than an item line.
+        let attrs_only = !(c.transfer || c.new || c.local || c.hlink || c.linked || e.is_dir());
+        if self.opts.out_format.is_none() && attrs_only {
+            self.gen_line(line);
+        } else {
+            self.push_line(wait, line);
+        }
     }
 
     /// One `--info=progress2` update (rate-limited unless `last`); rsync's line shape.
