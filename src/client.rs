@@ -70,22 +70,19 @@ pub fn run(args: Vec<String>) -> i32 {
         return crate::server::run(opts);
     }
     if let Some(kind) = opts.show_flag_help {
-        print!("{}", help::flag_help(kind));
+        crate::report::out_or_die(&help::flag_help(kind));
         return 0;
     }
     if opts.show_help {
-        print!("{}", help::help_text());
+        crate::report::out_or_die(&help::help_text());
         return 0;
     }
     if opts.show_version > 0 {
-        print!(
-            "{}",
-            if opts.show_version > 1 {
-                help::version_json()
-            } else {
-                help::version_text()
-            }
-        );
+        crate::report::out_or_die(&if opts.show_version > 1 {
+            help::version_json()
+        } else {
+            help::version_text()
+        });
         return 0;
     }
     if opts.operands.is_empty() {
@@ -155,7 +152,7 @@ pub fn run(args: Vec<String>) -> i32 {
             }
         }
     }
-    match result {
+    let code = match result {
         Ok(code) => {
             if code != 0 {
                 print_exit(code, role);
@@ -163,7 +160,17 @@ pub fn run(args: Vec<String>) -> i32 {
             code
         }
         Err(e) => fail(&e, role),
+    };
+    // --debug=EXIT: rsync's _exit_cleanup lines (on stdout, as rsync's are).
+    let exit = opts.debug.get("EXIT");
+    if exit > 0 {
+        let at = format!("[{role}] _exit_cleanup(code={code}, file=main.c, line=1)");
+        if exit > 1 {
+            crate::report::out(&format!("{at}: entered\n"));
+        }
+        crate::report::out(&format!("{at}: about to call exit({code})\n"));
     }
+    code
 }
 
 fn compress_of(o: &Options, caps: &Caps) -> Compress {
@@ -404,11 +411,11 @@ fn run_transfer(opts: Options, p: crate::plan::operand::Plan) -> Result<i32> {
                 "receiving"
             };
             if incremental {
-                println!("{verb} incremental file list");
+                crate::report::out(&format!("{verb} incremental file list\n"));
             } else if p.local_sends {
-                println!("building file list ... done");
+                crate::report::out("building file list ... done\n");
             } else {
-                println!("receiving file list ... done");
+                crate::report::out("receiving file list ... done\n");
             }
         }
         if p.local_sends {
@@ -505,12 +512,12 @@ fn run_transfer(opts: Options, p: crate::plan::operand::Plan) -> Result<i32> {
         )
         .as_bytes(),
     );
-    if opts.verbose > 1 && !opts.quiet && !opts.list_only {
+    if (opts.verbose > 1 || opts.debug.get("DELTASUM") > 0) && !opts.quiet && !opts.list_only {
         // match.c match_report(): the sender's totals with -vv.
-        println!(
-            "total: matches={}  hash_hits={}  false_alarms=0 data={}",
+        crate::report::out(&format!(
+            "total: matches={}  hash_hits={}  false_alarms=0 data={}\n",
             st.copy_ops, st.copy_ops, st.literal
-        );
+        ));
     }
     if !opts.quiet && !opts.list_only || (opts.list_only && opts.verbose > 0) {
         let elapsed = start.elapsed().as_secs() as f64;
@@ -519,26 +526,22 @@ fn run_transfer(opts: Options, p: crate::plan::operand::Plan) -> Result<i32> {
                 .engine
                 .unwrap_or(crate::engine::EngineId::Parasync)
                 .name();
-            print!(
-                "{}",
-                report::stats_block(&st, sent, recvd, opts.human, 0.0, engine)
-            );
+            report::out(&report::stats_block(
+                &st, sent, recvd, opts.human, 0.0, engine,
+            ));
         }
         if opts.info.stats >= 1 {
             if opts.info.stats < 2 {
-                println!();
+                report::out("\n");
             }
-            print!(
-                "{}",
-                report::summary(
-                    sent,
-                    recvd,
-                    st.total_size,
-                    elapsed,
-                    opts.human,
-                    opts.dry_run
-                )
-            );
+            report::out(&report::summary(
+                sent,
+                recvd,
+                st.total_size,
+                elapsed,
+                opts.human,
+                opts.dry_run,
+            ));
         }
     }
     Ok(problems.exit_code())

@@ -107,32 +107,44 @@ pub const INFO_FLAGS: &[(&str, &str)] = &[
     ("SYMSAFE", "unsafe symlinks"),
 ];
 
-/// `--debug` flags accepted (rsync's names).
+/// `--debug` flags (rsync's names). Those parasync prints for come first in each description;
+/// the others are accepted (rsync's command lines keep working) and print nothing, because the
+/// machinery they trace (ACLs, iconv, daemons, rsync's hash tables and I/O buffers) is not
+/// parasync's.
 pub const DEBUG_FLAGS: &[(&str, &str)] = &[
-    ("ACL", "ACL details"),
-    ("BACKUP", "backups (levels 1-2)"),
-    ("BIND", "socket binding"),
-    ("CHDIR", "changes of the working directory"),
-    ("CONNECT", "connection events (levels 1-2)"),
-    ("CMD", "commands and options sent (levels 1-2)"),
-    ("DEL", "deletions (levels 1-3)"),
-    ("DELTASUM", "delta checksumming (levels 1-4)"),
-    ("DUP", "removal of duplicate names"),
-    ("EXIT", "exit events (levels 1-3)"),
-    ("FILTER", "filter rules (levels 1-3)"),
-    ("FLIST", "file-list handling (levels 1-4)"),
-    ("FUZZY", "fuzzy basis scoring (levels 1-2)"),
-    ("GENR", "generator"),
-    ("HASH", "hash tables"),
-    ("HLINK", "hard links (levels 1-3)"),
-    ("ICONV", "character set conversion (levels 1-2)"),
-    ("IO", "I/O (levels 1-4)"),
-    ("NSTR", "negotiation strings"),
-    ("OWN", "owner and group changes (levels 1-2)"),
-    ("PROTO", "protocol"),
-    ("RECV", "receiver"),
-    ("SEND", "sender"),
-    ("TIME", "modification times (levels 1-2)"),
+    ("ACL", "accepted, prints nothing (no ACL support)"),
+    ("BACKUP", "accepted, prints nothing"),
+    ("BIND", "accepted, prints nothing (no daemon)"),
+    ("CHDIR", "accepted, prints nothing"),
+    ("CONNECT", "accepted, prints nothing"),
+    ("CMD", "accepted, prints nothing"),
+    ("DEL", "2) delete_in_dir/delete_item per deletion"),
+    ("DELTASUM", "1) match totals at the end"),
+    ("DUP", "accepted, prints nothing"),
+    (
+        "EXIT",
+        "1) exit code and role at the end, 2) also when entered",
+    ),
+    ("FILTER", "1) which rule hid, showed or protected what"),
+    (
+        "FLIST",
+        "1) file-list notes, 2) one line per file-list segment received",
+    ),
+    ("FUZZY", "Debug fuzzy scoring (levels 1-2)"),
+    ("GENR", "1) the generator's decision per entry"),
+    ("HASH", "accepted, prints nothing"),
+    ("HLINK", "1) hard-link leaders and the names linked to them"),
+    ("ICONV", "accepted, prints nothing (no --iconv)"),
+    ("IO", "accepted, prints nothing"),
+    ("NSTR", "accepted, prints nothing"),
+    ("OWN", "accepted, prints nothing"),
+    ("PROTO", "accepted, prints nothing"),
+    (
+        "RECV",
+        "1) receiver: each file received and renamed into place",
+    ),
+    ("SEND", "accepted, prints nothing"),
+    ("TIME", "2) directory times set at the end (touch_up_dirs)"),
 ];
 
 /// The `--info=help` / `--debug=help` text: every flag, the level syntax, ALL/NONE/HELP.

@@ -35,6 +35,35 @@ pub struct Info {
     pub mount: u8,
 }
 
+/// `--debug` levels, one per name of `help::DEBUG_FLAGS` (in that order).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DebugLevels([u8; 24]);
+
+impl DebugLevels {
+    /// The level of flag `name` (upper-case, as in `--debug=help`).
+    pub fn get(&self, name: &str) -> u8 {
+        super::help::DEBUG_FLAGS
+            .iter()
+            .position(|(n, _)| *n == name)
+            .map_or(0, |i| self.0[i])
+    }
+
+    fn set(&mut self, i: usize, level: u8) {
+        self.0[i] = level;
+    }
+
+    /// Back to `--debug=` text (for the remote side).
+    pub fn to_spec(&self) -> Option<String> {
+        let words: Vec<String> = super::help::DEBUG_FLAGS
+            .iter()
+            .zip(self.0)
+            .filter(|(_, l)| *l > 0)
+            .map(|((n, _), l)| format!("{}{l}", n.to_ascii_lowercase()))
+            .collect();
+        (!words.is_empty()).then(|| words.join(","))
+    }
+}
+
 /// Everything the run needs, resolved.
 /// Which alternate-destination option is in use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,6 +78,7 @@ pub struct Options {
     pub verbose: u8,
     pub quiet: bool,
     pub info: Info,
+    pub debug: DebugLevels,
     pub checksum: bool,
     pub recursive: bool,
     pub dirs: bool,
@@ -92,8 +122,6 @@ pub struct Options {
     pub acls: bool,
     /// `-y`/`--fuzzy` (1; 2 = also the alternate destination dirs).
     pub fuzzy: u8,
-    /// `--debug=fuzzy[N]` (the scores and the chosen basis).
-    pub debug_fuzzy: u8,
     pub copy_devices: bool,
     pub write_devices: bool,
     pub dry_run: bool,
@@ -540,23 +568,27 @@ impl Options {
         Ok(())
     }
 
-    /// `--debug=FLAGS`: names are checked (rsync rejects unknown ones); parasync's own debugging
-    /// output is not organised by these flags, so valid ones have no further effect.
+    /// `--debug=FLAGS`: names are checked (rsync rejects unknown ones) and levels recorded; the
+    /// flags parasync prints for are marked in `help::DEBUG_FLAGS`, the others are accepted.
     fn debug_flags(&mut self, spec: &str) -> Result<()> {
         for word in spec.split(',').filter(|w| !w.is_empty()) {
             let lw = word.to_ascii_lowercase();
-            let name = lw.trim_end_matches(|c: char| c.is_ascii_digit());
-            if name == "fuzzy" || name == "all" {
-                self.debug_fuzzy = lw[name.len()..].parse().unwrap_or(1);
-            }
-            if name == "help" {
-                self.show_flag_help = Some("debug");
-            } else if !super::help::DEBUG_FLAGS
-                .iter()
-                .any(|(n, _)| n.eq_ignore_ascii_case(name))
-                && !matches!(name, "all" | "none")
-            {
-                return Err(Error::syntax(format!("Unknown --debug item: \"{word}\"")));
+            let split = lw.find(|c: char| c.is_ascii_digit()).unwrap_or(lw.len());
+            let (name, num) = lw.split_at(split);
+            let level: u8 = if num.is_empty() {
+                1
+            } else {
+                parse_num("debug", num)?
+            };
+            let flags = super::help::DEBUG_FLAGS;
+            match name {
+                "help" => self.show_flag_help = Some("debug"),
+                "all" => (0..flags.len()).for_each(|i| self.debug.set(i, level)),
+                "none" => self.debug = DebugLevels::default(),
+                _ => match flags.iter().position(|(n, _)| n.eq_ignore_ascii_case(name)) {
+                    Some(i) => self.debug.set(i, level),
+                    None => return Err(Error::syntax(format!("Unknown --debug item: \"{word}\""))),
+                },
             }
         }
         Ok(())

@@ -229,9 +229,6 @@ pub fn server_options(o: &Options, local: bool) -> Vec<String> {
             long(format!("{k}={x}"));
         }
     }
-    if o.debug_fuzzy > 0 {
-        long(format!("--debug=fuzzy{}", o.debug_fuzzy));
-    }
     for (k, m) in [("usermap", &o.usermap), ("groupmap", &o.groupmap)] {
         if let Some(m) = m {
             long(format!("--{k}={m}"));
@@ -288,6 +285,9 @@ pub fn server_options(o: &Options, local: bool) -> Vec<String> {
         words.push(format!("{n}{l}"));
     }
     long(format!("--info={}", words.join(",")));
+    if let Some(d) = o.debug.to_spec() {
+        long(format!("--debug={d}"));
+    }
     for h in 0..o.human.min(3) {
         let _ = h;
     }

@@ -16,6 +16,9 @@ pub struct Change {
     pub owner: bool,
     pub group: bool,
     pub hlink: bool,
+    /// Already a hard link to its group's leader: itemized with `h` but, unlike `hlink`, not a
+    /// change by itself (rsync names no link target then).
+    pub linked: bool,
     /// The mtime is set to the transfer time (`T`): content or a link changed while times are not
     /// preserved (rsync log.c: ITEM_REPORT_TIME without preserve_times).
     pub time_now: bool,
@@ -47,7 +50,7 @@ impl Change {
 /// Build the 11-character string. `y` is '>' (received) or '<' (sent to the remote);
 /// `x` is the type letter (f d L D S).
 pub fn itemize(y: char, x: char, c: &Change) -> String {
-    let first = if c.hlink {
+    let first = if c.hlink || c.linked {
         'h'
     } else if c.transfer {
         y
@@ -60,11 +63,8 @@ pub fn itemize(y: char, x: char, c: &Change) -> String {
     s.push(first);
     s.push(x);
     if c.new {
-        if c.hlink {
-            s.push_str("         ");
-        } else {
-            s.push_str("+++++++++");
-        }
+        // A new name, whether written or hard-linked (`hf+++++++++ b => a`).
+        s.push_str("+++++++++");
         return s;
     }
     let flags = [

@@ -9,9 +9,50 @@ pub mod progress;
 
 use crate::wire::msg::Stats;
 
+/// `-8` (`--8-bit-output`): bytes that are not valid UTF-8 are shown as they are, not as `\#ooo`.
+static EIGHT_BIT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Such a byte travels inside the output text as one private-use character (this base plus
+/// the byte) and is turned back into the byte where the text is written ([`raw_bytes`]).
+const RAW_BASE: u32 = 0x10_FF00;
+
+pub fn set_eight_bit(on: bool) {
+    EIGHT_BIT.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Output text as the bytes to write: the raw bytes `-8` kept (see [`escape`]) restored.
+pub fn raw_bytes(text: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    // Every such character starts with 0xF4 0x8F 0xBC..0xBF in UTF-8.
+    if !text.windows(2).any(|w| w == [0xF4, 0x8F]) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let s = String::from_utf8_lossy(text);
+    let mut out = Vec::with_capacity(text.len());
+    for ch in s.chars() {
+        match (ch as u32).checked_sub(RAW_BASE) {
+            Some(b) if b < 0x100 => out.push(b as u8),
+            _ => out.extend_from_slice(ch.encode_utf8(&mut [0; 4]).as_bytes()),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// Escape a name for display: control bytes (and, without `-8`, high-bit bytes that are not valid
 /// UTF-8) as `\#ooo` (rsync log.c).
 pub fn escape(name: &[u8]) -> String {
+    let raw = EIGHT_BIT.load(std::sync::atomic::Ordering::Relaxed);
+    if !raw && !utf8_locale() && !name.is_ascii() {
+        // rsync escapes what the locale cannot print: in the C locale every high-bit byte.
+        let mut out = String::new();
+        for &b in name {
+            if b >= 0x80 {
+                out.push_str(&format!("\\#{b:03o}"));
+            } else {
+                push_clean(&mut out, std::str::from_utf8(&[b]).unwrap_or(""));
+            }
+        }
+        return out;
+    }
     let mut out = String::new();
     let mut rest = name;
     while !rest.is_empty() {
@@ -25,7 +66,10 @@ pub fn escape(name: &[u8]) -> String {
                 push_clean(&mut out, std::str::from_utf8(good).unwrap());
                 let n = e.error_len().unwrap_or(bad.len());
                 for b in &bad[..n] {
-                    out.push_str(&format!("\\#{:03o}", b));
+                    match char::from_u32(RAW_BASE + *b as u32).filter(|_| raw) {
+                        Some(c) => out.push(c),
+                        None => out.push_str(&format!("\\#{:03o}", b)),
+                    }
                 }
                 rest = &bad[n..];
             }
@@ -34,9 +78,26 @@ pub fn escape(name: &[u8]) -> String {
     out
 }
 
+/// Whether the locale (LC_ALL, LC_CTYPE, LANG, first set wins) is a UTF-8 one, in which rsync
+/// prints valid multi-byte characters as they are.
+fn utf8_locale() -> bool {
+    static UTF8: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *UTF8.get_or_init(|| {
+        let v = ["LC_ALL", "LC_CTYPE", "LANG"]
+            .iter()
+            .filter_map(|k| std::env::var(k).ok())
+            .find(|v| !v.is_empty())
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        v.contains("utf-8") || v.contains("utf8")
+    })
+}
+
+/// rsync's filtered output (log.c) escapes control bytes below 0x20 except the tab; DEL and
+/// printable text pass as they are.
 fn push_clean(out: &mut String, s: &str) {
     for ch in s.chars() {
-        if (ch as u32) < 0x20 || ch as u32 == 0x7f {
+        if (ch as u32) < 0x20 && ch != '\t' {
             out.push_str(&format!("\\#{:03o}", ch as u32));
         } else {
             out.push(ch);
@@ -367,6 +428,30 @@ pub fn list_row(e: &crate::flist::Entry, h: u8) -> String {
     line
 }
 
+/// Write transfer output to stdout. A closed stdout (`parasync -av src/ dst/ | head -1`) does not
+/// stop the transfer: rsync ignores SIGPIPE and write errors on its output and still exits 0.
+pub fn out(s: &str) {
+    use std::io::Write;
+    let mut o = std::io::stdout().lock();
+    let _ = o.write_all(s.as_bytes());
+    let _ = o.flush();
+}
+
+/// Write `--help`/`--version` text. rsync prints those before it installs its signal handlers,
+/// so a closed pipe kills it with SIGPIPE (exit status 141 in a shell); parasync does the same.
+pub fn out_or_die(s: &str) {
+    use std::io::Write;
+    let mut o = std::io::stdout().lock();
+    let r = o.write_all(s.as_bytes()).and_then(|_| o.flush());
+    if r.is_err_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) {
+        // SAFETY: restoring the default action and raising a signal on ourselves.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+            libc::raise(libc::SIGPIPE);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -392,7 +477,13 @@ mod tests {
     fn escapes() {
         assert_eq!(escape(b"a\nb"), "a\\#012b");
         assert_eq!(escape(b"x\xffy"), "x\\#377y");
-        assert_eq!(escape("é".as_bytes()), "é");
+        if utf8_locale() {
+            assert_eq!(escape("é".as_bytes()), "é");
+        } else {
+            assert_eq!(escape("é".as_bytes()), "\\#303\\#251");
+        }
+        // rsync leaves tabs, DEL and "\#" in names as they are.
+        assert_eq!(escape(b"a\tb\x7fc\\#d\x1b"), "a\tb\x7fc\\#d\\#033");
     }
     #[test]
     fn perms() {

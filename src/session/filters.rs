@@ -48,7 +48,7 @@ impl Filters {
         }
         Ok(Filters {
             list: FilterList::parse(&rules, o.from0, o.delete_excluded)?,
-            debug: o.verbose > 1,
+            debug: o.verbose > 1 || o.debug.get("FILTER") > 0,
             notes: Vec::new(),
         })
     }

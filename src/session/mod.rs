@@ -213,7 +213,7 @@ pub fn print_line(level: u8, text: &[u8], quiet: bool) {
             return;
         }
         let mut o = std::io::stdout().lock();
-        let _ = o.write_all(text);
+        let _ = o.write_all(&crate::report::raw_bytes(text));
         // Progress text starts with '\r' and carries its own line ends.
         if !text.starts_with(b"\r") {
             let _ = o.write_all(b"\n");

@@ -32,6 +32,7 @@ mod delayed;
 mod delete;
 mod fuzzy;
 mod generator;
+mod hlink;
 mod ids;
 mod inplace;
 mod missing;
@@ -77,10 +78,13 @@ pub struct Receiver {
     jobs: HashMap<u32, Job>,
     /// Output lines in flist order; a line may wait for its file's data to start (progress mode).
     lines: VecDeque<(Option<u32>, String)>,
-    /// Where messages of rsync's generator (deletions, make-room failures, skipped types) enter
-    /// `lines`: rsync prints them ahead of the item lines its sender logs for the same directory,
-    /// but after those of earlier directories.
+    /// `lines[..gen_at]` are released; messages of rsync's generator (deletions, skip notes)
+    /// enter there, ahead of the held item lines (see `output`).
     gen_at: usize,
+    /// List entries generated since the held lines were last released.
+    held_entries: usize,
+    /// `--progress`: the file whose name is out and whose transfer holds the next lines.
+    progress_hold: Option<u32>,
     /// The top-level "." already itemized with the operands (not again when its contents come).
     dot_done: Option<u32>,
     /// Names of the top-level entries (operands), kept by deletions in ".".
@@ -88,8 +92,8 @@ pub struct Receiver {
     started_files: std::collections::HashSet<u32>,
     /// Directories to finish at the end: (path, flist index, intended mode).
     dir_times: Vec<(PathBuf, u32, u32)>,
-    hardlinks: Vec<(u32, u64)>,
-    hl_first: HashMap<u64, u32>,
+    /// `-H` groups: leaders, skipped and waiting members.
+    hl: hlink::Groups,
     stats: Stats,
     problems: Problems,
     flist_done: bool,
@@ -112,6 +116,8 @@ pub struct Receiver {
     io_error_announced: bool,
     /// Deleting extraneous files (may be deferred for dedupe), not making room for a new item.
     in_extraneous: bool,
+    /// `--delete-before`: directories whose extraneous entries wait for the late unlink.
+    emptied_dirs: std::collections::HashSet<PathBuf>,
     /// `--info=progress2`: bytes of files done, when the last line went out, transfer start.
     p2_bytes: u64,
     p2_last: Option<Instant>,
@@ -187,6 +193,7 @@ impl Receiver {
             },
         };
         let engine = opts.engine.unwrap_or(EngineId::Parasync);
+        report::set_eight_bit(opts.eight_bit);
         crate::recon::set_keep_partial(opts.partial || opts.partial_dir.is_some());
         crate::recon::set_partial_dir(opts.partial_dir.as_deref());
         Receiver {
@@ -199,12 +206,13 @@ impl Receiver {
             jobs: HashMap::new(),
             lines: VecDeque::new(),
             gen_at: 0,
+            held_entries: 0,
+            progress_hold: None,
             dot_done: None,
             top_names: Vec::new(),
             started_files: Default::default(),
             dir_times: Vec::new(),
-            hardlinks: Vec::new(),
-            hl_first: HashMap::new(),
+            hl: Default::default(),
             stats: Stats::default(),
             problems: Problems::default(),
             flist_done: false,
@@ -224,6 +232,7 @@ impl Receiver {
             late_deletes: Vec::new(),
             io_error_announced: false,
             in_extraneous: false,
+            emptied_dirs: Default::default(),
             p2_bytes: 0,
             p2_last: None,
             p2_start: Instant::now(),
@@ -274,6 +283,9 @@ impl Receiver {
                                 _ => {}
                             }
                         }
+                        self.hl_resolve()?;
+                        self.release_all();
+                        self.flush_lines()?;
                     }
                 }
                 Msg::Segment { parent, entries } => {
@@ -288,6 +300,9 @@ impl Receiver {
                     if matches!(self.root, Root::Unresolved) {
                         self.resolve_root(u32::MAX, &[])?;
                     }
+                    self.hl_resolve()?;
+                    self.release_all();
+                    self.flush_lines()?;
                 }
                 Msg::Engine { idx, data } => self.on_engine(idx, &data)?,
                 Msg::Ops { idx, ops } => self.on_ops(idx, ops)?,
@@ -298,7 +313,7 @@ impl Receiver {
                     if let Some(job) = self.jobs.remove(&idx) {
                         discard(&job);
                     }
-                    self.lines.retain(|(w, _)| *w != Some(idx));
+                    self.drop_lines_of(idx);
                     self.started_files.insert(idx);
                     self.flush_lines()?;
                 }
@@ -376,7 +391,8 @@ impl Receiver {
         }
         self.resolve_root_now(top)?;
         // generator.c: with -vv the generator says once that it will not compute deltas.
-        if self.opts.verbose > 1 && !self.opts.list_only && self.opts.whole_file == Some(true) {
+        let flist = self.opts.verbose > 1 || self.opts.debug.get("FLIST") > 0;
+        if flist && !self.opts.list_only && self.opts.whole_file == Some(true) {
             self.conn
                 .info("delta-transmission disabled for local transfer or --whole-file")?;
         }
@@ -490,12 +506,14 @@ impl Receiver {
     }
 
     fn on_segment(&mut self, parent: u32, base: u32, entries: &[Entry]) -> Result<()> {
-        // The lines held back for "." (see below) belong to the same directory as its contents.
-        self.gen_at = if self.dot_done == Some(parent) {
-            0
-        } else {
-            self.lines.len()
-        };
+        if self.opts.debug.get("FLIST") > 1 {
+            let dir = match self.flist.get(parent as usize) {
+                Some(p) => report::escape(&p.name),
+                None => "(top)".into(),
+            };
+            let n = entries.len();
+            self.gen_line(format!("[receiver] recv_file_list({dir}): {n} entries"));
+        }
         if parent != u32::MAX {
             let pe = self.flist.get(parent as usize).cloned().ok_or_else(|| {
                 Error::protocol("protocol error: segment for an unknown directory")
@@ -530,10 +548,14 @@ impl Receiver {
             }
             self.process(base + i as u32, e)?;
         }
-        if parent == u32::MAX && self.dot_done.is_some() {
-            // rsync deletes in "." before naming the operands; hold the lines until "."'s
-            // contents (and its deletions) arrive.
-            return Ok(());
+        self.generated(entries.len());
+        if self.opts.hard_links {
+            self.hl_resolve_behind()?;
+        }
+        // The first list is done (the top directory's contents, or the operands without one).
+        // With -H rsync reads the whole list ahead first and does not stop there.
+        if !self.opts.hard_links && self.dot_done.map_or(parent == u32::MAX, |d| d == parent) {
+            self.release_all();
         }
         self.flush_lines()
     }
@@ -564,10 +586,16 @@ impl Receiver {
     }
 
     fn finish_up(&mut self) -> Result<()> {
-        self.gen_at = self.lines.len();
+        self.release_all();
         if self.p2_last.is_some() {
             self.progress2(None, true)?;
         }
+        // --delay-updates: the finished files move into place first (the links below point at
+        // them).
+        self.finish_delayed()?;
+        // -H: members of transferred leaders, before --delete-after's deletions (rsync).
+        self.hl_finish_all()?;
+        self.release_all();
         if matches!(self.opts.delete_when, DeleteWhen::After | DeleteWhen::Delay)
             && self.opts.delete
         {
@@ -589,38 +617,15 @@ impl Receiver {
                 ))?;
             }
         }
-        self.finish_delayed()?;
-        // Hard links (-H): link later members of each group to the first.
-        for (idx, group) in std::mem::take(&mut self.hardlinks) {
-            let Some(&first) = self.hl_first.get(&group) else {
-                continue;
-            };
-            let fe = self.flist[first as usize].clone();
-            let e = self.flist[idx as usize].clone();
-            let (fp, p) = (self.target(&fe), self.target(&e));
-            if self.opts.dry_run {
-                continue;
-            }
-            let same = match (std::fs::metadata(&fp), std::fs::symlink_metadata(&p)) {
-                (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
-                _ => false,
-            };
-            if !same {
-                let _ = std::fs::remove_file(&p);
-                if let Err(err) = std::fs::hard_link(&fp, &p) {
-                    self.fail(format!(
-                        "rsync: [receiver] link \"{}\" => {} failed: {}",
-                        crate::flist::walk::full_name(&p),
-                        report::escape(&fe.name),
-                        io_text(&err)
-                    ))?;
-                }
-            }
-        }
+        self.release_all();
         self.flush_lines()?;
         if !self.opts.dry_run {
             for (p, idx, want) in std::mem::take(&mut self.dir_times).into_iter().rev() {
                 let e = self.flist[idx as usize].clone();
+                if self.opts.debug.get("TIME") > 1 {
+                    let name = report::escape(&e.name);
+                    self.conn.info(&format!("touch_up_dirs: {name} ({idx})"))?;
+                }
                 let mode = if self.opts.perms {
                     Some(e.perms())
                 } else {

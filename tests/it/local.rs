@@ -35,7 +35,6 @@ fn archive_with_trailing_slash() {
 }
 
 #[test]
-#[ignore = "-H output order (rsync names the last link of a group and prints `hard1 => hard2` at the end) lands with the hard-link/dedupe work"]
 fn hard_links_preserved_with_h() {
     let t = Twin::standard();
     t.same(&args(&["-aH", "src/", "dst"]));

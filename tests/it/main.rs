@@ -20,6 +20,7 @@ mod latency;
 mod local;
 mod mask;
 mod output;
+mod output_order;
 mod partial;
 mod perms;
 mod progress;

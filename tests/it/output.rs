@@ -131,3 +131,87 @@ fn over_ssh() {
     )
     .assert_same("remote list");
 }
+
+/// `parasync -av src/ dst/ | head -1`: rsync keeps going when its stdout is closed (SIGPIPE is
+/// ignored, write errors on the output are dropped) and exits 0 with the transfer complete; so
+/// does parasync, for item lines, the summary and `--list-only` rows alike.
+#[test]
+fn closed_stdout_is_not_an_error() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    // Well over a pipe buffer (64 KiB) of item lines.
+    for i in 0..3000 {
+        let name = format!("a-fairly-long-file-name-to-fill-the-pipe-{i:05}");
+        std::fs::write(src.join(name), b"x").unwrap();
+    }
+    for args in [
+        &["-av", "--stats", "src/", "dst/"][..],
+        &["--list-only", "-r", "src/"],
+    ] {
+        let mut child = Command::new(bin())
+            .args(args)
+            .current_dir(tmp.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        // The reader is gone now (as `head -1` exits).
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+        assert!(err.is_empty(), "{args:?}: {err}");
+        assert!(!first.is_empty(), "{args:?}");
+    }
+    assert_eq!(
+        std::fs::read_dir(tmp.path().join("dst")).unwrap().count(),
+        3000
+    );
+}
+
+/// Names with control bytes, a tab, DEL, "\#", UTF-8 and invalid UTF-8, with and without `-8`:
+/// rsync escapes control bytes except the tab, leaves DEL, and with `-8` prints bytes that are not
+/// UTF-8 as they are.
+#[test]
+fn name_escaping_and_8_bit() {
+    fn odd_names(w: &std::path::Path) {
+        let mut t = Tree::new(&w.join("src"));
+        for n in [
+            &b"tab\tname"[..],
+            b"del\x7fname",
+            b"back\\#slash",
+            b"esc\x1bname",
+            "caf\u{e9}".as_bytes(),
+            b"bad\xffname",
+            b"new\nline",
+        ] {
+            t.file(n, b"x");
+        }
+        t.finish();
+    }
+    for args in [
+        &["-av", "src/", "dst/"][..],
+        &["-av8", "src/", "dst/"],
+        &["-ai8", "src/", "dst/"],
+        &["--list-only", "-r", "-8", "src/"],
+        &["--list-only", "-r", "src/"],
+    ] {
+        let t = Twin::new(odd_names);
+        let pair = t.run(args);
+        assert_eq!(pair.r.code, pair.p.code, "{args:?}");
+        // Compared as bytes: -8 output is not UTF-8.
+        assert_eq!(
+            mask(&pair.r.stdout),
+            mask(&pair.p.stdout),
+            "{args:?}\n{}\n{}",
+            pair.r,
+            pair.p
+        );
+    }
+}

@@ -71,7 +71,7 @@ impl Receiver {
         }
         if self.opts.info.backup > 0 {
             let shown = crate::report::escape(rel);
-            self.push_line(None, format!("backed up {shown} to {}", dst.display()));
+            self.gen_line(format!("backed up {shown} to {}", dst.display()));
         }
         Ok(true)
     }

@@ -42,6 +42,9 @@ impl Receiver {
             .chain(top.iter().cloned())
             .chain(temps.map(|n| n.as_bytes().to_vec()))
             .collect();
+        if self.opts.debug.get("DEL") > 1 {
+            self.gen_line(format!("delete_in_dir({})", report::escape(&dir.name)));
+        }
         for (n, protected) in self.scan_for_delete(&path, &dir.name, false) {
             if protected || keep.contains(&n) {
                 continue;
@@ -101,7 +104,7 @@ impl Receiver {
                 self.filters.protected(&rel, is_dir)
             };
             if let Some(note) = self.filters.take_note() {
-                self.push_line(None, note);
+                self.gen_line(note);
             }
             let key = crate::flist::walk::sort_key(&name, is_dir);
             v.push((is_dir, key, name, protected));
@@ -117,6 +120,11 @@ impl Receiver {
         let Ok(m) = std::fs::symlink_metadata(p) else {
             return Ok(true);
         };
+        // rsync names a nested directory once its contents are gone, others first.
+        let nested_dir = how == Del::Nested && m.is_dir();
+        if !nested_dir {
+            self.debug_del(rel, &m, how);
+        }
         if m.is_dir() {
             let mut kept = false;
             for (k, protected) in self.scan_for_delete(p, rel, true) {
@@ -127,22 +135,23 @@ impl Receiver {
                 let r = [rel, b"/", &k].concat();
                 kept |= !self.delete_tree(&p.join(OsStr::from_bytes(&k)), &r, Del::Nested)?;
             }
+            if nested_dir {
+                self.debug_del(rel, &m, how);
+            }
             if kept {
+                // rsync (delete.c): the contents failed ("cannot delete non-empty directory");
+                // a nested directory is then still tried itself — stopped by --max-delete
+                // (counted as skipped) or failing with the same message again.
                 let msg = format!("cannot delete non-empty directory: {}", report::escape(rel));
-                if how == Del::Nested {
-                    self.push_line(None, msg.clone());
+                self.gen_line(msg.clone());
+                if how == Del::Nested && !self.at_delete_limit() {
+                    self.gen_line(msg);
                 }
-                self.push_line(None, msg);
                 return Ok(false);
             }
         }
-        if let Some(max) = self.opts.max_delete {
-            if self.deletes_done as i64 >= max {
-                self.del_limit_hit = true;
-                self.problems.del_limit = true;
-                self.del_skipped += 1;
-                return Ok(false);
-            }
+        if self.at_delete_limit() {
+            return Ok(false);
         }
         let shown = if m.is_dir() {
             format!("{}/", report::escape(rel))
@@ -162,7 +171,8 @@ impl Receiver {
                 Some(f) if f.contains("%i") || f.contains("%o") => {
                     let gone = Entry {
                         name: rel.to_vec(),
-                        mode: m.mode(),
+                        // rsync logs a deletion with the type only (%B reads "---------").
+                        mode: m.mode() & libc::S_IFMT,
                         ..Default::default()
                     };
                     let line = expand(
@@ -207,6 +217,13 @@ impl Receiver {
         {
             // Dedupe may still copy from it (a moved file): unlink at the end of the run.
             self.late_deletes.push((p.to_path_buf(), m.is_dir()));
+            if self.opts.delete_when == DeleteWhen::Before && how == Del::Top {
+                // rsync has deleted it before itemizing the directory, whose mtime then
+                // differs (`.d..t......`); the late unlink must look the same.
+                if let Some(parent) = p.parent() {
+                    self.emptied_dirs.insert(parent.to_path_buf());
+                }
+            }
         } else if !self.opts.dry_run {
             let r = if m.is_dir() {
                 std::fs::remove_dir(p)
@@ -231,6 +248,35 @@ impl Receiver {
         Ok(true)
     }
 
+    /// `--debug=DEL2`: rsync's delete_item line. Its flags: DEL_RECURSE (2) for an extraneous
+    /// item, DEL_DIR_IS_EMPTY (4) inside a directory being deleted, DEL_MAKE_ROOM (16) for an
+    /// item in the way.
+    fn debug_del(&mut self, rel: &[u8], m: &Metadata, how: Del) {
+        if self.opts.debug.get("DEL") > 1 {
+            let flags = match how {
+                Del::Top => 2,
+                Del::Nested => 4,
+                Del::MakeWay => 16,
+            };
+            let (name, mode) = (report::escape(rel), m.mode());
+            self.gen_line(format!("delete_item({name}) mode={mode:o} flags={flags}"));
+        }
+    }
+
+    /// `--max-delete` reached: the deletion is skipped (and counted).
+    fn at_delete_limit(&mut self) -> bool {
+        let Some(max) = self.opts.max_delete else {
+            return false;
+        };
+        if (self.deletes_done as i64) < max {
+            return false;
+        }
+        self.del_limit_hit = true;
+        self.problems.del_limit = true;
+        self.del_skipped += 1;
+        true
+    }
+
     pub(super) fn delete_all_top_dirs(&mut self) -> Result<()> {
         if !self.opts.delete || self.opts.list_only {
             return Ok(());
@@ -247,12 +293,15 @@ impl Receiver {
             };
             kids.entry(parent).or_default().push(e.clone());
         }
-        let dirs: Vec<Entry> = self
+        let mut dirs: Vec<Entry> = self
             .flist
             .iter()
             .filter(|e| e.is_dir() && e.flags & F_TOP_DIR != 0)
             .cloned()
             .collect();
+        // rsync walks the directories depth first, each one's subdirectories in name order
+        // (its sorted file list): a, a/b, a/b/c, m — not in the order they were listed.
+        dirs.sort_by(|a, b| dir_order(&a.name).cmp(&dir_order(&b.name)));
         for d in dirs {
             let k = kids.remove(&d.name).unwrap_or_default();
             self.delete_extraneous(&d, &k)?;
@@ -270,4 +319,12 @@ pub(super) enum Del {
     Nested,
     /// A directory in the way of a new non-directory.
     MakeWay,
+}
+
+/// Sort key giving rsync's depth-first directory order: "." first, then by path components.
+fn dir_order(name: &[u8]) -> Vec<&[u8]> {
+    if name == b"." {
+        return Vec::new();
+    }
+    name.split(|b| *b == b'/').collect()
 }

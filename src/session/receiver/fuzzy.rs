@@ -160,13 +160,13 @@ impl Receiver {
             let cands = self.fuzzy_dir(&d);
             let mut notes = Vec::new();
             let pick = choose(&cands, &name, e.size, e.mtime, &shown_dir, &mut notes);
-            if self.opts.debug_fuzzy > 1 {
+            if self.opts.debug.get("FUZZY") > 1 {
                 for n in notes {
                     self.gen_line(n);
                 }
             }
             if let Some(j) = pick {
-                if self.opts.debug_fuzzy > 0 {
+                if self.opts.debug.get("FUZZY") > 0 {
                     self.gen_line(format!(
                         "fuzzy basis selected for {}: {shown_dir}{}",
                         report::escape(&e.name),

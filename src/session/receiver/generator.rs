@@ -7,6 +7,9 @@ use super::*;
 
 impl Receiver {
     pub(super) fn process(&mut self, idx: u32, e: &Entry) -> Result<()> {
+        if self.opts.debug.get("GENR") > 0 {
+            self.gen_line(format!("recv_generator({},{idx})", report::escape(&e.name)));
+        }
         if e.fmt() == 0 {
             return self.process_missing(e);
         }
@@ -45,7 +48,7 @@ impl Receiver {
             if let Some(m) = &old {
                 if !(e.is_dir() && m.is_dir()) {
                     if self.opts.info.skip > 0 || self.opts.verbose > 1 {
-                        self.push_line(None, format!("{} exists", report::escape(&e.name)));
+                        self.gen_line(format!("{} exists", report::escape(&e.name)));
                     }
                     return Ok(());
                 }
@@ -60,7 +63,7 @@ impl Receiver {
             if e.is_dir() && !parent_missing && (self.opts.info.skip > 0 || self.opts.verbose > 1) {
                 let line =
                     decide::skip_line(&report::escape(&e.name), "not creating new directory");
-                self.push_line(None, line);
+                self.gen_line(line);
             }
             if e.is_dir() || parent_missing {
                 return Ok(());
@@ -176,7 +179,19 @@ impl Receiver {
                     },
                 }
             }
-            Some(m) => decide::attr_change(e, m, &self.opts, uid, gid, mode),
+            Some(m) => {
+                let mut c = decide::attr_change(e, m, &self.opts, uid, gid, mode);
+                if self.emptied_dirs.contains(path) && self.opts.times && !self.opts.omit_dir_times
+                {
+                    // The deletion (still to come) gives the directory the current time.
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .unwrap_or_default();
+                    let now = (now.as_secs() as i64, now.subsec_nanos());
+                    c.time = !crate::decide::same_time((e.mtime, e.mtime_ns), now, 0);
+                }
+                c
+            }
         };
         self.xattr_change(e, path, Some(mode), &mut change);
         self.log_item(idx, e, &change, false, None);
@@ -359,21 +374,21 @@ impl Receiver {
         path: &Path,
         old: Option<Metadata>,
     ) -> Result<()> {
-        let (uid, gid) = self.want_ids(e);
         if e.hlink != 0 && self.opts.hard_links {
-            if let Some(first) = self.hl_first.get(&e.hlink).copied() {
-                let first_name = self.flist[first as usize].name.clone();
-                let change = Change {
-                    new: old.is_none(),
-                    hlink: true,
-                    ..Default::default()
-                };
-                self.log_item(idx, e, &change, false, Some(first_name));
-                self.hardlinks.push((idx, e.hlink));
-                return Ok(());
-            }
-            self.hl_first.insert(e.hlink, idx);
+            return self.hl_process(idx, e, path, old);
         }
+        self.process_file_plain(idx, e, path, old)
+    }
+
+    /// A regular file on its own (or as the leader of its hard-link group).
+    pub(super) fn process_file_plain(
+        &mut self,
+        idx: u32,
+        e: &Entry,
+        path: &Path,
+        old: Option<Metadata>,
+    ) -> Result<()> {
+        let (uid, gid) = self.want_ids(e);
         // --write-devices: an existing device is written into, as if it were the file.
         let old = old.filter(|m| {
             m.is_file() || (self.opts.write_devices && meta::is_device(m)) || {
@@ -420,7 +435,7 @@ impl Receiver {
             let m = old.as_ref().unwrap();
             let mut change = decide::attr_change(e, m, &self.opts, uid, gid, mode);
             if self.opts.info.name >= 2 && !change.significant() && self.opts.out_format.is_none() {
-                self.push_line(None, format!("{} is uptodate", report::escape(&e.name)));
+                self.gen_line(format!("{} is uptodate", report::escape(&e.name)));
             }
             self.xattr_change(e, path, Some(mode), &mut change);
             self.log_item(idx, e, &change, false, None);
@@ -454,7 +469,7 @@ impl Receiver {
         }
         if let Some(reason) = decide::skip_reason(e, old.as_ref(), &self.opts) {
             if self.opts.info.skip > 0 || self.opts.verbose > 1 {
-                self.push_line(None, decide::skip_line(&report::escape(&e.name), reason));
+                self.gen_line(decide::skip_line(&report::escape(&e.name), reason));
             }
             return Ok(());
         }

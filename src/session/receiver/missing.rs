@@ -24,13 +24,10 @@ impl Receiver {
         if m.is_dir() && !(self.opts.force || self.opts.delete) {
             let empty = std::fs::read_dir(&path).is_ok_and(|mut d| d.next().is_none());
             if !empty {
-                self.push_line(
-                    None,
-                    format!(
-                        "cannot delete non-empty directory: {}",
-                        crate::report::escape(&e.name)
-                    ),
-                );
+                self.gen_line(format!(
+                    "cannot delete non-empty directory: {}",
+                    crate::report::escape(&e.name)
+                ));
                 return self.flush_lines();
             }
         }

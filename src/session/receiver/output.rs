@@ -1,30 +1,114 @@
 //! What the receiver prints: item lines (`-v`, `-i`, `--out-format`), the `--log-file` item
-//! lines, `--info=progress2`. Lines are queued in file-list order and released when the item's
-//! data starts (rsync prints a file's name when its transfer begins).
+//! lines, `--info=progress2`.
+//!
+//! The order of the lines follows rsync's two output paths. rsync's generator sends item lines
+//! (itemized items, and the names of transferred files, which its sender prints when the file's
+//! data starts) through the buffered data stream, but its messages — `deleting x`, `x is
+//! uptodate`, `x exists`, skip notes — go out at once as out-of-band messages. The data stream is
+//! flushed only when the generator waits for more of the file list: usually once after the
+//! first directory (the sender is still sending the next lists), then about every
+//! [`LOOKAHEAD`] entries, and at the end of the list. So in a small transfer the top directory's
+//! item lines come first, then every later message, then the remaining item lines.
+//! Here item lines are *held* ([`Receiver::push_line`]) and messages enter at the end of the
+//! *released* lines ([`Receiver::gen_line`]); lines are released after the top directory's
+//! contents, at the end of the file list, every [`LOOKAHEAD`] entries, and up to a file's line
+//! when its data starts.
 
 use super::*;
 
+/// rsync's generator keeps this many file-list entries ahead (MIN_FILECNT_LOOKAHEAD) and flushes
+/// its item lines when it has to wait for more.
+pub(super) const LOOKAHEAD: usize = 1000;
+
 impl Receiver {
+    /// A generator message: out before the held item lines.
     pub(super) fn gen_line(&mut self, s: String) {
         let at = self.gen_at.min(self.lines.len());
         self.lines.insert(at, (None, s));
         self.gen_at = at + 1;
+        if let Some(slot) = self.hl.slot.as_mut().filter(|p| at <= **p) {
+            *slot += 1;
+        }
     }
 
+    /// An item line (or a line that follows one), held until released; with `wait`, it also
+    /// waits for that file's data to start.
     pub(super) fn push_line(&mut self, wait: Option<u32>, s: String) {
-        self.lines.push_back((wait, s));
+        // A hard-link leader chosen at the end of the list prints at its list position.
+        match self.hl.slot.filter(|p| *p <= self.lines.len()) {
+            Some(p) => {
+                self.lines.insert(p, (wait, s));
+                self.hl.slot = Some(p + 1);
+                if p < self.gen_at {
+                    self.gen_at += 1;
+                }
+            }
+            None => self.lines.push_back((wait, s)),
+        }
     }
 
+    /// Release every held line (end of the file list, end of the run).
+    pub(super) fn release_all(&mut self) {
+        self.gen_at = self.lines.len();
+        self.held_entries = 0;
+    }
+
+    /// The file's data started: rsync had flushed its request, and everything before it.
+    pub(super) fn release_file(&mut self, idx: u32) {
+        if let Some(p) = self.lines.iter().position(|(w, _)| *w == Some(idx)) {
+            self.gen_at = self.gen_at.max(p + 1);
+        }
+    }
+
+    /// Count list entries generated; release the held lines every [`LOOKAHEAD`] entries.
+    pub(super) fn generated(&mut self, n: usize) {
+        self.held_entries += n;
+        if self.held_entries >= LOOKAHEAD {
+            self.release_all();
+        }
+    }
+
+    /// Drop the lines that wait for `idx` (its sender failed: rsync names it by its error only).
+    pub(super) fn drop_lines_of(&mut self, idx: u32) {
+        let mut i = 0;
+        while i < self.lines.len() {
+            if self.lines[i].0 == Some(idx) {
+                self.lines.remove(i);
+                if i < self.gen_at {
+                    self.gen_at -= 1;
+                }
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// Print the released lines, stopping at one whose file has not started — and, with
+    /// `--progress`, after a file's name until its transfer (and progress lines) is done, as
+    /// rsync's sender names the next item only after sending the file.
     pub(super) fn flush_lines(&mut self) -> Result<()> {
-        while let Some((wait, _)) = self.lines.front() {
-            if let Some(i) = wait {
-                if !self.started_files.contains(i) {
+        if let Some(i) = self.progress_hold {
+            if self.jobs.contains_key(&i) {
+                return Ok(());
+            }
+            self.progress_hold = None;
+        }
+        while self.gen_at > 0 {
+            let Some(wait) = self.lines.front().map(|(w, _)| *w) else {
+                break;
+            };
+            if wait.is_some_and(|i| !self.started_files.contains(&i)) {
+                break;
+            }
+            let (_, s) = self.lines.pop_front().unwrap();
+            self.gen_at -= 1;
+            self.conn.info(&s)?;
+            if let Some(i) = wait.filter(|i| self.jobs.contains_key(i)) {
+                if self.opts.info.progress == 1 {
+                    self.progress_hold = Some(i);
                     break;
                 }
             }
-            let (_, s) = self.lines.pop_front().unwrap();
-            self.gen_at = self.gen_at.saturating_sub(1);
-            self.conn.info(&s)?;
         }
         Ok(())
     }
@@ -47,7 +131,15 @@ impl Receiver {
         // Without %i rsync (sender.c maybe_log_item) names only transfers, new items, local
         // changes (symlink retargeted, …) and directories with any change; a file whose only
         // change is its attributes stays silent.
-        let named = c.significant() && (c.transfer || c.new || c.local || c.hlink || e.is_dir());
+        // With -vv (name level 2) an attribute change is named too.
+        let named = c.significant()
+            && (c.transfer
+                || c.new
+                || c.local
+                || c.hlink
+                || c.linked
+                || e.is_dir()
+                || self.opts.info.name > 1);
         let show = match &self.opts.out_format {
             Some(f) if f.contains("%i") => c.significant() || self.opts.itemize_unchanged(),
             Some(_) => named,
@@ -115,7 +207,14 @@ impl Receiver {
         // A transferred file is named once its sender has opened it (rsync logs on the sender):
         // a file that fails there is reported by its error only.
         let wait = wait.then_some(idx);
-        self.push_line(wait, line);
+        // At -vv without -i rsync's generator names an attribute-only change itself
+        // (set_file_attrs), as a message rather than an item line.
+        let attrs_only = !(c.transfer || c.new || c.local || c.hlink || c.linked || e.is_dir());
+        if self.opts.out_format.is_none() && attrs_only {
+            self.gen_line(line);
+        } else {
+            self.push_line(wait, line);
+        }
     }
 
     /// One `--info=progress2` update (rate-limited unless `last`); rsync's line shape.
@@ -153,14 +252,9 @@ impl Receiver {
         let left = done
             .map(|i| nfiles.saturating_sub(i as u64 + 1))
             .unwrap_or(0);
-        let mut l = progress::line(
-            bytes,
-            total,
-            rate,
-            el,
-            Some((self.xfr, left, nfiles)),
-            self.opts.human,
-        );
+        // rsync adds "(xfr#N, to-chk=…)" once a file has been transferred.
+        let counts = (self.xfr > 0).then_some((self.xfr, left, nfiles));
+        let mut l = progress::line(bytes, total, rate, el, counts, self.opts.human);
         if !self.flist_done {
             l = l.replace("to-chk", "ir-chk");
         }

@@ -209,6 +209,7 @@ impl Receiver {
 
     pub(super) fn on_ops(&mut self, idx: u32, ops: Vec<engine::Op>) -> Result<()> {
         if self.started_files.insert(idx) {
+            self.release_file(idx);
             self.flush_lines()?;
         }
         let Some(job) = self.jobs.get_mut(&idx) else {
@@ -290,6 +291,7 @@ impl Receiver {
             ));
         };
         if self.started_files.insert(idx) {
+            self.release_file(idx);
             self.flush_lines()?;
         }
         let e = self.flist[idx as usize].clone();
@@ -378,6 +380,23 @@ impl Receiver {
                 ));
             }
         }
+        if self.opts.debug.get("RECV") > 0 {
+            let name = report::escape(&e.name);
+            self.gen_line(format!("recv_files({name})"));
+            if !job.in_place && !self.opts.delay_updates {
+                let temp = job.temp.file_name().unwrap_or_default().as_bytes();
+                let dir = e
+                    .name
+                    .iter()
+                    .rposition(|b| *b == b'/')
+                    .map(|i| &e.name[..i]);
+                let shown = match dir {
+                    Some(d) => [d, b"/", temp].concat(),
+                    None => temp.to_vec(),
+                };
+                self.gen_line(format!("renaming {} to {name}", report::escape(&shown)));
+            }
+        }
         if job.in_place || self.opts.delay_updates {
             // Written in place, or renamed at the end: nothing to rename now.
         } else if let Err(err) = std::fs::rename(&job.temp, &job.target) {
@@ -429,6 +448,7 @@ impl Receiver {
                 l2.replace("to-chk", "ir-chk")
             };
             self.conn.info(&format!("\r{l1}\r{l2}\n"))?;
+            self.flush_lines()?;
         }
         if self.opts.remove_source_files {
             self.conn.send(&Msg::Ack { idx })?;
