@@ -7,6 +7,7 @@ mod dedupe;
 mod devices;
 mod docs;
 mod engines;
+mod engines_ssh;
 mod exit_codes;
 mod fault_kit;
 mod filters;
