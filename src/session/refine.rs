@@ -147,7 +147,9 @@ impl Gaps {
         if answers.len() != self.probes.len() {
             return Err("probe answer count mismatch".into());
         }
-        let mut ext: Vec<(u64, u64, u64, u64)> = self.lits.iter().map(|_| (0, 0, 0, 0)).collect();
+        // Per literal run: the probed blocks whose hashes match, as (new offset, old offset).
+        let mut fwd: Vec<Vec<(u64, u64)>> = self.lits.iter().map(|_| Vec::new()).collect();
+        let mut bwd: Vec<Vec<(u64, u64)>> = self.lits.iter().map(|_| Vec::new()).collect();
         // Probes read `new` in increasing order: drop its mapped pages behind them.
         let mut behind = crate::engine::filemap::Behind::new(0);
         for (p, hs) in self.probes.iter().zip(answers) {
@@ -157,67 +159,89 @@ impl Gaps {
             }
             let (a, len) = self.lits[p.lit];
             let b = a + len;
-            let e = &mut ext[p.lit];
             let block = |at: u64| -> Option<u64> {
                 let s = usize::try_from(at).ok()?;
                 new.get(s..s + BLOCK as usize).map(block_hash)
             };
+            // Every matching block counts, not only the unbroken run next to the copy: a
+            // literal run that spans two nearby edits keeps the unchanged bytes between them
+            // (the data continues at the same shift, as on `scatter`).
             if p.forward {
-                let mut k = 0u64;
-                while (k as usize) < hs.len()
-                    && (k + 1) * BLOCK <= len
-                    && block(a + k * BLOCK) == Some(hs[k as usize])
-                {
-                    k += 1;
+                for (k, h) in hs.iter().enumerate() {
+                    let at = k as u64 * BLOCK;
+                    if at + BLOCK <= len && block(a + at) == Some(*h) {
+                        fwd[p.lit].push((a + at, p.old + at));
+                    }
                 }
-                e.0 = k * BLOCK;
-                e.1 = p.old;
             } else {
                 let n = hs.len() as u64;
-                let mut j = 0u64;
-                while j < n
-                    && e.0 + (j + 1) * BLOCK <= len
-                    && block(b - (j + 1) * BLOCK) == Some(hs[(n - 1 - j) as usize])
-                {
-                    j += 1;
+                for j in 0..n {
+                    let back = (j + 1) * BLOCK;
+                    if back <= len && block(b - back) == Some(hs[(n - 1 - j) as usize]) {
+                        bwd[p.lit].push((b - back, p.old + p.len - back));
+                    }
                 }
-                e.2 = j * BLOCK;
-                e.3 = p.old + p.len;
             }
         }
         behind.flush(new, new.len());
         let mut copies = Vec::new();
         let mut lits = Vec::new();
-        for (i, (&(a, len), &(f, fsrc, bk, bsrc_end))) in self.lits.iter().zip(&ext).enumerate() {
-            if f > 0 {
-                copies.push(Op::Copy {
-                    dst: a,
-                    src: fsrc,
-                    len: f,
-                });
-            }
-            if bk > 0 {
-                copies.push(Op::Copy {
-                    dst: a + len - bk,
-                    src: bsrc_end - bk,
-                    len: bk,
-                });
-            }
-            if len > f + bk {
-                let (l0, l1) = (a + f, a + len - bk);
-                match self.sent.get(i).copied().filter(|m| m.1 > 0) {
-                    // Probes reach at most MAX_PROBE into the run: the middle lies inside.
-                    Some((m0, ml)) => {
-                        if m0 > l0 {
-                            lits.push((l0, m0 - l0));
-                        }
-                        if l1 > m0 + ml {
-                            lits.push((m0 + ml, l1 - m0 - ml));
-                        }
+        for (i, &(a, len)) in self.lits.iter().enumerate() {
+            // Forward blocks first; of a backward block, the bytes no forward block covers.
+            let f = std::mem::take(&mut fwd[i]);
+            let mut got: Vec<(u64, u64, u64)> = f.iter().map(|&(d, src)| (d, src, BLOCK)).collect();
+            for &(d, src) in &bwd[i] {
+                let mut at = d;
+                let end = d + BLOCK;
+                let mut k = f.partition_point(|x| x.0 + BLOCK <= d);
+                while at < end {
+                    let next = f.get(k).map_or(end, |x| x.0.clamp(at, end));
+                    if next > at {
+                        got.push((at, src + (at - d), next - at));
                     }
-                    None => lits.push((l0, l1 - l0)),
+                    at = f.get(k).map_or(end, |x| (x.0 + BLOCK).min(end).max(next));
+                    k += 1;
                 }
             }
+            got.sort_unstable();
+            // Coalesce neighbours that continue the same old run into one copy.
+            let mut runs: Vec<(u64, u64, u64)> = Vec::new();
+            for (d, src, l) in got {
+                match runs.last_mut() {
+                    Some(r) if r.0 + r.2 == d && r.1 + r.2 == src => r.2 += l,
+                    _ => runs.push((d, src, l)),
+                }
+            }
+            // What is left is literal, except the middle already sent early.
+            let middle = self.sent.get(i).copied().filter(|m| m.1 > 0);
+            let mut gap = |from: u64, to: u64| {
+                if to <= from {
+                    return;
+                }
+                match middle {
+                    // Probes reach at most MAX_PROBE into the run: the middle lies inside.
+                    Some((m0, ml)) if from <= m0 && m0 + ml <= to => {
+                        if m0 > from {
+                            lits.push((from, m0 - from));
+                        }
+                        if to > m0 + ml {
+                            lits.push((m0 + ml, to - m0 - ml));
+                        }
+                    }
+                    _ => lits.push((from, to - from)),
+                }
+            };
+            let mut at = a;
+            for &(d, src, l) in &runs {
+                gap(at, d);
+                copies.push(Op::Copy {
+                    dst: d,
+                    src,
+                    len: l,
+                });
+                at = d + l;
+            }
+            gap(at, a + len);
         }
         Ok((copies, lits))
     }
@@ -324,6 +348,45 @@ mod tests {
             .map(Op::len)
             .sum();
         assert!(lit < 300_000 + 2 * BLOCK, "{lit}");
+    }
+
+    #[test]
+    fn unchanged_bytes_between_two_edits_of_one_run_become_copies() {
+        // Two 64-byte edits 4 KB apart fall into one literal run of the engine.
+        let old = rnd(40_000, 11);
+        let mut new = old.clone();
+        new[10_000..10_064].copy_from_slice(&rnd(64, 12));
+        new[14_000..14_064].copy_from_slice(&rnd(64, 13));
+        let mut g = Gaps::default();
+        g.copy(0, 0, 8_000);
+        g.literal(8_000, 12_000);
+        g.copy(20_000, 20_000, 20_000);
+        let probes = g.plan();
+        let answers: Vec<Vec<u64>> = probes
+            .iter()
+            .map(|&(o, l)| block_hashes(&old[o as usize..(o + l) as usize], BLOCK as usize))
+            .collect();
+        let (copies, lits) = g.resolve(&new, &answers).unwrap();
+        let lit: u64 = lits.iter().map(|l| l.1).sum();
+        assert!(lit <= 2 * (64 + 2 * BLOCK), "{lits:?}");
+        let mut ops = copies;
+        ops.push(Op::Copy {
+            dst: 0,
+            src: 0,
+            len: 8_000,
+        });
+        ops.push(Op::Copy {
+            dst: 20_000,
+            src: 20_000,
+            len: 20_000,
+        });
+        for (a, l) in lits {
+            ops.push(Op::Literal {
+                dst: a,
+                data: new[a as usize..(a + l) as usize].to_vec(),
+            });
+        }
+        assert_eq!(crate::engine::apply_ops(&old, &ops, 40_000).unwrap(), new);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Every delta engine end to end over the real sshd, on the benchmark workloads of
 //! `../shared/bench/workloads.py` at a reduced scale: the destination must equal the new tree
 //! byte for byte (with mtime and mode), and on `insert` and `shuffle` the bytes sent must stay within
-//! 1.10× of what rsync sends for the same pair (issue 5's acceptance rule).
+//! 1.10× of what rsync sends for the same pair (issue 5's acceptance rule); on `scatter` at most
+//! half.
 
 use crate::util::{bin, copy_tree, run, RSYNC};
 use std::os::unix::fs::MetadataExt;
@@ -119,6 +120,7 @@ fn every_engine_syncs_shuffle_within_bytes_of_rsync() {
 }
 
 #[test]
-fn every_engine_syncs_scatter() {
-    workload("scatter", "0.08", None);
+fn every_engine_syncs_scatter_with_fewer_bytes_than_rsync() {
+    // Literal refinement (session/refine.rs) keeps the unchanged bytes between nearby edits.
+    workload("scatter", "0.08", Some(0.5));
 }
