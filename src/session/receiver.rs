@@ -38,7 +38,10 @@ mod writer;
 use writer::discard;
 
 struct Job {
-    writer: Writer,
+    /// None while parked: the temp file exists but is closed until its data arrives, so a
+    /// generator far ahead of the sender does not hold one descriptor per requested file.
+    writer: Option<Writer>,
+    sparse: bool,
     /// `--inplace`: `temp` is the target itself (no rename, never removed on failure).
     in_place: bool,
     /// `--inplace` delta: copy ops collected until `CopiesEnd` (None once literals are due).
@@ -50,6 +53,26 @@ struct Job {
     started: Instant,
     last_progress: Instant,
     redo: bool,
+}
+
+/// Requests beyond this many files in flight park their temp file (closed until data comes).
+const PARK_AT: usize = 256;
+
+impl Job {
+    /// The writer, reopening a parked temp file.
+    fn w(&mut self) -> std::io::Result<&mut Writer> {
+        if self.writer.is_none() {
+            let f = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&self.temp)?;
+            self.writer = Some(Writer::new(f, self.sparse));
+        }
+        Ok(self.writer.as_mut().expect("writer just opened"))
+    }
+    fn written(&self) -> u64 {
+        self.writer.as_ref().map_or(0, |w| w.written)
+    }
 }
 
 /// Where the transfer lands.

@@ -108,15 +108,16 @@ impl Receiver {
         }
         let now = Instant::now();
         let in_place = self.opts.inplace;
-        if !in_place {
-            crate::recon::register(temp.clone(), path.to_path_buf());
-        }
+        let sparse = self.opts.sparse && !in_place;
+        // Park (close) the temp file while many requests are ahead of the data.
+        let writer = (in_place || self.jobs.len() < PARK_AT).then(|| Writer::new(file, sparse));
         self.jobs.insert(
             idx,
             Job {
                 in_place,
                 copies: (in_place && delta).then(Vec::new),
-                writer: Writer::new(file, self.opts.sparse && !in_place),
+                writer,
+                sparse,
                 temp,
                 target: path.to_path_buf(),
                 basis,
@@ -191,11 +192,17 @@ impl Receiver {
                 copies.push((*dst, *src, *len));
                 continue;
             }
-            if let Err(err) = job.writer.apply(op, job.basis.as_ref(), &other) {
+            let applied = job.w().map(|_| ()).and_then(|()| {
+                let w = job.writer.as_mut().expect("opened above");
+                w.apply(op, job.basis.as_ref(), &other)
+            });
+            if let Err(err) = applied {
                 if matches!(op, engine::Op::CopyFrom { .. }) {
                     // The dedupe source is gone: the digest check fails and the file is redone
                     // without dedupe.
-                    job.writer.poison();
+                    if let Some(w) = job.writer.as_mut() {
+                        w.poison();
+                    }
                     continue;
                 }
                 let target = job.target.clone();
@@ -215,7 +222,7 @@ impl Receiver {
             }
         }
         if self.opts.info.progress == 2 {
-            let w = self.jobs.get(&idx).map(|j| j.writer.written).unwrap_or(0);
+            let w = self.jobs.get(&idx).map(|j| j.written()).unwrap_or(0);
             self.progress2_at(None, false, w)?;
         }
         if self.opts.info.progress == 1 {
@@ -223,7 +230,7 @@ impl Receiver {
             if job.last_progress.elapsed().as_secs_f64() >= 1.0 {
                 job.last_progress = Instant::now();
                 let el = job.started.elapsed().as_secs_f64();
-                let w = job.writer.written;
+                let w = job.written();
                 let rate = w as f64 / el.max(1e-6);
                 let eta = if w > 0 {
                     (len.saturating_sub(w)) as f64 / rate
@@ -247,7 +254,7 @@ impl Receiver {
             self.flush_lines()?;
         }
         let e = self.flist[idx as usize].clone();
-        let got = job.writer.finish(e.size);
+        let got = job.w().and_then(|w| w.finish(e.size));
         let ok = matches!(&got, Ok(d) if *d == digest) && job.copies.is_none();
         if !ok {
             discard(&job);
@@ -274,7 +281,9 @@ impl Receiver {
             return self.request(idx, &e, &target, Some(target.clone()), true);
         }
         if self.opts.fsync {
-            let _ = job.writer.file.sync_all();
+            if let Some(w) = job.writer.as_ref() {
+                let _ = w.file.sync_all();
+            }
         }
         let (uid, gid) = self.want_ids(&e);
         let old_mode = std::fs::metadata(&job.target).ok().map(|m| m.mode());
@@ -287,6 +296,7 @@ impl Receiver {
             ))?;
         }
         drop(job.basis.take());
+        drop(job.writer.take());
         crate::recon::unregister(&job.temp);
         if !job.in_place {
             let rel = self.rel_name(&e);
