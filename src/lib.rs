@@ -31,6 +31,7 @@ pub mod report;
 pub mod server;
 pub mod session;
 pub mod signals;
+pub mod streams;
 pub mod transport;
 pub mod wire;
 

@@ -139,6 +139,8 @@ pub struct Receiver {
     del_skipped: u64,
     /// Last parent directory (entry name) verified free of symlinks; see `symlink_in_path`.
     safe_parent: Option<Vec<u8>>,
+    /// `--streams`: where files needing transfer may be handed to helper sessions (streams).
+    pub delegate: Option<Box<dyn crate::streams::Delegate>>,
 }
 
 fn path_of(root: &Path, name: &[u8]) -> PathBuf {
@@ -228,6 +230,7 @@ impl Receiver {
             p2_total: (0, 0),
             del_skipped: 0,
             safe_parent: None,
+            delegate: None,
         }
     }
 
@@ -310,6 +313,10 @@ impl Receiver {
             if self.flist_done && self.jobs.is_empty() {
                 break;
             }
+        }
+        // Delegated files are complete before deletions, hard links and directory times.
+        if let Some(mut d) = self.delegate.take() {
+            d.finish(&mut self.conn)?;
         }
         self.finish_up()?;
         self.stats.problems = crate::client::encode_problems(&self.problems);

@@ -14,6 +14,15 @@ impl Receiver {
         redo: bool,
     ) -> Result<()> {
         let has_basis = basis_path.is_some();
+        if !redo && matches!(self.root, Root::Dir(_)) {
+            if let Some(d) = self.delegate.as_mut() {
+                if d.take(idx, e, &mut self.conn)? {
+                    // Its line goes out in list order as if its data had started.
+                    self.started_files.insert(idx);
+                    return Ok(());
+                }
+            }
+        }
         let temp_dir = self.opts.temp_dir.as_ref().map(PathBuf::from);
         if self.opts.inplace && has_basis && !redo {
             let rel = self.rel_name(e);
