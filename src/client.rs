@@ -353,9 +353,7 @@ fn helper_spawn(
     let (user, host) = p.remote.clone().expect("remote transfer");
     let remote_sends = !p.local_sends;
     let mut o = crate::streams::helper_options(o);
-    if remote_sends {
-        o.streams = crate::streams::HELPER;
-    }
+    o.streams = crate::streams::HELPER;
     let paths = if p.local_sends {
         vec![p.dest.clone().unwrap_or_default()]
     } else {
@@ -476,6 +474,7 @@ fn run_transfer(mut opts: Options, p: crate::plan::operand::Plan) -> Result<i32>
         }
         if p.local_sends {
             let sources = crate::plan::sources::sources(&opts, &p.sources)?;
+            let primary = conn.w.share();
             let mut sender = Sender::new(opts.clone(), conn, sources, filters.clone());
             if let Some(st) = &streams {
                 sender.helpers = Some(Box::new(crate::streams::helpers::PushHelpers::new(
@@ -483,6 +482,7 @@ fn run_transfer(mut opts: Options, p: crate::plan::operand::Plan) -> Result<i32>
                     crate::streams::helper_options(&opts),
                     filters.clone(),
                     st.totals.clone(),
+                    primary,
                 )));
             }
             let (s, r, pr) = sender.run()?;

@@ -94,7 +94,9 @@ fn run_role(opts: Options, mut conn: crate::session::Conn, sender: bool) -> Resu
         let push = !opts.local_server;
         let streams = opts.streams;
         let mut r = Receiver::new(opts, conn, dest, filters, push);
-        if push && streams != 1 && streams != crate::streams::HELPER {
+        if push && streams == crate::streams::HELPER {
+            r.starts = Some(crate::streams::starts_to_peer());
+        } else if push && streams != 1 {
             r.delegate = Some(Box::new(crate::streams::RemoteDelegate::new(streams)));
         }
         let (_, _, p) = r.run()?;

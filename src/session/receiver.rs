@@ -141,6 +141,8 @@ pub struct Receiver {
     safe_parent: Option<Vec<u8>>,
     /// `--streams`: where files needing transfer may be handed to helper sessions (streams).
     pub delegate: Option<Box<dyn crate::streams::Delegate>>,
+    /// `--streams` helper: told when a file's data starts (true) or the sender failed it.
+    pub starts: Option<crate::streams::Starts>,
 }
 
 fn path_of(root: &Path, name: &[u8]) -> PathBuf {
@@ -231,6 +233,7 @@ impl Receiver {
             del_skipped: 0,
             safe_parent: None,
             delegate: None,
+            starts: None,
         }
     }
 
@@ -296,9 +299,10 @@ impl Receiver {
                         discard(&job);
                     }
                     self.lines.retain(|(w, _)| *w != Some(idx));
-                    self.started_files.insert(idx);
+                    self.mark_started(idx, false)?;
                     self.flush_lines()?;
                 }
+                Msg::Started { idx } => self.delegated_started(idx, true)?,
                 Msg::Log { level, text } => {
                     let t = String::from_utf8_lossy(&text).into_owned();
                     self.conn.say(level, &t)?;
@@ -310,13 +314,20 @@ impl Receiver {
                     )))
                 }
             }
+            if let Some(d) = self.delegate.as_mut() {
+                for (idx, ok) in d.poll() {
+                    self.delegated_started(idx, ok)?;
+                }
+            }
             if self.flist_done && self.jobs.is_empty() {
                 break;
             }
         }
         // Delegated files are complete before deletions, hard links and directory times.
         if let Some(mut d) = self.delegate.take() {
-            d.finish(&mut self.conn)?;
+            for (idx, ok) in d.finish(&mut self.conn)? {
+                self.delegated_started(idx, ok)?;
+            }
         }
         self.finish_up()?;
         self.stats.problems = crate::client::encode_problems(&self.problems);
@@ -338,6 +349,28 @@ impl Receiver {
             }
         };
         Ok((self.stats, sender_stats, self.problems))
+    }
+
+    /// A file's data started (its line may go out); tells a `--streams` primary when this is a
+    /// helper. Returns whether it had not started before.
+    fn mark_started(&mut self, idx: u32, ok: bool) -> Result<bool> {
+        let new = self.started_files.insert(idx);
+        if new {
+            if let Some(s) = self.starts.as_mut() {
+                s(idx, ok, &mut self.conn)?;
+            }
+        }
+        Ok(new)
+    }
+
+    /// `--streams` primary: a delegated file started (or its sender failed it, which drops its
+    /// line as for a file of this session).
+    fn delegated_started(&mut self, idx: u32, ok: bool) -> Result<()> {
+        if !ok {
+            self.lines.retain(|(w, _)| *w != Some(idx));
+        }
+        self.started_files.insert(idx);
+        self.flush_lines()
     }
 
     fn root_dir(&self) -> PathBuf {

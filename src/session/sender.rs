@@ -50,6 +50,8 @@ pub struct Sender {
     pub feed: Option<crossbeam_channel::Receiver<WalkEvent>>,
     pub serve_from: Option<Vec<Source>>,
     pub helpers: Option<Box<dyn crate::streams::Helpers>>,
+    /// A push helper: the receiver's start/failure reports, passed on to the primary.
+    pub on_start: Option<Box<dyn FnMut(u32, bool) -> Result<()> + Send>>,
 }
 
 fn open_shared(path: &std::path::Path) -> std::io::Result<(Shared, u64)> {
@@ -89,6 +91,7 @@ impl Sender {
             feed: None,
             serve_from: None,
             helpers: None,
+            on_start: None,
         }
     }
 
@@ -285,7 +288,13 @@ impl Sender {
                 let h = self.helpers.as_mut().ok_or_else(|| {
                     Error::protocol("protocol error: delegation without helper sessions")
                 })?;
-                h.take(stream, e, path)?;
+                h.take(stream, idx, e, path)?;
+            }
+            Msg::Started { idx } if self.on_start.is_some() => {
+                (self.on_start.as_mut().unwrap())(idx, true)?
+            }
+            Msg::FileFailed { idx, .. } if self.on_start.is_some() => {
+                (self.on_start.as_mut().unwrap())(idx, false)?
             }
             Msg::Barrier => {
                 if let Some(h) = self.helpers.as_mut() {
@@ -761,5 +770,6 @@ pub fn msg_name(m: &Msg) -> &'static str {
         Msg::Fatal { .. } => "Fatal",
         Msg::Delegate { .. } => "Delegate",
         Msg::Barrier => "Barrier",
+        Msg::Started { .. } => "Started",
     }
 }

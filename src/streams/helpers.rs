@@ -49,14 +49,18 @@ fn settle<F>(s: Session<F>, totals: &Mutex<Totals>, sender_first: bool) -> Resul
     let out = thread
         .join()
         .unwrap_or_else(|_| Err(Error::new(12, "helper session panicked")));
+    // The remote half's exit status only explains a failure (its problems come in the stats).
     let code = match &out {
         Ok(_) => remote.wait(),
         Err(_) => remote.wait_or_kill(5),
     };
-    let (a, b, p) = out?;
-    if code != 0 {
-        return Err(Error::new(code, String::new()));
-    }
+    let (a, b, p) = match out {
+        Ok(x) => x,
+        Err(e) if e.code == 12 && (code == 255 || (124..=127).contains(&code)) => {
+            return Err(Error::new(code, e.msg))
+        }
+        Err(e) => return Err(e),
+    };
     let (snd, rcv) = if sender_first { (a, b) } else { (b, a) };
     let mut t = totals.lock().unwrap();
     t.add(&snd, &rcv, &p);
@@ -75,50 +79,88 @@ fn slot<T>(live: &mut Vec<Option<T>>, k: usize) -> Result<()> {
     Ok(())
 }
 
+/// Primary file numbers of each helper's list, by the helper's own numbers.
+type Map = Arc<Mutex<Vec<u32>>>;
+
 /// Push: the local sender's helpers (sender here, receiver on the remote).
 pub struct PushHelpers {
     spawn: Spawn,
     opts: Options,
     filters: Filters,
-    live: Vec<Option<Session<crossbeam_channel::Sender<WalkEvent>>>>,
+    live: Vec<Option<(Session<crossbeam_channel::Sender<WalkEvent>>, Map)>>,
     totals: Arc<Mutex<Totals>>,
+    /// The primary connection: helpers' start reports go to the primary receiver.
+    primary: FrameWriter,
 }
 
 impl PushHelpers {
-    pub fn new(spawn: Spawn, opts: Options, filters: Filters, totals: Arc<Mutex<Totals>>) -> Self {
+    pub fn new(
+        spawn: Spawn,
+        opts: Options,
+        filters: Filters,
+        totals: Arc<Mutex<Totals>>,
+        primary: FrameWriter,
+    ) -> Self {
         PushHelpers {
             spawn,
             opts,
             filters,
             live: Vec::new(),
             totals,
+            primary,
         }
     }
 }
 
+/// Pass a helper's start report on to the primary receiver, in its numbering.
+fn relay(map: Map, mut w: FrameWriter) -> Box<dyn FnMut(u32, bool) -> Result<()> + Send> {
+    Box::new(move |h, ok| {
+        let idx = *map
+            .lock()
+            .unwrap()
+            .get(h as usize)
+            .ok_or_else(|| Error::protocol("protocol error: report for an unknown file"))?;
+        let m = if ok {
+            Msg::Started { idx }
+        } else {
+            Msg::FileFailed {
+                idx,
+                vanished: false,
+            }
+        };
+        let (tag, payload) = m.encode(Compress::None);
+        w.frame(tag, &payload)?;
+        w.flush()
+    })
+}
+
 impl Helpers for PushHelpers {
-    fn take(&mut self, stream: u32, e: Entry, path: PathBuf) -> Result<()> {
+    fn take(&mut self, stream: u32, idx: u32, e: Entry, path: PathBuf) -> Result<()> {
         let k = stream as usize;
         slot(&mut self.live, k)?;
         if self.live[k].is_none() {
             let (conn, remote) = (self.spawn)(k)?;
             let (sent, recvd) = (conn.sent.clone(), conn.recvd.clone());
             let (tx, rx) = crossbeam_channel::unbounded();
+            let map: Map = Default::default();
             let mut s = Sender::new(self.opts.clone(), conn, Vec::new(), self.filters.clone());
             s.feed = Some(rx);
+            s.on_start = Some(relay(map.clone(), self.primary.share()));
             let thread = std::thread::Builder::new()
                 .name(format!("stream-{k}"))
                 .spawn(move || s.run())
                 .map_err(|e| Error::new(14, format!("spawn: {e}")))?;
-            self.live[k] = Some(Session {
+            let session = Session {
                 feed: tx,
                 thread,
                 remote,
                 sent,
                 recvd,
-            });
+            };
+            self.live[k] = Some((session, map));
         }
-        let s = self.live[k].as_ref().unwrap();
+        let (s, map) = self.live[k].as_ref().unwrap();
+        map.lock().unwrap().push(idx);
         let ev = WalkEvent::Segment {
             parent: u32::MAX,
             entries: vec![e],
@@ -126,7 +168,7 @@ impl Helpers for PushHelpers {
         };
         if s.feed.send(ev).is_err() {
             // The helper ended early: its error is the one to report.
-            let s = self.live[k].take().unwrap();
+            let (s, _) = self.live[k].take().unwrap();
             settle(s, &self.totals, true)?;
             return Err(Error::new(12, "helper session ended early"));
         }
@@ -134,7 +176,7 @@ impl Helpers for PushHelpers {
     }
 
     fn finish(&mut self) -> Result<()> {
-        for s in std::mem::take(&mut self.live).into_iter().flatten() {
+        for (s, _) in std::mem::take(&mut self.live).into_iter().flatten() {
             let _ = s.feed.send(WalkEvent::End { io_error: false });
             settle(s, &self.totals, true)?;
         }
@@ -151,6 +193,12 @@ pub struct PullHelpers {
     dest: String,
     live: Vec<Option<Session<(FrameWriter, Vec<Entry>)>>>,
     totals: Arc<Mutex<Totals>>,
+    /// Primary numbers by helper numbers, per stream, and the helpers' start reports.
+    maps: Vec<Vec<u32>>,
+    reports: (
+        crossbeam_channel::Sender<(usize, u32, bool)>,
+        crossbeam_channel::Receiver<(usize, u32, bool)>,
+    ),
 }
 
 /// Delegated names travel in batches (one frame, one flush each).
@@ -173,7 +221,18 @@ impl PullHelpers {
             dest,
             live: Vec::new(),
             totals,
+            maps: Vec::new(),
+            reports: crossbeam_channel::unbounded(),
         }
+    }
+
+    fn drain(&mut self) -> Vec<(u32, bool)> {
+        let maps = &self.maps;
+        self.reports
+            .1
+            .try_iter()
+            .filter_map(|(k, h, ok)| Some((*maps.get(k)?.get(h as usize)?, ok)))
+            .collect()
     }
 }
 
@@ -191,7 +250,11 @@ fn send_batch(w: &mut FrameWriter, batch: &mut Vec<Entry>) -> Result<()> {
 }
 
 impl Delegate for PullHelpers {
-    fn take(&mut self, _idx: u32, e: &Entry, _conn: &mut Conn) -> Result<bool> {
+    fn poll(&mut self) -> Vec<(u32, bool)> {
+        self.drain()
+    }
+
+    fn take(&mut self, idx: u32, e: &Entry, _conn: &mut Conn) -> Result<bool> {
         let k = self.split.pick(e.size);
         if k == 0 {
             return Ok(false);
@@ -201,13 +264,18 @@ impl Delegate for PullHelpers {
             let (conn, remote) = (self.spawn)(k)?;
             let (sent, recvd) = (conn.sent.clone(), conn.recvd.clone());
             let w = conn.w.share();
-            let r = Receiver::new(
+            let mut r = Receiver::new(
                 self.opts.clone(),
                 conn,
                 self.dest.clone(),
                 self.filters.clone(),
                 false,
             );
+            let tx = self.reports.0.clone();
+            r.starts = Some(Box::new(move |h, ok, _| {
+                let _ = tx.send((k, h, ok));
+                Ok(())
+            }));
             let thread = std::thread::Builder::new()
                 .name(format!("stream-{k}"))
                 .spawn(move || r.run())
@@ -220,6 +288,10 @@ impl Delegate for PullHelpers {
                 recvd,
             });
         }
+        if self.maps.len() <= k {
+            self.maps.resize_with(k + 1, Vec::new);
+        }
+        self.maps[k].push(idx);
         let s = self.live[k].as_mut().unwrap();
         let (w, batch) = &mut s.feed;
         batch.push(e.clone());
@@ -229,7 +301,7 @@ impl Delegate for PullHelpers {
         Ok(true)
     }
 
-    fn finish(&mut self, _conn: &mut Conn) -> Result<()> {
+    fn finish(&mut self, _conn: &mut Conn) -> Result<Vec<(u32, bool)>> {
         for mut s in std::mem::take(&mut self.live).into_iter().flatten() {
             let (w, batch) = &mut s.feed;
             let sent = send_batch(w, batch).and_then(|()| {
@@ -242,6 +314,6 @@ impl Delegate for PullHelpers {
             settled?;
             sent?;
         }
-        Ok(())
+        Ok(self.drain())
     }
 }

@@ -41,18 +41,41 @@ use std::path::PathBuf;
 /// `--streams=helper` (server side only): a helper sender that serves the names it is sent.
 pub const HELPER: usize = usize::MAX;
 
-/// The primary receiver's side of delegation.
+/// The primary receiver's side of delegation. Delegated files report back when their data
+/// starts or their sender failed them — `(idx, started)` — so item lines go out exactly when
+/// they would in one session (a file that cannot be read is not named).
 pub trait Delegate: Send {
     /// Hand file `idx` (regular, needing transfer) to a helper; `false` = move it here.
     fn take(&mut self, idx: u32, e: &Entry, conn: &mut Conn) -> Result<bool>;
-    /// Return once every delegated file is finished.
-    fn finish(&mut self, conn: &mut Conn) -> Result<()>;
+    /// Reports that arrived meanwhile.
+    fn poll(&mut self) -> Vec<(u32, bool)> {
+        Vec::new()
+    }
+    /// Return once every delegated file is finished, with the reports not yet polled.
+    fn finish(&mut self, conn: &mut Conn) -> Result<Vec<(u32, bool)>>;
 }
 
 /// The primary sender's side of a push: start helper sessions and feed them files.
 pub trait Helpers: Send {
-    fn take(&mut self, stream: u32, e: Entry, path: PathBuf) -> Result<()>;
+    fn take(&mut self, stream: u32, idx: u32, e: Entry, path: PathBuf) -> Result<()>;
     fn finish(&mut self) -> Result<()>;
+}
+
+/// A helper receiver's report of a file's start (true) or failure at the sender (false).
+pub type Starts = Box<dyn FnMut(u32, bool, &mut Conn) -> Result<()> + Send>;
+
+/// The report of a helper receiver whose primary is the remote client's sender: a message back.
+pub fn starts_to_peer() -> Starts {
+    Box::new(|idx, ok, conn| {
+        conn.send(&if ok {
+            Msg::Started { idx }
+        } else {
+            Msg::FileFailed {
+                idx,
+                vanished: false,
+            }
+        })
+    })
 }
 
 /// Whether this transfer can run several sessions; says why not (rsync-style warning) when
@@ -157,14 +180,17 @@ impl Delegate for RemoteDelegate {
         Ok(true)
     }
 
-    fn finish(&mut self, conn: &mut Conn) -> Result<()> {
+    fn finish(&mut self, conn: &mut Conn) -> Result<Vec<(u32, bool)>> {
+        let mut reports = Vec::new();
         if !self.used {
-            return Ok(());
+            return Ok(reports);
         }
         conn.send(&Msg::Barrier)?;
         loop {
             match conn.recv()? {
-                Msg::Barrier => return Ok(()),
+                Msg::Barrier => return Ok(reports),
+                Msg::Started { idx } => reports.push((idx, true)),
+                Msg::FileFailed { idx, .. } => reports.push((idx, false)),
                 Msg::Log { level, text } => {
                     conn.say(level, &String::from_utf8_lossy(&text))?;
                 }

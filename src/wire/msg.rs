@@ -182,6 +182,9 @@ pub enum Msg {
     /// `--streams`: receiver → sender "no more delegations, finish the helpers"; the sender's
     /// answer says they finished (the primary then deletes and sets directory times).
     Barrier,
+    /// `--streams`: the data of delegated file `idx` began (its item line may go out); a
+    /// delegated file the helper could not read comes back as `FileFailed`.
+    Started { idx: u32 },
 }
 
 const T_FILTERS: u8 = 1;
@@ -206,6 +209,7 @@ const T_PROBE: u8 = 19;
 const T_PROBED: u8 = 20;
 const T_DELEGATE: u8 = 21;
 const T_BARRIER: u8 = 22;
+const T_STARTED: u8 = 23;
 
 /// Compression of literal-bearing frames (`-z`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -413,6 +417,10 @@ impl Msg {
                 T_DELEGATE
             }
             Msg::Barrier => T_BARRIER,
+            Msg::Started { idx } => {
+                put_uv(&mut b, *idx as u64);
+                T_STARTED
+            }
             Msg::Done(s) | Msg::Goodbye(s) => {
                 let f = s.fields();
                 put_uv(&mut b, f.len() as u64);
@@ -533,6 +541,7 @@ impl Msg {
                 stream: c.u32()?,
             },
             T_BARRIER => Msg::Barrier,
+            T_STARTED => Msg::Started { idx: c.u32()? },
             T_FILE_FAILED => Msg::FileFailed {
                 idx: c.u32()?,
                 vanished: c.u8()? != 0,

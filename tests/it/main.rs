@@ -24,4 +24,5 @@ mod reliability;
 mod remote;
 mod selection;
 mod sshd;
+mod streams;
 mod util;

@@ -17,8 +17,7 @@ impl Receiver {
         if !redo && matches!(self.root, Root::Dir(_)) {
             if let Some(d) = self.delegate.as_mut() {
                 if d.take(idx, e, &mut self.conn)? {
-                    // Its line goes out in list order as if its data had started.
-                    self.started_files.insert(idx);
+                    // Its line waits for the helper's word that its data started.
                     return Ok(());
                 }
             }
@@ -42,7 +41,7 @@ impl Receiver {
         let (file, temp) = match opened {
             Ok(x) => x,
             Err(err) => {
-                self.started_files.insert(idx);
+                self.mark_started(idx, true)?;
                 let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
                 return self.fail(format!(
                     "rsync: [receiver] mkstemp \"{}\" failed: {}",
@@ -174,7 +173,7 @@ impl Receiver {
     }
 
     pub(super) fn on_ops(&mut self, idx: u32, ops: Vec<engine::Op>) -> Result<()> {
-        if self.started_files.insert(idx) {
+        if self.mark_started(idx, true)? {
             self.flush_lines()?;
         }
         let Some(job) = self.jobs.get_mut(&idx) else {
@@ -259,7 +258,7 @@ impl Receiver {
                 "protocol error: end of a file that was not requested",
             ));
         };
-        if self.started_files.insert(idx) {
+        if self.mark_started(idx, true)? {
             self.flush_lines()?;
         }
         let e = self.flist[idx as usize].clone();
