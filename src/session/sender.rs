@@ -51,7 +51,7 @@ pub struct Sender {
     pub serve_from: Option<Vec<Source>>,
     pub helpers: Option<Box<dyn crate::streams::Helpers>>,
     /// A push helper: the receiver's start/failure reports, passed on to the primary.
-    pub on_start: Option<Box<dyn FnMut(u32, bool) -> Result<()> + Send>>,
+    pub on_start: Option<crate::streams::Relay>,
 }
 
 fn open_shared(path: &std::path::Path) -> std::io::Result<(Shared, u64)> {

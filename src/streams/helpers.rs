@@ -113,7 +113,7 @@ impl PushHelpers {
 }
 
 /// Pass a helper's start report on to the primary receiver, in its numbering.
-fn relay(map: Map, mut w: FrameWriter) -> Box<dyn FnMut(u32, bool) -> Result<()> + Send> {
+fn relay(map: Map, mut w: FrameWriter) -> super::Relay {
     Box::new(move |h, ok| {
         let idx = *map
             .lock()
@@ -191,15 +191,20 @@ pub struct PullHelpers {
     opts: Options,
     filters: Filters,
     dest: String,
-    live: Vec<Option<Session<(FrameWriter, Vec<Entry>)>>>,
+    live: Vec<Option<Session<Batch>>>,
     totals: Arc<Mutex<Totals>>,
     /// Primary numbers by helper numbers, per stream, and the helpers' start reports.
     maps: Vec<Vec<u32>>,
     reports: (
-        crossbeam_channel::Sender<(usize, u32, bool)>,
-        crossbeam_channel::Receiver<(usize, u32, bool)>,
+        crossbeam_channel::Sender<Report>,
+        crossbeam_channel::Receiver<Report>,
     ),
 }
+
+/// A pull helper's writer and the names waiting to go out.
+type Batch = (FrameWriter, Vec<Entry>);
+/// (stream, helper file number, started).
+type Report = (usize, u32, bool);
 
 /// Delegated names travel in batches (one frame, one flush each).
 const BATCH: usize = 16;

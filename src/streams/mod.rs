@@ -61,6 +61,9 @@ pub trait Helpers: Send {
     fn finish(&mut self) -> Result<()>;
 }
 
+/// A push helper's sender passing its receiver's reports on (helper file number, started).
+pub type Relay = Box<dyn FnMut(u32, bool) -> Result<()> + Send>;
+
 /// A helper receiver's report of a file's start (true) or failure at the sender (false).
 pub type Starts = Box<dyn FnMut(u32, bool, &mut Conn) -> Result<()> + Send>;
 
