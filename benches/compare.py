@@ -12,8 +12,15 @@ the remote half (each measured by GNU time; the remote one through --rsync-path)
 GNU time reports the largest process of the client's tree, which includes the ssh client (about
 8 MiB), so the client column has that floor; the server column measures the remote half alone.
 
+Extra parasync variants run as more tools: `--extra 'streams4=--streams 4' --extra 'auto=--streams auto'`
+(NAME=ARGS, ARGS split on spaces); `--tools rsync,parasync` limits the built-in ones. `--mode` sets
+the destination each run starts from: `update` (a copy of old, default), `initial` (empty) or
+`rerun` (a copy of new: nothing changed, every tool only compares). With `--keep DIR` a workload
+already generated in DIR is reused (the 200,000-file tree takes minutes to generate).
+
 usage: benches/compare.py [--workloads tree,bigfresh] [--scale 1.0] [--runs 3]
                           [--bin target/release/parasync] [--generator PATH] [--keep DIR]
+                          [--extra NAME=ARGS ...] [--tools rsync,parasync] [--mode update|initial|rerun]
 """
 import argparse
 import os
@@ -78,11 +85,14 @@ def peak_kib(path):
         return None
 
 
-def one_run(tool, args, sshd, work, wl):
-    """One timed transfer into a fresh copy of old; returns (seconds, bytes sent, client KiB, server KiB)."""
+def one_run(tool, args, sshd, work, wl, mode='update'):
+    """One timed transfer into a fresh destination (see --mode); returns (seconds, bytes sent, client KiB, server KiB)."""
     dst = os.path.join(work, 'dst')
     shutil.rmtree(dst, ignore_errors=True)
-    subprocess.run(['cp', '-a', os.path.join(wl, 'old'), dst], check=True)
+    if mode == 'initial':
+        os.makedirs(dst)
+    else:
+        subprocess.run(['cp', '-a', os.path.join(wl, 'new' if mode == 'rerun' else 'old') + '/.', dst], check=True)
     subprocess.run(['sync'])
     ctime, stime = os.path.join(work, 'client.time'), os.path.join(work, 'server.time')
     for p in (ctime, stime):
@@ -123,6 +133,10 @@ def main():
     ap.add_argument('--bin', default=os.path.join(REPO, 'target', 'release', 'parasync'))
     ap.add_argument('--generator', default=os.path.join(REPO, '..', 'shared', 'bench', 'workloads.py'))
     ap.add_argument('--keep', help='work directory to use and keep (default: a temp dir, removed)')
+    ap.add_argument('--extra', action='append', default=[], metavar='NAME=ARGS',
+                    help='another parasync variant: tool name and its extra arguments')
+    ap.add_argument('--tools', default='rsync,parasync-dsync,parasync', help='built-in tools to run')
+    ap.add_argument('--mode', default='update', choices=['update', 'initial', 'rerun'])
     a = ap.parse_args()
     binp = os.path.abspath(a.bin)
     if not os.access(binp, os.X_OK):
@@ -138,6 +152,11 @@ def main():
         ('parasync-dsync', (binp, {'remote': binp, 'args': ['--engine=dsync']})),
         ('parasync', (binp, {'remote': binp, 'args': []})),
     ]
+    keep = set(a.tools.split(','))
+    tools = [t for t in tools if t[0] in keep]
+    for x in a.extra:
+        name, _, args = x.partition('=')
+        tools.append((name, (binp, {'remote': binp, 'args': args.split()})))
     rows = []
     # The remote shell's own cost (`ssh 127.0.0.1 true`), timed between the transfers: a floor
     # under every tool's time.
@@ -145,7 +164,8 @@ def main():
     try:
         for wl_name in a.workloads.split(','):
             wl = os.path.join(root, 'wl-' + wl_name)
-            subprocess.run([sys.executable, a.generator, wl_name, wl, '--scale', str(a.scale)], check=True)
+            if not (a.keep and os.path.isdir(os.path.join(wl, 'new'))):
+                subprocess.run([sys.executable, a.generator, wl_name, wl, '--scale', str(a.scale)], check=True)
             work = os.path.join(root, 'work')
             os.makedirs(work, exist_ok=True)
             results = {name: [] for name, _ in tools}
@@ -157,7 +177,7 @@ def main():
                 for name, tool in tools:
                     if name in errors:
                         continue
-                    res, err = one_run(tool, ['-a', '--delete', '--stats'], sshd, work, wl)
+                    res, err = one_run(tool, ['-a', '--delete', '--stats'], sshd, work, wl, a.mode)
                     if err:
                         errors[name] = err
                     else:
@@ -179,7 +199,7 @@ def main():
         sshd.stop()
         if not a.keep:
             shutil.rmtree(root, ignore_errors=True)
-    print(f'\nscale {a.scale}, {a.runs} runs each, median wall time; RSS = peak of any run')
+    print(f'\nscale {a.scale}, mode {a.mode}, {a.runs} runs each, median wall time; RSS = peak of any run')
     if floors:
         print(f'ssh setup floor (`ssh 127.0.0.1 true`, median of {len(floors)}): '
               f'{statistics.median(floors):.3f} s')

@@ -128,9 +128,6 @@ pub fn run(args: Vec<String>) -> i32 {
         }
     }
     let role = if p.local_sends { "sender" } else { "generator" };
-    if opts.streams != 1 {
-        eprintln!("parasync: --streams other than 1 is not implemented yet; using one stream");
-    }
     let mut result = run_transfer(opts.clone(), p.clone());
     if let (Err(e), Some((user, host))) = (&result, &p.remote) {
         // 127: the remote shell found no such program; 2: something else answered.
@@ -260,13 +257,17 @@ impl Drop for HandshakeWatchdog {
     }
 }
 
-/// The remote shell command up to and including the host (`ssh -l user -4 host`).
-fn rsh_base(o: &Options, user: &Option<String>, host: &str) -> Result<Vec<String>> {
-    let rsh = o
-        .rsh
+/// The remote shell command: `-e`, else `RSYNC_RSH`, else `ssh`.
+fn rsh_of(o: &Options) -> String {
+    o.rsh
         .clone()
         .or_else(|| std::env::var("RSYNC_RSH").ok())
-        .unwrap_or_else(|| "ssh".into());
+        .unwrap_or_else(|| "ssh".into())
+}
+
+/// The remote shell command up to and including the host (`ssh -l user -4 host`).
+fn rsh_base(o: &Options, user: &Option<String>, host: &str) -> Result<Vec<String>> {
+    let rsh = rsh_of(o);
     let mut argv = split_rsh(&rsh)?;
     if argv.is_empty() {
         return Err(Error::syntax("Empty remote shell command"));
@@ -322,7 +323,70 @@ fn remote_argv(
     Ok(argv)
 }
 
-fn run_transfer(opts: Options, p: crate::plan::operand::Plan) -> Result<i32> {
+/// `--streams`: the master connection (kept until the transfer ends) and the helper totals.
+struct Streams {
+    _master: crate::streams::master::Master,
+    totals: Arc<std::sync::Mutex<crate::streams::Totals>>,
+}
+
+/// Start the master when several streams are usable; sessions then ride on it (`opts.rsh`).
+fn start_streams(opts: &mut Options, p: &crate::plan::operand::Plan) -> Result<Option<Streams>> {
+    let Some((user, host)) = &p.remote else {
+        crate::streams::usable(opts, p, &[]);
+        return Ok(None);
+    };
+    let rsh = rsh_of(opts);
+    let words = split_rsh(&rsh)?;
+    if !crate::streams::usable(opts, p, &words) {
+        return Ok(None);
+    }
+    let master = crate::streams::master::Master::start(rsh_base(opts, user, host)?, words.len())?;
+    opts.rsh = Some(format!(
+        "{rsh}{}",
+        crate::streams::master::session_words(master.socket())
+    ));
+    Ok(Some(Streams {
+        _master: master,
+        totals: Default::default(),
+    }))
+}
+
+/// Opens helper sessions of the transfer `p` over the master (see streams::helpers).
+fn helper_spawn(
+    o: &Options,
+    p: &crate::plan::operand::Plan,
+    filters: &Filters,
+) -> crate::streams::helpers::Spawn {
+    let (user, host) = p.remote.clone().expect("remote transfer");
+    let remote_sends = !p.local_sends;
+    let mut o = crate::streams::helper_options(o);
+    o.streams = crate::streams::HELPER;
+    let paths = if p.local_sends {
+        vec![p.dest.clone().unwrap_or_default()]
+    } else {
+        p.sources.clone()
+    };
+    let literal = p.literal;
+    let wire = filters.to_wire();
+    Box::new(move |_k| {
+        let argv = remote_argv(&o, &user, &host, remote_sends, &paths, literal)?;
+        let (child, stream) = ssh::spawn(&argv)?;
+        let (role, cap) = if remote_sends {
+            ("receiver", Some(64))
+        } else {
+            ("sender", None)
+        };
+        let mut conn = connect(stream, &o, true, role, cap)?;
+        conn.send(&Msg::Filters(wire.clone()))?;
+        Ok((conn, child))
+    })
+}
+
+fn run_transfer(mut opts: Options, p: crate::plan::operand::Plan) -> Result<i32> {
+    let streams = start_streams(&mut opts, &p)?;
+    if streams.is_none() {
+        opts.streams = 1;
+    }
     let start = Instant::now();
     if let Some(lf) = &opts.log_file {
         match crate::report::logfile::open(lf) {
@@ -420,12 +484,33 @@ fn run_transfer(opts: Options, p: crate::plan::operand::Plan) -> Result<i32> {
         }
         if p.local_sends {
             let sources = crate::plan::sources::sources(&opts, &p.sources)?;
-            let (s, r, pr) = Sender::new(opts.clone(), conn, sources, filters.clone()).run()?;
+            let primary = conn.w.share();
+            let mut sender = Sender::new(opts.clone(), conn, sources, filters.clone());
+            if let Some(st) = &streams {
+                sender.helpers = Some(Box::new(crate::streams::helpers::PushHelpers::new(
+                    helper_spawn(&opts, &p, &filters),
+                    crate::streams::helper_options(&opts),
+                    filters.clone(),
+                    st.totals.clone(),
+                    primary,
+                )));
+            }
+            let (s, r, pr) = sender.run()?;
             Ok((s, r, pr))
         } else {
             let dest = p.dest.clone().unwrap_or_else(|| ".".into());
-            let (r, s, pr) =
-                Receiver::new(opts.clone(), conn, dest, filters.clone(), false).run()?;
+            let mut recv = Receiver::new(opts.clone(), conn, dest.clone(), filters.clone(), false);
+            if let Some(st) = &streams {
+                recv.delegate = Some(Box::new(crate::streams::helpers::PullHelpers::new(
+                    opts.streams,
+                    helper_spawn(&opts, &p, &filters),
+                    crate::streams::helper_options(&opts),
+                    filters.clone(),
+                    dest,
+                    st.totals.clone(),
+                )));
+            }
+            let (r, s, pr) = recv.run()?;
             Ok((s, r, pr))
         }
     })();
@@ -474,6 +559,15 @@ fn run_transfer(opts: Options, p: crate::plan::operand::Plan) -> Result<i32> {
     let _ = server_code;
     problems.merge(decode_problems(recv_stats.problems));
     problems.merge(decode_problems(sender_stats.problems));
+    let (mut sender_stats, mut recv_stats) = (sender_stats, recv_stats);
+    let mut extra = (0, 0);
+    if let Some(st) = &streams {
+        let t = st.totals.lock().unwrap();
+        problems.merge(t.problems);
+        crate::streams::add_stats(&mut sender_stats, &t.sender);
+        crate::streams::add_stats(&mut recv_stats, &t.receiver);
+        extra = (t.sent, t.recvd);
+    }
     // Merge: flist-side numbers from the sender, write-side numbers from the receiver.
     let mut st = recv_stats.clone();
     for (dst, src) in [
@@ -505,6 +599,7 @@ fn run_transfer(opts: Options, p: crate::plan::operand::Plan) -> Result<i32> {
         .as_ref()
         .map(|(s, r)| (s.load(Ordering::Relaxed), r.load(Ordering::Relaxed)))
         .unwrap_or((0, 0));
+    let (sent, recvd) = (sent + extra.0, recvd + extra.1);
     crate::report::logfile::line(
         format!(
             "sent {} bytes  received {} bytes  total size {}",

@@ -13,7 +13,8 @@
 //! ```
 //!
 //! One code path per role: local→local runs the sender and the receiver as two threads joined by a
-//! pipe pair and speaking exactly the protocol that runs over ssh.
+//! pipe pair and speaking exactly the protocol that runs over ssh. `--streams` (module `streams`)
+//! adds helper sessions of the same roles over one OpenSSH master connection.
 
 pub mod bootstrap;
 pub mod cli;
@@ -31,6 +32,7 @@ pub mod report;
 pub mod server;
 pub mod session;
 pub mod signals;
+pub mod streams;
 pub mod transport;
 pub mod wire;
 

@@ -81,12 +81,25 @@ fn run_role(opts: Options, mut conn: crate::session::Conn, sender: bool) -> Resu
             Err(std::io::ErrorKind::Unsupported.into())
         })?;
         let sources = crate::plan::sources::sources(&opts, &plan.sources)?;
-        let (_, _, p) = Sender::new(opts, conn, sources, filters).run()?;
+        let helper = opts.streams == crate::streams::HELPER;
+        let mut s = Sender::new(opts, conn, sources.clone(), filters);
+        if helper {
+            // A helper of `--streams`: serve the names the client sends, no walk.
+            s.serve_from = Some(sources);
+        }
+        let (_, _, p) = s.run()?;
         p
     } else {
         let dest = paths.first().cloned().unwrap_or_else(|| ".".into());
         let push = !opts.local_server;
-        let (_, _, p) = Receiver::new(opts, conn, dest, filters, push).run()?;
+        let streams = opts.streams;
+        let mut r = Receiver::new(opts, conn, dest, filters, push);
+        if push && streams == crate::streams::HELPER {
+            r.starts = Some(crate::streams::starts_to_peer());
+        } else if push && streams != 1 {
+            r.delegate = Some(Box::new(crate::streams::RemoteDelegate::new(streams)));
+        }
+        let (_, _, p) = r.run()?;
         p
     };
     Ok(problems.exit_code())

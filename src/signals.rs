@@ -33,6 +33,7 @@ pub fn install(server: bool) {
                 continue;
             }
             crate::recon::cleanup();
+            crate::streams::cleanup();
             if !QUIET.load(Ordering::Relaxed) {
                 crate::client::print_exit(crate::error::RERR_SIGNAL, "client");
             }

@@ -547,6 +547,8 @@ impl Options {
             "streams" => {
                 self.streams = if v == "auto" {
                     0
+                } else if v == "helper" && self.server {
+                    crate::streams::HELPER
                 } else {
                     parse_num("streams", &v)?
                 }

@@ -256,6 +256,13 @@ pub fn server_options(o: &Options, local: bool) -> Vec<String> {
     if o.pipeline != "stream" {
         long(format!("--pipeline={}", o.pipeline));
     }
+    if o.streams != 1 {
+        long(match o.streams {
+            0 => "--streams=auto".into(),
+            crate::streams::HELPER => "--streams=helper".into(),
+            n => format!("--streams={n}"),
+        });
+    }
     if let Some(f) = &o.out_format {
         long(format!("--out-format={f}"));
     }

@@ -51,13 +51,17 @@ pub fn run_inplace(
     ))
 }
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{LazyLock, Mutex};
 
-/// Temp files in flight (temp path, target path), so an interrupted run can remove them — or,
+/// Temp files in flight (temp path → target path), so an interrupted run can remove them — or,
 /// with `--partial`, keep what arrived as the destination file (rsync's partial semantics).
-static TEMPS: Mutex<Vec<(PathBuf, PathBuf)>> = Mutex::new(Vec::new());
+/// A map, not a list: the generator keeps thousands of files in flight on a tree of small files,
+/// and a linear scan per register/unregister made the run quadratic in the number of files.
+static TEMPS: LazyLock<Mutex<HashMap<PathBuf, PathBuf>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
 static KEEP_PARTIAL: AtomicBool = AtomicBool::new(false);
 /// Set by [`cleanup`]: the process is ending, no new temp file may appear after the sweep.
 static CLOSED: AtomicBool = AtomicBool::new(false);
@@ -93,9 +97,7 @@ pub fn partial_path(target: &std::path::Path) -> Option<PathBuf> {
 
 pub fn register(temp: PathBuf, target: PathBuf) {
     if let Ok(mut t) = TEMPS.lock() {
-        if !t.iter().any(|(p, _)| *p == temp) {
-            t.push((temp, target));
-        }
+        t.entry(temp).or_insert(target);
     }
 }
 
@@ -116,13 +118,13 @@ where
         return Err(std::io::Error::from(std::io::ErrorKind::Interrupted));
     }
     let (f, p) = create()?;
-    t.push((p.clone(), target.to_path_buf()));
+    t.insert(p.clone(), target.to_path_buf());
     Ok((f, p))
 }
 
 pub fn unregister(temp: &std::path::Path) {
     if let Ok(mut t) = TEMPS.lock() {
-        t.retain(|(p, _)| p != temp);
+        t.remove(temp);
     }
 }
 

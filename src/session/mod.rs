@@ -111,8 +111,34 @@ impl Conn {
 
     /// Next message, honouring `--timeout` (exit 30).
     pub fn recv(&mut self) -> Result<Msg> {
-        self.flush()?;
-        let r = match self.timeout {
+        // Flush only before waiting: while requests are queued, their answers accumulate in the
+        // buffer and leave in one write (one ssh packet) instead of one write per small file.
+        let r = match self.rx.try_recv() {
+            Ok(m) => m,
+            Err(_) => {
+                self.flush()?;
+                self.recv_blocking()?
+            }
+        };
+        match r {
+            Ok(Msg::Fatal { code, text }) => {
+                // The peer already explained itself; print its message and stop with its code.
+                if !text.is_empty() {
+                    print_line(LOG_ERROR, &text, false);
+                }
+                // A peer cannot turn its failure into success: code 0 means a protocol error.
+                let code = if code == 0 { 12 } else { code as i32 };
+                let mut e = Error::new(code, String::new());
+                e.role = crate::error::role_of(&String::from_utf8_lossy(&text));
+                Err(e)
+            }
+            Ok(m) => Ok(m),
+            Err(e) => Err(self.closed(e)),
+        }
+    }
+
+    fn recv_blocking(&mut self) -> Result<Result<Msg>> {
+        Ok(match self.timeout {
             Some(t) => match self.rx.recv_timeout(t) {
                 Ok(m) => m,
                 Err(RecvTimeoutError::Timeout) => {
@@ -133,22 +159,7 @@ impl Conn {
                 .rx
                 .recv()
                 .unwrap_or_else(|_| Err(Error::new(12, "connection unexpectedly closed"))),
-        };
-        match r {
-            Ok(Msg::Fatal { code, text }) => {
-                // The peer already explained itself; print its message and stop with its code.
-                if !text.is_empty() {
-                    print_line(LOG_ERROR, &text, false);
-                }
-                // A peer cannot turn its failure into success: code 0 means a protocol error.
-                let code = if code == 0 { 12 } else { code as i32 };
-                let mut e = Error::new(code, String::new());
-                e.role = crate::error::role_of(&String::from_utf8_lossy(&text));
-                Err(e)
-            }
-            Ok(m) => Ok(m),
-            Err(e) => Err(self.closed(e)),
-        }
+        })
     }
 
     pub fn closed(&self, e: Error) -> Error {

@@ -43,7 +43,11 @@ mod xattrs;
 use writer::discard;
 
 struct Job {
-    writer: Writer,
+    /// None while parked: the temp file exists but is closed until its data arrives, so a
+    /// generator far ahead of the sender does not hold one descriptor per requested file.
+    writer: Option<Writer>,
+    /// How to (re)open the writer of a parked temp file.
+    spec: WriterSpec,
     /// `--inplace`: `temp` is the target itself (no rename, never removed on failure).
     in_place: bool,
     /// `--inplace` delta: copy ops collected until `CopiesEnd` (None once literals are due).
@@ -57,6 +61,46 @@ struct Job {
     started: Instant,
     last_progress: Instant,
     redo: bool,
+}
+
+/// Requests beyond this many files in flight park their temp file (closed until data comes).
+const PARK_AT: usize = 256;
+
+impl Job {
+    /// The writer, reopening a parked temp file.
+    fn w(&mut self) -> std::io::Result<&mut Writer> {
+        if self.writer.is_none() {
+            let f = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&self.temp)?;
+            self.writer = Some(self.spec.writer(f));
+        }
+        Ok(self.writer.as_mut().expect("writer just opened"))
+    }
+    fn written(&self) -> u64 {
+        self.writer.as_ref().map_or(0, |w| w.written)
+    }
+}
+
+/// What a job's writer is made of (kept while its temp file is parked).
+#[derive(Clone, Copy)]
+struct WriterSpec {
+    sparse: bool,
+    /// The file's final length.
+    size: u64,
+    /// `--append`: hash only from this offset.
+    hash_from: Option<u64>,
+}
+
+impl WriterSpec {
+    fn writer(&self, f: std::fs::File) -> Writer {
+        let w = Writer::new(f, self.sparse, self.size);
+        match self.hash_from {
+            Some(off) => w.hashing_from(off),
+            None => w,
+        }
+    }
 }
 
 /// Where the transfer lands.
@@ -134,6 +178,10 @@ pub struct Receiver {
     idmaps: meta::idmap::Maps,
     /// `--fuzzy`: destination directory listings, read once each.
     fuzzy_dirs: HashMap<PathBuf, Vec<fuzzy::Candidate>>,
+    /// `--streams`: where files needing transfer may be handed to helper sessions (streams).
+    pub delegate: Option<Box<dyn crate::streams::Delegate>>,
+    /// `--streams` helper: told when a file's data starts (true) or the sender failed it.
+    pub starts: Option<crate::streams::Starts>,
 }
 
 fn path_of(root: &Path, name: &[u8]) -> PathBuf {
@@ -242,6 +290,8 @@ impl Receiver {
             delayed: Vec::new(),
             idmaps: Default::default(),
             fuzzy_dirs: HashMap::new(),
+            delegate: None,
+            starts: None,
         }
     }
 
@@ -314,9 +364,10 @@ impl Receiver {
                         discard(&job);
                     }
                     self.drop_lines_of(idx);
-                    self.started_files.insert(idx);
+                    self.mark_started(idx, false)?;
                     self.flush_lines()?;
                 }
+                Msg::Started { idx } => self.delegated_started(idx, true)?,
                 Msg::Log { level, text } => {
                     let t = String::from_utf8_lossy(&text).into_owned();
                     self.conn.say(level, &t)?;
@@ -328,8 +379,19 @@ impl Receiver {
                     )))
                 }
             }
+            if let Some(d) = self.delegate.as_mut() {
+                for (idx, ok) in d.poll() {
+                    self.delegated_started(idx, ok)?;
+                }
+            }
             if self.flist_done && self.jobs.is_empty() {
                 break;
+            }
+        }
+        // Delegated files are complete before deletions, hard links and directory times.
+        if let Some(mut d) = self.delegate.take() {
+            for (idx, ok) in d.finish(&mut self.conn)? {
+                self.delegated_started(idx, ok)?;
             }
         }
         self.finish_up()?;
@@ -354,6 +416,28 @@ impl Receiver {
             }
         };
         Ok((self.stats, sender_stats, self.problems))
+    }
+
+    /// A file's data started (its line may go out); tells a `--streams` primary when this is a
+    /// helper. Returns whether it had not started before.
+    fn mark_started(&mut self, idx: u32, ok: bool) -> Result<bool> {
+        let new = self.started_files.insert(idx);
+        if new {
+            if let Some(s) = self.starts.as_mut() {
+                s(idx, ok, &mut self.conn)?;
+            }
+        }
+        Ok(new)
+    }
+
+    /// `--streams` primary: a delegated file started (or its sender failed it, which drops its
+    /// line as for a file of this session).
+    fn delegated_started(&mut self, idx: u32, ok: bool) -> Result<()> {
+        if !ok {
+            self.drop_lines_of(idx);
+        }
+        self.started_files.insert(idx);
+        self.flush_lines()
     }
 
     fn root_dir(&self) -> PathBuf {

@@ -52,6 +52,14 @@ pub struct Sender {
     stats: Stats,
     pub problems: Problems,
     io_error: bool,
+    /// `--streams` (crate::streams): the file list comes from this channel instead of a walk
+    /// (a helper session of a push), or from the receiver's `Segment`s resolved against these
+    /// sources (a helper session of a pull); the primary of a push hands delegated files here.
+    pub feed: Option<crossbeam_channel::Receiver<WalkEvent>>,
+    pub serve_from: Option<Vec<Source>>,
+    pub helpers: Option<Box<dyn crate::streams::Helpers>>,
+    /// A push helper: the receiver's start/failure reports, passed on to the primary.
+    pub on_start: Option<crate::streams::Relay>,
 }
 
 fn open_shared(path: &std::path::Path) -> std::io::Result<(Shared, u64)> {
@@ -91,6 +99,10 @@ impl Sender {
             stats: Stats::default(),
             problems: Problems::default(),
             io_error: false,
+            feed: None,
+            serve_from: None,
+            helpers: None,
+            on_start: None,
         }
     }
 
@@ -130,7 +142,45 @@ impl Sender {
     pub fn run(mut self) -> Result<(Stats, Stats, Problems)> {
         super::prefetch::stop();
         let started = Instant::now();
+        let fed = self.feed.is_some() || self.serve_from.is_some();
         let (tx, walk_rx) = bounded::<WalkEvent>(64);
+        let walk_rx = self.feed.take().unwrap_or(walk_rx);
+        if !fed {
+            self.spawn_walker(tx);
+        }
+        let mut walking = self.serve_from.is_none();
+        let mut receiver_stats = None;
+        while receiver_stats.is_none() {
+            if walking {
+                select! {
+                    recv(walk_rx) -> ev => match ev {
+                        Ok(ev) => walking = self.on_walk(ev, started)?,
+                        Err(_) => walking = false,
+                    },
+                    recv(self.conn.rx) -> m => {
+                        let m = m.unwrap_or_else(|_| Err(Error::new(12, "connection unexpectedly closed")));
+                        let m = m.map_err(|e| self.conn.closed(e))?;
+                        receiver_stats = self.on_msg(m)?;
+                    }
+                }
+                // A fed list trickles in: send what there is before waiting for more.
+                if !walking || (fed && walk_rx.is_empty()) {
+                    self.conn.flush()?;
+                }
+            } else {
+                let m = self.conn.recv()?;
+                receiver_stats = self.on_msg(m)?;
+            }
+        }
+        self.stats.problems = crate::client::encode_problems(&self.problems);
+        self.stats
+            .set_phases(&self.opts.engine_params.phases.snapshot());
+        self.conn.send(&Msg::Goodbye(self.stats.clone()))?;
+        self.conn.flush()?;
+        Ok((self.stats, receiver_stats.unwrap(), self.problems))
+    }
+
+    fn spawn_walker(&mut self, tx: crossbeam_channel::Sender<WalkEvent>) {
         let wopts = self.walk_opts();
         let sources = self.sources.clone();
         let mut filters = self.filters.clone();
@@ -158,35 +208,6 @@ impl Sender {
                 }
             })
             .expect("spawn walker");
-        let mut walking = true;
-        let mut receiver_stats = None;
-        while receiver_stats.is_none() {
-            if walking {
-                select! {
-                    recv(walk_rx) -> ev => match ev {
-                        Ok(ev) => walking = self.on_walk(ev, started)?,
-                        Err(_) => walking = false,
-                    },
-                    recv(self.conn.rx) -> m => {
-                        let m = m.unwrap_or_else(|_| Err(Error::new(12, "connection unexpectedly closed")));
-                        let m = m.map_err(|e| self.conn.closed(e))?;
-                        receiver_stats = self.on_msg(m)?;
-                    }
-                }
-                if !walking {
-                    self.conn.flush()?;
-                }
-            } else {
-                let m = self.conn.recv()?;
-                receiver_stats = self.on_msg(m)?;
-            }
-        }
-        self.stats.problems = crate::client::encode_problems(&self.problems);
-        self.stats
-            .set_phases(&self.opts.engine_params.phases.snapshot());
-        self.conn.send(&Msg::Goodbye(self.stats.clone()))?;
-        self.conn.flush()?;
-        Ok((self.stats, receiver_stats.unwrap(), self.problems))
     }
 
     fn on_walk(&mut self, ev: WalkEvent, started: Instant) -> Result<bool> {
@@ -285,6 +306,42 @@ impl Sender {
                 self.drain(idx)?;
             }
             Msg::Ack { idx } => self.remove_source(idx)?,
+            Msg::Delegate { idx, stream } => {
+                let (path, e) = self.entry_path(idx)?;
+                let e = e.clone();
+                let h = self.helpers.as_mut().ok_or_else(|| {
+                    Error::protocol("protocol error: delegation without helper sessions")
+                })?;
+                h.take(stream, idx, e, path)?;
+            }
+            Msg::Started { idx } if self.on_start.is_some() => {
+                (self.on_start.as_mut().unwrap())(idx, true)?
+            }
+            Msg::FileFailed { idx, .. } if self.on_start.is_some() => {
+                (self.on_start.as_mut().unwrap())(idx, false)?
+            }
+            Msg::Barrier => {
+                if let Some(h) = self.helpers.as_mut() {
+                    h.finish()?;
+                }
+                self.conn.send(&Msg::Barrier)?;
+            }
+            Msg::Segment { entries, .. } if self.serve_from.is_some() => {
+                let src = self.serve_from.as_ref().unwrap();
+                let paths = entries
+                    .iter()
+                    .map(|e| crate::streams::source_path(src, e))
+                    .collect::<Result<Vec<_>>>()?;
+                let ev = WalkEvent::Segment {
+                    parent: u32::MAX,
+                    entries,
+                    paths,
+                };
+                self.on_walk(ev, Instant::now())?;
+            }
+            Msg::FlistEnd { io_error } if self.serve_from.is_some() => {
+                self.on_walk(WalkEvent::End { io_error }, Instant::now())?;
+            }
             Msg::Log { level, text } => {
                 let t = String::from_utf8_lossy(&text).into_owned();
                 self.conn.say(level, &t)?;
@@ -606,5 +663,8 @@ pub fn msg_name(m: &Msg) -> &'static str {
         Msg::Done(_) => "Done",
         Msg::Goodbye(_) => "Goodbye",
         Msg::Fatal { .. } => "Fatal",
+        Msg::Delegate { .. } => "Delegate",
+        Msg::Barrier => "Barrier",
+        Msg::Started { .. } => "Started",
     }
 }

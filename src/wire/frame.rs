@@ -45,12 +45,32 @@ impl FrameWriter {
         FatalHandle { w: self.w.clone() }
     }
 
+    /// A second writer on the same stream (`--streams`: the primary feeds a helper's peer while
+    /// the helper's own role writes too). Frames are written whole under the lock, so writers
+    /// never interleave inside a frame.
+    pub fn share(&self) -> FrameWriter {
+        FrameWriter {
+            w: self.w.clone(),
+            bytes: self.bytes.clone(),
+            bwlimit: self.bwlimit,
+            started: self.started,
+        }
+    }
+
     pub fn frame(&mut self, tag: u8, payload: &[u8]) -> Result<()> {
         let mut head = Vec::with_capacity(11);
         head.push(tag);
         put_uv(&mut head, payload.len() as u64);
-        self.raw(&head)?;
-        self.raw(payload)?;
+        {
+            let mut w = self.w.lock().unwrap();
+            w.write_all(&head)
+                .and_then(|()| w.write_all(payload))
+                .map_err(|e| {
+                    Error::new(12, format!("write error: {}", crate::error::io_text(&e)))
+                })?;
+        }
+        self.bytes
+            .fetch_add((head.len() + payload.len()) as u64, Ordering::Relaxed);
         if self.bwlimit > 0 {
             let sent = self.bytes.load(Ordering::Relaxed);
             let due = Duration::from_secs_f64(sent as f64 / self.bwlimit as f64);

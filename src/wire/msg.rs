@@ -206,6 +206,14 @@ pub enum Msg {
     Goodbye(Stats),
     /// The peer hit a fatal error: its message and rsync exit code; nothing follows.
     Fatal { code: u8, text: Vec<u8> },
+    /// `--streams`: the primary receiver hands file `idx` to helper session `stream` (streams).
+    Delegate { idx: u32, stream: u32 },
+    /// `--streams`: receiver → sender "no more delegations, finish the helpers"; the sender's
+    /// answer says they finished (the primary then deletes and sets directory times).
+    Barrier,
+    /// `--streams`: the data of delegated file `idx` began (its item line may go out); a
+    /// delegated file the helper could not read comes back as `FileFailed`.
+    Started { idx: u32 },
 }
 
 const T_FILTERS: u8 = 1;
@@ -229,6 +237,9 @@ const T_NEED: u8 = 18;
 const T_PROBE: u8 = 19;
 const T_PROBED: u8 = 20;
 const T_APPEND: u8 = 40;
+const T_DELEGATE: u8 = 21;
+const T_BARRIER: u8 = 22;
+const T_STARTED: u8 = 23;
 
 /// Compression of literal-bearing frames (`-z`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -435,6 +446,16 @@ impl Msg {
                 b.extend_from_slice(text);
                 T_FATAL
             }
+            Msg::Delegate { idx, stream } => {
+                put_uv(&mut b, *idx as u64);
+                put_uv(&mut b, *stream as u64);
+                T_DELEGATE
+            }
+            Msg::Barrier => T_BARRIER,
+            Msg::Started { idx } => {
+                put_uv(&mut b, *idx as u64);
+                T_STARTED
+            }
             Msg::Done(s) | Msg::Goodbye(s) => {
                 let f = s.fields();
                 put_uv(&mut b, f.len() as u64);
@@ -554,6 +575,12 @@ impl Msg {
                     matched: c.uv()?,
                 }
             }
+            T_DELEGATE => Msg::Delegate {
+                idx: c.u32()?,
+                stream: c.u32()?,
+            },
+            T_BARRIER => Msg::Barrier,
+            T_STARTED => Msg::Started { idx: c.u32()? },
             T_FILE_FAILED => Msg::FileFailed {
                 idx: c.u32()?,
                 vanished: c.u8()? != 0,

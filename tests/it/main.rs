@@ -29,6 +29,7 @@ mod reliability;
 mod remote;
 mod selection;
 mod sshd;
+mod streams;
 mod update_modes;
 mod util;
 mod xattrs;

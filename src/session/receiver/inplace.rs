@@ -47,18 +47,22 @@ impl Receiver {
         let Some(copies) = job.copies.take() else {
             return Err(Error::protocol("protocol error: unexpected copies end"));
         };
-        let old_len = match job.writer.file.metadata() {
+        let w = match job.w() {
+            Ok(w) => w,
+            Err(err) => return self.inplace_failed(idx, err),
+        };
+        let old_len = match w.file.metadata() {
             Ok(m) => m.len(),
             Err(err) => return self.inplace_failed(idx, err),
         };
-        let done =
-            crate::recon::run_inplace(&job.writer.file, &copies, old_len, new_len, &policy, budget);
+        let done = crate::recon::run_inplace(&w.file, &copies, old_len, new_len, &policy, budget);
         let (need, report) = match done {
             Ok(x) => x,
             Err(err) => return self.inplace_failed(idx, err),
         };
-        job.writer
-            .mark_unordered(new_len - need.iter().map(|r| r.1).sum::<u64>());
+        if let Some(w) = job.writer.as_mut() {
+            w.mark_unordered(new_len - need.iter().map(|r| r.1).sum::<u64>());
+        }
         self.stats.inplace_lost += report.lost;
         self.stats.inplace_kept += report.kept;
         self.stats.inplace_converted += report.converted;
@@ -73,8 +77,8 @@ impl Receiver {
             .map(|j| j.target.clone())
             .unwrap_or_default();
         // Ask for everything so the protocol stays in step; the digest check then decides.
-        if let Some(job) = self.jobs.get_mut(&idx) {
-            job.writer.poison();
+        if let Some(w) = self.jobs.get_mut(&idx).and_then(|j| j.writer.as_mut()) {
+            w.poison();
         }
         self.conn.send(&Msg::Need {
             idx,

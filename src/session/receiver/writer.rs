@@ -15,6 +15,14 @@ impl Receiver {
         redo: bool,
     ) -> Result<()> {
         let has_basis = basis_path.is_some();
+        if !redo && matches!(self.root, Root::Dir(_)) {
+            if let Some(d) = self.delegate.as_mut() {
+                if d.take(idx, e, &mut self.conn)? {
+                    // Its line waits for the helper's word that its data started.
+                    return Ok(());
+                }
+            }
+        }
         let temp_dir = self.opts.temp_dir.as_ref().map(PathBuf::from);
         if self.opts.inplace && has_basis && !redo {
             let rel = self.rel_name(e);
@@ -34,7 +42,7 @@ impl Receiver {
         let (file, temp) = match opened {
             Ok(x) => x,
             Err(err) => {
-                self.started_files.insert(idx);
+                self.mark_started(idx, true)?;
                 let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
                 return self.fail(format!(
                     "rsync: [receiver] mkstemp \"{}\" failed: {}",
@@ -143,19 +151,23 @@ impl Receiver {
         }
         let now = Instant::now();
         let in_place = self.opts.inplace;
-        if !in_place {
-            crate::recon::register(temp.clone(), path.to_path_buf());
-        }
+        // --append (not -verify) checks only the appended part, as rsync does.
+        let hash_from = append_from.filter(|_| self.opts.append == 1);
+        let sparse = self.opts.sparse && !in_place && hash_from.is_none();
+        let spec = super::WriterSpec {
+            sparse,
+            size: e.size,
+            hash_from,
+        };
+        // Park (close) the temp file while many requests are ahead of the data.
+        let writer = (in_place || self.jobs.len() < PARK_AT).then(|| spec.writer(file));
         self.jobs.insert(
             idx,
             Job {
                 in_place,
                 copies: (in_place && delta).then(Vec::new),
-                // --append (not -verify) checks only the appended part, as rsync does.
-                writer: match append_from.filter(|_| self.opts.append == 1) {
-                    Some(off) => Writer::new(file, false, e.size).hashing_from(off),
-                    None => Writer::new(file, self.opts.sparse && !in_place, e.size),
-                },
+                writer,
+                spec,
                 temp,
                 target: path.to_path_buf(),
                 basis,
@@ -208,7 +220,7 @@ impl Receiver {
     }
 
     pub(super) fn on_ops(&mut self, idx: u32, ops: Vec<engine::Op>) -> Result<()> {
-        if self.started_files.insert(idx) {
+        if self.mark_started(idx, true)? {
             self.release_file(idx);
             self.flush_lines()?;
         }
@@ -238,11 +250,17 @@ impl Receiver {
                 copies.push((*dst, *src, *len));
                 continue;
             }
-            if let Err(err) = job.writer.apply(op, job.basis.as_ref(), &other, idx) {
+            let applied = job.w().map(|_| ()).and_then(|()| {
+                let w = job.writer.as_mut().expect("opened above");
+                w.apply(op, job.basis.as_ref(), &other, idx)
+            });
+            if let Err(err) = applied {
                 if matches!(op, engine::Op::CopyFrom { .. }) {
                     // The dedupe source is gone: the digest check fails and the file is redone
                     // without dedupe.
-                    job.writer.poison();
+                    if let Some(w) = job.writer.as_mut() {
+                        w.poison();
+                    }
                     continue;
                 }
                 let target = job.target.clone();
@@ -262,7 +280,7 @@ impl Receiver {
             }
         }
         if self.opts.info.progress == 2 {
-            let w = self.jobs.get(&idx).map(|j| j.writer.written).unwrap_or(0);
+            let w = self.jobs.get(&idx).map(|j| j.written()).unwrap_or(0);
             self.progress2_at(None, false, w)?;
         }
         if self.opts.info.progress == 1 {
@@ -270,7 +288,7 @@ impl Receiver {
             if job.last_progress.elapsed().as_secs_f64() >= 1.0 {
                 job.last_progress = Instant::now();
                 let el = job.started.elapsed().as_secs_f64();
-                let w = job.writer.written;
+                let w = job.written();
                 let rate = w as f64 / el.max(1e-6);
                 let eta = if w > 0 {
                     (len.saturating_sub(w)) as f64 / rate
@@ -290,14 +308,14 @@ impl Receiver {
                 "protocol error: end of a file that was not requested",
             ));
         };
-        if self.started_files.insert(idx) {
+        if self.mark_started(idx, true)? {
             self.release_file(idx);
             self.flush_lines()?;
         }
         let e = self.flist[idx as usize].clone();
         crate::session::trace::point(|| format!("finish {idx}"));
         // A write that failed on the background writer is what on_ops reports: exit 11.
-        if let Err(err) = job.writer.wait() {
+        if let Err(err) = job.w().and_then(|w| w.wait()) {
             discard(&job);
             return Err(Error::new(
                 crate::error::RERR_FILEIO,
@@ -308,7 +326,7 @@ impl Receiver {
                 ),
             ));
         }
-        let got = job.writer.finish(e.size);
+        let got = job.w().and_then(|w| w.finish(e.size));
         crate::session::trace::point(|| format!("digest done {idx}"));
         let ok = matches!(&got, Ok(d) if *d == digest) && job.copies.is_none();
         if !ok {
@@ -352,7 +370,9 @@ impl Receiver {
             return self.request(idx, &e, &target, Some(target.clone()), true);
         }
         if self.opts.fsync {
-            let _ = job.writer.file.sync_all();
+            if let Some(w) = job.writer.as_ref() {
+                let _ = w.file.sync_all();
+            }
         }
         let (uid, gid) = self.want_ids(&e);
         let old_mode = std::fs::metadata(&job.target).ok().map(|m| m.mode());
@@ -365,6 +385,7 @@ impl Receiver {
             ))?;
         }
         drop(job.basis.take());
+        drop(job.writer.take());
         crate::recon::unregister(&job.temp);
         if self.opts.delay_updates && !job.in_place {
             let rel = self.rel_name(&e);
