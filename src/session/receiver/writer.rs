@@ -15,7 +15,10 @@ impl Receiver {
         redo: bool,
     ) -> Result<()> {
         let has_basis = basis_path.is_some();
-        if !redo && matches!(self.root, Root::Dir(_)) {
+        // Hard-link leaders stay with this session: their group links to them once they are
+        // written (receiver/hlink.rs), which a helper session would not report.
+        let leader = self.opts.hard_links && e.hlink != 0;
+        if !redo && !leader && matches!(self.root, Root::Dir(_)) {
             if let Some(d) = self.delegate.as_mut() {
                 if d.take(idx, e, &mut self.conn)? {
                     // Its line waits for the helper's word that its data started.
