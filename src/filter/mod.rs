@@ -167,7 +167,16 @@ fn template(spec: &MergeSpec) -> Template {
 fn read_file(name: &[u8]) -> std::io::Result<Vec<u8>> {
     let mut data = Vec::new();
     if name == b"-" {
-        std::io::stdin().read_to_end(&mut data)?;
+        // Standard input is read once per process: a local transfer parses the rules in both of
+        // its halves, and the second reader would otherwise find it drained (an empty list).
+        static STDIN: std::sync::Mutex<Option<Vec<u8>>> = std::sync::Mutex::new(None);
+        let mut cached = STDIN.lock().unwrap_or_else(|e| e.into_inner());
+        if cached.is_none() {
+            let mut all = Vec::new();
+            std::io::stdin().read_to_end(&mut all)?;
+            *cached = Some(all);
+        }
+        data.clone_from(cached.as_ref().expect("just read"));
     } else {
         std::fs::File::open(std::ffi::OsStr::from_bytes(name))?.read_to_end(&mut data)?;
     }

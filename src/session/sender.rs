@@ -469,7 +469,6 @@ impl Sender {
             self.conn.send(&Msg::Engine { idx, data: m })?;
         }
         let mut batch: Vec<Op> = Vec::new();
-        let mut bytes = 0usize;
         let inplace = self.opts.inplace;
         for op in step.ops {
             // Literals wait for refinement (and, in place, for the receiver's `Need`); copies go
@@ -483,28 +482,11 @@ impl Sender {
                 Op::Copy { dst, src, len } => g.copy(*dst, *src, *len),
                 Op::CopyFrom { .. } => {}
             }
-            match &op {
-                Op::Literal { data, .. } => {
-                    self.stats.literal += data.len() as u64;
-                    bytes += data.len();
-                }
-                Op::Copy { len, .. } | Op::CopyFrom { len, .. } => {
-                    self.stats.matched += len;
-                    self.stats.copy_ops += 1;
-                }
-            }
+            self.stats.matched += op.len();
+            self.stats.copy_ops += 1;
             batch.push(op);
-            if bytes >= PIECE || batch.len() >= 4096 {
-                self.conn.send(&Msg::Ops {
-                    idx,
-                    ops: std::mem::take(&mut batch),
-                })?;
-                bytes = 0;
-            }
         }
-        if !batch.is_empty() {
-            self.conn.send(&Msg::Ops { idx, ops: batch })?;
-        }
+        self.send_ops(idx, batch)?;
         if step.done {
             if let Some((_, data)) = self.sessions.remove(&idx) {
                 let mut gaps = self.gaps.remove(&idx).unwrap_or_default();

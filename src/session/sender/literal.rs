@@ -295,7 +295,7 @@ impl Sender {
     }
 
     /// Send planned ops in messages of about [`PIECE`] literal bytes.
-    fn send_ops(&mut self, idx: u32, ops: Vec<Op>) -> Result<()> {
+    pub(super) fn send_ops(&mut self, idx: u32, ops: Vec<Op>) -> Result<()> {
         let mut batch = Vec::new();
         let mut bytes = 0usize;
         for op in ops {
