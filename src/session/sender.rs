@@ -49,6 +49,9 @@ pub struct Sender {
     digesting: HashMap<u32, Digesting>,
     /// `--append`: where the receiver's copy of a file ends (sent before its `Request`).
     appends: HashMap<u32, u64>,
+    /// Files answered with `FileFailed`: engine messages the receiver sent before it learnt so
+    /// are dropped (rsync's sender skips the rest of a file it could not open).
+    failed: std::collections::HashSet<u32>,
     stats: Stats,
     pub problems: Problems,
     io_error: bool,
@@ -96,6 +99,7 @@ impl Sender {
             probing: HashMap::new(),
             digesting: HashMap::new(),
             appends: HashMap::new(),
+            failed: Default::default(),
             stats: Stats::default(),
             problems: Problems::default(),
             io_error: false,
@@ -293,6 +297,7 @@ impl Sender {
                     v.push((id, digest));
                 }
             }
+            Msg::Engine { idx, .. } if self.failed.contains(&idx) => {}
             Msg::Engine { idx, data } => {
                 let (half, _) = self.sessions.get_mut(&idx).ok_or_else(|| {
                     Error::protocol("protocol error: engine message for an unknown file")
@@ -367,6 +372,7 @@ impl Sender {
     }
 
     fn vanished(&mut self, idx: u32, path: &std::path::Path, err: std::io::Error) -> Result<()> {
+        self.failed.insert(idx);
         if err.kind() == std::io::ErrorKind::NotFound {
             self.problems.vanished = true;
             self.conn

@@ -56,22 +56,28 @@ fn missing_destination_parent_is_11() {
         .expect(11, "rsync");
 }
 
+/// The prefix that runs a tool as nobody (root reads everything; root only arranges the files),
+/// or None when that is not possible here.
+fn unprivileged() -> Option<&'static [&'static str]> {
+    if !is_root() {
+        return Some(&[]);
+    }
+    if !Path::new("/usr/bin/setpriv").exists() {
+        eprintln!("note: running as root without setpriv; skipped");
+        return None;
+    }
+    Some(&[
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+    ])
+}
+
 #[test]
 fn unreadable_file_is_23_and_the_rest_is_copied() {
-    // Root reads everything, so both tools run as nobody (root only arranges the files).
-    let unprivileged: &[&str] = if is_root() {
-        if !Path::new("/usr/bin/setpriv").exists() {
-            eprintln!("note: running as root without setpriv; skipped");
-            return;
-        }
-        &[
-            "setpriv",
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-        ]
-    } else {
-        &[]
+    let Some(unprivileged) = unprivileged() else {
+        return;
     };
     let t = Twin::new(|w| {
         let mut tr = Tree::new(&w.join("src"));
@@ -97,6 +103,43 @@ fn unreadable_file_is_23_and_the_rest_is_copied() {
     assert_eq!(std::fs::read(t.p.join("dst/z/zz")).unwrap(), b"z\n");
     assert_eq!(std::fs::read(t.p.join("dst/a.txt")).unwrap(), b"a\n");
     assert!(!t.p.join("dst/secret").exists());
+}
+
+#[test]
+fn unreadable_file_with_a_basis_is_23_not_a_protocol_error() {
+    // The receiver starts the delta engine on its basis before the sender's open fails: the
+    // engine messages in flight are dropped, as rsync's sender skips the file.
+    let Some(unprivileged) = unprivileged() else {
+        return;
+    };
+    let t = Twin::new(|w| {
+        let data = crate::util::pseudo_random(5, 300_000);
+        let mut tr = Tree::new(&w.join("src"));
+        tr.file("a.txt", b"a\n").file("secret", &data);
+        tr.finish();
+        let mut tr = Tree::new(&w.join("dst"));
+        tr.file("secret", &data[..200_000]);
+        tr.finish();
+        std::fs::set_permissions(
+            w.join("src/secret"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o000),
+        )
+        .unwrap();
+        if is_root() {
+            for p in ["dst", "dst/secret"] {
+                std::os::unix::fs::chown(w.join(p), Some(65534), Some(65534)).unwrap();
+            }
+        }
+    });
+    let pair = t.run_under(
+        unprivileged,
+        &["-rtv", "--no-whole-file", "src/", "dst/"],
+        &[],
+        &[],
+    );
+    pair.r.expect(23, "rsync");
+    pair.assert_same("unreadable with basis");
+    assert_eq!(std::fs::read(t.p.join("dst/a.txt")).unwrap(), b"a\n");
 }
 
 #[test]
