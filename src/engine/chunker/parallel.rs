@@ -76,7 +76,14 @@ const LANES: usize = 4;
 /// scan waits on that chain (~2 cycles a byte). The range is cut into [`LANES`] parts, each
 /// warmed over the [`gear::MEMORY`] bytes before it (then its state equals the serial scan's,
 /// §10 D2a), and the parts are stepped together, so the chains overlap in the CPU.
-fn candidates(data: &[u8], a: usize, b: usize, ma: u64, mb: u64, out: &mut Vec<(usize, bool)>) {
+pub(super) fn candidates(
+    data: &[u8],
+    a: usize,
+    b: usize,
+    ma: u64,
+    mb: u64,
+    out: &mut Vec<(usize, bool)>,
+) {
     let q = (b - a) / LANES;
     if q < 4 * gear::MEMORY {
         let mut fp = gear::warm(&data[a.saturating_sub(gear::MEMORY)..a]);
