@@ -255,6 +255,23 @@ mod tests {
         crate::testkit::pseudo_random(n, seed)
     }
 
+    /// The receiver's answers to `probes`: hashes of the old file's blocks.
+    fn answer(old: &[u8], probes: &[(u64, u64)]) -> Vec<Vec<u64>> {
+        probes
+            .iter()
+            .map(|&(o, l)| block_hashes(&old[o as usize..(o + l) as usize], BLOCK as usize))
+            .collect()
+    }
+
+    /// Apply `copies` plus the `lits` ranges of `new` as literals to `old`.
+    fn rebuild(old: &[u8], new: &[u8], mut copies: Vec<Op>, lits: &[(u64, u64)]) -> Vec<u8> {
+        copies.extend(lits.iter().map(|&(a, l)| Op::Literal {
+            dst: a,
+            data: new[a as usize..(a + l) as usize].to_vec(),
+        }));
+        crate::engine::apply_ops(old, &copies, new.len() as u64).unwrap()
+    }
+
     /// old = A B, new = A x B where the engine matched only the inner parts of A and B.
     #[test]
     fn edges_of_a_literal_run_become_copies() {
@@ -269,10 +286,7 @@ mod tests {
         g.copy(25_000, 24_000, 16_000);
         let probes = g.plan();
         assert_eq!(probes.len(), 2);
-        let answers: Vec<Vec<u64>> = probes
-            .iter()
-            .map(|&(o, l)| block_hashes(&old[o as usize..(o + l) as usize], BLOCK as usize))
-            .collect();
+        let answers = answer(&old, &probes);
         let (copies, lits) = g.resolve(&new, &answers).unwrap();
         let lit: u64 = lits.iter().map(|l| l.1).sum();
         assert!(lit < 1000 + 2 * BLOCK, "{lits:?}");
@@ -290,14 +304,7 @@ mod tests {
             },
         ];
         ops.extend(copies);
-        for (a, l) in lits {
-            ops.push(Op::Literal {
-                dst: a,
-                data: new[a as usize..(a + l) as usize].to_vec(),
-            });
-        }
-        let got = crate::engine::apply_ops(&old, &ops, new.len() as u64).unwrap();
-        assert_eq!(got, new);
+        assert_eq!(rebuild(&old, &new, ops, &lits), new);
     }
 
     /// A long run of new data: its middle goes before the answers, the ends after; together
@@ -316,10 +323,7 @@ mod tests {
         let early = g.take_unreachable();
         let reach = MAX_PROBE / BLOCK * BLOCK;
         assert_eq!(early, vec![(96_000 + reach, 308_000 - 2 * reach)]);
-        let answers: Vec<Vec<u64>> = probes
-            .iter()
-            .map(|&(o, l)| block_hashes(&old[o as usize..(o + l) as usize], BLOCK as usize))
-            .collect();
+        let answers = answer(&old, &probes);
         let (copies, lits) = g.resolve(&new, &answers).unwrap();
         let mut ops = vec![
             Op::Copy {
@@ -334,19 +338,9 @@ mod tests {
             },
         ];
         ops.extend(copies);
-        for (a, l) in lits.into_iter().chain(early) {
-            ops.push(Op::Literal {
-                dst: a,
-                data: new[a as usize..(a + l) as usize].to_vec(),
-            });
-        }
-        let got = crate::engine::apply_ops(&old, &ops, new.len() as u64).unwrap();
-        assert_eq!(got, new);
-        let lit: u64 = ops
-            .iter()
-            .filter(|o| matches!(o, Op::Literal { .. }))
-            .map(Op::len)
-            .sum();
+        let all: Vec<(u64, u64)> = lits.into_iter().chain(early).collect();
+        assert_eq!(rebuild(&old, &new, ops, &all), new);
+        let lit: u64 = all.iter().map(|l| l.1).sum();
         assert!(lit < 300_000 + 2 * BLOCK, "{lit}");
     }
 
@@ -362,10 +356,7 @@ mod tests {
         g.literal(8_000, 12_000);
         g.copy(20_000, 20_000, 20_000);
         let probes = g.plan();
-        let answers: Vec<Vec<u64>> = probes
-            .iter()
-            .map(|&(o, l)| block_hashes(&old[o as usize..(o + l) as usize], BLOCK as usize))
-            .collect();
+        let answers = answer(&old, &probes);
         let (copies, lits) = g.resolve(&new, &answers).unwrap();
         let lit: u64 = lits.iter().map(|l| l.1).sum();
         assert!(lit <= 2 * (64 + 2 * BLOCK), "{lits:?}");
@@ -380,13 +371,7 @@ mod tests {
             src: 20_000,
             len: 20_000,
         });
-        for (a, l) in lits {
-            ops.push(Op::Literal {
-                dst: a,
-                data: new[a as usize..(a + l) as usize].to_vec(),
-            });
-        }
-        assert_eq!(crate::engine::apply_ops(&old, &ops, 40_000).unwrap(), new);
+        assert_eq!(rebuild(&old, &new, ops, &lits), new);
     }
 
     #[test]
@@ -399,21 +384,11 @@ mod tests {
         g.literal(0, 5000);
         let probes = g.plan();
         assert_eq!(probes, vec![(0, 4864), (136, 4864)]);
-        let answers: Vec<Vec<u64>> = probes
-            .iter()
-            .map(|&(o, l)| block_hashes(&old[o as usize..(o + l) as usize], BLOCK as usize))
-            .collect();
+        let answers = answer(&old, &probes);
         let (copies, lits) = g.resolve(&new, &answers).unwrap();
         let lit: u64 = lits.iter().map(|l| l.1).sum();
         assert!(lit <= 64 + 2 * BLOCK, "{lits:?}");
-        let mut ops = copies;
-        for (a, l) in lits {
-            ops.push(Op::Literal {
-                dst: a,
-                data: new[a as usize..(a + l) as usize].to_vec(),
-            });
-        }
-        assert_eq!(crate::engine::apply_ops(&old, &ops, 5000).unwrap(), new);
+        assert_eq!(rebuild(&old, &new, copies, &lits), new);
         assert!(g.resolve(&[], &[vec![1]]).is_err());
     }
 
