@@ -18,11 +18,7 @@ fn run(args: &[&str], cwd: &Path) -> (i32, u64, String) {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let sent = text
-        .lines()
-        .find_map(|l| l.strip_prefix("Total bytes sent: "))
-        .map(|v| v.replace(',', "").parse().unwrap())
-        .unwrap_or(u64::MAX);
+    let sent = crate::util::bytes_sent(&text).unwrap_or(u64::MAX);
     (out.status.code().unwrap_or(-1), sent, text)
 }
 
@@ -283,13 +279,7 @@ fn dupes_over_ssh_match_rsync_with_fewer_bytes() {
     pair.r.expect(0, "rsync");
     pair.p.expect(0, "parasync");
     t.assert_trees("dst", Cmp::ALL);
-    let sent = |o: &crate::util::Out| -> u64 {
-        o.stdout
-            .lines()
-            .find_map(|l| l.strip_prefix("Total bytes sent: "))
-            .map(|v| v.replace(',', "").parse().unwrap())
-            .unwrap()
-    };
+    let sent = |o: &crate::util::Out| crate::util::bytes_sent(&o.stdout).unwrap();
     let (r, p) = (sent(&pair.r), sent(&pair.p));
     // Distinct content: 10 shared + 20 unique 64 KiB files and 20 × 3 KB of unique edges (copies
     // are extended over the chunks straddling the edges), plus per-file protocol bytes.

@@ -5,7 +5,7 @@
 //! 1.10× of what rsync sends for the same pair (issue 5's acceptance rule); on `scatter` at most
 //! half.
 
-use crate::util::{bin, copy_tree, pseudo_random, run, RSYNC};
+use crate::util::{bin, bytes_sent, copy_tree, pseudo_random, run, RSYNC};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
@@ -60,15 +60,6 @@ fn build(name: &str) -> (Vec<u8>, Vec<u8>) {
     }
 }
 
-/// `Total bytes sent` of a `--stats` run.
-fn sent(stdout: &str) -> u64 {
-    stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("Total bytes sent: "))
-        .map(|v| v.replace(',', "").parse().unwrap())
-        .unwrap_or_else(|| panic!("no byte count in\n{stdout}"))
-}
-
 /// Push `new/` over `old` (a fresh copy per run) with `tool` and its extra arguments; returns the
 /// bytes sent after checking the result equals `new`.
 fn push(w: &Path, tag: &str, tool: &Path, extra: &[&str], wrap: &str) -> u64 {
@@ -101,7 +92,7 @@ fn push(w: &Path, tag: &str, tool: &Path, extra: &[&str], wrap: &str) -> u64 {
         assert_eq!(ma.mode(), mb.mode(), "{tag}: mode of {b:?}");
     }
     std::fs::remove_dir_all(&dst).unwrap();
-    sent(&out.stdout)
+    bytes_sent(&out.stdout).unwrap_or_else(|| panic!("no byte count in\n{}", out.stdout))
 }
 
 fn workload(name: &str, bound: Option<f64>) {

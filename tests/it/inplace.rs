@@ -415,13 +415,7 @@ fn every_engine_in_place_costs_what_the_temp_file_mode_costs() {
         assert!(out.status.success(), "{args:?}");
         assert_eq!(std::fs::read(d.join("f")).unwrap(), new, "{args:?}");
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let bytes = text
-            .lines()
-            .find_map(|l| l.strip_prefix("Total bytes sent: "))
-            .unwrap()
-            .replace(',', "")
-            .parse()
-            .unwrap();
+        let bytes = crate::util::bytes_sent(&text).unwrap();
         (bytes, ino ^ std::fs::metadata(d.join("f")).unwrap().ino())
     };
     let bin = env!("CARGO_BIN_EXE_parasync");

@@ -130,6 +130,14 @@ pub fn run_cmd(mut cmd: Command) -> Out {
 // Tree building
 // ---------------------------------------------------------------------------------------------
 
+/// The `Total bytes sent` figure of a `--stats` output (rsync's and parasync's alike).
+pub fn bytes_sent(stdout: &str) -> Option<u64> {
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("Total bytes sent: "))
+        .map(|v| v.replace(',', "").parse().unwrap())
+}
+
 /// A deterministic pseudo-random byte generator (xorshift64*), so both workspaces get equal bytes.
 pub fn pseudo_random(seed: u64, len: usize) -> Vec<u8> {
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
