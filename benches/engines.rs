@@ -14,25 +14,15 @@ use parasync::engine::{
     apply_ops, receiver_half, run_local, sender_half, EngineId, EngineParams, Op, Shared,
 };
 
+mod common;
+use common::random;
+
 fn size() -> usize {
     std::env::var("PARASYNC_BENCH_MIB")
         .ok()
         .and_then(|s| s.parse::<usize>().ok())
         .unwrap_or(16)
         << 20
-}
-
-fn random(n: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut v = Vec::with_capacity(n + 8);
-    while v.len() < n {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        v.extend_from_slice(&x.to_le_bytes());
-    }
-    v.truncate(n);
-    v
 }
 
 fn hashes(c: &mut Criterion) {

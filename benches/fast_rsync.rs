@@ -25,21 +25,11 @@ use parasync::engine::api;
 use parasync::engine::rdiff::{self, RdiffHash, RdiffSignature};
 use parasync::engine::{EngineId, EngineParams};
 
+mod common;
+use common::random;
+
 const BLOCK: u32 = 4096;
 const SUM: u32 = 8;
-
-fn random(n: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut v = Vec::with_capacity(n + 8);
-    while v.len() < n {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        v.extend_from_slice(&x.to_le_bytes());
-    }
-    v.truncate(n);
-    v
-}
 
 fn inputs() -> Vec<(&'static str, Vec<u8>, Vec<u8>)> {
     let old = random(4 << 20, 1);
