@@ -166,8 +166,10 @@ pub fn mknod(path: &Path, e: &Entry) -> io::Result<()> {
     check(unsafe { libc::mknod(c.as_ptr(), e.mode as libc::mode_t, e.rdev as libc::dev_t) })
 }
 
+/// The effective uid is 0 (asked once: the quick check asks per file).
 pub fn is_root() -> bool {
-    unsafe { libc::geteuid() == 0 }
+    static ROOT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ROOT.get_or_init(|| unsafe { libc::geteuid() == 0 })
 }
 
 /// The size of a device as a seek to its end reports it (0 when it cannot be opened or seeked,

@@ -135,7 +135,7 @@ pub struct Receiver {
     top_names: Vec<Vec<u8>>,
     started_files: std::collections::HashSet<u32>,
     /// Directories to finish at the end: (path, flist index, intended mode).
-    dir_times: Vec<(PathBuf, u32, u32)>,
+    dir_times: Vec<(PathBuf, u32, Option<u32>)>,
     /// `-H` groups: leaders, skipped and waiting members.
     hl: hlink::Groups,
     stats: Stats,
@@ -710,19 +710,15 @@ impl Receiver {
                     let name = report::escape(&e.name);
                     self.conn.info(&format!("touch_up_dirs: {name} ({idx})"))?;
                 }
-                let mode = if self.opts.perms {
-                    Some(e.perms())
-                } else {
-                    None
-                };
                 let o = MetaOpts {
                     owner: false,
                     group: false,
                     ..self.meta
                 };
                 // New dirs were created with u+rwx for us; restore the intended mode (an
-                // existing directory keeps its own without -p, as in rsync).
-                let mode = mode.or(Some(want));
+                // existing directory keeps its own without -p, as in rsync). A directory whose
+                // mode was not touched in this run needs no chmod.
+                let mode = want.map(|w| if self.opts.perms { e.perms() } else { w });
                 if let Err(err) = meta::apply(&p, &e, None, None, mode, &o) {
                     self.fail(format!(
                         "rsync: [generator] failed to set times on \"{}\": {}",

@@ -29,7 +29,6 @@ impl Receiver {
         } else {
             &[]
         };
-        let temps = self.jobs.values().filter_map(|j| j.temp.file_name());
         let keep: std::collections::HashSet<Vec<u8>> = children
             .iter()
             .map(|c| {
@@ -40,13 +39,12 @@ impl Receiver {
                     .to_vec()
             })
             .chain(top.iter().cloned())
-            .chain(temps.map(|n| n.as_bytes().to_vec()))
             .collect();
         if self.opts.debug.get("DEL") > 1 {
             self.gen_line(format!("delete_in_dir({})", report::escape(&dir.name)));
         }
         for (n, protected) in self.scan_for_delete(&path, &dir.name, false) {
-            if protected || keep.contains(&n) {
+            if protected || keep.contains(&n) || self.is_our_temp(&path, &n) {
                 continue;
             }
             let rel = if dir.name == b"." {
@@ -60,6 +58,16 @@ impl Receiver {
             r?;
         }
         Ok(())
+    }
+
+    /// Is `dir/name` the temp file of a transfer in flight? Only dot-names are looked up (every
+    /// temp name starts with '.'), so the common case costs no walk over the jobs.
+    fn is_our_temp(&self, dir: &Path, name: &[u8]) -> bool {
+        name.first() == Some(&b'.')
+            && self.jobs.values().any(|j| {
+                j.temp.file_name().map(|n| n.as_bytes()) == Some(name)
+                    && j.temp.parent() == Some(dir)
+            })
     }
 
     /// rsync: after an I/O error on the sending side, deletions are skipped (once announced)

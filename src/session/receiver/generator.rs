@@ -203,11 +203,14 @@ impl Receiver {
             } else {
                 None
             };
+            // An existing directory whose owner/group already match is left alone (rsync sets
+            // only what differs; a chown per directory costs a syscall each on big trees).
+            let fresh = old.is_none();
             if let Err(err) = meta::apply(
                 path,
                 e,
-                Some(uid),
-                Some(gid),
+                (fresh || change.owner).then_some(uid),
+                (fresh || change.group).then_some(gid),
                 mode_now,
                 &MetaOpts {
                     times: false,
@@ -220,7 +223,10 @@ impl Receiver {
                     io_text(&err)
                 ))?;
             }
-            self.dir_times.push((path.to_path_buf(), idx, mode));
+            // The final mode is due only where it was touched now (u+rwx added for writing, or
+            // a mode/ACL change); an untouched directory keeps the mode it has.
+            self.dir_times
+                .push((path.to_path_buf(), idx, mode_now.map(|_| mode)));
         }
         Ok(())
     }
