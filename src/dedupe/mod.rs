@@ -80,45 +80,69 @@ fn is_temp_name(n: &[u8]) -> bool {
 /// Receiver: what already exists under the destination.
 pub struct LocalIndex {
     root: PathBuf,
+    /// The scan of the destination, running on its own thread until first needed.
+    scan: Option<std::thread::JoinHandle<HashMap<u64, Vec<PathBuf>>>>,
     built: bool,
     by_size: HashMap<u64, Vec<PathBuf>>,
+    /// Files written by this transfer while the scan was still running.
+    added: Vec<(PathBuf, u64)>,
     digests: HashMap<PathBuf, Option<[u8; 32]>>,
     ids: Vec<PathBuf>,
     id_of: HashMap<PathBuf, u32>,
 }
 
 impl LocalIndex {
+    /// An index scanned when first needed.
     pub fn new(root: PathBuf) -> LocalIndex {
         LocalIndex {
             root,
+            scan: None,
             built: false,
             by_size: HashMap::new(),
+            added: Vec::new(),
             digests: HashMap::new(),
             ids: Vec::new(),
             id_of: HashMap::new(),
         }
     }
 
-    /// Scan the destination once (lazily: only when a file without a basis needs candidates).
-    fn build(&mut self) {
-        self.built = true;
-        let mut stack = vec![self.root.clone()];
-        while let Some(dir) = stack.pop() {
-            let Ok(rd) = std::fs::read_dir(&dir) else {
-                continue;
-            };
-            for d in rd.flatten() {
-                let Ok(ft) = d.file_type() else { continue };
-                if ft.is_dir() {
-                    stack.push(d.path());
-                } else if ft.is_file() && !is_temp_name(d.file_name().as_bytes()) {
-                    if let Ok(m) = d.metadata() {
-                        if m.len() >= MIN_SIZE {
-                            self.by_size.entry(m.len()).or_default().push(d.path());
-                        }
-                    }
+    /// An index whose scan starts now on a background thread (at low priority), so a run with
+    /// new files does not stop at its first one to walk the whole destination: on a 20,000-file
+    /// tree the walk was 15% of the receiver's time, all of it on the critical path.
+    pub fn spawn(root: PathBuf) -> LocalIndex {
+        let mut ix = LocalIndex::new(root.clone());
+        ix.scan = std::thread::Builder::new()
+            .name("dest-index".into())
+            .spawn(move || {
+                // Safety: plain syscall on the calling thread; failure only leaves the priority.
+                unsafe {
+                    libc::setpriority(libc::PRIO_PROCESS, 0, 10);
                 }
-            }
+                scan(&root)
+            })
+            .ok();
+        ix
+    }
+
+    /// The scan's result, waiting for it if it is still running.
+    fn build(&mut self) {
+        if self.built {
+            return;
+        }
+        self.built = true;
+        self.by_size = match self.scan.take() {
+            Some(h) => h.join().unwrap_or_default(),
+            None => scan(&self.root),
+        };
+        for (p, size) in std::mem::take(&mut self.added) {
+            self.insert(p, size);
+        }
+    }
+
+    fn insert(&mut self, path: PathBuf, size: u64) {
+        let v = self.by_size.entry(size).or_default();
+        if !v.contains(&path) {
+            v.push(path);
         }
     }
 
@@ -127,9 +151,7 @@ impl LocalIndex {
         if size < MIN_SIZE {
             return Vec::new();
         }
-        if !self.built {
-            self.build();
-        }
+        self.build();
         // Same base name first (a moved directory keeps its file names), then any.
         let paths: Vec<PathBuf> = match self.by_size.get(&size) {
             Some(v) => {
@@ -176,14 +198,41 @@ impl LocalIndex {
 
     /// A file written by this transfer joins the index (a later file may equal it).
     pub fn add(&mut self, path: &Path, size: u64) {
-        if self.built && size >= MIN_SIZE {
-            self.by_size
-                .entry(size)
-                .or_default()
-                .push(path.to_path_buf());
-            self.digests.remove(path);
+        if size < MIN_SIZE {
+            return;
+        }
+        self.digests.remove(path);
+        if self.built {
+            self.insert(path.to_path_buf(), size);
+        } else if self.scan.is_some() {
+            // The scan may or may not see it: entered (once) when the scan is taken.
+            self.added.push((path.to_path_buf(), size));
         }
     }
+}
+
+/// Regular files of at least [`MIN_SIZE`] bytes under `root` (temp files left out), by size.
+fn scan(root: &Path) -> HashMap<u64, Vec<PathBuf>> {
+    let mut by_size: HashMap<u64, Vec<PathBuf>> = HashMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for d in rd.flatten() {
+            let Ok(ft) = d.file_type() else { continue };
+            if ft.is_dir() {
+                stack.push(d.path());
+            } else if ft.is_file() && !is_temp_name(d.file_name().as_bytes()) {
+                if let Ok(m) = d.metadata() {
+                    if m.len() >= MIN_SIZE {
+                        by_size.entry(m.len()).or_default().push(d.path());
+                    }
+                }
+            }
+        }
+    }
+    by_size
 }
 
 #[cfg(test)]

@@ -161,10 +161,13 @@ pub fn add_chunks(
 
 /// Thread count for `--threads` (0 = available cores).
 pub fn threads(requested: usize) -> usize {
+    // Asked once: `available_parallelism` reads the cgroup CPU quota files on every call, and
+    // engines ask per file.
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     if requested > 0 {
         requested
     } else {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
+        *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
     }
 }
 
