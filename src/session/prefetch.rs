@@ -8,6 +8,9 @@
 //! engine session starts answering at once. rsync cannot do this: its sender's work depends on
 //! the receiver's block checksums.
 //!
+//! The files come from the file-list walk itself (started before the connection, see
+//! `client::run_transfer`), so no second walk of the sources competes with ssh's start.
+//!
 //! Bounded and safe: only regular files of at least [`STREAM_SIZE`](super::STREAM_SIZE) bytes,
 //! at most `MAX_FILES` files and `MAX_BYTES` in total, and no new file once the transfer runs
 //! ([`stop`]); a prepared file is used only if its identity and change times are unchanged when
@@ -25,8 +28,6 @@ use std::sync::{Arc, Condvar, Mutex};
 const MAX_FILES: usize = 64;
 /// Bytes prepared at most.
 const MAX_BYTES: u64 = 4 << 30;
-/// Directory entries looked at while searching for large files.
-const MAX_WALK: usize = 10_000;
 
 /// What a prepared file looked like: (dev, ino) → (size, mtime, ctime in ns).
 type Stamp = (u64, i128, i128);
@@ -74,14 +75,22 @@ pub fn wanted(opts: &crate::cli::Options) -> bool {
         && !opts.list_only
 }
 
-/// Start preparing the large regular files under `operands` on a background thread.
-pub fn start(params: &EngineParams, operands: &[String]) {
+/// Start preparing, on a background thread, the large regular files the file-list walk offers on
+/// `files` (in list order, so the first files to be requested are prepared first).
+pub fn start(params: &EngineParams, files: crossbeam_channel::Receiver<PathBuf>) {
     lock().stopped = false;
     let params = params.clone();
-    let roots: Vec<PathBuf> = operands.iter().map(PathBuf::from).collect();
     let _ = std::thread::Builder::new()
         .name("prefetch".into())
-        .spawn(move || run(&params, &roots));
+        .spawn(move || run(&params, files.iter().take(MAX_FILES)));
+}
+
+/// A channel for [`start`] (bounded: files beyond [`MAX_FILES`] are not wanted).
+pub fn channel() -> (
+    crossbeam_channel::Sender<PathBuf>,
+    crossbeam_channel::Receiver<PathBuf>,
+) {
+    crossbeam_channel::bounded(MAX_FILES)
 }
 
 /// The transfer runs: prepare no further file (the one in progress completes).
@@ -89,29 +98,7 @@ pub fn stop() {
     lock().stopped = true;
 }
 
-fn run(params: &EngineParams, roots: &[PathBuf]) {
-    let mut files = Vec::new();
-    let mut seen = 0usize;
-    let mut stack: Vec<PathBuf> = roots.to_vec();
-    while let Some(p) = stack.pop() {
-        seen += 1;
-        if seen > MAX_WALK || files.len() >= MAX_FILES {
-            break;
-        }
-        let Ok(m) = std::fs::symlink_metadata(&p) else {
-            continue;
-        };
-        if m.is_dir() {
-            if let Ok(rd) = std::fs::read_dir(&p) {
-                let mut names: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
-                // rsync sends in name order; prepare the first files first.
-                names.sort();
-                stack.extend(names.into_iter().rev());
-            }
-        } else if m.is_file() && m.len() >= super::STREAM_SIZE {
-            files.push(p);
-        }
-    }
+fn run(params: &EngineParams, files: impl Iterator<Item = PathBuf>) {
     let mut total = 0u64;
     for p in files {
         if lock().stopped {
@@ -121,6 +108,9 @@ fn run(params: &EngineParams, roots: &[PathBuf]) {
             continue;
         };
         let Ok(m) = f.metadata() else { continue };
+        if !m.is_file() || m.len() < super::STREAM_SIZE {
+            continue;
+        }
         total += m.len();
         if total > MAX_BYTES {
             return;
@@ -186,7 +176,8 @@ mod tests {
         let changed = dir.path().join("changed");
         std::fs::write(&changed, &data).unwrap();
         lock().stopped = false;
-        run(&EngineParams::default(), &[dir.path().to_path_buf()]);
+        let names = ["big", "changed", "small"].map(|n| dir.path().join(n));
+        run(&EngineParams::default(), names.into_iter());
         assert!(take(&dir.path().join("small")).is_none());
         let r = take(&big).expect("prepared");
         assert_eq!(r.digest, *blake3::hash(&data).as_bytes());

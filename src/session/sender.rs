@@ -60,6 +60,8 @@ pub struct Sender {
     /// sources (a helper session of a pull); the primary of a push hands delegated files here.
     pub feed: Option<crossbeam_channel::Receiver<WalkEvent>>,
     pub serve_from: Option<Vec<Source>>,
+    /// The file list of a walk started before the connection was up ([`start_walk`]).
+    pub early: Option<crossbeam_channel::Receiver<WalkEvent>>,
     pub helpers: Option<Box<dyn crate::streams::Helpers>>,
     /// A push helper: the receiver's start/failure reports, passed on to the primary.
     pub on_start: Option<crate::streams::Relay>,
@@ -105,40 +107,9 @@ impl Sender {
             io_error: false,
             feed: None,
             serve_from: None,
+            early: None,
             helpers: None,
             on_start: None,
-        }
-    }
-
-    fn walk_opts(&self) -> WalkOpts {
-        let o = &self.opts;
-        WalkOpts {
-            recursive: o.recursive,
-            dirs: o.dirs || o.list_only,
-            links: o.links || o.list_only,
-            copy_links: o.copy_links,
-            copy_dirlinks: o.copy_dirlinks,
-            devices: o.devices || o.list_only,
-            specials: o.specials || o.list_only,
-            one_file_system: o.one_file_system,
-            numeric_ids: o.numeric_ids,
-            owner: o.owner,
-            group: o.group,
-            hard_links: o.hard_links,
-            relative: o.relative,
-            implied_dirs: o.implied_dirs,
-            copy_unsafe_links: o.copy_unsafe_links,
-            ignore_missing: o.ignore_missing_args,
-            delete_missing: o.delete_missing_args,
-            nonreg: o.info.nonreg > 0,
-            chmod: o.chmod_rules.clone(),
-            atimes: o.atimes,
-            copy_devices: o.copy_devices,
-            xattrs: crate::meta::xattr::Select {
-                xattrs: o.xattrs > 0,
-                acls: o.acls,
-                root: crate::meta::is_root(),
-            },
         }
     }
 
@@ -148,10 +119,15 @@ impl Sender {
         let started = Instant::now();
         let fed = self.feed.is_some() || self.serve_from.is_some();
         let (tx, walk_rx) = bounded::<WalkEvent>(64);
-        let walk_rx = self.feed.take().unwrap_or(walk_rx);
-        if !fed {
-            self.spawn_walker(tx);
-        }
+        let walk_rx = match (self.feed.take(), self.early.take()) {
+            (Some(rx), _) | (None, Some(rx)) => rx,
+            (None, None) => {
+                if !fed {
+                    start_walk(&self.opts, self.sources.clone(), &self.filters, tx, None);
+                }
+                walk_rx
+            }
+        };
         let mut walking = self.serve_from.is_none();
         let mut receiver_stats = None;
         while receiver_stats.is_none() {
@@ -182,36 +158,6 @@ impl Sender {
         self.conn.send(&Msg::Goodbye(self.stats.clone()))?;
         self.conn.flush()?;
         Ok((self.stats, receiver_stats.unwrap(), self.problems))
-    }
-
-    fn spawn_walker(&mut self, tx: crossbeam_channel::Sender<WalkEvent>) {
-        let wopts = self.walk_opts();
-        let sources = self.sources.clone();
-        let mut filters = self.filters.clone();
-        let checksum = self.opts.checksum;
-        let prune = self.opts.prune_empty_dirs;
-        let mut prune_filters = self.filters.clone();
-        std::thread::Builder::new()
-            .name("walker".into())
-            .spawn(move || {
-                let mut emit = |mut ev: WalkEvent| {
-                    if checksum {
-                        if let WalkEvent::Segment { entries, paths, .. } = &mut ev {
-                            checksum_entries(entries, paths);
-                        }
-                    }
-                    tx.send(ev).is_ok()
-                };
-                if prune {
-                    let protected =
-                        |n: &[u8], p: &std::path::Path| prune_filters.protected_dir(n, p);
-                    let mut pruner = crate::filter::prune::Pruner::new(protected, &mut emit);
-                    Walker::new(wopts, &mut filters, &mut |ev| pruner.push(ev)).run(&sources);
-                } else {
-                    Walker::new(wopts, &mut filters, &mut emit).run(&sources);
-                }
-            })
-            .expect("spawn walker");
     }
 
     fn on_walk(&mut self, ev: WalkEvent, started: Instant) -> Result<bool> {
@@ -655,4 +601,79 @@ pub fn msg_name(m: &Msg) -> &'static str {
         Msg::Barrier => "Barrier",
         Msg::Started { .. } => "Started",
     }
+}
+
+fn walk_opts(o: &Options) -> WalkOpts {
+    WalkOpts {
+        recursive: o.recursive,
+        dirs: o.dirs || o.list_only,
+        links: o.links || o.list_only,
+        copy_links: o.copy_links,
+        copy_dirlinks: o.copy_dirlinks,
+        devices: o.devices || o.list_only,
+        specials: o.specials || o.list_only,
+        one_file_system: o.one_file_system,
+        numeric_ids: o.numeric_ids,
+        owner: o.owner,
+        group: o.group,
+        hard_links: o.hard_links,
+        relative: o.relative,
+        implied_dirs: o.implied_dirs,
+        copy_unsafe_links: o.copy_unsafe_links,
+        ignore_missing: o.ignore_missing_args,
+        delete_missing: o.delete_missing_args,
+        nonreg: o.info.nonreg > 0,
+        chmod: o.chmod_rules.clone(),
+        atimes: o.atimes,
+        copy_devices: o.copy_devices,
+        xattrs: crate::meta::xattr::Select {
+            xattrs: o.xattrs > 0,
+            acls: o.acls,
+            root: crate::meta::is_root(),
+        },
+    }
+}
+
+/// Walk `sources` on a thread of its own, sending the file list to `tx` in segments. With
+/// `prefetch`, the regular files large enough for [`super::prefetch`] are offered to it as the
+/// walk finds them (a push starts walking while the remote shell is still connecting).
+pub fn start_walk(
+    opts: &Options,
+    sources: Vec<Source>,
+    filters: &super::filters::Filters,
+    tx: crossbeam_channel::Sender<WalkEvent>,
+    prefetch: Option<crossbeam_channel::Sender<PathBuf>>,
+) {
+    let wopts = walk_opts(opts);
+    let mut filters = filters.clone();
+    let checksum = opts.checksum;
+    let prune = opts.prune_empty_dirs;
+    let mut prune_filters = filters.clone();
+    std::thread::Builder::new()
+        .name("walker".into())
+        .spawn(move || {
+            let mut emit = |mut ev: WalkEvent| {
+                if let WalkEvent::Segment { entries, paths, .. } = &mut ev {
+                    if checksum {
+                        checksum_entries(entries, paths);
+                    }
+                    if let Some(pf) = &prefetch {
+                        for (e, p) in entries.iter().zip(paths.iter()) {
+                            if e.is_file() && e.size >= super::STREAM_SIZE {
+                                let _ = pf.try_send(p.clone());
+                            }
+                        }
+                    }
+                }
+                tx.send(ev).is_ok()
+            };
+            if prune {
+                let protected = |n: &[u8], p: &std::path::Path| prune_filters.protected_dir(n, p);
+                let mut pruner = crate::filter::prune::Pruner::new(protected, &mut emit);
+                Walker::new(wopts, &mut filters, &mut |ev| pruner.push(ev)).run(&sources);
+            } else {
+                Walker::new(wopts, &mut filters, &mut emit).run(&sources);
+            }
+        })
+        .expect("spawn walker");
 }
