@@ -211,6 +211,30 @@ mod tests {
     }
 
     #[test]
+    fn span_digests_come_back_in_the_order_asked_and_release_the_map() {
+        use crate::engine::filemap::testing::{map, rss_kib};
+        let data = crate::testkit::pseudo_random(20 << 20, 4);
+        let m = map(&data);
+        let mapped: &[u8] = m.as_ref();
+        // Scattered over the file, in no particular order, one listed twice.
+        let mut spans: Vec<(u64, u32)> = (0..400u64)
+            .map(|i| ((i * 7_919_993) % (19 << 20), 1000 + (i % 7) as u32 * 1000))
+            .collect();
+        spans.push(spans[3]);
+        let p = pool(2);
+        for pool in [None, Some(&*p)] {
+            let got = digest_spans(Strong::Xxh128, mapped, &spans, pool);
+            let want: Vec<Digest> = spans
+                .iter()
+                .map(|&(o, l)| Strong::Xxh128.digest(&data[o as usize..o as usize + l as usize]))
+                .collect();
+            assert!(got == want);
+            assert_eq!(rss_kib(mapped), 0);
+        }
+        assert!(digest_spans(Strong::Xxh128, mapped, &[], None).is_empty());
+    }
+
+    #[test]
     fn builder_merges_and_splits() {
         let src: Vec<u8> = (0..100_000u32).map(|i| i as u8).collect();
         let chunks = [(0, 10), (10, 20), (30, 40_000), (40_030, 5), (40_035, 5)];
@@ -279,8 +303,9 @@ pub fn digest_spans(
     while let Some(&(_, (first, _))) = rest.first() {
         let n = rest
             .iter()
-            .position(|t| t.1 .0 >= first + WINDOW)
-            .unwrap_or(rest.len());
+            .position(|t| t.1 .0 >= first.saturating_add(WINDOW))
+            .unwrap_or(rest.len())
+            .max(1);
         let (win, tail) = rest.split_at(n);
         let done: Vec<(usize, Digest)> = match pool {
             Some(p) => {

@@ -150,13 +150,21 @@ pub fn release_all(data: &[u8]) {
     release(data, 0, data.len());
 }
 
+/// Test helpers: a mapped copy of some bytes, and how much of a mapping is resident.
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(crate) mod testing {
+    use super::FileMap;
     use std::io::Write;
 
+    /// A [`FileMap`] of a temporary file holding `content`.
+    pub fn map(content: &[u8]) -> FileMap {
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(content).unwrap();
+        FileMap::new(&f).unwrap()
+    }
+
     /// Resident KiB of the mapping that starts at `data` (from /proc/self/smaps).
-    fn rss_kib(data: &[u8]) -> u64 {
+    pub fn rss_kib(data: &[u8]) -> u64 {
         let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
         let start = format!("{:x}-", data.as_ptr() as usize);
         let mut lines = smaps.lines().skip_while(|l| !l.starts_with(&start));
@@ -164,6 +172,13 @@ mod tests {
         let rss = lines.find(|l| l.starts_with("Rss:")).unwrap();
         rss.split_whitespace().nth(1).unwrap().parse().unwrap()
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::rss_kib;
+    use super::*;
+    use std::io::Write;
 
     #[test]
     fn released_pages_leave_the_resident_set_and_read_back_unchanged() {

@@ -343,6 +343,27 @@ mod tests {
     }
 
     #[test]
+    fn mapped_chunking_equals_chunk_and_keeps_little_resident() {
+        use crate::engine::filemap::testing::{map, rss_kib};
+        let mut data = rnd(12 << 20, 22);
+        data[(5 << 20)..(6 << 20)].fill(0);
+        for (name, cfg) in Config::PRESETS {
+            let m = map(&data);
+            let mapped: &[u8] = m.as_ref();
+            let mut peak = 0;
+            let cuts = chunk_map(&cfg, mapped, |c| {
+                if c.off % 64 == 0 || c.len as usize == cfg.max {
+                    peak = peak.max(rss_kib(mapped));
+                }
+                c
+            });
+            assert_eq!(cuts, chunk(&cfg, &data), "{name}");
+            assert!(peak <= 8 << 10, "{name}: {peak} KiB resident");
+            assert_eq!(rss_kib(mapped), 0, "{name}");
+        }
+    }
+
+    #[test]
     fn sizes_respect_min_and_max() {
         let data = rnd(3 << 20, 9);
         for (name, cfg) in Config::PRESETS {

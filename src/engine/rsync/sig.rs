@@ -317,6 +317,27 @@ mod tests {
     }
 
     #[test]
+    fn mapped_basis_gives_the_same_signature_and_is_released() {
+        use crate::engine::filemap::testing::{map, rss_kib};
+        let data = crate::testkit::pseudo_random((9 << 20) + 333, 12);
+        let m = map(&data);
+        let mapped: &[u8] = m.as_ref();
+        for (b, strong) in [(700, StrongKind::Md5), (10_240, StrongKind::Md4)] {
+            let p = SigParams {
+                weak: WeakKind::RollSum,
+                strong,
+                slen: 4,
+                block_len: b,
+            };
+            for parallel in [false, true] {
+                let sig = Signature::compute(mapped, p, parallel);
+                assert_eq!(sig, Signature::compute(&data, p, false));
+                assert_eq!(rss_kib(mapped), 0);
+            }
+        }
+    }
+
+    #[test]
     fn empty_basis_is_complete_after_header() {
         let sig = Signature::compute(&[], params(), false);
         let msgs = sig.encode();
