@@ -214,6 +214,30 @@ mod tests {
     }
 
     #[test]
+    fn span_digests_come_back_in_the_order_asked_and_release_the_map() {
+        use crate::engine::filemap::testing::{map, rss_kib};
+        let data = crate::testkit::pseudo_random(20 << 20, 4);
+        let m = map(&data);
+        let mapped: &[u8] = m.as_ref();
+        // Scattered over the file, in no particular order, one listed twice.
+        let mut spans: Vec<(u64, u32)> = (0..400u64)
+            .map(|i| ((i * 7_919_993) % (19 << 20), 1000 + (i % 7) as u32 * 1000))
+            .collect();
+        spans.push(spans[3]);
+        let p = pool(2);
+        for pool in [None, Some(&*p)] {
+            let got = digest_spans(Strong::Xxh128, mapped, &spans, pool);
+            let want: Vec<Digest> = spans
+                .iter()
+                .map(|&(o, l)| Strong::Xxh128.digest(&data[o as usize..o as usize + l as usize]))
+                .collect();
+            assert!(got == want);
+            assert_eq!(rss_kib(mapped), 0);
+        }
+        assert!(digest_spans(Strong::Xxh128, mapped, &[], None).is_empty());
+    }
+
+    #[test]
     fn builder_merges_and_splits() {
         let src: Vec<u8> = (0..100_000u32).map(|i| i as u8).collect();
         let chunks = [(0, 10), (10, 20), (30, 40_000), (40_030, 5), (40_035, 5)];
@@ -256,25 +280,60 @@ pub const MAX_BUCKET: usize = 64;
 const TAG_WEAKS: u8 = 1;
 const TAG_ITEMS: u8 = 2;
 
-/// Digest `recs[i]` of `data` for every i in `which`, serially or in `pool`.
-fn digests(
+/// Strong digests of `spans` (offset, length) of `data`, returned in the order given. They are
+/// computed in file order a window of a few MiB at a time (in `pool` when given), and each
+/// window's mapped pages are dropped once hashed ([`super::filemap`]): the resident set stays
+/// bounded however many chunks hit, and a list in peer order (the basis side answers weak hashes
+/// in the order the new side sent them) does not fault pages back in all over the file.
+pub fn digest_spans(
     strong: Strong,
     data: &[u8],
-    recs: &[Rec],
-    which: &[usize],
+    spans: &[(u64, u32)],
     pool: Option<&rayon::ThreadPool>,
 ) -> Vec<Digest> {
-    let one = |&i: &usize| {
-        let r = recs[i];
-        strong.digest(&data[r.off as usize..r.off as usize + r.len as usize])
+    const WINDOW: u64 = 4 << 20;
+    let mut todo: Vec<(usize, (u64, u32))> = spans.iter().copied().enumerate().collect();
+    todo.sort_by_key(|t| t.1 .0);
+    let one = |&(i, (off, len)): &(usize, (u64, u32))| {
+        (
+            i,
+            strong.digest(&data[off as usize..off as usize + len as usize]),
+        )
     };
-    match pool {
-        Some(p) => {
-            use rayon::prelude::*;
-            p.install(|| which.par_iter().map(one).collect())
+    let mut out: Vec<Option<Digest>> = vec![None; spans.len()];
+    let mut behind = super::filemap::Behind::new(todo.first().map_or(0, |t| t.1 .0 as usize));
+    let mut rest = &todo[..];
+    while let Some(&(_, (first, _))) = rest.first() {
+        let n = rest
+            .iter()
+            .position(|t| t.1 .0 >= first.saturating_add(WINDOW))
+            .unwrap_or(rest.len())
+            .max(1);
+        let (win, tail) = rest.split_at(n);
+        let done: Vec<(usize, Digest)> = match pool {
+            Some(p) => {
+                use rayon::prelude::*;
+                p.install(|| win.par_iter().map(one).collect())
+            }
+            None => win.iter().map(one).collect(),
+        };
+        for (i, d) in done {
+            out[i] = Some(d);
         }
-        None => which.iter().map(one).collect(),
+        let end = win.iter().map(|t| t.1 .0 + t.1 .1 as u64).max();
+        behind.advance(data, end.unwrap_or(first) as usize);
+        rest = tail;
     }
+    let last = todo.iter().map(|t| t.1 .0 + t.1 .1 as u64).max();
+    behind.flush(data, last.unwrap_or(0) as usize);
+    out.into_iter()
+        .map(|d| d.expect("every span hashed"))
+        .collect()
+}
+
+/// (offset, length) of `recs[i]` for every i in `which`.
+fn spans_of(recs: &[Rec], which: &[usize]) -> Vec<(u64, u32)> {
+    which.iter().map(|&i| (recs[i].off, recs[i].len)).collect()
 }
 
 fn index_weak(recs: &[Rec]) -> Index {
@@ -340,7 +399,7 @@ impl super::ReceiverHalf for BatchReceiver {
         let data: &[u8] = (*self.basis).as_ref();
         drop(weak_t);
         let _strong_t = ph.time(Phase::Strong);
-        let ds = digests(strong, data, &recs, &which, pool.as_deref());
+        let ds = digest_spans(strong, data, &spans_of(&recs, &which), pool.as_deref());
         let mut w = Writer::new(TAG_ITEMS);
         w.var(spans.len() as u64);
         for (i, range) in spans {
@@ -464,7 +523,7 @@ impl super::SenderHalf for BatchSender {
         let data: &[u8] = (*self.source).as_ref();
         drop(weak_t);
         let strong_t = ph.time(Phase::Strong);
-        let ds = digests(strong, data, &self.recs, &which, pool.as_deref());
+        let ds = digest_spans(strong, data, &spans_of(&self.recs, &which), pool.as_deref());
         let mut src: Vec<Option<u64>> = vec![None; self.recs.len()];
         for (j, &k) in which.iter().enumerate() {
             let rec = self.recs[k];

@@ -18,15 +18,14 @@ pub fn chunk_crc(cfg: &Config, data: &[u8], kind: CrcKind) -> Vec<Rec> {
     chunk_with(cfg, data, |b| kind.checksum(b))
 }
 
+/// One pass: each chunk is CRCed as soon as it is cut, and the mapped pages behind are dropped
+/// ([`chunker::chunk_map`]).
 fn chunk_with(cfg: &Config, data: &[u8], crc: impl Fn(&[u8]) -> u32) -> Vec<Rec> {
-    chunker::chunk(cfg, data)
-        .into_iter()
-        .map(|c| Rec {
-            off: c.off,
-            len: c.len,
-            weak: crc(&data[c.off as usize..(c.off + c.len as u64) as usize]),
-        })
-        .collect()
+    chunker::chunk_map(cfg, data, |c| Rec {
+        off: c.off,
+        len: c.len,
+        weak: crc(&data[c.off as usize..(c.off + c.len as u64) as usize]),
+    })
 }
 
 /// hw=1: CRC-32C (SSE4.2); hw=0: CRC-32 by the portable table code; default: PCLMUL CRC-32.

@@ -129,18 +129,42 @@ impl Behind {
     }
 }
 
+/// A whole pass over `data` front to back: `f` gets consecutive windows of `window` bytes (the
+/// last one shorter) and the pages behind each window are dropped once it returns — the shape of
+/// every full-file pass over a mapping (a block signature, block CRCs, a whole-file digest).
+pub fn in_windows(data: &[u8], window: usize, mut f: impl FnMut(std::ops::Range<usize>)) {
+    let window = window.max(1);
+    let mut behind = Behind::new(0);
+    let mut at = 0;
+    while at < data.len() {
+        let end = data.len().min(at + window);
+        f(at..end);
+        behind.advance(data, end);
+        at = end;
+    }
+    behind.flush(data, data.len());
+}
+
 /// Drop every resident page of `data` if it is a [`FileMap`] (see [`release`]).
 pub fn release_all(data: &[u8]) {
     release(data, 0, data.len());
 }
 
+/// Test helpers: a mapped copy of some bytes, and how much of a mapping is resident.
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(crate) mod testing {
+    use super::FileMap;
     use std::io::Write;
 
+    /// A [`FileMap`] of a temporary file holding `content`.
+    pub fn map(content: &[u8]) -> FileMap {
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(content).unwrap();
+        FileMap::new(&f).unwrap()
+    }
+
     /// Resident KiB of the mapping that starts at `data` (from /proc/self/smaps).
-    fn rss_kib(data: &[u8]) -> u64 {
+    pub fn rss_kib(data: &[u8]) -> u64 {
         let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
         let start = format!("{:x}-", data.as_ptr() as usize);
         let mut lines = smaps.lines().skip_while(|l| !l.starts_with(&start));
@@ -148,6 +172,13 @@ mod tests {
         let rss = lines.find(|l| l.starts_with("Rss:")).unwrap();
         rss.split_whitespace().nth(1).unwrap().parse().unwrap()
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::rss_kib;
+    use super::*;
+    use std::io::Write;
 
     #[test]
     fn released_pages_leave_the_resident_set_and_read_back_unchanged() {
@@ -188,6 +219,31 @@ mod tests {
         assert!(sum > 0);
         assert!(peak <= 7 << 10, "{peak} KiB resident");
         assert_eq!(rss_kib(data), 0);
+    }
+
+    #[test]
+    fn windowed_passes_see_every_byte_once_and_leave_nothing_resident() {
+        let mut f = tempfile::tempfile().unwrap();
+        let content = crate::testkit::pseudo_random((9 << 20) + 77, 8);
+        f.write_all(&content).unwrap();
+        let m = FileMap::new(&f).unwrap();
+        let data = m.as_ref();
+        let (mut next, mut peak, mut sum) = (0, 0, 0u64);
+        in_windows(data, 1 << 20, |r| {
+            assert_eq!(r.start, next);
+            assert!(r.len() <= 1 << 20 && !r.is_empty());
+            next = r.end;
+            sum = data[r].iter().fold(sum, |a, b| a.wrapping_add(*b as u64));
+            peak = peak.max(rss_kib(data));
+        });
+        assert_eq!(next, data.len());
+        assert_eq!(
+            sum,
+            content.iter().fold(0u64, |a, b| a.wrapping_add(*b as u64))
+        );
+        assert!(peak <= 7 << 10, "{peak} KiB resident");
+        assert_eq!(rss_kib(data), 0);
+        in_windows(&[], 4096, |_| panic!("no window of an empty input"));
     }
 
     #[test]

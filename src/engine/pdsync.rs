@@ -16,19 +16,24 @@ fn chunk(data: &Shared, p: &EngineParams) -> Vec<Rec> {
     let t = cdc::threads(p.threads);
     let pool = cdc::pool(t);
     let mut chunker = Parallel::new(Config::PARASYNC, data.clone(), t).without_crc();
-    let mut cuts = Vec::new();
-    while let Some(v) = chunker.next_region(&pool) {
-        cuts.extend(v);
-    }
-    // The serial CRC pass: pdsync's known bottleneck.
     let bytes: &[u8] = (**data).as_ref();
-    cuts.into_iter()
-        .map(|c| Rec {
+    let mut recs = Vec::new();
+    // The serial CRC pass, pdsync's known bottleneck: one thread, after the parallel scan of
+    // each region. Region by region rather than after the whole file, so its pages are read
+    // while recent and dropped behind it (the chunker drops what it scanned as well).
+    let mut behind = super::filemap::Behind::new(0);
+    while let Some(cuts) = chunker.next_region(&pool) {
+        recs.extend(cuts.into_iter().map(|c| Rec {
             off: c.off,
             len: c.len,
             weak: cdc::crc32(&bytes[c.off as usize..(c.off + c.len as u64) as usize]),
-        })
-        .collect()
+        }));
+        if let Some(r) = recs.last() {
+            behind.advance(bytes, (r.off + r.len as u64) as usize);
+        }
+    }
+    behind.flush(bytes, bytes.len());
+    recs
 }
 
 fn strong(_: &EngineParams) -> Strong {

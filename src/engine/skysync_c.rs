@@ -3,7 +3,8 @@
 //! Why: the storage layer already keeps a CRC per fixed block (Btrfs data checksums), so a chunk's
 //! CRC can be *derived* by combining block CRCs and checksumming only the gaps at the chunk's ends,
 //! instead of re-reading the whole chunk. Here the per-8 KiB block CRCs are computed once (the
-//! artifact's `calc_fsc_hw` emulation of that metadata); each chunk then CRCs at most half a block
+//! artifact's `calc_fsc_hw` emulation of that metadata), in the chunking pass just ahead of the
+//! chunk that needs them, so the file is read once; each chunk then CRCs at most half a block
 //! at each end, cancelling a longer prefix or suffix of the block with the CRC algebra (combine,
 //! and the zero-byte removal of `hash::crc` for a suffix).
 //! With `--hw` every chunk CRC is computed directly, as in the artifact. Protocol: dsync's
@@ -59,18 +60,21 @@ fn chunk(data: &Shared, p: &EngineParams) -> Vec<Rec> {
     if p.hw == Some(true) {
         return super::dsync::chunk_crc(&Config::DSYNC_NC, data, super::hash::CrcKind::Crc32);
     }
-    let blocks: Vec<u32> = data.chunks(BLOCK).map(cdc::crc32).collect();
-    chunker::chunk(&Config::DSYNC_NC, data)
-        .into_iter()
-        .map(|c| {
-            let (s, e) = (c.off as usize, (c.off + c.len as u64) as usize);
-            Rec {
-                off: c.off,
-                len: c.len,
-                weak: derive_crc(data, &blocks, s, e),
-            }
-        })
-        .collect()
+    // The block CRCs are computed as far as each chunk needs them, so blocks, chunks and their
+    // derived CRCs are one pass over the file whose pages are dropped behind it.
+    let mut blocks: Vec<u32> = Vec::with_capacity(data.len().div_ceil(BLOCK));
+    chunker::chunk_map(&Config::DSYNC_NC, data, |c| {
+        let (s, e) = (c.off as usize, (c.off + c.len as u64) as usize);
+        while blocks.len() * BLOCK < e {
+            let a = blocks.len() * BLOCK;
+            blocks.push(cdc::crc32(&data[a..data.len().min(a + BLOCK)]));
+        }
+        Rec {
+            off: c.off,
+            len: c.len,
+            weak: derive_crc(data, &blocks, s, e),
+        }
+    })
 }
 
 fn strong(_: &EngineParams) -> Strong {

@@ -2,6 +2,14 @@
 //! with positional writes (ops carry absolute offsets, so order does not matter), verified by the
 //! whole-file BLAKE3, then renamed over the target — a failed or interrupted file leaves the old
 //! version untouched (rsync's receiver.c behaviour).
+//!
+//! Memory: copies read the basis with positional reads through a 256 KiB buffer (dedupe copies
+//! from other files go through the kernel, [`copy`]), never through the engine's mapping of the
+//! basis, and the whole-file BLAKE3 reads
+//! back at most 1 MiB at a time ([`digest`]); the in-place executor moves copies through a
+//! 256 KiB buffer plus its stash (≤ `--inplace-buffer`). So reconstruction adds a fixed amount
+//! to the receiver's resident set whatever the file size (issue 7's in-place bound; measured in
+//! tests/it/rss.rs).
 
 pub mod copy;
 pub mod digest;

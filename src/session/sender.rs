@@ -551,14 +551,10 @@ enum Digesting {
 
 /// BLAKE3 of a (mapped) source, hashed in pieces whose pages are dropped behind (bounded RSS).
 pub(super) fn digest_released(bytes: &[u8]) -> [u8; 32] {
-    const STEP: usize = 1 << 20;
     let mut h = blake3::Hasher::new();
-    let mut behind = engine::filemap::Behind::new(0);
-    for (i, piece) in bytes.chunks(STEP).enumerate() {
-        h.update(piece);
-        behind.advance(bytes, i * STEP + piece.len());
-    }
-    behind.flush(bytes, bytes.len());
+    engine::filemap::in_windows(bytes, 1 << 20, |r| {
+        h.update(&bytes[r]);
+    });
     *h.finalize().as_bytes()
 }
 

@@ -139,11 +139,33 @@ pub fn fastfp(chunk: &[u8]) -> u64 {
 
 /// Serial chunker over a whole buffer.
 pub fn chunk(cfg: &Config, data: &[u8]) -> Vec<Cut> {
+    let mut out = Vec::with_capacity(data.len() / (cfg.normal.max(1)) + 1);
+    each_cut(cfg, data, |c| out.push(c));
+    out
+}
+
+/// [`chunk`] in one pass over a mapped input: `f` gets each chunk as soon as it is cut (its bytes
+/// are still in cache, so a weak hash of the chunk costs no second read of the file), and the
+/// mapped pages behind the scan are dropped ([`crate::engine::filemap`]), so the resident set of
+/// chunking a large file stays at a few MiB. `f` may read a little around its chunk.
+pub fn chunk_map<T>(cfg: &Config, data: &[u8], mut f: impl FnMut(Cut) -> T) -> Vec<T> {
+    let mut out = Vec::with_capacity(data.len() / (cfg.normal.max(1)) + 1);
+    let mut behind = super::filemap::Behind::new(0);
+    each_cut(cfg, data, |c| {
+        let end = (c.off + c.len as u64) as usize;
+        out.push(f(c));
+        behind.advance(data, end);
+    });
+    behind.flush(data, data.len());
+    out
+}
+
+/// The chunks of `data` in order, each handed to `f` once cut.
+fn each_cut(cfg: &Config, data: &[u8], mut f: impl FnMut(Cut)) {
     let (mb, ma) = (cfg.mask_before(), cfg.mask_after());
     if cfg.mode == Mode::Continuous && cfg.hash == Hash::Gear && mb & ma == ma {
-        return chunk_lanes(cfg, data, mb, ma);
+        return chunk_lanes(cfg, data, mb, ma, f);
     }
-    let mut out = Vec::with_capacity(data.len() / (cfg.normal.max(1)) + 1);
     let mut s = 0usize;
     while s < data.len() {
         let e = match cfg.mode {
@@ -155,29 +177,42 @@ pub fn chunk(cfg: &Config, data: &[u8]) -> Vec<Cut> {
             Hash::FastFp => fastfp(&data[s..e]),
             Hash::Gear => 0,
         };
-        out.push(Cut {
+        f(Cut {
             off: s as u64,
             len: (e - s) as u32,
             fastfp,
         });
         s = e;
     }
-    out
 }
+
+/// Bytes scanned for candidates at a time by [`chunk_lanes`] (the scan runs at most this far
+/// ahead of the join, so a streaming caller's window stays small).
+const LANE_SCAN: usize = 1 << 20;
 
 /// The continuous Gear chunker from the lane scan of [`parallel`]: the hash of the continuous
 /// scan depends only on the last [`gear::MEMORY`] bytes, so its candidates (positions passing the
-/// easy mask, flagged when they also pass the harder one) are the same whatever the chunk start;
-/// the join applies `min`, `normal` and `max` exactly as [`cut_continuous`] does. Same cuts, about
-/// twice the speed (independent Gear chains overlap in the CPU). Needs nested masks (`ma` ⊆ `mb`).
-fn chunk_lanes(cfg: &Config, data: &[u8], mb: u64, ma: u64) -> Vec<Cut> {
+/// easy mask, flagged when they also pass the harder one) are the same whatever the chunk start
+/// or scan window; the join applies `min`, `normal` and `max` exactly as [`cut_continuous`] does.
+/// Same cuts, about twice the speed (independent Gear chains overlap in the CPU). Needs nested
+/// masks (`ma` ⊆ `mb`).
+fn chunk_lanes(cfg: &Config, data: &[u8], mb: u64, ma: u64, mut f: impl FnMut(Cut)) {
     let n = data.len();
-    let mut cands = Vec::with_capacity(n / (1usize << cfg.bits_after).max(1) + 2);
-    parallel::candidates(data, 0, n, ma, mb, &mut cands);
-    let mut out = Vec::with_capacity(n / cfg.normal.max(1) + 1);
+    let mut cands = Vec::with_capacity(n.min(LANE_SCAN) / (1usize << cfg.bits_after).max(1) + 2);
+    // Candidates are known for every end in (0, scanned].
+    let mut scanned = 0usize;
     let (mut s, mut i) = (0usize, 0usize);
     while s < n {
         let end = n.min(s + cfg.max);
+        while scanned < end {
+            let to = n.min(scanned + LANE_SCAN).max(end);
+            if i > 0 {
+                cands.drain(..i);
+                i = 0;
+            }
+            parallel::candidates(data, scanned, to, ma, mb, &mut cands);
+            scanned = to;
+        }
         let shortest = s + cfg.min.max(1);
         let mut cut = end;
         if shortest <= end {
@@ -191,14 +226,13 @@ fn chunk_lanes(cfg: &Config, data: &[u8], mb: u64, ma: u64) -> Vec<Cut> {
                 }
             }
         }
-        out.push(Cut {
+        f(Cut {
             off: s as u64,
             len: (cut - s) as u32,
             fastfp: 0,
         });
         s = cut;
     }
-    out
 }
 
 fn cut_skip(cfg: &Config, data: &[u8], s: usize) -> usize {
@@ -305,6 +339,27 @@ mod tests {
                 let fast: Vec<(u64, u32)> = chunk(&cfg, d).iter().map(|c| (c.off, c.len)).collect();
                 assert_eq!(fast, by_byte(&cfg, d), "{name} on {len} bytes");
             }
+        }
+    }
+
+    #[test]
+    fn mapped_chunking_equals_chunk_and_keeps_little_resident() {
+        use crate::engine::filemap::testing::{map, rss_kib};
+        let mut data = rnd(12 << 20, 22);
+        data[(5 << 20)..(6 << 20)].fill(0);
+        for (name, cfg) in Config::PRESETS {
+            let m = map(&data);
+            let mapped: &[u8] = m.as_ref();
+            let mut peak = 0;
+            let cuts = chunk_map(&cfg, mapped, |c| {
+                if c.off % 64 == 0 || c.len as usize == cfg.max {
+                    peak = peak.max(rss_kib(mapped));
+                }
+                c
+            });
+            assert_eq!(cuts, chunk(&cfg, &data), "{name}");
+            assert!(peak <= 8 << 10, "{name}: {peak} KiB resident");
+            assert_eq!(rss_kib(mapped), 0, "{name}");
         }
     }
 

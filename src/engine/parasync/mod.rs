@@ -46,39 +46,10 @@ use super::EngineError;
 /// both sides at ~30 % of the engine's time.
 pub(crate) const STRONG: super::cdc::Strong = super::cdc::Strong::Xxh128;
 
-/// Strong digests of `spans` (offset, length; in increasing offset order) of `data`, computed in
-/// `pool` a window of a few MiB at a time, dropping each window's mapped pages once hashed (the
-/// resident set stays bounded however many chunks hit).
+/// Strong digests of `spans` in `pool`, a window of a few MiB at a time whose mapped pages are
+/// dropped once hashed ([`super::cdc::digest_spans`]).
 fn strong_digests(pool: &rayon::ThreadPool, data: &[u8], spans: &[(u64, u32)]) -> Vec<Digest> {
-    use rayon::prelude::*;
-    const WINDOW: u64 = 4 << 20;
-    let mut out = Vec::with_capacity(spans.len());
-    let mut behind = super::filemap::Behind::new(spans.first().map_or(0, |s| s.0 as usize));
-    let mut rest = spans;
-    let mut last = 0u64;
-    while let Some(&(first, _)) = rest.first() {
-        let n = rest
-            .iter()
-            .position(|s| s.0 >= first + WINDOW || s.0 < first)
-            .unwrap_or(rest.len())
-            .max(1);
-        let (win, tail) = rest.split_at(n);
-        if first < last {
-            // Out of order: finish the pass behind us, start another here.
-            behind.flush(data, last as usize);
-            behind = super::filemap::Behind::new(first as usize);
-        }
-        out.extend(pool.install(|| {
-            win.par_iter()
-                .map(|&(off, len)| STRONG.digest(&data[off as usize..(off + len as u64) as usize]))
-                .collect::<Vec<_>>()
-        }));
-        last = win.iter().map(|s| s.0 + s.1 as u64).max().unwrap_or(first);
-        behind.advance(data, last as usize);
-        rest = tail;
-    }
-    behind.flush(data, last as usize);
-    out
+    super::cdc::digest_spans(STRONG, data, spans, Some(pool))
 }
 
 /// The `--pipeline` modes (§6.4).

@@ -4,7 +4,11 @@
 //! nothing more. Sender: collect the signature, optionally copy the aligned identical prefix
 //! (skysync-f, algorithms.md §4.1), then search the new file region by region, emitting each
 //! region's ops from `poll()` so a huge file never holds more than one region of literal data.
+//! Both halves drop the mapped pages behind their passes (the signature per window, the prefix
+//! check per step, the search per region; [`crate::engine::filemap`]), so neither keeps more than
+//! a few MiB of its file resident.
 
+use super::super::filemap::Behind;
 use super::super::ops::OpBuilder;
 use super::super::phase::{MsgKind, Phase, Phases};
 use super::super::{EngineError, EngineParams, ReceiverHalf, SenderHalf, Shared, Step};
@@ -104,6 +108,8 @@ struct Run {
     /// New-file bytes below this are covered by emitted ops.
     emitted: usize,
     ops: OpBuilder,
+    /// Drops the source's pages behind the search.
+    behind: Behind,
 }
 
 pub struct BlockSender {
@@ -157,6 +163,7 @@ impl BlockSender {
             want: None,
             emitted: pos,
             ops,
+            behind: Behind::new(pos),
         });
     }
 }
@@ -175,14 +182,20 @@ fn aligned_prefix(sig: &Signature, src: &[u8], soft: bool) -> usize {
     };
     let count = sig.count().min(src.len().div_ceil(b));
     let mut i = 0;
-    while i < count {
+    let mut behind = Behind::new(0);
+    let prefix = loop {
+        if i >= count {
+            break (count * b).min(src.len());
+        }
         let end = (i + 1024).min(count);
         if let Some(k) = (i..end).into_par_iter().position_first(|k| !same(k)) {
-            return (i + k) * b;
+            break (i + k) * b;
         }
+        behind.advance(src, end * b);
         i = end;
-    }
-    (count * b).min(src.len())
+    };
+    behind.flush(src, prefix);
+    prefix
 }
 
 impl SenderHalf for BlockSender {
@@ -239,7 +252,10 @@ impl SenderHalf for BlockSender {
                 .literal(run.emitted as u64, &src[run.emitted..settled]);
             run.emitted = settled;
         }
+        // The search never looks back before `emitted`.
+        run.behind.advance(src, run.emitted);
         if run.pos >= n {
+            run.behind.flush(src, n);
             let ops = run.ops.finish();
             self.run = None;
             self.done = true;

@@ -23,6 +23,8 @@ const BATCH: usize = 32 * 1024;
 const GROUP: usize = 32;
 /// Basis files at least this large hash their blocks on all cores.
 const PAR_MIN: usize = 1 << 20;
+/// Bytes of basis hashed between drops of its mapped pages (at least one group per thread).
+const WINDOW: usize = 4 << 20;
 
 const TAG_HEADER: u8 = 1;
 const TAG_BATCH: u8 = 2;
@@ -88,7 +90,8 @@ fn block_count(file_len: u64, block_len: u32) -> u64 {
 
 impl Signature {
     /// Hash every block of `basis` (on all cores when `parallel` and the file is large), writing
-    /// the records in place so no per-block temporaries are held.
+    /// the records in place so no per-block temporaries are held, a window at a time whose mapped
+    /// pages are dropped behind ([`crate::engine::filemap`]).
     #[cfg(test)]
     pub fn compute(basis: &[u8], params: SigParams, parallel: bool) -> Signature {
         Signature::compute_with(basis, params, parallel, false)
@@ -120,17 +123,30 @@ impl Signature {
             }
         };
         let (gb, gs) = (b * GROUP, GROUP * stride);
-        if parallel && basis.len() >= PAR_MIN {
-            basis
-                .par_chunks(gb)
-                .zip(weak.par_chunks_mut(GROUP).zip(strong.par_chunks_mut(gs)))
-                .for_each(group);
+        let parallel = parallel && basis.len() >= PAR_MIN;
+        // A window of whole groups at a time, its mapped pages dropped once hashed (bounded
+        // resident set); wide enough to give every thread groups of its own.
+        let groups = (WINDOW / gb).max(if parallel {
+            rayon::current_num_threads()
         } else {
-            basis
-                .chunks(gb)
-                .zip(weak.chunks_mut(GROUP).zip(strong.chunks_mut(gs)))
-                .for_each(group);
-        }
+            1
+        });
+        crate::engine::filemap::in_windows(basis, gb * groups, |r| {
+            let first = r.start / b;
+            let blocks = r.len().div_ceil(b);
+            let data = &basis[r];
+            let w = &mut weak[first..first + blocks];
+            let s = &mut strong[first * stride..(first + blocks) * stride];
+            if parallel {
+                data.par_chunks(gb)
+                    .zip(w.par_chunks_mut(GROUP).zip(s.par_chunks_mut(gs)))
+                    .for_each(group);
+            } else {
+                data.chunks(gb)
+                    .zip(w.chunks_mut(GROUP).zip(s.chunks_mut(gs)))
+                    .for_each(group);
+            }
+        });
         if slen == 0 {
             strong.clear();
         }
@@ -298,6 +314,27 @@ mod tests {
         assert!(!d.feed(&msgs[1], expect).unwrap());
         assert!(d.feed(&msgs[2], expect).unwrap());
         assert_eq!(d.take().unwrap(), sig);
+    }
+
+    #[test]
+    fn mapped_basis_gives_the_same_signature_and_is_released() {
+        use crate::engine::filemap::testing::{map, rss_kib};
+        let data = crate::testkit::pseudo_random((9 << 20) + 333, 12);
+        let m = map(&data);
+        let mapped: &[u8] = m.as_ref();
+        for (b, strong) in [(700, StrongKind::Md5), (10_240, StrongKind::Md4)] {
+            let p = SigParams {
+                weak: WeakKind::RollSum,
+                strong,
+                slen: 4,
+                block_len: b,
+            };
+            for parallel in [false, true] {
+                let sig = Signature::compute(mapped, p, parallel);
+                assert_eq!(sig, Signature::compute(&data, p, false));
+                assert_eq!(rss_kib(mapped), 0);
+            }
+        }
     }
 
     #[test]
