@@ -82,6 +82,8 @@ pub struct LocalIndex {
     root: PathBuf,
     /// The scan of the destination, running on its own thread until first needed.
     scan: Option<std::thread::JoinHandle<HashMap<u64, Vec<PathBuf>>>>,
+    /// Set when the index is dropped unused: the scan stops at its next directory.
+    cancel: std::sync::Arc<std::sync::atomic::AtomicBool>,
     built: bool,
     by_size: HashMap<u64, Vec<PathBuf>>,
     /// Files written by this transfer while the scan was still running.
@@ -97,6 +99,7 @@ impl LocalIndex {
         LocalIndex {
             root,
             scan: None,
+            cancel: Default::default(),
             built: false,
             by_size: HashMap::new(),
             added: Vec::new(),
@@ -111,6 +114,7 @@ impl LocalIndex {
     /// tree the walk was 15% of the receiver's time, all of it on the critical path.
     pub fn spawn(root: PathBuf) -> LocalIndex {
         let mut ix = LocalIndex::new(root.clone());
+        let cancel = ix.cancel.clone();
         ix.scan = std::thread::Builder::new()
             .name("dest-index".into())
             .spawn(move || {
@@ -118,7 +122,7 @@ impl LocalIndex {
                 unsafe {
                     libc::setpriority(libc::PRIO_PROCESS, 0, 10);
                 }
-                scan(&root)
+                scan(&root, &cancel)
             })
             .ok();
         ix
@@ -132,7 +136,7 @@ impl LocalIndex {
         self.built = true;
         self.by_size = match self.scan.take() {
             Some(h) => h.join().unwrap_or_default(),
-            None => scan(&self.root),
+            None => scan(&self.root, &self.cancel),
         };
         for (p, size) in std::mem::take(&mut self.added) {
             self.insert(p, size);
@@ -211,11 +215,33 @@ impl LocalIndex {
     }
 }
 
+impl LocalIndex {
+    /// No candidates were asked for so far and none will be: let the scan stop (a run with
+    /// nothing new to send does not finish walking the destination). A later question would
+    /// still be answered, from what the scan had seen.
+    pub fn stop_if_unused(&self) {
+        if !self.built {
+            self.cancel
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+}
+
+impl Drop for LocalIndex {
+    fn drop(&mut self) {
+        self.cancel
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// Regular files of at least [`MIN_SIZE`] bytes under `root` (temp files left out), by size.
-fn scan(root: &Path) -> HashMap<u64, Vec<PathBuf>> {
+fn scan(root: &Path, cancel: &std::sync::atomic::AtomicBool) -> HashMap<u64, Vec<PathBuf>> {
     let mut by_size: HashMap<u64, Vec<PathBuf>> = HashMap::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
+        if cancel.load(std::sync::atomic::Ordering::Relaxed) {
+            break;
+        }
         let Ok(rd) = std::fs::read_dir(&dir) else {
             continue;
         };
@@ -263,6 +289,27 @@ mod tests {
         assert_eq!(buf, vec![7u8; 5000]);
         assert!(ix.candidates(10, Path::new("/x")).is_empty());
         assert!(ix.open(LOCAL | 9).is_none());
+    }
+
+    #[test]
+    fn background_scan_merges_files_written_meanwhile_once() {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::create_dir(t.path().join("d")).unwrap();
+        std::fs::write(t.path().join("d/a"), vec![7u8; 5000]).unwrap();
+        let mut ix = LocalIndex::spawn(t.path().to_path_buf());
+        // Written by "this transfer" while the scan may or may not have seen it.
+        std::fs::write(t.path().join("n"), vec![9u8; 5000]).unwrap();
+        ix.add(&t.path().join("n"), 5000);
+        let mut c = ix.candidates(5000, &t.path().join("x"));
+        c.sort_by_key(|x| x.1);
+        assert_eq!(c.len(), 2, "each file once: {c:?}");
+        let mut want = [digest(&[7u8; 5000]), digest(&[9u8; 5000])];
+        want.sort();
+        assert_eq!([c[0].1, c[1].1], want);
+        // An index stopped before anyone asked still answers (from what its scan saw).
+        let mut quiet = LocalIndex::spawn(t.path().to_path_buf());
+        quiet.stop_if_unused();
+        assert!(quiet.candidates(5000, &t.path().join("x")).len() <= 2);
     }
 
     #[test]

@@ -353,6 +353,10 @@ impl Receiver {
                     self.hl_resolve()?;
                     self.release_all();
                     self.flush_lines()?;
+                    if let Some(l) = &self.local {
+                        // Every file is decided: a scan nobody asked for can stop.
+                        l.stop_if_unused();
+                    }
                 }
                 Msg::Engine { idx, data } => self.on_engine(idx, &data)?,
                 Msg::Ops { idx, ops } => self.on_ops(idx, ops)?,
