@@ -5,7 +5,8 @@
 //! answer parasync's handshake, the client can:
 //!
 //! * `--remote-install`: reuse or place a copy of its own binary at
-//!   `$HOME/.cache/parasync/<version>/parasync` on the remote — only after checking that `uname -sm`
+//!   `$XDG_CACHE_HOME/parasync/<version>/parasync` (`$HOME/.cache/...` when unset, the XDG base
+//!   directory convention) on the remote — only after checking that `uname -sm`
 //!   there equals ours (a binary for another OS or CPU would not run) — verify the copy by reading it
 //!   back and comparing BLAKE3 digests, and retry with that path as `--rsync-path`. Off by default:
 //!   it writes to the remote account.
@@ -19,9 +20,10 @@ use crate::error::{Error, Result};
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-/// Where an installed copy lives, relative to the remote home directory.
+/// Where an installed copy lives on the remote, as its shell expands it (the user's cache
+/// directory: `$XDG_CACHE_HOME`, else `$HOME/.cache`).
 pub fn remote_rel_path() -> String {
-    format!("$HOME/.cache/parasync/{VERSION}/parasync")
+    format!("${{XDG_CACHE_HOME:-$HOME/.cache}}/parasync/{VERSION}/parasync")
 }
 
 fn run_remote(base: &[String], cmd: &str, input: Option<&[u8]>) -> Result<(i32, Vec<u8>)> {

@@ -17,6 +17,7 @@ fn run(home: &Path, args: &[&str]) -> (i32, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_parasync"))
         .args(args)
         .env("HOME", home)
+        .env_remove("XDG_CACHE_HOME")
         // The remote lookup of `parasync` must fail: keep it off PATH.
         .env("PATH", "/usr/bin:/bin")
         .output()
@@ -98,4 +99,57 @@ fn fallback_runs_rsync_and_says_so() {
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("with rsync instead"), "{err}");
     assert_eq!(std::fs::read(t.path().join("d/a")).unwrap(), b"hello");
+}
+
+/// Through the real test sshd: a `--rsync-path` that does not exist there, `--remote-install`
+/// places the copy in the remote user's cache directory (`XDG_CACHE_HOME`, passed through ssh so
+/// the test does not touch the account's own cache) and the second run reuses it.
+#[test]
+fn remote_install_over_sshd_then_reuse() {
+    let s = crate::need_sshd!();
+    let t = tempfile::tempdir().unwrap();
+    let cache = t.path().join("cache");
+    let e = format!(
+        "{} -o SetEnv=XDG_CACHE_HOME={}",
+        s.wrapper.display(),
+        cache.display()
+    );
+    std::fs::create_dir(t.path().join("s")).unwrap();
+    std::fs::write(t.path().join("s/a"), b"over ssh").unwrap();
+    let src = format!("{}/s/", t.path().display());
+    for d in ["d1", "d2"] {
+        let dst = format!("127.0.0.1:{}/{d}/", t.path().display());
+        let out = Command::new(env!("CARGO_BIN_EXE_parasync"))
+            .args([
+                "-a",
+                "--remote-install",
+                "--rsync-path=/nonexistent/parasync",
+            ])
+            .args(["-e", &e, &src, &dst])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{err}");
+        assert_eq!(
+            std::fs::read(t.path().join(d).join("a")).unwrap(),
+            b"over ssh"
+        );
+        assert_eq!(err.contains("installed parasync"), d == "d1", "{err}");
+    }
+    let installed = cache
+        .join("parasync")
+        .join(parasync::cli::help::VERSION)
+        .join("parasync");
+    assert_eq!(
+        std::fs::read(installed).unwrap(),
+        std::fs::read(env!("CARGO_BIN_EXE_parasync")).unwrap()
+    );
+    // Without the flag the same command fails with the remote shell's 127.
+    let out = Command::new(env!("CARGO_BIN_EXE_parasync"))
+        .args(["-a", "--rsync-path=/nonexistent/parasync", "-e", &e, &src])
+        .arg(format!("127.0.0.1:{}/d3/", t.path().display()))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(127));
+    assert!(!t.path().join("d3").exists());
 }

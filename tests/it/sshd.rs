@@ -141,7 +141,7 @@ fn start() -> Sshd {
             "ListenAddress 127.0.0.1\nPort {port}\nHostKey {d}/hostkey\nPidFile {d}/sshd.pid\n\
              AuthorizedKeysFile {d}/authorized_keys\nStrictModes no\nUsePAM no\n\
              PasswordAuthentication no\nKbdInteractiveAuthentication no\nPermitRootLogin yes\n\
-             MaxStartups 100:30:200\nMaxSessions 100\n",
+             MaxStartups 100:30:200\nMaxSessions 100\nAcceptEnv XDG_CACHE_HOME\n",
             d = dir.display()
         );
         std::fs::write(dir.join("sshd_config"), config).unwrap();
