@@ -125,37 +125,98 @@ pub fn err(s: impl Into<String>) -> EngineError {
 pub use super::ops::OpBuilder;
 
 /// Ops for a whole file: matched chunks (`src[k]` = basis offset) become copies, unmatched ones
-/// literals.
+/// literals (all steps of an [`Emit`] at once).
 pub fn ops_for_file(source: &[u8], chunks: &[(u64, u32)], src: &[Option<u64>]) -> Vec<Op> {
-    let mut b = OpBuilder::new();
-    add_chunks(&mut b, source, chunks, src, true, true);
-    b.finish()
+    let mut e = Emit::new(chunks.to_vec(), src.to_vec(), true, OpBuilder::new());
+    let mut ops = Vec::new();
+    while let Some((step, _)) = e.step(source) {
+        ops.extend(step);
+    }
+    ops
 }
 
-/// Add ops for `chunks` (in destination order): if `copies`, copies for matched ones; if
-/// `literals`, literals for unmatched ones.
-pub fn add_chunks(
-    b: &mut OpBuilder,
-    source: &[u8],
-    chunks: &[(u64, u32)],
-    src: &[Option<u64>],
+/// Literal bytes one [`Emit::step`] gathers (a few wire messages' worth).
+pub const STEP_LITERAL: u64 = 1 << 20;
+
+/// A file's closing ops built from its chunks in destination order, over several steps of at
+/// most about [`STEP_LITERAL`] literal bytes each.
+///
+/// Why in steps: a literal op carries its bytes, so building a whole file's ops at once holds
+/// every unmatched byte on the heap — all of the file when nothing matches (issue 6 bounds the
+/// sender at 64 MiB for any content). Steps reach the session one by one (the halves' `poll`),
+/// which keeps only the ranges of literals and sends their bytes from the mapping later; the
+/// steps' ops together equal a one-step build (the builder keeps its last op back between steps
+/// so it can still merge).
+pub struct Emit {
+    spans: Vec<(u64, u32)>,
+    src: Vec<Option<u64>>,
+    next: usize,
+    /// Copies for matched chunks too (the dsync family); parasync sent those already.
     copies: bool,
-    literals: bool,
-) {
-    // Literal chunks are read in file order; their mapped pages go behind the reader.
-    let mut behind = super::filemap::Behind::new(0);
-    for (&(off, len), s) in chunks.iter().zip(src) {
-        match s {
-            Some(s) if copies => b.copy(off, *s, len as u64),
-            None if literals => {
-                b.literal(off, &source[off as usize..(off + len as u64) as usize]);
-                behind.advance(source, (off + len as u64) as usize);
-            }
-            _ => {}
+    b: OpBuilder,
+    behind: super::filemap::Behind,
+    done: bool,
+}
+
+impl Emit {
+    /// Emit `chunks` (`src[k]`: basis offset of a matched chunk) after what `b` holds.
+    pub fn new(spans: Vec<(u64, u32)>, src: Vec<Option<u64>>, copies: bool, b: OpBuilder) -> Emit {
+        Emit {
+            spans,
+            src,
+            next: 0,
+            copies,
+            b,
+            behind: super::filemap::Behind::new(0),
+            done: false,
         }
     }
-    if literals {
-        behind.flush(source, source.len());
+
+    /// The next step of the emitter in `slot` as a sender step (timed as delta generation);
+    /// the slot empties with the last one.
+    pub fn poll(
+        slot: &mut Option<Emit>,
+        source: &super::Shared,
+        phases: &super::phase::Phases,
+    ) -> Option<super::Step> {
+        let _t = phases.time(Phase::Delta);
+        let (ops, done) = slot.as_mut()?.step((**source).as_ref())?;
+        if done {
+            *slot = None;
+        }
+        Some(super::Step {
+            msgs: vec![],
+            ops,
+            done,
+        })
+    }
+
+    /// The next ops and whether they are the last (`None` after the last step). Literal chunks
+    /// are read from `source` in file order and its mapped pages are dropped behind them.
+    pub fn step(&mut self, source: &[u8]) -> Option<(Vec<Op>, bool)> {
+        if self.done {
+            return None;
+        }
+        let limit = self.b.literal_bytes() + STEP_LITERAL;
+        while self.next < self.spans.len() && self.b.literal_bytes() < limit {
+            let (off, len) = self.spans[self.next];
+            match self.src[self.next] {
+                Some(s) if self.copies => self.b.copy(off, s, len as u64),
+                None => {
+                    let end = off + len as u64;
+                    self.b.literal(off, &source[off as usize..end as usize]);
+                    self.behind.advance(source, end as usize);
+                }
+                _ => {}
+            }
+            self.next += 1;
+        }
+        if self.next < self.spans.len() {
+            return Some((self.b.take_settled(), false));
+        }
+        self.done = true;
+        self.behind.flush(source, source.len());
+        Some((self.b.finish(), true))
     }
 }
 
@@ -437,6 +498,8 @@ pub struct BatchSender {
     recs: Vec<Rec>,
     distinct: Vec<u32>,
     done: bool,
+    /// After the confirmation: the ops, handed out in steps by `poll`.
+    emit: Option<Emit>,
 }
 
 impl BatchSender {
@@ -448,7 +511,12 @@ impl BatchSender {
             recs: Vec::new(),
             distinct: Vec::new(),
             done: false,
+            emit: None,
         }
+    }
+
+    fn emit_step(&mut self) -> Option<super::Step> {
+        Emit::poll(&mut self.emit, &self.source, &self.params.phases)
     }
 }
 
@@ -545,13 +613,13 @@ impl super::SenderHalf for BatchSender {
             src[k] = first;
         }
         drop(strong_t);
-        let _t = ph.time(Phase::Delta);
         let spans: Vec<(u64, u32)> = self.recs.iter().map(|r| (r.off, r.len)).collect();
         self.done = true;
-        Ok(super::Step {
-            msgs: vec![],
-            ops: ops_for_file(data, &spans, &src),
-            done: true,
-        })
+        self.emit = Some(Emit::new(spans, src, true, OpBuilder::new()));
+        Ok(self.emit_step().unwrap_or_default())
+    }
+
+    fn poll(&mut self) -> Result<Option<super::Step>, EngineError> {
+        Ok(self.emit_step())
     }
 }
