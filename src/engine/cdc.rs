@@ -275,6 +275,60 @@ mod tests {
     }
 
     #[test]
+    fn ops_come_in_bounded_steps_that_add_up_to_one_build() {
+        use super::super::ops::MAX_LITERAL;
+        // Nothing matched but a few chunks: almost the whole file is literal.
+        let source = crate::testkit::pseudo_random(5 << 20, 9);
+        let spans: Vec<(u64, u32)> = (0..(5u64 << 20) / 10_000)
+            .map(|i| (i * 10_000, 10_000))
+            .chain([(
+                (5u64 << 20) / 10_000 * 10_000,
+                ((5u64 << 20) % 10_000) as u32,
+            )])
+            .collect();
+        let src: Vec<Option<u64>> = (0..spans.len())
+            .map(|k| (k % 97 == 3 || k == 4).then_some(k as u64 * 10_000 + 5))
+            .collect();
+        let mut one = OpBuilder::new();
+        for (&(off, len), s) in spans.iter().zip(&src) {
+            match s {
+                Some(s) => one.copy(off, *s, len as u64),
+                None => one.literal(off, &source[off as usize..(off + len as u64) as usize]),
+            }
+        }
+        let one = one.finish();
+        let mut e = Emit::new(spans.clone(), src.clone(), true, OpBuilder::new());
+        let (mut all, mut steps, mut last) = (Vec::new(), 0, false);
+        while let Some((ops, done)) = e.step(&source) {
+            assert!(!last, "a step after the last");
+            let lit: u64 = ops
+                .iter()
+                .filter(|o| matches!(o, Op::Literal { .. }))
+                .map(Op::len)
+                .sum();
+            assert!(lit <= STEP_LITERAL + 2 * MAX_LITERAL as u64, "{lit}");
+            all.extend(ops);
+            (steps, last) = (steps + 1, done);
+        }
+        assert!(last && steps >= 5, "{steps} steps");
+        assert_eq!(all, one);
+        assert_eq!(ops_for_file(&source, &spans, &src), one);
+        // Only copies (parasync sent them already): literals alone, still bounded.
+        let mut e = Emit::new(spans, src, false, OpBuilder::new());
+        let mut lits = 0;
+        while let Some((ops, _)) = e.step(&source) {
+            assert!(ops.iter().all(|o| matches!(o, Op::Literal { .. })));
+            lits += ops.iter().map(Op::len).sum::<u64>();
+        }
+        let want: u64 = one
+            .iter()
+            .filter(|o| matches!(o, Op::Literal { .. }))
+            .map(Op::len)
+            .sum();
+        assert_eq!(lits, want);
+    }
+
+    #[test]
     fn span_digests_come_back_in_the_order_asked_and_release_the_map() {
         use crate::engine::filemap::testing::{map, rss_kib};
         let data = crate::testkit::pseudo_random(20 << 20, 4);
