@@ -270,7 +270,7 @@ proptest! {
 fn long_ranges_plan_in_windows_with_one_pass_chunks_and_bounded_holdings() {
     // 3.5 windows of fresh bytes, then a repeat of a run that straddles a window edge.
     let mut f = rnd(21, WINDOW * 7 / 2);
-    f.extend_from_slice(&f[WINDOW - 50_000..WINDOW + 150_000].to_vec());
+    f.extend_from_within(WINDOW - 50_000..WINDOW + 150_000);
     let none = HashMap::new();
     // Stepped the way the sender does it: `out` is drained between steps (its last op stays).
     let mut p = Planner::new(0, true, 32 << 10);
