@@ -11,7 +11,8 @@
 //! 2. receiver (basis): chunk + weak hash, strong-hash only the basis chunks whose weak hash was
 //!    received, deduplicated by digest, answer `{index, [(digest, off, len)]}`;
 //! 3. sender: strong-hash only new chunks whose weak hash got an answer, confirm, emit ops with
-//!    absolute destinations (copies merged when contiguous, literals in ≤ 32 KiB pieces).
+//!    absolute destinations (copies merged when contiguous, literals in ≤ 32 KiB pieces), in
+//!    steps of about 1 MiB of literal bytes ([`Emit`]; issue 6's sender memory bound).
 //!
 //! Defect D5 of the reference (sentinel values that collide with legal ones) is avoided by explicit
 //! counts and tags; every length read from the peer is bounds-checked ([`Reader`]).
