@@ -43,6 +43,8 @@ pub const MIN_CHUNK: usize = 512;
 /// At most this many chunks are indexed (≈ 40 bytes each: 80 MiB, 24 GiB of distinct content at
 /// the average chunk size); later chunks are still deduped against the index, just not entered.
 pub const MAX_ENTRIES: usize = 1 << 21;
+/// How much of a literal range one [`Planner::range_step`] plans (many chunks, a few pieces).
+pub const WINDOW: usize = 1 << 20;
 
 /// Reads `len` bytes at an offset of a completed file of this transfer, as the sender has them
 /// (fewer at its end; `None` when unreadable).
@@ -141,11 +143,55 @@ impl Planner {
         out: &mut Vec<Op>,
         rd: &mut ReadSrc,
     ) {
-        for c in chunk(&CHUNKER, data) {
-            let s = c.off as usize;
-            self.one(ix, &data[s..s + c.len as usize], dst + c.off, out, rd);
+        let mut at = 0;
+        while at < data.len() {
+            at = self.range_step(ix, data, dst, at, out, rd);
         }
-        self.flush(out);
+    }
+
+    /// Plan about [`WINDOW`] bytes of the complete range `data` (landing at `dst`) from `from`,
+    /// which is 0 or what the previous step returned; returns where the next step starts,
+    /// `data.len()` once the range is planned and its pending literal emitted. Long literal runs
+    /// are emitted in whole pieces as they grow, so a caller that sends `out` between steps
+    /// holds about a window of a range of any length (the pages behind `from` are not read
+    /// again). The chunks are those of one pass over the range: only the last cut of a window,
+    /// which its end may have forced, is left to the next step.
+    pub fn range_step(
+        &mut self,
+        ix: &ChunkIndex,
+        data: &[u8],
+        dst: u64,
+        from: usize,
+        out: &mut Vec<Op>,
+        rd: &mut ReadSrc,
+    ) -> usize {
+        let end = data.len().min(from + WINDOW);
+        let window = &data[from..end];
+        let cuts = chunk(&CHUNKER, window);
+        let take = if end == data.len() {
+            cuts.len()
+        } else {
+            cuts.len().saturating_sub(1).max(1)
+        };
+        let mut next = from;
+        for c in &cuts[..take] {
+            let s = c.off as usize;
+            let at = dst + (from as u64) + c.off;
+            self.one(ix, &window[s..s + c.len as usize], at, out, rd);
+            next = from + s + c.len as usize;
+        }
+        if next >= data.len() {
+            self.flush(out);
+            return data.len();
+        }
+        // Whole pieces only (the ops equal a one-pass plan's), keeping a chunk's worth for a
+        // backward extension.
+        let pending = self.lit.len().saturating_sub(CHUNKER.max);
+        if pending >= self.piece {
+            let keep = self.lit.len() - pending / self.piece * self.piece;
+            self.flush_keep(out, keep);
+        }
+        next
     }
 
     /// Streaming: the next `data` of a file sent from offset 0; the last (possibly unfinished)

@@ -11,7 +11,8 @@
 //! 2. receiver (basis): chunk + weak hash, strong-hash only the basis chunks whose weak hash was
 //!    received, deduplicated by digest, answer `{index, [(digest, off, len)]}`;
 //! 3. sender: strong-hash only new chunks whose weak hash got an answer, confirm, emit ops with
-//!    absolute destinations (copies merged when contiguous, literals in ≤ 32 KiB pieces).
+//!    absolute destinations (copies merged when contiguous, literals in ≤ 32 KiB pieces), in
+//!    steps of about 1 MiB of literal bytes ([`Emit`]; issue 6's sender memory bound).
 //!
 //! Defect D5 of the reference (sentinel values that collide with legal ones) is avoided by explicit
 //! counts and tags; every length read from the peer is bounds-checked ([`Reader`]).
@@ -125,37 +126,98 @@ pub fn err(s: impl Into<String>) -> EngineError {
 pub use super::ops::OpBuilder;
 
 /// Ops for a whole file: matched chunks (`src[k]` = basis offset) become copies, unmatched ones
-/// literals.
+/// literals (all steps of an [`Emit`] at once).
 pub fn ops_for_file(source: &[u8], chunks: &[(u64, u32)], src: &[Option<u64>]) -> Vec<Op> {
-    let mut b = OpBuilder::new();
-    add_chunks(&mut b, source, chunks, src, true, true);
-    b.finish()
+    let mut e = Emit::new(chunks.to_vec(), src.to_vec(), true, OpBuilder::new());
+    let mut ops = Vec::new();
+    while let Some((step, _)) = e.step(source) {
+        ops.extend(step);
+    }
+    ops
 }
 
-/// Add ops for `chunks` (in destination order): if `copies`, copies for matched ones; if
-/// `literals`, literals for unmatched ones.
-pub fn add_chunks(
-    b: &mut OpBuilder,
-    source: &[u8],
-    chunks: &[(u64, u32)],
-    src: &[Option<u64>],
+/// Literal bytes one [`Emit::step`] gathers (a few wire messages' worth).
+pub const STEP_LITERAL: u64 = 1 << 20;
+
+/// A file's closing ops built from its chunks in destination order, over several steps of at
+/// most about [`STEP_LITERAL`] literal bytes each.
+///
+/// Why in steps: a literal op carries its bytes, so building a whole file's ops at once holds
+/// every unmatched byte on the heap — all of the file when nothing matches (issue 6 bounds the
+/// sender at 64 MiB for any content). Steps reach the session one by one (the halves' `poll`),
+/// which keeps only the ranges of literals and sends their bytes from the mapping later; the
+/// steps' ops together equal a one-step build (the builder keeps its last op back between steps
+/// so it can still merge).
+pub struct Emit {
+    spans: Vec<(u64, u32)>,
+    src: Vec<Option<u64>>,
+    next: usize,
+    /// Copies for matched chunks too (the dsync family); parasync sent those already.
     copies: bool,
-    literals: bool,
-) {
-    // Literal chunks are read in file order; their mapped pages go behind the reader.
-    let mut behind = super::filemap::Behind::new(0);
-    for (&(off, len), s) in chunks.iter().zip(src) {
-        match s {
-            Some(s) if copies => b.copy(off, *s, len as u64),
-            None if literals => {
-                b.literal(off, &source[off as usize..(off + len as u64) as usize]);
-                behind.advance(source, (off + len as u64) as usize);
-            }
-            _ => {}
+    b: OpBuilder,
+    behind: super::filemap::Behind,
+    done: bool,
+}
+
+impl Emit {
+    /// Emit `chunks` (`src[k]`: basis offset of a matched chunk) after what `b` holds.
+    pub fn new(spans: Vec<(u64, u32)>, src: Vec<Option<u64>>, copies: bool, b: OpBuilder) -> Emit {
+        Emit {
+            spans,
+            src,
+            next: 0,
+            copies,
+            b,
+            behind: super::filemap::Behind::new(0),
+            done: false,
         }
     }
-    if literals {
-        behind.flush(source, source.len());
+
+    /// The next step of the emitter in `slot` as a sender step (timed as delta generation);
+    /// the slot empties with the last one.
+    pub fn poll(
+        slot: &mut Option<Emit>,
+        source: &super::Shared,
+        phases: &super::phase::Phases,
+    ) -> Option<super::Step> {
+        let _t = phases.time(Phase::Delta);
+        let (ops, done) = slot.as_mut()?.step((**source).as_ref())?;
+        if done {
+            *slot = None;
+        }
+        Some(super::Step {
+            msgs: vec![],
+            ops,
+            done,
+        })
+    }
+
+    /// The next ops and whether they are the last (`None` after the last step). Literal chunks
+    /// are read from `source` in file order and its mapped pages are dropped behind them.
+    pub fn step(&mut self, source: &[u8]) -> Option<(Vec<Op>, bool)> {
+        if self.done {
+            return None;
+        }
+        let limit = self.b.literal_bytes() + STEP_LITERAL;
+        while self.next < self.spans.len() && self.b.literal_bytes() < limit {
+            let (off, len) = self.spans[self.next];
+            match self.src[self.next] {
+                Some(s) if self.copies => self.b.copy(off, s, len as u64),
+                None => {
+                    let end = off + len as u64;
+                    self.b.literal(off, &source[off as usize..end as usize]);
+                    self.behind.advance(source, end as usize);
+                }
+                _ => {}
+            }
+            self.next += 1;
+        }
+        if self.next < self.spans.len() {
+            return Some((self.b.take_settled(), false));
+        }
+        self.done = true;
+        self.behind.flush(source, source.len());
+        Some((self.b.finish(), true))
     }
 }
 
@@ -211,6 +273,60 @@ mod tests {
         let rest = crc32(&ab) ^ crc32_shift(crc32(a), b.len() as u64);
         assert_eq!(rest, crc32(b));
         assert_eq!(crc32_combine(0, crc32(b), b.len() as u64), crc32(b));
+    }
+
+    #[test]
+    fn ops_come_in_bounded_steps_that_add_up_to_one_build() {
+        use super::super::ops::MAX_LITERAL;
+        // Nothing matched but a few chunks: almost the whole file is literal.
+        let source = crate::testkit::pseudo_random(5 << 20, 9);
+        let spans: Vec<(u64, u32)> = (0..(5u64 << 20) / 10_000)
+            .map(|i| (i * 10_000, 10_000))
+            .chain([(
+                (5u64 << 20) / 10_000 * 10_000,
+                ((5u64 << 20) % 10_000) as u32,
+            )])
+            .collect();
+        let src: Vec<Option<u64>> = (0..spans.len())
+            .map(|k| (k % 97 == 3 || k == 4).then_some(k as u64 * 10_000 + 5))
+            .collect();
+        let mut one = OpBuilder::new();
+        for (&(off, len), s) in spans.iter().zip(&src) {
+            match s {
+                Some(s) => one.copy(off, *s, len as u64),
+                None => one.literal(off, &source[off as usize..(off + len as u64) as usize]),
+            }
+        }
+        let one = one.finish();
+        let mut e = Emit::new(spans.clone(), src.clone(), true, OpBuilder::new());
+        let (mut all, mut steps, mut last) = (Vec::new(), 0, false);
+        while let Some((ops, done)) = e.step(&source) {
+            assert!(!last, "a step after the last");
+            let lit: u64 = ops
+                .iter()
+                .filter(|o| matches!(o, Op::Literal { .. }))
+                .map(Op::len)
+                .sum();
+            assert!(lit <= STEP_LITERAL + 2 * MAX_LITERAL as u64, "{lit}");
+            all.extend(ops);
+            (steps, last) = (steps + 1, done);
+        }
+        assert!(last && steps >= 5, "{steps} steps");
+        assert_eq!(all, one);
+        assert_eq!(ops_for_file(&source, &spans, &src), one);
+        // Only copies (parasync sent them already): literals alone, still bounded.
+        let mut e = Emit::new(spans, src, false, OpBuilder::new());
+        let mut lits = 0;
+        while let Some((ops, _)) = e.step(&source) {
+            assert!(ops.iter().all(|o| matches!(o, Op::Literal { .. })));
+            lits += ops.iter().map(Op::len).sum::<u64>();
+        }
+        let want: u64 = one
+            .iter()
+            .filter(|o| matches!(o, Op::Literal { .. }))
+            .map(Op::len)
+            .sum();
+        assert_eq!(lits, want);
     }
 
     #[test]
@@ -437,6 +553,8 @@ pub struct BatchSender {
     recs: Vec<Rec>,
     distinct: Vec<u32>,
     done: bool,
+    /// After the confirmation: the ops, handed out in steps by `poll`.
+    emit: Option<Emit>,
 }
 
 impl BatchSender {
@@ -448,7 +566,12 @@ impl BatchSender {
             recs: Vec::new(),
             distinct: Vec::new(),
             done: false,
+            emit: None,
         }
+    }
+
+    fn emit_step(&mut self) -> Option<super::Step> {
+        Emit::poll(&mut self.emit, &self.source, &self.params.phases)
     }
 }
 
@@ -545,13 +668,13 @@ impl super::SenderHalf for BatchSender {
             src[k] = first;
         }
         drop(strong_t);
-        let _t = ph.time(Phase::Delta);
         let spans: Vec<(u64, u32)> = self.recs.iter().map(|r| (r.off, r.len)).collect();
         self.done = true;
-        Ok(super::Step {
-            msgs: vec![],
-            ops: ops_for_file(data, &spans, &src),
-            done: true,
-        })
+        self.emit = Some(Emit::new(spans, src, true, OpBuilder::new()));
+        Ok(self.emit_step().unwrap_or_default())
+    }
+
+    fn poll(&mut self) -> Result<Option<super::Step>, EngineError> {
+        Ok(self.emit_step())
     }
 }

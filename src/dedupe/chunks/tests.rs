@@ -265,3 +265,50 @@ proptest! {
         prop_assert!(lit <= total as u64);
     }
 }
+
+#[test]
+fn long_ranges_plan_in_windows_with_one_pass_chunks_and_bounded_holdings() {
+    // 3.5 windows of fresh bytes, then a repeat of a run that straddles a window edge.
+    let mut f = rnd(21, WINDOW * 7 / 2);
+    f.extend_from_within(WINDOW - 50_000..WINDOW + 150_000);
+    let none = HashMap::new();
+    // Stepped the way the sender does it: `out` is drained between steps (its last op stays).
+    let mut p = Planner::new(0, true, 32 << 10);
+    let (mut ops, mut out) = (Vec::new(), Vec::new());
+    let mut rd = reader(&none, (0, &f));
+    let mut at = 0;
+    while at < f.len() {
+        at = p.range_step(&ChunkIndex::default(), &f, 0, at, &mut out, &mut rd);
+        let lit: usize = out.iter().map(|o| o.len() as usize).sum();
+        assert!(lit <= WINDOW + (64 << 10), "{lit} bytes of ops held");
+        assert!(p.lit.len() < (32 << 10) + CHUNKER.max + WINDOW);
+        let keep = (at < f.len()).then(|| out.pop()).flatten();
+        ops.append(&mut out);
+        out.extend(keep);
+    }
+    ops.append(&mut out);
+    drop(rd);
+    assert_eq!(rebuild(0, f.len(), &ops, &none), f);
+    assert!(p.tally.copied >= 190_000, "{:?}", p.tally);
+    // The same chunks as one pass over the range; literal pieces are whole except at a copy.
+    let one_pass: Vec<(u64, u32)> = chunk(&CHUNKER, &f).iter().map(|c| (c.off, c.len)).collect();
+    let seen: Vec<(u64, u32)> = p.into_chunks().iter().map(|c| (c.1.off, c.1.len)).collect();
+    assert!(seen.iter().all(|c| one_pass.contains(c)));
+    assert!(seen.len() > one_pass.len() - 30);
+    let short = ops
+        .iter()
+        .filter(|o| matches!(o, Op::Literal { data, .. } if data.len() < 32 << 10))
+        .count();
+    assert!(short <= 2, "{short} short literal pieces");
+    // A single call plans the same ops.
+    let mut p = Planner::new(0, true, 32 << 10);
+    let mut whole = Vec::new();
+    p.range(
+        &ChunkIndex::default(),
+        &f,
+        0,
+        &mut whole,
+        &mut reader(&none, (0, &f)),
+    );
+    assert_eq!(whole, ops);
+}

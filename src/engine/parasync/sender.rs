@@ -69,6 +69,8 @@ pub struct Sender {
     /// Weak keys whose new chunks all have a source: later basis chunks with them are no hit.
     settled: std::collections::HashSet<u64>,
     done: bool,
+    /// After the last batch: the literals of never-matched chunks, handed out in steps by `poll`.
+    emit: Option<cdc::Emit>,
     phases: Phases,
 }
 
@@ -88,6 +90,7 @@ impl Sender {
             ops: OpBuilder::new(),
             settled: Default::default(),
             done: false,
+            emit: None,
             phases: params.phases.clone(),
         }
     }
@@ -253,7 +256,6 @@ impl Sender {
             return Step::default();
         }
         self.done = true;
-        let _t = self.phases.time(Phase::Delta);
         let Some(table) = self.table.as_ref() else {
             return Step {
                 done: true,
@@ -261,13 +263,9 @@ impl Sender {
             };
         };
         let spans: Vec<(u64, u32)> = table.chunks.iter().map(|c| (c.off, c.len)).collect();
-        let source: &[u8] = (*self.source).as_ref();
-        cdc::add_chunks(&mut self.ops, source, &spans, &self.src, false, true);
-        Step {
-            msgs: vec![],
-            ops: self.ops.finish(),
-            done: true,
-        }
+        let (src, ops) = (std::mem::take(&mut self.src), std::mem::take(&mut self.ops));
+        self.emit = Some(cdc::Emit::new(spans, src, false, ops));
+        cdc::Emit::poll(&mut self.emit, &self.source, &self.phases).unwrap_or_default()
     }
 }
 
@@ -307,5 +305,9 @@ impl SenderHalf for Sender {
             }
             Msg::Hits { .. } => Err(err("unexpected parasync message")),
         }
+    }
+
+    fn poll(&mut self) -> Result<Option<Step>, EngineError> {
+        Ok(cdc::Emit::poll(&mut self.emit, &self.source, &self.phases))
     }
 }

@@ -342,8 +342,11 @@ impl Sender {
     }
 
     /// Send `ranges` of `bytes` as literal ops (through the file's dedupe planner, if any) in
-    /// messages of about [`PIECE`] bytes, dropping the mapped pages behind (bounded RSS). May be
-    /// called more than once per file (the middles of long runs leave early, engine/refine.rs).
+    /// messages of about [`PIECE`] bytes, dropping the mapped pages behind (bounded RSS). A long
+    /// range goes in steps of about a piece (a planner window), so nothing here holds more than
+    /// that whatever the range's length — a file that shares nothing with its basis is one range
+    /// of its whole length. May be called more than once per file (the middles of long runs
+    /// leave early, engine/refine.rs).
     pub(super) fn send_literals(
         &mut self,
         idx: u32,
@@ -363,32 +366,44 @@ impl Sender {
                     Error::protocol("protocol error: literal request beyond the end of the file")
                 })?;
             let range = &bytes[off as usize..end as usize];
-            match planner.as_mut() {
-                Some(p) => p.range(
-                    &self.chunks,
-                    range,
-                    off,
-                    &mut ops,
-                    &mut source_reader(&self.paths, &mut open),
-                ),
-                None => {
-                    self.stats.literal += len;
-                    ops.extend(
-                        range
-                            .chunks(LITERAL_PIECE)
-                            .zip((off..).step_by(LITERAL_PIECE))
-                            .map(|(piece, at)| Op::Literal {
-                                dst: at,
-                                data: piece.to_vec(),
-                            }),
-                    );
+            let mut at = 0;
+            while at < range.len() {
+                let next = match planner.as_mut() {
+                    Some(p) => p.range_step(
+                        &self.chunks,
+                        range,
+                        off,
+                        at,
+                        &mut ops,
+                        &mut source_reader(&self.paths, &mut open),
+                    ),
+                    None => {
+                        let next = range.len().min(at + PIECE);
+                        self.stats.literal += (next - at) as u64;
+                        ops.extend(
+                            range[at..next]
+                                .chunks(LITERAL_PIECE)
+                                .zip((off + at as u64..).step_by(LITERAL_PIECE))
+                                .map(|(piece, at)| Op::Literal {
+                                    dst: at,
+                                    data: piece.to_vec(),
+                                }),
+                        );
+                        next
+                    }
+                };
+                size += next - at;
+                at = next;
+                behind.advance(bytes, off as usize + at);
+                if size >= PIECE {
+                    // Inside a planned range the last op stays: the next chunk may extend it.
+                    let keep = (planner.is_some() && at < range.len())
+                        .then(|| ops.pop())
+                        .flatten();
+                    self.send_ops(idx, std::mem::take(&mut ops))?;
+                    ops.extend(keep);
+                    size = 0;
                 }
-            }
-            behind.advance(bytes, end as usize);
-            size += len as usize;
-            if size >= PIECE {
-                self.send_ops(idx, std::mem::take(&mut ops))?;
-                size = 0;
             }
         }
         behind.flush(bytes, bytes.len());
