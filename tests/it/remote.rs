@@ -218,6 +218,23 @@ fn auth_failure_is_255() {
     }
 }
 
+/// A push walks its sources while ssh connects; when the connection then fails, what the walk
+/// found (here a dangling symlink under -L) is not reported — rsync never got that far either.
+#[test]
+fn a_failed_connection_reports_no_walk_errors() {
+    let s = crate::need_sshd!();
+    // The standard tree holds a dangling symlink: -L makes it a walk error.
+    let t = Twin::standard();
+    let rsh = s.ssh_words(&s.dir.join("otherkey")).join(" ");
+    let common = ["-aL", "src/", "127.0.0.1:{WS}/dst/"];
+    let pair = t.run_with(&common, &["-e", &rsh], &["-e", &rsh, "--rsync-path={BIN}"]);
+    pair.p.expect(255, "parasync");
+    for run in [&pair.r, &pair.p] {
+        assert!(!run.stderr.contains("referent"), "{run}");
+    }
+    assert!(!t.p.join("dst").exists());
+}
+
 #[test]
 fn remote_binary_missing_is_127() {
     // rsync's own code here is racy (127 when it reaps ssh before noticing the closed stream, 12
