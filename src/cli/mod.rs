@@ -4,8 +4,10 @@
 pub mod defs;
 pub mod doc;
 pub mod help;
+pub mod levels;
 pub mod lex;
 mod maps;
 pub mod options;
+pub mod values;
 
 pub use options::Options;

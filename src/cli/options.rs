@@ -3,7 +3,10 @@
 //! implications and conflicts with rsync's messages (rsync-cli.md §1.3.14).
 
 use super::defs::{Def, Support};
+pub use super::levels::{DebugLevels, Info};
 use super::lex::{lex, Item};
+use super::values::parse_num;
+pub use super::values::parse_size;
 use crate::engine::{EngineId, EngineParams};
 use crate::error::{Error, Result, RERR_UNSUPPORTED};
 
@@ -15,53 +18,6 @@ pub enum DeleteWhen {
     Before,
     Delay,
     After,
-}
-
-/// `--info` levels that shape output (rsync's info flags; -v sets groups of them).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Info {
-    pub name: u8,
-    pub stats: u8,
-    pub progress: u8,
-    pub del: u8,
-    pub flist: u8,
-    pub misc: u8,
-    pub nonreg: u8,
-    pub skip: u8,
-    pub copy: u8,
-    pub symsafe: u8,
-    pub backup: u8,
-    pub remove: u8,
-    pub mount: u8,
-}
-
-/// `--debug` levels, one per name of `help::DEBUG_FLAGS` (in that order).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct DebugLevels([u8; 24]);
-
-impl DebugLevels {
-    /// The level of flag `name` (upper-case, as in `--debug=help`).
-    pub fn get(&self, name: &str) -> u8 {
-        super::help::DEBUG_FLAGS
-            .iter()
-            .position(|(n, _)| *n == name)
-            .map_or(0, |i| self.0[i])
-    }
-
-    fn set(&mut self, i: usize, level: u8) {
-        self.0[i] = level;
-    }
-
-    /// Back to `--debug=` text (for the remote side).
-    pub fn to_spec(&self) -> Option<String> {
-        let words: Vec<String> = super::help::DEBUG_FLAGS
-            .iter()
-            .zip(self.0)
-            .filter(|(_, l)| *l > 0)
-            .map(|((n, _), l)| format!("{}{l}", n.to_ascii_lowercase()))
-            .collect();
-        (!words.is_empty()).then(|| words.join(","))
-    }
 }
 
 /// Everything the run needs, resolved.
@@ -217,58 +173,6 @@ pub struct Options {
     pub(super) map_typed: Vec<(&'static str, &'static str)>,
     /// Options that were typed but are not supported: (display name, daemon?).
     unsupported: Vec<(String, bool)>,
-}
-
-fn parse_num<T: std::str::FromStr>(name: &str, v: &str) -> Result<T> {
-    v.trim()
-        .parse()
-        .map_err(|_| Error::syntax(format!("--{name}={v}: invalid numeric value")))
-}
-
-/// rsync's SIZE grammar (rsync-cli.md §1.3.10): `N[.F][K|M|G|T|P][B|iB][+1|-1]`; bare numbers
-/// are bytes (`default_unit` is 1024 for --bwlimit, which is in KiB/s).
-pub fn parse_size(name: &str, v: &str, default_unit: u64) -> Result<u64> {
-    let bad = || Error::syntax(format!("--{name}={v} is invalid"));
-    let s = v.trim();
-    let (s, adj) = if let Some(p) = s.strip_suffix("+1") {
-        (p, 1i64)
-    } else if let Some(p) = s.strip_suffix("-1") {
-        (p, -1)
-    } else {
-        (s, 0)
-    };
-    let num_end = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    let (num, suffix) = s.split_at(num_end);
-    if num.is_empty() {
-        return Err(bad());
-    }
-    let n: f64 = num.parse().map_err(|_| bad())?;
-    let lower = suffix.to_ascii_lowercase();
-    let mut chars = lower.chars();
-    let unit_char = chars.next();
-    let rest: String = chars.collect();
-    let base: f64 = match rest.as_str() {
-        "" | "ib" => 1024.0,
-        "b" => 1000.0,
-        _ => return Err(bad()),
-    };
-    let mult = match unit_char {
-        None => default_unit as f64,
-        Some('b') if rest.is_empty() => 1.0,
-        Some('k') => base,
-        Some('m') => base * base,
-        Some('g') => base.powi(3),
-        Some('t') => base.powi(4),
-        Some('p') => base.powi(5),
-        _ => return Err(bad()),
-    };
-    let val = (n * mult) as i64 + adj;
-    if val < 0 {
-        return Err(bad());
-    }
-    Ok(val as u64)
 }
 
 impl Options {
@@ -839,15 +743,6 @@ mod tests {
         assert!(!o.recursive, "explicit --no-r wins over -a's implication");
         let o = p(&["-a", "--no-D", "x"]).unwrap();
         assert!(!o.devices && !o.specials);
-    }
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("x", "10M", 1).unwrap(), 10485760);
-        assert_eq!(parse_size("x", "1.5mb", 1).unwrap(), 1500000);
-        assert_eq!(parse_size("x", "1.5mb-1", 1).unwrap(), 1499999);
-        assert_eq!(parse_size("x", "2g+1", 1).unwrap(), 2147483649);
-        assert_eq!(parse_size("x", "100", 1024).unwrap(), 102400);
-        assert!(parse_size("x", "abc", 1).is_err());
     }
     #[test]
     fn conflicts() {
