@@ -204,10 +204,12 @@ pub fn connect(
     if o.bwlimit > 0 {
         w.set_bwlimit(o.bwlimit);
     }
-    let rx = spawn_reader(r, inbound_cap);
+    let (rx, urgent) = spawn_reader(r, inbound_cap);
     Ok(Conn {
         w,
         rx,
+        urgent,
+        flushed: Instant::now(),
         comp: compress_of(o, &caps),
         is_client,
         sent,

@@ -2,10 +2,19 @@
 //! [`Conn`]: a frame writer and a channel of decoded messages fed by a reader thread. The same
 //! role code runs in the client and in `--server`, over a local pipe pair or ssh's stdio.
 //!
-//! Flow control: the receiver's inbound channel is bounded (back-pressure on file data); the
-//! sender's is unbounded but only carries requests and engine messages, whose volume is bounded by
-//! the file list. A reader thread on each side always drains the stream, so neither side can block
-//! the other's writes indefinitely (no deadlock on full pipes).
+//! Flow control: the receiver's inbound file data is bounded (back-pressure on file data); the
+//! sender's channel is unbounded but only carries requests and engine messages, whose volume is
+//! bounded by the file list. A reader thread on each side always drains the stream, so neither
+//! side can block the other's writes indefinitely (no deadlock on full pipes).
+//!
+//! The receiver reads the file list ahead: a push sends the whole list first (it is walked while
+//! ssh connects), and the answers to the receiver's first requests — engine round trips, data —
+//! would otherwise wait behind thousands of segments still to be decided, so every delta round
+//! trip of a tree stalled until the list was done. The reader therefore puts a file's own messages
+//! (engine, ops, probes, end) on an *urgent* channel that the receiver serves first, and everything
+//! whose order matters (segments, the list's end, log lines, a file's failure, the end of the run)
+//! on the ordered channel, which may hold [`LIST_AHEAD`] messages. A file's messages only follow
+//! its request, which follows its segment, so serving them first never sees a file undecided.
 
 pub mod filters;
 pub mod prefetch;
@@ -33,6 +42,10 @@ pub const STREAM_SIZE: u64 = 4 << 20;
 pub struct Conn {
     pub w: FrameWriter,
     pub rx: Receiver<Result<Msg>>,
+    /// Receiver role: a file's own messages, served before `rx` (see the module doc).
+    pub urgent: Option<Receiver<Result<Msg>>>,
+    /// When the writer was last flushed.
+    pub flushed: std::time::Instant,
     pub comp: Compress,
     /// This process prints what the user sees (the client); otherwise text is forwarded.
     pub is_client: bool,
@@ -44,11 +57,41 @@ pub struct Conn {
     pub role: &'static str,
 }
 
-/// Start the reader thread.
-pub fn spawn_reader(mut r: FrameReader, cap: Option<usize>) -> Receiver<Result<Msg>> {
+/// Ordered messages the receiver's reader may hold ahead of the receiver (file-list segments of
+/// ~20 entries: some 80,000 entries).
+pub const LIST_AHEAD: usize = 4096;
+
+/// How long a busy receiver may keep written messages in its buffer.
+const FLUSH_EVERY: Duration = Duration::from_millis(2);
+
+/// A file's own messages, which a receiver serves before the ordered ones.
+fn urgent(m: &Msg) -> bool {
+    matches!(
+        m,
+        Msg::Engine { .. }
+            | Msg::Ops { .. }
+            | Msg::FileEnd { .. }
+            | Msg::CopiesEnd { .. }
+            | Msg::Probe { .. }
+    )
+}
+
+/// Start the reader thread. `cap` = receiver role: its file messages go to a second, bounded
+/// channel of `cap` messages (returned second), served first.
+pub fn spawn_reader(
+    mut r: FrameReader,
+    cap: Option<usize>,
+) -> (Receiver<Result<Msg>>, Option<Receiver<Result<Msg>>>) {
     let (tx, rx) = match cap {
-        Some(c) => bounded(c),
+        Some(_) => bounded(LIST_AHEAD),
         None => unbounded(),
+    };
+    let (utx, urx) = match cap {
+        Some(c) => {
+            let (a, b) = bounded(c);
+            (Some(a), Some(b))
+        }
+        None => (None, None),
     };
     std::thread::Builder::new()
         .name("net-reader".into())
@@ -59,7 +102,11 @@ pub fn spawn_reader(mut r: FrameReader, cap: Option<usize>) -> Receiver<Result<M
                     trace::point(|| format!("in {} {}", msg_label(&m), payload.len()));
                     let stop =
                         m.is_err() || matches!(m, Ok(Msg::Goodbye(_)) | Ok(Msg::Fatal { .. }));
-                    if tx.send(m).is_err() || stop {
+                    let sent = match (&utx, &m) {
+                        (Some(u), Ok(msg)) if urgent(msg) => u.send(m).is_ok(),
+                        _ => tx.send(m).is_ok(),
+                    };
+                    if !sent || stop {
                         return;
                     }
                 }
@@ -74,7 +121,7 @@ pub fn spawn_reader(mut r: FrameReader, cap: Option<usize>) -> Receiver<Result<M
             }
         })
         .expect("spawn reader");
-    rx
+    (rx, urx)
 }
 
 impl Conn {
@@ -85,6 +132,7 @@ impl Conn {
     }
 
     pub fn flush(&mut self) -> Result<()> {
+        self.flushed = std::time::Instant::now();
         trace::point(|| "flush".into());
         self.w.flush().map_err(|e| self.peer_reason(e))
     }
@@ -113,7 +161,16 @@ impl Conn {
     pub fn recv(&mut self) -> Result<Msg> {
         // Flush only before waiting: while requests are queued, their answers accumulate in the
         // buffer and leave in one write (one ssh packet) instead of one write per small file.
-        let r = match self.rx.try_recv() {
+        // A receiver deciding a long list ahead never waits, so its requests would sit in the
+        // buffer until the list is done: send what is pending every few milliseconds.
+        if self.urgent.is_some() && self.flushed.elapsed() >= FLUSH_EVERY && self.w.pending() > 0 {
+            self.flush()?;
+        }
+        let first = match &self.urgent {
+            Some(u) => u.try_recv().or_else(|_| self.rx.try_recv()),
+            None => self.rx.try_recv(),
+        };
+        let r = match first {
             Ok(m) => m,
             Err(_) => {
                 self.flush()?;
@@ -138,6 +195,49 @@ impl Conn {
     }
 
     fn recv_blocking(&mut self) -> Result<Result<Msg>> {
+        if let Some(u) = self.urgent.clone() {
+            use crossbeam_channel::TryRecvError;
+            let deadline = self.timeout.map(|t| (std::time::Instant::now() + t, t));
+            loop {
+                // The urgent channel first, also when both became ready at once.
+                match u.try_recv() {
+                    Ok(m) => return Ok(m),
+                    Err(TryRecvError::Disconnected) => {
+                        // The reader has ended; what is left is on the ordered channel.
+                        self.urgent = None;
+                        return self.recv_blocking();
+                    }
+                    Err(TryRecvError::Empty) => {}
+                }
+                match self.rx.try_recv() {
+                    Ok(m) => return Ok(m),
+                    Err(TryRecvError::Disconnected) => {
+                        return Ok(Err(Error::new(12, "connection unexpectedly closed")))
+                    }
+                    Err(TryRecvError::Empty) => {}
+                }
+                let mut sel = crossbeam_channel::Select::new();
+                sel.recv(&u);
+                sel.recv(&self.rx);
+                match deadline {
+                    Some((at, t)) => {
+                        if sel.ready_deadline(at).is_err() {
+                            return Err(Error::new(
+                                crate::error::RERR_TIMEOUT,
+                                format!(
+                                    "[{}] io timeout after {} seconds -- exiting",
+                                    self.role,
+                                    t.as_secs()
+                                ),
+                            ));
+                        }
+                    }
+                    None => {
+                        sel.ready();
+                    }
+                }
+            }
+        }
         Ok(match self.timeout {
             Some(t) => match self.rx.recv_timeout(t) {
                 Ok(m) => m,

@@ -30,6 +30,7 @@ mod altdest;
 mod backup;
 mod delayed;
 mod delete;
+mod early;
 mod fuzzy;
 mod generator;
 mod hlink;
@@ -143,6 +144,8 @@ pub struct Receiver {
     flist_done: bool,
     io_error: bool,
     deferred: Vec<Msg>,
+    /// File messages that arrived before their file was requested (see `early.rs`).
+    early: Vec<Msg>,
     meta: MetaOpts,
     names: NameCache,
     y: char,
@@ -266,6 +269,7 @@ impl Receiver {
             flist_done: false,
             io_error: false,
             deferred: Vec::new(),
+            early: Vec::new(),
             meta,
             names: NameCache::default(),
             y: if push { '<' } else { '>' },
@@ -306,6 +310,11 @@ impl Receiver {
         let delay_all = self.opts.delete && self.opts.delete_when == DeleteWhen::Before;
         loop {
             let m = self.conn.recv()?;
+            // A file's messages can overtake the list (the urgent channel); one whose request
+            // has not been made yet waits for its segment.
+            let Some(m) = self.hold_early(m) else {
+                continue;
+            };
             match m {
                 Msg::Segment { .. } | Msg::FlistEnd { .. } if delay_all && !self.flist_done => {
                     let end = matches!(m, Msg::FlistEnd { .. });
@@ -336,6 +345,7 @@ impl Receiver {
                         self.hl_resolve()?;
                         self.release_all();
                         self.flush_lines()?;
+                        self.replay_early(true)?;
                     }
                 }
                 Msg::Segment { parent, entries } => {
@@ -343,6 +353,7 @@ impl Receiver {
                     let base = self.flist.len() as u32;
                     self.flist.extend(entries.iter().cloned());
                     self.on_segment(parent, base, &entries)?;
+                    self.replay_early(false)?;
                 }
                 Msg::FlistEnd { io_error } => {
                     self.io_error |= io_error;
@@ -357,12 +368,13 @@ impl Receiver {
                         // Every file is decided: a scan nobody asked for can stop.
                         l.stop_if_unused();
                     }
+                    self.replay_early(true)?;
                 }
-                Msg::Engine { idx, data } => self.on_engine(idx, &data)?,
-                Msg::Ops { idx, ops } => self.on_ops(idx, ops)?,
-                Msg::FileEnd { idx, digest, .. } => self.on_file_end(idx, digest)?,
-                Msg::CopiesEnd { idx } => self.on_copies_end(idx)?,
-                Msg::Probe { idx, block, ranges } => self.on_probe(idx, block, ranges)?,
+                m @ (Msg::Engine { .. }
+                | Msg::Ops { .. }
+                | Msg::FileEnd { .. }
+                | Msg::CopiesEnd { .. }
+                | Msg::Probe { .. }) => self.on_file_msg(m)?,
                 Msg::FileFailed { idx, .. } => {
                     if let Some(job) = self.jobs.remove(&idx) {
                         discard(&job);

@@ -82,6 +82,11 @@ impl FrameWriter {
         }
         Ok(())
     }
+    /// Bytes written into the buffer and not yet flushed.
+    pub fn pending(&self) -> usize {
+        self.w.lock().map(|w| w.buffer().len()).unwrap_or(0)
+    }
+
     pub fn flush(&mut self) -> Result<()> {
         self.w
             .lock()
