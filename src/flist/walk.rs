@@ -4,6 +4,7 @@
 
 use super::entry::*;
 use super::names::NameCache;
+use super::probe::{Follow, Probe};
 pub use super::source::Source;
 use std::collections::{HashMap, HashSet};
 
@@ -11,6 +12,10 @@ use std::fs::Metadata;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+
+/// Names of one directory read before they are looked at together (bounds the memory a huge
+/// directory takes beyond its entries).
+const PROBE_BATCH: usize = 4096;
 
 /// What the walk needs from the options.
 #[derive(Clone, Debug, Default)]
@@ -191,24 +196,26 @@ impl<'a> Walker<'a> {
         }
     }
 
-    fn stat(&self, p: &Path, _top: bool) -> std::io::Result<Metadata> {
-        if self.opts.copy_links {
-            std::fs::metadata(p)
-        } else {
-            let m = std::fs::symlink_metadata(p)?;
-            if m.file_type().is_symlink() && self.opts.copy_dirlinks {
-                if let Ok(t) = std::fs::metadata(p) {
-                    if t.is_dir() {
-                        return Ok(t);
-                    }
-                }
-            }
-            Ok(m)
+    fn follow(&self) -> Follow {
+        Follow {
+            copy_links: self.opts.copy_links,
+            copy_dirlinks: self.opts.copy_dirlinks,
         }
     }
 
-    /// Build an entry, or None if the type is not transferred (with rsync's note).
-    fn make_entry(&mut self, name: Vec<u8>, path: &Path, m: &Metadata) -> Option<Entry> {
+    fn stat(&self, p: &Path) -> std::io::Result<Metadata> {
+        super::probe::stat(p, self.follow())
+    }
+
+    /// Build an entry, or None if the type is not transferred (with rsync's note). `link` is a
+    /// symlink's target when it was read already (see `probe`).
+    fn make_entry(
+        &mut self,
+        name: Vec<u8>,
+        path: &Path,
+        m: &Metadata,
+        link: Option<std::io::Result<PathBuf>>,
+    ) -> Option<Entry> {
         let mut mode = m.mode();
         let mut fmt = mode & S_IFMT;
         // --copy-devices: a device is listed as a regular file of the device's size (rsync
@@ -257,7 +264,7 @@ impl<'a> Walker<'a> {
             e.mtime_ns = 0;
         }
         if fmt == S_IFLNK {
-            match std::fs::read_link(path) {
+            match link.unwrap_or_else(|| std::fs::read_link(path)) {
                 Ok(t) => {
                     let t = t.as_os_str().as_bytes().to_vec();
                     e.size = t.len() as u64;
@@ -359,7 +366,7 @@ impl<'a> Walker<'a> {
         for s in sources {
             let abs = if s.absolute { F_ABS_NAME } else { 0 };
             let mut s = s.clone();
-            let mut st = self.stat(&s.path, true);
+            let mut st = self.stat(&s.path);
             if s.contents
                 && st
                     .as_ref()
@@ -374,7 +381,7 @@ impl<'a> Walker<'a> {
                 if end > 0 && s.name != b"." {
                     s.path = PathBuf::from(std::ffi::OsStr::from_bytes(&b[..end]));
                     s.contents = false;
-                    st = self.stat(&s.path, true);
+                    st = self.stat(&s.path);
                 }
             }
             let e = match st {
@@ -396,7 +403,7 @@ impl<'a> Walker<'a> {
                             continue;
                         }
                     }
-                    let Some(mut e) = self.make_entry(s.name.clone(), &s.path, &m) else {
+                    let Some(mut e) = self.make_entry(s.name.clone(), &s.path, &m, None) else {
                         continue;
                     };
                     if e.is_dir() && (self.opts.recursive || s.contents) {
@@ -439,7 +446,7 @@ impl<'a> Walker<'a> {
                     };
                     if let Some(mut d) = m
                         .is_dir()
-                        .then(|| self.make_entry(name, &path, &m))
+                        .then(|| self.make_entry(name, &path, &m, None))
                         .flatten()
                     {
                         d.flags |= abs;
@@ -515,6 +522,50 @@ impl<'a> Walker<'a> {
         }
     }
 
+    /// One name of a directory, with what `probe` found: its entry, or None when it vanished,
+    /// cannot be read (with rsync's notes), is excluded or lies on another file system (`-xx`).
+    fn child(
+        &mut self,
+        child_name: Vec<u8>,
+        cpath: PathBuf,
+        probe: Probe,
+        dev: u64,
+    ) -> Option<(Entry, PathBuf)> {
+        let m = match probe.meta {
+            Ok(m) => m,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                self.note(
+                    false,
+                    format!("file has vanished: \"{}\"", full_name(&cpath)),
+                    true,
+                );
+                return None;
+            }
+            Err(err) => {
+                self.note(
+                    true,
+                    format!(
+                        "rsync: [sender] readlink_stat \"{}\" failed: {}",
+                        full_name(&cpath),
+                        crate::error::io_text(&err)
+                    ),
+                    false,
+                );
+                return None;
+            }
+        };
+        let hidden = self.filter.excluded(&child_name, m.is_dir());
+        self.filter_note();
+        if hidden || (m.is_dir() && self.opts.one_file_system > 1 && m.dev() != dev) {
+            return None;
+        }
+        let mut e = self.make_entry(child_name, &cpath, &m, probe.link)?;
+        if e.is_dir() && self.opts.recursive && !(self.opts.one_file_system > 0 && m.dev() != dev) {
+            e.flags |= F_TOP_DIR;
+        }
+        Some((e, cpath))
+    }
+
     fn dir(&mut self, idx: u32, name: &[u8], path: &Path, dev: u64, inherit: u8) {
         self.filter.enter_dir(name, path);
         if let Some((code, text)) = self.filter.take_fatal() {
@@ -542,66 +593,38 @@ impl<'a> Walker<'a> {
                 return;
             }
         };
+        // Names are read a batch at a time and then looked at (in parallel when there are many,
+        // see `probe`); decisions and notes follow in readdir order.
+        let mut rd = rd.map(|de| de.map(|d| d.file_name())).peekable();
         let mut kids: Vec<(Entry, PathBuf)> = Vec::new();
-        for de in rd {
-            let de = match de {
-                Ok(d) => d,
-                Err(err) => {
-                    self.note(
-                        true,
-                        format!(
-                            "rsync: [sender] readdir \"{}\" failed: {}",
-                            full_name(path),
-                            crate::error::io_text(&err)
-                        ),
-                        false,
-                    );
-                    continue;
+        while rd.peek().is_some() {
+            let listed: Vec<std::io::Result<std::ffi::OsString>> =
+                rd.by_ref().take(PROBE_BATCH).collect();
+            let paths: Vec<PathBuf> = listed.iter().flatten().map(|f| path.join(f)).collect();
+            let probes = super::probe::probe_all(&paths, self.follow());
+            let mut looked = paths.into_iter().zip(probes);
+            for de in listed {
+                let fname = match de {
+                    Ok(f) => f,
+                    Err(err) => {
+                        self.note(
+                            true,
+                            format!(
+                                "rsync: [sender] readdir \"{}\" failed: {}",
+                                full_name(path),
+                                crate::error::io_text(&err)
+                            ),
+                            false,
+                        );
+                        continue;
+                    }
+                };
+                let (cpath, probe) = looked.next().expect("one probe per listed name");
+                let child_name = join_name(name, fname.as_bytes());
+                if let Some(mut kid) = self.child(child_name, cpath, probe, dev) {
+                    kid.0.flags |= inherit;
+                    kids.push(kid);
                 }
-            };
-            let fname = de.file_name();
-            let child_name = join_name(name, fname.as_bytes());
-            let cpath = path.join(&fname);
-            let m = match self.stat(&cpath, false) {
-                Ok(m) => m,
-                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-                    self.note(
-                        false,
-                        format!("file has vanished: \"{}\"", full_name(&cpath)),
-                        true,
-                    );
-                    continue;
-                }
-                Err(err) => {
-                    self.note(
-                        true,
-                        format!(
-                            "rsync: [sender] readlink_stat \"{}\" failed: {}",
-                            full_name(&cpath),
-                            crate::error::io_text(&err)
-                        ),
-                        false,
-                    );
-                    continue;
-                }
-            };
-            let hidden = self.filter.excluded(&child_name, m.is_dir());
-            self.filter_note();
-            if hidden {
-                continue;
-            }
-            if m.is_dir() && self.opts.one_file_system > 1 && m.dev() != dev {
-                continue;
-            }
-            if let Some(mut e) = self.make_entry(child_name, &cpath, &m) {
-                e.flags |= inherit;
-                if e.is_dir()
-                    && self.opts.recursive
-                    && !(self.opts.one_file_system > 0 && m.dev() != dev)
-                {
-                    e.flags |= F_TOP_DIR;
-                }
-                kids.push((e, cpath));
             }
         }
         // Command-line items inside this directory join its segment (their own path and flags
@@ -626,35 +649,53 @@ impl<'a> Walker<'a> {
 }
 
 /// rsync's file-list order (flist.c f_name_cmp): `.` first; then component by component, and at
-/// each level non-directories before directories, each bytewise.
+/// each level non-directories before directories, each bytewise. Allocates nothing: it runs
+/// n·log n times per directory.
 pub fn cmp_entries(a: &Entry, b: &Entry) -> std::cmp::Ordering {
     use std::cmp::Ordering;
     let (ad, bd) = (a.name == b".", b.name == b".");
     if ad || bd {
-        return bd.cmp(&ad).then(Ordering::Equal);
+        return bd.cmp(&ad);
     }
-    let ac: Vec<&[u8]> = a.name.split(|c| *c == b'/').collect();
-    let bc: Vec<&[u8]> = b.name.split(|c| *c == b'/').collect();
-    for i in 0.. {
-        match (ac.get(i), bc.get(i)) {
+    let mut ac = a.name.split(|c| *c == b'/').peekable();
+    let mut bc = b.name.split(|c| *c == b'/').peekable();
+    loop {
+        match (ac.next(), bc.next()) {
             (None, None) => return Ordering::Equal,
             (None, _) => return Ordering::Less,
             (_, None) => return Ordering::Greater,
             (Some(x), Some(y)) => {
-                let xd = i + 1 < ac.len() || a.is_dir();
-                let yd = i + 1 < bc.len() || b.is_dir();
+                let xd = ac.peek().is_some() || a.is_dir();
+                let yd = bc.peek().is_some() || b.is_dir();
                 if xd != yd {
                     return xd.cmp(&yd);
                 }
-                // Directory names compare as if they ended in '/' (rsync f_name_cmp).
-                match sort_key(x, xd).cmp(&sort_key(y, yd)) {
+                match cmp_component(x, y, xd) {
                     Ordering::Equal => continue,
                     o => return o,
                 }
             }
         }
     }
-    Ordering::Equal
+}
+
+/// `sort_key(x, dir).cmp(&sort_key(y, dir))` without building the keys: directory names compare
+/// as if they ended in '/' (rsync f_name_cmp), which decides only where one name is a prefix of
+/// the other ('/' never occurs inside a component).
+fn cmp_component(x: &[u8], y: &[u8], dir: bool) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let n = x.len().min(y.len());
+    match x[..n].cmp(&y[..n]) {
+        Ordering::Equal if dir && x.len() != y.len() => {
+            if x.len() < y.len() {
+                b'/'.cmp(&y[n])
+            } else {
+                x[n].cmp(&b'/')
+            }
+        }
+        Ordering::Equal => x.len().cmp(&y.len()),
+        o => o,
+    }
 }
 
 /// The group key of a top-level item: its nearest ancestor in the list, `.` at the root, and
@@ -671,4 +712,71 @@ fn group_key(name: &[u8], names: &HashSet<Vec<u8>>) -> Vec<u8> {
         end = i;
     }
     b".".to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The order rsync's f_name_cmp defines, spelled out with built keys (component by
+    /// component; non-directories first; directory names compared with a trailing '/').
+    fn reference(a: &Entry, b: &Entry) -> std::cmp::Ordering {
+        let (ad, bd) = (a.name == b".", b.name == b".");
+        if ad || bd {
+            return bd.cmp(&ad);
+        }
+        let ac: Vec<&[u8]> = a.name.split(|c| *c == b'/').collect();
+        let bc: Vec<&[u8]> = b.name.split(|c| *c == b'/').collect();
+        for i in 0..ac.len().max(bc.len()) {
+            let (Some(x), Some(y)) = (ac.get(i), bc.get(i)) else {
+                return ac.len().cmp(&bc.len());
+            };
+            let xd = i + 1 < ac.len() || a.is_dir();
+            let yd = i + 1 < bc.len() || b.is_dir();
+            let o = xd
+                .cmp(&yd)
+                .then_with(|| sort_key(x, xd).cmp(&sort_key(y, yd)));
+            if o.is_ne() {
+                return o;
+            }
+        }
+        std::cmp::Ordering::Equal
+    }
+
+    #[test]
+    fn entry_order_matches_rsyncs_keys() {
+        let names = [
+            ".", "a", "a b", "a.b", "a-", "a0", "ab", "b", "a/b", "a/b c", "a b/c", "a/a", "A",
+            "~", "a~", "\u{e9}",
+        ];
+        let mut entries = Vec::new();
+        for n in names {
+            for mode in [S_IFREG, S_IFDIR] {
+                entries.push(Entry {
+                    name: n.as_bytes().to_vec(),
+                    mode: mode | 0o644,
+                    ..Default::default()
+                });
+            }
+        }
+        for a in &entries {
+            for b in &entries {
+                let (x, y) = (
+                    String::from_utf8_lossy(&a.name),
+                    String::from_utf8_lossy(&b.name),
+                );
+                assert_eq!(
+                    cmp_entries(a, b),
+                    reference(a, b),
+                    "{x} ({:o}) vs {y} ({:o})",
+                    a.mode,
+                    b.mode
+                );
+            }
+        }
+        // A directory "a" sorts after the file "a b" and after the directory "a b" ('/' > ' ').
+        let dir_a = &entries[3];
+        let dir_ab = &entries[5];
+        assert_eq!(cmp_entries(dir_ab, dir_a), std::cmp::Ordering::Less);
+    }
 }
