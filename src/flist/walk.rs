@@ -98,9 +98,13 @@ pub fn full_name(p: &Path) -> String {
 
 /// rsync's order of names within one directory: non-dirs, then dirs, each bytewise, a
 /// directory's name compared as if it ended in '/' (so "a b/" sorts before "a/", as in rsync's
-/// f_name_cmp).
-pub fn sort_children(v: &mut [(Entry, PathBuf)]) {
-    v.sort_by(|a, b| cmp_entries(&a.0, &b.0));
+/// f_name_cmp). Sorts positions and moves each item once (items are large).
+pub fn sort_children(v: &mut Vec<(Entry, PathBuf)>) {
+    let mut order: Vec<usize> = (0..v.len()).collect();
+    order.sort_by(|&a, &b| cmp_entries(&v[a].0, &v[b].0));
+    let mut items: Vec<Option<(Entry, PathBuf)>> =
+        std::mem::take(v).into_iter().map(Some).collect();
+    v.extend(order.into_iter().filter_map(|i| items[i].take()));
 }
 
 /// The byte string rsync compares for a name: directories get a trailing '/'.
