@@ -35,6 +35,8 @@ pub struct WalkOpts {
     pub relative: bool,
     pub implied_dirs: bool,
     pub copy_unsafe_links: bool,
+    /// Say "copying unsafe symlink" (info=symsafe, `-v`).
+    pub symsafe: bool,
     /// `--ignore-missing-args`: a missing operand is skipped silently.
     pub ignore_missing: bool,
     /// `--delete-missing-args`: a missing operand becomes a "missing" entry (mode 0).
@@ -204,11 +206,43 @@ impl<'a> Walker<'a> {
         Follow {
             copy_links: self.opts.copy_links,
             copy_dirlinks: self.opts.copy_dirlinks,
+            copy_unsafe_links: self.opts.copy_unsafe_links,
         }
     }
 
-    fn stat(&self, p: &Path) -> std::io::Result<Metadata> {
-        super::probe::stat(p, self.follow())
+    /// Look at one name (see `probe`), saying so when an unsafe symlink is followed.
+    fn probe(&mut self, name: &[u8], p: &Path) -> Probe {
+        let probe = super::probe::probe(name, p, self.follow());
+        self.unsafe_note(name, &probe);
+        probe
+    }
+
+    /// rsync flist.c `readlink_stat`: with `-v`, "copying unsafe symlink".
+    fn unsafe_note(&mut self, name: &[u8], probe: &Probe) {
+        if let (Some(t), true) = (&probe.unsafe_target, self.opts.symsafe) {
+            let text = format!(
+                "copying unsafe symlink \"{}\" -> \"{}\"",
+                crate::report::escape(name),
+                crate::report::escape(t)
+            );
+            self.note(false, text, false);
+        }
+    }
+
+    /// rsync flist.c make_file: a name that could not be looked at (exit 23).
+    fn readlink_stat_failed(&mut self, path: &Path, err: &std::io::Error) {
+        let text = format!(
+            "rsync: [sender] readlink_stat(\"{}\") failed: {}",
+            full_name(path),
+            crate::error::io_text(err)
+        );
+        self.note(true, text, false);
+    }
+
+    /// rsync flist.c make_file: a followed symlink that points nowhere (exit 23).
+    fn no_referent(&mut self, path: &Path) {
+        let text = format!("symlink has no referent: \"{}\"", full_name(path));
+        self.note(true, text, false);
     }
 
     /// Build an entry, or None if the type is not transferred (with rsync's note). `link` is a
@@ -275,15 +309,7 @@ impl<'a> Walker<'a> {
                     e.link = Some(t);
                 }
                 Err(err) => {
-                    self.note(
-                        true,
-                        format!(
-                            "rsync: [sender] readlink_stat \"{}\" failed: {}",
-                            full_name(path),
-                            crate::error::io_text(&err)
-                        ),
-                        false,
-                    );
+                    self.readlink_stat_failed(path, &err);
                     return None;
                 }
             }
@@ -370,9 +396,10 @@ impl<'a> Walker<'a> {
         for s in sources {
             let abs = if s.absolute { F_ABS_NAME } else { 0 };
             let mut s = s.clone();
-            let mut st = self.stat(&s.path);
+            let mut probe = self.probe(&s.name, &s.path);
             if s.contents
-                && st
+                && probe
+                    .meta
                     .as_ref()
                     .is_err_and(|e| e.raw_os_error() == Some(libc::ENOTDIR))
             {
@@ -385,10 +412,15 @@ impl<'a> Walker<'a> {
                 if end > 0 && s.name != b"." {
                     s.path = PathBuf::from(std::ffi::OsStr::from_bytes(&b[..end]));
                     s.contents = false;
-                    st = self.stat(&s.path);
+                    probe = self.probe(&s.name, &s.path);
                 }
             }
-            let e = match st {
+            let Probe {
+                meta,
+                link,
+                unsafe_target,
+            } = probe;
+            let e = match meta {
                 Ok(m) => {
                     if m.is_dir() && !self.opts.recursive && !self.opts.dirs {
                         self.note(
@@ -407,13 +439,19 @@ impl<'a> Walker<'a> {
                             continue;
                         }
                     }
-                    let Some(mut e) = self.make_entry(s.name.clone(), &s.path, &m, None) else {
+                    let Some(mut e) = self.make_entry(s.name.clone(), &s.path, &m, link) else {
                         continue;
                     };
                     if e.is_dir() && (self.opts.recursive || s.contents) {
                         e.flags |= F_TOP_DIR;
                     }
                     e
+                }
+                Err(err)
+                    if err.kind() == std::io::ErrorKind::NotFound && unsafe_target.is_some() =>
+                {
+                    self.no_referent(&s.path);
+                    continue;
                 }
                 Err(err)
                     if err.kind() == std::io::ErrorKind::NotFound && self.opts.delete_missing =>
@@ -535,26 +573,28 @@ impl<'a> Walker<'a> {
         probe: Probe,
         dev: u64,
     ) -> Option<(Entry, PathBuf)> {
+        self.unsafe_note(&child_name, &probe);
         let m = match probe.meta {
             Ok(m) => m,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-                self.note(
-                    false,
-                    format!("file has vanished: \"{}\"", full_name(&cpath)),
-                    true,
-                );
-                return None;
-            }
             Err(err) => {
-                self.note(
-                    true,
-                    format!(
-                        "rsync: [sender] readlink_stat \"{}\" failed: {}",
-                        full_name(&cpath),
-                        crate::error::io_text(&err)
-                    ),
-                    false,
-                );
+                // rsync flist.c make_file: a name that cannot be looked at is reported only if it
+                // is not excluded (as a file or as a directory).
+                for is_dir in [false, true] {
+                    let hidden = self.filter.excluded(&child_name, is_dir);
+                    self.filter_note();
+                    if hidden {
+                        return None;
+                    }
+                }
+                let lstat = || std::fs::symlink_metadata(&cpath);
+                if err.kind() != std::io::ErrorKind::NotFound {
+                    self.readlink_stat_failed(&cpath, &err);
+                } else if self.follow().any() && lstat().is_ok_and(|m| m.file_type().is_symlink()) {
+                    self.no_referent(&cpath);
+                } else {
+                    let text = format!("file has vanished: \"{}\"", full_name(&cpath));
+                    self.note(false, text, true);
+                }
                 return None;
             }
         };
@@ -604,27 +644,27 @@ impl<'a> Walker<'a> {
         while rd.peek().is_some() {
             let listed: Vec<std::io::Result<std::ffi::OsString>> =
                 rd.by_ref().take(PROBE_BATCH).collect();
-            let paths: Vec<PathBuf> = listed.iter().flatten().map(|f| path.join(f)).collect();
-            let probes = super::probe::probe_all(&paths, self.follow());
-            let mut looked = paths.into_iter().zip(probes);
+            let named: Vec<(Vec<u8>, PathBuf)> = listed
+                .iter()
+                .flatten()
+                .map(|f| (join_name(name, f.as_bytes()), path.join(f)))
+                .collect();
+            let probes = super::probe::probe_all(&named, self.follow());
+            let mut looked = named.into_iter().zip(probes);
             for de in listed {
-                let fname = match de {
-                    Ok(f) => f,
-                    Err(err) => {
-                        self.note(
-                            true,
-                            format!(
-                                "rsync: [sender] readdir \"{}\" failed: {}",
-                                full_name(path),
-                                crate::error::io_text(&err)
-                            ),
-                            false,
-                        );
-                        continue;
-                    }
-                };
-                let (cpath, probe) = looked.next().expect("one probe per listed name");
-                let child_name = join_name(name, fname.as_bytes());
+                if let Err(err) = de {
+                    self.note(
+                        true,
+                        format!(
+                            "rsync: [sender] readdir \"{}\" failed: {}",
+                            full_name(path),
+                            crate::error::io_text(&err)
+                        ),
+                        false,
+                    );
+                    continue;
+                }
+                let ((child_name, cpath), probe) = looked.next().expect("one probe per name");
                 if let Some(mut kid) = self.child(child_name, cpath, probe, dev) {
                     kid.0.flags |= inherit;
                     kids.push(kid);
