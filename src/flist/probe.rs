@@ -133,6 +133,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         std::fs::create_dir_all(d.join("top/sub")).unwrap();
+        // Leaves the transfer ("top/n005" climbs two levels) and comes back to top/sub on disk.
+        let base = d.file_name().unwrap().to_str().unwrap();
+        let unsafe_target = format!("../../{base}/top/sub");
         let mut items = Vec::new();
         for i in 0..(PARALLEL_MIN * 3) {
             let name = format!("top/n{i:03}");
@@ -143,7 +146,7 @@ mod tests {
                 2 => std::os::unix::fs::symlink(format!("n{:03}", i - 2), &p).unwrap(),
                 3 => {} // never created: vanished
                 4 => std::os::unix::fs::symlink("../top/sub", &p).unwrap(),
-                _ => std::os::unix::fs::symlink("../../top/sub", &p).unwrap(),
+                _ => std::os::unix::fs::symlink(&unsafe_target, &p).unwrap(),
             }
             items.push((name.into_bytes(), p));
         }
@@ -179,13 +182,13 @@ mod tests {
             assert_eq!(kind(&par[1]), sym(dirlinks, S_IFDIR));
             assert_eq!(kind(&par[2]), sym(follow.copy_links, S_IFREG));
             assert_eq!(kind(&par[3]), Err(io::ErrorKind::NotFound));
-            // "top/n004" -> "../top/sub" stays inside the transfer; "../../top/sub" leaves it.
+            // "top/n004" -> "../top/sub" stays inside the transfer; n005's target leaves it.
             assert_eq!(kind(&par[4]), sym(dirlinks, S_IFDIR));
             let unsafe_followed = dirlinks || follow.copy_unsafe_links;
             assert_eq!(kind(&par[5]), sym(unsafe_followed, S_IFDIR));
             assert_eq!(
                 par[5].unsafe_target.as_deref(),
-                (follow.copy_unsafe_links).then_some(&b"../../top/sub"[..])
+                follow.copy_unsafe_links.then_some(unsafe_target.as_bytes())
             );
             assert_eq!(par[1].link.is_some(), !dirlinks);
         }
