@@ -13,6 +13,7 @@
 
 pub mod entry;
 pub mod names;
+pub mod order;
 pub mod probe;
 pub mod source;
 pub mod walk;

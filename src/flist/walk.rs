@@ -4,6 +4,7 @@
 
 use super::entry::*;
 use super::names::NameCache;
+pub use super::order::{cmp_entries, sort_children, sort_key};
 use super::probe::{Follow, Probe};
 pub use super::source::Source;
 use std::collections::{HashMap, HashSet};
@@ -96,26 +97,6 @@ pub fn full_name(p: &Path) -> String {
         out.push(b'/');
     }
     String::from_utf8_lossy(&out).into_owned()
-}
-
-/// rsync's order of names within one directory: non-dirs, then dirs, each bytewise, a
-/// directory's name compared as if it ended in '/' (so "a b/" sorts before "a/", as in rsync's
-/// f_name_cmp). Sorts positions and moves each item once (items are large).
-pub fn sort_children(v: &mut Vec<(Entry, PathBuf)>) {
-    let mut order: Vec<usize> = (0..v.len()).collect();
-    order.sort_by(|&a, &b| cmp_entries(&v[a].0, &v[b].0));
-    let mut items: Vec<Option<(Entry, PathBuf)>> =
-        std::mem::take(v).into_iter().map(Some).collect();
-    v.extend(order.into_iter().filter_map(|i| items[i].take()));
-}
-
-/// The byte string rsync compares for a name: directories get a trailing '/'.
-pub fn sort_key(name: &[u8], is_dir: bool) -> Vec<u8> {
-    let mut k = name.to_vec();
-    if is_dir {
-        k.push(b'/');
-    }
-    k
 }
 
 /// What the walk asks the filter rules (rsync.1 "FILTER RULES"): `enter_dir` before a
@@ -692,56 +673,6 @@ impl<'a> Walker<'a> {
     }
 }
 
-/// rsync's file-list order (flist.c f_name_cmp): `.` first; then component by component, and at
-/// each level non-directories before directories, each bytewise. Allocates nothing: it runs
-/// n·log n times per directory.
-pub fn cmp_entries(a: &Entry, b: &Entry) -> std::cmp::Ordering {
-    use std::cmp::Ordering;
-    let (ad, bd) = (a.name == b".", b.name == b".");
-    if ad || bd {
-        return bd.cmp(&ad);
-    }
-    let mut ac = a.name.split(|c| *c == b'/').peekable();
-    let mut bc = b.name.split(|c| *c == b'/').peekable();
-    loop {
-        match (ac.next(), bc.next()) {
-            (None, None) => return Ordering::Equal,
-            (None, _) => return Ordering::Less,
-            (_, None) => return Ordering::Greater,
-            (Some(x), Some(y)) => {
-                let xd = ac.peek().is_some() || a.is_dir();
-                let yd = bc.peek().is_some() || b.is_dir();
-                if xd != yd {
-                    return xd.cmp(&yd);
-                }
-                match cmp_component(x, y, xd) {
-                    Ordering::Equal => continue,
-                    o => return o,
-                }
-            }
-        }
-    }
-}
-
-/// `sort_key(x, dir).cmp(&sort_key(y, dir))` without building the keys: directory names compare
-/// as if they ended in '/' (rsync f_name_cmp), which decides only where one name is a prefix of
-/// the other ('/' never occurs inside a component).
-fn cmp_component(x: &[u8], y: &[u8], dir: bool) -> std::cmp::Ordering {
-    use std::cmp::Ordering;
-    let n = x.len().min(y.len());
-    match x[..n].cmp(&y[..n]) {
-        Ordering::Equal if dir && x.len() != y.len() => {
-            if x.len() < y.len() {
-                b'/'.cmp(&y[n])
-            } else {
-                x[n].cmp(&b'/')
-            }
-        }
-        Ordering::Equal => x.len().cmp(&y.len()),
-        o => o,
-    }
-}
-
 /// The group key of a top-level item: its nearest ancestor in the list, `.` at the root, and
 /// `""` for the root `.` itself.
 fn group_key(name: &[u8], names: &HashSet<Vec<u8>>) -> Vec<u8> {
@@ -762,65 +693,73 @@ fn group_key(name: &[u8], names: &HashSet<Vec<u8>>) -> Vec<u8> {
 mod tests {
     use super::*;
 
-    /// The order rsync's f_name_cmp defines, spelled out with built keys (component by
-    /// component; non-directories first; directory names compared with a trailing '/').
-    fn reference(a: &Entry, b: &Entry) -> std::cmp::Ordering {
-        let (ad, bd) = (a.name == b".", b.name == b".");
-        if ad || bd {
-            return bd.cmp(&ad);
-        }
-        let ac: Vec<&[u8]> = a.name.split(|c| *c == b'/').collect();
-        let bc: Vec<&[u8]> = b.name.split(|c| *c == b'/').collect();
-        for i in 0..ac.len().max(bc.len()) {
-            let (Some(x), Some(y)) = (ac.get(i), bc.get(i)) else {
-                return ac.len().cmp(&bc.len());
+    /// A note as the walk emits it: (error, vanished, text).
+    type Note = (bool, bool, String);
+
+    /// What a name that could not be looked at becomes (rsync flist.c make_file): vanished (a
+    /// warning, exit 24), a followed symlink without referent or another failure (errors, exit
+    /// 23), or nothing at all when the name is excluded.
+    #[test]
+    fn names_that_cannot_be_looked_at() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::os::unix::fs::symlink("nowhere", d.join("dangling")).unwrap();
+        let gone = || std::io::Error::from(std::io::ErrorKind::NotFound);
+        let cases: Vec<(bool, &str, std::io::Error, Option<Note>)> = vec![
+            (false, "gone", gone(), Some((false, true, "file has vanished: \"{}\"".into()))),
+            (false, "excl-gone", gone(), None),
+            // Not followed: a dangling symlink that cannot be stat'ed vanished.
+            (false, "dangling", gone(), Some((false, true, "file has vanished: \"{}\"".into()))),
+            (true, "dangling", gone(), Some((true, false, "symlink has no referent: \"{}\"".into()))),
+            (
+                true,
+                "loop",
+                std::io::Error::from_raw_os_error(libc::ELOOP),
+                Some((
+                    true,
+                    false,
+                    "rsync: [sender] readlink_stat(\"{}\") failed: Too many levels of symbolic links (40)"
+                        .into(),
+                )),
+            ),
+        ];
+        for (copy_links, name, err, want) in cases {
+            let mut events = Vec::new();
+            let mut filter = |n: &[u8], _dir: bool| n.starts_with(b"excl-");
+            let mut emit = |ev: WalkEvent| {
+                if let WalkEvent::Note {
+                    error,
+                    text,
+                    vanished,
+                } = ev
+                {
+                    events.push((error, vanished, text));
+                }
+                true
             };
-            let xd = i + 1 < ac.len() || a.is_dir();
-            let yd = i + 1 < bc.len() || b.is_dir();
-            let o = xd
-                .cmp(&yd)
-                .then_with(|| sort_key(x, xd).cmp(&sort_key(y, yd)));
-            if o.is_ne() {
-                return o;
-            }
+            let opts = WalkOpts {
+                copy_links,
+                ..Default::default()
+            };
+            let mut w = Walker::new(opts, &mut filter, &mut emit);
+            let probe = Probe {
+                meta: Err(err),
+                link: None,
+                unsafe_target: None,
+            };
+            let path = d.join(name);
+            assert!(w
+                .child(name.as_bytes().to_vec(), path.clone(), probe, 0)
+                .is_none());
+            let io_error = w.io_error;
+            let want = want.map(|(e, v, t)| (e, v, t.replace("{}", &full_name(&path))));
+            assert_eq!(events.pop(), want, "{name}");
+            assert!(events.is_empty());
+            assert_eq!(io_error, want_error(&want), "{name}");
         }
-        std::cmp::Ordering::Equal
     }
 
-    #[test]
-    fn entry_order_matches_rsyncs_keys() {
-        let names = [
-            ".", "a", "a b", "a.b", "a-", "a0", "ab", "b", "a/b", "a/b c", "a b/c", "a/a", "A",
-            "~", "a~", "\u{e9}",
-        ];
-        let mut entries = Vec::new();
-        for n in names {
-            for mode in [S_IFREG, S_IFDIR] {
-                entries.push(Entry {
-                    name: n.as_bytes().to_vec(),
-                    mode: mode | 0o644,
-                    ..Default::default()
-                });
-            }
-        }
-        for a in &entries {
-            for b in &entries {
-                let (x, y) = (
-                    String::from_utf8_lossy(&a.name),
-                    String::from_utf8_lossy(&b.name),
-                );
-                assert_eq!(
-                    cmp_entries(a, b),
-                    reference(a, b),
-                    "{x} ({:o}) vs {y} ({:o})",
-                    a.mode,
-                    b.mode
-                );
-            }
-        }
-        // A directory "a" sorts after the file "a b" and after the directory "a b" ('/' > ' ').
-        let dir_a = &entries[3];
-        let dir_ab = &entries[5];
-        assert_eq!(cmp_entries(dir_ab, dir_a), std::cmp::Ordering::Less);
+    fn want_error(w: &Option<Note>) -> bool {
+        w.as_ref().is_some_and(|(e, _, _)| *e)
     }
 }
