@@ -204,7 +204,7 @@ pub fn connect(
     if o.bwlimit > 0 {
         w.set_bwlimit(o.bwlimit);
     }
-    let (rx, urgent) = spawn_reader(r, inbound_cap);
+    let (rx, urgent) = spawn_reader(r, inbound_cap, !o.inplace);
     Ok(Conn {
         w,
         rx,

@@ -13,6 +13,8 @@
 
 pub mod entry;
 pub mod names;
+pub mod order;
+pub mod probe;
 pub mod source;
 pub mod walk;
 

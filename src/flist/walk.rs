@@ -4,6 +4,8 @@
 
 use super::entry::*;
 use super::names::NameCache;
+pub use super::order::{cmp_entries, sort_children, sort_key};
+use super::probe::{Follow, Probe};
 pub use super::source::Source;
 use std::collections::{HashMap, HashSet};
 
@@ -11,6 +13,10 @@ use std::fs::Metadata;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+
+/// Names of one directory read before they are looked at together (bounds the memory a huge
+/// directory takes beyond its entries).
+const PROBE_BATCH: usize = 4096;
 
 /// What the walk needs from the options.
 #[derive(Clone, Debug, Default)]
@@ -30,6 +36,8 @@ pub struct WalkOpts {
     pub relative: bool,
     pub implied_dirs: bool,
     pub copy_unsafe_links: bool,
+    /// Say "copying unsafe symlink" (info=symsafe, `-v`).
+    pub symsafe: bool,
     /// `--ignore-missing-args`: a missing operand is skipped silently.
     pub ignore_missing: bool,
     /// `--delete-missing-args`: a missing operand becomes a "missing" entry (mode 0).
@@ -89,22 +97,6 @@ pub fn full_name(p: &Path) -> String {
         out.push(b'/');
     }
     String::from_utf8_lossy(&out).into_owned()
-}
-
-/// rsync's order of names within one directory: non-dirs, then dirs, each bytewise, a
-/// directory's name compared as if it ended in '/' (so "a b/" sorts before "a/", as in rsync's
-/// f_name_cmp).
-pub fn sort_children(v: &mut [(Entry, PathBuf)]) {
-    v.sort_by(|a, b| cmp_entries(&a.0, &b.0));
-}
-
-/// The byte string rsync compares for a name: directories get a trailing '/'.
-pub fn sort_key(name: &[u8], is_dir: bool) -> Vec<u8> {
-    let mut k = name.to_vec();
-    if is_dir {
-        k.push(b'/');
-    }
-    k
 }
 
 /// What the walk asks the filter rules (rsync.1 "FILTER RULES"): `enter_dir` before a
@@ -191,24 +183,58 @@ impl<'a> Walker<'a> {
         }
     }
 
-    fn stat(&self, p: &Path, _top: bool) -> std::io::Result<Metadata> {
-        if self.opts.copy_links {
-            std::fs::metadata(p)
-        } else {
-            let m = std::fs::symlink_metadata(p)?;
-            if m.file_type().is_symlink() && self.opts.copy_dirlinks {
-                if let Ok(t) = std::fs::metadata(p) {
-                    if t.is_dir() {
-                        return Ok(t);
-                    }
-                }
-            }
-            Ok(m)
+    fn follow(&self) -> Follow {
+        Follow {
+            copy_links: self.opts.copy_links,
+            copy_dirlinks: self.opts.copy_dirlinks,
+            copy_unsafe_links: self.opts.copy_unsafe_links,
         }
     }
 
-    /// Build an entry, or None if the type is not transferred (with rsync's note).
-    fn make_entry(&mut self, name: Vec<u8>, path: &Path, m: &Metadata) -> Option<Entry> {
+    /// Look at one name (see `probe`), saying so when an unsafe symlink is followed.
+    fn probe(&mut self, name: &[u8], p: &Path) -> Probe {
+        let probe = super::probe::probe(name, p, self.follow());
+        self.unsafe_note(name, &probe);
+        probe
+    }
+
+    /// rsync flist.c `readlink_stat`: with `-v`, "copying unsafe symlink".
+    fn unsafe_note(&mut self, name: &[u8], probe: &Probe) {
+        if let (Some(t), true) = (&probe.unsafe_target, self.opts.symsafe) {
+            let text = format!(
+                "copying unsafe symlink \"{}\" -> \"{}\"",
+                crate::report::escape(name),
+                crate::report::escape(t)
+            );
+            self.note(false, text, false);
+        }
+    }
+
+    /// rsync flist.c make_file: a name that could not be looked at (exit 23).
+    fn readlink_stat_failed(&mut self, path: &Path, err: &std::io::Error) {
+        let text = format!(
+            "rsync: [sender] readlink_stat(\"{}\") failed: {}",
+            full_name(path),
+            crate::error::io_text(err)
+        );
+        self.note(true, text, false);
+    }
+
+    /// rsync flist.c make_file: a followed symlink that points nowhere (exit 23).
+    fn no_referent(&mut self, path: &Path) {
+        let text = format!("symlink has no referent: \"{}\"", full_name(path));
+        self.note(true, text, false);
+    }
+
+    /// Build an entry, or None if the type is not transferred (with rsync's note). `link` is a
+    /// symlink's target when it was read already (see `probe`).
+    fn make_entry(
+        &mut self,
+        name: Vec<u8>,
+        path: &Path,
+        m: &Metadata,
+        link: Option<std::io::Result<PathBuf>>,
+    ) -> Option<Entry> {
         let mut mode = m.mode();
         let mut fmt = mode & S_IFMT;
         // --copy-devices: a device is listed as a regular file of the device's size (rsync
@@ -257,22 +283,14 @@ impl<'a> Walker<'a> {
             e.mtime_ns = 0;
         }
         if fmt == S_IFLNK {
-            match std::fs::read_link(path) {
+            match link.unwrap_or_else(|| std::fs::read_link(path)) {
                 Ok(t) => {
                     let t = t.as_os_str().as_bytes().to_vec();
                     e.size = t.len() as u64;
                     e.link = Some(t);
                 }
                 Err(err) => {
-                    self.note(
-                        true,
-                        format!(
-                            "rsync: [sender] readlink_stat \"{}\" failed: {}",
-                            full_name(path),
-                            crate::error::io_text(&err)
-                        ),
-                        false,
-                    );
+                    self.readlink_stat_failed(path, &err);
                     return None;
                 }
             }
@@ -359,9 +377,10 @@ impl<'a> Walker<'a> {
         for s in sources {
             let abs = if s.absolute { F_ABS_NAME } else { 0 };
             let mut s = s.clone();
-            let mut st = self.stat(&s.path, true);
+            let mut probe = self.probe(&s.name, &s.path);
             if s.contents
-                && st
+                && probe
+                    .meta
                     .as_ref()
                     .is_err_and(|e| e.raw_os_error() == Some(libc::ENOTDIR))
             {
@@ -374,10 +393,15 @@ impl<'a> Walker<'a> {
                 if end > 0 && s.name != b"." {
                     s.path = PathBuf::from(std::ffi::OsStr::from_bytes(&b[..end]));
                     s.contents = false;
-                    st = self.stat(&s.path, true);
+                    probe = self.probe(&s.name, &s.path);
                 }
             }
-            let e = match st {
+            let Probe {
+                meta,
+                link,
+                unsafe_target,
+            } = probe;
+            let e = match meta {
                 Ok(m) => {
                     if m.is_dir() && !self.opts.recursive && !self.opts.dirs {
                         self.note(
@@ -396,13 +420,19 @@ impl<'a> Walker<'a> {
                             continue;
                         }
                     }
-                    let Some(mut e) = self.make_entry(s.name.clone(), &s.path, &m) else {
+                    let Some(mut e) = self.make_entry(s.name.clone(), &s.path, &m, link) else {
                         continue;
                     };
                     if e.is_dir() && (self.opts.recursive || s.contents) {
                         e.flags |= F_TOP_DIR;
                     }
                     e
+                }
+                Err(err)
+                    if err.kind() == std::io::ErrorKind::NotFound && unsafe_target.is_some() =>
+                {
+                    self.no_referent(&s.path);
+                    continue;
                 }
                 Err(err)
                     if err.kind() == std::io::ErrorKind::NotFound && self.opts.delete_missing =>
@@ -439,7 +469,7 @@ impl<'a> Walker<'a> {
                     };
                     if let Some(mut d) = m
                         .is_dir()
-                        .then(|| self.make_entry(name, &path, &m))
+                        .then(|| self.make_entry(name, &path, &m, None))
                         .flatten()
                     {
                         d.flags |= abs;
@@ -515,6 +545,52 @@ impl<'a> Walker<'a> {
         }
     }
 
+    /// One name of a directory, with what `probe` found: its entry, or None when it vanished,
+    /// cannot be read (with rsync's notes), is excluded or lies on another file system (`-xx`).
+    fn child(
+        &mut self,
+        child_name: Vec<u8>,
+        cpath: PathBuf,
+        probe: Probe,
+        dev: u64,
+    ) -> Option<(Entry, PathBuf)> {
+        self.unsafe_note(&child_name, &probe);
+        let m = match probe.meta {
+            Ok(m) => m,
+            Err(err) => {
+                // rsync flist.c make_file: a name that cannot be looked at is reported only if it
+                // is not excluded (as a file or as a directory).
+                for is_dir in [false, true] {
+                    let hidden = self.filter.excluded(&child_name, is_dir);
+                    self.filter_note();
+                    if hidden {
+                        return None;
+                    }
+                }
+                let lstat = || std::fs::symlink_metadata(&cpath);
+                if err.kind() != std::io::ErrorKind::NotFound {
+                    self.readlink_stat_failed(&cpath, &err);
+                } else if self.follow().any() && lstat().is_ok_and(|m| m.file_type().is_symlink()) {
+                    self.no_referent(&cpath);
+                } else {
+                    let text = format!("file has vanished: \"{}\"", full_name(&cpath));
+                    self.note(false, text, true);
+                }
+                return None;
+            }
+        };
+        let hidden = self.filter.excluded(&child_name, m.is_dir());
+        self.filter_note();
+        if hidden || (m.is_dir() && self.opts.one_file_system > 1 && m.dev() != dev) {
+            return None;
+        }
+        let mut e = self.make_entry(child_name, &cpath, &m, probe.link)?;
+        if e.is_dir() && self.opts.recursive && !(self.opts.one_file_system > 0 && m.dev() != dev) {
+            e.flags |= F_TOP_DIR;
+        }
+        Some((e, cpath))
+    }
+
     fn dir(&mut self, idx: u32, name: &[u8], path: &Path, dev: u64, inherit: u8) {
         self.filter.enter_dir(name, path);
         if let Some((code, text)) = self.filter.take_fatal() {
@@ -542,11 +618,22 @@ impl<'a> Walker<'a> {
                 return;
             }
         };
+        // Names are read a batch at a time and then looked at (in parallel when there are many,
+        // see `probe`); decisions and notes follow in readdir order.
+        let mut rd = rd.map(|de| de.map(|d| d.file_name())).peekable();
         let mut kids: Vec<(Entry, PathBuf)> = Vec::new();
-        for de in rd {
-            let de = match de {
-                Ok(d) => d,
-                Err(err) => {
+        while rd.peek().is_some() {
+            let listed: Vec<std::io::Result<std::ffi::OsString>> =
+                rd.by_ref().take(PROBE_BATCH).collect();
+            let named: Vec<(Vec<u8>, PathBuf)> = listed
+                .iter()
+                .flatten()
+                .map(|f| (join_name(name, f.as_bytes()), path.join(f)))
+                .collect();
+            let probes = super::probe::probe_all(&named, self.follow());
+            let mut looked = named.into_iter().zip(probes);
+            for de in listed {
+                if let Err(err) = de {
                     self.note(
                         true,
                         format!(
@@ -558,50 +645,11 @@ impl<'a> Walker<'a> {
                     );
                     continue;
                 }
-            };
-            let fname = de.file_name();
-            let child_name = join_name(name, fname.as_bytes());
-            let cpath = path.join(&fname);
-            let m = match self.stat(&cpath, false) {
-                Ok(m) => m,
-                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-                    self.note(
-                        false,
-                        format!("file has vanished: \"{}\"", full_name(&cpath)),
-                        true,
-                    );
-                    continue;
+                let ((child_name, cpath), probe) = looked.next().expect("one probe per name");
+                if let Some(mut kid) = self.child(child_name, cpath, probe, dev) {
+                    kid.0.flags |= inherit;
+                    kids.push(kid);
                 }
-                Err(err) => {
-                    self.note(
-                        true,
-                        format!(
-                            "rsync: [sender] readlink_stat \"{}\" failed: {}",
-                            full_name(&cpath),
-                            crate::error::io_text(&err)
-                        ),
-                        false,
-                    );
-                    continue;
-                }
-            };
-            let hidden = self.filter.excluded(&child_name, m.is_dir());
-            self.filter_note();
-            if hidden {
-                continue;
-            }
-            if m.is_dir() && self.opts.one_file_system > 1 && m.dev() != dev {
-                continue;
-            }
-            if let Some(mut e) = self.make_entry(child_name, &cpath, &m) {
-                e.flags |= inherit;
-                if e.is_dir()
-                    && self.opts.recursive
-                    && !(self.opts.one_file_system > 0 && m.dev() != dev)
-                {
-                    e.flags |= F_TOP_DIR;
-                }
-                kids.push((e, cpath));
             }
         }
         // Command-line items inside this directory join its segment (their own path and flags
@@ -625,38 +673,6 @@ impl<'a> Walker<'a> {
     }
 }
 
-/// rsync's file-list order (flist.c f_name_cmp): `.` first; then component by component, and at
-/// each level non-directories before directories, each bytewise.
-pub fn cmp_entries(a: &Entry, b: &Entry) -> std::cmp::Ordering {
-    use std::cmp::Ordering;
-    let (ad, bd) = (a.name == b".", b.name == b".");
-    if ad || bd {
-        return bd.cmp(&ad).then(Ordering::Equal);
-    }
-    let ac: Vec<&[u8]> = a.name.split(|c| *c == b'/').collect();
-    let bc: Vec<&[u8]> = b.name.split(|c| *c == b'/').collect();
-    for i in 0.. {
-        match (ac.get(i), bc.get(i)) {
-            (None, None) => return Ordering::Equal,
-            (None, _) => return Ordering::Less,
-            (_, None) => return Ordering::Greater,
-            (Some(x), Some(y)) => {
-                let xd = i + 1 < ac.len() || a.is_dir();
-                let yd = i + 1 < bc.len() || b.is_dir();
-                if xd != yd {
-                    return xd.cmp(&yd);
-                }
-                // Directory names compare as if they ended in '/' (rsync f_name_cmp).
-                match sort_key(x, xd).cmp(&sort_key(y, yd)) {
-                    Ordering::Equal => continue,
-                    o => return o,
-                }
-            }
-        }
-    }
-    Ordering::Equal
-}
-
 /// The group key of a top-level item: its nearest ancestor in the list, `.` at the root, and
 /// `""` for the root `.` itself.
 fn group_key(name: &[u8], names: &HashSet<Vec<u8>>) -> Vec<u8> {
@@ -671,4 +687,79 @@ fn group_key(name: &[u8], names: &HashSet<Vec<u8>>) -> Vec<u8> {
         end = i;
     }
     b".".to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A note as the walk emits it: (error, vanished, text).
+    type Note = (bool, bool, String);
+
+    /// What a name that could not be looked at becomes (rsync flist.c make_file): vanished (a
+    /// warning, exit 24), a followed symlink without referent or another failure (errors, exit
+    /// 23), or nothing at all when the name is excluded.
+    #[test]
+    fn names_that_cannot_be_looked_at() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::os::unix::fs::symlink("nowhere", d.join("dangling")).unwrap();
+        let gone = || std::io::Error::from(std::io::ErrorKind::NotFound);
+        let cases: Vec<(bool, &str, std::io::Error, Option<Note>)> = vec![
+            (false, "gone", gone(), Some((false, true, "file has vanished: \"{}\"".into()))),
+            (false, "excl-gone", gone(), None),
+            // Not followed: a dangling symlink that cannot be stat'ed vanished.
+            (false, "dangling", gone(), Some((false, true, "file has vanished: \"{}\"".into()))),
+            (true, "dangling", gone(), Some((true, false, "symlink has no referent: \"{}\"".into()))),
+            (
+                true,
+                "loop",
+                std::io::Error::from_raw_os_error(libc::ELOOP),
+                Some((
+                    true,
+                    false,
+                    "rsync: [sender] readlink_stat(\"{}\") failed: Too many levels of symbolic links (40)"
+                        .into(),
+                )),
+            ),
+        ];
+        for (copy_links, name, err, want) in cases {
+            let mut events = Vec::new();
+            let mut filter = |n: &[u8], _dir: bool| n.starts_with(b"excl-");
+            let mut emit = |ev: WalkEvent| {
+                if let WalkEvent::Note {
+                    error,
+                    text,
+                    vanished,
+                } = ev
+                {
+                    events.push((error, vanished, text));
+                }
+                true
+            };
+            let opts = WalkOpts {
+                copy_links,
+                ..Default::default()
+            };
+            let mut w = Walker::new(opts, &mut filter, &mut emit);
+            let probe = Probe {
+                meta: Err(err),
+                link: None,
+                unsafe_target: None,
+            };
+            let path = d.join(name);
+            assert!(w
+                .child(name.as_bytes().to_vec(), path.clone(), probe, 0)
+                .is_none());
+            let io_error = w.io_error;
+            let want = want.map(|(e, v, t)| (e, v, t.replace("{}", &full_name(&path))));
+            assert_eq!(events.pop(), want, "{name}");
+            assert!(events.is_empty());
+            assert_eq!(io_error, want_error(&want), "{name}");
+        }
+    }
+
+    fn want_error(w: &Option<Note>) -> bool {
+        w.as_ref().is_some_and(|(e, _, _)| *e)
+    }
 }

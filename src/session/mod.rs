@@ -10,11 +10,13 @@
 //! The receiver reads the file list ahead: a push sends the whole list first (it is walked while
 //! ssh connects), and the answers to the receiver's first requests — engine round trips, data —
 //! would otherwise wait behind thousands of segments still to be decided, so every delta round
-//! trip of a tree stalled until the list was done. The reader therefore puts a file's own messages
-//! (engine, ops, probes, end) on an *urgent* channel that the receiver serves first, and everything
-//! whose order matters (segments, the list's end, log lines, a file's failure, the end of the run)
-//! on the ordered channel, which may hold [`LIST_AHEAD`] messages. A file's messages only follow
-//! its request, which follows its segment, so serving them first never sees a file undecided.
+//! trip of a tree stalled until the list was done. The reader therefore puts a file's round-trip
+//! messages (engine exchanges, probes) on an *urgent* channel that the receiver serves first, and
+//! everything whose order matters (segments, file data, the list's end, log lines, a file's
+//! failure, the end of the run) on the ordered channel, which may hold [`LIST_AHEAD`] messages.
+//! A file's messages only follow its request, which follows its segment, so serving them first
+//! never sees a file undecided (`receiver/early.rs` holds those of a stream that does not wait).
+//! In place (`--inplace`) probes read the file the ops rewrite, so there everything stays in order.
 
 pub mod filters;
 pub mod prefetch;
@@ -64,34 +66,31 @@ pub const LIST_AHEAD: usize = 4096;
 /// How long a busy receiver may keep written messages in its buffer.
 const FLUSH_EVERY: Duration = Duration::from_millis(2);
 
-/// A file's own messages, which a receiver serves before the ordered ones.
+/// The messages a receiver serves before the ordered ones: a file's round trips (engine
+/// exchanges, literal-refinement probes). Its data (ops, end) stays in order: when a file's item
+/// line appears depends on it, and that order is rsync's.
 fn urgent(m: &Msg) -> bool {
-    matches!(
-        m,
-        Msg::Engine { .. }
-            | Msg::Ops { .. }
-            | Msg::FileEnd { .. }
-            | Msg::CopiesEnd { .. }
-            | Msg::Probe { .. }
-    )
+    matches!(m, Msg::Engine { .. } | Msg::Probe { .. })
 }
 
-/// Start the reader thread. `cap` = receiver role: its file messages go to a second, bounded
-/// channel of `cap` messages (returned second), served first.
+/// Start the reader thread. `cap` = receiver role: inbound data is bounded to `cap` messages;
+/// with `split`, round-trip messages go to a second channel (returned second), served first.
 pub fn spawn_reader(
     mut r: FrameReader,
     cap: Option<usize>,
+    split: bool,
 ) -> (Receiver<Result<Msg>>, Option<Receiver<Result<Msg>>>) {
     let (tx, rx) = match cap {
-        Some(_) => bounded(LIST_AHEAD),
+        Some(_) if split => bounded(LIST_AHEAD),
+        Some(c) => bounded(c),
         None => unbounded(),
     };
     let (utx, urx) = match cap {
-        Some(c) => {
+        Some(c) if split => {
             let (a, b) = bounded(c);
             (Some(a), Some(b))
         }
-        None => (None, None),
+        _ => (None, None),
     };
     std::thread::Builder::new()
         .name("net-reader".into())

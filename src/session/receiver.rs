@@ -26,6 +26,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+mod ahead;
 mod altdest;
 mod backup;
 mod delayed;
@@ -185,6 +186,8 @@ pub struct Receiver {
     pub delegate: Option<Box<dyn crate::streams::Delegate>>,
     /// `--streams` helper: told when a file's data starts (true) or the sender failed it.
     pub starts: Option<crate::streams::Starts>,
+    /// The destination looked at ahead for the segment being decided.
+    ahead: ahead::Ahead,
 }
 
 fn path_of(root: &Path, name: &[u8]) -> PathBuf {
@@ -296,6 +299,7 @@ impl Receiver {
             fuzzy_dirs: HashMap::new(),
             delegate: None,
             starts: None,
+            ahead: Default::default(),
         }
     }
 
@@ -643,6 +647,7 @@ impl Receiver {
             self.top_names
                 .extend(entries.iter().map(|e| e.name.clone()));
         }
+        self.look_ahead(parent, base, entries);
         for (i, e) in entries.iter().enumerate() {
             if parent == u32::MAX && e.name == b"." && e.is_dir() {
                 // "." sorts first among the operands and rsync itemizes it there.
@@ -652,6 +657,7 @@ impl Receiver {
             }
             self.process(base + i as u32, e)?;
         }
+        self.end_look_ahead();
         self.generated(entries.len());
         if self.opts.hard_links {
             self.hl_resolve_behind()?;

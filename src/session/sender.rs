@@ -616,6 +616,7 @@ fn walk_opts(o: &Options) -> WalkOpts {
         relative: o.relative,
         implied_dirs: o.implied_dirs,
         copy_unsafe_links: o.copy_unsafe_links,
+        symsafe: o.info.symsafe > 0 || o.verbose > 0,
         ignore_missing: o.ignore_missing_args,
         delete_missing: o.delete_missing_args,
         nonreg: o.info.nonreg > 0,

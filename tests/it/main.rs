@@ -33,4 +33,5 @@ mod sshd;
 mod streams;
 mod update_modes;
 mod util;
+mod wide_dirs;
 mod xattrs;

@@ -1,12 +1,12 @@
 //! File messages that overtook the file list.
 //!
-//! The receiver serves a file's own messages (engine, ops, probes, end) before the ordered ones
-//! (`session` module doc), so they are answered while a long list is still being decided. A
+//! The receiver serves a file's round-trip messages (engine exchanges, probes) before the ordered
+//! ones (`session` module doc), so they are answered while a long list is still being decided. A
 //! sender only sends them after the file's request, which follows the file's segment — but a
-//! replayed or hostile stream need not wait, and such a message must not be judged before its
-//! segment was: it is held until the segments that follow are processed, then handled in arrival
-//! order. Whatever is still unrequested when the list ends is handled then (and refused there as
-//! data for a file that was not requested).
+//! replayed or hostile stream need not wait, and a message about a file whose segment has not
+//! been processed must not be judged yet: it is held (with every file message after it, to keep
+//! the arrival order) until the segments that follow are processed. Whatever is still held when
+//! the list ends is handled then (and refused there if its file was never requested).
 
 use super::*;
 
@@ -23,13 +23,13 @@ fn file_of(m: &Msg) -> Option<u32> {
 }
 
 impl Receiver {
-    /// `Some(m)` to handle now; `None` when `m` is about a file not requested yet and the list
-    /// is still coming (kept for [`Receiver::replay_early`]).
+    /// `Some(m)` to handle now; `None` when `m` is about a file whose segment has not been
+    /// processed and the list is still coming (kept for [`Receiver::replay_early`]).
     pub(super) fn hold_early(&mut self, m: Msg) -> Option<Msg> {
         match file_of(&m) {
             Some(idx)
                 if !self.flist_done
-                    && (!self.jobs.contains_key(&idx) || !self.early.is_empty()) =>
+                    && (idx as usize >= self.flist.len() || !self.early.is_empty()) =>
             {
                 // Behind an earlier held message of any file: keep the arrival order.
                 self.early.push(m);
@@ -39,11 +39,11 @@ impl Receiver {
         }
     }
 
-    /// Handle the held messages whose files are requested now (`all`: the list has ended, handle
+    /// Handle the held messages whose files are decided now (`all`: the list has ended, handle
     /// every one), in arrival order.
     pub(super) fn replay_early(&mut self, all: bool) -> Result<()> {
         while let Some(m) = self.early.first() {
-            let ready = all || file_of(m).is_some_and(|i| self.jobs.contains_key(&i));
+            let ready = all || file_of(m).is_some_and(|i| (i as usize) < self.flist.len());
             if !ready {
                 break;
             }

@@ -41,7 +41,7 @@ impl Receiver {
         if self.opts.relative && !self.opts.implied_dirs {
             self.make_parents(&path);
         }
-        let mut old = std::fs::symlink_metadata(&path).ok();
+        let mut old = self.old_meta(idx, &path);
         // generator.c: --ignore-existing skips anything already present (attributes, links and
         // type changes included) unless both sides are directories.
         if self.opts.ignore_existing {
@@ -428,10 +428,11 @@ impl Receiver {
         }
         let uptodate = match &old {
             Some(m) => {
+                let mut ahead = self.ahead.take_sum(idx, m);
                 let mut sum = || {
-                    File::open(path)
-                        .ok()
-                        .and_then(|f| crate::recon::tempfile::digest_file(&f, m.len()).ok())
+                    ahead
+                        .take()
+                        .unwrap_or_else(|| ahead::dest_digest(path, m.len()))
                 };
                 decide::quick_check_ok(e, m, &self.opts, &mut sum)
             }
