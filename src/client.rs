@@ -204,12 +204,13 @@ pub fn connect(
     if o.bwlimit > 0 {
         w.set_bwlimit(o.bwlimit);
     }
-    let (rx, urgent) = spawn_reader(r, inbound_cap, !o.inplace);
+    let (rx, urgent, queued) = spawn_reader(r, inbound_cap, !o.inplace);
     Ok(Conn {
         w,
         rx,
         urgent,
         flushed: Instant::now(),
+        queued,
         comp: compress_of(o, &caps),
         is_client,
         sent,

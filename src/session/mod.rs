@@ -48,6 +48,8 @@ pub struct Conn {
     pub urgent: Option<Receiver<Result<Msg>>>,
     /// When the writer was last flushed.
     pub flushed: std::time::Instant,
+    /// Split reader: what it holds ahead of this receiver ([`Ahead`]).
+    pub queued: Option<Arc<Ahead>>,
     pub comp: Compress,
     /// This process prints what the user sees (the client); otherwise text is forwarded.
     pub is_client: bool,
@@ -73,13 +75,58 @@ fn urgent(m: &Msg) -> bool {
     matches!(m, Msg::Engine { .. } | Msg::Probe { .. })
 }
 
+/// What [`spawn_reader`] returns: the ordered channel, the urgent channel (split readers) and
+/// the read-ahead account shared with the reader thread.
+pub type Inbound = (
+    Receiver<Result<Msg>>,
+    Option<Receiver<Result<Msg>>>,
+    Option<Arc<Ahead>>,
+);
+
+/// A split reader's read-ahead: the weight of ordered messages not yet taken, and the reader
+/// thread to wake when the receiver has taken enough.
+pub struct Ahead {
+    queued: std::sync::atomic::AtomicUsize,
+    reader: std::sync::OnceLock<std::thread::Thread>,
+}
+
+impl Ahead {
+    /// The receiver took `m`.
+    fn taken(&self, m: &Msg) {
+        let w = weight(m);
+        let before = self.queued.fetch_sub(w, Ordering::AcqRel);
+        if before > AHEAD_BYTES && before - w <= AHEAD_BYTES {
+            if let Some(t) = self.reader.get() {
+                t.unpark();
+            }
+        }
+    }
+}
+
+/// Bytes of ordered messages a split reader may hold ahead (file data among the segments): the
+/// receiver's memory stays bounded however far ahead the list is read.
+const AHEAD_BYTES: usize = 8 << 20;
+
+/// The memory an ordered message holds, as the reader and the receiver both count it (round-trip
+/// messages, on their own bounded channel, count nothing).
+fn weight(m: &Msg) -> usize {
+    match m {
+        Msg::Engine { .. } | Msg::Probe { .. } => 0,
+        Msg::Ops { ops, .. } => ops
+            .iter()
+            .map(|op| match op {
+                crate::engine::Op::Literal { data, .. } => data.len() + 32,
+                _ => 32,
+            })
+            .sum(),
+        Msg::Segment { entries, .. } => 64 * entries.len() + 64,
+        _ => 64,
+    }
+}
+
 /// Start the reader thread. `cap` = receiver role: inbound data is bounded to `cap` messages;
 /// with `split`, round-trip messages go to a second channel (returned second), served first.
-pub fn spawn_reader(
-    mut r: FrameReader,
-    cap: Option<usize>,
-    split: bool,
-) -> (Receiver<Result<Msg>>, Option<Receiver<Result<Msg>>>) {
+pub fn spawn_reader(mut r: FrameReader, cap: Option<usize>, split: bool) -> Inbound {
     let (tx, rx) = match cap {
         Some(_) if split => bounded(LIST_AHEAD),
         Some(c) => bounded(c),
@@ -92,7 +139,14 @@ pub fn spawn_reader(
         }
         _ => (None, None),
     };
-    std::thread::Builder::new()
+    let queued = urx.as_ref().map(|_| {
+        Arc::new(Ahead {
+            queued: Default::default(),
+            reader: Default::default(),
+        })
+    });
+    let held = queued.clone();
+    let handle = std::thread::Builder::new()
         .name("net-reader".into())
         .spawn(move || loop {
             match r.frame() {
@@ -103,7 +157,16 @@ pub fn spawn_reader(
                         m.is_err() || matches!(m, Ok(Msg::Goodbye(_)) | Ok(Msg::Fatal { .. }));
                     let sent = match (&utx, &m) {
                         (Some(u), Ok(msg)) if urgent(msg) => u.send(m).is_ok(),
-                        _ => tx.send(m).is_ok(),
+                        _ => {
+                            if let (Some(q), Ok(msg)) = (&held, &m) {
+                                // Wait while the receiver holds enough ahead (it wakes us).
+                                while q.queued.load(Ordering::Acquire) > AHEAD_BYTES {
+                                    std::thread::park_timeout(Duration::from_millis(20));
+                                }
+                                q.queued.fetch_add(weight(msg), Ordering::AcqRel);
+                            }
+                            tx.send(m).is_ok()
+                        }
                     };
                     if !sent || stop {
                         return;
@@ -120,7 +183,10 @@ pub fn spawn_reader(
             }
         })
         .expect("spawn reader");
-    (rx, urx)
+    if let Some(q) = &queued {
+        let _ = q.reader.set(handle.thread().clone());
+    }
+    (rx, urx, queued)
 }
 
 impl Conn {
@@ -176,6 +242,9 @@ impl Conn {
                 self.recv_blocking()?
             }
         };
+        if let (Some(q), Ok(m)) = (&self.queued, &r) {
+            q.taken(m);
+        }
         match r {
             Ok(Msg::Fatal { code, text }) => {
                 // The peer already explained itself; print its message and stop with its code.
