@@ -385,8 +385,9 @@ fn helper_spawn(
     })
 }
 
-/// File-list segments a walk started before the connection may queue (about 20 entries each).
-const EARLY_SEGMENTS: usize = 16 << 10;
+/// File-list segments a walk started before the connection may queue (about 20 entries each:
+/// some 40,000 entries, a few MiB — as far as a walk gets while ssh connects).
+const EARLY_SEGMENTS: usize = 2 << 10;
 
 fn run_transfer(mut opts: Options, p: crate::plan::operand::Plan) -> Result<i32> {
     let streams = start_streams(&mut opts, &p)?;

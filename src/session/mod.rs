@@ -119,7 +119,8 @@ fn weight(m: &Msg) -> usize {
                 _ => 32,
             })
             .sum(),
-        Msg::Segment { entries, .. } => 64 * entries.len() + 64,
+        // An entry in memory: the struct, its name and its on-disk path.
+        Msg::Segment { entries, .. } => 256 * entries.len() + 64,
         _ => 64,
     }
 }
