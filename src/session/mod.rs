@@ -263,6 +263,18 @@ impl Conn {
         }
     }
 
+    /// `--timeout` expired without a message (rsync's io timeout, exit 30).
+    fn timed_out(&self, t: Duration) -> Error {
+        Error::new(
+            crate::error::RERR_TIMEOUT,
+            format!(
+                "[{}] io timeout after {} seconds -- exiting",
+                self.role,
+                t.as_secs()
+            ),
+        )
+    }
+
     fn recv_blocking(&mut self) -> Result<Result<Msg>> {
         if let Some(u) = self.urgent.clone() {
             use crossbeam_channel::TryRecvError;
@@ -291,14 +303,7 @@ impl Conn {
                 match deadline {
                     Some((at, t)) => {
                         if sel.ready_deadline(at).is_err() {
-                            return Err(Error::new(
-                                crate::error::RERR_TIMEOUT,
-                                format!(
-                                    "[{}] io timeout after {} seconds -- exiting",
-                                    self.role,
-                                    t.as_secs()
-                                ),
-                            ));
+                            return Err(self.timed_out(t));
                         }
                     }
                     None => {
@@ -310,16 +315,7 @@ impl Conn {
         Ok(match self.timeout {
             Some(t) => match self.rx.recv_timeout(t) {
                 Ok(m) => m,
-                Err(RecvTimeoutError::Timeout) => {
-                    return Err(Error::new(
-                        crate::error::RERR_TIMEOUT,
-                        format!(
-                            "[{}] io timeout after {} seconds -- exiting",
-                            self.role,
-                            t.as_secs()
-                        ),
-                    ))
-                }
+                Err(RecvTimeoutError::Timeout) => return Err(self.timed_out(t)),
                 Err(RecvTimeoutError::Disconnected) => {
                     Err(Error::new(12, "connection unexpectedly closed"))
                 }
