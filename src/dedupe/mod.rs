@@ -213,9 +213,7 @@ impl LocalIndex {
             self.added.push((path.to_path_buf(), size));
         }
     }
-}
 
-impl LocalIndex {
     /// No candidates were asked for so far and none will be: let the scan stop (a run with
     /// nothing new to send does not finish walking the destination). A later question would
     /// still be answered, from what the scan had seen.

@@ -44,7 +44,8 @@ pub const STREAM_SIZE: u64 = 4 << 20;
 pub struct Conn {
     pub w: FrameWriter,
     pub rx: Receiver<Result<Msg>>,
-    /// Receiver role: a file's own messages, served before `rx` (see the module doc).
+    /// Receiver role: a file's round-trip messages (engine, probes), served before `rx` (see
+    /// the module doc).
     pub urgent: Option<Receiver<Result<Msg>>>,
     /// When the writer was last flushed.
     pub flushed: std::time::Instant,

@@ -5,18 +5,9 @@
 //! 1.10× of what rsync sends for the same pair (issue 5's acceptance rule); on `scatter` at most
 //! half.
 
-use crate::util::{bin, bytes_sent, copy_tree, pseudo_random, run, RSYNC};
+use crate::util::{bin, bytes_sent, copy_tree, pseudo_random, run, ENGINES, RSYNC};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-
-const ENGINES: [&str; 6] = [
-    "rsync",
-    "dsync",
-    "skysync-f",
-    "skysync-c",
-    "parasync",
-    "pdsync",
-];
 
 const MIB: usize = 1 << 20;
 /// Old and new contents as the workloads define them.

@@ -419,14 +419,7 @@ fn every_engine_in_place_costs_what_the_temp_file_mode_costs() {
         (bytes, ino ^ std::fs::metadata(d.join("f")).unwrap().ino())
     };
     let bin = env!("CARGO_BIN_EXE_parasync");
-    for e in [
-        "rsync",
-        "dsync",
-        "skysync-f",
-        "skysync-c",
-        "pdsync",
-        "parasync",
-    ] {
+    for e in crate::util::ENGINES {
         let engine = format!("--engine={e}");
         let (temp, _) = sent(&[bin, &engine]);
         let (inplace, moved) = sent(&[bin, &engine, "--inplace"]);

@@ -20,6 +20,7 @@
 //! in one step held the file several times over (~400 MiB).
 
 use crate::fault_kit::{command, run_cmd, BIN};
+use crate::util::ENGINES;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -30,14 +31,6 @@ const MIB: usize = 1 << 20;
 const RECEIVER_KIB: i64 = (32 + 8) << 10;
 /// Issue 6: ≤ 64 MiB either side.
 const EITHER_KIB: i64 = 64 << 10;
-const ENGINES: [&str; 6] = [
-    "rsync",
-    "dsync",
-    "skysync-f",
-    "skysync-c",
-    "pdsync",
-    "parasync",
-];
 
 fn random(seed: u64, len: usize) -> Vec<u8> {
     crate::util::pseudo_random(seed, len)

@@ -31,6 +31,16 @@ pub fn bin() -> PathBuf {
 /// The oracle.
 pub const RSYNC: &str = "/usr/bin/rsync";
 
+/// Every `--engine` name, for tests that run each one.
+pub const ENGINES: [&str; 6] = [
+    "rsync",
+    "dsync",
+    "skysync-f",
+    "skysync-c",
+    "pdsync",
+    "parasync",
+];
+
 /// True when the tests run as root (owner preservation and permission tests depend on it).
 pub fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
