@@ -86,8 +86,6 @@ pub struct LocalIndex {
     cancel: std::sync::Arc<std::sync::atomic::AtomicBool>,
     built: bool,
     by_size: HashMap<u64, Vec<PathBuf>>,
-    /// Files written by this transfer while the scan was still running.
-    added: Vec<(PathBuf, u64)>,
     digests: HashMap<PathBuf, Option<[u8; 32]>>,
     ids: Vec<PathBuf>,
     id_of: HashMap<PathBuf, u32>,
@@ -102,7 +100,6 @@ impl LocalIndex {
             cancel: Default::default(),
             built: false,
             by_size: HashMap::new(),
-            added: Vec::new(),
             digests: HashMap::new(),
             ids: Vec::new(),
             id_of: HashMap::new(),
@@ -138,16 +135,6 @@ impl LocalIndex {
             Some(h) => h.join().unwrap_or_default(),
             None => scan(&self.root, &self.cancel),
         };
-        for (p, size) in std::mem::take(&mut self.added) {
-            self.insert(p, size);
-        }
-    }
-
-    fn insert(&mut self, path: PathBuf, size: u64) {
-        let v = self.by_size.entry(size).or_default();
-        if !v.contains(&path) {
-            v.push(path);
-        }
     }
 
     /// Candidates of `size` bytes other than `target`, as (id, digest).
@@ -200,18 +187,12 @@ impl LocalIndex {
         File::open(p).ok()
     }
 
-    /// A file written by this transfer joins the index (a later file may equal it).
-    pub fn add(&mut self, path: &Path, size: u64) {
-        if size < MIN_SIZE {
-            return;
-        }
+    /// A file written by this transfer: a digest cached for its path is stale now. It does not
+    /// become a candidate — the sender's content index already offers every file it sent in
+    /// this transfer (`SentIndex`, `ChunkIndex`), and offering it here too made every new file
+    /// re-read same-size files just written (on a 200,000-file initial copy, most of them).
+    pub fn written(&mut self, path: &Path) {
         self.digests.remove(path);
-        if self.built {
-            self.insert(path.to_path_buf(), size);
-        } else if self.scan.is_some() {
-            // The scan may or may not see it: entered (once) when the scan is taken.
-            self.added.push((path.to_path_buf(), size));
-        }
     }
 
     /// No candidates were asked for so far and none will be: let the scan stop (a run with
@@ -290,20 +271,29 @@ mod tests {
     }
 
     #[test]
-    fn background_scan_merges_files_written_meanwhile_once() {
+    fn background_scan_and_rewritten_files() {
         let t = tempfile::tempdir().unwrap();
         std::fs::create_dir(t.path().join("d")).unwrap();
         std::fs::write(t.path().join("d/a"), vec![7u8; 5000]).unwrap();
         let mut ix = LocalIndex::spawn(t.path().to_path_buf());
-        // Written by "this transfer" while the scan may or may not have seen it.
-        std::fs::write(t.path().join("n"), vec![9u8; 5000]).unwrap();
-        ix.add(&t.path().join("n"), 5000);
-        let mut c = ix.candidates(5000, &t.path().join("x"));
-        c.sort_by_key(|x| x.1);
-        assert_eq!(c.len(), 2, "each file once: {c:?}");
-        let mut want = [digest(&[7u8; 5000]), digest(&[9u8; 5000])];
-        want.sort();
-        assert_eq!([c[0].1, c[1].1], want);
+        let c = ix.candidates(5000, &t.path().join("x"));
+        assert_eq!(c.len(), 1, "{c:?}");
+        assert_eq!(c[0].1, digest(&[7u8; 5000]));
+        // Rewritten by this transfer: the cached digest goes, the new content is offered.
+        std::fs::write(t.path().join("d/a"), vec![9u8; 5000]).unwrap();
+        assert_eq!(
+            ix.candidates(5000, &t.path().join("x"))[0].1,
+            c[0].1,
+            "cached"
+        );
+        ix.written(&t.path().join("d/a"));
+        let c = ix.candidates(5000, &t.path().join("x"));
+        assert_eq!(c.len(), 1, "{c:?}");
+        assert_eq!(c[0].1, digest(&[9u8; 5000]));
+        // A file new in this transfer is not offered (the sender's index knows it).
+        std::fs::write(t.path().join("n"), vec![3u8; 5000]).unwrap();
+        ix.written(&t.path().join("n"));
+        assert_eq!(ix.candidates(5000, &t.path().join("x")).len(), 1);
         // An index stopped before anyone asked still answers (from what its scan saw).
         let mut quiet = LocalIndex::spawn(t.path().to_path_buf());
         quiet.stop_if_unused();

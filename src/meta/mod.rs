@@ -120,14 +120,8 @@ pub fn set_mtime(path: &Path, secs: i64, ns: u32, nofollow: bool) -> io::Result<
     set_times(path, None, Some((secs, ns)), nofollow)
 }
 
-/// utimensat with either time left alone when `None`.
-pub fn set_times(
-    path: &Path,
-    atime: Option<(i64, u32)>,
-    mtime: Option<(i64, u32)>,
-    nofollow: bool,
-) -> io::Result<()> {
-    let c = cpath(path)?;
+/// The times argument of utimensat/futimens: either time left alone when `None`.
+fn timespecs(atime: Option<(i64, u32)>, mtime: Option<(i64, u32)>) -> [libc::timespec; 2] {
     let spec = |t: Option<(i64, u32)>| match t {
         Some((secs, ns)) => libc::timespec {
             tv_sec: secs as libc::time_t,
@@ -138,13 +132,78 @@ pub fn set_times(
             tv_nsec: libc::UTIME_OMIT,
         },
     };
-    let ts = [spec(atime), spec(mtime)];
+    [spec(atime), spec(mtime)]
+}
+
+/// utimensat with either time left alone when `None`.
+pub fn set_times(
+    path: &Path,
+    atime: Option<(i64, u32)>,
+    mtime: Option<(i64, u32)>,
+    nofollow: bool,
+) -> io::Result<()> {
+    let c = cpath(path)?;
+    let ts = timespecs(atime, mtime);
     let flags = if nofollow {
         libc::AT_SYMLINK_NOFOLLOW
     } else {
         0
     };
     check(unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), ts.as_ptr(), flags) })
+}
+
+/// [`apply`] for a regular file still open as `f` (a temp file before its rename): fchown,
+/// fchmod and futimens need no path lookup, and owner and mode are set only where they differ
+/// from the file's (rsync's set_file_attrs compares with the temp file's stat too). Three
+/// path-resolving syscalls fewer per file: on a 200,000-file copy the path walks were a tenth
+/// of the receiver. With extended attributes or ACLs to apply, the path route as before (an
+/// ACL's mask changes the mode the comparison would need).
+pub fn apply_open(
+    f: &std::fs::File,
+    path: &Path,
+    e: &Entry,
+    uid: Option<u32>,
+    gid: Option<u32>,
+    mode: Option<u32>,
+    o: &MetaOpts,
+) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::MetadataExt;
+    if e.xattrs.is_some() && o.xattrs.any() {
+        return apply(path, e, uid, gid, mode, o);
+    }
+    let st = f.metadata()?;
+    let fd = f.as_raw_fd();
+    let want_uid = (if o.owner && o.am_root { uid } else { None }).filter(|u| *u != st.uid());
+    let want_gid = (if o.group { gid } else { None }).filter(|g| *g != st.gid());
+    let mut chowned = false;
+    if want_uid.is_some() || want_gid.is_some() {
+        let r = unsafe {
+            libc::fchown(
+                fd,
+                want_uid.unwrap_or(u32::MAX),
+                want_gid.unwrap_or(u32::MAX),
+            )
+        };
+        if r != 0 {
+            let err = io::Error::last_os_error();
+            if err.raw_os_error() != Some(libc::EPERM) {
+                return Err(err);
+            }
+        }
+        // A chown clears set-id bits: the mode is set again below.
+        chowned = true;
+    }
+    if let Some(m) = mode.filter(|m| chowned || st.mode() & 0o7777 != m & 0o7777) {
+        check(unsafe { libc::fchmod(fd, m as libc::mode_t) })?;
+    }
+    let atime = e.atime.filter(|_| o.atimes);
+    let mtime = o.times.then_some((e.mtime, e.mtime_ns));
+    if atime.is_some() || mtime.is_some() {
+        let ts = timespecs(atime, mtime);
+        check(unsafe { libc::futimens(fd, ts.as_ptr()) })?;
+    }
+    Ok(())
 }
 
 /// Create a device or special file.

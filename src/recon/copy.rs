@@ -183,7 +183,7 @@ mod tests {
                 .unwrap();
             let mut w = Writer::new(f, false, len);
             w.copy_method = m;
-            for op in &ops {
+            for op in ops.iter().cloned() {
                 let other = |i: u32| (i == 1).then(|| File::open(&src_path).unwrap());
                 w.apply(op, None, &other, 0).unwrap();
             }
@@ -224,7 +224,7 @@ mod tests {
             };
             let other = |_: u32| Some(File::open(&a).unwrap());
             // The copy fails on the writer's side: the file's digest can no longer verify.
-            w.apply(&op, None, &other, 0).unwrap();
+            w.apply(op, None, &other, 0).unwrap();
             assert_eq!(w.finish(200_000).unwrap(), [0u8; 32], "{m:?}");
         }
         // And the kernel path alone reports the short count rather than inventing bytes.

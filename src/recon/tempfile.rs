@@ -309,17 +309,14 @@ impl Writer {
     /// are applied in order, by one thread, so those bytes are on disk when it runs).
     pub fn apply(
         &mut self,
-        op: &Op,
+        op: Op,
         basis: Option<&File>,
         other: &dyn Fn(u32) -> Option<File>,
         own: u32,
     ) -> io::Result<()> {
         self.written += op.len();
         match op {
-            Op::Literal { dst, data } => self.submit(Task::Literal {
-                dst: *dst,
-                data: data.clone(),
-            }),
+            Op::Literal { dst, data } => self.submit(Task::Literal { dst, data }),
             Op::Copy { dst, src, len } => {
                 let from = match &self.basis {
                     Some(b) => b.clone(),
@@ -333,9 +330,9 @@ impl Writer {
                 };
                 self.submit(Task::Copy {
                     from,
-                    src: *src,
-                    dst: *dst,
-                    len: *len,
+                    src,
+                    dst,
+                    len,
                 })
             }
             Op::CopyFrom {
@@ -344,20 +341,20 @@ impl Writer {
                 src,
                 len,
             } => {
-                let from = if *file == own {
-                    if src + len > *dst {
+                let from = if file == own {
+                    if src + len > dst {
                         return Err(io::Error::other("copy within a file overlaps its target"));
                     }
                     self.file.try_clone()?
                 } else {
-                    other(*file)
+                    other(file)
                         .ok_or_else(|| io::Error::other("copy-from source is not available"))?
                 };
                 self.submit(Task::CopyFrom {
                     from,
-                    src: *src,
-                    dst: *dst,
-                    len: *len,
+                    src,
+                    dst,
+                    len,
                     method: self.copy_method,
                 })
             }
@@ -384,8 +381,11 @@ impl Writer {
     /// Wait for every write, set the final length and return the BLAKE3 of the content.
     pub fn finish(&mut self, len: u64) -> io::Result<[u8; 32]> {
         self.join()?;
-        // A device written into (--write-devices) has no length to set.
-        if self.file.metadata().map_or(true, |m| m.is_file()) {
+        // A device written into (--write-devices) has no length to set; a file written up to
+        // its end (every new file) needs no truncate, which costs a journaled inode update
+        // each (9 % of the receiver on a 200,000-file copy).
+        let m = self.file.metadata()?;
+        if m.is_file() && m.len() != len {
             self.file.set_len(len)?;
         }
         let sink = self.sink.take().expect("joined above");
@@ -457,7 +457,7 @@ mod tests {
             let basis = basis_file(&old);
             let out = tempfile::tempfile().unwrap();
             let mut w = Writer::new(out.try_clone().unwrap(), false, n as u64);
-            for op in &ops {
+            for op in ops {
                 w.apply(op, Some(&basis), &|_| None, u32::MAX).unwrap();
             }
             let d = w.finish(n as u64).unwrap();
@@ -480,7 +480,7 @@ mod tests {
             src: 0,
             len: n as u64,
         };
-        let first = w.apply(&bad, Some(&basis), &|_| None, u32::MAX);
+        let first = w.apply(bad, Some(&basis), &|_| None, u32::MAX);
         let done = w.finish(n as u64);
         assert!(first.is_err() || done.is_err());
     }

@@ -235,7 +235,7 @@ impl Receiver {
         let len = self.flist.get(idx as usize).map(|e| e.size).unwrap_or(0);
         let phases = self.opts.engine_params.phases.clone();
         let _patch = job.basis.is_some().then(|| phases.time(Phase::Patch));
-        for op in &ops {
+        for op in ops {
             if op.dst().checked_add(op.len()).is_none_or(|end| end > len) {
                 return Err(Error::protocol(
                     "protocol error: op beyond the end of the file",
@@ -249,16 +249,17 @@ impl Receiver {
                     File::open(done.get(&file)?).ok()
                 }
             };
-            if let (Some(copies), engine::Op::Copy { dst, src, len }) = (job.copies.as_mut(), op) {
+            if let (Some(copies), engine::Op::Copy { dst, src, len }) = (job.copies.as_mut(), &op) {
                 copies.push((*dst, *src, *len));
                 continue;
             }
+            let copy_from = matches!(op, engine::Op::CopyFrom { .. });
             let applied = job.w().map(|_| ()).and_then(|()| {
                 let w = job.writer.as_mut().expect("opened above");
                 w.apply(op, job.basis.as_ref(), &other, idx)
             });
             if let Err(err) = applied {
-                if matches!(op, engine::Op::CopyFrom { .. }) {
+                if copy_from {
                     // The dedupe source is gone: the digest check fails and the file is redone
                     // without dedupe.
                     if let Some(w) = job.writer.as_mut() {
@@ -378,9 +379,17 @@ impl Receiver {
             }
         }
         let (uid, gid) = self.want_ids(&e);
-        let old_mode = std::fs::metadata(&job.target).ok().map(|m| m.mode());
+        // The old file's mode matters only without -p (target_mode).
+        let old_mode = (!self.meta.perms)
+            .then(|| std::fs::metadata(&job.target).ok().map(|m| m.mode()))
+            .flatten();
         let mode = meta::target_mode(&e, old_mode, &self.meta);
-        if let Err(err) = meta::apply(&job.temp, &e, Some(uid), Some(gid), Some(mode), &self.meta) {
+        let (uid, gid, mode) = (Some(uid), Some(gid), Some(mode));
+        let set = match job.writer.as_ref() {
+            Some(w) => meta::apply_open(&w.file, &job.temp, &e, uid, gid, mode, &self.meta),
+            None => meta::apply(&job.temp, &e, uid, gid, mode, &self.meta),
+        };
+        if let Err(err) = set {
             self.fail(format!(
                 "rsync: [receiver] set attributes of \"{}\" failed: {}",
                 crate::flist::walk::full_name(&job.temp),
@@ -449,7 +458,7 @@ impl Receiver {
         if self.opts.dedupe {
             self.done.insert(idx, job.target.clone());
             if let Some(l) = self.local.as_mut() {
-                l.add(&job.target, e.size);
+                l.written(&job.target);
             }
         }
         if self.opts.info.progress == 1 {
