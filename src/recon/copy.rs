@@ -142,7 +142,7 @@ mod tests {
         let src_path = t.path().join("src");
         std::fs::write(&src_path, &src_bytes).unwrap();
         let len = (1 << 20) + 3 * 4096 + 100;
-        let ops = vec![
+        let ops = [
             Op::Literal {
                 dst: 0,
                 data: vec![5u8; 4096],
