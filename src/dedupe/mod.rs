@@ -115,9 +115,16 @@ impl LocalIndex {
         ix.scan = std::thread::Builder::new()
             .name("dest-index".into())
             .spawn(move || {
-                // Safety: plain syscall on the calling thread; failure only leaves the priority.
+                // Idle scheduling: the scan runs only on a core nothing else wants, so a run
+                // that never asks (a re-run with nothing new) pays almost nothing for it, and a
+                // question blocks the generator, which frees its core for the scan. Where
+                // SCHED_IDLE is refused, the lowest nice level.
+                // Safety: plain syscalls on the calling thread; failure only leaves the priority.
                 unsafe {
-                    libc::setpriority(libc::PRIO_PROCESS, 0, 10);
+                    let param = libc::sched_param { sched_priority: 0 };
+                    if libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) != 0 {
+                        libc::setpriority(libc::PRIO_PROCESS, 0, 19);
+                    }
                 }
                 scan(&root, &cancel)
             })

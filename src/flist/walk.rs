@@ -9,7 +9,6 @@ use super::probe::{Follow, Probe};
 pub use super::source::Source;
 use std::collections::{HashMap, HashSet};
 
-use std::fs::Metadata;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -232,7 +231,7 @@ impl<'a> Walker<'a> {
         &mut self,
         name: Vec<u8>,
         path: &Path,
-        m: &Metadata,
+        m: &super::probe::Stat,
         link: Option<std::io::Result<PathBuf>>,
     ) -> Option<Entry> {
         let mut mode = m.mode();
@@ -464,7 +463,8 @@ impl<'a> Walker<'a> {
             if self.opts.relative && self.opts.implied_dirs {
                 for (name, path) in s.implied() {
                     // Implied directories are always real directories (rsync(1) --relative).
-                    let Ok(m) = std::fs::metadata(&path) else {
+                    let Ok(m) = std::fs::metadata(&path).map(|m| super::probe::Stat::from(&m))
+                    else {
                         continue;
                     };
                     if let Some(mut d) = m
@@ -620,6 +620,8 @@ impl<'a> Walker<'a> {
         };
         // Names are read a batch at a time and then looked at (in parallel when there are many,
         // see `probe`); decisions and notes follow in readdir order.
+        // The directory open for `fstatat` (one lookup per name instead of the whole path).
+        let at = std::fs::File::open(path).ok();
         let mut rd = rd.map(|de| de.map(|d| d.file_name())).peekable();
         let mut kids: Vec<(Entry, PathBuf)> = Vec::new();
         while rd.peek().is_some() {
@@ -630,7 +632,7 @@ impl<'a> Walker<'a> {
                 .flatten()
                 .map(|f| (join_name(name, f.as_bytes()), path.join(f)))
                 .collect();
-            let probes = super::probe::probe_all(&named, self.follow());
+            let probes = super::probe::probe_all(&named, at.as_ref(), self.follow());
             let mut looked = named.into_iter().zip(probes);
             for de in listed {
                 if let Err(err) = de {

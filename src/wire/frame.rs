@@ -184,8 +184,12 @@ impl FrameReader {
                 "protocol error: frame of {len} bytes exceeds the limit"
             )));
         }
-        let mut buf = vec![0u8; len as usize];
-        self.r.read_exact(&mut buf).map_err(|_| eof())?;
+        // Into reserved, unzeroed capacity (a zeroed buffer per frame cost a calloc pass).
+        let mut buf = Vec::with_capacity(len as usize);
+        let got = (&mut self.r).take(len).read_to_end(&mut buf);
+        if got.map_or(true, |n| n as u64 != len) {
+            return Err(eof());
+        }
         self.bytes.fetch_add(len, Ordering::Relaxed);
         Ok(Some((tag, buf)))
     }
