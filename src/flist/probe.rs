@@ -127,6 +127,8 @@ impl Stat {
     }
 
     /// `fstatat` of `name` in the open directory `dir` (following a final symlink or not).
+    // The stat field types differ between architectures (nlink is 32-bit on some).
+    #[allow(clippy::unnecessary_cast)]
     pub fn at(dir: &std::fs::File, name: &std::ffi::OsStr, follow: bool) -> io::Result<Stat> {
         use std::os::fd::AsRawFd;
         let c = std::ffi::CString::new(name.as_bytes())
