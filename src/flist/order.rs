@@ -9,9 +9,30 @@ use std::path::PathBuf;
 /// rsync's order of names within one directory: non-dirs, then dirs, each bytewise, a
 /// directory's name compared as if it ended in '/' (so "a b/" sorts before "a/", as in rsync's
 /// f_name_cmp). Sorts positions and moves each item once (items are large).
+///
+/// Children of one directory share everything up to their last '/', so where they do (checked
+/// once, in one pass) only the last components are compared: splitting every name into
+/// components on every comparison was 14 % of a 200,000-file walk.
 pub fn sort_children(v: &mut Vec<(Entry, PathBuf)>) {
     let mut order: Vec<usize> = (0..v.len()).collect();
-    order.sort_by(|&a, &b| cmp_entries(&v[a].0, &v[b].0));
+    let base = |e: &Entry| e.name.iter().rposition(|c| *c == b'/').map_or(0, |i| i + 1);
+    let one_dir = v.first().is_some_and(|(first, _)| {
+        let prefix = &first.name[..base(first)];
+        v.iter()
+            .all(|(e, _)| e.name != b"." && e.name[..base(e)] == *prefix)
+    });
+    if one_dir {
+        let keys: Vec<(bool, &[u8])> = v
+            .iter()
+            .map(|(e, _)| (e.is_dir(), &e.name[base(e)..]))
+            .collect();
+        order.sort_by(|&a, &b| {
+            let ((ad, an), (bd, bn)) = (keys[a], keys[b]);
+            ad.cmp(&bd).then_with(|| cmp_component(an, bn, ad))
+        });
+    } else {
+        order.sort_by(|&a, &b| cmp_entries(&v[a].0, &v[b].0));
+    }
     let mut items: Vec<Option<(Entry, PathBuf)>> =
         std::mem::take(v).into_iter().map(Some).collect();
     v.extend(order.into_iter().filter_map(|i| items[i].take()));
@@ -135,6 +156,35 @@ mod tests {
                     a.mode,
                     b.mode
                 );
+            }
+        }
+        // Children of one directory (the fast path) and a mixed list sort as cmp_entries says.
+        for prefix in ["", "d/sub/"] {
+            let kids: Vec<(Entry, PathBuf)> = entries
+                .iter()
+                .filter(|e| e.name != b"." && !e.name.contains(&b'/'))
+                .rev()
+                .map(|e| {
+                    let mut e = e.clone();
+                    e.name = [prefix.as_bytes(), &e.name].concat();
+                    (e, PathBuf::new())
+                })
+                .collect();
+            for list in [
+                kids.clone(),
+                [kids, vec![(entries[0].clone(), PathBuf::new())]].concat(),
+            ] {
+                let mut got = list.clone();
+                sort_children(&mut got);
+                let mut want: Vec<Entry> = list.into_iter().map(|x| x.0).collect();
+                want.sort_by(cmp_entries);
+                let names = |v: &[Entry]| {
+                    v.iter()
+                        .map(|e| (e.name.clone(), e.mode))
+                        .collect::<Vec<_>>()
+                };
+                let got: Vec<Entry> = got.into_iter().map(|x| x.0).collect();
+                assert_eq!(names(&got), names(&want), "{prefix}");
             }
         }
         // A directory "a" sorts after the file "a b" and after the directory "a b" ('/' > ' ').
