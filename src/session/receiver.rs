@@ -494,10 +494,6 @@ impl Receiver {
             return Ok(());
         }
         self.resolve_root_now(top)?;
-        if self.opts.dedupe && !self.opts.dry_run && !self.opts.list_only && self.local.is_none() {
-            // What the destination already holds is scanned while the list is processed.
-            self.local = Some(crate::dedupe::LocalIndex::spawn(self.root_dir()));
-        }
         // generator.c: with -vv the generator says once that it will not compute deltas.
         let flist = self.opts.verbose > 1 || self.opts.debug.get("FLIST") > 0;
         if flist && !self.opts.list_only && self.opts.whole_file == Some(true) {

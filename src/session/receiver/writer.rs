@@ -88,12 +88,16 @@ impl Receiver {
             && append_from.is_none()
             && e.size >= crate::dedupe::MIN_SIZE
         {
+            // What the destination already holds is scanned from the first new file on, while
+            // the list goes on being decided (dedupe::LocalIndex::ask_now).
             let root = self.root_dir();
             let local = self
                 .local
-                .get_or_insert_with(|| crate::dedupe::LocalIndex::new(root));
-            for (id, digest) in local.candidates(e.size, path) {
-                self.conn.send(&Msg::Have { idx, id, digest })?;
+                .get_or_insert_with(|| crate::dedupe::LocalIndex::spawn(root));
+            if local.ask_now(e.size) {
+                for (id, digest) in local.candidates(e.size, path) {
+                    self.conn.send(&Msg::Have { idx, id, digest })?;
+                }
             }
         }
         if let Some(offset) = append_from {
