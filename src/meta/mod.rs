@@ -43,6 +43,20 @@ fn check(r: libc::c_int) -> io::Result<()> {
     }
 }
 
+/// A chown's return value: refused (EPERM) is not an error — owner only as super-user, group
+/// only to groups we are in, as rsync does.
+fn chown_ok(r: libc::c_int) -> io::Result<()> {
+    if r == 0 {
+        return Ok(());
+    }
+    let err = io::Error::last_os_error();
+    if err.raw_os_error() == Some(libc::EPERM) {
+        Ok(())
+    } else {
+        Err(err)
+    }
+}
+
 pub fn umask() -> u32 {
     unsafe {
         let m = libc::umask(0o022);
@@ -88,19 +102,13 @@ pub fn apply(
     let want_uid = if o.owner && o.am_root { uid } else { None };
     let want_gid = if o.group { gid } else { None };
     if want_uid.is_some() || want_gid.is_some() {
-        let r = unsafe {
+        chown_ok(unsafe {
             libc::lchown(
                 c.as_ptr(),
                 want_uid.unwrap_or(u32::MAX),
                 want_gid.unwrap_or(u32::MAX),
             )
-        };
-        if r != 0 {
-            let err = io::Error::last_os_error();
-            if err.raw_os_error() != Some(libc::EPERM) {
-                return Err(err);
-            }
-        }
+        })?;
     }
     if let Some(m) = mode {
         if !e.is_symlink() {
@@ -178,19 +186,13 @@ pub fn apply_open(
     let want_gid = (if o.group { gid } else { None }).filter(|g| *g != st.gid());
     let mut chowned = false;
     if want_uid.is_some() || want_gid.is_some() {
-        let r = unsafe {
+        chown_ok(unsafe {
             libc::fchown(
                 fd,
                 want_uid.unwrap_or(u32::MAX),
                 want_gid.unwrap_or(u32::MAX),
             )
-        };
-        if r != 0 {
-            let err = io::Error::last_os_error();
-            if err.raw_os_error() != Some(libc::EPERM) {
-                return Err(err);
-            }
-        }
+        })?;
         // A chown clears set-id bits: the mode is set again below.
         chowned = true;
     }
