@@ -260,7 +260,7 @@ impl Delegate for PullHelpers {
     }
 
     fn take(&mut self, idx: u32, e: &Entry, _conn: &mut Conn) -> Result<bool> {
-        let k = self.split.pick(e.size);
+        let k = self.split.pick(e.size, idx);
         if k == 0 {
             return Ok(false);
         }
