@@ -149,7 +149,7 @@ impl Split {
     pub fn pick(&mut self, size: u64, idx: u32) -> usize {
         self.seen += 1;
         let open = if self.auto {
-            let moving = self.seen.saturating_mul(2) >= u64::from(idx) + 1;
+            let moving = self.seen.saturating_mul(2) > u64::from(idx);
             let opened = self.load.iter().skip(1).filter(|l| **l > 0).count();
             let want = if moving {
                 1 + (self.seen / AUTO_STEP) as usize
