@@ -3,10 +3,10 @@
 //!
 //! Every source byte is read once: a file sent whole streams through the chunk planner (small
 //! files, and files the receiver announced same-size candidates for, are loaded first so the same
-//! read gives the whole-file digest that decides a whole-file copy); a delta file's literal
-//! ranges come from the mapping the engine already used. A file changed while being read gets a
-//! digest that cannot verify, so the receiver redoes it (rsync's redo pass) and it never enters an
-//! index.
+//! read gives the whole-file digest that decides a whole-file copy, and are then planned in one
+//! pass like a literal range); a delta file's literal ranges come from the mapping the engine
+//! already used. A file changed while being read gets a digest that cannot verify, so the
+//! receiver redoes it (rsync's redo pass) and it never enters an index.
 
 use super::{digest_released, Digesting, Sender, LITERAL_PIECE, PIECE};
 use crate::dedupe::chunks::{Loc, Planner, Tally};
@@ -22,7 +22,9 @@ use std::io::Read;
 const PRELOAD: u64 = 2 << 20;
 
 /// What identifies a file's version: size, mtime and ctime.
-fn stamp(f: &File) -> Option<(u64, i64, i64, i64, i64)> {
+type Stamp = (u64, i64, i64, i64, i64);
+
+fn stamp(f: &File) -> Option<Stamp> {
     use std::os::unix::fs::MetadataExt;
     f.metadata()
         .map(|m| {
@@ -101,8 +103,6 @@ impl Sender {
         // extends its file in place).
         let append = self.appends.remove(&idx).filter(|o| *o <= size);
         let dedupe = dedupe && append.is_none();
-        let mut mem: Option<Shared> = None;
-        let mut known = None;
         if dedupe && (size <= PRELOAD || !haves.is_empty()) {
             let m = match load(&file, size) {
                 Ok(m) => m,
@@ -121,18 +121,16 @@ impl Sender {
                 if let Some((from, local)) = from {
                     return self.send_copy_whole(idx, from, bytes.len() as u64, d, local);
                 }
-                known = Some(d);
             }
-            mem = Some(m);
+            // In memory: plan it as one range (one chunking pass, nothing copied into pieces).
+            let mut planner = Some(self.planner(idx, PIECE));
+            self.plan_ranges(idx, bytes, vec![(0, bytes.len() as u64)], &mut planner)?;
+            return self.end_whole(idx, &file, before, d, planner);
         }
         let mut h = blake3::Hasher::new();
         let mut off = 0u64;
-        let mut reader: Box<dyn Read + '_> = match (&mem, append) {
-            (Some(m), _) => {
-                let b = (**m).as_ref();
-                Box::new(&b[..b.len().min(size as usize)])
-            }
-            (None, Some(from)) => {
+        let mut reader: Box<dyn Read + '_> = match append {
+            Some(from) => {
                 // The digest covers the sent part, or with --append-verify the whole file
                 // (rsync's append_mode 1 and 2).
                 let skipped = if self.opts.append > 1 {
@@ -146,14 +144,15 @@ impl Sender {
                 off = from;
                 Box::new(Read::take(&file, size - from))
             }
-            (None, None) => Box::new(Read::take(&file, size)),
+            None => Box::new(Read::take(&file, size)),
         };
         let mut planner = dedupe.then(|| self.planner(idx, PIECE));
         let mut open = None;
         loop {
-            let mut buf = vec![0u8; PIECE];
+            // No bigger than what is left: a small file costs no piece-sized zeroed buffer.
+            let mut buf = vec![0u8; PIECE.min((size - off) as usize)];
             let mut n = 0;
-            while n < PIECE {
+            while n < buf.len() {
                 match reader.read(&mut buf[n..]) {
                     Ok(0) => break,
                     Ok(k) => n += k,
@@ -168,9 +167,7 @@ impl Sender {
                 break;
             }
             buf.truncate(n);
-            if known.is_none() {
-                h.update(&buf);
-            }
+            h.update(&buf);
             match planner.as_mut() {
                 Some(p) => {
                     let mut ops = Vec::new();
@@ -199,25 +196,35 @@ impl Sender {
             }
         }
         drop(reader);
-        let chunks = match planner {
-            Some(mut p) => {
-                let mut ops = Vec::new();
-                p.finish(
-                    &self.chunks,
-                    &mut ops,
-                    &mut source_reader(&self.paths, &mut open),
-                );
-                self.send_ops(idx, ops)?;
-                self.account(p.tally, true);
-                Some(p.into_chunks())
-            }
-            None => None,
-        };
-        // Changed while being read: what was sent may mix versions, so make the receiver's
-        // whole-file verification fail; it discards the update and asks once more. Such a file
-        // never enters the indexes.
-        let mut digest = known.unwrap_or_else(|| *h.finalize().as_bytes());
-        if before.is_none() || stamp(&file) != before {
+        if let Some(p) = planner.as_mut() {
+            let mut ops = Vec::new();
+            p.finish(
+                &self.chunks,
+                &mut ops,
+                &mut source_reader(&self.paths, &mut open),
+            );
+            self.send_ops(idx, ops)?;
+        }
+        self.end_whole(idx, &file, before, *h.finalize().as_bytes(), planner)
+    }
+
+    /// The end of a file sent whole: its stats and `FileEnd`. Changed while being read (`stamp`
+    /// differs from `before`): what was sent may mix versions, so make the receiver's whole-file
+    /// verification fail; it discards the update and asks once more. Such a file never enters
+    /// the indexes.
+    fn end_whole(
+        &mut self,
+        idx: u32,
+        file: &File,
+        before: Option<Stamp>,
+        mut digest: [u8; 32],
+        planner: Option<Planner>,
+    ) -> Result<()> {
+        let chunks = planner.map(|p| {
+            self.account(p.tally, true);
+            p.into_chunks()
+        });
+        if before.is_none() || stamp(file) != before {
             digest.iter_mut().for_each(|b| *b = !*b);
             return self.conn.send(&Msg::FileEnd {
                 idx,
@@ -354,6 +361,22 @@ impl Sender {
         ranges: Vec<(u64, u64)>,
     ) -> Result<()> {
         let mut planner = self.planners.remove(&idx);
+        let sent = self.plan_ranges(idx, bytes, ranges, &mut planner);
+        if let Some(p) = planner {
+            // Pending chunks of the planner are flushed by the final `send_ranges`.
+            self.planners.insert(idx, p);
+        }
+        sent
+    }
+
+    /// [`Sender::send_literals`] with the file's `planner` (`None`: plain literals).
+    fn plan_ranges(
+        &mut self,
+        idx: u32,
+        bytes: &[u8],
+        ranges: Vec<(u64, u64)>,
+        planner: &mut Option<Planner>,
+    ) -> Result<()> {
         let mut open = None;
         let mut ops = Vec::new();
         let mut size = 0usize;
@@ -407,10 +430,6 @@ impl Sender {
             }
         }
         behind.flush(bytes, bytes.len());
-        if let Some(p) = planner {
-            // Pending chunks of the planner are flushed by the final `send_ranges`.
-            self.planners.insert(idx, p);
-        }
         self.send_ops(idx, ops)
     }
 
