@@ -22,9 +22,7 @@ use std::io::Read;
 const PRELOAD: u64 = 2 << 20;
 
 /// What identifies a file's version: size, mtime and ctime.
-type Stamp = (u64, i64, i64, i64, i64);
-
-fn stamp(f: &File) -> Option<Stamp> {
+fn stamp(f: &File) -> Option<(u64, i64, i64, i64, i64)> {
     use std::os::unix::fs::MetadataExt;
     f.metadata()
         .map(|m| {
@@ -111,7 +109,8 @@ impl Sender {
             let bytes = (*m).as_ref();
             let bytes = &bytes[..bytes.len().min(size as usize)];
             let d = crate::dedupe::digest(bytes);
-            if before.is_some() && stamp(&file) == before {
+            let changed = before.is_none() || stamp(&file) != before;
+            if !changed {
                 let from = (self
                     .sent
                     .lookup(&d)
@@ -125,7 +124,9 @@ impl Sender {
             // In memory: plan it as one range (one chunking pass, nothing copied into pieces).
             let mut planner = Some(self.planner(idx, PIECE));
             self.plan_ranges(idx, bytes, vec![(0, bytes.len() as u64)], &mut planner)?;
-            return self.end_whole(idx, &file, before, d, planner);
+            // Read into memory, what is sent cannot change after the check above; mapped, it can.
+            let changed = changed || (size > PRELOAD && stamp(&file) != before);
+            return self.end_whole(idx, changed, d, planner);
         }
         let mut h = blake3::Hasher::new();
         let mut off = 0u64;
@@ -205,18 +206,18 @@ impl Sender {
             );
             self.send_ops(idx, ops)?;
         }
-        self.end_whole(idx, &file, before, *h.finalize().as_bytes(), planner)
+        let changed = before.is_none() || stamp(&file) != before;
+        self.end_whole(idx, changed, *h.finalize().as_bytes(), planner)
     }
 
-    /// The end of a file sent whole: its stats and `FileEnd`. Changed while being read (`stamp`
-    /// differs from `before`): what was sent may mix versions, so make the receiver's whole-file
+    /// The end of a file sent whole: its stats and `FileEnd`. `changed` while being read (its
+    /// [`stamp`] moved): what was sent may mix versions, so make the receiver's whole-file
     /// verification fail; it discards the update and asks once more. Such a file never enters
     /// the indexes.
     fn end_whole(
         &mut self,
         idx: u32,
-        file: &File,
-        before: Option<Stamp>,
+        changed: bool,
         mut digest: [u8; 32],
         planner: Option<Planner>,
     ) -> Result<()> {
@@ -224,7 +225,7 @@ impl Sender {
             self.account(p.tally, true);
             p.into_chunks()
         });
-        if before.is_none() || stamp(file) != before {
+        if changed {
             digest.iter_mut().for_each(|b| *b = !*b);
             return self.conn.send(&Msg::FileEnd {
                 idx,
