@@ -2,7 +2,7 @@
 //! (old = N random bytes, new = old with N/12.5 bytes inserted in the middle — 100 MiB + 8 MiB at
 //! full scale). N = `PARASYNC_BENCH_MIB` MiB (default 16 so a run stays short).
 //!
-//! Run: `cargo bench --bench engines` (add `-- hash` or `-- engine` to filter).
+//! Run: `cargo bench --bench engines` (add `-- hash`, `-- cdc` or `-- engine` to filter).
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -73,6 +73,25 @@ fn hashes(c: &mut Criterion) {
             data.chunks(4096)
                 .map(|c| parasync::engine::rdiff::LibSum::new(c).digest())
                 .fold(0, |a, x| a ^ x)
+        })
+    });
+    let cdc = parasync::engine::chunker::Config::PARASYNC;
+    g.bench_function("cdc_parasync", |b| {
+        b.iter(|| parasync::engine::chunker::chunk(&cdc, black_box(&data)).len())
+    });
+    // The dedupe planner's case on a tree of small files: many inputs of a few KiB each.
+    g.bench_function("cdc_parasync_small_files", |b| {
+        const SIZES: [usize; 10] = [700, 2000, 3500, 4096, 4100, 5000, 7000, 9000, 15000, 30000];
+        b.iter(|| {
+            let (mut off, mut n) = (0, 0);
+            for sz in SIZES.iter().cycle() {
+                if off + sz > data.len() {
+                    break;
+                }
+                n += parasync::engine::chunker::chunk(&cdc, black_box(&data[off..off + sz])).len();
+                off += sz;
+            }
+            n
         })
     });
     for k in StrongKind::ALL.into_iter().filter(|k| !k.is_none()) {

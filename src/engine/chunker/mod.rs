@@ -186,9 +186,11 @@ fn each_cut(cfg: &Config, data: &[u8], mut f: impl FnMut(Cut)) {
     }
 }
 
-/// Bytes scanned for candidates at a time by [`chunk_lanes`] (the scan runs at most this far
-/// ahead of the join, so a streaming caller's window stays small).
-const LANE_SCAN: usize = 1 << 20;
+/// Bytes scanned for candidates at a time by [`chunk_lanes`]: twice the expected distance from
+/// a chunk's `min` to its cut (2^13 for [`Config::PARASYNC`]). Smaller blocks waste less beyond
+/// a cut but pay the lanes' warm-up and setup more often; measured on random data, 16 KiB beat
+/// 8 KiB by 10–15% and matched 32 KiB.
+const LANE_SCAN: usize = 16 << 10;
 
 /// The continuous Gear chunker from the lane scan of [`parallel`]: the hash of the continuous
 /// scan depends only on the last [`gear::MEMORY`] bytes, so its candidates (positions passing the
@@ -196,36 +198,49 @@ const LANE_SCAN: usize = 1 << 20;
 /// or scan window; the join applies `min`, `normal` and `max` exactly as [`cut_continuous`] does.
 /// Same cuts, about twice the speed (independent Gear chains overlap in the CPU). Needs nested
 /// masks (`ma` ⊆ `mb`).
+///
+/// FastCDC's cut-point skipping (Xia et al., USENIX ATC '16, §3.2) applies too: no chunk ends
+/// before `min`, so the scan resumes at a chunk's `min` (warmed over the bytes before it) instead
+/// of at its start. That skips all of a file no longer than `min` and the head of every small
+/// one: a mix of 0.7–30 KiB inputs chunks twice as fast, one large input 15% (what a block scans
+/// beyond a cut is partly the next chunk's head). The cuts stay those of the full scan:
+/// candidates below a chunk's `min` are never chosen.
 fn chunk_lanes(cfg: &Config, data: &[u8], mb: u64, ma: u64, mut f: impl FnMut(Cut)) {
     let n = data.len();
-    let mut cands = Vec::with_capacity(n.min(LANE_SCAN) / (1usize << cfg.bits_after).max(1) + 2);
-    // Candidates are known for every end in (0, scanned].
+    let mut cands: Vec<(usize, bool)> =
+        Vec::with_capacity(LANE_SCAN / (1usize << cfg.bits_after).max(1) + 2);
+    // Candidates are known for every end in (scan start, scanned]; those before `i` are used.
     let mut scanned = 0usize;
     let (mut s, mut i) = (0usize, 0usize);
     while s < n {
         let end = n.min(s + cfg.max);
-        while scanned < end {
-            let to = n.min(scanned + LANE_SCAN).max(end);
-            if i > 0 {
-                cands.drain(..i);
-                i = 0;
-            }
-            parallel::candidates(data, scanned, to, ma, mb, &mut cands);
-            scanned = to;
-        }
         let shortest = s + cfg.min.max(1);
-        let mut cut = end;
-        if shortest <= end {
-            while i < cands.len() && cands[i].0 < shortest {
-                i += 1;
-            }
-            for &(e, hard) in cands[i..].iter().take_while(|c| c.0 <= end) {
-                if hard || e - s >= cfg.normal {
-                    cut = e;
-                    break;
+        let cut = if shortest > end {
+            end
+        } else {
+            loop {
+                while i < cands.len() && cands[i].0 < shortest {
+                    i += 1;
                 }
+                let hit = cands[i..]
+                    .iter()
+                    .take_while(|c| c.0 <= end)
+                    .find(|&&(e, hard)| hard || e - s >= cfg.normal);
+                if let Some(&(e, _)) = hit {
+                    break e;
+                }
+                if scanned >= end {
+                    break end;
+                }
+                // Every known candidate up to `scanned` (< `end`) is used: scan on, from this
+                // chunk's `min` at the earliest.
+                cands.clear();
+                i = 0;
+                let from = scanned.max(shortest - 1);
+                scanned = n.min(from + LANE_SCAN);
+                parallel::candidates(data, from, scanned, ma, mb, &mut cands);
             }
-        }
+        };
         f(Cut {
             off: s as u64,
             len: (cut - s) as u32,
@@ -321,23 +336,58 @@ mod tests {
         out
     }
 
+    /// The continuous chunker by its definition: one Gear state over the whole input, every byte
+    /// tested, a cut at the first passing end at least `min` after the chunk start, or at `max`.
+    fn by_definition(cfg: &Config, data: &[u8]) -> Vec<(u64, u32)> {
+        let (mb, ma) = (cfg.mask_before(), cfg.mask_after());
+        let (mut out, mut s, mut fp) = (Vec::new(), 0usize, 0u64);
+        for (j, &b) in data.iter().enumerate() {
+            fp = gear::step(fp, b);
+            let len = j + 1 - s;
+            if len == cfg.max || (len >= cfg.min.max(1) && cfg.passes(fp, len, mb, ma)) {
+                out.push((s as u64, len as u32));
+                s = j + 1;
+            }
+        }
+        if s < data.len() {
+            out.push((s as u64, (data.len() - s) as u32));
+        }
+        out
+    }
+
     #[test]
     fn lane_scan_cuts_equal_the_byte_scan() {
         let mut data = rnd(2 << 20, 21);
         data[300_000..700_000].fill(0);
         data[1_000_000..1_000_100].fill(7);
+        // Zero runs around the skipped heads: short ones inside a chunk, one ending at a cut.
+        for k in 0..40 {
+            let at = 1_200_000 + k * 9_000;
+            data[at..at + 100 + k * 97].fill(0);
+        }
         let normalized = Config::normalized(2 * KIB, 11, 2, 16 * KIB, Mode::Continuous);
-        let configs = Config::PRESETS
-            .into_iter()
-            .chain([("normalized-continuous", normalized)]);
+        let tiny = |min| Config {
+            min,
+            ..Config::normalized(min, 7, 1, 4 * KIB, Mode::Continuous)
+        };
+        let configs = Config::PRESETS.into_iter().chain([
+            ("normalized-continuous", normalized),
+            ("min-1", tiny(1)),
+            ("min-63", tiny(63)),
+            ("min-65", tiny(65)),
+        ]);
+        let mut lens = vec![0, 1, 63, 64, 65, 4095, 4096, 4097, 4160, 70_000, data.len()];
+        lens.extend([65_535, 65_536, 65_537, 4096 + 8192, 300_100, 1_250_000]);
         for (name, cfg) in configs {
             if cfg.mode != Mode::Continuous || cfg.hash != Hash::Gear {
                 continue;
             }
-            for len in [0, 1, 4095, 4096, 70_000, data.len()] {
+            for &len in &lens {
                 let d = &data[..len];
                 let fast: Vec<(u64, u32)> = chunk(&cfg, d).iter().map(|c| (c.off, c.len)).collect();
-                assert_eq!(fast, by_byte(&cfg, d), "{name} on {len} bytes");
+                let reference = by_definition(&cfg, d);
+                assert_eq!(fast, reference, "{name} on {len} bytes");
+                assert_eq!(by_byte(&cfg, d), reference, "{name} on {len} bytes");
             }
         }
     }

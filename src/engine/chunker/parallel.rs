@@ -98,18 +98,23 @@ pub(super) fn candidates(
     let starts: [usize; LANES] = std::array::from_fn(|k| a + k * q);
     let warm = |k: usize| gear::warm(&data[starts[k].saturating_sub(gear::MEMORY)..starts[k]]);
     let (mut f0, mut f1, mut f2, mut f3) = (warm(0), warm(1), warm(2), warm(3));
-    let mut lanes: [Vec<(usize, bool)>; LANES] =
-        std::array::from_fn(|_| Vec::with_capacity(out.capacity() / LANES + 1));
     let (l0, l1, l2, l3) = (
         &data[starts[0]..starts[0] + q],
         &data[starts[1]..starts[1] + q],
         &data[starts[2]..starts[2] + q],
         &data[starts[3]..starts[3] + q],
     );
+    // The lanes' hits go to `out` as found (interleaved) and are put in order at the end: no
+    // buffer per lane to allocate, and sorting the few hits of a range costs next to nothing.
+    let first = out.len();
     // Candidates are rare (one in 2^bits bytes): the test stays in registers, the push is cold.
     #[cold]
-    fn hit(lane: &mut Vec<(usize, bool)>, end: usize, hard: bool) {
-        lane.push((end, hard));
+    fn hit(out: &mut Vec<(usize, bool)>, fps: [u64; LANES], at: usize, q: usize, ma: u64, mb: u64) {
+        for (k, f) in fps.into_iter().enumerate() {
+            if f & ma == 0 {
+                out.push((at + k * q, f & mb == 0));
+            }
+        }
     }
     let g: &[u64; 256] = &gear::GEAR;
     for (j, (((&x0, &x1), &x2), &x3)) in l0.iter().zip(l1).zip(l2).zip(l3).enumerate() {
@@ -118,25 +123,18 @@ pub(super) fn candidates(
         f2 = (f2 << 1).wrapping_add(g[x2 as usize]);
         f3 = (f3 << 1).wrapping_add(g[x3 as usize]);
         if (f0 & ma == 0) | (f1 & ma == 0) | (f2 & ma == 0) | (f3 & ma == 0) {
-            for (k, f) in [f0, f1, f2, f3].into_iter().enumerate() {
-                if f & ma == 0 {
-                    hit(&mut lanes[k], starts[k] + j + 1, f & mb == 0);
-                }
-            }
+            hit(out, [f0, f1, f2, f3], a + j + 1, q, ma, mb);
         }
     }
-    let mut fps = [f0, f1, f2, f3];
     // The last lane also covers the remainder of the division.
-    let k = LANES - 1;
-    for (j, &byte) in data[starts[k] + q..b].iter().enumerate() {
-        fps[k] = gear::step(fps[k], byte);
-        if fps[k] & ma == 0 {
-            lanes[k].push((starts[k] + q + j + 1, fps[k] & mb == 0));
+    let mut fp = f3;
+    for (j, &byte) in data[starts[LANES - 1] + q..b].iter().enumerate() {
+        fp = gear::step(fp, byte);
+        if fp & ma == 0 {
+            out.push((starts[LANES - 1] + q + j + 1, fp & mb == 0));
         }
     }
-    for l in lanes {
-        out.extend(l);
-    }
+    out[first..].sort_unstable_by_key(|c| c.0);
 }
 
 /// Streaming parallel chunker over shared bytes.

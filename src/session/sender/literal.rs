@@ -3,10 +3,10 @@
 //!
 //! Every source byte is read once: a file sent whole streams through the chunk planner (small
 //! files, and files the receiver announced same-size candidates for, are loaded first so the same
-//! read gives the whole-file digest that decides a whole-file copy); a delta file's literal
-//! ranges come from the mapping the engine already used. A file changed while being read gets a
-//! digest that cannot verify, so the receiver redoes it (rsync's redo pass) and it never enters an
-//! index.
+//! read gives the whole-file digest that decides a whole-file copy, and are then planned in one
+//! pass like a literal range); a delta file's literal ranges come from the mapping the engine
+//! already used. A file changed while being read gets a digest that cannot verify, so the
+//! receiver redoes it (rsync's redo pass) and it never enters an index.
 
 use super::{digest_released, Digesting, Sender, LITERAL_PIECE, PIECE};
 use crate::dedupe::chunks::{Loc, Planner, Tally};
@@ -101,8 +101,6 @@ impl Sender {
         // extends its file in place).
         let append = self.appends.remove(&idx).filter(|o| *o <= size);
         let dedupe = dedupe && append.is_none();
-        let mut mem: Option<Shared> = None;
-        let mut known = None;
         if dedupe && (size <= PRELOAD || !haves.is_empty()) {
             let m = match load(&file, size) {
                 Ok(m) => m,
@@ -111,7 +109,8 @@ impl Sender {
             let bytes = (*m).as_ref();
             let bytes = &bytes[..bytes.len().min(size as usize)];
             let d = crate::dedupe::digest(bytes);
-            if before.is_some() && stamp(&file) == before {
+            let changed = before.is_none() || stamp(&file) != before;
+            if !changed {
                 let from = (self
                     .sent
                     .lookup(&d)
@@ -121,18 +120,18 @@ impl Sender {
                 if let Some((from, local)) = from {
                     return self.send_copy_whole(idx, from, bytes.len() as u64, d, local);
                 }
-                known = Some(d);
             }
-            mem = Some(m);
+            // In memory: plan it as one range (one chunking pass, nothing copied into pieces).
+            let mut planner = Some(self.planner(idx, PIECE));
+            self.plan_ranges(idx, bytes, vec![(0, bytes.len() as u64)], &mut planner)?;
+            // Read into memory, what is sent cannot change after the check above; mapped, it can.
+            let changed = changed || (size > PRELOAD && stamp(&file) != before);
+            return self.end_whole(idx, changed, d, planner);
         }
         let mut h = blake3::Hasher::new();
         let mut off = 0u64;
-        let mut reader: Box<dyn Read + '_> = match (&mem, append) {
-            (Some(m), _) => {
-                let b = (**m).as_ref();
-                Box::new(&b[..b.len().min(size as usize)])
-            }
-            (None, Some(from)) => {
+        let mut reader: Box<dyn Read + '_> = match append {
+            Some(from) => {
                 // The digest covers the sent part, or with --append-verify the whole file
                 // (rsync's append_mode 1 and 2).
                 let skipped = if self.opts.append > 1 {
@@ -146,14 +145,15 @@ impl Sender {
                 off = from;
                 Box::new(Read::take(&file, size - from))
             }
-            (None, None) => Box::new(Read::take(&file, size)),
+            None => Box::new(Read::take(&file, size)),
         };
         let mut planner = dedupe.then(|| self.planner(idx, PIECE));
         let mut open = None;
         loop {
-            let mut buf = vec![0u8; PIECE];
+            // No bigger than what is left: a small file costs no piece-sized zeroed buffer.
+            let mut buf = vec![0u8; PIECE.min((size - off) as usize)];
             let mut n = 0;
-            while n < PIECE {
+            while n < buf.len() {
                 match reader.read(&mut buf[n..]) {
                     Ok(0) => break,
                     Ok(k) => n += k,
@@ -168,9 +168,7 @@ impl Sender {
                 break;
             }
             buf.truncate(n);
-            if known.is_none() {
-                h.update(&buf);
-            }
+            h.update(&buf);
             match planner.as_mut() {
                 Some(p) => {
                     let mut ops = Vec::new();
@@ -199,25 +197,35 @@ impl Sender {
             }
         }
         drop(reader);
-        let chunks = match planner {
-            Some(mut p) => {
-                let mut ops = Vec::new();
-                p.finish(
-                    &self.chunks,
-                    &mut ops,
-                    &mut source_reader(&self.paths, &mut open),
-                );
-                self.send_ops(idx, ops)?;
-                self.account(p.tally, true);
-                Some(p.into_chunks())
-            }
-            None => None,
-        };
-        // Changed while being read: what was sent may mix versions, so make the receiver's
-        // whole-file verification fail; it discards the update and asks once more. Such a file
-        // never enters the indexes.
-        let mut digest = known.unwrap_or_else(|| *h.finalize().as_bytes());
-        if before.is_none() || stamp(&file) != before {
+        if let Some(p) = planner.as_mut() {
+            let mut ops = Vec::new();
+            p.finish(
+                &self.chunks,
+                &mut ops,
+                &mut source_reader(&self.paths, &mut open),
+            );
+            self.send_ops(idx, ops)?;
+        }
+        let changed = before.is_none() || stamp(&file) != before;
+        self.end_whole(idx, changed, *h.finalize().as_bytes(), planner)
+    }
+
+    /// The end of a file sent whole: its stats and `FileEnd`. `changed` while being read (its
+    /// [`stamp`] moved): what was sent may mix versions, so make the receiver's whole-file
+    /// verification fail; it discards the update and asks once more. Such a file never enters
+    /// the indexes.
+    fn end_whole(
+        &mut self,
+        idx: u32,
+        changed: bool,
+        mut digest: [u8; 32],
+        planner: Option<Planner>,
+    ) -> Result<()> {
+        let chunks = planner.map(|p| {
+            self.account(p.tally, true);
+            p.into_chunks()
+        });
+        if changed {
             digest.iter_mut().for_each(|b| *b = !*b);
             return self.conn.send(&Msg::FileEnd {
                 idx,
@@ -354,6 +362,22 @@ impl Sender {
         ranges: Vec<(u64, u64)>,
     ) -> Result<()> {
         let mut planner = self.planners.remove(&idx);
+        let sent = self.plan_ranges(idx, bytes, ranges, &mut planner);
+        if let Some(p) = planner {
+            // Pending chunks of the planner are flushed by the final `send_ranges`.
+            self.planners.insert(idx, p);
+        }
+        sent
+    }
+
+    /// [`Sender::send_literals`] with the file's `planner` (`None`: plain literals).
+    fn plan_ranges(
+        &mut self,
+        idx: u32,
+        bytes: &[u8],
+        ranges: Vec<(u64, u64)>,
+        planner: &mut Option<Planner>,
+    ) -> Result<()> {
         let mut open = None;
         let mut ops = Vec::new();
         let mut size = 0usize;
@@ -407,10 +431,6 @@ impl Sender {
             }
         }
         behind.flush(bytes, bytes.len());
-        if let Some(p) = planner {
-            // Pending chunks of the planner are flushed by the final `send_ranges`.
-            self.planners.insert(idx, p);
-        }
         self.send_ops(idx, ops)
     }
 
