@@ -67,6 +67,14 @@ struct Job {
 
 /// Requests beyond this many files in flight park their temp file (closed until data comes).
 const PARK_AT: usize = 256;
+/// The generator decides no further while this many requested files wait for their data:
+/// list segments that arrive meanwhile wait ([`Receiver::waiting`]). Why: each requested file
+/// holds a job (temp file, writer, digest state: ~1 KiB) and an entry in the sender's request
+/// queue, so deciding a 200,000-file initial copy far ahead of its data cost ~200 MiB on each
+/// side and put 200,000 temp files in the destination at once; rsync's receiver opens a temp
+/// file only when its data comes. Enough to keep the sender busy: a few MiB of small files, and
+/// a large file streams on its own.
+const MAX_JOBS: usize = 1024;
 
 impl Job {
     /// The writer, reopening a parked temp file.
@@ -145,6 +153,8 @@ pub struct Receiver {
     flist_done: bool,
     io_error: bool,
     deferred: Vec<Msg>,
+    /// List messages not decided yet: [`MAX_JOBS`] files are in flight.
+    waiting: std::collections::VecDeque<Msg>,
     /// File messages that arrived before their file was requested (see `early.rs`).
     early: Vec<Msg>,
     meta: MetaOpts,
@@ -272,6 +282,7 @@ impl Receiver {
             flist_done: false,
             io_error: false,
             deferred: Vec::new(),
+            waiting: Default::default(),
             early: Vec::new(),
             meta,
             names: NameCache::default(),
@@ -352,27 +363,16 @@ impl Receiver {
                         self.replay_early(true)?;
                     }
                 }
-                Msg::Segment { parent, entries } => {
-                    self.resolve_root(parent, &entries)?;
-                    let base = self.flist.len() as u32;
-                    self.flist.extend(entries.iter().cloned());
-                    self.on_segment(parent, base, &entries)?;
-                    self.replay_early(false)?;
-                }
-                Msg::FlistEnd { io_error } => {
-                    self.io_error |= io_error;
-                    self.flist_done = true;
-                    if matches!(self.root, Root::Unresolved) {
-                        self.resolve_root(u32::MAX, &[])?;
+                m @ (Msg::Segment { .. } | Msg::FlistEnd { .. }) => {
+                    if self.waiting.is_empty() && self.jobs.len() < MAX_JOBS {
+                        self.on_list(m)?;
+                    } else {
+                        if self.waiting.is_empty() {
+                            let n = self.jobs.len();
+                            crate::session::trace::point(|| format!("list waits ({n} in flight)"));
+                        }
+                        self.waiting.push_back(m);
                     }
-                    self.hl_resolve()?;
-                    self.release_all();
-                    self.flush_lines()?;
-                    if let Some(l) = &self.local {
-                        // Every file is decided: a scan nobody asked for can stop.
-                        l.stop_if_unused();
-                    }
-                    self.replay_early(true)?;
                 }
                 m @ (Msg::Engine { .. }
                 | Msg::Ops { .. }
@@ -403,6 +403,12 @@ impl Receiver {
                 for (idx, ok) in d.poll() {
                     self.delegated_started(idx, ok)?;
                 }
+            }
+            while self.jobs.len() < MAX_JOBS {
+                let Some(m) = self.waiting.pop_front() else {
+                    break;
+                };
+                self.on_list(m)?;
             }
             if self.flist_done && self.jobs.is_empty() {
                 break;
@@ -767,6 +773,35 @@ impl Receiver {
     /// destination). `-K` trusts directory symlinks as rsync's --keep-dirlinks does.
     /// The verdict for a parent is cached until the next symlink entry, so a directory's files
     /// cost one walk up, not one each.
+    /// A list segment or the list's end, decided now.
+    fn on_list(&mut self, m: Msg) -> Result<()> {
+        match m {
+            Msg::Segment { parent, entries } => {
+                self.resolve_root(parent, &entries)?;
+                let base = self.flist.len() as u32;
+                self.flist.extend(entries.iter().cloned());
+                self.on_segment(parent, base, &entries)?;
+                self.replay_early(false)
+            }
+            Msg::FlistEnd { io_error } => {
+                self.io_error |= io_error;
+                self.flist_done = true;
+                if matches!(self.root, Root::Unresolved) {
+                    self.resolve_root(u32::MAX, &[])?;
+                }
+                self.hl_resolve()?;
+                self.release_all();
+                self.flush_lines()?;
+                if let Some(l) = &self.local {
+                    // Every file is decided: a scan nobody asked for can stop.
+                    l.stop_if_unused();
+                }
+                self.replay_early(true)
+            }
+            _ => Ok(()),
+        }
+    }
+
     fn symlink_in_path(&mut self, name: &[u8]) -> Option<PathBuf> {
         if self.opts.keep_dirlinks || !matches!(self.root, Root::Dir(_)) {
             return None;

@@ -161,3 +161,34 @@ fn wide_update_and_checksum_match_rsync() {
         }
     }
 }
+
+/// More files than the receiver keeps requested at once (`MAX_JOBS` = 1024 in
+/// session/receiver.rs): the generator stops deciding until data comes and resumes with the
+/// segments that waited meanwhile. 3,000 new files (hard links, empty files, some in deep
+/// directories) into a destination with extraneous names: the tree, the exit code and the
+/// (empty) output equal rsync's, and a second run finds nothing to do.
+fn many_new(w: &std::path::Path) {
+    let mut t = Tree::new(&w.join("src"));
+    for i in 0..3000usize {
+        let rel = format!("d{:02}/s{}/f{i:04}", i % 40, i % 3);
+        t.file(&rel, &pseudo_random(i as u64, i * 13 % 3000));
+        if i % 500 == 7 {
+            t.hardlink(format!("d{:02}/link{i}", i % 40), &rel);
+        }
+    }
+    t.finish();
+    let mut d = Tree::new(&w.join("dst"));
+    d.file("d00/s0/extra", b"x").file("gone/x", b"y").finish();
+}
+
+#[test]
+fn more_files_than_the_request_window_match_rsync() {
+    let t = Twin::new(many_new);
+    t.same(&["-aH", "--delete", "src/", "dst/"])
+        .p
+        .expect(0, "copy");
+    t.assert_trees("dst", Cmp::ALL);
+    assert_same_tree(&t.p.join("src"), &t.p.join("dst"), Cmp::ALL);
+    let again = t.same(&["-aiH", "--delete", "src/", "dst/"]);
+    assert_eq!(again.p.stdout, "", "nothing left to do");
+}
