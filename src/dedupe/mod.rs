@@ -9,8 +9,9 @@
 //!   entered, so the receiver (which handles messages in order) has renamed the earlier file into
 //!   place before it reads the copy.
 //! * [`LocalIndex`] (receiver): regular files already under the destination, indexed by size and
-//!   hashed on demand (cached). Before requesting a file that has no basis, the receiver announces
-//!   same-size candidates with their digests (`Msg::Have`); the sender answers with a `CopyFrom` of
+//!   hashed on demand (cached); scanned on a thread of its own from the first new file on. Before
+//!   requesting a file that has no basis, the receiver announces same-size candidates (same name
+//!   only below [`ANY_NAME_MIN`]) with their digests (`Msg::Have`); the sender answers with a `CopyFrom` of
 //!   the candidate whose digest equals the source's. This is how a renamed or moved file costs ~0
 //!   bytes; deletions are deferred to the end of the run so a file `--delete` removes can still be
 //!   read (design.md §6 "a file about to be deleted stays until its last reader is done").
