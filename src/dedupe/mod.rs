@@ -11,10 +11,11 @@
 //! * [`LocalIndex`] (receiver): regular files already under the destination, indexed by size and
 //!   hashed on demand (cached); scanned on a thread of its own from the first new file on. Before
 //!   requesting a file that has no basis, the receiver announces same-size candidates (same name
-//!   only below [`ANY_NAME_MIN`]) with their digests (`Msg::Have`); the sender answers with a `CopyFrom` of
-//!   the candidate whose digest equals the source's. This is how a renamed or moved file costs ~0
-//!   bytes; deletions are deferred to the end of the run so a file `--delete` removes can still be
-//!   read (design.md §6 "a file about to be deleted stays until its last reader is done").
+//!   only below [`ANY_NAME_MIN`]) with their digests (`Msg::Have`); the sender answers with a
+//!   `CopyFrom` of the candidate whose digest equals the source's. This is how a renamed or moved
+//!   file costs ~0 bytes; deletions are deferred to the end of the run so a file `--delete`
+//!   removes can still be read (design.md §6 "a file about to be deleted stays until its last
+//!   reader is done").
 //! * [`chunks::ChunkIndex`] (sender): CDC chunks of the literal data of completed files; a chunk
 //!   already on the receiver, in another file or earlier in the same one, becomes a `CopyFrom` of
 //!   that range (see [`chunks`] for the ordering rules). Whole-file duplicates of large files are
