@@ -149,7 +149,7 @@ impl Split {
     /// The session to move file `idx` (its file-list index) of `size` bytes.
     ///
     /// `auto` opens helpers only while moving files is most of the work: once at least
-    /// [`AUTO_STEP`] files per helper need moving *and* they are at least half of the entries
+    /// `AUTO_STEP` files per helper need moving *and* they are at least half of the entries
     /// decided so far. A helper takes data off the primary, but the primary still decides
     /// every entry; where most entries are only compared (an update of a large tree), extra
     /// sessions only add processes on the same cores (200,000-file update on 2 cores: auto
