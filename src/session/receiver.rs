@@ -767,12 +767,6 @@ impl Receiver {
 }
 
 impl Receiver {
-    /// The first ancestor of `name` below the destination root that is a symlink, if any
-    /// (rsync 3.4's CVE-2024-12087 rule: names from the sender never traverse symlinks on the
-    /// receiver, so a symlink sent earlier cannot redirect a later write outside the
-    /// destination). `-K` trusts directory symlinks as rsync's --keep-dirlinks does.
-    /// The verdict for a parent is cached until the next symlink entry, so a directory's files
-    /// cost one walk up, not one each.
     /// A list segment or the list's end, decided now.
     fn on_list(&mut self, m: Msg) -> Result<()> {
         match m {
@@ -802,6 +796,12 @@ impl Receiver {
         }
     }
 
+    /// The first ancestor of `name` below the destination root that is a symlink, if any
+    /// (rsync 3.4's CVE-2024-12087 rule: names from the sender never traverse symlinks on the
+    /// receiver, so a symlink sent earlier cannot redirect a later write outside the
+    /// destination). `-K` trusts directory symlinks as rsync's --keep-dirlinks does.
+    /// The verdict for a parent is cached until the next symlink entry, so a directory's files
+    /// cost one walk up, not one each.
     fn symlink_in_path(&mut self, name: &[u8]) -> Option<PathBuf> {
         if self.opts.keep_dirlinks || !matches!(self.root, Root::Dir(_)) {
             return None;
