@@ -6,12 +6,6 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::Command;
 
-fn rsync_present() -> bool {
-    let ok = Command::new("rsync").arg("--version").output().is_ok();
-    assert!(ok || std::env::var("CI").is_err(), "rsync missing under CI");
-    ok
-}
-
 /// name → (kind, content, link count, inode group label) for a tree.
 fn snapshot(root: &Path) -> BTreeMap<String, (char, Vec<u8>, u64)> {
     let mut out = BTreeMap::new();
@@ -67,7 +61,7 @@ fn day(src: &Path, n: u32) {
 
 #[test]
 fn snapshot_backup_with_link_dest_matches_rsync() {
-    if !rsync_present() {
+    if !crate::util::installed("rsync") {
         return;
     }
     let t = tempfile::tempdir().unwrap();
@@ -112,7 +106,7 @@ fn snapshot_backup_with_link_dest_matches_rsync() {
 
 #[test]
 fn compare_and_copy_dest_match_rsync() {
-    if !rsync_present() {
+    if !crate::util::installed("rsync") {
         return;
     }
     for opt in ["--compare-dest=../prev", "--copy-dest=../prev"] {
@@ -159,7 +153,7 @@ fn compare_and_copy_dest_match_rsync() {
 
 #[test]
 fn backups_match_rsync() {
-    if !rsync_present() {
+    if !crate::util::installed("rsync") {
         return;
     }
     for opts in [

@@ -42,6 +42,17 @@ pub const ENGINES: [&str; 6] = [
 ];
 
 /// True when the tests run as root (owner preservation and permission tests depend on it).
+/// Whether `prog` runs (`prog --version`); a missing tool fails the test under `CI=true` and
+/// skips it elsewhere.
+pub fn installed(prog: &str) -> bool {
+    let ok = Command::new(prog).arg("--version").output().is_ok();
+    assert!(
+        ok || std::env::var("CI").is_err(),
+        "{prog} missing under CI"
+    );
+    ok
+}
+
 pub fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() == 0 }
