@@ -43,6 +43,15 @@ fn check(r: libc::c_int) -> io::Result<()> {
     }
 }
 
+/// The owner and group to set: the owner only as super-user with `-o`, the group with `-g`
+/// (rsync: a group we are not in is refused by the kernel, see [`chown_ok`]).
+fn wanted_ids(uid: Option<u32>, gid: Option<u32>, o: &MetaOpts) -> (Option<u32>, Option<u32>) {
+    (
+        uid.filter(|_| o.owner && o.am_root),
+        gid.filter(|_| o.group),
+    )
+}
+
 /// A chown's return value: refused (EPERM) is not an error — owner only as super-user, group
 /// only to groups we are in, as rsync does.
 fn chown_ok(r: libc::c_int) -> io::Result<()> {
@@ -99,8 +108,7 @@ pub fn apply(
         // Before the mode: an ACL sets the group bits from its mask (the chmod below then agrees).
         xattr::apply(path, x, o.xattrs)?;
     }
-    let want_uid = if o.owner && o.am_root { uid } else { None };
-    let want_gid = if o.group { gid } else { None };
+    let (want_uid, want_gid) = wanted_ids(uid, gid, o);
     if want_uid.is_some() || want_gid.is_some() {
         chown_ok(unsafe {
             libc::lchown(
@@ -182,8 +190,9 @@ pub fn apply_open(
     }
     let st = f.metadata()?;
     let fd = f.as_raw_fd();
-    let want_uid = (if o.owner && o.am_root { uid } else { None }).filter(|u| *u != st.uid());
-    let want_gid = (if o.group { gid } else { None }).filter(|g| *g != st.gid());
+    let (want_uid, want_gid) = wanted_ids(uid, gid, o);
+    let want_uid = want_uid.filter(|u| *u != st.uid());
+    let want_gid = want_gid.filter(|g| *g != st.gid());
     let mut chowned = false;
     if want_uid.is_some() || want_gid.is_some() {
         chown_ok(unsafe {
