@@ -218,6 +218,7 @@ pub fn connect(
         timeout: (o.timeout > 0).then(|| Duration::from_secs(o.timeout)),
         quiet: o.quiet,
         role,
+        wake: crossbeam_channel::unbounded(),
     })
 }
 

@@ -12,6 +12,9 @@ use crate::wire::msg::Msg;
 
 /// Run the server on stdin/stdout; returns the exit code.
 pub fn run(opts: Options) -> i32 {
+    // The remote shell's pipes to us (crate::transport::grow_pipe).
+    crate::transport::grow_pipe(0);
+    crate::transport::grow_pipe(1);
     let stream = Stream {
         r: Box::new(std::io::stdin()),
         w: Box::new(std::io::stdout()),

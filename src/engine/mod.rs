@@ -33,6 +33,10 @@ pub mod skysync_f;
 /// Read-only bytes shared between threads (an mmap or a Vec).
 pub type Shared = Arc<dyn AsRef<[u8]> + Send + Sync>;
 
+/// Called from a streaming engine's background work whenever its `poll` has new output
+/// ([`ReceiverHalf::set_waker`]).
+pub type Waker = Arc<dyn Fn() + Send + Sync>;
+
 pub use filemap::FileMap;
 
 /// One reconstruction operation. `dst` is the absolute offset in the new file.
@@ -181,6 +185,10 @@ pub trait ReceiverHalf: Send {
     fn poll(&mut self) -> Result<Option<Step>, EngineError> {
         Ok(None)
     }
+    /// From now on `poll` must not block: it returns `None` when nothing is ready, and the
+    /// engine calls `waker` whenever output becomes ready, so the session serves the peer's
+    /// messages meanwhile. Engines whose `poll` never waits ignore it.
+    fn set_waker(&mut self, _waker: Waker) {}
 }
 
 /// The sender's half: owns the source (new file), emits ops.

@@ -16,6 +16,28 @@ pub fn create_temp(target: &Path, temp_dir: Option<&Path>) -> io::Result<(File, 
     super::create_registered(target, || create_unregistered(target, temp_dir))
 }
 
+/// A fresh seed for a temp name: the time and process id once per process (a `getpid` per file
+/// showed up as a syscall per file on trees), then a step per name, so names differ even when
+/// files are created within one clock tick.
+fn name_seed() -> u64 {
+    use std::sync::atomic::AtomicU64;
+    static BASE: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+    let base = *BASE.get_or_init(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(7)
+            ^ (std::process::id() as u64) << 32
+    });
+    // Xorshift (below) maps 0 to 0.
+    (base
+        ^ COUNT
+            .fetch_add(1, Ordering::Relaxed)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15))
+    .max(1)
+}
+
 fn create_unregistered(target: &Path, temp_dir: Option<&Path>) -> io::Result<(File, PathBuf)> {
     let dir = temp_dir
         .map(Path::to_path_buf)
@@ -26,11 +48,7 @@ fn create_unregistered(target: &Path, temp_dir: Option<&Path>) -> io::Result<(Fi
         .unwrap_or_default();
     let mut base = base;
     base.truncate(200);
-    let mut seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(7)
-        ^ (std::process::id() as u64) << 32;
+    let mut seed = name_seed();
     for _ in 0..100 {
         seed ^= seed << 13;
         seed ^= seed >> 7;

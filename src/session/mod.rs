@@ -28,7 +28,7 @@ pub mod trace;
 use crate::error::{Error, Result};
 use crate::wire::msg::{Compress, Msg, LOG_ERROR, LOG_INFO, LOG_WARNING};
 use crate::wire::{FrameReader, FrameWriter};
-use crossbeam_channel::{bounded, unbounded, Receiver, RecvTimeoutError};
+use crossbeam_channel::{bounded, unbounded, Receiver};
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -60,6 +60,9 @@ pub struct Conn {
     pub quiet: bool,
     /// Role name for messages (`sender`, `receiver`, `generator`).
     pub role: &'static str,
+    /// Wake-ups from this side's own background work ([`Conn::waker`]), served after the
+    /// urgent channel and before the ordered one.
+    pub wake: (crossbeam_channel::Sender<u32>, Receiver<u32>),
 }
 
 /// Ordered messages the receiver's reader may hold ahead of the receiver (file-list segments of
@@ -192,6 +195,18 @@ pub fn spawn_reader(mut r: FrameReader, cap: Option<usize>, split: bool) -> Inbo
 }
 
 impl Conn {
+    /// A waker for file `idx`'s streaming engine (`engine::Waker`): it makes [`Conn::recv`]
+    /// return an `Engine` message for `idx` with no data, on which the role polls that engine.
+    /// Why: an engine whose background thread produces output (the parasync receiver's weak
+    /// batches) must not be waited for with the peer's answers queued behind it — its hit
+    /// bitmaps would wait for the whole chunking pass, and so would every copy they confirm.
+    pub fn waker(&self, idx: u32) -> crate::engine::Waker {
+        let tx = self.wake.0.clone();
+        Arc::new(move || {
+            let _ = tx.send(idx);
+        })
+    }
+
     pub fn send(&mut self, m: &Msg) -> Result<()> {
         let (tag, payload) = m.encode(self.comp);
         trace::point(|| format!("out {} {}", sender::msg_name(m), payload.len()));
@@ -233,9 +248,18 @@ impl Conn {
         if self.urgent.is_some() && self.flushed.elapsed() >= FLUSH_EVERY && self.w.pending() > 0 {
             self.flush()?;
         }
+        let woken = |idx| Ok(Msg::Engine { idx, data: vec![] });
         let first = match &self.urgent {
-            Some(u) => u.try_recv().or_else(|_| self.rx.try_recv()),
-            None => self.rx.try_recv(),
+            Some(u) => u
+                .try_recv()
+                .or_else(|_| self.wake.1.try_recv().map(woken))
+                .or_else(|_| self.rx.try_recv()),
+            None => self
+                .wake
+                .1
+                .try_recv()
+                .map(woken)
+                .or_else(|_| self.rx.try_recv()),
         };
         let r = match first {
             Ok(m) => m,
@@ -277,55 +301,49 @@ impl Conn {
     }
 
     fn recv_blocking(&mut self) -> Result<Result<Msg>> {
-        if let Some(u) = self.urgent.clone() {
-            use crossbeam_channel::TryRecvError;
-            let deadline = self.timeout.map(|t| (std::time::Instant::now() + t, t));
-            loop {
-                // The urgent channel first, also when both became ready at once.
+        use crossbeam_channel::TryRecvError;
+        let deadline = self.timeout.map(|t| (std::time::Instant::now() + t, t));
+        loop {
+            // The urgent channel first, also when several became ready at once; then this
+            // side's own wake-ups; then the ordered channel.
+            if let Some(u) = &self.urgent {
                 match u.try_recv() {
                     Ok(m) => return Ok(m),
                     Err(TryRecvError::Disconnected) => {
                         // The reader has ended; what is left is on the ordered channel.
                         self.urgent = None;
-                        return self.recv_blocking();
+                        continue;
                     }
                     Err(TryRecvError::Empty) => {}
                 }
-                match self.rx.try_recv() {
-                    Ok(m) => return Ok(m),
-                    Err(TryRecvError::Disconnected) => {
-                        return Ok(Err(Error::new(12, "connection unexpectedly closed")))
-                    }
-                    Err(TryRecvError::Empty) => {}
+            }
+            if let Ok(idx) = self.wake.1.try_recv() {
+                return Ok(Ok(Msg::Engine { idx, data: vec![] }));
+            }
+            match self.rx.try_recv() {
+                Ok(m) => return Ok(m),
+                Err(TryRecvError::Disconnected) => {
+                    return Ok(Err(Error::new(12, "connection unexpectedly closed")))
                 }
-                let mut sel = crossbeam_channel::Select::new();
-                sel.recv(&u);
-                sel.recv(&self.rx);
-                match deadline {
-                    Some((at, t)) => {
-                        if sel.ready_deadline(at).is_err() {
-                            return Err(self.timed_out(t));
-                        }
+                Err(TryRecvError::Empty) => {}
+            }
+            let mut sel = crossbeam_channel::Select::new();
+            if let Some(u) = &self.urgent {
+                sel.recv(u);
+            }
+            sel.recv(&self.wake.1);
+            sel.recv(&self.rx);
+            match deadline {
+                Some((at, t)) => {
+                    if sel.ready_deadline(at).is_err() {
+                        return Err(self.timed_out(t));
                     }
-                    None => {
-                        sel.ready();
-                    }
+                }
+                None => {
+                    sel.ready();
                 }
             }
         }
-        Ok(match self.timeout {
-            Some(t) => match self.rx.recv_timeout(t) {
-                Ok(m) => m,
-                Err(RecvTimeoutError::Timeout) => return Err(self.timed_out(t)),
-                Err(RecvTimeoutError::Disconnected) => {
-                    Err(Error::new(12, "connection unexpectedly closed"))
-                }
-            },
-            None => self
-                .rx
-                .recv()
-                .unwrap_or_else(|_| Err(Error::new(12, "connection unexpectedly closed"))),
-        })
     }
 
     pub fn closed(&self, e: Error) -> Error {

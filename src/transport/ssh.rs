@@ -3,6 +3,7 @@
 
 use super::Stream;
 use crate::error::{Error, Result};
+use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 
@@ -32,6 +33,8 @@ pub fn spawn(argv: &[String]) -> Result<(Remote, Stream)> {
     })?;
     let w = child.stdin.take().unwrap();
     let r = child.stdout.take().unwrap();
+    super::grow_pipe(w.as_raw_fd());
+    super::grow_pipe(r.as_raw_fd());
     Ok((
         Remote { child },
         Stream {

@@ -228,4 +228,62 @@ mod tests {
             assert!(Msg::decode(bad).is_err(), "{bad:?}");
         }
     }
+
+    /// The receiver's weak batches in order, polled as the session polls them: blocking, or
+    /// (with a waker) only after a wake-up, never waiting inside `poll`.
+    fn weak_batches(basis: &[u8], pipeline: Pipeline, woken: bool) -> (Vec<Msg>, usize) {
+        use crate::engine::{EngineParams, ReceiverHalf};
+        let params = EngineParams {
+            threads: 2,
+            ..Default::default()
+        };
+        let mut r = Receiver::new(&params, pipeline, std::sync::Arc::new(basis.to_vec()));
+        let (tx, rx) = crossbeam_channel::unbounded();
+        if woken {
+            r.set_waker(std::sync::Arc::new(move || {
+                let _ = tx.send(());
+            }));
+        }
+        let mut out = Vec::new();
+        let mut wakes = 0;
+        let mut step = Some(r.start().unwrap());
+        loop {
+            while let Some(s) = step {
+                out.extend(s.msgs.iter().map(|m| Msg::decode(m).unwrap()));
+                step = r.poll().unwrap();
+            }
+            if matches!(out.last(), Some(Msg::End { .. })) {
+                // The chunking thread was joined before the end was returned.
+                return (out, wakes + rx.try_iter().count());
+            }
+            assert!(woken, "a blocking poll returned before the end");
+            rx.recv_timeout(std::time::Duration::from_secs(30))
+                .expect("the chunking thread never woke the session");
+            wakes += 1;
+            step = r.poll().unwrap();
+        }
+    }
+
+    #[test]
+    fn a_woken_receiver_sends_the_same_batches_without_waiting_in_poll() {
+        // Larger than INLINE, so a chunking thread produces the batches.
+        let basis: Vec<u8> = (0..INLINE as u64 * 2 + 12_345)
+            .map(|i| (i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 29) as u8)
+            .collect();
+        for pipeline in [Pipeline::Stream, Pipeline::Batch, Pipeline::V3] {
+            let (blocking, _) = weak_batches(&basis, pipeline, false);
+            let (woken, wakes) = weak_batches(&basis, pipeline, true);
+            assert_eq!(woken, blocking, "{pipeline:?}");
+            // One wake-up per batch and one when the channel closed (the end).
+            assert_eq!(wakes, woken.len(), "{pipeline:?}");
+            let covered: u64 = woken
+                .iter()
+                .map(|m| match m {
+                    Msg::Weak { chunks, .. } => chunks.iter().map(|c| c.1 as u64).sum(),
+                    _ => 0,
+                })
+                .sum();
+            assert_eq!(covered, basis.len() as u64, "{pipeline:?}");
+        }
+    }
 }

@@ -5,7 +5,7 @@ use super::{Msg, Pipeline, BATCH, CHUNKER, FIRST_BATCH, INLINE, IN_FLIGHT, STREA
 use crate::engine::cdc::{self, err};
 use crate::engine::chunker::parallel::{Chunk, Parallel};
 use crate::engine::phase::{MsgKind, Phase, Phases};
-use crate::engine::{EngineError, EngineParams, ReceiverHalf, Shared, Step};
+use crate::engine::{EngineError, EngineParams, ReceiverHalf, Shared, Step, Waker};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -20,6 +20,8 @@ pub struct Receiver {
     /// Batches sent and not yet answered by a hit bitmap.
     sent: HashMap<u64, Vec<Chunk>>,
     end_sent: bool,
+    /// Set by the session: `poll` does not wait, the chunking thread wakes the session.
+    waker: Option<Waker>,
 }
 
 impl Receiver {
@@ -35,6 +37,7 @@ impl Receiver {
             next_id: 0,
             sent: HashMap::new(),
             end_sent: false,
+            waker: None,
         }
     }
 
@@ -52,7 +55,13 @@ fn produce(
     pool: Arc<rayon::ThreadPool>,
     tx: crossbeam_channel::Sender<Vec<Chunk>>,
     phases: Phases,
+    waker: Option<Waker>,
 ) {
+    let wake = || {
+        if let Some(w) = &waker {
+            w()
+        }
+    };
     let mut p = Parallel::new(CHUNKER, basis, threads);
     // Stream: the first batches are small so the sender's answers, and the copies they confirm,
     // start while most of the file is still being chunked; later ones grow to STREAM_BATCH.
@@ -66,7 +75,9 @@ fn produce(
     let flush = |cur: &mut Vec<Chunk>, held: &mut Vec<Vec<Chunk>>| -> bool {
         let b = std::mem::take(cur);
         if pipeline == Pipeline::Stream {
-            tx.send(b).is_ok()
+            let sent = tx.send(b).is_ok();
+            wake();
+            sent
         } else {
             held.push(b);
             true
@@ -90,7 +101,11 @@ fn produce(
         if tx.send(b).is_err() {
             return;
         }
+        wake();
     }
+    // The end shows as a closed channel: wake the session once it is closed.
+    drop(tx);
+    wake();
 }
 
 impl ReceiverHalf for Receiver {
@@ -101,14 +116,15 @@ impl ReceiverHalf for Receiver {
         if (*self.basis).as_ref().len() <= INLINE {
             // Small basis: chunk right here; a thread would cost more than the work.
             let (tx, rx) = crossbeam_channel::unbounded();
-            produce(basis, threads, pipeline, pool, tx, phases);
+            produce(basis, threads, pipeline, pool, tx, phases, None);
             self.rx = Some(rx);
             return Ok(Step::default());
         }
         let (tx, rx) = crossbeam_channel::bounded(IN_FLIGHT);
+        let waker = self.waker.clone();
         let worker = std::thread::Builder::new()
             .name("parasync-chunk".into())
-            .spawn(move || produce(basis, threads, pipeline, pool, tx, phases))
+            .spawn(move || produce(basis, threads, pipeline, pool, tx, phases, waker))
             .map_err(|e| err(format!("cannot start chunking thread: {e}")))?;
         self.rx = Some(rx);
         self.worker = Some(worker);
@@ -119,7 +135,16 @@ impl ReceiverHalf for Receiver {
         let Some(rx) = &self.rx else {
             return Ok(None);
         };
-        match rx.recv() {
+        let next = if self.waker.is_some() {
+            match rx.try_recv() {
+                Ok(c) => Ok(c),
+                Err(crossbeam_channel::TryRecvError::Empty) => return Ok(None),
+                Err(crossbeam_channel::TryRecvError::Disconnected) => Err(()),
+            }
+        } else {
+            rx.recv().map_err(|_| ())
+        };
+        match next {
             Ok(chunks) => {
                 let id = self.next_id;
                 self.next_id += 1;
@@ -151,6 +176,10 @@ impl ReceiverHalf for Receiver {
                 }))
             }
         }
+    }
+
+    fn set_waker(&mut self, waker: Waker) {
+        self.waker = Some(waker);
     }
 
     fn handle(&mut self, msg: &[u8]) -> Result<Step, EngineError> {

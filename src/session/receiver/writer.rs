@@ -125,6 +125,11 @@ impl Receiver {
             }
             let t = Instant::now();
             let mut h = engine::receiver_half(self.engine, &self.opts.engine_params, shared);
+            if streaming {
+                // Its background output wakes the session instead of being waited for, so the
+                // peer's answers (and the copies they confirm) flow while it still works.
+                h.set_waker(self.conn.waker(idx));
+            }
             let step = h
                 .start()
                 .map_err(|e| Error::protocol(format!("engine error: {e}")))?;
@@ -188,19 +193,31 @@ impl Receiver {
         Ok(())
     }
 
+    /// An engine message from the peer, or (no data) this side's engine woke up
+    /// ([`crate::session::Conn::waker`]; a wake-up for a file already done is stale).
     pub(super) fn on_engine(&mut self, idx: u32, data: &[u8]) -> Result<()> {
-        let job = self
-            .jobs
-            .get_mut(&idx)
-            .ok_or_else(|| Error::protocol("protocol error: engine message for an unknown file"))?;
-        let half = job
-            .half
-            .as_mut()
-            .ok_or_else(|| Error::protocol("protocol error: unexpected engine message"))?;
+        let wake = data.is_empty();
+        let job = match self.jobs.get_mut(&idx) {
+            Some(j) => j,
+            None if wake => return Ok(()),
+            None => {
+                return Err(Error::protocol(
+                    "protocol error: engine message for an unknown file",
+                ))
+            }
+        };
+        let half = match job.half.as_mut() {
+            Some(h) => h,
+            None if wake => return Ok(()),
+            None => return Err(Error::protocol("protocol error: unexpected engine message")),
+        };
         let t = Instant::now();
-        let mut step = half
-            .handle(data)
-            .map_err(|e| Error::protocol(format!("protocol error: {e}")))?;
+        let mut step = if wake {
+            engine::Step::default()
+        } else {
+            half.handle(data)
+                .map_err(|e| Error::protocol(format!("protocol error: {e}")))?
+        };
         self.stats.engine_us += t.elapsed().as_micros() as u64;
         loop {
             let sent = !step.msgs.is_empty();
