@@ -168,6 +168,16 @@ pub fn set_times(
     check(unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), ts.as_ptr(), flags) })
 }
 
+/// A regular file still open, for [`apply_open`].
+#[derive(Clone, Copy)]
+pub struct Open<'a> {
+    pub file: &'a std::fs::File,
+    /// Its path (for attributes only a path can set).
+    pub path: &'a Path,
+    /// Its `fstat` if the caller has one (the writer took one at its end: not taken again).
+    pub stat: Option<&'a std::fs::Metadata>,
+}
+
 /// [`apply`] for a regular file still open as `f` (a temp file before its rename): fchown,
 /// fchmod and futimens need no path lookup, and owner and mode are set only where they differ
 /// from the file's (rsync's set_file_attrs compares with the temp file's stat too): no path
@@ -175,8 +185,7 @@ pub fn set_times(
 /// to apply, the path route as before (an ACL's mask changes the mode the comparison would
 /// need).
 pub fn apply_open(
-    f: &std::fs::File,
-    path: &Path,
+    f: Open,
     e: &Entry,
     uid: Option<u32>,
     gid: Option<u32>,
@@ -186,10 +195,17 @@ pub fn apply_open(
     use std::os::fd::AsRawFd;
     use std::os::unix::fs::MetadataExt;
     if e.xattrs.is_some() && o.xattrs.any() {
-        return apply(path, e, uid, gid, mode, o);
+        return apply(f.path, e, uid, gid, mode, o);
     }
-    let st = f.metadata()?;
-    let fd = f.as_raw_fd();
+    let fresh;
+    let st = match f.stat {
+        Some(st) => st,
+        None => {
+            fresh = f.file.metadata()?;
+            &fresh
+        }
+    };
+    let fd = f.file.as_raw_fd();
     let (want_uid, want_gid) = wanted_ids(uid, gid, o);
     let want_uid = want_uid.filter(|u| *u != st.uid());
     let want_gid = want_gid.filter(|g| *g != st.gid());
@@ -296,7 +312,12 @@ mod tests {
             .open(&by_fd)
             .unwrap();
         let mode = Some(0o2755);
-        apply_open(&f, &by_fd, &e, Some(me.uid()), Some(gid), mode, &o).unwrap();
+        let open = Open {
+            file: &f,
+            path: &by_fd,
+            stat: None,
+        };
+        apply_open(open, &e, Some(me.uid()), Some(gid), mode, &o).unwrap();
         apply(&by_path, &e, Some(me.uid()), Some(gid), mode, &o).unwrap();
         let (a, b) = (
             std::fs::metadata(&by_fd).unwrap(),
@@ -308,13 +329,18 @@ mod tests {
         assert_eq!(fields(&a), fields(&b));
         assert_eq!((a.mtime(), a.mtime_nsec()), (1_000_000_007, 123));
         assert_eq!(a.gid(), gid);
-        // Already right: nothing to change, and no error.
-        apply_open(&f, &by_fd, &e, Some(me.uid()), Some(gid), mode, &o).unwrap();
+        // Already right: nothing to change, and no error (also with the caller's stat).
+        let st = f.metadata().unwrap();
+        let known = Open {
+            stat: Some(&st),
+            ..open
+        };
+        apply_open(known, &e, Some(me.uid()), Some(gid), mode, &o).unwrap();
         assert_eq!(std::fs::metadata(&by_fd).unwrap().mode(), a.mode());
         if is_root() {
             // The mode is already the wanted one but the group changes: the chown clears the
             // set-gid bit, so the mode is set again.
-            apply_open(&f, &by_fd, &e, Some(me.uid()), Some(gid + 1), mode, &o).unwrap();
+            apply_open(known, &e, Some(me.uid()), Some(gid + 1), mode, &o).unwrap();
             let m = std::fs::metadata(&by_fd).unwrap();
             assert_eq!((m.gid(), m.mode() & 0o7777), (gid + 1, 0o2755));
         }

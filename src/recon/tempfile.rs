@@ -236,6 +236,9 @@ pub struct Writer {
     pub copy_method: super::copy::Method,
     /// `--append`: the digest covers only the bytes from this offset on.
     tail: Option<u64>,
+    /// The file's `fstat` at [`Writer::finish`] (None if its length was set after it): the
+    /// attributes are compared with it (`meta::apply_open`) instead of a second `fstat`.
+    pub stat: Option<std::fs::Metadata>,
 }
 
 impl Writer {
@@ -282,6 +285,7 @@ impl Writer {
             poisoned: false,
             copy_method: super::copy::Method::Clone,
             tail: None,
+            stat: None,
         }
     }
 
@@ -405,6 +409,8 @@ impl Writer {
         let m = self.file.metadata()?;
         if m.is_file() && m.len() != len {
             self.file.set_len(len)?;
+        } else {
+            self.stat = Some(m);
         }
         let sink = self.sink.take().expect("joined above");
         if self.poisoned || sink.poisoned {

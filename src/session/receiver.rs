@@ -45,16 +45,22 @@ mod xattrs;
 use writer::discard;
 
 struct Job {
-    /// None while parked: the temp file exists but is closed until its data arrives, so a
-    /// generator far ahead of the sender does not hold one descriptor per requested file.
+    /// None until the temp file exists. A file requested while [`DEFER_AT`] others wait for
+    /// their data gets its temp file when its data comes, as rsync's receiver creates it: a
+    /// generator far ahead of the sender holds neither a descriptor nor a file in the
+    /// destination for it, and the file is opened once (creating it, closing it and opening it
+    /// again cost two more syscalls for most files of a large tree).
     writer: Option<Writer>,
-    /// How to (re)open the writer of a parked temp file.
+    /// How to make the writer once the temp file exists.
     spec: WriterSpec,
     /// `--inplace`: `temp` is the target itself (no rename, never removed on failure).
     in_place: bool,
     /// `--inplace` delta: copy ops collected until `CopiesEnd` (None once literals are due).
     copies: Option<Vec<(u64, u64, u64)>>,
+    /// The temp file (or the target in place); empty until created (see `writer`).
     temp: PathBuf,
+    /// Creating the deferred temp file failed: that was reported, the file's data is dropped.
+    failed: bool,
     target: PathBuf,
     basis: Option<File>,
     half: Option<Box<dyn ReceiverHalf>>,
@@ -65,8 +71,9 @@ struct Job {
     redo: bool,
 }
 
-/// Requests beyond this many files in flight park their temp file (closed until data comes).
-const PARK_AT: usize = 256;
+/// Requests beyond this many files in flight create their temp file when their data comes
+/// ([`Job::writer`]).
+const DEFER_AT: usize = 256;
 /// The generator decides no further while this many requested files wait for their data:
 /// list segments that arrive meanwhile wait ([`Receiver::waiting`]). Why: each requested file
 /// holds a job (temp file, writer, digest state: ~1 KiB) and an entry in the sender's request
@@ -77,16 +84,11 @@ const PARK_AT: usize = 256;
 const MAX_JOBS: usize = 1024;
 
 impl Job {
-    /// The writer, reopening a parked temp file.
+    /// The writer ([`Receiver::ready_temp`] creates a deferred one first).
     fn w(&mut self) -> std::io::Result<&mut Writer> {
-        if self.writer.is_none() {
-            let f = std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .open(&self.temp)?;
-            self.writer = Some(self.spec.writer(f));
-        }
-        Ok(self.writer.as_mut().expect("writer just opened"))
+        self.writer
+            .as_mut()
+            .ok_or_else(|| std::io::Error::other("the temp file was not created"))
     }
     fn written(&self) -> u64 {
         self.writer.as_ref().map_or(0, |w| w.written)
@@ -738,15 +740,31 @@ impl Receiver {
                     let name = report::escape(&e.name);
                     self.conn.info(&format!("touch_up_dirs: {name} ({idx})"))?;
                 }
-                let o = MetaOpts {
-                    owner: false,
-                    group: false,
-                    ..self.meta
-                };
                 // New dirs were created with u+rwx for us; restore the intended mode (an
                 // existing directory keeps its own without -p, as in rsync). A directory whose
                 // mode was not touched in this run needs no chmod.
                 let mode = want.map(|w| if self.opts.perms { e.perms() } else { w });
+                // Times only where they differ, as rsync's touch_up_dirs: an unchanged
+                // directory is left alone (a stat, not a journaled inode update).
+                let times = self.meta.times
+                    && !self.meta.omit_dir_times
+                    && std::fs::metadata(&p).map_or(true, |m| {
+                        let now = (m.mtime(), m.mtime_nsec() as u32);
+                        !crate::decide::same_time(
+                            now,
+                            (e.mtime, e.mtime_ns),
+                            self.opts.modify_window,
+                        )
+                    });
+                if mode.is_none() && !times {
+                    continue;
+                }
+                let o = MetaOpts {
+                    owner: false,
+                    group: false,
+                    times,
+                    ..self.meta
+                };
                 if let Err(err) = meta::apply(&p, &e, None, None, mode, &o) {
                     self.fail(format!(
                         "rsync: [generator] failed to set times on \"{}\": {}",

@@ -158,3 +158,73 @@ fn unwritable_destination_file_is_23() {
     pair.r.expect(23, "rsync");
     assert_eq!(std::fs::read(t.p.join("dst/a.txt")).unwrap(), b"a\n");
 }
+
+/// rsync's temp names end in six random characters; masked so the lines compare.
+fn mask_temp_names(s: &str) -> String {
+    s.split_inclusive('\n')
+        .map(|l| match (l.find("mkstemp \""), l.find("\" failed")) {
+            (Some(_), Some(end)) if end >= 6 => format!("{}XXXXXX{}", &l[..end - 6], &l[end..]),
+            _ => l.to_string(),
+        })
+        .collect()
+}
+
+/// Set or clear the immutable flag (even root cannot create files in an immutable directory);
+/// false where the file system has no such flag.
+fn immutable(dir: &Path, on: bool) -> bool {
+    std::process::Command::new("chattr")
+        .arg(if on { "+i" } else { "-i" })
+        .arg(dir)
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// A temp file that cannot be created is rsync's "mkstemp … failed" for that file, exit 23, and
+/// everything else transferred. Both ways parasync creates temp files are covered: at the
+/// request (`0/`, early in the list) and when the data comes (`z/`, requested while more than
+/// the receiver's first 256 files wait for their data).
+#[test]
+fn uncreatable_temp_files_are_23_with_rsyncs_message() {
+    let t = Twin::new(|w| {
+        let mut tree = Tree::new(&w.join("src"));
+        tree.file("0/h", b"early\n");
+        for i in 0..300 {
+            tree.file(format!("a/f{i:03}"), format!("{i}\n").as_bytes());
+        }
+        tree.file("z/g1", b"one\n")
+            .file("z/g2", b"two\n")
+            .file("z/empty", b"");
+        tree.finish();
+        // The locked directories exist with the source's times: nothing to set on them.
+        for d in ["0", "z"] {
+            std::fs::create_dir_all(w.join("dst").join(d)).unwrap();
+            let m = std::fs::metadata(w.join("src").join(d)).unwrap();
+            let t = filetime::FileTime::from_last_modification_time(&m);
+            filetime::set_file_mtime(w.join("dst").join(d), t).unwrap();
+        }
+    });
+    let locked: Vec<_> = [&t.r, &t.p]
+        .iter()
+        .flat_map(|ws| ["0", "z"].map(|d| ws.join("dst").join(d)))
+        .collect();
+    if !locked.iter().all(|d| immutable(d, true)) {
+        locked.iter().for_each(|d| {
+            immutable(d, false);
+        });
+        // A file system without the flag, or a container without CAP_LINUX_IMMUTABLE.
+        eprintln!("skipped: no immutable directories here");
+        return;
+    }
+    let pair = t.run(&["-a", "src/", "dst/"]);
+    locked.iter().for_each(|d| {
+        immutable(d, false);
+    });
+    pair.assert_same_by("mkstemp", |s| crate::mask::mask(&mask_temp_names(s)));
+    pair.p.expect(23, "parasync");
+    assert_eq!(pair.p.stderr.matches("mkstemp").count(), 4, "{}", pair.p);
+    t.assert_trees("dst", Cmp::ALL);
+    assert!(std::fs::read_dir(t.p.join("dst/z"))
+        .unwrap()
+        .next()
+        .is_none());
+}

@@ -153,8 +153,15 @@ impl Receiver {
         let mut change = match &old {
             None => {
                 self.new_counts(e);
-                if !self.opts.dry_run && !path.is_dir() {
-                    if let Err(err) = std::fs::create_dir(path) {
+                if !self.opts.dry_run {
+                    let made = std::fs::create_dir(path).or_else(|err| {
+                        // Made meanwhile (or a symlink to one, kept as rsync keeps it).
+                        match err.kind() {
+                            std::io::ErrorKind::AlreadyExists if path.is_dir() => Ok(()),
+                            _ => Err(err),
+                        }
+                    });
+                    if let Err(err) = made {
                         return self.fail(format!(
                             "rsync: [generator] recv_generator: mkdir \"{}\" failed: {}",
                             crate::flist::walk::full_name(path),

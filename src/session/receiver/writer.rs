@@ -37,26 +37,20 @@ impl Receiver {
                 ));
             }
         }
+        // Far ahead of the data, the temp file waits for it (Job::writer).
+        let defer = !self.opts.inplace && self.jobs.len() >= DEFER_AT;
         let opened = if self.opts.inplace {
-            inplace::open_target(path).map(|f| (f, path.to_path_buf()))
+            inplace::open_target(path).map(|f| (Some(f), path.to_path_buf()))
+        } else if defer {
+            Ok((None, PathBuf::new()))
         } else {
-            create_temp(path, temp_dir.as_deref())
+            create_temp(path, temp_dir.as_deref()).map(|(f, p)| (Some(f), p))
         };
         let (file, temp) = match opened {
             Ok(x) => x,
             Err(err) => {
                 self.mark_started(idx, true)?;
-                let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-                return self.fail(format!(
-                    "rsync: [receiver] mkstemp \"{}\" failed: {}",
-                    crate::flist::walk::full_name(&dir.join(format!(
-                            ".{}.XXXXXX",
-                            path.file_name()
-                                .map(|n| n.to_string_lossy().into_owned())
-                                .unwrap_or_default()
-                        ))),
-                    io_text(&err)
-                ));
+                return self.fail(mkstemp_failed(path, &err));
             }
         };
         // --append: keep what the receiver has and ask only for the rest (never a delta).
@@ -171,8 +165,7 @@ impl Receiver {
             size: e.size,
             hash_from,
         };
-        // Park (close) the temp file while many requests are ahead of the data.
-        let writer = (in_place || self.jobs.len() < PARK_AT).then(|| spec.writer(file));
+        let writer = file.map(|f| spec.writer(f));
         self.jobs.insert(
             idx,
             Job {
@@ -181,6 +174,7 @@ impl Receiver {
                 writer,
                 spec,
                 temp,
+                failed: false,
                 target: path.to_path_buf(),
                 basis,
                 half,
@@ -247,6 +241,9 @@ impl Receiver {
         if self.mark_started(idx, true)? {
             self.release_file(idx);
             self.flush_lines()?;
+        }
+        if !self.ready_temp(idx)? {
+            return Ok(());
         }
         let Some(job) = self.jobs.get_mut(&idx) else {
             return Err(Error::protocol(
@@ -328,14 +325,20 @@ impl Receiver {
     }
 
     pub(super) fn on_file_end(&mut self, idx: u32, digest: [u8; 32]) -> Result<()> {
-        let Some(mut job) = self.jobs.remove(&idx) else {
+        if !self.jobs.contains_key(&idx) {
             return Err(Error::protocol(
                 "protocol error: end of a file that was not requested",
             ));
-        };
+        }
         if self.mark_started(idx, true)? {
             self.release_file(idx);
             self.flush_lines()?;
+        }
+        // A file without data (empty) creates its deferred temp file only now.
+        let made = self.ready_temp(idx)?;
+        let mut job = self.jobs.remove(&idx).expect("checked above");
+        if !made {
+            return Ok(());
         }
         let e = self.flist[idx as usize].clone();
         crate::session::trace::point(|| format!("finish {idx}"));
@@ -407,7 +410,14 @@ impl Receiver {
         let mode = meta::target_mode(&e, old_mode, &self.meta);
         let (uid, gid, mode) = (Some(uid), Some(gid), Some(mode));
         let set = match job.writer.as_ref() {
-            Some(w) => meta::apply_open(&w.file, &job.temp, &e, uid, gid, mode, &self.meta),
+            Some(w) => {
+                let open = meta::Open {
+                    file: &w.file,
+                    path: &job.temp,
+                    stat: w.stat.as_ref(),
+                };
+                meta::apply_open(open, &e, uid, gid, mode, &self.meta)
+            }
             None => meta::apply(&job.temp, &e, uid, gid, mode, &self.meta),
         };
         if let Err(err) = set {
@@ -541,6 +551,35 @@ impl Receiver {
 }
 
 impl Receiver {
+    /// Create the temp file of a job whose creation was deferred ([`Job::writer`]). False when
+    /// the job has no output: creating it failed, now or earlier; rsync's mkstemp error was
+    /// reported (exit 23) and the file's data is dropped, as rsync's receiver discards it.
+    fn ready_temp(&mut self, idx: u32) -> Result<bool> {
+        let temp_dir = self.opts.temp_dir.as_ref().map(PathBuf::from);
+        let Some(job) = self.jobs.get_mut(&idx) else {
+            return Ok(true);
+        };
+        if job.failed {
+            return Ok(false);
+        }
+        if job.writer.is_some() {
+            return Ok(true);
+        }
+        match create_temp(&job.target, temp_dir.as_deref()) {
+            Ok((f, p)) => {
+                job.temp = p;
+                job.writer = Some(job.spec.writer(f));
+                Ok(true)
+            }
+            Err(err) => {
+                job.failed = true;
+                let text = mkstemp_failed(&job.target, &err);
+                self.fail(text)?;
+                Ok(false)
+            }
+        }
+    }
+
     /// The item line of a file sent again, itemized against what the first attempt left.
     fn log_redo(&mut self, idx: u32, e: &Entry, target: &Path) {
         let Ok(m) = std::fs::metadata(target) else {
@@ -555,9 +594,29 @@ impl Receiver {
     }
 }
 
+/// rsync's message for a temp file that cannot be created next to `target`.
+fn mkstemp_failed(target: &Path, err: &std::io::Error) -> String {
+    let dir = target.parent().map(Path::to_path_buf).unwrap_or_default();
+    format!(
+        "rsync: [receiver] mkstemp \"{}\" failed: {}",
+        crate::flist::walk::full_name(&dir.join(format!(
+            ".{}.XXXXXX",
+            target
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        ))),
+        io_text(err)
+    )
+}
+
 /// Drop a failed job's output: a temp file is removed; an in-place target stays as it is
 /// (partially updated, as rsync's `--inplace` leaves it; a re-run converges).
 pub(super) fn discard(job: &Job) {
+    if job.temp.as_os_str().is_empty() {
+        // Its temp file was never created.
+        return;
+    }
     crate::recon::unregister(&job.temp);
     if !job.in_place {
         let _ = std::fs::remove_file(&job.temp);
