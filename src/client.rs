@@ -551,6 +551,7 @@ fn run_transfer(mut opts: Options, p: crate::plan::operand::Plan) -> Result<i32>
             r.wait_or_kill(if stalled { 0 } else { 5 })
         }
     });
+    crate::session::trace::threads();
     let (sender_stats, recv_stats, mut problems) = match result {
         Ok(x) => x,
         Err(e) => {

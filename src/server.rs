@@ -48,6 +48,7 @@ fn serve_inner(opts: Options, stream: Stream) -> Result<i32> {
     // A fatal error on this side is reported to the client over the connection, with its code.
     let fatal_w = conn.w.clone_handle();
     let r = run_role(opts, conn, sender);
+    crate::session::trace::threads();
     if let Err(e) = &r {
         if e.code != 12 {
             fatal_w.fatal(e.code, &e.msg);
