@@ -8,8 +8,9 @@
 //!   with the same digest becomes one `CopyFrom` of the earlier file. Only completed files are
 //!   entered, so the receiver (which handles messages in order) has renamed the earlier file into
 //!   place before it reads the copy.
-//! * [`LocalIndex`] (receiver): regular files already under the destination, indexed by size and
-//!   hashed on demand (cached); scanned on a thread of its own from the first new file on. Before
+//! * [`LocalIndex`] (receiver): regular files already under the destination, indexed by name
+//!   (and by size once a large file asks) and hashed on demand (cached); scanned on a thread of its
+//!   own from the first new file on. Before
 //!   requesting a file that has no basis, the receiver announces same-size candidates (same name
 //!   only below [`ANY_NAME_MIN`]) with their digests (`Msg::Have`); the sender answers with a
 //!   `CopyFrom` of the candidate whose digest equals the source's. This is how a renamed or moved
@@ -42,6 +43,9 @@ pub const MIN_SIZE: u64 = 1024;
 const MAX_CANDIDATES: usize = 4;
 /// Files smaller than this are matched only with destination files of the same name.
 pub const ANY_NAME_MIN: u64 = 64 << 10;
+/// Files of the same name looked at (one `stat` each) per request at most: a name common in a
+/// big tree (`index.html`, `__init__.py`) must not cost a walk per new file.
+const NAME_PROBES: usize = 64;
 /// New files sent without local candidates while the destination is still being scanned.
 pub const SKIP_BUDGET: u64 = 1 << 20;
 /// How long the first new file waits for the scan (a small destination is scanned by then).
@@ -89,17 +93,36 @@ fn is_temp_name(n: &[u8]) -> bool {
 pub struct LocalIndex {
     root: PathBuf,
     /// The scan of the destination, running on its own thread until first needed.
-    scan: Option<std::thread::JoinHandle<HashMap<u64, Vec<PathBuf>>>>,
+    scan: Option<std::thread::JoinHandle<Scanned>>,
     /// Set when the index is dropped unused: the scan stops at its next directory.
     cancel: std::sync::Arc<std::sync::atomic::AtomicBool>,
     built: bool,
-    by_size: HashMap<u64, Vec<PathBuf>>,
+    found: Scanned,
+    /// The found files of at least [`MIN_SIZE`] bytes by size: stat'ed only when a file of
+    /// [`ANY_NAME_MIN`] bytes or more first asks (smaller ones match by name only).
+    by_size: Option<HashMap<u64, Vec<u32>>>,
     /// Bytes of new files that went without candidates while the scan ran ([`Self::ask_now`]).
     skipped: u64,
     waited: bool,
     digests: HashMap<PathBuf, Option<[u8; 32]>>,
     ids: Vec<PathBuf>,
     id_of: HashMap<PathBuf, u32>,
+}
+
+/// What the scan found: every regular file (temp files left out) in walk order, and where each
+/// base name occurs. Names only — `readdir` gives them with their type, so the walk costs no
+/// `stat` per file: on the 200,000-file tree, listing the files takes 0.12 s and stat'ing each
+/// 0.53 s, and a scan that stat'ed everything made the update 2.43 s against 1.99 s without
+/// dedupe, although every new file of that update was small (matched by name only).
+#[derive(Default)]
+struct Scanned {
+    paths: Vec<PathBuf>,
+    /// Hash of a base name → indexes into `paths` (compared by name on lookup).
+    by_name: HashMap<u64, Vec<u32>>,
+}
+
+fn name_key(name: &std::ffi::OsStr) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(name.as_bytes())
 }
 
 impl LocalIndex {
@@ -110,7 +133,8 @@ impl LocalIndex {
             scan: None,
             cancel: Default::default(),
             built: false,
-            by_size: HashMap::new(),
+            found: Scanned::default(),
+            by_size: None,
             skipped: 0,
             waited: false,
             digests: HashMap::new(),
@@ -167,11 +191,28 @@ impl LocalIndex {
         }
         self.built = true;
         crate::session::trace::point(|| "dest index wanted".into());
-        self.by_size = match self.scan.take() {
+        self.found = match self.scan.take() {
             Some(h) => h.join().unwrap_or_default(),
             None => scan(&self.root, &self.cancel),
         };
-        crate::session::trace::point(|| format!("dest index ready ({} sizes)", self.by_size.len()));
+        let n = self.found.paths.len();
+        crate::session::trace::point(|| format!("dest index ready ({n} files)"));
+    }
+
+    /// The found files by size (see [`LocalIndex::by_size`]).
+    fn sizes(&mut self) -> &HashMap<u64, Vec<u32>> {
+        let found = &self.found;
+        self.by_size.get_or_insert_with(|| {
+            let mut m: HashMap<u64, Vec<u32>> = HashMap::new();
+            for (i, p) in found.paths.iter().enumerate() {
+                if let Ok(md) = std::fs::symlink_metadata(p) {
+                    if md.is_file() && md.len() >= MIN_SIZE {
+                        m.entry(md.len()).or_default().push(i as u32);
+                    }
+                }
+            }
+            m
+        })
     }
 
     /// Candidates of `size` bytes other than `target`, as (id, digest).
@@ -184,20 +225,34 @@ impl LocalIndex {
         // small file only by its name: each candidate is read and hashed, and small sizes
         // collide everywhere in a big tree (a 200,000-file update hashed 4 unrelated files per
         // new 3 KB file: a fifth of its time) for at most a few KiB saved.
-        let paths: Vec<PathBuf> = match self.by_size.get(&size) {
-            Some(v) => {
-                let base = target.file_name();
-                let (mut same, other): (Vec<&PathBuf>, Vec<&PathBuf>) = v
-                    .iter()
-                    .filter(|p| *p != target)
-                    .partition(|p| p.file_name() == base);
-                if size >= ANY_NAME_MIN {
-                    same.extend(other);
+        let base = target.file_name().unwrap_or_default();
+        let mut pick: Vec<u32> = Vec::new();
+        if let Some(v) = self.found.by_name.get(&name_key(base)) {
+            for &i in v.iter().take(NAME_PROBES) {
+                let p = &self.found.paths[i as usize];
+                if pick.len() < MAX_CANDIDATES
+                    && p != target
+                    && p.file_name() == Some(base)
+                    && std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file() && m.len() == size)
+                {
+                    pick.push(i);
                 }
-                same.into_iter().take(MAX_CANDIDATES).cloned().collect()
             }
-            None => return Vec::new(),
-        };
+        }
+        if size >= ANY_NAME_MIN && pick.len() < MAX_CANDIDATES {
+            let named = pick.clone();
+            let others: Vec<u32> = self.sizes().get(&size).cloned().unwrap_or_default();
+            for i in others {
+                let p = &self.found.paths[i as usize];
+                if pick.len() < MAX_CANDIDATES && p != target && !named.contains(&i) {
+                    pick.push(i);
+                }
+            }
+        }
+        let paths: Vec<PathBuf> = pick
+            .into_iter()
+            .map(|i| self.found.paths[i as usize].clone())
+            .collect();
         let mut out = Vec::new();
         for p in paths {
             let d = *self.digests.entry(p.clone()).or_insert_with(|| {
@@ -255,9 +310,9 @@ impl Drop for LocalIndex {
     }
 }
 
-/// Regular files of at least [`MIN_SIZE`] bytes under `root` (temp files left out), by size.
-fn scan(root: &Path, cancel: &std::sync::atomic::AtomicBool) -> HashMap<u64, Vec<PathBuf>> {
-    let mut by_size: HashMap<u64, Vec<PathBuf>> = HashMap::new();
+/// Regular files under `root` (temp files left out), by name: `readdir` only ([`Scanned`]).
+fn scan(root: &Path, cancel: &std::sync::atomic::AtomicBool) -> Scanned {
+    let mut found = Scanned::default();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
         if cancel.load(std::sync::atomic::Ordering::Relaxed) {
@@ -271,15 +326,17 @@ fn scan(root: &Path, cancel: &std::sync::atomic::AtomicBool) -> HashMap<u64, Vec
             if ft.is_dir() {
                 stack.push(d.path());
             } else if ft.is_file() && !is_temp_name(d.file_name().as_bytes()) {
-                if let Ok(m) = d.metadata() {
-                    if m.len() >= MIN_SIZE {
-                        by_size.entry(m.len()).or_default().push(d.path());
-                    }
-                }
+                let i = found.paths.len() as u32;
+                found
+                    .by_name
+                    .entry(name_key(&d.file_name()))
+                    .or_default()
+                    .push(i);
+                found.paths.push(d.path());
             }
         }
     }
-    by_size
+    found
 }
 
 #[cfg(test)]
@@ -320,6 +377,27 @@ mod tests {
     }
 
     #[test]
+    fn small_files_match_by_name_without_a_stat_of_the_tree() {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::create_dir(t.path().join("d")).unwrap();
+        std::fs::write(t.path().join("d/s"), vec![6u8; 5000]).unwrap();
+        std::fs::write(t.path().join("d/other"), vec![6u8; 5000]).unwrap();
+        let mut ix = LocalIndex::new(t.path().to_path_buf());
+        let c = ix.candidates(5000, &t.path().join("moved/s"));
+        assert_eq!(c.len(), 1, "{c:?}");
+        assert_eq!(c[0].1, digest(&[6u8; 5000]));
+        // Same name, other size: no candidate.
+        assert!(ix.candidates(4000, &t.path().join("moved/s")).is_empty());
+        assert!(ix.candidates(5000, &t.path().join("moved/t")).is_empty());
+        assert!(
+            ix.by_size.is_none(),
+            "sizes are gathered only for large files"
+        );
+        assert!(ix.candidates(ANY_NAME_MIN, &t.path().join("x")).is_empty());
+        assert!(ix.by_size.is_some());
+    }
+
+    #[test]
     fn background_scan_and_rewritten_files() {
         let t = tempfile::tempdir().unwrap();
         std::fs::create_dir(t.path().join("d")).unwrap();
@@ -357,7 +435,7 @@ mod tests {
         let (go, wait) = crossbeam_channel::bounded::<()>(0);
         ix.scan = Some(std::thread::spawn(move || {
             let _ = wait.recv();
-            HashMap::new()
+            Scanned::default()
         }));
         let started = std::time::Instant::now();
         assert!(!ix.ask_now(SKIP_BUDGET / 2));
