@@ -122,7 +122,8 @@ impl Sender {
                 }
             }
             // In memory: plan it as one range (one chunking pass, nothing copied into pieces).
-            let mut planner = Some(self.planner(idx, PIECE));
+            let mut planner =
+                (size >= crate::dedupe::chunks::PLAN_MIN).then(|| self.planner(idx, PIECE));
             self.plan_ranges(idx, bytes, vec![(0, bytes.len() as u64)], &mut planner)?;
             // Read into memory, what is sent cannot change after the check above; mapped, it can.
             let changed = changed || (size > PRELOAD && stamp(&file) != before);
