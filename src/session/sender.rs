@@ -70,10 +70,7 @@ pub struct Sender {
 fn open_shared(path: &std::path::Path) -> std::io::Result<(Shared, u64)> {
     let f = File::open(path)?;
     let len = f.metadata()?.len();
-    if len == 0 {
-        return Ok((std::sync::Arc::new(Vec::<u8>::new()), 0));
-    }
-    Ok((std::sync::Arc::new(engine::FileMap::new(&f)?), len))
+    Ok((engine::filemap::shared(&f, len)?, len))
 }
 
 impl Sender {

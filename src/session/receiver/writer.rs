@@ -104,13 +104,10 @@ impl Receiver {
             plain: redo || append_from.is_some(),
         })?;
         if let Some(b) = &basis {
-            let shared: Shared = match b.metadata().map(|m| m.len()) {
-                Ok(0) | Err(_) => std::sync::Arc::new(Vec::<u8>::new()),
-                Ok(_) => match crate::engine::FileMap::new(b) {
-                    Ok(m) => std::sync::Arc::new(m),
-                    Err(_) => std::sync::Arc::new(Vec::<u8>::new()),
-                },
-            };
+            let shared: Shared = b
+                .metadata()
+                .and_then(|m| crate::engine::filemap::shared(b, m.len()))
+                .unwrap_or_else(|_| std::sync::Arc::new(Vec::<u8>::new()));
             // A large basis streams: the sender should start on its side now, not after this
             // side's first engine step (which may be a whole chunking pass).
             streaming = (*shared).as_ref().len() as u64 >= super::super::STREAM_SIZE;
