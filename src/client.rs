@@ -123,6 +123,8 @@ pub fn run(args: Vec<String>) -> i32 {
     }
     if p.dest.is_none() {
         opts.list_only = true;
+        // The walk is all the work: its probes may have the other cores.
+        crate::flist::probe::set_parallel(true);
         if !opts.recursive {
             opts.dirs = true;
         }

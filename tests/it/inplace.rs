@@ -103,7 +103,8 @@ fn build(shape: u8, seed: u64, old_len: usize, bs: u64) -> Case {
                     let j = rng.below(i as u64 + 1) as usize;
                     order.swap(i, j);
                 }
-            } else {
+            } else if nb > 0 {
+                // (An empty old file has no blocks to swap.)
                 for _ in 0..1 + rng.below(4) {
                     let (i, j) = (rng.below(nb) as usize, rng.below(nb) as usize);
                     order.swap(i, j);
