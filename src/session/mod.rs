@@ -248,20 +248,7 @@ impl Conn {
         if self.urgent.is_some() && self.flushed.elapsed() >= FLUSH_EVERY && self.w.pending() > 0 {
             self.flush()?;
         }
-        let woken = |idx| Ok(Msg::Engine { idx, data: vec![] });
-        let first = match &self.urgent {
-            Some(u) => u
-                .try_recv()
-                .or_else(|_| self.wake.1.try_recv().map(woken))
-                .or_else(|_| self.rx.try_recv()),
-            None => self
-                .wake
-                .1
-                .try_recv()
-                .map(woken)
-                .or_else(|_| self.rx.try_recv()),
-        };
-        let r = match first {
+        let r = match self.try_next() {
             Ok(m) => m,
             Err(_) => {
                 self.flush()?;
@@ -300,27 +287,30 @@ impl Conn {
         )
     }
 
+    /// The next message if one is ready, in priority order: the urgent channel first (also
+    /// when several became ready at once), then this side's own wake-ups, then the ordered
+    /// channel. `Disconnected` once the ordered channel has ended and holds nothing more.
+    fn try_next(&mut self) -> std::result::Result<Result<Msg>, crossbeam_channel::TryRecvError> {
+        use crossbeam_channel::TryRecvError;
+        if let Some(u) = &self.urgent {
+            match u.try_recv() {
+                Ok(m) => return Ok(m),
+                // The reader has ended; what is left is on the ordered channel.
+                Err(TryRecvError::Disconnected) => self.urgent = None,
+                Err(TryRecvError::Empty) => {}
+            }
+        }
+        if let Ok(idx) = self.wake.1.try_recv() {
+            return Ok(Ok(Msg::Engine { idx, data: vec![] }));
+        }
+        self.rx.try_recv()
+    }
+
     fn recv_blocking(&mut self) -> Result<Result<Msg>> {
         use crossbeam_channel::TryRecvError;
         let deadline = self.timeout.map(|t| (std::time::Instant::now() + t, t));
         loop {
-            // The urgent channel first, also when several became ready at once; then this
-            // side's own wake-ups; then the ordered channel.
-            if let Some(u) = &self.urgent {
-                match u.try_recv() {
-                    Ok(m) => return Ok(m),
-                    Err(TryRecvError::Disconnected) => {
-                        // The reader has ended; what is left is on the ordered channel.
-                        self.urgent = None;
-                        continue;
-                    }
-                    Err(TryRecvError::Empty) => {}
-                }
-            }
-            if let Ok(idx) = self.wake.1.try_recv() {
-                return Ok(Ok(Msg::Engine { idx, data: vec![] }));
-            }
-            match self.rx.try_recv() {
+            match self.try_next() {
                 Ok(m) => return Ok(m),
                 Err(TryRecvError::Disconnected) => {
                     return Ok(Err(Error::new(12, "connection unexpectedly closed")))
