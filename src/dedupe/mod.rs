@@ -240,11 +240,10 @@ impl LocalIndex {
             }
         }
         if size >= ANY_NAME_MIN && pick.len() < MAX_CANDIDATES {
-            let named = pick.clone();
             let others: Vec<u32> = self.sizes().get(&size).cloned().unwrap_or_default();
             for i in others {
                 let p = &self.found.paths[i as usize];
-                if pick.len() < MAX_CANDIDATES && p != target && !named.contains(&i) {
+                if pick.len() < MAX_CANDIDATES && p != target && !pick.contains(&i) {
                     pick.push(i);
                 }
             }
