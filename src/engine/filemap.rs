@@ -42,23 +42,28 @@ pub const READ_MAX: u64 = 16 << 10;
 /// can be dropped behind each pass ([`release`]).
 pub fn shared(f: &File, len: u64) -> io::Result<super::Shared> {
     if len <= READ_MAX {
-        // From offset 0 whatever the descriptor's position (positional reads, as the writer's).
-        use std::os::unix::fs::FileExt;
-        let mut v = vec![0u8; len as usize];
-        let mut n = 0;
-        while n < v.len() {
-            match f.read_at(&mut v[n..], n as u64) {
-                Ok(0) => break,
-                Ok(k) => n += k,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        // A file that shrank meanwhile: what is there (the whole-file digest decides).
-        v.truncate(n);
-        return Ok(std::sync::Arc::new(v));
+        return Ok(std::sync::Arc::new(read_prefix(f, len)?));
     }
     Ok(std::sync::Arc::new(FileMap::new(f)?))
+}
+
+/// The first `len` bytes of `f` in memory, read from offset 0 whatever the descriptor's
+/// position (positional reads); fewer if the file shrank meanwhile (a whole-file digest
+/// decides what that means).
+pub fn read_prefix(f: &File, len: u64) -> io::Result<Vec<u8>> {
+    use std::os::unix::fs::FileExt;
+    let mut v = vec![0u8; len as usize];
+    let mut n = 0;
+    while n < v.len() {
+        match f.read_at(&mut v[n..], n as u64) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    v.truncate(n);
+    Ok(v)
 }
 
 /// A read-only shared mapping of a whole file, registered for [`release`].

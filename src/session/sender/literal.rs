@@ -40,9 +40,9 @@ fn stamp(f: &File) -> Option<(u64, i64, i64, i64, i64)> {
 /// The first `size` bytes of `f`: read into memory when small, else mapped.
 fn load(f: &File, size: u64) -> std::io::Result<Shared> {
     if size <= PRELOAD {
-        let mut v = Vec::with_capacity(size as usize);
-        Read::take(f, size).read_to_end(&mut v)?;
-        return Ok(std::sync::Arc::new(v));
+        return Ok(std::sync::Arc::new(crate::engine::filemap::read_prefix(
+            f, size,
+        )?));
     }
     let map = unsafe { memmap2::Mmap::map(f)? };
     Ok(std::sync::Arc::new(map))
