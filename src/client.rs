@@ -447,7 +447,14 @@ fn run_transfer(mut opts: Options, p: crate::plan::operand::Plan) -> Result<i32>
             } else {
                 p.sources.clone()
             };
-            let argv = remote_argv(&opts, user, host, !p.local_sends, &paths, p.literal)?;
+            // rsync's sender logs a push's items, and its %f is the path on the sender: the
+            // remote receiver that formats them here needs the operands as typed.
+            let mut ropts = opts.clone();
+            let has_f = |f: &Option<String>| f.as_deref().is_some_and(|f| f.contains("%f"));
+            if p.local_sends && (has_f(&opts.out_format) || has_f(&opts.log_file_format)) {
+                ropts.local_sources = p.sources.clone();
+            }
+            let argv = remote_argv(&ropts, user, host, !p.local_sends, &paths, p.literal)?;
             let (child, stream) = ssh::spawn(&argv)?;
             if p.local_sends {
                 // The file list does not depend on the receiver: walk while ssh connects (its

@@ -12,6 +12,8 @@ use crate::wire::msg::Msg;
 
 /// Run the server on stdin/stdout; returns the exit code.
 pub fn run(opts: Options) -> i32 {
+    // The client prints what this side reports, in its own locale.
+    crate::report::set_deferred_escapes(true);
     // The remote shell's pipes to us (crate::transport::grow_pipe).
     crate::transport::grow_pipe(0);
     crate::transport::grow_pipe(1);

@@ -626,6 +626,12 @@ pub static DEFS: &[Def] = &[
         Arg::None,
         "(internal) the server half of a local transfer",
     ),
+    d(
+        "source-operand",
+        None,
+        Arg::Required,
+        "(internal) a source as the client named it, for %f",
+    ),
 ];
 
 /// Find an option by its long name or alias.

@@ -7,7 +7,10 @@ use super::help::VERSION;
 
 fn visible() -> impl Iterator<Item = &'static super::defs::Def> {
     DEFS.iter().filter(|d| {
-        !matches!(d.long, "server" | "sender" | "local-server") && d.support != Support::Daemon
+        !matches!(
+            d.long,
+            "server" | "sender" | "local-server" | "source-operand"
+        ) && d.support != Support::Daemon
     })
 }
 

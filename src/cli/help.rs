@@ -43,8 +43,10 @@ pub fn version_json() -> String {
 pub fn option_lines() -> Vec<(String, &'static str)> {
     let mut out = Vec::new();
     for d in DEFS {
-        if matches!(d.long, "server" | "sender" | "local-server")
-            || d.support == Support::Daemon && d.long == "daemon"
+        if matches!(
+            d.long,
+            "server" | "sender" | "local-server" | "source-operand"
+        ) || d.support == Support::Daemon && d.long == "daemon"
         {
             continue;
         }

@@ -469,6 +469,7 @@ impl Options {
             "server" => self.server = on,
             "sender" => self.sender = on,
             "local-server" => self.local_server = on,
+            "source-operand" => self.local_sources.push(v),
             _ => {} // Support::Ignored options.
         }
         Ok(())
@@ -719,6 +720,13 @@ impl Options {
     /// `stdout_format_has_i`: it also turns on messages such as "created directory".
     pub fn stdout_format_has_i(&self) -> bool {
         self.out_format.as_deref().is_some_and(|f| f.contains("%i"))
+    }
+
+    /// Are directory times left alone? `-O`, or implied by `--backup` without `--backup-dir`:
+    /// backups made inside a directory would change its time after it was set (rsync's
+    /// options.c implies `-O` then, without passing it to the other side).
+    pub fn omits_dir_times(&self) -> bool {
+        self.omit_dir_times || (self.backup && self.backup_dir.is_none())
     }
 
     /// Is the output of unchanged items requested (`-ii`)?

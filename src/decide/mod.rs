@@ -84,7 +84,7 @@ pub fn attr_change(
     wanted_mode: u32,
 ) -> Change {
     let time_applies =
-        o.times && !(e.is_dir() && o.omit_dir_times) && !(e.is_symlink() && o.omit_link_times);
+        o.times && !(e.is_dir() && o.omits_dir_times()) && !(e.is_symlink() && o.omit_link_times);
     Change {
         time: time_applies
             && !same_time(

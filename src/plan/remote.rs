@@ -266,6 +266,12 @@ pub fn server_options(o: &Options, local: bool) -> Vec<String> {
     if let Some(f) = &o.out_format {
         long(format!("--out-format={f}"));
     }
+    // A remote receiver names items by the sender's paths in %f (see client::run_transfer).
+    if !local {
+        for s in &o.local_sources {
+            long(format!("--source-operand={s}"));
+        }
+    }
     // The receiver produces the log's item lines; the client writes the file.
     if o.log_file.is_some() {
         let f = o.log_file_format.as_deref().unwrap_or("%i %n%L");

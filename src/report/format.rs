@@ -57,7 +57,12 @@ pub fn expand(fmt: &str, it: &Item) -> String {
             '%' => "%".to_string(),
             'i' => it.itemize.to_string(),
             'n' => name(),
-            'f' => escape(it.full.unwrap_or(&e.name)),
+            // log.c: the sender's full path, without a leading slash.
+            'f' => {
+                let full = it.full.unwrap_or(&e.name);
+                let start = full.iter().position(|&b| b != b'/').unwrap_or(full.len());
+                escape(&full[start..])
+            }
             'L' => match (&e.link, it.hlink_to) {
                 (Some(t), _) => format!(" -> {}", escape(t)),
                 (None, Some(h)) => format!(" => {}", escape(h)),

@@ -13,25 +13,57 @@ use crate::wire::msg::Stats;
 static EIGHT_BIT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Such a byte travels inside the output text as one private-use character (this base plus
-/// the byte) and is turned back into the byte where the text is written ([`raw_bytes`]).
+/// the byte) and is turned back into the byte where the text is written ([`localize`]).
 const RAW_BASE: u32 = 0x10_FF00;
 
 pub fn set_eight_bit(on: bool) {
     EIGHT_BIT.store(on, std::sync::atomic::Ordering::Relaxed);
 }
 
-/// Output text as the bytes to write: the raw bytes `-8` kept (see [`escape`]) restored.
-pub fn raw_bytes(text: &[u8]) -> std::borrow::Cow<'_, [u8]> {
-    // Every such character starts with 0xF4 0x8F 0xBC..0xBF in UTF-8.
-    if !text.windows(2).any(|w| w == [0xF4, 0x8F]) {
+/// Set in a remote server: names go to the client unescaped for the locale (valid UTF-8 as
+/// is, other high bytes as [`RAW_BASE`] characters), and the client escapes them for *its*
+/// locale where it prints them ([`localize`]). rsync does the same: a server passes its messages
+/// on in the native charset and only the side that writes them filters them (log.c `rwrite`),
+/// so `ünï.txt` shows as itself on a UTF-8 terminal even when the remote shell runs in the C
+/// locale (sshd passes no `LANG` by default).
+static DEFERRED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub fn set_deferred_escapes(on: bool) {
+    DEFERRED.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Output text as the bytes to write on this side: what a server left for the printing side
+/// (see [`set_deferred_escapes`]) escaped for this locale, the raw bytes `-8` kept restored.
+/// Text formatted on this side passes unchanged: its names were escaped for this locale already.
+pub fn localize(text: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    localize_for(
+        text,
+        EIGHT_BIT.load(std::sync::atomic::Ordering::Relaxed),
+        utf8_locale(),
+    )
+}
+
+/// [`localize`] with `-8` (`raw`) and the locale given.
+fn localize_for(text: &[u8], raw: bool, utf8: bool) -> std::borrow::Cow<'_, [u8]> {
+    if text.is_ascii() {
         return std::borrow::Cow::Borrowed(text);
     }
+    let keep = raw || utf8;
     let s = String::from_utf8_lossy(text);
     let mut out = Vec::with_capacity(text.len());
     for ch in s.chars() {
+        let mut buf = [0; 4];
         match (ch as u32).checked_sub(RAW_BASE) {
-            Some(b) if b < 0x100 => out.push(b as u8),
-            _ => out.extend_from_slice(ch.encode_utf8(&mut [0; 4]).as_bytes()),
+            Some(b) if b < 0x100 && raw => out.push(b as u8),
+            Some(b) if b < 0x100 => out.extend_from_slice(format!("\\#{b:03o}").as_bytes()),
+            _ if keep || ch.is_ascii() => {
+                out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes())
+            }
+            _ => {
+                for b in ch.encode_utf8(&mut buf).bytes() {
+                    out.extend_from_slice(format!("\\#{b:03o}").as_bytes());
+                }
+            }
         }
     }
     std::borrow::Cow::Owned(out)
@@ -40,8 +72,17 @@ pub fn raw_bytes(text: &[u8]) -> std::borrow::Cow<'_, [u8]> {
 /// Escape a name for display: control bytes (and, without `-8`, high-bit bytes that are not valid
 /// UTF-8) as `\#ooo` (rsync log.c).
 pub fn escape(name: &[u8]) -> String {
-    let raw = EIGHT_BIT.load(std::sync::atomic::Ordering::Relaxed);
-    if !raw && !utf8_locale() && !name.is_ascii() {
+    escape_for(
+        name,
+        EIGHT_BIT.load(std::sync::atomic::Ordering::Relaxed)
+            || DEFERRED.load(std::sync::atomic::Ordering::Relaxed),
+        utf8_locale(),
+    )
+}
+
+/// [`escape`] with `-8` or deferral (`raw`) and the locale given.
+fn escape_for(name: &[u8], raw: bool, utf8: bool) -> String {
+    if !raw && !utf8 && !name.is_ascii() {
         // rsync escapes what the locale cannot print: in the C locale every high-bit byte.
         let mut out = String::new();
         for &b in name {
@@ -484,6 +525,45 @@ mod tests {
         }
         // rsync leaves tabs, DEL and "\#" in names as they are.
         assert_eq!(escape(b"a\tb\x7fc\\#d\x1b"), "a\tb\x7fc\\#d\\#033");
+    }
+    /// A name a server formats unescaped (deferred) and the client localizes prints exactly as
+    /// the client would have formatted it itself, for either locale and with or without `-8`.
+    #[test]
+    fn deferred_escapes_print_as_local_ones() {
+        let names: [&[u8]; 6] = [
+            b"plain",
+            "sub/\u{fc}n\u{ef}.txt".as_bytes(),
+            b"bad\xff\xfe byte",
+            b"ctl\nname\t",
+            "mixed \u{263a}\x01".as_bytes(),
+            b"\\#303 literal",
+        ];
+        for name in names {
+            for raw in [false, true] {
+                for utf8 in [false, true] {
+                    let local = escape_for(name, raw, utf8);
+                    let deferred = escape_for(name, true, true);
+                    assert_eq!(
+                        localize_for(deferred.as_bytes(), raw, utf8),
+                        localize_for(local.as_bytes(), raw, utf8),
+                        "{name:?} raw={raw} utf8={utf8}"
+                    );
+                }
+            }
+        }
+        // In the C locale a UTF-8 name is escaped byte by byte, as rsync shows it there.
+        assert_eq!(
+            &*localize_for(
+                escape_for("\u{fc}".as_bytes(), true, true).as_bytes(),
+                false,
+                false
+            ),
+            b"\\#303\\#274"
+        );
+        assert_eq!(
+            &*localize_for("\u{fc}".as_bytes(), false, true),
+            "\u{fc}".as_bytes()
+        );
     }
     #[test]
     fn perms() {

@@ -398,7 +398,7 @@ pub fn print_line(level: u8, text: &[u8], quiet: bool) {
             return;
         }
         let mut o = std::io::stdout().lock();
-        let _ = o.write_all(&crate::report::raw_bytes(text));
+        let _ = o.write_all(&crate::report::localize(text));
         // Progress text starts with '\r' and carries its own line ends.
         if !text.starts_with(b"\r") {
             let _ = o.write_all(b"\n");
@@ -407,7 +407,7 @@ pub fn print_line(level: u8, text: &[u8], quiet: bool) {
     } else {
         let _ = std::io::stdout().flush();
         let mut o = std::io::stderr().lock();
-        let _ = o.write_all(text);
+        let _ = o.write_all(&crate::report::localize(text));
         let _ = o.write_all(b"\n");
     }
 }

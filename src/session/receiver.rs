@@ -164,6 +164,9 @@ pub struct Receiver {
     y: char,
     xfr: u64,
     deletes_done: u64,
+    /// Deleted items backed up next to themselves (`-b` without `--backup-dir`): their
+    /// directory keeps the backups, so it cannot be deleted (delete.rs).
+    backups_in_place: u64,
     del_limit_hit: bool,
     engine: EngineId,
     redone: std::collections::HashSet<u32>,
@@ -247,7 +250,7 @@ impl Receiver {
             owner: opts.owner,
             group: opts.group,
             times: opts.times,
-            omit_dir_times: opts.omit_dir_times,
+            omit_dir_times: opts.omits_dir_times(),
             omit_link_times: opts.omit_link_times,
             am_root: meta::is_root(),
             umask: meta::umask(),
@@ -291,6 +294,7 @@ impl Receiver {
             y: if push { '<' } else { '>' },
             xfr: 0,
             deletes_done: 0,
+            backups_in_place: 0,
             del_limit_hit: false,
             engine,
             redone: Default::default(),
@@ -572,11 +576,8 @@ impl Receiver {
             }
             self.root_created = true;
             // main.c: INFO_GTE(NAME, 1) || stdout_format_has_i.
-            if self.opts.info.name > 0
-                || self.opts.verbose > 0
-                || self.opts.itemize > 0
-                || self.opts.stdout_format_has_i()
-            {
+            // (`-i` overridden by an --out-format without %i does not count.)
+            if self.opts.info.name > 0 || self.opts.verbose > 0 || self.opts.stdout_format_has_i() {
                 let shown = self.dest.trim_end_matches('/').to_string();
                 self.conn.info(&format!(
                     "created directory {}",

@@ -505,7 +505,8 @@ impl Sender {
     }
 
     fn remove_source(&mut self, idx: u32) -> Result<()> {
-        if !self.opts.remove_source_files {
+        // A dry run removes nothing, whatever the peer acknowledges.
+        if !self.opts.remove_source_files || self.opts.dry_run {
             return Ok(());
         }
         let Some(e) = self.flist.get(idx as usize) else {
@@ -517,14 +518,27 @@ impl Sender {
         let path = self.paths[idx as usize].clone();
         let e = e.clone();
         use std::os::unix::fs::MetadataExt;
+        // sender.c successful_send: a regular file must still be what was sent (size and
+        // mtime, its nanoseconds where the list has them); links, devices and specials need not.
+        let unchanged = |m: &std::fs::Metadata| {
+            !e.is_file()
+                || (m.len() == e.size
+                    && m.mtime() == e.mtime
+                    && (e.mtime_ns == 0 || m.mtime_nsec() as u32 == e.mtime_ns))
+        };
         match std::fs::symlink_metadata(&path) {
-            Ok(m) if m.len() == e.size && m.mtime() == e.mtime => {
+            Ok(m) if unchanged(&m) => {
                 if let Err(err) = std::fs::remove_file(&path) {
                     self.problems.partial = true;
                     self.conn.error(&format!(
                         "rsync: [sender] sender failed to remove {}: {}",
                         full_name(&path),
                         crate::error::io_text(&err)
+                    ))?;
+                } else if self.opts.info.remove > 0 {
+                    self.conn.info(&format!(
+                        "sender removed {}",
+                        crate::report::escape(&e.name)
                     ))?;
                 }
             }

@@ -27,6 +27,7 @@ mod perms;
 mod progress;
 mod reliability;
 mod remote;
+mod replace_rules;
 mod rss;
 mod selection;
 mod sshd;

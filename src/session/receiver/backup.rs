@@ -43,6 +43,46 @@ impl Receiver {
         }
     }
 
+    /// Create the directories of `rel`'s backup path below `--backup-dir` that are missing, each
+    /// with the mode (and, as root, the owner) of the destination directory it mirrors (rsync's
+    /// backup.c make_bak_dir copies their attributes).
+    fn make_backup_dirs(&self, rel: &[u8]) -> std::io::Result<()> {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let root = self.root_dir();
+        let mut at = 0;
+        while let Some(i) = rel[at..].iter().position(|b| *b == b'/') {
+            let dir = &rel[..at + i];
+            at += i + 1;
+            let bak = self.backup_path(dir);
+            let bak = bak.with_file_name(
+                Path::new(OsStr::from_bytes(dir))
+                    .file_name()
+                    .unwrap_or_default(),
+            );
+            if bak.is_dir() {
+                continue;
+            }
+            if let Some(base) = bak.parent() {
+                std::fs::create_dir_all(base)?;
+            }
+            match std::fs::create_dir(&bak) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+            if let Ok(m) = std::fs::metadata(root.join(OsStr::from_bytes(dir))) {
+                let _ = std::fs::set_permissions(
+                    &bak,
+                    std::fs::Permissions::from_mode(m.mode() & 0o7777),
+                );
+                if crate::meta::is_root() {
+                    let _ = std::os::unix::fs::chown(&bak, Some(m.uid()), Some(m.gid()));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Back up `path` (a non-directory; `rel` is its name relative to the destination root) before
     /// it is replaced or deleted. `keep` copies instead of renaming (in-place updates).
     pub(super) fn make_backup(
@@ -60,6 +100,9 @@ impl Receiver {
         }
         let dst = self.backup_path(rel);
         if let Some(parent) = dst.parent() {
+            if self.opts.backup_dir.is_some() && !parent.is_dir() {
+                self.make_backup_dirs(rel)?;
+            }
             std::fs::create_dir_all(parent)?;
         }
         if keep {

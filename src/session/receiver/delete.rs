@@ -135,6 +135,7 @@ impl Receiver {
         }
         if m.is_dir() {
             let mut kept = false;
+            let backups = self.backups_in_place;
             for (k, protected) in self.scan_for_delete(p, rel, true) {
                 if protected {
                     kept = true;
@@ -146,6 +147,9 @@ impl Receiver {
             if nested_dir {
                 self.debug_del(rel, &m, how);
             }
+            // Backups made in it stay in it: rsync's rmdir fails there with ENOTEMPTY, which it
+            // reports as the same "cannot delete non-empty directory".
+            kept |= self.backups_in_place > backups;
             if kept {
                 // rsync (delete.c): the contents failed ("cannot delete non-empty directory");
                 // a nested directory is then still tried itself — stopped by --max-delete
@@ -218,6 +222,9 @@ impl Receiver {
         };
         if backed_up {
             // Moved into the backup: nothing left to delete.
+            if self.opts.backup_dir.is_none() {
+                self.backups_in_place += 1;
+            }
         } else if !self.opts.dry_run
             && self.in_extraneous
             && self.opts.dedupe

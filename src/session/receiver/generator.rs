@@ -60,12 +60,20 @@ impl Receiver {
             let parent_missing = path.parent().is_some_and(|p| {
                 !p.as_os_str().is_empty() && std::fs::symlink_metadata(p).is_err()
             });
-            if e.is_dir() && !parent_missing && (self.opts.info.skip > 0 || self.opts.verbose > 1) {
-                let line =
-                    decide::skip_line(&report::escape(&e.name), "not creating new directory");
-                self.gen_line(line);
+            if parent_missing {
+                return Ok(());
             }
-            if e.is_dir() || parent_missing {
+            // A regular file's skip is reported with the other transfer rules (decide::skip_reason);
+            // links, devices and specials are not created either.
+            if !e.is_file() {
+                if self.opts.info.skip > 0 || self.opts.verbose > 1 {
+                    let what = if e.is_dir() {
+                        "not creating new directory"
+                    } else {
+                        "not creating new file"
+                    };
+                    self.gen_line(decide::skip_line(&report::escape(&e.name), what));
+                }
                 return Ok(());
             }
         }
@@ -188,7 +196,9 @@ impl Receiver {
             }
             Some(m) => {
                 let mut c = decide::attr_change(e, m, &self.opts, uid, gid, mode);
-                if self.emptied_dirs.contains(path) && self.opts.times && !self.opts.omit_dir_times
+                if self.emptied_dirs.contains(path)
+                    && self.opts.times
+                    && !self.opts.omits_dir_times()
                 {
                     // The deletion (still to come) gives the directory the current time.
                     let now = std::time::SystemTime::now()
@@ -287,17 +297,27 @@ impl Receiver {
         };
         if !same {
             if let Some(m) = &old {
-                change.time = self.opts.times && !self.opts.omit_link_times && m.mtime() != e.mtime;
+                // generator.c itemize: a replaced link reports its time when link times are
+                // kept and differ, and always when they are not kept (-J: it gets the time of
+                // its creation).
+                change.time =
+                    self.opts.times && (self.opts.omit_link_times || m.mtime() != e.mtime);
             }
+        }
+        if same {
+            self.uptodate_line(e, &change);
         }
         self.xattr_change(e, path, None, &mut change);
         self.log_item(idx, e, &change, false, None);
-        if self.opts.dry_run || (same && !change.significant()) {
+        if self.opts.dry_run {
             return Ok(());
         }
+        if same && !change.significant() {
+            return self.delivered(idx);
+        }
         if !same {
-            if old.is_some() {
-                let _ = std::fs::remove_file(path);
+            if old.is_some() && !self.clear_for(e, path)? {
+                return Ok(());
             }
             if let Err(err) = std::os::unix::fs::symlink(OsStr::from_bytes(&target), path) {
                 return self.fail(format!(
@@ -308,7 +328,17 @@ impl Receiver {
                 ));
             }
         }
-        self.set_attrs(path, e, (uid, gid), None)
+        self.set_attrs(path, e, (uid, gid), None)?;
+        self.delivered(idx)
+    }
+
+    /// `--remove-source-files`: a link, device or special in place counts as delivered
+    /// (generator.c `return_with_success`), so the sender removes its source.
+    fn delivered(&mut self, idx: u32) -> Result<()> {
+        if self.opts.remove_source_files && !self.opts.dry_run {
+            self.conn.send(&Msg::Ack { idx })?;
+        }
+        Ok(())
     }
 
     /// Owner, group, mode and times of a created or updated non-file item; a failure is reported
@@ -360,14 +390,20 @@ impl Receiver {
                 ..Default::default()
             }
         };
+        if same {
+            self.uptodate_line(e, &change);
+        }
         self.xattr_change(e, path, Some(mode), &mut change);
         self.log_item(idx, e, &change, false, None);
-        if self.opts.dry_run || (same && !change.significant()) {
+        if self.opts.dry_run {
             return Ok(());
         }
+        if same && !change.significant() {
+            return self.delivered(idx);
+        }
         if !same {
-            if old.is_some() {
-                let _ = std::fs::remove_file(path);
+            if old.is_some() && !self.clear_for(e, path)? {
+                return Ok(());
             }
             if let Err(err) = meta::mknod(path, e) {
                 return self.fail(format!(
@@ -377,7 +413,38 @@ impl Receiver {
                 ));
             }
         }
-        self.set_attrs(path, e, (uid, gid), Some(mode))
+        self.set_attrs(path, e, (uid, gid), Some(mode))?;
+        self.delivered(idx)
+    }
+
+    /// rsync.c set_file_attrs (ATTRS_REPORT): at `-vv` without an itemizing format, an item left
+    /// as it is — file, symlink, device or special — says so.
+    fn uptodate_line(&mut self, e: &Entry, change: &Change) {
+        if self.opts.info.name >= 2 && !change.significant() && self.opts.out_format.is_none() {
+            self.gen_line(format!("{} is uptodate", report::escape(&e.name)));
+        }
+    }
+
+    /// Clear the way for a new item at `path` (not a directory): the old one is backed up with
+    /// `--backup` (rsync's atomic_create makes a backup of a replaced link, device or file) or
+    /// removed. False when its backup failed: that was reported and the item is skipped.
+    fn clear_for(&mut self, e: &Entry, path: &Path) -> Result<bool> {
+        let rel = self.rel_name(e);
+        match self.make_backup(path, &rel, false) {
+            Ok(true) => Ok(true),
+            Ok(false) => {
+                let _ = std::fs::remove_file(path);
+                Ok(true)
+            }
+            Err(err) => {
+                self.fail(format!(
+                    "rsync: [receiver] backup of \"{}\" failed: {}",
+                    crate::flist::walk::full_name(path),
+                    io_text(&err)
+                ))?;
+                Ok(false)
+            }
+        }
     }
 
     pub(super) fn process_file(
@@ -403,15 +470,17 @@ impl Receiver {
     ) -> Result<()> {
         let (uid, gid) = self.want_ids(e);
         // --write-devices: an existing device is written into, as if it were the file.
-        let old = old.filter(|m| {
-            m.is_file() || (self.opts.write_devices && meta::is_device(m)) || {
+        let keep = |m: &Metadata| m.is_file() || (self.opts.write_devices && meta::is_device(m));
+        let old = match old {
+            Some(m) if !keep(&m) => {
                 // A non-regular item is replaced.
-                if !self.opts.dry_run {
-                    let _ = std::fs::remove_file(path);
+                if !self.opts.dry_run && !self.clear_for(e, path)? {
+                    return Ok(());
                 }
-                false
+                None
             }
-        });
+            old => old,
+        };
         let mode = meta::target_mode(e, old.as_ref().map(|m| m.mode()), &self.meta);
         let new_here = old.is_none();
         let mut basis_path = old.as_ref().map(|_| path.to_path_buf());
@@ -448,9 +517,7 @@ impl Receiver {
         if uptodate {
             let m = old.as_ref().unwrap();
             let mut change = decide::attr_change(e, m, &self.opts, uid, gid, mode);
-            if self.opts.info.name >= 2 && !change.significant() && self.opts.out_format.is_none() {
-                self.gen_line(format!("{} is uptodate", report::escape(&e.name)));
-            }
+            self.uptodate_line(e, &change);
             self.xattr_change(e, path, Some(mode), &mut change);
             self.log_item(idx, e, &change, false, None);
             if !self.opts.dry_run && change.significant() {
@@ -469,7 +536,9 @@ impl Receiver {
                     ))?;
                 }
             }
-            if self.opts.remove_source_files {
+            // An up-to-date file counts as delivered (rsync's generator answers it with
+            // MSG_SUCCESS) — except in a dry run, which delivers nothing.
+            if self.opts.remove_source_files && !self.opts.dry_run {
                 self.conn.send(&Msg::Ack { idx })?;
             }
             return Ok(());

@@ -286,7 +286,7 @@ impl Receiver {
     /// In a local transfer, the item's name as rsync's sender shows it in `%f`: the source
     /// operand's directory, then the file-list name (`src/a.txt`, `src/.` for `src/`).
     pub(super) fn sender_name(&self, e: &Entry) -> Option<Vec<u8>> {
-        if !self.opts.local_server || self.opts.local_sources.is_empty() {
+        if self.opts.local_sources.is_empty() {
             return None;
         }
         let top = e.name.split(|b| *b == b'/').next().unwrap_or(&e.name);

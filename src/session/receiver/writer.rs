@@ -511,7 +511,7 @@ impl Receiver {
             self.conn.info(&format!("\r{l1}\r{l2}\n"))?;
             self.flush_lines()?;
         }
-        if self.opts.remove_source_files {
+        if self.opts.remove_source_files && !self.opts.dry_run {
             self.conn.send(&Msg::Ack { idx })?;
         }
         Ok(())

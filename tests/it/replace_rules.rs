@@ -1,0 +1,216 @@
+//! What happens to items the receiver replaces, keeps or must not create, and to the sources
+//! `--remove-source-files` deletes — each against the installed rsync on the same trees:
+//! `--remove-source-files` (up-to-date files count as delivered; a dry run removes nothing),
+//! `--backup` of a replaced symlink and the `-O` it implies without `--backup-dir`,
+//! `--existing` with new symlinks, `-J` on a retargeted link, `%f` of an absolute source, and
+//! names the remote shell's C locale would escape printed in the client's UTF-8 locale.
+
+use crate::util::*;
+use std::path::Path;
+
+/// [`changed_tree`] plus a symlink and a directory that exist only on the sender.
+fn changed_plus_new(w: &Path) {
+    changed_tree(w);
+    let src = w.join("src");
+    std::os::unix::fs::symlink("a.txt", src.join("newlink")).unwrap();
+    std::fs::create_dir(src.join("newdir")).unwrap();
+    std::fs::write(src.join("newdir/inner"), b"inner\n").unwrap();
+    let t = filetime::FileTime::from_unix_time(NEW_TIME, 0);
+    filetime::set_symlink_file_times(src.join("newlink"), t, t).unwrap();
+    for p in ["newdir/inner", "newdir", ""] {
+        filetime::set_file_mtime(src.join(p), t).unwrap();
+    }
+}
+
+/// The time of the entries [`changed_plus_new`] adds.
+const NEW_TIME: i64 = 1_650_000_000;
+
+fn mtime(p: &Path) -> i64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(p).unwrap().mtime()
+}
+
+/// How the sources compare after `--remove-source-files` with `extra`.
+fn src_cmp(extra: &[&str]) -> Cmp {
+    if extra.contains(&"-n") {
+        Cmp::ALL
+    } else {
+        Cmp::ALL.no_times()
+    }
+}
+
+/// [`mask`], with the lines in order. rsync's generator notes ("not creating new …") and its
+/// sender's item lines reach the output through different pipes; where a directory's item line
+/// falls among the notes is not modelled (see output_order.rs for what is).
+fn sorted_mask(s: &str) -> String {
+    let mut l: Vec<String> = mask(s).lines().map(String::from).collect();
+    l.sort();
+    l.join("\n")
+}
+
+#[test]
+fn remove_source_files_removes_what_was_delivered_and_nothing_in_a_dry_run() {
+    for extra in [&["-n"][..], &[]] {
+        let t = Twin::new(changed_plus_new);
+        let before = snapshot(&t.p.join("src"));
+        let mut a = vec!["-ai", "--remove-source-files"];
+        a.extend_from_slice(extra);
+        a.extend_from_slice(&["src/", "dst/"]);
+        t.same(&a);
+        // Removing sources changes their directories' times, at each run's own moment.
+        t.assert_trees("src", src_cmp(extra));
+        t.assert_trees("dst", Cmp::ALL);
+        if extra == ["-n"] {
+            assert_eq!(
+                snapshot(&t.p.join("src")),
+                before,
+                "a dry run removed sources"
+            );
+        } else {
+            // Up-to-date files went too (rsync's generator acknowledges them).
+            assert!(!t.p.join("src/sub/deep/c.txt").exists());
+            assert!(!t.p.join("src/exec.sh").exists());
+        }
+    }
+}
+
+#[test]
+fn remove_source_files_over_ssh() {
+    let s = crate::need_sshd!();
+    let w = s.wrapper.to_str().unwrap();
+    for dir in ["push", "pull"] {
+        for extra in [&["-n"][..], &[]] {
+            let t = Twin::new(changed_plus_new);
+            let mut a = vec!["-ai", "--remove-source-files"];
+            a.extend_from_slice(extra);
+            if dir == "push" {
+                a.extend_from_slice(&["src/", "127.0.0.1:{WS}/dst/"]);
+            } else {
+                a.extend_from_slice(&["127.0.0.1:{WS}/src/", "dst/"]);
+            }
+            t.run_with(&a, &["-e", w], &["-e", w, "--rsync-path={BIN}"])
+                .assert_same_by(&format!("{a:?}"), mask_delta);
+            t.assert_trees("src", src_cmp(extra));
+            t.assert_trees("dst", Cmp::ALL);
+        }
+    }
+}
+
+#[test]
+fn backups_of_replaced_links_and_implied_omit_dir_times() {
+    for extra in [
+        &["-b"][..],
+        &["-b", "--delete"],
+        &["--backup-dir=bk", "--suffix=.old"],
+        &["-b", "--existing"],
+    ] {
+        let t = Twin::new(changed_plus_new);
+        let mut a = vec!["-ai"];
+        a.extend_from_slice(extra);
+        a.extend_from_slice(&["src/", "dst/"]);
+        t.same(&a);
+        // Directory times are the time of the run here (backups made in them, or -O implied).
+        t.assert_trees("dst", Cmp::ALL.no_times());
+        // Without --backup-dir rsync leaves directory times alone (-O implied).
+        let kept = extra[0].starts_with("--backup-dir");
+        for ws in [&t.r, &t.p] {
+            if extra.contains(&"--existing") {
+                assert!(!ws.join("dst/newdir").exists());
+                continue;
+            }
+            assert_eq!(
+                mtime(&ws.join("dst/newdir")) == NEW_TIME,
+                kept,
+                "{ws:?} {extra:?}"
+            );
+            assert_eq!(mtime(&ws.join("dst/newdir/inner")), NEW_TIME);
+        }
+    }
+    let t = Twin::new(changed_plus_new);
+    t.same(&["-a", "-b", "src/", "dst/"]);
+    assert!(t
+        .p
+        .join("dst/link~")
+        .symlink_metadata()
+        .unwrap()
+        .is_symlink());
+}
+
+#[test]
+fn existing_creates_no_links_and_omitted_link_times_are_itemized() {
+    for extra in [
+        &["--existing", "-i"][..],
+        &["--existing", "-v", "--info=skip1"],
+        &["--existing", "-vv"],
+        &["-J", "-i"],
+        &["-J", "-i", "--no-t"],
+    ] {
+        let t = Twin::new(changed_plus_new);
+        let mut a = vec!["-a"];
+        a.extend_from_slice(extra);
+        a.extend_from_slice(&["src/", "dst/"]);
+        t.run(&a).assert_same_by(&format!("{a:?}"), sorted_mask);
+        let cmp = if extra.contains(&"-J") || extra.contains(&"--no-t") {
+            Cmp::ALL.no_times()
+        } else {
+            Cmp::ALL
+        };
+        t.assert_trees("dst", cmp);
+    }
+}
+
+#[test]
+fn full_source_names_lose_their_leading_slash() {
+    let t = Twin::standard();
+    let pair = t.run(&["-a", "--out-format=%f|%n", "{WS}/src/", "dst/"]);
+    let strip = |ws: &Path, out: &str| {
+        let w = ws.to_str().unwrap().trim_start_matches('/').to_string() + "/";
+        assert!(
+            out.contains(&w),
+            "%f names the source by its full path:\n{out}"
+        );
+        out.replace(&w, "WS/")
+    };
+    assert_eq!(pair.r.code, 0);
+    assert_eq!(pair.p.code, 0);
+    assert_eq!(strip(&t.r, &pair.r.stdout), strip(&t.p, &pair.p.stdout));
+    assert!(!pair.p.stdout.lines().any(|l| l.starts_with('/')));
+}
+
+#[test]
+fn names_print_in_the_clients_locale_whatever_the_remotes() {
+    let s = crate::need_sshd!();
+    let w = s.wrapper.to_str().unwrap();
+    let setup = |ws: &Path| {
+        let mut t = Tree::new(&ws.join("src"));
+        t.file("\u{fc}n\u{ef}.txt", b"u\n")
+            .file("caf\u{e9}/men\u{fc}", b"m\n")
+            .file(b"raw\xffbyte".as_slice(), b"r\n")
+            .finish();
+    };
+    // The remote runs in the C locale, the client in a UTF-8 one (and then in C as well).
+    for lang in ["C.UTF-8", "C"] {
+        let env = ["env", "-u", "LANGUAGE", "LC_ALL=", "LC_CTYPE="];
+        let lang_var = format!("LANG={lang}");
+        let mut prefix: Vec<&str> = env.to_vec();
+        prefix.push(&lang_var);
+        for dir in ["push", "pull"] {
+            for out in [&["-av"][..], &["-ai", "--out-format=%n %f"]] {
+                let t = Twin::new(setup);
+                let mut a = out.to_vec();
+                if dir == "push" {
+                    a.extend_from_slice(&["src/", "127.0.0.1:{WS}/dst/"]);
+                } else {
+                    a.extend_from_slice(&["127.0.0.1:{WS}/src/", "dst/"]);
+                }
+                t.run_under(
+                    &prefix,
+                    &a,
+                    &["-e", w, "--rsync-path=env LC_ALL=C LANG=C rsync"],
+                    &["-e", w, "--rsync-path=env LC_ALL=C LANG=C {BIN}"],
+                )
+                .assert_same_by(&format!("LANG={lang} {a:?}"), mask_delta);
+            }
+        }
+    }
+}
