@@ -55,3 +55,47 @@ fn progress2_on_a_tty_draws_a_bar() {
         3_000_000
     );
 }
+
+/// `--progress` text with the rate and elapsed fields blanked (they are timings): each number
+/// before `B/s` and each `h:mm:ss`.
+fn mask_rates(s: &str) -> String {
+    s.split(' ')
+        .map(|w| {
+            if w.ends_with("B/s") {
+                "RATE"
+            } else if w.len() >= 7 && w.matches(':').count() == 2 {
+                "TIME"
+            } else {
+                w
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `--progress` on small and empty files is rsync's text: one progress line per file (two
+/// fields, `\r`-separated, the last with `xfr#`/`to-chk`), and an empty file gets only the last.
+#[test]
+fn progress_lines_are_rsyncs() {
+    use crate::util::*;
+    let t = Twin::new(|w| {
+        Tree::new(&w.join("src"))
+            .file("a.txt", b"hello\n")
+            .file("empty", b"")
+            .file("sub/b.dat", &pseudo_random(3, 20_000))
+            .finish();
+    });
+    for args in [&["-a", "--progress"][..], &["-av", "--progress", "-h"]] {
+        let mut a = args.to_vec();
+        a.extend_from_slice(&["src/", "dst/"]);
+        let pair = t.run(&a);
+        pair.assert_same_by(&format!("{a:?}"), |s| mask_rates(&mask(s)));
+        assert!(
+            pair.p.stdout.contains("\r              0 100%"),
+            "{}",
+            pair.p
+        );
+        std::fs::remove_dir_all(t.r.join("dst")).unwrap();
+        std::fs::remove_dir_all(t.p.join("dst")).unwrap();
+    }
+}

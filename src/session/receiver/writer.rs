@@ -508,7 +508,12 @@ impl Receiver {
             } else {
                 l2.replace("to-chk", "ir-chk")
             };
-            self.conn.info(&format!("\r{l1}\r{l2}\n"))?;
+            // An empty file had no data to show progress for: only its final line (rsync).
+            if e.size == 0 {
+                self.conn.info(&format!("\r{l2}\n"))?;
+            } else {
+                self.conn.info(&format!("\r{l1}\r{l2}\n"))?;
+            }
             self.flush_lines()?;
         }
         if self.opts.remove_source_files && !self.opts.dry_run {
