@@ -189,3 +189,46 @@ fn backups_match_rsync() {
         );
     }
 }
+
+/// With the file already in the destination, an exact match in the alternate directory makes
+/// it go: `--compare-dest` removes it, `--link-dest` replaces it with a hard link (rsync's
+/// find_exact_for_existing), whether the destination copy was up to date or not;
+/// `--copy-dest` updates it as usual.
+#[test]
+fn alternate_dirs_replace_existing_destination_files() {
+    for opt in [
+        "--compare-dest=../prev",
+        "--link-dest=../prev",
+        "--copy-dest=../prev",
+    ] {
+        let t = tempfile::tempdir().unwrap();
+        let src = t.path().join("src");
+        day(&src, 2);
+        assert_eq!(run("rsync", &["-a", "src/", "prev/"], t.path()), 0);
+        std::fs::write(src.join("today.log"), b"changed since").unwrap();
+        let mut outs = Vec::new();
+        for (prog, dst) in [("rsync", "r"), (env!("CARGO_BIN_EXE_parasync"), "p")] {
+            // The destination holds a stale a.txt and an up-to-date b.txt.
+            assert_eq!(run("cp", &["-a", "prev", dst], t.path()), 0);
+            std::fs::write(t.path().join(dst).join("docs/a.txt"), b"stale").unwrap();
+            let o = Command::new(prog)
+                .args(["-ai", opt, "src/", &format!("{dst}/")])
+                .current_dir(t.path())
+                .output()
+                .unwrap();
+            assert_eq!(o.status.code(), Some(0), "{prog} {opt}");
+            let text = String::from_utf8_lossy(&o.stdout).into_owned();
+            outs.push(text);
+        }
+        assert_eq!(outs[0], outs[1], "{opt}: itemized output");
+        let (r, p) = (snapshot(&t.path().join("r")), snapshot(&t.path().join("p")));
+        assert_eq!(r, p, "{opt}");
+        let b = p.get("docs/old/b.txt");
+        match &opt[..6] {
+            "--comp" => assert!(b.is_none(), "{p:?}"),
+            // prev's copy, r's and p's: one inode.
+            "--link" => assert_eq!(b.map(|x| x.2), Some(3)),
+            _ => assert_eq!(b.map(|x| x.2), Some(1)),
+        }
+    }
+}

@@ -1,5 +1,6 @@
 //! `--compare-dest`, `--copy-dest`, `--link-dest` (rsync-cli.md §1.3.10): up to 20 extra
-//! directories searched for a file missing from the destination. The backbone of snapshot backups:
+//! directories searched for a file missing from the destination (and, for compare and link,
+//! for an exact copy of one it has: see [`Receiver::alt_replaces_existing`]). The backbone of snapshot backups:
 //! `--link-dest=../yesterday` makes every unchanged file a hard link to yesterday's copy.
 //!
 //! rsync's rules: a relative DIR is relative to the destination directory; the first DIR holding
@@ -66,23 +67,8 @@ impl Receiver {
             if !m.is_file() {
                 continue;
             }
-            let mut sum = || {
-                std::fs::File::open(&p)
-                    .ok()
-                    .and_then(|f| crate::recon::tempfile::digest_file(&f, m.len()).ok())
-            };
-            let same = crate::decide::quick_check_ok(e, &m, &self.opts, &mut sum);
+            let (same, attrs_match) = self.alt_match(e, &p, &m, mode);
             let (uid, gid) = self.want_ids(e);
-            let xattrs_match = match e.xattrs.as_deref() {
-                Some(want) if self.meta.xattrs.any() => {
-                    crate::meta::xattr::differs(&p, want, self.meta.xattrs) == (false, false)
-                }
-                _ => true,
-            };
-            let attrs_match = (!self.opts.perms || m.mode() & 0o7777 == mode & 0o7777)
-                && (!self.opts.owner || m.uid() == uid)
-                && (!self.opts.group || m.gid() == gid)
-                && xattrs_match;
             if same {
                 if !attrs_match && kind != AltDest::Compare {
                     // generator.c: a local copy whose attributes differ from the alternate
@@ -122,6 +108,68 @@ impl Receiver {
             Some((p, m)) => Alt::Basis(p, m),
             None => Alt::None,
         })
+    }
+
+    /// Whether the alternate file `p` (`m`) passes the quick check against `e`, and whether its
+    /// preserved attributes match too (rsync's match levels 2 and 3).
+    fn alt_match(&self, e: &Entry, p: &Path, m: &Metadata, mode: u32) -> (bool, bool) {
+        let mut sum = || {
+            std::fs::File::open(p)
+                .ok()
+                .and_then(|f| crate::recon::tempfile::digest_file(&f, m.len()).ok())
+        };
+        let same = crate::decide::quick_check_ok(e, m, &self.opts, &mut sum);
+        let (uid, gid) = self.want_ids(e);
+        let xattrs_match = match e.xattrs.as_deref() {
+            Some(want) if self.meta.xattrs.any() => {
+                crate::meta::xattr::differs(p, want, self.meta.xattrs) == (false, false)
+            }
+            _ => true,
+        };
+        let attrs_match = (!self.opts.perms || m.mode() & 0o7777 == mode & 0o7777)
+            && (!self.opts.owner || m.uid() == uid)
+            && (!self.opts.group || m.gid() == gid)
+            && xattrs_match;
+        (same, attrs_match)
+    }
+
+    /// `--compare-dest`/`--link-dest` with the file already in the destination: an alternate
+    /// copy that matches it exactly (content and attributes) makes the destination file go —
+    /// compare-dest leaves it removed, link-dest puts a hard link in its place — whether or not
+    /// the destination's own copy was up to date (rsync's try_dests_reg with
+    /// find_exact_for_existing). True when that happened (the file is done).
+    pub(super) fn alt_replaces_existing(
+        &mut self,
+        idx: u32,
+        e: &Entry,
+        path: &Path,
+        mode: u32,
+        dest: &Metadata,
+    ) -> crate::error::Result<bool> {
+        let Some(kind @ (AltDest::Compare | AltDest::Link)) = self.opts.alt_dest else {
+            return Ok(false);
+        };
+        let rel = self.rel_name(e);
+        let exact = self.alt_dirs().into_iter().find_map(|dir| {
+            let p = dir.join(OsStr::from_bytes(&rel));
+            let m = std::fs::symlink_metadata(&p).ok().filter(|m| m.is_file())?;
+            (self.alt_match(e, &p, &m, mode) == (true, true)).then_some(m)
+        });
+        let Some(m) = exact else {
+            return Ok(false);
+        };
+        if kind == AltDest::Link && (m.dev(), m.ino()) == (dest.dev(), dest.ino()) {
+            // Already that link: the usual up-to-date path.
+            return Ok(false);
+        }
+        if !self.opts.dry_run {
+            if let Err(err) = std::fs::remove_file(path) {
+                if err.kind() != std::io::ErrorKind::NotFound {
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(matches!(self.alt_lookup(idx, e, path, mode)?, Alt::Done))
     }
 
     /// The first alternate dest dir's copy of directory `e`, if any.

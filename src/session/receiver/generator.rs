@@ -489,6 +489,11 @@ impl Receiver {
             basis_path = Some(pp);
         }
         let mut old = old;
+        if let Some(m) = old.as_ref().filter(|_| self.opts.alt_dest.is_some()) {
+            if self.alt_replaces_existing(idx, e, path, mode, m)? {
+                return Ok(());
+            }
+        }
         if new_here && self.opts.alt_dest.is_some() {
             match self.alt_lookup(idx, e, path, mode)? {
                 altdest::Alt::Done => return Ok(()),
