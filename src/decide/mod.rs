@@ -27,14 +27,15 @@ pub fn quick_check_ok(
     if m.len() != e.size {
         return false;
     }
-    if o.ignore_times {
-        return false;
-    }
+    // generator.c quick_check_ok: the checksum, then --size-only, decide before --ignore-times.
     if o.checksum {
         return e.sum.is_some() && dest_sum() == e.sum;
     }
     if o.size_only {
         return true;
+    }
+    if o.ignore_times {
+        return false;
     }
     same_time(
         (e.mtime, e.mtime_ns),

@@ -166,6 +166,9 @@ fn quick_check_variants() {
         &["-c"],
         &["--size-only"],
         &["-I"],
+        // The checksum, then --size-only, decide before --ignore-times (generator.c).
+        &["-c", "-I"],
+        &["--size-only", "-I"],
         &["--ignore-existing"],
         &["-u"],
     ] {

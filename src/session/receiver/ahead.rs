@@ -70,7 +70,7 @@ impl Receiver {
     pub(super) fn look_ahead(&mut self, parent: u32, base: u32, entries: &[Entry]) {
         self.ahead = Ahead::default();
         let o = &self.opts;
-        if !o.checksum || o.ignore_times || parent == u32::MAX || o.list_only {
+        if !o.checksum || parent == u32::MAX || o.list_only {
             return;
         }
         if o.hard_links || o.backup {
