@@ -56,6 +56,7 @@ pub fn run(args: Vec<String>) -> i32 {
                 "Unknown --info item",
                 "Unknown --debug item",
                 "The --password-file",
+                "The --contimeout",
             ];
             if bare.iter().any(|b| e.msg.starts_with(b)) {
                 eprintln!("{}", e.msg);

@@ -430,17 +430,17 @@ pub static DEFS: &[Def] = &[
         "USER[:GROUP]",
         "specify user & optional group for the copy",
     )),
-    daemon(val(
+    ign(val(
         "address",
         "ADDRESS",
         "bind address for outgoing socket to daemon",
     )),
-    daemon(val(
+    ign(val(
         "port",
         "PORT",
         "specify double-colon alternate port number",
     )),
-    daemon(val("sockopts", "OPTIONS", "specify custom TCP options")),
+    ign(val("sockopts", "OPTIONS", "specify custom TCP options")),
     ign(lflag(
         "blocking-io",
         "use blocking I/O for the remote shell",
@@ -497,7 +497,7 @@ pub static DEFS: &[Def] = &[
         "FILE",
         "read daemon-access password from FILE",
     )),
-    daemon(val(
+    ign(val(
         "early-input",
         "FILE",
         "use FILE for daemon's early exec input",

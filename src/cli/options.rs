@@ -578,6 +578,13 @@ impl Options {
                 basis[0]
             )));
         }
+        // Daemon-only options: rsync refuses these two without a daemon connection (the
+        // others, --port, --address, --sockopts, --early-input, it accepts and ignores).
+        if typed("contimeout") {
+            return Err(Error::syntax(
+                "The --contimeout option may only be used when connecting to an rsync daemon.",
+            ));
+        }
         if typed("password-file") {
             return Err(Error::syntax(
                 "The --password-file option may only be used when accessing an rsync daemon.",

@@ -44,7 +44,8 @@ pub fn quick_check_ok(
     )
 }
 
-/// Transfer rules applied after the quick check failed. Returns a reason to skip (for `-vv`).
+/// Transfer rules applied before the quick check (generator.c order). Returns a reason to skip
+/// (for `-vv`).
 pub fn skip_reason(e: &Entry, existing: Option<&Metadata>, o: &Options) -> Option<&'static str> {
     if let Some(max) = o.max_size {
         if e.is_file() && e.size > max {

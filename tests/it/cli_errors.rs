@@ -68,6 +68,10 @@ const CASES: &[(&str, &str)] = &[
         "--password-file=pw",
         "The --password-file option may only be used when accessing an rsync daemon.",
     ),
+    (
+        "--contimeout=5",
+        "The --contimeout option may only be used when connecting to an rsync daemon.",
+    ),
 ];
 
 fn check(extra: &str, want: &str) {
@@ -80,7 +84,7 @@ fn check(extra: &str, want: &str) {
     let out = parasync(&t.root, &args);
     assert_eq!(out.code, 1, "{extra}: exit {} ({})", out.code, out.stderr);
     let first = out.stderr.lines().next().unwrap_or_default();
-    let bare = want.starts_with("Unknown --info") || want.starts_with("The --password-file");
+    let bare = want.starts_with("Unknown --info") || want.starts_with("The --");
     let shown = if bare {
         want.to_string()
     } else {
@@ -121,4 +125,26 @@ fn too_many_link_dests() {
         &extra,
         "ERROR: at most 20 --link-dest args may be specified",
     );
+}
+
+/// Options that only matter for a daemon connection but that rsync accepts (and ignores) on
+/// a remote-shell or local transfer: a script that keeps `--port=873` still runs.
+#[test]
+fn daemon_socket_options_are_ignored_like_rsync() {
+    for extra in [
+        "--port=873",
+        "--address=127.0.0.1",
+        "--sockopts=SO_KEEPALIVE",
+        "--early-input=/dev/null",
+    ] {
+        let t = Tree::new();
+        t.write("src/a", b"data");
+        let args: Vec<String> = vec!["-a".into(), extra.into(), "src/".into(), "dst/".into()];
+        let out = parasync(&t.root, &args);
+        assert_eq!(out.code, 0, "{extra}: {}", out.stderr);
+        assert_eq!(std::fs::read(t.root.join("dst/a")).unwrap(), b"data");
+        if let Some(o) = rsync_oracle(&t.root, &args) {
+            assert_eq!(o.code, 0, "{extra}: rsync exits {}", o.code);
+        }
+    }
 }

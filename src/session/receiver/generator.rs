@@ -507,6 +507,14 @@ impl Receiver {
         if new_here && basis_path.is_none() && self.opts.fuzzy > 0 {
             basis_path = self.fuzzy_basis(e, path);
         }
+        // generator.c: --max-size/--min-size and -u skip a file before its quick check, so an
+        // up-to-date one keeps its attributes too (and -u never sets an older time).
+        if let Some(reason) = decide::skip_reason(e, old.as_ref(), &self.opts) {
+            if self.opts.info.skip > 0 || self.opts.verbose > 1 {
+                self.gen_line(decide::skip_line(&report::escape(&e.name), reason));
+            }
+            return Ok(());
+        }
         let uptodate = match &old {
             Some(m) => {
                 let mut ahead = self.ahead.take_sum(idx, m);
@@ -553,12 +561,6 @@ impl Receiver {
             && basis_path.as_deref() == Some(path)
             && old.as_ref().is_some_and(|m| m.len() >= e.size)
         {
-            return Ok(());
-        }
-        if let Some(reason) = decide::skip_reason(e, old.as_ref(), &self.opts) {
-            if self.opts.info.skip > 0 || self.opts.verbose > 1 {
-                self.gen_line(decide::skip_line(&report::escape(&e.name), reason));
-            }
             return Ok(());
         }
         let mut change = match &old {
