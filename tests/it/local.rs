@@ -169,6 +169,9 @@ fn quick_check_variants() {
         // The checksum, then --size-only, decide before --ignore-times (generator.c).
         &["-c", "-I"],
         &["--size-only", "-I"],
+        // Size limits skip before the quick check: exec.sh's mode stays as it is.
+        &["--max-size=10"],
+        &["--min-size=100k"],
         &["--ignore-existing"],
         &["-u"],
     ] {

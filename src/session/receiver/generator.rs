@@ -81,6 +81,10 @@ impl Receiver {
             return self.process_dir(idx, e, &path, old);
         }
         if old.as_ref().is_some_and(|m| m.is_dir()) {
+            // A file skipped by the size limits leaves the directory in its way alone.
+            if e.is_file() && self.skipped_by_rules(e, old.as_ref()) {
+                return Ok(());
+            }
             if !self.make_way(e, &path)? {
                 return Ok(());
             }
@@ -417,6 +421,20 @@ impl Receiver {
         self.delivered(idx)
     }
 
+    /// generator.c: --max-size/--min-size, -u and --existing skip a regular file before its
+    /// quick check and before anything in its way is removed, so a skipped up-to-date file
+    /// keeps its attributes too (and -u never sets an older time). True when `e` is skipped
+    /// (the -vv line is out).
+    fn skipped_by_rules(&mut self, e: &Entry, old: Option<&Metadata>) -> bool {
+        let Some(reason) = decide::skip_reason(e, old, &self.opts) else {
+            return false;
+        };
+        if self.opts.info.skip > 0 || self.opts.verbose > 1 {
+            self.gen_line(decide::skip_line(&report::escape(&e.name), reason));
+        }
+        true
+    }
+
     /// rsync.c set_file_attrs (ATTRS_REPORT): at `-vv` without an itemizing format, an item left
     /// as it is — file, symlink, device or special — says so.
     fn uptodate_line(&mut self, e: &Entry, change: &Change) {
@@ -507,12 +525,7 @@ impl Receiver {
         if new_here && basis_path.is_none() && self.opts.fuzzy > 0 {
             basis_path = self.fuzzy_basis(e, path);
         }
-        // generator.c: --max-size/--min-size and -u skip a file before its quick check, so an
-        // up-to-date one keeps its attributes too (and -u never sets an older time).
-        if let Some(reason) = decide::skip_reason(e, old.as_ref(), &self.opts) {
-            if self.opts.info.skip > 0 || self.opts.verbose > 1 {
-                self.gen_line(decide::skip_line(&report::escape(&e.name), reason));
-            }
+        if self.skipped_by_rules(e, old.as_ref()) {
             return Ok(());
         }
         let uptodate = match &old {
