@@ -222,6 +222,7 @@ pub fn connect(
         quiet: o.quiet,
         role,
         wake: crossbeam_channel::unbounded(),
+        version: caps.version,
     })
 }
 
@@ -509,7 +510,9 @@ fn run_transfer(mut opts: Options, p: crate::plan::operand::Plan) -> Result<i32>
                 crate::report::out(&format!("{verb} incremental file list\n"));
             } else if p.local_sends {
                 crate::report::out("building file list ... done\n");
+                crate::report::set_list_line_open(true);
             } else {
+                // (A remote sender's errors reach rsync after its "done": no newline there.)
                 crate::report::out("receiving file list ... done\n");
             }
         }

@@ -768,7 +768,11 @@ mod tests {
             1
         );
         assert_eq!(p(&["--write-batch=x", "a", "b"]).unwrap_err().code, 4);
-        assert_eq!(p(&["--port=2", "a", "b"]).unwrap_err().code, 4);
+        // Daemon-only: --daemon is refused (4), --contimeout is a usage error (1), --port is
+        // accepted and ignored, as rsync does without a daemon connection.
+        assert_eq!(p(&["--daemon", "a", "b"]).unwrap_err().code, 4);
+        assert_eq!(p(&["--contimeout=2", "a", "b"]).unwrap_err().code, 1);
+        assert!(p(&["--port=2", "a", "b"]).is_ok());
         assert_eq!(p(&["--suffix=a/b", "a", "b"]).unwrap_err().code, 1);
     }
     #[test]

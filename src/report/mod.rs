@@ -28,6 +28,20 @@ pub fn set_eight_bit(on: bool) {
 /// locale (sshd passes no `LANG` by default).
 static DEFERRED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
+/// rsync shows "building file list ... " and adds "done" when the list is complete; an error
+/// printed meanwhile first ends that line with a newline on stderr (log.c `progress_is_active`).
+/// parasync prints the whole line at once, and keeps the newline: set while the list is built.
+static LIST_LINE_OPEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub fn set_list_line_open(on: bool) {
+    LIST_LINE_OPEN.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether an error now must first end rsync's open list line (once).
+pub fn take_list_line_open() -> bool {
+    LIST_LINE_OPEN.swap(false, std::sync::atomic::Ordering::Relaxed)
+}
+
 pub fn set_deferred_escapes(on: bool) {
     DEFERRED.store(on, std::sync::atomic::Ordering::Relaxed);
 }

@@ -63,6 +63,8 @@ pub struct Conn {
     /// Wake-ups from this side's own background work ([`Conn::waker`]), served after the
     /// urgent channel and before the ordered one.
     pub wake: (crossbeam_channel::Sender<u32>, Receiver<u32>),
+    /// The protocol version both sides speak (wire::handshake).
+    pub version: u32,
 }
 
 /// Ordered messages the receiver's reader may hold ahead of the receiver (file-list segments of
@@ -407,6 +409,9 @@ pub fn print_line(level: u8, text: &[u8], quiet: bool) {
     } else {
         let _ = std::io::stdout().flush();
         let mut o = std::io::stderr().lock();
+        if crate::report::take_list_line_open() {
+            let _ = o.write_all(b"\n");
+        }
         let _ = o.write_all(&crate::report::localize(text));
         let _ = o.write_all(b"\n");
     }

@@ -154,6 +154,12 @@ pub struct Receiver {
     problems: Problems,
     flist_done: bool,
     io_error: bool,
+    /// The sender flagged its I/O error while listing (`Msg::IoError`), not only at the end.
+    io_error_early: bool,
+    /// `--delete-delay`: directories listed after the sender's I/O error, whose deletions
+    /// (made at the end) are skipped; those listed before it are still cleaned (rsync decides
+    /// each directory's deletions when it lists it).
+    delay_blocked: std::collections::HashSet<Vec<u8>>,
     deferred: Vec<Msg>,
     /// List messages not decided yet: [`MAX_JOBS`] files are in flight.
     waiting: std::collections::VecDeque<Msg>,
@@ -286,6 +292,8 @@ impl Receiver {
             problems: Problems::default(),
             flist_done: false,
             io_error: false,
+            io_error_early: false,
+            delay_blocked: Default::default(),
             deferred: Vec::new(),
             waiting: Default::default(),
             early: Vec::new(),
@@ -337,6 +345,10 @@ impl Receiver {
                 continue;
             };
             match m {
+                Msg::IoError if delay_all && !self.flist_done => {
+                    self.io_error = true;
+                    self.io_error_early = true;
+                }
                 Msg::Segment { .. } | Msg::FlistEnd { .. } if delay_all && !self.flist_done => {
                     let end = matches!(m, Msg::FlistEnd { .. });
                     if let Msg::Segment { parent, entries } = &m {
@@ -359,7 +371,10 @@ impl Receiver {
                                     self.on_segment(parent, base, &entries)?;
                                     base += n;
                                 }
-                                Msg::FlistEnd { .. } => self.flist_done = true,
+                                Msg::FlistEnd { .. } => {
+                                    self.flist_done = true;
+                                    crate::report::set_list_line_open(false);
+                                }
                                 _ => {}
                             }
                         }
@@ -369,7 +384,7 @@ impl Receiver {
                         self.replay_early(true)?;
                     }
                 }
-                m @ (Msg::Segment { .. } | Msg::FlistEnd { .. }) => {
+                m @ (Msg::Segment { .. } | Msg::FlistEnd { .. } | Msg::IoError) => {
                     if self.waiting.is_empty() && self.jobs.len() < MAX_JOBS {
                         self.on_list(m)?;
                     } else {
@@ -647,6 +662,16 @@ impl Receiver {
             {
                 self.delete_extraneous(&pe, entries)?;
             }
+            if self.opts.delete
+                && self.opts.delete_when == DeleteWhen::Delay
+                && self.io_error
+                && !self.opts.ignore_errors
+            {
+                if !self.deleted_warned() {
+                    self.gen_line("IO error encountered -- skipping file deletion".into());
+                }
+                self.delay_blocked.insert(pe.name.clone());
+            }
         }
         if parent == u32::MAX {
             self.top_names
@@ -796,9 +821,16 @@ impl Receiver {
                 self.on_segment(parent, base, &entries)?;
                 self.replay_early(false)
             }
+            // In order with the segments (it may wait with them in `waiting`).
+            Msg::IoError => {
+                self.io_error = true;
+                self.io_error_early = true;
+                Ok(())
+            }
             Msg::FlistEnd { io_error } => {
                 self.io_error |= io_error;
                 self.flist_done = true;
+                crate::report::set_list_line_open(false);
                 if matches!(self.root, Root::Unresolved) {
                     self.resolve_root(u32::MAX, &[])?;
                 }

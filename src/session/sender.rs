@@ -196,7 +196,12 @@ impl Sender {
             } => {
                 if error {
                     self.problems.partial = true;
-                    self.io_error = true;
+                    // The segments from here on may lack what could not be read: the receiver
+                    // must stop deleting now, not at the end of the list (rsync sends its
+                    // io_error with every segment).
+                    if !std::mem::replace(&mut self.io_error, true) && self.conn.version >= 3 {
+                        self.conn.send(&Msg::IoError)?;
+                    }
                     self.conn.error(&text)?;
                 } else if vanished {
                     self.problems.vanished = true;
@@ -208,6 +213,7 @@ impl Sender {
             }
             WalkEvent::Fatal { code, text } => Err(Error::new(code, text)),
             WalkEvent::End { io_error } => {
+                crate::report::set_list_line_open(false);
                 self.stats.flist_gen_ms = started.elapsed().as_millis() as u64;
                 self.conn.send(&Msg::FlistEnd {
                     io_error: io_error || self.io_error,
@@ -588,6 +594,7 @@ pub fn msg_name(m: &Msg) -> &'static str {
         Msg::Filters(_) => "Filters",
         Msg::Segment { .. } => "Segment",
         Msg::FlistEnd { .. } => "FlistEnd",
+        Msg::IoError => "IoError",
         Msg::Request { .. } => "Request",
         Msg::Have { .. } => "Have",
         Msg::CopiesEnd { .. } => "CopiesEnd",

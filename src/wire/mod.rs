@@ -16,7 +16,10 @@ pub use msg::Msg;
 /// 2: `Msg::Append` and the file-list extension (atime, xattrs/ACLs), both only sent when
 /// `--append`, `-U`, `-X` or `-A` is in use, which a version-1 peer refuses at option parsing, so
 /// version 1 is still spoken.
-pub const PROTOCOL_VERSION: u32 = 2;
+/// 3: `Msg::IoError`, the sender's word that its file list is incomplete from here on (rsync's
+/// io_error sent with each list segment), so deletions stop before the directories it could not
+/// read; older peers get only the flag at the end of the list, as before.
+pub const PROTOCOL_VERSION: u32 = 3;
 /// Oldest version this build still speaks.
 pub const MIN_PROTOCOL_VERSION: u32 = 1;
 /// First bytes on the stream in each direction.

@@ -156,6 +156,9 @@ pub enum Msg {
     Segment { parent: u32, entries: Vec<Entry> },
     /// End of the file list; `io_error` disables deletions (rsync's IO-error guard).
     FlistEnd { io_error: bool },
+    /// (Protocol 3) The sender could not read part of its sources: the list segments after this
+    /// one may lack entries, so the receiver deletes nothing more (unless --ignore-errors).
+    IoError,
     /// Receiver asks for file `idx`; `delta` = the receiver has a basis and runs `engine`;
     /// `plain` = no dedupe for this file (the redo after a failed verification).
     Request {
@@ -240,6 +243,7 @@ const T_APPEND: u8 = 40;
 const T_DELEGATE: u8 = 21;
 const T_BARRIER: u8 = 22;
 const T_STARTED: u8 = 23;
+const T_IO_ERROR: u8 = 24;
 
 /// Compression of literal-bearing frames (`-z`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -333,6 +337,7 @@ impl Msg {
                 b.push(*io_error as u8);
                 T_FLIST_END
             }
+            Msg::IoError => T_IO_ERROR,
             Msg::Request {
                 idx,
                 delta,
@@ -486,6 +491,7 @@ impl Msg {
                 }
                 Msg::Segment { parent, entries }
             }
+            T_IO_ERROR => Msg::IoError,
             T_FLIST_END => Msg::FlistEnd {
                 io_error: c.u8()? != 0,
             },
@@ -636,6 +642,7 @@ mod tests {
                 }],
             },
             Msg::FlistEnd { io_error: true },
+            Msg::IoError,
             Msg::Request {
                 idx: 3,
                 delta: true,

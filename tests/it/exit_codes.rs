@@ -228,3 +228,100 @@ fn uncreatable_temp_files_are_23_with_rsyncs_message() {
         .next()
         .is_none());
 }
+
+/// A source directory the sender cannot read lists as empty: `--delete` must not take that as
+/// "delete everything in it". rsync's sender flags the I/O error with the list, and its receiver
+/// deletes nothing from then on ("IO error encountered -- skipping file deletion") unless
+/// `--ignore-errors`; deletions made before the error stand. Every --delete timing, against
+/// rsync, with the destination files checked directly.
+#[test]
+fn unreadable_source_directory_stops_deletions() {
+    let Some(unprivileged) = unprivileged() else {
+        return;
+    };
+    let setup = |w: &Path| {
+        let mut tr = Tree::new(&w.join("src"));
+        tr.file("a.txt", b"a\n").file("closed/c", b"c\n").dir("z");
+        tr.finish();
+        let mut tr = Tree::new(&w.join("dst"));
+        tr.file("closed/c", b"keep\n")
+            .file("closed/other", b"keep\n")
+            .file("extra_top", b"x\n");
+        tr.finish();
+        std::fs::set_permissions(
+            w.join("src/closed"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o000),
+        )
+        .unwrap();
+        if is_root() {
+            for p in [
+                "dst",
+                "dst/closed",
+                "dst/closed/c",
+                "dst/closed/other",
+                "dst/extra_top",
+            ] {
+                std::os::unix::fs::chown(w.join(p), Some(65534), Some(65534)).unwrap();
+            }
+        }
+    };
+    for when in [
+        "--delete",
+        "--delete-before",
+        "--delete-after",
+        "--delete-delay",
+    ] {
+        for ignore in [false, true] {
+            let t = Twin::new(setup);
+            let mut a = vec!["-rtv", when];
+            if ignore {
+                a.push("--ignore-errors");
+            }
+            a.extend_from_slice(&["src/", "dst/"]);
+            let pair = t.run_under(unprivileged, &a, &[], &[]);
+            pair.r.expect(23, "rsync");
+            pair.assert_same_by(&format!("{a:?}"), mask_sorted);
+            t.assert_trees("dst", Cmp::ALL.no_root().no_times());
+            let kept = t.p.join("dst/closed/other").exists();
+            assert_eq!(kept, !ignore, "{a:?}: the unreadable directory's copy");
+        }
+    }
+}
+
+/// The same over ssh, pulling from a sender that runs as nobody: the guard crosses the wire
+/// (`Msg::IoError`) before the unreadable directory's empty listing.
+#[test]
+fn unreadable_remote_source_directory_stops_deletions() {
+    let s = crate::need_sshd!();
+    if !is_root() || !Path::new("/usr/bin/setpriv").exists() {
+        return;
+    }
+    let w = s.wrapper.to_str().unwrap();
+    let drop = "setpriv --reuid=65534 --regid=65534 --clear-groups";
+    let setup = |ws: &Path| {
+        let mut tr = Tree::new(&ws.join("src"));
+        tr.file("a.txt", b"a\n").file("closed/c", b"c\n").dir("z");
+        tr.finish();
+        let mut tr = Tree::new(&ws.join("dst"));
+        tr.file("closed/c", b"keep\n")
+            .file("closed/other", b"keep\n")
+            .file("extra_top", b"x\n");
+        tr.finish();
+        std::fs::set_permissions(
+            ws.join("src/closed"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o000),
+        )
+        .unwrap();
+    };
+    for when in ["--delete", "--delete-delay", "--delete-after"] {
+        let t = Twin::new(setup);
+        let a = ["-rtv", when, "127.0.0.1:{WS}/src/", "dst/"];
+        let rp = format!("--rsync-path={drop} rsync");
+        let pp = format!("--rsync-path={drop} {{BIN}}");
+        let pair = t.run_with(&a, &["-e", w, &rp], &["-e", w, &pp]);
+        pair.r.expect(23, "rsync");
+        pair.assert_same_by(&format!("{a:?}"), mask_sorted);
+        t.assert_trees("dst", Cmp::ALL.no_root().no_times());
+        assert!(t.p.join("dst/closed/other").exists(), "{a:?}");
+    }
+}

@@ -8,10 +8,17 @@ impl Receiver {
     /// Delete what is in `dir` on the receiver but not among `children` (rsync: deepest first,
     /// names in reverse order).
     pub(super) fn delete_extraneous(&mut self, dir: &Entry, children: &[Entry]) -> Result<()> {
-        if self.io_error && !self.opts.ignore_errors {
+        // --delete-delay decided each directory when it was listed (see `delay_blocked`); a
+        // peer that flags the error only at the end of the list blocks them all.
+        let blocked = if self.opts.delete_when == DeleteWhen::Delay && self.io_error_early {
+            self.delay_blocked.contains(&dir.name)
+        } else {
+            self.io_error
+        };
+        if blocked && !self.opts.ignore_errors {
             if !self.deleted_warned() {
-                self.conn
-                    .error("IO error encountered -- skipping file deletion")?;
+                // generator.c prints it as information (stdout), not as an error.
+                self.gen_line("IO error encountered -- skipping file deletion".into());
             }
             return Ok(());
         }
