@@ -149,10 +149,10 @@ pub static DEFS: &[Def] = &[
     lflag("append-verify", "--append w/old data in file checksum"),
     flag("dirs", 'd', "transfer directories without recursing"),
     al(
-        ign(lflag(
+        lflag(
             "old-dirs",
             "works like --dirs when talking to old rsync",
-        )),
+        ),
         &["old-d"],
     ),
     lflag("mkpath", "create destination's missing path components"),

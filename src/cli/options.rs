@@ -167,6 +167,8 @@ pub struct Options {
     explicit_r: Option<bool>,
     explicit_relative: Option<bool>,
     explicit_dirs: Option<bool>,
+    /// `--old-dirs`: -r limited to the top level (see `finish`).
+    old_dirs: bool,
     f_count: u8,
     human_set: bool,
     /// Which of --chown's halves / the map options were typed (for rsync's conflict messages).
@@ -266,6 +268,7 @@ impl Options {
             "update" => self.update = on,
             "inplace" => self.inplace = on,
             "dirs" => self.explicit_dirs = Some(on),
+            "old-dirs" => self.old_dirs = on,
             "mkpath" => self.mkpath = on,
             "links" => self.links = on,
             "copy-links" => self.copy_links = on,
@@ -609,6 +612,13 @@ impl Options {
         self.recursive = self.explicit_r.unwrap_or(self.archive_r && !ff);
         self.relative = self.explicit_relative.unwrap_or(ff);
         self.dirs = self.explicit_dirs.unwrap_or(ff);
+        // options.c: --old-dirs is -r with the rule "- /*/*" (directories listed, their
+        // contents not), the form old rsyncs knew as --dirs. The client turns it into both.
+        if self.old_dirs && !self.server {
+            self.recursive = true;
+            self.dirs = true;
+            self.filters.push("- /*/*".into());
+        }
         if self.delete
             && !self.recursive
             && !self.dirs

@@ -523,9 +523,12 @@ impl Receiver {
         self.resolve_root_now(top)?;
         // generator.c: with -vv the generator says once that it will not compute deltas.
         let flist = self.opts.verbose > 1 || self.opts.debug.get("FLIST") > 0;
-        if flist && !self.opts.list_only && self.opts.whole_file == Some(true) {
-            self.conn
-                .info("delta-transmission disabled for local transfer or --whole-file")?;
+        if flist && !self.opts.list_only {
+            self.conn.info(if self.opts.whole_file == Some(true) {
+                "delta-transmission disabled for local transfer or --whole-file"
+            } else {
+                "delta-transmission enabled"
+            })?;
         }
         Ok(())
     }

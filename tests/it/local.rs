@@ -215,3 +215,29 @@ fn large_file_delta_and_whole() {
     t.same(&args(&["-a", "src/", "fresh"]));
     t.assert_trees("fresh", Cmp::ALL);
 }
+
+/// `--old-dirs` is rsync's `-r` with the rule `- /*/*`: the top level and its directories,
+/// not their contents; and `-vv` says whether deltas are computed either way.
+#[test]
+fn old_dirs_and_delta_transmission_lines() {
+    for args in [
+        &["-ai", "--old-dirs"][..],
+        &["-ai", "--old-d", "--delete"],
+        &["-avv", "--no-W"],
+        &["-avv"],
+    ] {
+        let t = Twin::new(changed_tree);
+        let mut a = args.to_vec();
+        a.extend_from_slice(&["src/", "dst/"]);
+        // -vv's "is uptodate" notes race with the item lines in rsync itself, and its delta
+        // totals are the engine's.
+        t.run(&a).assert_same_by(&format!("{a:?}"), |s| {
+            mask_sorted(s)
+                .lines()
+                .filter(|l| !l.starts_with("total: matches="))
+                .collect::<Vec<_>>()
+                .join("\n")
+        });
+        t.assert_trees("dst", Cmp::ALL);
+    }
+}
