@@ -11,6 +11,8 @@ pub struct Item<'a> {
     pub op: &'a str,
     /// Bytes transferred for this item (`%b`).
     pub bytes: u64,
+    /// Bytes of its checksum exchange (`%c`).
+    pub sums: u64,
     /// Hard-link target name (`%L` with `=>`).
     pub hlink_to: Option<&'a [u8]>,
     /// The name as the sender knows it (`%f`: source dir included), when it differs from the
@@ -69,7 +71,8 @@ pub fn expand(fmt: &str, it: &Item) -> String {
                 _ => String::new(),
             },
             'l' => num(e.size, if humanize > 0 { humanize + 1 } else { 0 }),
-            'b' | 'c' => num(it.bytes, if humanize > 0 { humanize + 1 } else { 0 }),
+            'b' => num(it.bytes, if humanize > 0 { humanize + 1 } else { 0 }),
+            'c' => num(it.sums, if humanize > 0 { humanize + 1 } else { 0 }),
             'o' => it.op.to_string(),
             'B' => perm_string(e.mode)[1..].to_string(),
             'M' => local_time(e.mtime).replace(' ', "-"),

@@ -154,6 +154,9 @@ pub struct Receiver {
     problems: Problems,
     flist_done: bool,
     io_error: bool,
+    /// Item lines waiting for their file's byte counts (`%b`, `%c`), and those counts.
+    byte_items: HashMap<u32, output::ByteItem>,
+    file_bytes: HashMap<u32, (u64, u64)>,
     /// The sender flagged its I/O error while listing (`Msg::IoError`), not only at the end.
     io_error_early: bool,
     /// `--delete-delay`: directories listed after the sender's I/O error, whose deletions
@@ -292,6 +295,8 @@ impl Receiver {
             problems: Problems::default(),
             flist_done: false,
             io_error: false,
+            byte_items: HashMap::new(),
+            file_bytes: HashMap::new(),
             io_error_early: false,
             delay_blocked: Default::default(),
             deferred: Vec::new(),

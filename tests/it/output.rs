@@ -215,3 +215,44 @@ fn name_escaping_and_8_bit() {
         );
     }
 }
+
+/// `%b` (and `%c`) count a transferred file's bytes, as rsync's do once the file is done: the
+/// lines come in rsync's order, with a count for every transfer and 0 for items that moved no
+/// data. The counts themselves are each protocol's own, so only their presence is compared.
+#[test]
+fn byte_counts_in_out_format() {
+    fn counts(s: &str) -> String {
+        mask_delta(s)
+            .lines()
+            .map(|l| match l.rsplit_once('|') {
+                Some((head, n)) if n.chars().all(|c| c.is_ascii_digit() || c == ',') => {
+                    format!("{head}|{}", if n == "0" { "0" } else { "N" })
+                }
+                _ => l.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+    for extra in [&["--delete"][..], &["-v", "--stats", "--no-W"]] {
+        let t = Twin::new(changed_tree);
+        let mut a = vec!["-a", "--out-format=%i|%n|%b"];
+        a.extend_from_slice(extra);
+        a.extend_from_slice(&["src/", "dst/"]);
+        let pair = t.run(&a);
+        pair.assert_same_by(&format!("{a:?}"), counts);
+        // A real count, not a placeholder: big.bin goes whole (a local copy), or as a delta
+        // far below its 300,000 bytes.
+        let big = pair
+            .p
+            .stdout
+            .lines()
+            .find(|l| l.contains("|big.bin|"))
+            .unwrap();
+        let n: u64 = big.rsplit('|').next().unwrap().parse().unwrap();
+        if extra.contains(&"--no-W") {
+            assert!(n > 100 && n < 300_000, "{big}");
+        } else {
+            assert!((300_000..310_000).contains(&n), "{big}");
+        }
+    }
+}

@@ -201,6 +201,7 @@ impl Receiver {
                             itemize: "*deleting  ",
                             op: "del.",
                             bytes: 0,
+                            sums: 0,
                             hlink_to: None,
                             full: None,
                             human: self.opts.human,

@@ -55,10 +55,19 @@ impl Receiver {
 
     /// One per-file message.
     pub(super) fn on_file_msg(&mut self, m: Msg) -> Result<()> {
+        self.count_file_msg(&m);
         match m {
             Msg::Engine { idx, data } => self.on_engine(idx, &data),
             Msg::Ops { idx, ops } => self.on_ops(idx, ops),
-            Msg::FileEnd { idx, digest, .. } => self.on_file_end(idx, digest),
+            Msg::FileEnd { idx, digest, .. } => {
+                self.on_file_end(idx, digest)?;
+                // Done unless it is being redone: its line gets the byte counts.
+                if !self.jobs.contains_key(&idx) {
+                    self.finish_byte_item(idx);
+                    self.flush_lines()?;
+                }
+                Ok(())
+            }
             Msg::CopiesEnd { idx } => self.on_copies_end(idx),
             Msg::Probe { idx, block, ranges } => self.on_probe(idx, block, ranges),
             other => Err(Error::protocol(format!(

@@ -20,6 +20,71 @@ use super::*;
 /// its item lines when it has to wait for more.
 pub(super) const LOOKAHEAD: usize = 1000;
 
+/// Bytes of framing per message on the wire (tag and length), counted into `%b`/`%c`.
+const FRAME_HEADER: u64 = 4;
+
+/// Whether a log format shows byte counts.
+fn has_counts(f: &str) -> bool {
+    let mut chars = f.chars();
+    while let Some(ch) = chars.next() {
+        if ch == '%' {
+            // Flags and width may sit between '%' and the letter.
+            for k in chars.by_ref() {
+                if k.is_ascii_alphabetic() || k == '%' {
+                    if k == 'b' || k == 'c' {
+                        return true;
+                    }
+                    break;
+                }
+            }
+        }
+    }
+    false
+}
+
+/// An item's log context, rendered now or, when its format shows byte counts, once the file's
+/// transfer is over ([`Receiver::finish_byte_item`]).
+pub(super) struct ByteItem {
+    entry: Entry,
+    itemize: String,
+    /// %o reads "send" in the stdout line / in the log line.
+    send: bool,
+    log_send: bool,
+    hlink_to: Option<Vec<u8>>,
+    full: Option<Vec<u8>>,
+    /// The stdout format, when the item is shown.
+    out: Option<String>,
+    /// The log-file format, when item lines go to a log file.
+    log: Option<String>,
+}
+
+impl ByteItem {
+    /// (stdout line, log line) with `counts` = (%b, %c).
+    fn render(&self, human: u8, counts: (u64, u64)) -> (Option<String>, Option<String>) {
+        let line = |f: &str, send: bool, full: Option<&[u8]>, human: u8| {
+            expand(
+                f,
+                &Item {
+                    entry: &self.entry,
+                    itemize: &self.itemize,
+                    op: if send { "send" } else { "recv" },
+                    bytes: counts.0,
+                    sums: counts.1,
+                    hlink_to: self.hlink_to.as_deref(),
+                    full,
+                    human,
+                },
+            )
+        };
+        (
+            self.out
+                .as_ref()
+                .map(|f| line(f, self.send, self.full.as_deref(), human)),
+            self.log.as_ref().map(|f| line(f, self.log_send, None, 0)),
+        )
+    }
+}
+
 impl Receiver {
     /// A generator message: out before the held item lines.
     pub(super) fn gen_line(&mut self, s: String) {
@@ -68,8 +133,57 @@ impl Receiver {
         }
     }
 
+    /// The file's transfer is over: its line waiting for byte counts gets them (and its log
+    /// line goes out).
+    pub(super) fn finish_byte_item(&mut self, idx: u32) {
+        let Some(item) = self.byte_items.remove(&idx) else {
+            return;
+        };
+        let counts = self.file_bytes.remove(&idx).unwrap_or_default();
+        let (line, log) = item.render(self.opts.human, counts);
+        if let Some(l) = log {
+            let _ = self.conn.say(crate::wire::msg::LOG_FILE, &l);
+        }
+        if let Some(line) = line {
+            if let Some(slot) = self
+                .lines
+                .iter_mut()
+                .find(|(w, s)| *w == Some(idx) && s.is_empty())
+            {
+                slot.1 = line;
+            }
+        }
+    }
+
+    /// Count a file's message toward its `%b` (data) or `%c` (checksum exchange) bytes, when
+    /// a line waits for them: its size as framed on the wire, before compression.
+    pub(super) fn count_file_msg(&mut self, m: &Msg) {
+        if self.byte_items.is_empty() {
+            return;
+        }
+        let (idx, sums) = match m {
+            Msg::Engine { idx, .. } | Msg::Probe { idx, .. } => (*idx, true),
+            Msg::Ops { idx, .. } | Msg::FileEnd { idx, .. } | Msg::CopiesEnd { idx } => {
+                (*idx, false)
+            }
+            _ => return,
+        };
+        if !self.byte_items.contains_key(&idx) {
+            return;
+        }
+        let n = m.encode(crate::wire::msg::Compress::None).1.len() as u64 + FRAME_HEADER;
+        let e = self.file_bytes.entry(idx).or_default();
+        if sums {
+            e.1 += n;
+        } else {
+            e.0 += n;
+        }
+    }
+
     /// Drop the lines that wait for `idx` (its sender failed: rsync names it by its error only).
     pub(super) fn drop_lines_of(&mut self, idx: u32) {
+        self.byte_items.remove(&idx);
+        self.file_bytes.remove(&idx);
         let mut i = 0;
         while i < self.lines.len() {
             if self.lines[i].0 == Some(idx) {
@@ -97,7 +211,9 @@ impl Receiver {
             let Some(wait) = self.lines.front().map(|(w, _)| *w) else {
                 break;
             };
-            if wait.is_some_and(|i| !self.started_files.contains(&i)) {
+            if wait.is_some_and(|i| {
+                !self.started_files.contains(&i) || self.byte_items.contains_key(&i)
+            }) {
                 break;
             }
             let (_, s) = self.lines.pop_front().unwrap();
@@ -174,36 +290,37 @@ impl Receiver {
         } else {
             e
         };
-        let line = expand(
-            &fmt,
-            &Item {
-                entry: e,
-                itemize: &it,
-                op: if sends { "send" } else { "recv" },
-                bytes: 0,
-                hlink_to: hlink_to.as_deref(),
-                full: full.as_deref(),
-                human: self.opts.human,
-            },
-        );
-        if let Some(lf) = log_fmt {
-            let l = expand(
-                &lf,
-                &Item {
-                    entry: e,
-                    itemize: &it,
-                    op: if self.y == '<' { "send" } else { "recv" },
-                    bytes: 0,
-                    hlink_to: hlink_to.as_deref(),
-                    full: None,
-                    human: 0,
-                },
-            );
-            let _ = self.conn.say(crate::wire::msg::LOG_FILE, &l);
-        }
-        if !show {
+        let item = ByteItem {
+            entry: e.clone(),
+            itemize: it,
+            send: sends,
+            log_send: self.y == '<',
+            hlink_to,
+            full,
+            out: show.then_some(fmt),
+            log: log_fmt,
+        };
+        // rsync logs a transfer once it is done, with its byte counts (%b, %c): such a line
+        // waits for the file's end here (not with --progress, whose lines follow the name).
+        let counts = |f: &Option<String>| f.as_ref().is_some_and(|f| has_counts(f));
+        if wait
+            && c.transfer
+            && self.opts.info.progress == 0
+            && (counts(&item.out) || counts(&item.log))
+        {
+            if show {
+                self.push_line(Some(idx), String::new());
+            }
+            self.byte_items.insert(idx, item);
             return;
         }
+        let (line, log) = item.render(self.opts.human, (0, 0));
+        if let Some(l) = log {
+            let _ = self.conn.say(crate::wire::msg::LOG_FILE, &l);
+        }
+        let Some(line) = line else {
+            return;
+        };
         // A transferred file is named once its sender has opened it (rsync logs on the sender):
         // a file that fails there is reported by its error only.
         let wait = wait.then_some(idx);
