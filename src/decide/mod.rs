@@ -92,11 +92,8 @@ pub fn attr_change(
             && !same_time(
                 (e.mtime, e.mtime_ns),
                 (m.mtime(), m.mtime_nsec() as u32),
-                if e.is_dir() || e.is_symlink() {
-                    0
-                } else {
-                    o.modify_window
-                },
+                // rsync's mtime_differs: the same window for every type.
+                o.modify_window,
             ),
         perms: !e.is_symlink()
             && (o.perms || o.executability)

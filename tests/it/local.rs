@@ -241,3 +241,30 @@ fn old_dirs_and_delta_transmission_lines() {
         t.assert_trees("dst", Cmp::ALL);
     }
 }
+
+/// `--modify-window` applies to directories and symlinks as to files (rsync's mtime_differs):
+/// 2 s apart is "same" within a 5 s window, and nanoseconds count with `-1`.
+#[test]
+fn modify_window_covers_dirs_and_links() {
+    let setup = |w: &std::path::Path| {
+        for (root, s, ns) in [("src", 1_600_000_010, 5), ("dst", 1_600_000_012, 0)] {
+            let mut t = Tree::new(&w.join(root));
+            t.file("d/a", b"a\n")
+                .symlink("l", "d/a")
+                .mtime("d/a", 1_600_000_000, 0)
+                .mtime("d", s, ns)
+                .mtime("l", s, ns)
+                .mtime("", 1_600_000_000, 0);
+            t.finish();
+        }
+    };
+    for window in [
+        "--modify-window=5",
+        "--modify-window=-1",
+        "--modify-window=0",
+    ] {
+        let t = Twin::new(setup);
+        t.same(&["-ai", window, "src/", "dst/"]);
+        t.assert_trees("dst", Cmp::ALL);
+    }
+}

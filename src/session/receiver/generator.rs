@@ -304,8 +304,13 @@ impl Receiver {
                 // generator.c itemize: a replaced link reports its time when link times are
                 // kept and differ, and always when they are not kept (-J: it gets the time of
                 // its creation).
-                change.time =
-                    self.opts.times && (self.opts.omit_link_times || m.mtime() != e.mtime);
+                change.time = self.opts.times
+                    && (self.opts.omit_link_times
+                        || !decide::same_time(
+                            (e.mtime, e.mtime_ns),
+                            (m.mtime(), m.mtime_nsec() as u32),
+                            self.opts.modify_window,
+                        ));
             }
         }
         if same {
