@@ -57,20 +57,31 @@ fn progress2_on_a_tty_draws_a_bar() {
 }
 
 /// `--progress` text with the rate and elapsed fields blanked (they are timings): each number
-/// before `B/s` and each `h:mm:ss`.
+/// before `B/s` and each `h:mm:ss`, and the padding around them (the columns are right-aligned,
+/// so a shorter rate has more spaces before it).
 fn mask_rates(s: &str) -> String {
-    s.split(' ')
-        .map(|w| {
-            if w.ends_with("B/s") {
-                "RATE"
-            } else if w.len() >= 7 && w.matches(':').count() == 2 {
-                "TIME"
-            } else {
-                w
-            }
+    s.split('\n')
+        .map(|line| {
+            line.split('\r')
+                .map(|seg| {
+                    seg.split_whitespace()
+                        .map(|w| {
+                            if w.ends_with("B/s") {
+                                "RATE"
+                            } else if w.len() >= 7 && w.matches(':').count() == 2 {
+                                "TIME"
+                            } else {
+                                w
+                            }
+                        })
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .collect::<Vec<_>>()
+                .join("\r")
         })
         .collect::<Vec<_>>()
-        .join(" ")
+        .join("\n")
 }
 
 /// `--progress` on small and empty files is rsync's text: one progress line per file (two
