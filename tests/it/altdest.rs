@@ -232,3 +232,56 @@ fn alternate_dirs_replace_existing_destination_files() {
         }
     }
 }
+
+/// `-H` with the alternate directories, and symlinks found there (rsync's hard_link_check and
+/// try_dests_non): a hard-link group whose files the alternate directory holds is led by its
+/// first member and its other members are not new items; an identical symlink is hard-linked
+/// (link-dest), skipped (compare-dest) or made here (copy-dest), quietly at `-i`. Under
+/// --compare-dest this used to fail linking to a leader that was never made (exit 23).
+#[test]
+fn hard_links_and_symlinks_from_alternate_dirs() {
+    for opt in [
+        "--link-dest=../prev",
+        "--compare-dest=../prev",
+        "--copy-dest=../prev",
+    ] {
+        let t = tempfile::tempdir().unwrap();
+        let src = t.path().join("src");
+        std::fs::create_dir(&src).unwrap();
+        std::fs::write(src.join("a"), b"linked\n").unwrap();
+        std::fs::hard_link(src.join("a"), src.join("b")).unwrap();
+        std::fs::write(src.join("c"), b"plain\n").unwrap();
+        std::os::unix::fs::symlink("c", src.join("l")).unwrap();
+        assert_eq!(run("rsync", &["-aH", "src/", "prev/"], t.path()), 0);
+        let mut outs = Vec::new();
+        for (prog, dst) in [("rsync", "r"), (env!("CARGO_BIN_EXE_parasync"), "p")] {
+            let o = Command::new(prog)
+                .args(["-aHi", opt, "src/", &format!("{dst}/")])
+                .current_dir(t.path())
+                .output()
+                .unwrap();
+            assert_eq!(o.status.code(), Some(0), "{prog} {opt}: {o:?}");
+            let text = String::from_utf8_lossy(&o.stdout).replace(&format!(" {dst}\n"), " D\n");
+            outs.push(text);
+        }
+        assert_eq!(outs[0], outs[1], "{opt}: itemized output");
+        assert_eq!(
+            snapshot(&t.path().join("r")),
+            snapshot(&t.path().join("p")),
+            "{opt}"
+        );
+        let ino = |p: &str| std::fs::symlink_metadata(t.path().join(p)).map(|m| m.ino());
+        match &opt[..6] {
+            "--link" => {
+                assert_eq!(
+                    ino("p/l").unwrap(),
+                    ino("prev/l").unwrap(),
+                    "{opt}: symlink"
+                );
+                assert_eq!(ino("p/b").unwrap(), ino("prev/a").unwrap(), "{opt}: group");
+            }
+            "--comp" => assert!(ino("p/l").is_err() && ino("p/b").is_err(), "{opt}"),
+            _ => assert_eq!(ino("p/a").unwrap(), ino("p/b").unwrap(), "{opt}: group"),
+        }
+    }
+}

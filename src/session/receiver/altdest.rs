@@ -172,6 +172,72 @@ impl Receiver {
         Ok(matches!(self.alt_lookup(idx, e, path, mode)?, Alt::Done))
     }
 
+    /// Whether an alternate directory holds an up-to-date copy of regular file `e` (the quick
+    /// check; attributes aside). With `-H` such a member counts as present: it may lead its
+    /// group, and a member linked to the leader is not a new item (hlink.c hard_link_check).
+    pub(super) fn alt_has_copy(&self, e: &Entry) -> bool {
+        if self.opts.alt_dest.is_none() || !e.is_file() {
+            return false;
+        }
+        let rel = self.rel_name(e);
+        let mode = crate::meta::target_mode(e, None, &self.meta);
+        self.alt_dirs().into_iter().any(|dir| {
+            let p = dir.join(OsStr::from_bytes(&rel));
+            std::fs::symlink_metadata(&p)
+                .ok()
+                .filter(|m| m.is_file())
+                .is_some_and(|m| self.alt_match(e, &p, &m, mode).0)
+        })
+    }
+
+    /// A new symlink whose twin (same target) sits in an alternate directory (generator.c
+    /// try_dests_non): `--link-dest` hard-links that symlink, `--compare-dest` creates nothing,
+    /// `--copy-dest` makes it here; all three as an unchanged item (shown from `-ii` on). False
+    /// when no alternate directory has it.
+    pub(super) fn alt_symlink(
+        &mut self,
+        idx: u32,
+        e: &Entry,
+        path: &Path,
+    ) -> crate::error::Result<bool> {
+        let Some(kind) = self.opts.alt_dest else {
+            return Ok(false);
+        };
+        let target = e.link.clone().unwrap_or_default();
+        let rel = self.rel_name(e);
+        let found = self.alt_dirs().into_iter().find_map(|dir| {
+            let p = dir.join(OsStr::from_bytes(&rel));
+            let m = std::fs::symlink_metadata(&p).ok()?;
+            let t = std::fs::read_link(&p).ok()?;
+            (m.file_type().is_symlink() && t.as_os_str().as_bytes() == target.as_slice())
+                .then_some(p)
+        });
+        let Some(p) = found else {
+            return Ok(false);
+        };
+        let c = crate::report::itemize::Change {
+            linked: kind == AltDest::Link,
+            local: kind == AltDest::Copy,
+            ..Default::default()
+        };
+        if self.opts.itemize_unchanged() {
+            self.log_item(idx, e, &c, false, None);
+        }
+        if self.opts.dry_run || kind == AltDest::Compare {
+            return Ok(true);
+        }
+        let r = match kind {
+            // A hard link to the symlink itself (linkat without following it).
+            AltDest::Link => std::fs::hard_link(&p, path),
+            _ => std::os::unix::fs::symlink(OsStr::from_bytes(&target), path),
+        };
+        if r.is_err() {
+            // As rsync: fall back to making the link here.
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
     /// The first alternate dest dir's copy of directory `e`, if any.
     pub(super) fn alt_dir_meta(&self, e: &Entry) -> Option<Metadata> {
         self.opts.alt_dest?;

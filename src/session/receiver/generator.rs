@@ -270,6 +270,9 @@ impl Receiver {
             }
             return Ok(());
         }
+        if old.is_none() && self.opts.alt_dest.is_some() && self.alt_symlink(idx, e, path)? {
+            return self.delivered(idx);
+        }
         let (uid, gid) = self.want_ids(e);
         let same = old
             .as_ref()

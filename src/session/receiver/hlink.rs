@@ -57,14 +57,16 @@ impl Receiver {
         path: &Path,
         old: Option<Metadata>,
     ) -> Result<()> {
-        let g = self.hl.groups.entry(e.hlink).or_default();
-        match g.leader {
+        let leader = self.hl.groups.entry(e.hlink).or_default().leader;
+        match leader {
             Some((l, Lead::Done)) => return self.hl_link(idx, l),
             Some((_, Lead::Sent)) => {
-                g.waiting.push(idx);
+                self.hl.groups.entry(e.hlink).or_default().waiting.push(idx);
                 return Ok(());
             }
-            None if old.is_none() => {
+            // A member an alternate directory holds is as good as present (it may lead).
+            None if old.is_none() && !self.alt_has_copy(e) => {
+                let g = self.hl.groups.entry(e.hlink).or_default();
                 g.skipped.push(idx);
                 // Only item lines need the place kept (and a quiet run keeps no lines at all).
                 if self.opts.info.name > 0 || self.opts.out_format.is_some() {
@@ -204,6 +206,38 @@ impl Receiver {
         let (path, lpath) = (self.target(&e), self.target(&le));
         let old = std::fs::symlink_metadata(&path).ok();
         let lead_meta = std::fs::metadata(&lpath).ok();
+        // A member the alternate directories hold (hlink.c hard_link_check): not a new item.
+        // Under --compare-dest the leader was not made here, and neither is the member; under
+        // --link-dest the link is quiet below -ii; under --copy-dest it is an existing link.
+        if old.is_none() && self.alt_has_copy(&e) {
+            let kind = self.opts.alt_dest;
+            if kind == Some(crate::cli::options::AltDest::Compare) || lead_meta.is_none() {
+                if self.opts.itemize_unchanged() {
+                    self.log_item(idx, &e, &Change::default(), false, None);
+                }
+                return Ok(());
+            }
+            let c = Change {
+                hlink: kind == Some(crate::cli::options::AltDest::Copy),
+                linked: true,
+                ..Default::default()
+            };
+            if c.hlink || self.opts.itemize_unchanged() {
+                self.log_item(idx, &e, &c, false, Some(le.name.clone()));
+            }
+            if self.opts.dry_run {
+                return Ok(());
+            }
+            if let Err(err) = std::fs::hard_link(&lpath, &path) {
+                self.fail(format!(
+                    "rsync: [receiver] link \"{}\" => {} failed: {}",
+                    crate::flist::walk::full_name(&path),
+                    report::escape(&le.name),
+                    io_text(&err)
+                ))?;
+            }
+            return Ok(());
+        }
         let same = match (&old, &lead_meta) {
             (Some(a), Some(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
             _ => false,
