@@ -1,0 +1,156 @@
+//! Where the transfer lands (rsync-cli.md §1.3.2): the destination root, the single-item
+//! rename rule, creating the last path component (or all of them with `--mkpath`) and the
+//! "created directory" line, and the paths of list entries below the root.
+
+use super::*;
+
+impl Receiver {
+    pub(super) fn root_dir(&self) -> PathBuf {
+        match &self.root {
+            Root::Dir(p) => p.clone(),
+            Root::File(p) => p.parent().map(Path::to_path_buf).unwrap_or_default(),
+            Root::Unresolved => PathBuf::from(&self.dest),
+        }
+    }
+
+    /// The entry's path relative to the destination root (its name, or the new name under the
+    /// single-file rename rule).
+    pub(super) fn rel_name(&self, e: &Entry) -> Vec<u8> {
+        match &self.root {
+            Root::File(p) => p
+                .file_name()
+                .map(|n| n.as_bytes().to_vec())
+                .unwrap_or_default(),
+            _ => e.name.clone(),
+        }
+    }
+
+    pub(super) fn target(&self, e: &Entry) -> PathBuf {
+        match &self.root {
+            Root::File(p) => p.clone(),
+            _ => path_of(&self.root_dir(), &e.name),
+        }
+    }
+
+    /// Destination rules (rsync-cli.md §1.3.2): the single-item rename rule, creating the last
+    /// component (or all with --mkpath), "created directory".
+    pub(super) fn resolve_root(&mut self, parent: u32, top: &[Entry]) -> Result<()> {
+        if !matches!(self.root, Root::Unresolved) || parent != u32::MAX {
+            return Ok(());
+        }
+        self.resolve_root_now(top)?;
+        // generator.c: with -vv the generator says once that it will not compute deltas.
+        let flist = self.opts.verbose > 1 || self.opts.debug.get("FLIST") > 0;
+        if flist && !self.opts.list_only {
+            self.conn.info(if self.opts.whole_file == Some(true) {
+                "delta-transmission disabled for local transfer or --whole-file"
+            } else {
+                "delta-transmission enabled"
+            })?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn resolve_root_now(&mut self, top: &[Entry]) -> Result<()> {
+        if self.opts.list_only {
+            self.root = Root::Dir(PathBuf::from("."));
+            return Ok(());
+        }
+        let dest = PathBuf::from(OsStr::from_bytes(self.dest.as_bytes()));
+        let slash = self.dest.ends_with('/');
+        let is_dir = std::fs::metadata(&dest)
+            .map(|m| m.is_dir())
+            .unwrap_or(false);
+        let single = top.len() == 1 && (!top[0].is_dir() || top[0].flags & F_TOP_DIR == 0);
+        // A -R name with a directory part always lands below the destination directory.
+        if single && !is_dir && !slash && top[0].name != b"." && !top[0].name.contains(&b'/') {
+            if self.opts.mkpath {
+                if let Some(p) = dest.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    let _ = self.make_path(p);
+                }
+            }
+            self.root = Root::File(dest);
+            return Ok(());
+        }
+        if !is_dir {
+            if std::fs::symlink_metadata(&dest).is_ok() {
+                return Err(Error::new(
+                    3,
+                    format!(
+                        "rsync: [Receiver] mkdir \"{}\" failed: File exists (17)",
+                        crate::flist::walk::full_name(&dest)
+                    ),
+                ));
+            }
+            if self.opts.mkpath {
+                // main.c make_path(): the root then counts as existing, not as created.
+                if let Err(e) = self.make_path(&dest) {
+                    let shown = crate::flist::walk::full_name(&dest);
+                    return Err(Error::new(
+                        11,
+                        format!(
+                            "rsync: [Receiver] mkdir \"{shown}\" failed: {}",
+                            io_text(&e)
+                        ),
+                    ));
+                }
+                self.root = Root::Dir(dest);
+                return Ok(());
+            }
+            if !self.opts.dry_run {
+                let r = std::fs::create_dir(&dest);
+                if let Err(e) = r {
+                    let shown = crate::flist::walk::full_name(&dest);
+                    return Err(Error::new(
+                        11,
+                        format!(
+                            "rsync: [Receiver] mkdir \"{shown}\" failed: {}",
+                            io_text(&e)
+                        ),
+                    ));
+                }
+            }
+            self.root_created = true;
+            // main.c: INFO_GTE(NAME, 1) || stdout_format_has_i.
+            // (`-i` overridden by an --out-format without %i does not count.)
+            if self.opts.info.name > 0 || self.opts.verbose > 0 || self.opts.stdout_format_has_i() {
+                let shown = self.dest.trim_end_matches('/').to_string();
+                self.conn.info(&format!(
+                    "created directory {}",
+                    if shown.is_empty() { "/" } else { &shown }
+                ))?;
+            }
+        }
+        self.root = Root::Dir(dest);
+        Ok(())
+    }
+
+    /// `--mkpath`: create the missing components of `p` (rsync's `make_path`) and report
+    /// "created N director(y|ies) for P" as rsync does.
+    pub(super) fn make_path(&mut self, p: &std::path::Path) -> std::io::Result<()> {
+        let missing = p
+            .ancestors()
+            .take_while(|a| !a.as_os_str().is_empty() && std::fs::symlink_metadata(a).is_err())
+            .count();
+        if missing == 0 {
+            return Ok(());
+        }
+        if !self.opts.dry_run {
+            std::fs::create_dir_all(p)?;
+        }
+        if self.opts.info.name > 0 || self.opts.verbose > 0 || self.opts.stdout_format_has_i() {
+            let shown = p.as_os_str().as_bytes().to_vec();
+            let shown = String::from_utf8_lossy(&shown);
+            let shown = shown.trim_end_matches('/');
+            let what = if missing == 1 {
+                "directory"
+            } else {
+                "directories"
+            };
+            let _ = self
+                .conn
+                .info(&format!("created {missing} {what} for {shown}"));
+        }
+        Ok(())
+    }
+}
