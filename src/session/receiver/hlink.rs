@@ -228,15 +228,7 @@ impl Receiver {
             if self.opts.dry_run {
                 return Ok(());
             }
-            if let Err(err) = std::fs::hard_link(&lpath, &path) {
-                self.fail(format!(
-                    "rsync: [receiver] link \"{}\" => {} failed: {}",
-                    crate::flist::walk::full_name(&path),
-                    report::escape(&le.name),
-                    io_text(&err)
-                ))?;
-            }
-            return Ok(());
+            return self.link_member(&lpath, &path, &le.name);
         }
         let same = match (&old, &lead_meta) {
             (Some(a), Some(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
@@ -281,11 +273,16 @@ impl Receiver {
         if old.is_some() {
             let _ = std::fs::remove_file(&path);
         }
-        if let Err(err) = std::fs::hard_link(&lpath, &path) {
+        self.link_member(&lpath, &path, &le.name)
+    }
+
+    /// Hard-link a member at `path` to its leader's file; a failure is rsync's receiver error.
+    fn link_member(&mut self, lpath: &Path, path: &Path, leader: &[u8]) -> Result<()> {
+        if let Err(err) = std::fs::hard_link(lpath, path) {
             self.fail(format!(
                 "rsync: [receiver] link \"{}\" => {} failed: {}",
-                crate::flist::walk::full_name(&path),
-                report::escape(&le.name),
+                crate::flist::walk::full_name(path),
+                report::escape(leader),
                 io_text(&err)
             ))?;
         }

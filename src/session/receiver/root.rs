@@ -85,14 +85,7 @@ impl Receiver {
             if self.opts.mkpath {
                 // main.c make_path(): the root then counts as existing, not as created.
                 if let Err(e) = self.make_path(&dest) {
-                    let shown = crate::flist::walk::full_name(&dest);
-                    return Err(Error::new(
-                        11,
-                        format!(
-                            "rsync: [Receiver] mkdir \"{shown}\" failed: {}",
-                            io_text(&e)
-                        ),
-                    ));
+                    return Err(mkdir_failed(&dest, &e));
                 }
                 self.root = Root::Dir(dest);
                 return Ok(());
@@ -100,14 +93,7 @@ impl Receiver {
             if !self.opts.dry_run {
                 let r = std::fs::create_dir(&dest);
                 if let Err(e) = r {
-                    let shown = crate::flist::walk::full_name(&dest);
-                    return Err(Error::new(
-                        11,
-                        format!(
-                            "rsync: [Receiver] mkdir \"{shown}\" failed: {}",
-                            io_text(&e)
-                        ),
-                    ));
+                    return Err(mkdir_failed(&dest, &e));
                 }
             }
             self.root_created = true;
@@ -153,4 +139,13 @@ impl Receiver {
         }
         Ok(())
     }
+}
+
+/// main.c: the destination root cannot be made (exit 11).
+fn mkdir_failed(dest: &Path, e: &std::io::Error) -> Error {
+    let shown = crate::flist::walk::full_name(dest);
+    Error::new(
+        11,
+        format!("rsync: [Receiver] mkdir \"{shown}\" failed: {}", io_text(e)),
+    )
 }
