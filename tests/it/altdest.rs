@@ -285,3 +285,37 @@ fn hard_links_and_symlinks_from_alternate_dirs() {
         }
     }
 }
+
+/// With `-c` the quick check ignores times, but an exact alternate copy must have the right
+/// time as well (rsync's unchanged_attrs): an alternate file with the same bytes and an older
+/// time is no link target; the destination keeps its file and gets the sender's time.
+#[test]
+fn checksum_alternate_match_needs_the_time_too() {
+    for opt in ["--link-dest=../prev", "--compare-dest=../prev"] {
+        let t = tempfile::tempdir().unwrap();
+        let src = t.path().join("src");
+        day(&src, 2);
+        assert_eq!(run("rsync", &["-a", "src/", "prev/"], t.path()), 0);
+        let old = filetime::FileTime::from_unix_time(1_500_000_000, 0);
+        filetime::set_file_mtime(t.path().join("prev/docs/a.txt"), old).unwrap();
+        let mut outs = Vec::new();
+        for (prog, dst) in [("rsync", "r"), (env!("CARGO_BIN_EXE_parasync"), "p")] {
+            assert_eq!(run("cp", &["-a", "prev", dst], t.path()), 0);
+            let o = Command::new(prog)
+                .args(["-ai", "-c", opt, "src/", &format!("{dst}/")])
+                .current_dir(t.path())
+                .output()
+                .unwrap();
+            assert_eq!(o.status.code(), Some(0), "{prog} {opt}");
+            outs.push(String::from_utf8_lossy(&o.stdout).into_owned());
+        }
+        assert_eq!(outs[0], outs[1], "{opt}: itemized output");
+        assert_eq!(
+            snapshot(&t.path().join("r")),
+            snapshot(&t.path().join("p")),
+            "{opt}"
+        );
+        let m = std::fs::metadata(t.path().join("p/docs/a.txt")).unwrap();
+        assert_eq!((m.mtime(), m.nlink()), (1_600_000_000, 1), "{opt}");
+    }
+}

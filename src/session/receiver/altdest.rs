@@ -126,7 +126,15 @@ impl Receiver {
             }
             _ => true,
         };
-        let attrs_match = (!self.opts.perms || m.mode() & 0o7777 == mode & 0o7777)
+        // rsync's unchanged_attrs: the time too (with -c the quick check did not look at it).
+        let time_match = !self.opts.times
+            || crate::decide::same_time(
+                (e.mtime, e.mtime_ns),
+                (m.mtime(), m.mtime_nsec() as u32),
+                self.opts.modify_window,
+            );
+        let attrs_match = time_match
+            && (!self.opts.perms || m.mode() & 0o7777 == mode & 0o7777)
             && (!self.opts.owner || m.uid() == uid)
             && (!self.opts.group || m.gid() == gid)
             && xattrs_match;
