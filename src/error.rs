@@ -98,7 +98,9 @@ pub fn role_of(text: &str) -> Option<&'static str> {
     let map_error = ["No colon found in --", "Invalid number in --"]
         .iter()
         .any(|p| text.starts_with(p) && text.contains("map: "));
-    (text.starts_with("rsync: [Receiver] ") || map_error).then_some("Receiver")
+    // main.c get_local_name(): a destination in the way is refused by the receiver too.
+    let not_a_dir = text.starts_with("ERROR: destination must be a directory");
+    (text.starts_with("rsync: [Receiver] ") || map_error || not_a_dir).then_some("Receiver")
 }
 
 /// rsync's `STRERROR (ERRNO)` rendering of an I/O error.

@@ -325,3 +325,27 @@ fn unreadable_remote_source_directory_stops_deletions() {
         assert!(t.p.join("dst/closed/other").exists(), "{a:?}");
     }
 }
+
+/// A destination that exists but is no directory, when more than one item (or a directory's
+/// contents) goes there: rsync's two messages, exit 3, nothing touched.
+#[test]
+fn destination_that_is_a_file_is_3() {
+    let t = Twin::new(|w| {
+        let mut tr = Tree::new(w);
+        tr.file("src/a", b"a\n")
+            .file("src/d/b", b"b\n")
+            .file("file", b"f\n");
+        tr.finish();
+    });
+    for args in [
+        &["-a", "src/", "file"][..],
+        &["-a", "src/d", "file"],
+        &["-a", "src/a", "src/d", "file"],
+        &["-a", "src/a", "file/"],
+        &["-a", "src/d/", "file/"],
+    ] {
+        let pair = t.same(args);
+        pair.r.expect(3, "rsync");
+        assert_eq!(std::fs::read(t.p.join("file")).unwrap(), b"f\n");
+    }
+}

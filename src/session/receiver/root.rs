@@ -73,13 +73,22 @@ impl Receiver {
             return Ok(());
         }
         if !is_dir {
-            if std::fs::symlink_metadata(&dest).is_ok() {
+            // main.c get_local_name(): something that is not a directory is in the way.
+            let bare = Path::new(OsStr::from_bytes(
+                self.dest.trim_end_matches('/').as_bytes(),
+            ));
+            if !bare.as_os_str().is_empty() && std::fs::symlink_metadata(bare).is_ok() {
                 return Err(Error::new(
                     3,
-                    format!(
-                        "rsync: [Receiver] mkdir \"{}\" failed: File exists (17)",
-                        crate::flist::walk::full_name(&dest)
-                    ),
+                    if slash {
+                        format!(
+                            "rsync: [Receiver] ERROR: cannot stat destination \"{}/\": Not a directory (20)",
+                            crate::flist::walk::full_name(bare)
+                        )
+                    } else {
+                        "ERROR: destination must be a directory when copying more than 1 file"
+                            .to_string()
+                    },
                 ));
             }
             if self.opts.mkpath {
