@@ -586,6 +586,12 @@ impl Receiver {
     }
 
     fn finish_up(&mut self) -> Result<()> {
+        // Lines still waiting for byte counts (a file another --streams session wrote) go out
+        // with what this session saw of it.
+        let waiting: Vec<u32> = self.byte_items.keys().copied().collect();
+        for idx in waiting {
+            self.finish_byte_item(idx);
+        }
         self.release_all();
         if self.p2_last.is_some() {
             self.progress2(None, true)?;

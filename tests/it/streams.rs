@@ -150,6 +150,31 @@ fn streams_report_what_one_stream_reports() {
     }
 }
 
+/// An out-format with byte counts holds a transfer's line until its file is done; files that
+/// other sessions wrote still get their lines, the same lines as with one stream (counts
+/// aside).
+#[test]
+fn streams_keep_every_line_of_a_byte_count_format() {
+    let s = crate::need_sshd!();
+    let t = Twin::new(many_files);
+    let [from, to] = push_pull(true);
+    let names = |ws: &Path, n: &str| {
+        let args = ["-a", "--out-format=%n|%b", from, to];
+        let o = para(s, ws, "--rsync-path={BIN}", n, &args);
+        o.expect(0, n);
+        let mut v: Vec<String> = o
+            .stdout
+            .lines()
+            .map(|l| l.rsplit_once('|').map_or(l, |x| x.0).to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    let (one, three) = (names(&t.r, "1"), names(&t.p, "3"));
+    assert!(one.len() > 10, "{one:?}");
+    assert_eq!(one, three);
+}
+
 /// Files that cannot be read (the remote sender runs as nobody): exit 23 and the same output as
 /// one stream, whichever session met them (such a file is not named, as in rsync).
 #[test]
