@@ -63,7 +63,23 @@ pub fn run(args: Vec<String>) -> i32 {
             } else {
                 eprintln!("rsync: {}", e.msg);
             }
-            print_exit(e.code, "client");
+            // rsync refuses the daemon-only two once it knows its role: the sender, or the
+            // receiver of a pull (its first operand is remote).
+            let role = if e.msg.starts_with("The --password-file")
+                || e.msg.starts_with("The --contimeout")
+            {
+                let first = args.iter().find(|a| !a.starts_with('-'));
+                let remote =
+                    first.is_some_and(|a| a.find(':').is_some_and(|c| !a[..c].contains('/')));
+                if remote {
+                    "Receiver"
+                } else {
+                    "sender"
+                }
+            } else {
+                "client"
+            };
+            print_exit(e.code, role);
             return e.code;
         }
     };
