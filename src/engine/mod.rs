@@ -235,9 +235,18 @@ pub fn run_local(
     basis: Shared,
     source: Shared,
 ) -> Result<(Vec<Op>, u64), EngineError> {
+    run_pair(
+        receiver_half(id, params, basis),
+        sender_half(id, params, source),
+    )
+}
+
+/// [`run_local`] with the two halves given (a sender made some other way, e.g. prepared).
+pub fn run_pair(
+    mut r: Box<dyn ReceiverHalf>,
+    mut s: Box<dyn SenderHalf>,
+) -> Result<(Vec<Op>, u64), EngineError> {
     use std::collections::VecDeque;
-    let mut r = receiver_half(id, params, basis);
-    let mut s = sender_half(id, params, source);
     let mut ops = Vec::new();
     let mut wire = 0u64;
     let mut to_s: VecDeque<Vec<u8>> = VecDeque::new();

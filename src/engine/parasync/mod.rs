@@ -264,6 +264,47 @@ mod tests {
         }
     }
 
+    /// A sender prepared ahead (table only, or with every chunk's strong digest already
+    /// computed in idle time) produces the same ops as one that does it all on demand.
+    #[test]
+    fn prepared_senders_give_the_same_ops() {
+        use crate::engine::{run_pair, EngineParams, Shared};
+        let params = EngineParams {
+            threads: 2,
+            ..Default::default()
+        };
+        let old: Vec<u8> = crate::testkit::pseudo_random(3 << 20, 11);
+        let mut new = old.clone();
+        new.splice(
+            1_000_000..1_000_000,
+            crate::testkit::pseudo_random(50_000, 12),
+        );
+        new[2_500_000..2_500_100].fill(7);
+        let (old_bytes, new_bytes) = (old.clone(), new.clone());
+        let (old, new): (Shared, Shared) = (std::sync::Arc::new(old), std::sync::Arc::new(new));
+        let rx = || -> Box<dyn crate::engine::ReceiverHalf> {
+            Box::new(Receiver::new(&params, Pipeline::Stream, old.clone()))
+        };
+        let plain = run_pair(rx(), Box::new(Sender::new(&params, new.clone()))).unwrap();
+        let table = prepare(&params, new.clone());
+        let prepared = run_pair(
+            rx(),
+            Box::new(Sender::prepared(&params, new.clone(), table)),
+        )
+        .unwrap();
+        let strong = prepare(&params, new.clone()).with_strong(&params, &new);
+        assert!(strong.1.is_some());
+        let with_strong = run_pair(
+            rx(),
+            Box::new(Sender::prepared(&params, new.clone(), strong)),
+        )
+        .unwrap();
+        assert_eq!(prepared.0, plain.0);
+        assert_eq!(with_strong.0, plain.0);
+        let out = crate::engine::apply_ops(&old_bytes, &plain.0, new_bytes.len() as u64).unwrap();
+        assert_eq!(out, new_bytes);
+    }
+
     #[test]
     fn a_woken_receiver_sends_the_same_batches_without_waiting_in_poll() {
         // Larger than INLINE, so a chunking thread produces the batches.

@@ -30,16 +30,31 @@ fn build_table(source: Shared, pool: &rayon::ThreadPool, phases: &Phases) -> Tab
 /// A held-back copy at least this long is emitted without waiting for its extension.
 const RELEASE_COPY: u64 = 8 << 20;
 
-/// The new file's chunk table, built ahead of its transfer (while the connection is set up).
-pub struct Prepared(Table);
+/// The new file's chunk table, built ahead of its transfer (while the connection is set up),
+/// and the strong digests of all its chunks when there was time for them too.
+pub struct Prepared(Table, pub(super) Option<Vec<Digest>>);
+
+impl Prepared {
+    /// Strong-hash every chunk now. Only worth it in idle time (the remote half is still
+    /// starting): the transfer itself hashes just the chunks with weak hits, on demand.
+    pub fn with_strong(self, params: &EngineParams, source: &Shared) -> Prepared {
+        let spans: Vec<(u64, u32)> = self.0.chunks.iter().map(|c| (c.off, c.len)).collect();
+        let pool = cdc::pool(cdc::threads(params.threads));
+        let digests = super::strong_digests(&pool, (**source).as_ref(), &spans);
+        Prepared(self.0, Some(digests))
+    }
+}
 
 /// Chunk `source` now with the engine's parameters (see [`Sender::prepared`]).
 pub fn prepare(params: &EngineParams, source: Shared) -> Prepared {
-    Prepared(build_table(
-        source,
-        &cdc::pool(cdc::threads(params.threads)),
-        &params.phases,
-    ))
+    Prepared(
+        build_table(
+            source,
+            &cdc::pool(cdc::threads(params.threads)),
+            &params.phases,
+        ),
+        None,
+    )
 }
 
 /// Basis chunks of one batch with one digest: the first offset and all of them.
@@ -99,6 +114,9 @@ impl Sender {
     pub fn prepared(params: &EngineParams, source: Shared, table: Prepared) -> Sender {
         let mut s = Sender::new(params, source);
         s.set_table(table.0);
+        if let Some(d) = table.1.filter(|d| d.len() == s.digest.len()) {
+            s.digest = d.into_iter().map(Some).collect();
+        }
         s
     }
 
