@@ -99,7 +99,7 @@ pub fn attr_change(
             && (o.perms || o.executability)
             && (m.mode() & 0o7777) != wanted_mode,
         owner: o.owner && crate::meta::is_root() && m.uid() != uid,
-        group: o.group && m.gid() != gid,
+        group: o.group && m.gid() != gid && crate::meta::can_set_group(gid),
         // rsync reports access times of files, devices and specials, not of symlinks.
         atime: o.atimes
             && !e.is_dir()

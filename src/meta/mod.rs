@@ -258,6 +258,27 @@ pub fn is_root() -> bool {
     *ROOT.get_or_init(|| unsafe { libc::geteuid() == 0 })
 }
 
+/// Whether this process may give a file group `gid`: as root any, otherwise only its own groups
+/// (rsync's uidlist.c skips — neither sets nor reports — a group it cannot set).
+pub fn can_set_group(gid: u32) -> bool {
+    static GROUPS: std::sync::OnceLock<Vec<u32>> = std::sync::OnceLock::new();
+    is_root()
+        || GROUPS
+            .get_or_init(|| {
+                // SAFETY: getgroups with a buffer of the size it reported.
+                let mut v = vec![unsafe { libc::getegid() }];
+                let n = unsafe { libc::getgroups(0, std::ptr::null_mut()) };
+                if n > 0 {
+                    let mut g = vec![0 as libc::gid_t; n as usize];
+                    let n = unsafe { libc::getgroups(n, g.as_mut_ptr()) };
+                    g.truncate(n.max(0) as usize);
+                    v.extend(g);
+                }
+                v
+            })
+            .contains(&gid)
+}
+
 /// The size of a device as a seek to its end reports it (0 when it cannot be opened or seeked,
 /// as for most character devices).
 pub fn device_size(path: &Path) -> u64 {

@@ -117,3 +117,42 @@ fn chown_over_ssh() {
     .assert_same("usermap push");
     t.assert_trees("dst", Cmp::ALL.no_root());
 }
+
+/// Not root: a group this process is not in is neither set nor itemized (rsync's uidlist.c
+/// skips it), whatever --chown or --groupmap ask; its own group still is.
+#[test]
+fn unsettable_groups_are_skipped_as_rsync_skips_them() {
+    if !is_root() || !Path::new("/usr/bin/setpriv").exists() {
+        return;
+    }
+    let nobody = [
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+    ];
+    for opts in [
+        &["-ai", "--chown=root:root"][..],
+        &["-ai", "--groupmap=*:root"],
+        &["-ai", "--chown=:65534"],
+        &["-ai", "-o", "-g"],
+    ] {
+        let t = Twin::new(|w| {
+            let mut tr = Tree::new(w);
+            tr.file("src/a", b"a\n")
+                .file("src/sub/b", b"b\n")
+                .file("dst/a", b"old\n")
+                .mtime("dst/a", 1_500_000_000, 0);
+            tr.finish();
+            for p in ["", "src", "src/a", "src/sub", "src/sub/b", "dst", "dst/a"] {
+                std::os::unix::fs::lchown(w.join(p), Some(65534), Some(65534)).unwrap();
+            }
+        });
+        let mut a = opts.to_vec();
+        a.extend_from_slice(&["src/", "dst/"]);
+        let pair = t.run_under(&nobody, &a, &[], &[]);
+        pair.r.expect(0, "rsync");
+        pair.assert_same(&format!("{a:?}"));
+        t.assert_trees("dst", Cmp::ALL.no_root());
+    }
+}
