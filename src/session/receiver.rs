@@ -522,15 +522,8 @@ impl Receiver {
             {
                 self.delete_extraneous(&pe, entries)?;
             }
-            if self.opts.delete
-                && self.opts.delete_when == DeleteWhen::Delay
-                && self.io_error
-                && !self.opts.ignore_errors
-            {
-                if !self.deleted_warned() {
-                    self.gen_line("IO error encountered -- skipping file deletion".into());
-                }
-                self.delay_blocked.insert(pe.name.clone());
+            if self.opts.delete && self.opts.delete_when == DeleteWhen::Delay {
+                self.delay_decide(&pe);
             }
         }
         if parent == u32::MAX {

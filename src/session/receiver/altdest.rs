@@ -78,27 +78,7 @@ impl Receiver {
                     self.xattr_change(e, &p, Some(mode), &mut c);
                     self.log_item(idx, e, &c, false, None);
                 }
-                if self.opts.dry_run {
-                    return Ok(Alt::Done);
-                }
-                let r = match kind {
-                    AltDest::Compare => Ok(()),
-                    AltDest::Link if attrs_match => std::fs::hard_link(&p, path),
-                    // A link would share attributes that differ: copy instead.
-                    AltDest::Link | AltDest::Copy => self.copy_local(&p, path, e, mode),
-                };
-                match r {
-                    Ok(()) => return Ok(Alt::Done),
-                    Err(err) => {
-                        self.fail(format!(
-                            "rsync: [generator] link or copy of \"{}\" => \"{}\" failed: {}",
-                            crate::flist::walk::full_name(path),
-                            crate::flist::walk::full_name(&p),
-                            crate::error::io_text(&err)
-                        ))?;
-                        return Ok(Alt::Done);
-                    }
-                }
+                return self.alt_take(kind, &p, path, e, mode, attrs_match);
             }
             if basis.is_none() {
                 basis = Some((p, m));
@@ -108,6 +88,38 @@ impl Receiver {
             Some((p, m)) => Alt::Basis(p, m),
             None => Alt::None,
         })
+    }
+
+    /// Use the up-to-date alternate copy `p` for `path`: compare-dest leaves it where it is,
+    /// link-dest links it when its attributes match too (a link shares them), otherwise it is
+    /// copied here. A failure is reported and the file counts as handled.
+    fn alt_take(
+        &mut self,
+        kind: AltDest,
+        p: &Path,
+        path: &Path,
+        e: &Entry,
+        mode: u32,
+        attrs_match: bool,
+    ) -> crate::error::Result<Alt> {
+        if self.opts.dry_run {
+            return Ok(Alt::Done);
+        }
+        let r = match kind {
+            AltDest::Compare => Ok(()),
+            AltDest::Link if attrs_match => std::fs::hard_link(p, path),
+            // A link would share attributes that differ: copy instead.
+            AltDest::Link | AltDest::Copy => self.copy_local(p, path, e, mode),
+        };
+        if let Err(err) = r {
+            self.fail(format!(
+                "rsync: [generator] link or copy of \"{}\" => \"{}\" failed: {}",
+                crate::flist::walk::full_name(path),
+                crate::flist::walk::full_name(p),
+                crate::error::io_text(&err)
+            ))?;
+        }
+        Ok(Alt::Done)
     }
 
     /// Whether the alternate file `p` (`m`) passes the quick check against `e`, and whether its
@@ -148,7 +160,6 @@ impl Receiver {
     /// find_exact_for_existing). True when that happened (the file is done).
     pub(super) fn alt_replaces_existing(
         &mut self,
-        idx: u32,
         e: &Entry,
         path: &Path,
         mode: u32,
@@ -161,9 +172,9 @@ impl Receiver {
         let exact = self.alt_dirs().into_iter().find_map(|dir| {
             let p = dir.join(OsStr::from_bytes(&rel));
             let m = std::fs::symlink_metadata(&p).ok().filter(|m| m.is_file())?;
-            (self.alt_match(e, &p, &m, mode) == (true, true)).then_some(m)
+            (self.alt_match(e, &p, &m, mode) == (true, true)).then_some((p, m))
         });
-        let Some(m) = exact else {
+        let Some((p, m)) = exact else {
             return Ok(false);
         };
         if kind == AltDest::Link && (m.dev(), m.ino()) == (dest.dev(), dest.ino()) {
@@ -177,7 +188,10 @@ impl Receiver {
                 }
             }
         }
-        Ok(matches!(self.alt_lookup(idx, e, path, mode)?, Alt::Done))
+        // The exact copy just found (not a rescan, which could stop at an earlier directory
+        // whose copy only passes the quick check).
+        self.alt_take(kind, &p, path, e, mode, true)?;
+        Ok(true)
     }
 
     /// Whether an alternate directory holds an up-to-date copy of regular file `e` (the quick

@@ -119,3 +119,12 @@ impl Receiver {
         Ok(true)
     }
 }
+
+/// The receiver's line for a backup that could not be made (the file is then not replaced).
+pub(super) fn backup_failed(path: &Path, err: &std::io::Error) -> String {
+    format!(
+        "rsync: [receiver] backup of \"{}\" failed: {}",
+        crate::flist::walk::full_name(path),
+        crate::error::io_text(err)
+    )
+}

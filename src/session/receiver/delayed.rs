@@ -47,11 +47,7 @@ impl Receiver {
     pub(super) fn finish_delayed(&mut self) -> Result<()> {
         for d in std::mem::take(&mut self.delayed) {
             if let Err(err) = self.make_backup(&d.target, &d.rel, false) {
-                self.fail(format!(
-                    "rsync: [receiver] backup of \"{}\" failed: {}",
-                    crate::flist::walk::full_name(&d.target),
-                    io_text(&err)
-                ))?;
+                self.fail(super::backup::backup_failed(&d.target, &err))?;
                 continue;
             }
             if let Err(err) = std::fs::rename(&d.waiting, &d.target) {

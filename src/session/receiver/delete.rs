@@ -5,6 +5,23 @@
 use super::*;
 
 impl Receiver {
+    /// rsync's note (once) that the sender's I/O error stops deletions; generator.c prints it as
+    /// information (stdout), not as an error.
+    fn io_error_note(&mut self) {
+        if !self.deleted_warned() {
+            self.gen_line("IO error encountered -- skipping file deletion".into());
+        }
+    }
+
+    /// `--delete-delay` decides a directory's deletions when it is listed and makes them at the
+    /// end: one listed after the sender's I/O error is blocked now (see `delay_blocked`).
+    pub(super) fn delay_decide(&mut self, dir: &Entry) {
+        if self.io_error && !self.opts.ignore_errors {
+            self.io_error_note();
+            self.delay_blocked.insert(dir.name.clone());
+        }
+    }
+
     /// Delete what is in `dir` on the receiver but not among `children` (rsync: deepest first,
     /// names in reverse order).
     pub(super) fn delete_extraneous(&mut self, dir: &Entry, children: &[Entry]) -> Result<()> {
@@ -16,10 +33,7 @@ impl Receiver {
             self.io_error
         };
         if blocked && !self.opts.ignore_errors {
-            if !self.deleted_warned() {
-                // generator.c prints it as information (stdout), not as an error.
-                self.gen_line("IO error encountered -- skipping file deletion".into());
-            }
+            self.io_error_note();
             return Ok(());
         }
         let path = self.target(dir);

@@ -344,9 +344,10 @@ impl Receiver {
         self.delivered(idx)
     }
 
-    /// `--remove-source-files`: a link, device or special in place counts as delivered
-    /// (generator.c `return_with_success`), so the sender removes its source.
-    fn delivered(&mut self, idx: u32) -> Result<()> {
+    /// `--remove-source-files`: an item in place (a written or up-to-date file, a link, device
+    /// or special: generator.c `return_with_success`) counts as delivered, so the sender
+    /// removes its source — except in a dry run, which delivers nothing.
+    pub(super) fn delivered(&mut self, idx: u32) -> Result<()> {
         if self.opts.remove_source_files && !self.opts.dry_run {
             self.conn.send(&Msg::Ack { idx })?;
         }
@@ -445,7 +446,7 @@ impl Receiver {
 
     /// rsync.c set_file_attrs (ATTRS_REPORT): at `-vv` without an itemizing format, an item left
     /// as it is — file, symlink, device or special — says so.
-    fn uptodate_line(&mut self, e: &Entry, change: &Change) {
+    pub(super) fn uptodate_line(&mut self, e: &Entry, change: &Change) {
         if self.opts.info.name >= 2 && !change.significant() && self.opts.out_format.is_none() {
             self.gen_line(format!("{} is uptodate", report::escape(&e.name)));
         }
@@ -463,11 +464,7 @@ impl Receiver {
                 Ok(true)
             }
             Err(err) => {
-                self.fail(format!(
-                    "rsync: [receiver] backup of \"{}\" failed: {}",
-                    crate::flist::walk::full_name(path),
-                    io_text(&err)
-                ))?;
+                self.fail(super::backup::backup_failed(path, &err))?;
                 Ok(false)
             }
         }
@@ -516,7 +513,7 @@ impl Receiver {
         }
         let mut old = old;
         if let Some(m) = old.as_ref().filter(|_| self.opts.alt_dest.is_some()) {
-            if self.alt_replaces_existing(idx, e, path, mode, m)? {
+            if self.alt_replaces_existing(e, path, mode, m)? {
                 return Ok(());
             }
         }
@@ -571,11 +568,8 @@ impl Receiver {
                 }
             }
             // An up-to-date file counts as delivered (rsync's generator answers it with
-            // MSG_SUCCESS) — except in a dry run, which delivers nothing.
-            if self.opts.remove_source_files && !self.opts.dry_run {
-                self.conn.send(&Msg::Ack { idx })?;
-            }
-            return Ok(());
+            // MSG_SUCCESS).
+            return self.delivered(idx);
         }
         // generator.c: with --append a file no shorter than the sender's is left alone entirely.
         if self.opts.append > 0

@@ -257,12 +257,8 @@ impl Receiver {
             let (n, l) = (report::escape(&e.name), report::escape(&le.name));
             self.gen_line(format!("hlink for {idx} ({n},{}): linked to {l}", e.hlink));
         }
-        if same
-            && !change.significant()
-            && self.opts.info.name >= 2
-            && self.opts.out_format.is_none()
-        {
-            self.gen_line(format!("{} is uptodate", report::escape(&e.name)));
+        if same {
+            self.uptodate_line(&e, &change);
         }
         // An existing link is itemized without its target (`hf          b`, with -ii).
         let to = (!same).then(|| le.name.clone());

@@ -30,11 +30,7 @@ impl Receiver {
         if self.opts.inplace && has_basis && !redo {
             let rel = self.rel_name(e);
             if let Err(err) = self.make_backup(path, &rel, true) {
-                return self.fail(format!(
-                    "rsync: [receiver] backup of \"{}\" failed: {}",
-                    crate::flist::walk::full_name(path),
-                    io_text(&err)
-                ));
+                return self.fail(super::backup::backup_failed(path, &err));
             }
         }
         // Far ahead of the data, the temp file waits for it (Job::writer).
@@ -434,11 +430,7 @@ impl Receiver {
             let rel = self.rel_name(&e);
             if let Err(err) = self.make_backup(&job.target, &rel, false) {
                 discard(&job);
-                return self.fail(format!(
-                    "rsync: [receiver] backup of \"{}\" failed: {}",
-                    crate::flist::walk::full_name(&job.target),
-                    io_text(&err)
-                ));
+                return self.fail(super::backup::backup_failed(&job.target, &err));
             }
         }
         if self.opts.debug.get("RECV") > 0 {
@@ -516,10 +508,7 @@ impl Receiver {
             }
             self.flush_lines()?;
         }
-        if self.opts.remove_source_files && !self.opts.dry_run {
-            self.conn.send(&Msg::Ack { idx })?;
-        }
-        Ok(())
+        self.delivered(idx)
     }
 
     /// Literal refinement: hash the asked ranges of the basis (session::refine).
