@@ -59,6 +59,37 @@ fn day(src: &Path, n: u32) {
     filetime::set_file_mtime(src.join("today.log"), t).unwrap();
 }
 
+/// Run `args… r/` with rsync and `args… p/` with parasync in `root`, each after `prepare(dst)`,
+/// each exiting 0: the two outputs (the destination's name masked) and the two trees must be
+/// equal. Returns parasync's tree.
+fn same_into_r_and_p(
+    root: &Path,
+    args: &[&str],
+    prepare: impl Fn(&str),
+) -> BTreeMap<String, (char, Vec<u8>, u64)> {
+    let mut outs = Vec::new();
+    for (prog, dst) in [("rsync", "r"), (env!("CARGO_BIN_EXE_parasync"), "p")] {
+        prepare(dst);
+        let target = format!("{dst}/");
+        let o = Command::new(prog)
+            .args(args)
+            .arg(&target)
+            .current_dir(root)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{prog} {args:?}: {o:?}");
+        let text = String::from_utf8_lossy(&o.stdout).replace(
+            &format!("created directory {dst}\n"),
+            "created directory D\n",
+        );
+        outs.push(text);
+    }
+    assert_eq!(outs[0], outs[1], "{args:?}: output");
+    let (r, p) = (snapshot(&root.join("r")), snapshot(&root.join("p")));
+    assert_eq!(r, p, "{args:?}");
+    p
+}
+
 #[test]
 fn snapshot_backup_with_link_dest_matches_rsync() {
     if !crate::util::installed("rsync") {
@@ -121,33 +152,7 @@ fn compare_and_copy_dest_match_rsync() {
             .unwrap();
         assert!(o.status.success());
         std::fs::write(src.join("today.log"), b"changed since").unwrap();
-        let mut outs = Vec::new();
-        for (prog, dst) in [("rsync", "r/"), (env!("CARGO_BIN_EXE_parasync"), "p/")] {
-            let o = Command::new(prog)
-                .args(["-ai", opt, "src/", dst])
-                .current_dir(t.path())
-                .output()
-                .unwrap();
-            assert_eq!(o.status.code(), Some(0), "{prog} {opt}");
-            let text = String::from_utf8_lossy(&o.stdout).into_owned();
-            outs.push(
-                text.lines()
-                    .filter(|l| !l.starts_with("sent ") && !l.starts_with("total size"))
-                    .map(|l| {
-                        l.replace(
-                            &format!("created directory {}", &dst[..1]),
-                            "created directory D",
-                        )
-                    })
-                    .collect::<Vec<_>>(),
-            );
-        }
-        assert_eq!(outs[0], outs[1], "{opt}: itemized output");
-        assert_eq!(
-            snapshot(&t.path().join("r")),
-            snapshot(&t.path().join("p")),
-            "{opt}"
-        );
+        same_into_r_and_p(t.path(), &["-ai", opt, "src/"], |_| {});
     }
 }
 
@@ -206,23 +211,11 @@ fn alternate_dirs_replace_existing_destination_files() {
         day(&src, 2);
         assert_eq!(run("rsync", &["-a", "src/", "prev/"], t.path()), 0);
         std::fs::write(src.join("today.log"), b"changed since").unwrap();
-        let mut outs = Vec::new();
-        for (prog, dst) in [("rsync", "r"), (env!("CARGO_BIN_EXE_parasync"), "p")] {
+        let p = same_into_r_and_p(t.path(), &["-ai", opt, "src/"], |dst| {
             // The destination holds a stale a.txt and an up-to-date b.txt.
             assert_eq!(run("cp", &["-a", "prev", dst], t.path()), 0);
             std::fs::write(t.path().join(dst).join("docs/a.txt"), b"stale").unwrap();
-            let o = Command::new(prog)
-                .args(["-ai", opt, "src/", &format!("{dst}/")])
-                .current_dir(t.path())
-                .output()
-                .unwrap();
-            assert_eq!(o.status.code(), Some(0), "{prog} {opt}");
-            let text = String::from_utf8_lossy(&o.stdout).into_owned();
-            outs.push(text);
-        }
-        assert_eq!(outs[0], outs[1], "{opt}: itemized output");
-        let (r, p) = (snapshot(&t.path().join("r")), snapshot(&t.path().join("p")));
-        assert_eq!(r, p, "{opt}");
+        });
         let b = p.get("docs/old/b.txt");
         match &opt[..6] {
             "--comp" => assert!(b.is_none(), "{p:?}"),
@@ -253,23 +246,7 @@ fn hard_links_and_symlinks_from_alternate_dirs() {
         std::fs::write(src.join("c"), b"plain\n").unwrap();
         std::os::unix::fs::symlink("c", src.join("l")).unwrap();
         assert_eq!(run("rsync", &["-aH", "src/", "prev/"], t.path()), 0);
-        let mut outs = Vec::new();
-        for (prog, dst) in [("rsync", "r"), (env!("CARGO_BIN_EXE_parasync"), "p")] {
-            let o = Command::new(prog)
-                .args(["-aHi", opt, "src/", &format!("{dst}/")])
-                .current_dir(t.path())
-                .output()
-                .unwrap();
-            assert_eq!(o.status.code(), Some(0), "{prog} {opt}: {o:?}");
-            let text = String::from_utf8_lossy(&o.stdout).replace(&format!(" {dst}\n"), " D\n");
-            outs.push(text);
-        }
-        assert_eq!(outs[0], outs[1], "{opt}: itemized output");
-        assert_eq!(
-            snapshot(&t.path().join("r")),
-            snapshot(&t.path().join("p")),
-            "{opt}"
-        );
+        same_into_r_and_p(t.path(), &["-aHi", opt, "src/"], |_| {});
         let ino = |p: &str| std::fs::symlink_metadata(t.path().join(p)).map(|m| m.ino());
         match &opt[..6] {
             "--link" => {
@@ -298,23 +275,9 @@ fn checksum_alternate_match_needs_the_time_too() {
         assert_eq!(run("rsync", &["-a", "src/", "prev/"], t.path()), 0);
         let old = filetime::FileTime::from_unix_time(1_500_000_000, 0);
         filetime::set_file_mtime(t.path().join("prev/docs/a.txt"), old).unwrap();
-        let mut outs = Vec::new();
-        for (prog, dst) in [("rsync", "r"), (env!("CARGO_BIN_EXE_parasync"), "p")] {
+        same_into_r_and_p(t.path(), &["-ai", "-c", opt, "src/"], |dst| {
             assert_eq!(run("cp", &["-a", "prev", dst], t.path()), 0);
-            let o = Command::new(prog)
-                .args(["-ai", "-c", opt, "src/", &format!("{dst}/")])
-                .current_dir(t.path())
-                .output()
-                .unwrap();
-            assert_eq!(o.status.code(), Some(0), "{prog} {opt}");
-            outs.push(String::from_utf8_lossy(&o.stdout).into_owned());
-        }
-        assert_eq!(outs[0], outs[1], "{opt}: itemized output");
-        assert_eq!(
-            snapshot(&t.path().join("r")),
-            snapshot(&t.path().join("p")),
-            "{opt}"
-        );
+        });
         let m = std::fs::metadata(t.path().join("p/docs/a.txt")).unwrap();
         assert_eq!((m.mtime(), m.nlink()), (1_600_000_000, 1), "{opt}");
     }

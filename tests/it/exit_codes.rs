@@ -56,24 +56,6 @@ fn missing_destination_parent_is_11() {
         .expect(11, "rsync");
 }
 
-/// The prefix that runs a tool as nobody (root reads everything; root only arranges the files),
-/// or None when that is not possible here.
-fn unprivileged() -> Option<&'static [&'static str]> {
-    if !is_root() {
-        return Some(&[]);
-    }
-    if !Path::new("/usr/bin/setpriv").exists() {
-        eprintln!("note: running as root without setpriv; skipped");
-        return None;
-    }
-    Some(&[
-        "setpriv",
-        "--reuid=65534",
-        "--regid=65534",
-        "--clear-groups",
-    ])
-}
-
 #[test]
 fn unreadable_file_is_23_and_the_rest_is_copied() {
     let Some(unprivileged) = unprivileged() else {
@@ -229,6 +211,24 @@ fn uncreatable_temp_files_are_23_with_rsyncs_message() {
         .is_none());
 }
 
+/// `src` with a directory nobody can read, `closed`, and a `dst` whose copy of it and an
+/// extraneous top-level file a `--delete` would remove.
+fn closed_dir_tree(w: &Path) {
+    let mut tr = Tree::new(&w.join("src"));
+    tr.file("a.txt", b"a\n").file("closed/c", b"c\n").dir("z");
+    tr.finish();
+    let mut tr = Tree::new(&w.join("dst"));
+    tr.file("closed/c", b"keep\n")
+        .file("closed/other", b"keep\n")
+        .file("extra_top", b"x\n");
+    tr.finish();
+    std::fs::set_permissions(
+        w.join("src/closed"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o000),
+    )
+    .unwrap();
+}
+
 /// A source directory the sender cannot read lists as empty: `--delete` must not take that as
 /// "delete everything in it". rsync's sender flags the I/O error with the list, and its receiver
 /// deletes nothing from then on ("IO error encountered -- skipping file deletion") unless
@@ -240,19 +240,7 @@ fn unreadable_source_directory_stops_deletions() {
         return;
     };
     let setup = |w: &Path| {
-        let mut tr = Tree::new(&w.join("src"));
-        tr.file("a.txt", b"a\n").file("closed/c", b"c\n").dir("z");
-        tr.finish();
-        let mut tr = Tree::new(&w.join("dst"));
-        tr.file("closed/c", b"keep\n")
-            .file("closed/other", b"keep\n")
-            .file("extra_top", b"x\n");
-        tr.finish();
-        std::fs::set_permissions(
-            w.join("src/closed"),
-            std::os::unix::fs::PermissionsExt::from_mode(0o000),
-        )
-        .unwrap();
+        closed_dir_tree(w);
         if is_root() {
             for p in [
                 "dst",
@@ -297,27 +285,11 @@ fn unreadable_remote_source_directory_stops_deletions() {
         return;
     }
     let w = s.wrapper.to_str().unwrap();
-    let drop = "setpriv --reuid=65534 --regid=65534 --clear-groups";
-    let setup = |ws: &Path| {
-        let mut tr = Tree::new(&ws.join("src"));
-        tr.file("a.txt", b"a\n").file("closed/c", b"c\n").dir("z");
-        tr.finish();
-        let mut tr = Tree::new(&ws.join("dst"));
-        tr.file("closed/c", b"keep\n")
-            .file("closed/other", b"keep\n")
-            .file("extra_top", b"x\n");
-        tr.finish();
-        std::fs::set_permissions(
-            ws.join("src/closed"),
-            std::os::unix::fs::PermissionsExt::from_mode(0o000),
-        )
-        .unwrap();
-    };
     for when in ["--delete", "--delete-delay", "--delete-after"] {
-        let t = Twin::new(setup);
-        let a = ["-rtv", when, "127.0.0.1:{WS}/src/", "dst/"];
-        let rp = format!("--rsync-path={drop} rsync");
-        let pp = format!("--rsync-path={drop} {{BIN}}");
+        let t = Twin::new(closed_dir_tree);
+        let [from, to] = push_pull(false);
+        let a = ["-rtv", when, from, to];
+        let (rp, pp) = (as_nobody(Path::new("rsync")), as_nobody(&bin()));
         let pair = t.run_with(&a, &["-e", w, &rp], &["-e", w, &pp]);
         pair.r.expect(23, "rsync");
         pair.assert_same_by(&format!("{a:?}"), mask_sorted);

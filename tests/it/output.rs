@@ -114,11 +114,7 @@ fn over_ssh() {
             let t = Twin::new(setup);
             let mut a = vec!["-a"];
             a.extend_from_slice(fmt);
-            if dir == "push" {
-                a.extend_from_slice(&["src/", "127.0.0.1:{WS}/dst/"]);
-            } else {
-                a.extend_from_slice(&["127.0.0.1:{WS}/src/", "dst/"]);
-            }
+            a.extend_from_slice(&push_pull(dir == "push"));
             t.run_with(&a, &["-e", w], &["-e", w, "--rsync-path={BIN}"])
                 .assert_same_by(&format!("{a:?}"), mask_delta);
         }

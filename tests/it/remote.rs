@@ -281,14 +281,6 @@ fn remote_binary_missing_is_127() {
     }
 }
 
-/// Remote half running as `nobody`, so a root-owned directory refuses writes.
-fn as_nobody(prog: &Path) -> String {
-    format!(
-        "--rsync-path=setpriv --reuid=65534 --regid=65534 --clear-groups {}",
-        prog.display()
-    )
-}
-
 #[test]
 fn remote_permission_denied_is_23() {
     let s = crate::need_sshd!();

@@ -74,11 +74,7 @@ fn remove_source_files_over_ssh() {
             let t = Twin::new(changed_plus_new);
             let mut a = vec!["-ai", "--remove-source-files"];
             a.extend_from_slice(extra);
-            if dir == "push" {
-                a.extend_from_slice(&["src/", "127.0.0.1:{WS}/dst/"]);
-            } else {
-                a.extend_from_slice(&["127.0.0.1:{WS}/src/", "dst/"]);
-            }
+            a.extend_from_slice(&push_pull(dir == "push"));
             t.run_with(&a, &["-e", w], &["-e", w, "--rsync-path={BIN}"])
                 .assert_same_by(&format!("{a:?}"), mask_delta);
             t.assert_trees("src", src_cmp(extra));
@@ -189,11 +185,7 @@ fn names_print_in_the_clients_locale_whatever_the_remotes() {
             for out in [&["-av"][..], &["-ai", "--out-format=%n %f"]] {
                 let t = Twin::new(setup);
                 let mut a = out.to_vec();
-                if dir == "push" {
-                    a.extend_from_slice(&["src/", "127.0.0.1:{WS}/dst/"]);
-                } else {
-                    a.extend_from_slice(&["127.0.0.1:{WS}/src/", "dst/"]);
-                }
+                a.extend_from_slice(&push_pull(dir == "push"));
                 t.run_under(
                     &prefix,
                     &a,

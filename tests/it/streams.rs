@@ -62,14 +62,6 @@ fn starts(log: &Path) -> usize {
         .count()
 }
 
-fn push_pull(push: bool) -> [&'static str; 2] {
-    if push {
-        ["src/", "127.0.0.1:{WS}/dst/"]
-    } else {
-        ["127.0.0.1:{WS}/src/", "dst/"]
-    }
-}
-
 /// Against rsync: same item lines and tree; several remote halves were started. (-H with
 /// --delete orders a few lines differently from rsync in one stream too; the comparison of one
 /// stream with several covers it.)

@@ -699,3 +699,39 @@ pub fn changed_tree(w: &Path) {
     }
     t.finish();
 }
+
+/// The operands of a push (`src/` to the test sshd) or a pull (from it to `dst/`), `{WS}` being
+/// the workspace.
+pub fn push_pull(push: bool) -> [&'static str; 2] {
+    if push {
+        ["src/", "127.0.0.1:{WS}/dst/"]
+    } else {
+        ["127.0.0.1:{WS}/src/", "dst/"]
+    }
+}
+
+/// Runs the command after it as `nobody`.
+pub const NOBODY: [&str; 4] = [
+    "setpriv",
+    "--reuid=65534",
+    "--regid=65534",
+    "--clear-groups",
+];
+
+/// The prefix that runs a tool as nobody (root reads everything; root only arranges the files),
+/// or None when that is not possible here.
+pub fn unprivileged() -> Option<&'static [&'static str]> {
+    if !is_root() {
+        return Some(&[]);
+    }
+    if !Path::new("/usr/bin/setpriv").exists() {
+        eprintln!("note: running as root without setpriv; skipped");
+        return None;
+    }
+    Some(&NOBODY)
+}
+
+/// `--rsync-path` that runs the remote half `prog` as `nobody`.
+pub fn as_nobody(prog: &Path) -> String {
+    format!("--rsync-path={} {}", NOBODY.join(" "), prog.display())
+}
