@@ -31,6 +31,17 @@ pub fn print_exit(code: i32, role: &str) {
     );
 }
 
+/// The role rsync names once its options are parsed and before it forks (main.c): the
+/// pre-fork `Receiver` of a pull (its first operand is remote), the `sender` otherwise.
+fn operand_role(first: Option<&str>) -> &'static str {
+    let remote = first.is_some_and(|a| a.find(':').is_some_and(|c| !a[..c].contains('/')));
+    if remote {
+        "Receiver"
+    } else {
+        "sender"
+    }
+}
+
 fn fail(e: &Error, role: &str) -> i32 {
     if !e.msg.is_empty() {
         eprintln!("{}", e.msg);
@@ -69,13 +80,7 @@ pub fn run(args: Vec<String>) -> i32 {
                 || e.msg.starts_with("The --contimeout")
             {
                 let first = args.iter().find(|a| !a.starts_with('-'));
-                let remote =
-                    first.is_some_and(|a| a.find(':').is_some_and(|c| !a[..c].contains('/')));
-                if remote {
-                    "Receiver"
-                } else {
-                    "sender"
-                }
+                operand_role(first.map(String::as_str))
             } else {
                 "client"
             };
@@ -109,7 +114,7 @@ pub fn run(args: Vec<String>) -> i32 {
     }
     let mut p = match plan(&opts.operands) {
         Ok(p) => p,
-        Err(e) => return fail(&e, "client"),
+        Err(e) => return fail(&e, operand_role(opts.operands.first().map(String::as_str))),
     };
     // The list is read here, except a remote one on a pull: the remote sender reads that.
     let remote = p.remote.clone();
@@ -494,15 +499,23 @@ fn run_transfer(mut opts: Options, p: crate::plan::operand::Plan) -> Result<i32>
         }
     };
     let role = if p.local_sends { "sender" } else { "receiver" };
+    // A pull's receiver is rsync's pre-fork `Receiver` until the handshake is done (main.c
+    // client_run): what fails before that names it so.
+    let pre_fork = std::cell::Cell::new(!p.local_sends);
     let counters: std::cell::RefCell<Option<(Arc<AtomicU64>, Arc<AtomicU64>)>> = Default::default();
     let result = (|| -> Result<(Stats, Stats, Problems)> {
         let mut conn = connect(
             stream,
             &opts,
             true,
-            role,
+            if pre_fork.get() { "Receiver" } else { role },
             if p.local_sends { None } else { Some(64) },
-        )?;
+        )
+        .map_err(|mut e| {
+            e.role = e.role.or(pre_fork.get().then_some("Receiver"));
+            e
+        })?;
+        pre_fork.set(false);
         *counters.borrow_mut() = Some((conn.sent.clone(), conn.recvd.clone()));
         conn.send(&Msg::Filters(filters.to_wire()))?;
         let header = opts.info.flist > 0
@@ -595,6 +608,7 @@ fn run_transfer(mut opts: Options, p: crate::plan::operand::Plan) -> Result<i32>
                     if e.code == 2 && !e.msg.is_empty() {
                         eprintln!("{}", e.msg);
                     } else {
+                        let role = if pre_fork.get() { "Receiver" } else { role };
                         eprintln!("rsync: connection unexpectedly closed ({got} bytes received so far) [{role}]");
                     }
                     let code = if (124..=127).contains(&tc) || tc == 255 {
@@ -602,7 +616,9 @@ fn run_transfer(mut opts: Options, p: crate::plan::operand::Plan) -> Result<i32>
                     } else {
                         e.code
                     };
-                    return Err(Error::new(code, String::new()));
+                    let mut e = Error::new(code, String::new());
+                    e.role = pre_fork.get().then_some("Receiver");
+                    return Err(e);
                 }
             }
             return Err(e);
@@ -691,7 +707,14 @@ fn run_transfer(mut opts: Options, p: crate::plan::operand::Plan) -> Result<i32>
             ));
         }
     }
-    Ok(problems.exit_code())
+    let code = problems.exit_code();
+    if code != 0 && !p.local_sends && p.remote.is_some() && st.num_files == 0 {
+        // An empty list ends a pull before rsync's receiver forks (main.c client_run).
+        let mut e = Error::new(code, String::new());
+        e.role = Some("Receiver");
+        return Err(e);
+    }
+    Ok(code)
 }
 
 pub fn encode_problems(p: &Problems) -> u8 {

@@ -321,3 +321,58 @@ fn destination_that_is_a_file_is_3() {
         assert_eq!(std::fs::read(t.p.join("file")).unwrap(), b"f\n");
     }
 }
+
+/// The role in the last line of a failed remote run is rsync's: the pre-fork `Receiver` of a
+/// pull for operand errors, a handshake that fails and an empty file list; the `generator` once
+/// a pull's list has entries; the `sender` of a push.
+#[test]
+fn remote_errors_name_rsyncs_roles() {
+    let s = crate::need_sshd!();
+    let w = s.wrapper.to_str().unwrap();
+    let t = Twin::standard();
+    // rsync 3.5's pre-fork receiver also fails to write to the sender that is gone after an
+    // empty list, a line parasync does not copy.
+    let m = |s: &str| {
+        mask(
+            &s.lines()
+                .filter(|l| !l.ends_with("write error: Broken pipe (32)"))
+                .map(|l| format!("{l}\n"))
+                .collect::<String>(),
+        )
+    };
+    for (args, code) in [
+        (&["-a", "127.0.0.1:{WS}/src/nosuch", "dst/"][..], 23),
+        (&["-a", "127.0.0.1:{WS}/src/nosuch"], 23),
+        (
+            &["-a", "127.0.0.1:{WS}/src/nosuch", ":{WS}/src/a.txt", "dst/"],
+            23,
+        ),
+        (&["-a", "nosuch", "127.0.0.1:{WS}/dst/"], 23),
+        (&["-a", "127.0.0.1:{WS}/src/a.txt", "src/b", "dst/"], 1),
+        (&["-a", "src/a.txt", "127.0.0.1:{WS}/src/b", "dst/"], 1),
+        (&["-a", "127.0.0.1:{WS}/src/a.txt", ""], 1),
+    ] {
+        let pair = t.run_with(args, &["-e", w], &["-e", w, "--rsync-path={BIN}"]);
+        pair.r.expect(code, &format!("rsync {args:?}"));
+        let (re, pe) = (m(&pair.r.stderr), m(&pair.p.stderr));
+        assert_eq!(pair.p.code, code, "{args:?}\n{}", pair.p);
+        assert_eq!(re, pe, "{args:?}: stderr\n{}", diff(&re, &pe));
+    }
+    // A remote end that is not there: rsync's pre-fork receiver reports the closed connection.
+    let gone = [
+        "-a",
+        "-e",
+        w,
+        "--rsync-path=no-such-program",
+        "127.0.0.1:{WS}/src/",
+        "dst/",
+    ];
+    let out = t.run(&gone).p;
+    assert_eq!(out.code, 127, "{out}");
+    assert!(
+        out.stderr
+            .contains("connection unexpectedly closed (0 bytes received so far) [Receiver]\n")
+            && out.stderr.contains("[Receiver="),
+        "{out}"
+    );
+}
