@@ -352,6 +352,51 @@ fn remote_argv(
     Ok(argv)
 }
 
+/// `--debug=CMD` (and `-vv`, `-vvvv`): the remote shell command as rsync's main.c do_cmd
+/// shows it, on stdout.
+fn show_command(o: &Options, argv: &[String], user: &Option<String>, host: &str, paths: &[String]) {
+    let implied = match o.verbose {
+        v if v >= 4 => 2,
+        v if v >= 2 => 1,
+        _ => 0,
+    };
+    let level = o.debug.get("CMD").max(implied);
+    if level == 0 || o.quiet {
+        return;
+    }
+    let ns = |s: Option<&str>| s.unwrap_or("<NULL>").to_string();
+    let text = if level >= 2 {
+        let words: String = argv
+            .iter()
+            .enumerate()
+            .map(|(i, a)| format!("cmd[{i}]={a} "))
+            .collect();
+        format!(
+            "cmd={} machine={host} user={} path={}\n{words}\n",
+            ns(o.rsh.as_deref()),
+            ns(user.as_deref()),
+            ns(paths.first().map(String::as_str)),
+        )
+    } else {
+        let words: Vec<String> = argv
+            .iter()
+            .map(|a| {
+                if a.contains(' ') {
+                    format!("\"{a}\"")
+                } else {
+                    a.clone()
+                }
+            })
+            .collect();
+        format!(
+            "opening connection using: {}  ({} args)\n",
+            words.join(" "),
+            argv.len()
+        )
+    };
+    report::out(&text);
+}
+
 /// `--streams`: the master connection (kept until the transfer ends) and the helper totals.
 struct Streams {
     _master: crate::streams::master::Master,
@@ -478,6 +523,7 @@ fn run_transfer(mut opts: Options, p: crate::plan::operand::Plan) -> Result<i32>
                 ropts.local_sources = p.sources.clone();
             }
             let argv = remote_argv(&ropts, user, host, !p.local_sends, &paths, p.literal)?;
+            show_command(&opts, &argv, user, host, &paths);
             let (child, stream) = ssh::spawn(&argv)?;
             if p.local_sends {
                 // The file list does not depend on the receiver: walk while ssh connects (its

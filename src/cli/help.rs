@@ -119,7 +119,7 @@ pub const DEBUG_FLAGS: &[(&str, &str)] = &[
     ("BIND", "accepted, prints nothing (no daemon)"),
     ("CHDIR", "accepted, prints nothing"),
     ("CONNECT", "accepted, prints nothing"),
-    ("CMD", "accepted, prints nothing"),
+    ("CMD", "1) the remote shell command, 2) each of its words"),
     ("DEL", "2) delete_in_dir/delete_item per deletion"),
     ("DELTASUM", "1) match totals at the end"),
     ("DUP", "accepted, prints nothing"),

@@ -19,6 +19,9 @@ pub struct Change {
     /// Already a hard link to its group's leader: itemized with `h` but, unlike `hlink`, not a
     /// change by itself (rsync names no link target then).
     pub linked: bool,
+    /// Made from an alternate directory's copy that matched (rsync's ITEM_LOCAL_CHANGE with no
+    /// significant flag): itemized with `c` but, unlike `local`, not a change by itself.
+    pub matched: bool,
     /// The mtime is set to the transfer time (`T`): content or a link changed while times are not
     /// preserved (rsync log.c: ITEM_REPORT_TIME without preserve_times).
     pub time_now: bool,
@@ -54,7 +57,7 @@ pub fn itemize(y: char, x: char, c: &Change) -> String {
         'h'
     } else if c.transfer {
         y
-    } else if c.local || (c.new && x != 'f') {
+    } else if c.local || c.matched || (c.new && x != 'f') {
         'c'
     } else {
         '.'
@@ -78,11 +81,12 @@ pub fn itemize(y: char, x: char, c: &Change) -> String {
         (c.acl, 'a'),
         (c.xattr, 'x'),
     ];
-    let any = flags.iter().any(|(b, _)| *b);
+    // log.c: an item that is not a transfer and shows no attribute change has its dots blanked.
+    let blank = !flags.iter().any(|(b, _)| *b) && matches!(first, '.' | 'h' | 'c');
     for (b, ch) in flags {
         s.push(if b {
             ch
-        } else if !any && !c.transfer && first != 'c' {
+        } else if blank {
             ' '
         } else {
             '.'

@@ -282,3 +282,43 @@ fn checksum_alternate_match_needs_the_time_too() {
         assert_eq!((m.mtime(), m.nlink()), (1_600_000_000, 1), "{opt}");
     }
 }
+
+/// What rsync prints for items found in an alternate directory (generator.c try_dests_reg,
+/// try_dests_non), and compare-dest's local copy of a file that only passes the quick check:
+/// `-ii` shows exact matches as `hf`/`.f`/`cf`, `hL`/`.L`/`cL`, `cd` with blank attributes,
+/// `-vv` says "X is uptodate" for them (a new destination directory's `./` included), and a
+/// match whose attributes differ is copied here as a local change (`cf...p.....`).
+#[test]
+fn alternate_dir_items_are_itemized_as_rsync() {
+    use crate::util::{mask_sorted, Cmp, Tree, Twin};
+    let t = Twin::new(|w| {
+        let mut tr = Tree::new(w);
+        tr.file("src/a", b"perms differ\n")
+            .file("src/b", b"exact\n")
+            .file("src/c", b"only in src\n")
+            .symlink("src/l", "b")
+            .dir("src/dd")
+            .dir("dst");
+        tr.finish();
+        assert_eq!(run("rsync", &["-a", "src/", "alt/"], w), 0);
+        std::fs::remove_file(w.join("alt/c")).unwrap();
+        std::fs::set_permissions(
+            w.join("alt/a"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o600),
+        )
+        .unwrap();
+    });
+    for kind in ["--compare-dest", "--link-dest", "--copy-dest"] {
+        for v in ["-aii", "-avv", "-ai", "-av", "-avvi"] {
+            let alt = format!("{kind}=../../alt");
+            let args = [v, &alt, "src/", "dst/new/"];
+            let pair = t.run(&args);
+            pair.r.expect(0, &format!("rsync {args:?}"));
+            pair.assert_same_by(&format!("{args:?}"), mask_sorted);
+            t.assert_trees("dst/new", Cmp::ALL);
+            for ws in [&t.r, &t.p] {
+                std::fs::remove_dir_all(ws.join("dst/new")).unwrap();
+            }
+        }
+    }
+}

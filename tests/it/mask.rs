@@ -50,6 +50,10 @@ fn mask_line(line: &str) -> String {
         let (head, tail) = line.split_at(i);
         return format!("{head}{}", mask_numbers(tail));
     }
+    // -vv's remote shell command: the server's options are each tool's own.
+    if line.starts_with("opening connection using: ") {
+        return "opening connection using: …".into();
+    }
     // "rsync error: TEXT (code N) at FILE(LINE) [ROLE=VERSION]": FILE(LINE) and VERSION are build
     // specific; the text, code and role are compared.
     if line.starts_with("rsync error: ") || line.starts_with("rsync warning: ") {

@@ -46,7 +46,11 @@ impl Receiver {
             .collect()
     }
 
-    /// Look for `e` in the alternate directories; `path` is its destination.
+    /// Look for `e` in the alternate directories; `path` is its destination. rsync's
+    /// try_dests_reg: the best match over the directories wins (level 3, exact, stops the
+    /// search): an exact copy is linked (link-dest) or left where it is (compare-dest); one that
+    /// passes the quick check only, or any with copy-dest, is copied here; otherwise the first
+    /// regular file is the basis.
     pub(super) fn alt_lookup(
         &mut self,
         idx: u32,
@@ -58,7 +62,7 @@ impl Receiver {
             return Ok(Alt::None);
         };
         let rel = self.rel_name(e);
-        let mut basis = None;
+        let mut best: Option<(u8, PathBuf, Metadata)> = None;
         for dir in self.alt_dirs() {
             let p = dir.join(OsStr::from_bytes(&rel));
             let Ok(m) = std::fs::symlink_metadata(&p) else {
@@ -68,56 +72,75 @@ impl Receiver {
                 continue;
             }
             let (same, attrs_match) = self.alt_match(e, &p, &m, mode);
-            let (uid, gid) = self.want_ids(e);
-            if same {
-                if !attrs_match && kind != AltDest::Compare {
-                    // generator.c: a local copy whose attributes differ from the alternate
-                    // file is itemized as a local change with those attributes.
-                    let mut c = crate::decide::attr_change(e, &m, &self.opts, uid, gid, mode);
-                    c.local = true;
-                    self.xattr_change(e, &p, Some(mode), &mut c);
-                    self.log_item(idx, e, &c, false, None);
-                }
-                return self.alt_take(kind, &p, path, e, mode, attrs_match);
+            let level = 1 + same as u8 + (same && attrs_match) as u8;
+            if best.as_ref().is_none_or(|b| level > b.0) {
+                best = Some((level, p, m));
             }
-            if basis.is_none() {
-                basis = Some((p, m));
+            if level == 3 {
+                break;
             }
         }
-        Ok(match basis {
-            Some((p, m)) => Alt::Basis(p, m),
-            None => Alt::None,
-        })
+        match best {
+            Some((3, p, m)) if kind != AltDest::Copy => {
+                self.alt_exact(idx, kind, &p, &m, path, e, mode)
+            }
+            Some((level @ (2 | 3), p, m)) => self.alt_copy(idx, &p, &m, path, e, mode, level == 3),
+            Some((_, p, m)) => Ok(Alt::Basis(p, m)),
+            None => Ok(Alt::None),
+        }
     }
 
-    /// Use the up-to-date alternate copy `p` for `path`: compare-dest leaves it where it is,
-    /// link-dest links it when its attributes match too (a link shares them), otherwise it is
-    /// copied here. A failure is reported and the file counts as handled.
-    fn alt_take(
+    /// An exact alternate copy `p` of `e`: link-dest hard-links it (a link that cannot be made
+    /// becomes a copy), compare-dest leaves it where it is. Itemized unchanged (`hf`/`.f`, from
+    /// `-ii` on) and "is uptodate" at `-vv`, as rsync's try_dests_reg.
+    #[allow(clippy::too_many_arguments)]
+    fn alt_exact(
         &mut self,
+        idx: u32,
         kind: AltDest,
         p: &Path,
+        m: &Metadata,
         path: &Path,
         e: &Entry,
         mode: u32,
-        attrs_match: bool,
     ) -> crate::error::Result<Alt> {
-        if self.opts.dry_run {
-            return Ok(Alt::Done);
+        if kind == AltDest::Link && !self.opts.dry_run && std::fs::hard_link(p, path).is_err() {
+            return self.alt_copy(idx, p, m, path, e, mode, true);
         }
-        let r = match kind {
-            AltDest::Compare => Ok(()),
-            AltDest::Link if attrs_match => std::fs::hard_link(p, path),
-            // A link would share attributes that differ: copy instead.
-            AltDest::Link | AltDest::Copy => self.copy_local(p, path, e, mode),
+        let c = crate::report::itemize::Change {
+            linked: kind == AltDest::Link,
+            ..Default::default()
         };
-        if let Err(err) = r {
-            self.fail(format!(
-                "rsync: [generator] link or copy of \"{}\" => \"{}\" failed: {}",
-                crate::flist::walk::full_name(path),
-                crate::flist::walk::full_name(p),
-                crate::error::io_text(&err)
-            ))?;
+        self.log_item(idx, e, &c, false, None);
+        self.is_uptodate_line(e);
+        Ok(Alt::Done)
+    }
+
+    /// Copy the alternate file `p` here (rsync's copy_altdest_file), itemized as a local change
+    /// against it; `exact` (its attributes match too) also says "is uptodate" at `-vv`. A copy
+    /// that fails leaves the file to the transfer.
+    #[allow(clippy::too_many_arguments)]
+    fn alt_copy(
+        &mut self,
+        idx: u32,
+        p: &Path,
+        m: &Metadata,
+        path: &Path,
+        e: &Entry,
+        mode: u32,
+        exact: bool,
+    ) -> crate::error::Result<Alt> {
+        if !self.opts.dry_run && self.copy_local(p, path, e, mode).is_err() {
+            return Ok(Alt::None);
+        }
+        let (uid, gid) = self.want_ids(e);
+        let mut c = crate::decide::attr_change(e, m, &self.opts, uid, gid, mode);
+        self.xattr_change(e, p, Some(mode), &mut c);
+        c.local = c.significant();
+        c.matched = true;
+        self.log_item(idx, e, &c, false, None);
+        if exact {
+            self.is_uptodate_line(e);
         }
         Ok(Alt::Done)
     }
@@ -160,6 +183,7 @@ impl Receiver {
     /// find_exact_for_existing). True when that happened (the file is done).
     pub(super) fn alt_replaces_existing(
         &mut self,
+        idx: u32,
         e: &Entry,
         path: &Path,
         mode: u32,
@@ -190,8 +214,10 @@ impl Receiver {
         }
         // The exact copy just found (not a rescan, which could stop at an earlier directory
         // whose copy only passes the quick check).
-        self.alt_take(kind, &p, path, e, mode, true)?;
-        Ok(true)
+        Ok(match self.alt_exact(idx, kind, &p, &m, path, e, mode)? {
+            Alt::Done => true,
+            _ => false,
+        })
     }
 
     /// Whether an alternate directory holds an up-to-date copy of regular file `e` (the quick
@@ -239,12 +265,13 @@ impl Receiver {
         };
         let c = crate::report::itemize::Change {
             linked: kind == AltDest::Link,
-            local: kind == AltDest::Copy,
+            matched: kind == AltDest::Copy,
             ..Default::default()
         };
         if self.opts.itemize_unchanged() {
             self.log_item(idx, e, &c, false, None);
         }
+        self.is_uptodate_line(e);
         if self.opts.dry_run || kind == AltDest::Compare {
             return Ok(true);
         }
@@ -256,6 +283,10 @@ impl Receiver {
         if r.is_err() {
             // As rsync: fall back to making the link here.
             return Ok(false);
+        }
+        if kind == AltDest::Copy {
+            let ids = self.want_ids(e);
+            self.set_attrs(path, e, ids, None)?;
         }
         Ok(true)
     }

@@ -187,8 +187,12 @@ impl Receiver {
                     // copy (rsync's local-change flag alone does not make an item significant).
                     Some(m) => {
                         let c = decide::attr_change(e, &m, &self.opts, uid, gid, mode);
+                        if !c.significant() {
+                            self.is_uptodate_line(e);
+                        }
                         Change {
                             local: c.significant(),
+                            matched: true,
                             ..c
                         }
                     }
@@ -356,7 +360,7 @@ impl Receiver {
 
     /// Owner, group, mode and times of a created or updated non-file item; a failure is reported
     /// as rsync's receiver does and the run goes on.
-    fn set_attrs(
+    pub(super) fn set_attrs(
         &mut self,
         path: &Path,
         e: &Entry,
@@ -447,8 +451,17 @@ impl Receiver {
     /// rsync.c set_file_attrs (ATTRS_REPORT): at `-vv` without an itemizing format, an item left
     /// as it is — file, symlink, device or special — says so.
     pub(super) fn uptodate_line(&mut self, e: &Entry, change: &Change) {
-        if self.opts.info.name >= 2 && !change.significant() && self.opts.out_format.is_none() {
-            self.gen_line(format!("{} is uptodate", report::escape(&e.name)));
+        if !change.significant() {
+            self.is_uptodate_line(e);
+        }
+    }
+
+    /// "X is uptodate" (a directory with its '/') at `-vv` unless the stdout format itemizes
+    /// (rsync's maybe_ATTRS_REPORT).
+    pub(super) fn is_uptodate_line(&mut self, e: &Entry) {
+        if self.opts.info.name >= 2 && !self.opts.stdout_format_has_i() {
+            let slash = if e.is_dir() { "/" } else { "" };
+            self.gen_line(format!("{}{slash} is uptodate", report::escape(&e.name)));
         }
     }
 
@@ -513,7 +526,7 @@ impl Receiver {
         }
         let mut old = old;
         if let Some(m) = old.as_ref().filter(|_| self.opts.alt_dest.is_some()) {
-            if self.alt_replaces_existing(e, path, mode, m)? {
+            if self.alt_replaces_existing(idx, e, path, mode, m)? {
                 return Ok(());
             }
         }

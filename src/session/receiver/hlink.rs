@@ -225,6 +225,9 @@ impl Receiver {
             if c.hlink || self.opts.itemize_unchanged() {
                 self.log_item(idx, &e, &c, false, Some(le.name.clone()));
             }
+            if kind == Some(crate::cli::options::AltDest::Link) {
+                self.is_uptodate_line(&e);
+            }
             if self.opts.dry_run {
                 return Ok(());
             }
