@@ -214,10 +214,8 @@ impl Receiver {
         }
         // The exact copy just found (not a rescan, which could stop at an earlier directory
         // whose copy only passes the quick check).
-        Ok(match self.alt_exact(idx, kind, &p, &m, path, e, mode)? {
-            Alt::Done => true,
-            _ => false,
-        })
+        let done = self.alt_exact(idx, kind, &p, &m, path, e, mode)?;
+        Ok(matches!(done, Alt::Done))
     }
 
     /// Whether an alternate directory holds an up-to-date copy of regular file `e` (the quick
