@@ -268,3 +268,28 @@ fn modify_window_covers_dirs_and_links() {
         t.assert_trees("dst", Cmp::ALL);
     }
 }
+
+/// `-S`: the holes are as fine as rsync's (its write_sparse skips zero runs at any offset):
+/// islands of data at unaligned offsets take no more blocks than rsync gives them, in a new
+/// file and in one rebuilt over a basis (`-I --no-W`: copies and literals).
+#[test]
+fn sparse_files_get_rsyncs_holes() {
+    let t = Twin::new(|w| {
+        let mut data = vec![0u8; 3 << 20];
+        data[100..5000].fill(7);
+        data[1_000_003..1_009_000].fill(8);
+        data[(3 << 20) - 10..].fill(9);
+        Tree::new(w).file("src/holes", &data).finish();
+    });
+    let blocks = |ws: &std::path::Path| {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(ws.join("dst/holes")).unwrap().blocks()
+    };
+    for args in [&["-aS"][..], &["-aSI", "--no-W"]] {
+        let a: Vec<&str> = args.iter().copied().chain(["src/", "dst/"]).collect();
+        t.same(&a).r.expect(0, "rsync");
+        t.assert_trees("dst", Cmp::ALL);
+        let (r, p) = (blocks(&t.r), blocks(&t.p));
+        assert!(p <= r && p < 64, "{args:?}: {p} blocks, rsync {r}");
+    }
+}
