@@ -98,8 +98,10 @@ pub fn role_of(text: &str) -> Option<&'static str> {
     let map_error = ["No colon found in --", "Invalid number in --"]
         .iter()
         .any(|p| text.starts_with(p) && text.contains("map: "));
-    // main.c get_local_name(): a destination in the way is refused by the receiver too.
-    let not_a_dir = text.starts_with("ERROR: destination must be a directory");
+    // main.c get_local_name() and do_recv(): a destination in the way and a missing temp-dir
+    // are refused by the receiver too.
+    let not_a_dir = text.starts_with("ERROR: destination must be a directory")
+        || text.starts_with("The temp-dir does not exist: ");
     (text.starts_with("rsync: [Receiver] ") || map_error || not_a_dir).then_some("Receiver")
 }
 

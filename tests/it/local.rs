@@ -293,3 +293,42 @@ fn sparse_files_get_rsyncs_holes() {
         assert!(p <= r && p < 64, "{args:?}: {p} blocks, rsync {r}");
     }
 }
+
+/// `-T DIR`: on another filesystem the finished files are copied over (a rename cannot cross
+/// devices; rsync's robust_rename copies) and the result is rsync's; a relative DIR is below
+/// the destination; a DIR that does not exist is rsync's usage error, exit 1, before anything
+/// is transferred.
+#[test]
+fn temp_dir_on_another_filesystem_and_missing() {
+    use std::os::unix::fs::MetadataExt;
+    let t = Twin::new(changed_tree);
+    let shm = std::path::Path::new("/dev/shm");
+    let dev = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.dev()).ok();
+    if dev(shm).is_some() && dev(shm) != dev(&t.p) {
+        let other = tempfile::tempdir_in(shm).unwrap();
+        let o = other.path().to_str().unwrap();
+        for extra in [&[][..], &["--delay-updates"]] {
+            let mut a = vec!["-ai", "--delete", "-T", o];
+            a.extend_from_slice(extra);
+            a.extend(["src/", "dst/"]);
+            t.same(&a).r.expect(0, "rsync");
+            t.assert_trees("dst", Cmp::ALL.no_root());
+            assert_eq!(std::fs::read_dir(other.path()).unwrap().count(), 0);
+        }
+    } else {
+        eprintln!("note: /dev/shm is not another filesystem here; cross-device part skipped");
+    }
+    for ws in [&t.r, &t.p] {
+        std::fs::create_dir(ws.join("dst/.tmp")).unwrap();
+    }
+    t.same(&["-ai", "-c", "--force", "-T", ".tmp", "src/", "dst/"])
+        .r
+        .expect(0, "rsync");
+    for ws in [&t.r, &t.p] {
+        std::fs::remove_dir(ws.join("dst/.tmp")).unwrap();
+    }
+    t.assert_trees("dst", Cmp::ALL.no_root());
+    t.same(&["-ai", "-T", "/nonexistent", "src/", "new/"])
+        .r
+        .expect(1, "rsync");
+}

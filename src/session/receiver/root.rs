@@ -39,6 +39,7 @@ impl Receiver {
             return Ok(());
         }
         self.resolve_root_now(top)?;
+        self.resolve_temp_dir()?;
         // generator.c: with -vv the generator says once that it will not compute deltas.
         let flist = self.opts.verbose > 1 || self.opts.debug.get("FLIST") > 0;
         if flist && !self.opts.list_only {
@@ -48,6 +49,27 @@ impl Receiver {
                 "delta-transmission enabled"
             })?;
         }
+        Ok(())
+    }
+
+    /// `-T DIR`: relative to the destination directory, where rsync works; one that does not
+    /// exist ends the run before anything is transferred (main.c do_recv), with exit 1.
+    fn resolve_temp_dir(&mut self) -> Result<()> {
+        let Some(t) = self.opts.temp_dir.clone() else {
+            return Ok(());
+        };
+        let root = self.root_dir();
+        if self.opts.list_only || (self.opts.dry_run && !root.is_dir()) {
+            return Ok(());
+        }
+        let p = root.join(&t);
+        if !p.is_dir() {
+            return Err(Error::new(
+                crate::error::RERR_SYNTAX,
+                format!("The temp-dir does not exist: {t}"),
+            ));
+        }
+        self.opts.temp_dir = Some(p.to_string_lossy().into_owned());
         Ok(())
     }
 

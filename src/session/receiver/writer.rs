@@ -395,6 +395,17 @@ impl Receiver {
                 let _ = w.file.sync_all();
             }
         }
+        if self.opts.temp_dir.is_some() && !job.in_place {
+            if let Err(err) = bring_temp_over(&mut job) {
+                discard(&job);
+                return self.fail(format!(
+                    "rsync: [receiver] copy \"{}\" -> \"{}\": {}",
+                    crate::flist::walk::full_name(&job.temp),
+                    report::escape(&e.name),
+                    io_text(&err)
+                ));
+            }
+        }
         let (uid, gid) = self.want_ids(&e);
         // The old file's mode matters only without -p (target_mode).
         let old_mode = (!self.meta.perms)
@@ -603,6 +614,27 @@ fn mkstemp_failed(target: &Path, err: &std::io::Error) -> String {
 
 /// Drop a failed job's output: a temp file is removed; an in-place target stays as it is
 /// (partially updated, as rsync's `--inplace` leaves it; a re-run converges).
+/// `-T` on another filesystem: a rename cannot cross devices, so the finished file is copied
+/// over (rsync's robust_rename copies it too), into a new temp file beside the target: the
+/// target is still replaced by one rename, after the attributes are set.
+fn bring_temp_over(job: &mut Job) -> std::io::Result<()> {
+    let dir = match job.target.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if std::fs::metadata(&job.temp)?.dev() == std::fs::metadata(dir)?.dev() {
+        return Ok(());
+    }
+    let (mut to, near) = crate::recon::tempfile::create_temp(&job.target, None)?;
+    let copied =
+        std::fs::File::open(&job.temp).and_then(|mut from| std::io::copy(&mut from, &mut to));
+    let old = std::mem::replace(&mut job.temp, near);
+    crate::recon::unregister(&old);
+    let _ = std::fs::remove_file(&old);
+    job.writer = None;
+    copied.map(|_| ())
+}
+
 pub(super) fn discard(job: &Job) {
     if job.temp.as_os_str().is_empty() {
         // Its temp file was never created.
