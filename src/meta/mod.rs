@@ -252,6 +252,42 @@ pub fn mknod(path: &Path, e: &Entry) -> io::Result<()> {
     check(unsafe { libc::mknod(c.as_ptr(), e.mode as libc::mode_t, e.rdev as libc::dev_t) })
 }
 
+/// Copy the item at `from` (any type but a directory) to the new name `to` with its mode,
+/// owner (when this process may set it) and times: a rename across file systems, as rsync's
+/// robust_move does for a `--backup-dir` elsewhere. The copy of a FIFO, socket or device is a
+/// new node (its "content" is never read).
+pub fn copy_item(from: &Path, to: &Path) -> io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::symlink_metadata(from)?;
+    let ft = m.file_type();
+    if ft.is_symlink() {
+        std::os::unix::fs::symlink(std::fs::read_link(from)?, to)?;
+    } else if ft.is_file() {
+        std::fs::copy(from, to)?;
+    } else {
+        let c = cpath(to)?;
+        check(unsafe {
+            libc::mknod(
+                c.as_ptr(),
+                m.mode() as libc::mode_t,
+                m.rdev() as libc::dev_t,
+            )
+        })?;
+    }
+    let c = cpath(to)?;
+    // Not root: a file this process may not give away keeps our ids (as rsync's copy does).
+    let _ = unsafe { libc::lchown(c.as_ptr(), m.uid(), m.gid()) };
+    if !ft.is_symlink() {
+        check(unsafe { libc::chmod(c.as_ptr(), (m.mode() & 0o7777) as libc::mode_t) })?;
+    }
+    let t = |s: i64, ns: i64| filetime::FileTime::from_unix_time(s, ns as u32);
+    filetime::set_symlink_file_times(
+        to,
+        t(m.atime(), m.atime_nsec()),
+        t(m.mtime(), m.mtime_nsec()),
+    )
+}
+
 /// The effective uid is 0 (asked once: the quick check asks per file).
 pub fn is_root() -> bool {
     static ROOT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();

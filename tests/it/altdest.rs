@@ -297,10 +297,14 @@ fn alternate_dir_items_are_itemized_as_rsync() {
             .file("src/b", b"exact\n")
             .file("src/c", b"only in src\n")
             .symlink("src/l", "b")
+            .symlink("src/l2", "b")
             .dir("src/dd")
             .dir("dst");
         tr.finish();
         assert_eq!(run("rsync", &["-a", "src/", "alt/"], w), 0);
+        // A link whose target changed since: itemized against the old one (cLc).
+        std::fs::remove_file(w.join("alt/l2")).unwrap();
+        std::os::unix::fs::symlink("c", w.join("alt/l2")).unwrap();
         std::fs::remove_file(w.join("alt/c")).unwrap();
         std::fs::set_permissions(
             w.join("alt/a"),
@@ -309,9 +313,11 @@ fn alternate_dir_items_are_itemized_as_rsync() {
         .unwrap();
     });
     for kind in ["--compare-dest", "--link-dest", "--copy-dest"] {
-        for v in ["-aii", "-avv", "-ai", "-av", "-avvi"] {
+        for v in ["-aii", "-avv", "-ai", "-av", "-avvi", "-ai --stats"] {
+            let v: Vec<&str> = v.split(' ').collect();
             let alt = format!("{kind}=../../alt");
-            let args = [v, &alt, "src/", "dst/new/"];
+            let mut args = v.clone();
+            args.extend([alt.as_str(), "src/", "dst/new/"]);
             let pair = t.run(&args);
             pair.r.expect(0, &format!("rsync {args:?}"));
             pair.assert_same_by(&format!("{args:?}"), mask_sorted);
@@ -320,5 +326,13 @@ fn alternate_dir_items_are_itemized_as_rsync() {
                 std::fs::remove_dir_all(ws.join("dst/new")).unwrap();
             }
         }
+    }
+    // A DIR that is not there, or no directory, is warned about (main.c
+    // check_alt_basis_dirs) and the run goes on.
+    for bad in ["--link-dest=../nowhere", "--compare-dest=../src/b"] {
+        let pair = t.run(&["-a", bad, "src/", "dst/"]);
+        pair.r.expect(0, "rsync");
+        assert!(pair.r.stderr.contains(" arg "), "{}", pair.r);
+        pair.assert_same(bad);
     }
 }

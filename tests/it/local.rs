@@ -332,3 +332,59 @@ fn temp_dir_on_another_filesystem_and_missing() {
         .r
         .expect(1, "rsync");
 }
+
+/// `--backup-dir` on another filesystem: the replaced files, links included, are moved there
+/// by a copy that keeps their times and modes (rsync's robust_move), and an older backup of
+/// the same name is replaced (where rsync 3.5 keeps an older symlink backup and says so).
+#[test]
+fn backup_dir_on_another_filesystem() {
+    use std::os::unix::fs::MetadataExt;
+    let shm = std::path::Path::new("/dev/shm");
+    let dev = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.dev()).ok();
+    let t = Twin::new(changed_tree);
+    if dev(shm).is_none() || dev(shm) == dev(&t.p) {
+        eprintln!("note: /dev/shm is not another filesystem here; skipped");
+        return;
+    }
+    let other = tempfile::tempdir_in(shm).unwrap();
+    for tool in ["r", "p"] {
+        std::fs::create_dir(other.path().join(tool)).unwrap();
+    }
+    for round in 0..2 {
+        let bk = |ws: &str| format!("--backup-dir={}/{ws}", other.path().display());
+        let a = ["-ai", "--delete", "src/", "dst/"];
+        let pair = t.run_with(&a, &["-b", &bk("r")], &["-b", &bk("p")]);
+        pair.r.expect(0, "rsync");
+        // rsync 3.5 fails to replace an older backup of a symlink across devices ("File
+        // exists", exit 0, the old backup kept); parasync replaces it as it does a file's.
+        pair.assert_same_by(&format!("round {round}"), |s| {
+            let kept: Vec<&str> = s
+                .lines()
+                .filter(|l| !l.ends_with("File exists (17)"))
+                .collect();
+            mask(&kept.join("\n"))
+        });
+        t.assert_trees("dst", Cmp::ALL.no_root());
+        // The backup dirs' own times are their creation times.
+        fn settle_dirs(d: &std::path::Path) {
+            let t = filetime::FileTime::from_unix_time(1_600_000_000, 0);
+            for ent in std::fs::read_dir(d).unwrap() {
+                let p = ent.unwrap().path();
+                if std::fs::symlink_metadata(&p).unwrap().is_dir() {
+                    settle_dirs(&p);
+                    filetime::set_file_mtime(&p, t).unwrap();
+                }
+            }
+        }
+        let (br, bp) = (other.path().join("r"), other.path().join("p"));
+        settle_dirs(&br);
+        settle_dirs(&bp);
+        assert_same_tree(&br, &bp, Cmp::ALL.no_root());
+        // The next round replaces the same names again.
+        for ws in [&t.r, &t.p] {
+            std::fs::remove_dir_all(ws.join("dst")).unwrap();
+            std::fs::remove_dir_all(ws.join("src")).unwrap();
+            changed_tree(ws);
+        }
+    }
+}

@@ -31,19 +31,53 @@ pub(super) enum Alt {
 
 impl Receiver {
     fn alt_dirs(&self) -> Vec<PathBuf> {
+        self.opts.alt_dirs.iter().map(|d| self.alt_dir(d)).collect()
+    }
+
+    /// Where DIR is: relative to the destination directory; in a dry run whose destination
+    /// does not exist yet, one leading `../` is taken off, as rsync's check_alt_basis_dirs does,
+    /// so that DIR is found where it would be in a real run.
+    fn alt_dir(&self, d: &str) -> PathBuf {
+        let p = Path::new(d);
         let root = self.root_dir();
-        self.opts
-            .alt_dirs
-            .iter()
-            .map(|d| {
-                let p = Path::new(d);
-                if p.is_absolute() {
-                    p.to_path_buf()
-                } else {
-                    root.join(p)
-                }
-            })
-            .collect()
+        if p.is_absolute() {
+            return p.to_path_buf();
+        }
+        if self.opts.dry_run && !root.is_dir() {
+            if let (Some(rest), Some(parent)) = (d.strip_prefix("../"), root.parent()) {
+                return parent.join(rest);
+            }
+        }
+        root.join(p)
+    }
+
+    /// main.c check_alt_basis_dirs: a warning for each DIR that does not exist or is not a
+    /// directory (the run goes on without it).
+    pub(super) fn check_alt_dirs(&mut self) -> crate::error::Result<()> {
+        let Some(kind) = self.opts.alt_dest else {
+            return Ok(());
+        };
+        let opt = match kind {
+            AltDest::Compare => "--compare-dest",
+            AltDest::Copy => "--copy-dest",
+            AltDest::Link => "--link-dest",
+        };
+        for d in self.opts.alt_dirs.clone() {
+            let p = self.alt_dir(&d);
+            let what = match std::fs::metadata(&p) {
+                Err(_) => "does not exist",
+                Ok(m) if !m.is_dir() => "is not a dir",
+                Ok(_) => continue,
+            };
+            // Named as rsync names it, below its working directory (the destination).
+            let root = self.root_dir();
+            let shown = std::fs::canonicalize(&root)
+                .map(|r| r.join(&d))
+                .unwrap_or(p);
+            self.conn
+                .warning(&format!("{opt} arg {what}: {}", shown.display()))?;
+        }
+        Ok(())
     }
 
     /// Look for `e` in the alternate directories; `path` is its destination. rsync's
@@ -287,6 +321,16 @@ impl Receiver {
             self.set_attrs(path, e, ids, None)?;
         }
         Ok(true)
+    }
+
+    /// The first alternate dir's symlink named as `e`, whatever its target.
+    pub(super) fn alt_symlink_basis(&self, e: &Entry) -> Option<Metadata> {
+        self.opts.alt_dest?;
+        let rel = self.rel_name(e);
+        self.alt_dirs()
+            .into_iter()
+            .filter_map(|d| std::fs::symlink_metadata(d.join(OsStr::from_bytes(&rel))).ok())
+            .find(|m| m.file_type().is_symlink())
     }
 
     /// The first alternate dest dir's copy of directory `e`, if any.

@@ -105,11 +105,16 @@ impl Receiver {
             }
             std::fs::create_dir_all(parent)?;
         }
+        // An older backup of the name is replaced (a rename does that by itself).
+        let copy_over = |from: &Path| match std::fs::remove_file(&dst) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => crate::meta::copy_item(from, &dst),
+        };
         if keep {
-            std::fs::copy(path, &dst)?;
+            copy_over(path)?;
         } else if std::fs::rename(path, &dst).is_err() {
             // Across file systems (a --backup-dir elsewhere): copy, then remove.
-            std::fs::copy(path, &dst)?;
+            copy_over(path)?;
             std::fs::remove_file(path)?;
         }
         if self.opts.info.backup > 0 {

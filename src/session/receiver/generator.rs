@@ -164,7 +164,6 @@ impl Receiver {
         let mode = meta::target_mode(e, old.as_ref().map(|m| m.mode()), &self.meta);
         let mut change = match &old {
             None => {
-                self.new_counts(e);
                 if !self.opts.dry_run {
                     let made = std::fs::create_dir(path).or_else(|err| {
                         // Made meanwhile (or a symlink to one, kept as rsync keeps it).
@@ -196,10 +195,13 @@ impl Receiver {
                             ..c
                         }
                     }
-                    None => Change {
-                        new: true,
-                        ..Default::default()
-                    },
+                    None => {
+                        self.new_counts(e);
+                        Change {
+                            new: true,
+                            ..Default::default()
+                        }
+                    }
                 }
             }
             Some(m) => {
@@ -277,6 +279,12 @@ impl Receiver {
         if old.is_none() && self.opts.alt_dest.is_some() && self.alt_symlink(idx, e, path)? {
             return self.delivered(idx);
         }
+        // An alternate dir's symlink of that name with another target: the new link is
+        // itemized against it, as a changed link (generator.c try_dests_non, match level 1).
+        let basis = match &old {
+            None => self.alt_symlink_basis(e),
+            Some(m) => Some(m.clone()),
+        };
         let (uid, gid) = self.want_ids(e);
         let same = old
             .as_ref()
@@ -286,7 +294,7 @@ impl Receiver {
             .unwrap_or(false);
         let mut change = if same {
             decide::attr_change(e, old.as_ref().unwrap(), &self.opts, uid, gid, 0)
-        } else if let Some(m) = old.as_ref().filter(|m| m.file_type().is_symlink()) {
+        } else if let Some(m) = basis.as_ref().filter(|m| m.file_type().is_symlink()) {
             // A retargeted link also reports its owner/group changes ("cLc...og...").
             Change {
                 local: true,
@@ -307,7 +315,7 @@ impl Receiver {
             }
         };
         if !same {
-            if let Some(m) = &old {
+            if let Some(m) = &basis {
                 // generator.c itemize: a replaced link reports its time when link times are
                 // kept and differ, and always when they are not kept (-J: it gets the time of
                 // its creation).
@@ -608,7 +616,8 @@ impl Receiver {
                 c
             }
         };
-        if new_here {
+        // rsync counts what it itemizes as new: not a file made from an alternate dir's basis.
+        if change.new {
             self.new_counts(e);
         }
         if self.opts.checksum && !change.new {

@@ -40,6 +40,9 @@ impl Receiver {
         }
         self.resolve_root_now(top)?;
         self.resolve_temp_dir()?;
+        if !self.opts.list_only {
+            self.check_alt_dirs()?;
+        }
         // generator.c: with -vv the generator says once that it will not compute deltas.
         let flist = self.opts.verbose > 1 || self.opts.debug.get("FLIST") > 0;
         if flist && !self.opts.list_only {
