@@ -47,6 +47,12 @@ pub fn quick_check_ok(
 /// Transfer rules applied before the quick check (generator.c order). Returns a reason to skip
 /// (for `-vv`).
 pub fn skip_reason(e: &Entry, existing: Option<&Metadata>, o: &Options) -> Option<&'static str> {
+    // generator.c recv_generator's order: --existing and --ignore-existing first.
+    match existing {
+        None if o.existing => return Some("not creating new file"),
+        Some(_) if o.ignore_existing => return Some("exists"),
+        _ => {}
+    }
     if let Some(max) = o.max_size {
         if e.is_file() && e.size > max {
             return Some("is over max-size");
@@ -58,8 +64,6 @@ pub fn skip_reason(e: &Entry, existing: Option<&Metadata>, o: &Options) -> Optio
         }
     }
     match existing {
-        None if o.existing => Some("not creating new file"),
-        Some(_) if o.ignore_existing => Some("exists"),
         Some(m) if o.update && m.is_file() && e.is_file() && m.mtime() > e.mtime => {
             Some("is newer")
         }

@@ -56,6 +56,10 @@ struct Job {
     spec: WriterSpec,
     /// `--inplace`: `temp` is the target itself (no rename, never removed on failure).
     in_place: bool,
+    /// `--inplace` made the target: its mode is not an old one to keep (without `-p`).
+    made_target: bool,
+    /// The mode of the basis a new file is made from (kept without `-p`, as rsync keeps it).
+    basis_mode: Option<u32>,
     /// `--inplace` delta: copy ops collected until `CopiesEnd` (None once literals are due).
     copies: Option<Vec<(u64, u64, u64)>>,
     /// The temp file (or the target in place); empty until created (see `writer`).

@@ -13,6 +13,7 @@ mod fault_kit;
 mod filters;
 mod fuzz;
 mod fuzzy;
+mod group_rules;
 mod hashes;
 mod hostile;
 mod idmaps;

@@ -202,7 +202,12 @@ impl Receiver {
                 (m.mtime(), m.mtime_nsec() as u32),
                 self.opts.modify_window,
             );
+        // -E without -p: only whether it is executable (unchanged_attrs).
+        let exec_match = self.opts.perms
+            || !self.opts.executability
+            || (m.mode() & 0o111 != 0) == (e.mode & 0o111 != 0);
         let attrs_match = time_match
+            && exec_match
             && (!self.opts.perms || m.mode() & 0o7777 == mode & 0o7777)
             && (!self.opts.owner || m.uid() == uid)
             && (!self.opts.group || m.gid() == gid)

@@ -16,17 +16,6 @@ impl Receiver {
         if self.opts.list_only {
             return self.list_row(e);
         }
-        // generator.c: types not being preserved are skipped with a note.
-        if (e.is_symlink() && !self.opts.links)
-            || (e.is_device() && !self.opts.devices)
-            || (e.is_special() && !self.opts.specials)
-        {
-            if self.opts.info.nonreg > 0 {
-                let name = report::escape(&e.name);
-                self.gen_line(format!("skipping non-regular file \"{name}\""));
-            }
-            return Ok(());
-        }
         if e.is_symlink() {
             self.safe_parent = None; // it may replace a verified directory
         }
@@ -76,6 +65,18 @@ impl Receiver {
                 }
                 return Ok(());
             }
+        }
+        // generator.c: types not being preserved are skipped with a note (after the two
+        // existence rules).
+        if (e.is_symlink() && !self.opts.links)
+            || (e.is_device() && !self.opts.devices)
+            || (e.is_special() && !self.opts.specials)
+        {
+            if self.opts.info.nonreg > 0 {
+                let name = report::escape(&e.name);
+                self.gen_line(format!("skipping non-regular file \"{name}\""));
+            }
+            return Ok(());
         }
         if e.is_dir() {
             return self.process_dir(idx, e, &path, old);
@@ -446,7 +447,7 @@ impl Receiver {
     /// quick check and before anything in its way is removed, so a skipped up-to-date file
     /// keeps its attributes too (and -u never sets an older time). True when `e` is skipped
     /// (the -vv line is out).
-    fn skipped_by_rules(&mut self, e: &Entry, old: Option<&Metadata>) -> bool {
+    pub(super) fn skipped_by_rules(&mut self, e: &Entry, old: Option<&Metadata>) -> bool {
         let Some(reason) = decide::skip_reason(e, old, &self.opts) else {
             return false;
         };
@@ -499,6 +500,12 @@ impl Receiver {
         old: Option<Metadata>,
     ) -> Result<()> {
         if e.hlink != 0 && self.opts.hard_links {
+            // --existing comes before the hard-link check (generator.c): a member that is not
+            // here is not made, not even as a link.
+            if self.opts.existing && old.is_none() {
+                self.skipped_by_rules(e, None);
+                return Ok(());
+            }
             return self.hl_process(idx, e, path, old);
         }
         self.process_file_plain(idx, e, path, old)
@@ -525,7 +532,7 @@ impl Receiver {
             }
             old => old,
         };
-        let mode = meta::target_mode(e, old.as_ref().map(|m| m.mode()), &self.meta);
+        let mut mode = meta::target_mode(e, old.as_ref().map(|m| m.mode()), &self.meta);
         let new_here = old.is_none();
         let mut basis_path = old.as_ref().map(|_| path.to_path_buf());
         // An earlier interrupted transfer left a partial file: it is the better basis (rsync).
@@ -535,13 +542,16 @@ impl Receiver {
         let mut old = old;
         if let Some(m) = old.as_ref().filter(|_| self.opts.alt_dest.is_some()) {
             if self.alt_replaces_existing(idx, e, path, mode, m)? {
-                return Ok(());
+                return self.delivered(idx);
             }
         }
         if new_here && self.opts.alt_dest.is_some() {
             match self.alt_lookup(idx, e, path, mode)? {
-                altdest::Alt::Done => return Ok(()),
+                // generator.c try_dests_reg -2: with --remove-source-files, a success.
+                altdest::Alt::Done => return self.delivered(idx),
                 altdest::Alt::Basis(p, m) => {
+                    // Without -p the new file takes the basis's mode (receiver.c dest_mode).
+                    mode = meta::target_mode(e, Some(m.mode()), &self.meta);
                     basis_path = Some(p);
                     old = Some(m);
                 }

@@ -81,6 +81,11 @@ impl Receiver {
 
     /// Process `idx` as its group's leader; link the skipped members once it is done.
     fn hl_lead(&mut self, idx: u32, e: &Entry, path: &Path, old: Option<Metadata>) -> Result<()> {
+        // A member the transfer rules skip (--max-size, -u, …) leads nothing: the group waits
+        // for another (hlink.c handle_skipped_hlink), so no member is linked to a stale file.
+        if self.skipped_by_rules(e, old.as_ref()) {
+            return Ok(());
+        }
         let skipped = {
             let g = self.hl.groups.entry(e.hlink).or_default();
             std::mem::take(&mut g.skipped)
@@ -231,7 +236,10 @@ impl Receiver {
             if self.opts.dry_run {
                 return Ok(());
             }
-            return self.link_member(&lpath, &path, &le.name);
+            if self.link_member(&lpath, &path, &le.name)? {
+                self.delivered(idx)?;
+            }
+            return Ok(());
         }
         let same = match (&old, &lead_meta) {
             (Some(a), Some(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
@@ -266,17 +274,31 @@ impl Receiver {
         // An existing link is itemized without its target (`hf          b`, with -ii).
         let to = (!same).then(|| le.name.clone());
         self.log_item(idx, &e, &change, false, to);
-        if self.opts.dry_run || same {
+        if self.opts.dry_run {
             return Ok(());
         }
-        if old.is_some() {
-            let _ = std::fs::remove_file(&path);
+        if same {
+            return self.delivered(idx);
         }
-        self.link_member(&lpath, &path, &le.name)
+        if old.is_some() {
+            // hlink.c maybe_hard_link: the name's old file is backed up like any replaced one.
+            let rel = self.rel_name(&e);
+            match self.make_backup(&path, &rel, false) {
+                Ok(true) => {}
+                Ok(false) => {
+                    let _ = std::fs::remove_file(&path);
+                }
+                Err(err) => return self.fail(super::backup::backup_failed(&path, &err)),
+            }
+        }
+        if self.link_member(&lpath, &path, &le.name)? {
+            self.delivered(idx)?;
+        }
+        Ok(())
     }
 
     /// Hard-link a member at `path` to its leader's file; a failure is rsync's receiver error.
-    fn link_member(&mut self, lpath: &Path, path: &Path, leader: &[u8]) -> Result<()> {
+    fn link_member(&mut self, lpath: &Path, path: &Path, leader: &[u8]) -> Result<bool> {
         if let Err(err) = std::fs::hard_link(lpath, path) {
             self.fail(format!(
                 "rsync: [receiver] link \"{}\" => {} failed: {}",
@@ -284,8 +306,9 @@ impl Receiver {
                 report::escape(leader),
                 io_text(&err)
             ))?;
+            return Ok(false);
         }
-        Ok(())
+        Ok(true)
     }
 
     fn placeholder(&self, idx: u32) -> Option<usize> {

@@ -35,6 +35,7 @@ impl Receiver {
         }
         // Far ahead of the data, the temp file waits for it (Job::writer).
         let defer = !self.opts.inplace && self.jobs.len() >= DEFER_AT;
+        let made_target = self.opts.inplace && std::fs::symlink_metadata(path).is_err();
         let opened = if self.opts.inplace {
             inplace::open_target(path).map(|f| (Some(f), path.to_path_buf()))
         } else if defer {
@@ -64,6 +65,10 @@ impl Receiver {
             || e.size == 0
             || append_from.is_some()
             || into_device;
+        let basis_mode = basis_path
+            .as_ref()
+            .and_then(|b| std::fs::metadata(b).ok())
+            .map(|m| m.mode());
         let basis = match &basis_path {
             // In place, copies read the target itself: another basis cannot be used.
             Some(b) if !whole && (!self.opts.inplace || b == path) => File::open(b).ok(),
@@ -163,6 +168,8 @@ impl Receiver {
             idx,
             Job {
                 in_place,
+                made_target,
+                basis_mode,
                 copies: (in_place && delta).then(Vec::new),
                 writer,
                 spec,
@@ -408,9 +415,24 @@ impl Receiver {
         }
         let (uid, gid) = self.want_ids(&e);
         // The old file's mode matters only without -p (target_mode).
-        let old_mode = (!self.meta.perms)
-            .then(|| std::fs::metadata(&job.target).ok().map(|m| m.mode()))
+        // receiver.c dest_mode(): the mode of what was there, or of the basis a new file was
+        // made from (an alternate dir's or fuzzy match, a partial file).
+        let old_mode = (!self.meta.perms && !job.made_target)
+            .then(|| {
+                std::fs::metadata(&job.target)
+                    .ok()
+                    .map(|m| m.mode())
+                    .or(job.basis_mode)
+            })
             .flatten();
+        if job.in_place && !self.meta.times {
+            // Its mtime was set to the epoch while it was written (inplace::open_target): the
+            // time of this update it is, as a write would have left it.
+            if let Some(w) = job.writer.as_ref() {
+                let _ =
+                    filetime::set_file_handle_times(&w.file, None, Some(filetime::FileTime::now()));
+            }
+        }
         let mode = meta::target_mode(&e, old_mode, &self.meta);
         let (uid, gid, mode) = (Some(uid), Some(gid), Some(mode));
         let set = match job.writer.as_ref() {
