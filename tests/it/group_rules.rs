@@ -2,7 +2,8 @@
 //! compared with the installed rsync: hard-link groups under the transfer rules (`--existing`,
 //! `--min-size`, `--backup`, `--remove-source-files`), the order of the existence rules and the
 //! "skipping non-regular file" note, `-E` with an alternate dir, the mode a new file takes from
-//! the basis it is made of without `-p`, and `--inplace` files that are new.
+//! the basis it is made of without `-p`, `--inplace` files that are new, and how often a
+//! directory that keeps backups of its deleted files is "non-empty".
 
 use crate::util::*;
 use std::path::Path;
@@ -114,4 +115,20 @@ fn modes_without_p_come_from_the_basis() {
             );
         }
     }
+}
+
+/// Deleting a directory tree with `-b`: the files become backups beside themselves, so each
+/// directory stays; a nested one is named once (its rmdir fails), not twice as a directory whose
+/// contents could not go.
+#[test]
+fn deleted_trees_with_backups_are_named_once() {
+    let t = Twin::new(|w| {
+        let mut tr = Tree::new(w);
+        tr.file("src/keep", b"k\n")
+            .file("dst/gone/a", b"a\n")
+            .file("dst/gone/deeper/b", b"b\n")
+            .file("dst/gone/deeper/deepest/c", b"c\n");
+        tr.finish();
+    });
+    same_everywhere(&t, &["-rv", "--delete", "-b", "src/", "dst/"]);
 }

@@ -168,16 +168,21 @@ impl Receiver {
             if nested_dir {
                 self.debug_del(rel, &m, how);
             }
-            // Backups made in it stay in it: rsync's rmdir fails there with ENOTEMPTY, which it
-            // reports as the same "cannot delete non-empty directory".
-            kept |= self.backups_in_place > backups;
+            let msg = format!("cannot delete non-empty directory: {}", report::escape(rel));
             if kept {
                 // rsync (delete.c): the contents failed ("cannot delete non-empty directory");
                 // a nested directory is then still tried itself — stopped by --max-delete
                 // (counted as skipped) or failing with the same message again.
-                let msg = format!("cannot delete non-empty directory: {}", report::escape(rel));
                 self.gen_line(msg.clone());
                 if how == Del::Nested && !self.at_delete_limit() {
+                    self.gen_line(msg);
+                }
+                return Ok(false);
+            }
+            // Backups made in it stay in it: the contents went, but rsync's rmdir then fails
+            // with ENOTEMPTY, reported once with the same words.
+            if self.backups_in_place > backups {
+                if !self.at_delete_limit() {
                     self.gen_line(msg);
                 }
                 return Ok(false);
