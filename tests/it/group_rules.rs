@@ -9,7 +9,8 @@ use crate::util::*;
 use std::path::Path;
 
 /// A group of three names for one file in `src`, two of them (changed) in `dst`, plus a plain
-/// file, a symlink and a file only the alternate dir `alt` has a copy of.
+/// file, a symlink, a file a symlink stands in for in `dst`, and the alternate dir `alt` with
+/// the group and a copy of `z.txt` that differs in mode.
 fn groups(w: &Path) {
     let mut t = Tree::new(w);
     t.file("src/a", b"shared\n")
@@ -26,7 +27,19 @@ fn groups(w: &Path) {
         .mode("dst/fuzzy.tmp", 0o640)
         .symlink("dst/link", "elsewhere")
         .file("alt/z.txt", b"z\n")
-        .mode("alt/z.txt", 0o600);
+        .mode("alt/z.txt", 0o600)
+        // The group as it is, in the alternate dir too.
+        .file("alt/a", b"shared\n")
+        .hardlink("alt/d/b", "alt/a")
+        .hardlink("alt/c", "alt/a")
+        // A file whose place a symlink holds.
+        .file("src/small", b"s\n")
+        .symlink("dst/small", "x");
+    for n in ["a", "d/b", "c"] {
+        for top in ["src", "alt"] {
+            t.mtime(format!("{top}/{n}"), 1_650_000_000, 0);
+        }
+    }
     t.finish();
 }
 
@@ -60,6 +73,8 @@ fn hard_link_groups_under_the_transfer_rules() {
         &["-aHi", "--backup-dir={WS}/bk", "src/", "dst/"],
         // Members linked in place count as delivered: their sources go.
         &["-aHi", "--remove-source-files", "src/", "dst/"],
+        // --compare-dest takes the leader away: no member is linked to it.
+        &["-aHi", "--compare-dest=../alt", "src/", "dst/"],
     ] {
         let t = Twin::new(groups);
         same_everywhere(&t, args);

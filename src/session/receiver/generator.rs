@@ -519,6 +519,11 @@ impl Receiver {
         path: &Path,
         old: Option<Metadata>,
     ) -> Result<()> {
+        // generator.c: the size limits and -u come before anything in the way is removed and
+        // before the alternate dirs are searched (-u looks at the destination only).
+        if self.skipped_by_rules(e, old.as_ref()) {
+            return Ok(());
+        }
         let (uid, gid) = self.want_ids(e);
         // --write-devices: an existing device is written into, as if it were the file.
         let keep = |m: &Metadata| m.is_file() || (self.opts.write_devices && meta::is_device(m));
@@ -560,9 +565,6 @@ impl Receiver {
         }
         if new_here && basis_path.is_none() && self.opts.fuzzy > 0 {
             basis_path = self.fuzzy_basis(e, path);
-        }
-        if self.skipped_by_rules(e, old.as_ref()) {
-            return Ok(());
         }
         let uptodate = match &old {
             Some(m) => {

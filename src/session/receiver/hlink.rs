@@ -106,6 +106,17 @@ impl Receiver {
                 e.hlink
             ));
         }
+        if !sent && !self.opts.dry_run && std::fs::symlink_metadata(path).is_err() {
+            // --compare-dest left no file here, and generator.c marks no group done then: the
+            // other members are each decided on their own.
+            for s in skipped {
+                let se = self.flist[s as usize].clone();
+                let sp = self.target(&se);
+                let so = std::fs::symlink_metadata(&sp).ok();
+                self.process_file_plain(s, &se, &sp, so)?;
+            }
+            return Ok(());
+        }
         let g = self.hl.groups.entry(e.hlink).or_default();
         g.skipped = skipped;
         if sent {
