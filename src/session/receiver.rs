@@ -181,6 +181,9 @@ pub struct Receiver {
     /// Deleted items backed up next to themselves (`-b` without `--backup-dir`): their
     /// directory keeps the backups, so it cannot be deleted (delete.rs).
     backups_in_place: u64,
+    /// The file just decided was left as it is though it differs (`--append` with a longer
+    /// destination): it cannot lead its hard-link group.
+    not_placed: Option<u32>,
     del_limit_hit: bool,
     engine: EngineId,
     redone: std::collections::HashSet<u32>,
@@ -313,6 +316,7 @@ impl Receiver {
             xfr: 0,
             deletes_done: 0,
             backups_in_place: 0,
+            not_placed: None,
             del_limit_hit: false,
             engine,
             redone: Default::default(),

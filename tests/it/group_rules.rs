@@ -79,6 +79,15 @@ fn hard_link_groups_under_the_transfer_rules() {
         let t = Twin::new(groups);
         same_everywhere(&t, args);
     }
+    // --append leaves a longer destination file alone: it cannot lead, the next member does
+    // (the others were linked to that file, with its content).
+    let t = Twin::new(|w| {
+        groups(w);
+        std::fs::write(w.join("dst/a"), b"longer than the source\n").unwrap();
+        let t = filetime::FileTime::from_unix_time(1_600_000_000, 0);
+        filetime::set_file_mtime(w.join("dst/a"), t).unwrap();
+    });
+    same_everywhere(&t, &["-aHi", "--size-only", "--append", "src/", "dst/"]);
 }
 
 #[test]

@@ -609,6 +609,7 @@ impl Receiver {
             && basis_path.as_deref() == Some(path)
             && old.as_ref().is_some_and(|m| m.len() >= e.size)
         {
+            self.not_placed = Some(idx);
             return Ok(());
         }
         let mut change = match &old {

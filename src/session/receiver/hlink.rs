@@ -86,7 +86,7 @@ impl Receiver {
         if self.skipped_by_rules(e, old.as_ref()) {
             return Ok(());
         }
-        let skipped = {
+        let mut skipped = {
             let g = self.hl.groups.entry(e.hlink).or_default();
             std::mem::take(&mut g.skipped)
         };
@@ -96,35 +96,44 @@ impl Receiver {
                 self.remove_line(p);
             }
         }
-        self.process_file_plain(idx, e, path, old)?;
-        let sent = self.jobs.contains_key(&idx);
-        if self.opts.debug.get("HLINK") > 0 {
-            let how = if sent { "sent" } else { "up to date" };
-            let name = report::escape(&e.name);
-            self.gen_line(format!(
-                "hlink for {idx} ({name},{}): leader, {how}",
-                e.hlink
-            ));
-        }
-        if !sent && !self.opts.dry_run && std::fs::symlink_metadata(path).is_err() {
-            // --compare-dest left no file here, and generator.c marks no group done then: the
-            // other members are each decided on their own.
-            for s in skipped {
-                let se = self.flist[s as usize].clone();
-                let sp = self.target(&se);
-                let so = std::fs::symlink_metadata(&sp).ok();
-                self.process_file_plain(s, &se, &sp, so)?;
+        let (mut idx, mut path, mut old) = (idx, path.to_path_buf(), old);
+        let mut e = e.clone();
+        loop {
+            self.not_placed = None;
+            self.process_file_plain(idx, &e, &path, old)?;
+            let sent = self.jobs.contains_key(&idx);
+            if self.opts.debug.get("HLINK") > 0 {
+                let how = if sent { "sent" } else { "up to date" };
+                let name = report::escape(&e.name);
+                self.gen_line(format!(
+                    "hlink for {idx} ({name},{}): leader, {how}",
+                    e.hlink
+                ));
             }
-            return Ok(());
+            // A leader whose file is not placed here — left alone by --append, or left out
+            // by --compare-dest — leads nothing either: the next member takes the lead
+            // (generator.c marks no group done then).
+            let declined = self.not_placed.take() == Some(idx)
+                || (!sent && !self.opts.dry_run && std::fs::symlink_metadata(&path).is_err());
+            if declined {
+                if skipped.is_empty() {
+                    return Ok(());
+                }
+                idx = skipped.remove(0);
+                e = self.flist[idx as usize].clone();
+                path = self.target(&e);
+                old = std::fs::symlink_metadata(&path).ok();
+                continue;
+            }
+            let g = self.hl.groups.entry(e.hlink).or_default();
+            g.skipped = skipped;
+            if sent {
+                g.leader = Some((idx, Lead::Sent));
+                return Ok(());
+            }
+            g.leader = Some((idx, Lead::Done));
+            return self.hl_finish(e.hlink);
         }
-        let g = self.hl.groups.entry(e.hlink).or_default();
-        g.skipped = skipped;
-        if sent {
-            g.leader = Some((idx, Lead::Sent));
-            return Ok(());
-        }
-        g.leader = Some((idx, Lead::Done));
-        self.hl_finish(e.hlink)
     }
 
     /// Link the leader's waiting members, then its skipped ones (last first).
