@@ -330,22 +330,31 @@ impl Receiver {
 
     /// The first alternate dir's symlink named as `e`, whatever its target.
     pub(super) fn alt_symlink_basis(&self, e: &Entry) -> Option<Metadata> {
-        self.opts.alt_dest?;
-        let rel = self.rel_name(e);
-        self.alt_dirs()
-            .into_iter()
-            .filter_map(|d| std::fs::symlink_metadata(d.join(OsStr::from_bytes(&rel))).ok())
-            .find(|m| m.file_type().is_symlink())
+        self.alt_first(
+            e,
+            |p| std::fs::symlink_metadata(p),
+            |m| m.file_type().is_symlink(),
+        )
     }
 
     /// The first alternate dest dir's copy of directory `e`, if any.
     pub(super) fn alt_dir_meta(&self, e: &Entry) -> Option<Metadata> {
+        self.alt_first(e, |p| std::fs::metadata(p), Metadata::is_dir)
+    }
+
+    /// The first alternate dir's item named as `e` (looked at by `stat`) that `wanted` accepts.
+    fn alt_first(
+        &self,
+        e: &Entry,
+        stat: impl Fn(&Path) -> std::io::Result<Metadata>,
+        wanted: impl Fn(&Metadata) -> bool,
+    ) -> Option<Metadata> {
         self.opts.alt_dest?;
         let rel = self.rel_name(e);
         self.alt_dirs()
             .into_iter()
-            .filter_map(|d| std::fs::metadata(d.join(OsStr::from_bytes(&rel))).ok())
-            .find(|m| m.is_dir())
+            .filter_map(|d| stat(&d.join(OsStr::from_bytes(&rel))).ok())
+            .find(|m| wanted(m))
     }
 
     /// copy-dest: a local copy through a temp file, with the entry's attributes.
