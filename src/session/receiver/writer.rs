@@ -65,8 +65,10 @@ impl Receiver {
             || e.size == 0
             || append_from.is_some()
             || into_device;
+        // Only needed without -p (a stat per file otherwise spent for nothing).
         let basis_mode = basis_path
             .as_ref()
+            .filter(|_| !self.meta.perms)
             .and_then(|b| std::fs::metadata(b).ok())
             .map(|m| m.mode());
         let basis = match &basis_path {
