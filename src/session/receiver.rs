@@ -181,8 +181,9 @@ pub struct Receiver {
     /// Deleted items backed up next to themselves (`-b` without `--backup-dir`): their
     /// directory keeps the backups, so it cannot be deleted (delete.rs).
     backups_in_place: u64,
-    /// The file just decided was left as it is though it differs (`--append` with a longer
-    /// destination): it cannot lead its hard-link group.
+    /// The file just decided is not placed here: left as it is though it differs (`--append`
+    /// with a longer destination) or left out (`--compare-dest`). It cannot lead its hard-link
+    /// group.
     not_placed: Option<u32>,
     del_limit_hit: bool,
     engine: EngineId,

@@ -51,6 +51,26 @@ impl Receiver {
         root.join(p)
     }
 
+    /// `e`'s name in each alternate dir, in order, with what `stat` says of it (names that are
+    /// not there are left out).
+    fn alt_items<'a>(
+        &'a self,
+        e: &Entry,
+        stat: impl Fn(&Path) -> std::io::Result<Metadata> + 'a,
+    ) -> impl Iterator<Item = (PathBuf, Metadata)> + 'a {
+        let rel = self.rel_name(e);
+        self.alt_dirs().into_iter().filter_map(move |dir| {
+            let p = dir.join(OsStr::from_bytes(&rel));
+            stat(&p).ok().map(|m| (p, m))
+        })
+    }
+
+    /// `e`'s regular files in the alternate dirs (symlinks not followed).
+    fn alt_files<'a>(&'a self, e: &Entry) -> impl Iterator<Item = (PathBuf, Metadata)> + 'a {
+        self.alt_items(e, |p| std::fs::symlink_metadata(p))
+            .filter(|(_, m)| m.is_file())
+    }
+
     /// main.c check_alt_basis_dirs: a warning for each DIR that does not exist or is not a
     /// directory (the run goes on without it).
     pub(super) fn check_alt_dirs(&mut self) -> crate::error::Result<()> {
@@ -62,6 +82,7 @@ impl Receiver {
             AltDest::Copy => "--copy-dest",
             AltDest::Link => "--link-dest",
         };
+        let root = self.root_dir();
         for d in self.opts.alt_dirs.clone() {
             let p = self.alt_dir(&d);
             let what = match std::fs::metadata(&p) {
@@ -70,7 +91,6 @@ impl Receiver {
                 Ok(_) => continue,
             };
             // Named as rsync names it, below its working directory (the destination).
-            let root = self.root_dir();
             let shown = std::fs::canonicalize(&root)
                 .map(|r| r.join(&d))
                 .unwrap_or(p);
@@ -95,16 +115,8 @@ impl Receiver {
         let Some(kind) = self.opts.alt_dest else {
             return Ok(Alt::None);
         };
-        let rel = self.rel_name(e);
         let mut best: Option<(u8, PathBuf, Metadata)> = None;
-        for dir in self.alt_dirs() {
-            let p = dir.join(OsStr::from_bytes(&rel));
-            let Ok(m) = std::fs::symlink_metadata(&p) else {
-                continue;
-            };
-            if !m.is_file() {
-                continue;
-            }
+        for (p, m) in self.alt_files(e) {
             let (same, attrs_match) = self.alt_match(e, &p, &m, mode);
             let level = 1 + same as u8 + (same && attrs_match) as u8;
             if best.as_ref().is_none_or(|b| level > b.0) {
@@ -140,6 +152,9 @@ impl Receiver {
     ) -> crate::error::Result<Alt> {
         if kind == AltDest::Link && !self.opts.dry_run && std::fs::hard_link(p, path).is_err() {
             return self.alt_copy(idx, p, m, path, e, mode, true);
+        }
+        if kind == AltDest::Compare && !self.opts.dry_run {
+            self.not_placed = Some(idx);
         }
         let c = crate::report::itemize::Change {
             linked: kind == AltDest::Link,
@@ -231,12 +246,9 @@ impl Receiver {
         let Some(kind @ (AltDest::Compare | AltDest::Link)) = self.opts.alt_dest else {
             return Ok(false);
         };
-        let rel = self.rel_name(e);
-        let exact = self.alt_dirs().into_iter().find_map(|dir| {
-            let p = dir.join(OsStr::from_bytes(&rel));
-            let m = std::fs::symlink_metadata(&p).ok().filter(|m| m.is_file())?;
-            (self.alt_match(e, &p, &m, mode) == (true, true)).then_some((p, m))
-        });
+        let exact = self
+            .alt_files(e)
+            .find(|(p, m)| self.alt_match(e, p, m, mode) == (true, true));
         let Some((p, m)) = exact else {
             return Ok(false);
         };
@@ -264,15 +276,9 @@ impl Receiver {
         if self.opts.alt_dest.is_none() || !e.is_file() {
             return false;
         }
-        let rel = self.rel_name(e);
         let mode = crate::meta::target_mode(e, None, &self.meta);
-        self.alt_dirs().into_iter().any(|dir| {
-            let p = dir.join(OsStr::from_bytes(&rel));
-            std::fs::symlink_metadata(&p)
-                .ok()
-                .filter(|m| m.is_file())
-                .is_some_and(|m| self.alt_match(e, &p, &m, mode).0)
-        })
+        self.alt_files(e)
+            .any(|(p, m)| self.alt_match(e, &p, &m, mode).0)
     }
 
     /// A new symlink whose twin (same target) sits in an alternate directory (generator.c
@@ -289,15 +295,13 @@ impl Receiver {
             return Ok(false);
         };
         let target = e.link.clone().unwrap_or_default();
-        let rel = self.rel_name(e);
-        let found = self.alt_dirs().into_iter().find_map(|dir| {
-            let p = dir.join(OsStr::from_bytes(&rel));
-            let m = std::fs::symlink_metadata(&p).ok()?;
-            let t = std::fs::read_link(&p).ok()?;
-            (m.file_type().is_symlink() && t.as_os_str().as_bytes() == target.as_slice())
-                .then_some(p)
-        });
-        let Some(p) = found else {
+        let found = self
+            .alt_items(e, |p| std::fs::symlink_metadata(p))
+            .filter(|(_, m)| m.file_type().is_symlink())
+            .find(|(p, _)| {
+                std::fs::read_link(p).is_ok_and(|t| t.as_os_str().as_bytes() == target.as_slice())
+            });
+        let Some((p, _)) = found else {
             return Ok(false);
         };
         let c = crate::report::itemize::Change {
@@ -350,11 +354,7 @@ impl Receiver {
         wanted: impl Fn(&Metadata) -> bool,
     ) -> Option<Metadata> {
         self.opts.alt_dest?;
-        let rel = self.rel_name(e);
-        self.alt_dirs()
-            .into_iter()
-            .filter_map(|d| stat(&d.join(OsStr::from_bytes(&rel))).ok())
-            .find(|m| wanted(m))
+        self.alt_items(e, stat).map(|(_, m)| m).find(|m| wanted(m))
     }
 
     /// copy-dest: a local copy through a temp file, with the entry's attributes.

@@ -113,9 +113,7 @@ impl Receiver {
             // A leader whose file is not placed here — left alone by --append, or left out
             // by --compare-dest — leads nothing either: the next member takes the lead
             // (generator.c marks no group done then).
-            let declined = self.not_placed.take() == Some(idx)
-                || (!sent && !self.opts.dry_run && std::fs::symlink_metadata(&path).is_err());
-            if declined {
+            if self.not_placed.take() == Some(idx) {
                 if skipped.is_empty() {
                     return Ok(());
                 }

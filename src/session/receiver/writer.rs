@@ -636,8 +636,6 @@ fn mkstemp_failed(target: &Path, err: &std::io::Error) -> String {
     )
 }
 
-/// Drop a failed job's output: a temp file is removed; an in-place target stays as it is
-/// (partially updated, as rsync's `--inplace` leaves it; a re-run converges).
 /// `-T` on another filesystem: a rename cannot cross devices, so the finished file is copied
 /// over (rsync's robust_rename copies it too), into a new temp file beside the target: the
 /// target is still replaced by one rename, after the attributes are set.
@@ -659,6 +657,8 @@ fn bring_temp_over(job: &mut Job) -> std::io::Result<()> {
     copied.map(|_| ())
 }
 
+/// Drop a failed job's output: a temp file is removed; an in-place target stays as it is
+/// (partially updated, as rsync's `--inplace` leaves it; a re-run converges).
 pub(super) fn discard(job: &Job) {
     if job.temp.as_os_str().is_empty() {
         // Its temp file was never created.
