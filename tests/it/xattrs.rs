@@ -144,6 +144,43 @@ fn xattrs_and_acls_match_rsync() {
     assert_same_attrs(&t, "new");
 }
 
+/// A destination file with an extended access ACL shows the ACL's mask as its group bits. Left in
+/// place, rsync compares its permissions through the ACL (no `p`); transferred, by the plain mode
+/// (`p`).
+#[test]
+fn acl_item_flags_of_kept_and_transferred_files() {
+    if !supported() {
+        return;
+    }
+    let t = Twin::new(|w| {
+        let (src, dst) = (w.join("src"), w.join("dst"));
+        std::fs::create_dir_all(&src).unwrap();
+        std::fs::create_dir_all(&dst).unwrap();
+        let extended = acl(&[
+            (1, 7, U),
+            (2, 6, 1234),
+            (4, 5, U),
+            (0x10, 7, U),
+            (0x20, 5, U),
+        ]);
+        for (f, old) in [("kept", 1_000_000_000), ("sent", 900_000_000)] {
+            for (d, secs) in [(&src, 1_000_000_000), (&dst, old)] {
+                std::fs::write(d.join(f), b"same size").unwrap();
+                let mode = std::os::unix::fs::PermissionsExt::from_mode(0o755);
+                std::fs::set_permissions(d.join(f), mode).unwrap();
+                let t = filetime::FileTime::from_unix_time(secs, 0);
+                filetime::set_file_times(d.join(f), t, t).unwrap();
+            }
+            assert!(set(&dst.join(f), "system.posix_acl_access", &extended));
+        }
+    });
+    let out = t.same(&["-rtiA", "src/", "dst/"]).p.stdout;
+    assert!(out.contains(".f.......a. kept\n"), "{out}");
+    assert!(out.contains(">f..tp...a. sent\n"), "{out}");
+    t.assert_trees("dst", Cmp::ALL.no_root());
+    assert_same_attrs(&t, "dst");
+}
+
 #[test]
 fn xattrs_over_ssh() {
     if !supported() {
