@@ -341,6 +341,10 @@ fn remote_argv(
     for a in server_options(o, false) {
         argv.push(if o.old_args { a } else { escape_arg(&a, false) });
     }
+    // options.c passes --super to a receiving server only; --no-super stays on this side.
+    if !sender && o.super_user == Some(true) {
+        argv.push("--super".into());
+    }
     argv.push(".".into());
     for p in paths {
         argv.push(if o.old_args {
@@ -492,6 +496,12 @@ fn run_transfer(mut opts: Options, p: crate::plan::operand::Plan) -> Result<i32>
             let args = {
                 let mut a = vec!["--server".to_string(), "--local-server".to_string()];
                 a.extend(server_options(&sopts, true));
+                // Both halves of a local transfer follow --super / --no-super.
+                match opts.super_user {
+                    Some(true) => a.push("--super".into()),
+                    Some(false) => a.push("--no-super".into()),
+                    None => {}
+                }
                 a.push(".".into());
                 a.push(p.dest.clone().unwrap_or_else(|| ".".into()));
                 a

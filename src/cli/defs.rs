@@ -219,7 +219,7 @@ pub static DEFS: &[Def] = &[
     flag("crtimes", 'N', "preserve create times (newness)"),
     flag("omit-dir-times", 'O', "omit directories from --times"),
     flag("omit-link-times", 'J', "omit symlinks from --times"),
-    ign(lflag("super", "receiver attempts super-user activities")),
+    lflag("super", "receiver attempts super-user activities"),
     no(lflag(
         "fake-super",
         "store/recover privileged attrs using xattrs",

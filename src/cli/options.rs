@@ -140,6 +140,9 @@ pub struct Options {
     pub suffix: Option<String>,
     pub ipv: Option<u8>,
     pub drop_d: bool,
+    /// `--super` / `--no-super`: act as super-user (owners, devices, any group) or not,
+    /// whatever the effective uid; `None` = as the uid says.
+    pub super_user: Option<bool>,
     pub engine: Option<EngineId>,
     pub engine_params: EngineParams,
     pub dedupe: bool,
@@ -179,6 +182,12 @@ pub struct Options {
 
 impl Options {
     /// Parse argv (without argv[0]).
+    /// Whether this side acts as super-user: `--super` / `--no-super`, else the effective uid
+    /// (rsync's am_root).
+    pub fn am_root(&self) -> bool {
+        self.super_user.unwrap_or_else(crate::meta::is_root)
+    }
+
     pub fn parse(args: &[String]) -> Result<Options> {
         let mut o = Options {
             implied_dirs: true,
@@ -289,6 +298,7 @@ impl Options {
                 self.specials = on;
             }
             "drop-D" => self.drop_d = on,
+            "super" => self.super_user = Some(on),
             "times" => self.times = on,
             "omit-dir-times" => self.omit_dir_times = on,
             "omit-link-times" => self.omit_link_times = on,

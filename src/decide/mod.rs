@@ -102,8 +102,8 @@ pub fn attr_change(
         perms: !e.is_symlink()
             && (o.perms || o.executability)
             && (m.mode() & 0o7777) != wanted_mode,
-        owner: o.owner && crate::meta::is_root() && m.uid() != uid,
-        group: o.group && m.gid() != gid && crate::meta::can_set_group(gid),
+        owner: o.owner && o.am_root() && m.uid() != uid,
+        group: o.group && m.gid() != gid && crate::meta::can_set_group(gid, o.am_root()),
         // rsync reports access times of files, devices and specials, not of symlinks.
         atime: o.atimes
             && !e.is_dir()

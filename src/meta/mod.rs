@@ -48,7 +48,7 @@ fn check(r: libc::c_int) -> io::Result<()> {
 fn wanted_ids(uid: Option<u32>, gid: Option<u32>, o: &MetaOpts) -> (Option<u32>, Option<u32>) {
     (
         uid.filter(|_| o.owner && o.am_root),
-        gid.filter(|_| o.group),
+        gid.filter(|&g| o.group && can_set_group(g, o.am_root)),
     )
 }
 
@@ -294,11 +294,12 @@ pub fn is_root() -> bool {
     *ROOT.get_or_init(|| unsafe { libc::geteuid() == 0 })
 }
 
-/// Whether this process may give a file group `gid`: as root any, otherwise only its own groups
-/// (rsync's uidlist.c skips — neither sets nor reports — a group it cannot set).
-pub fn can_set_group(gid: u32) -> bool {
+/// Whether this process may give a file group `gid`: as super-user any, otherwise only its own
+/// groups (rsync's uidlist.c skips — neither sets nor reports — a group it cannot set; with
+/// `--no-super` that holds for root too).
+pub fn can_set_group(gid: u32, am_root: bool) -> bool {
     static GROUPS: std::sync::OnceLock<Vec<u32>> = std::sync::OnceLock::new();
-    is_root()
+    am_root
         || GROUPS
             .get_or_init(|| {
                 // SAFETY: getgroups with a buffer of the size it reported.

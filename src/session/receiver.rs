@@ -270,13 +270,13 @@ impl Receiver {
             times: opts.times,
             omit_dir_times: opts.omits_dir_times(),
             omit_link_times: opts.omit_link_times,
-            am_root: meta::is_root(),
+            am_root: opts.am_root(),
             umask: meta::umask(),
             atimes: opts.atimes,
             xattrs: meta::xattr::Select {
                 xattrs: opts.xattrs > 0,
                 acls: opts.acls,
-                root: meta::is_root(),
+                root: opts.am_root(),
             },
         };
         let engine = opts.engine.unwrap_or(EngineId::Parasync);

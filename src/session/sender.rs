@@ -644,7 +644,7 @@ fn walk_opts(o: &Options) -> WalkOpts {
         xattrs: crate::meta::xattr::Select {
             xattrs: o.xattrs > 0,
             acls: o.acls,
-            root: crate::meta::is_root(),
+            root: o.am_root(),
         },
     }
 }

@@ -150,3 +150,35 @@ fn unsettable_groups_are_skipped_as_rsync_skips_them() {
         t.assert_trees("dst", Cmp::ALL.no_root());
     }
 }
+
+/// `--no-super` as root: no owners, only the groups root is a member of, no devices ("skipping
+/// non-regular file"), and new directories as a plain user makes them; a later run without it
+/// itemizes the owner changes. `--super` as root changes nothing.
+#[test]
+fn super_and_no_super_match_rsync() {
+    if !is_root() {
+        return;
+    }
+    let t = Twin::new(|w| {
+        owned_tree(w);
+        let src = w.join("src");
+        let c = std::ffi::CString::new(src.join("null").as_os_str().as_encoded_bytes()).unwrap();
+        assert_eq!(
+            unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR | 0o644, libc::makedev(1, 3)) },
+            0
+        );
+        std::os::unix::fs::chown(src.join("sub"), Some(1234), Some(65534)).unwrap();
+        let t = filetime::FileTime::from_unix_time(1_600_000_000, 0);
+        for p in ["null", "sub", ""] {
+            filetime::set_symlink_file_times(src.join(p), t, t).unwrap();
+        }
+    });
+    for (dst, first) in [("plain/", "--no-super"), ("sup/", "--super")] {
+        t.same(&["-ai", first, "src/", dst]).p.expect(0, first);
+        t.assert_trees(dst, Cmp::ALL.no_root());
+        t.same(&["-aiv", "src/", dst]);
+        t.assert_trees(dst, Cmp::ALL.no_root());
+    }
+    let out = t.same(&["-ai", "--no-super", "src/", "again/"]).p.stdout;
+    assert!(out.contains("skipping non-regular file \"null\""), "{out}");
+}

@@ -75,7 +75,7 @@ impl Receiver {
                     &bak,
                     std::fs::Permissions::from_mode(m.mode() & 0o7777),
                 );
-                if crate::meta::is_root() {
+                if self.meta.am_root {
                     let _ = std::os::unix::fs::chown(&bak, Some(m.uid()), Some(m.gid()));
                 }
             }

@@ -67,9 +67,9 @@ impl Receiver {
             }
         }
         // generator.c: types not being preserved are skipped with a note (after the two
-        // existence rules).
+        // existence rules); devices are made by a super-user only.
         if (e.is_symlink() && !self.opts.links)
-            || (e.is_device() && !self.opts.devices)
+            || (e.is_device() && !(self.opts.devices && self.meta.am_root))
             || (e.is_special() && !self.opts.specials)
         {
             if self.opts.info.nonreg > 0 {
@@ -393,7 +393,7 @@ impl Receiver {
         path: &Path,
         old: Option<Metadata>,
     ) -> Result<()> {
-        if self.opts.drop_d || (e.is_device() && !self.meta.am_root) {
+        if self.opts.drop_d {
             return Ok(());
         }
         let (uid, gid) = self.want_ids(e);
