@@ -33,6 +33,13 @@ impl Options {
             }
             *slot = Some(rule);
             this.map_typed.push((which, name));
+            // options.c: a user map turns -o on, a group map -g, where it is given: a later
+            // --no-o / --no-g turns it off again (and the map with it).
+            if which == "usermap" {
+                this.owner = true;
+            } else {
+                this.group = true;
+            }
             Ok(())
         };
         if name == "chown" {

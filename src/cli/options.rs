@@ -670,9 +670,6 @@ impl Options {
                 }
             )));
         }
-        // --usermap implies -o and --groupmap -g (as does each half of --chown).
-        self.owner |= self.usermap.is_some();
-        self.group |= self.groupmap.is_some();
         if self.acls {
             // rsync: -A implies -p.
             self.perms = true;

@@ -229,8 +229,13 @@ pub fn server_options(o: &Options, local: bool) -> Vec<String> {
             long(format!("{k}={x}"));
         }
     }
-    for (k, m) in [("usermap", &o.usermap), ("groupmap", &o.groupmap)] {
-        if let Some(m) = m {
+    // A map that a later --no-o / --no-g turned off stays here (rsync's server then maps the
+    // owners it was never sent to root).
+    for (k, m, on) in [
+        ("usermap", &o.usermap, o.owner),
+        ("groupmap", &o.groupmap, o.group),
+    ] {
+        if let (Some(m), true) = (m, on) {
             long(format!("--{k}={m}"));
         }
     }

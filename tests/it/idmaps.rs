@@ -54,6 +54,11 @@ fn maps_match_rsync() {
         &["-a", "--usermap=roo?:2,0:3,daemon:77"],
         &["-r", "--usermap=*:bin", "--groupmap=*:adm"],
         &["-a", "--usermap=*:nosuchuser,1234:bin"],
+        // A map turns -o/-g on where it stands: a later --no-o/--no-g turns both off.
+        &["-a", "--chown=daemon:daemon", "--no-o"],
+        &["-a", "--groupmap=5678:daemon", "--no-g"],
+        &["-r", "--chown=bin", "--no-o"],
+        &["-a", "--no-g", "--chown=:adm"],
     ]
     .into_iter()
     .enumerate()
