@@ -42,6 +42,9 @@ pub struct Entry {
     pub atime: Option<(i64, u32)>,
     /// Extended attributes and POSIX ACLs (`-X`, `-A`; meta::xattr), sorted by name.
     pub xattrs: Option<Vec<(Vec<u8>, Vec<u8>)>>,
+    /// Names of the users (`true`) and groups its ACLs name, by id (`-A` without
+    /// `--numeric-ids`, protocol 4): the receiver maps those ids by name, as it maps owners.
+    pub acl_names: Vec<(bool, u32, Vec<u8>)>,
 }
 
 /// `opt` bit: an extension block follows (atime, xattrs); only set when such data is present,
@@ -49,6 +52,7 @@ pub struct Entry {
 const OPT_EXT: u8 = 16;
 const EXT_ATIME: u64 = 1;
 const EXT_XATTRS: u64 = 2;
+const EXT_ACL_NAMES: u64 = 4;
 
 impl Entry {
     pub fn fmt(&self) -> u32 {
@@ -119,7 +123,12 @@ impl Entry {
         opt |= (self.link.is_some() as u8) << 2;
         opt |= (self.sum.is_some() as u8) << 3;
         let ext = if self.atime.is_some() { EXT_ATIME } else { 0 }
-            | if self.xattrs.is_some() { EXT_XATTRS } else { 0 };
+            | if self.xattrs.is_some() { EXT_XATTRS } else { 0 }
+            | if self.acl_names.is_empty() {
+                0
+            } else {
+                EXT_ACL_NAMES
+            };
         if ext != 0 {
             opt |= OPT_EXT;
         }
@@ -143,6 +152,14 @@ impl Entry {
                 for (n, v) in x {
                     put_bytes(out, n);
                     put_bytes(out, v);
+                }
+            }
+            if !self.acl_names.is_empty() {
+                put_uv(out, self.acl_names.len() as u64);
+                for (user, id, name) in &self.acl_names {
+                    out.push(*user as u8);
+                    put_uv(out, *id as u64);
+                    put_bytes(out, name);
                 }
             }
         }
@@ -207,7 +224,7 @@ impl Entry {
         } else {
             None
         };
-        let (mut atime, mut xattrs) = (None, None);
+        let (mut atime, mut xattrs, mut acl_names) = (None, None, Vec::new());
         if opt & OPT_EXT != 0 {
             let ext = c.uv()?;
             if ext & EXT_ATIME != 0 {
@@ -226,6 +243,14 @@ impl Entry {
                     v.push((name, c.bytes()?.to_vec()));
                 }
                 xattrs = Some(v);
+            }
+            if ext & EXT_ACL_NAMES != 0 {
+                let n = c.uv()?;
+                for _ in 0..n {
+                    let user = c.u8()? != 0;
+                    let id = c.u32()?;
+                    acl_names.push((user, id, c.bytes()?.to_vec()));
+                }
             }
         }
         let rdev = c.uv()?;
@@ -251,6 +276,7 @@ impl Entry {
             sum,
             atime,
             xattrs,
+            acl_names,
         };
         if e.is_symlink() && e.link.is_none() {
             return Err(Error::protocol("protocol error: symlink without target"));
@@ -328,6 +354,7 @@ mod tests {
                 (b"user.a".to_vec(), vec![0, 1]),
                 (b"user.b".to_vec(), vec![]),
             ]),
+            acl_names: vec![(true, 1000, b"alice".to_vec()), (false, 7, vec![])],
             ..Default::default()
         };
         let mut b = Vec::new();

@@ -151,6 +151,60 @@ pub fn apply(path: &Path, want: &[(Vec<u8>, Vec<u8>)], sel: Select) -> io::Resul
     Ok(())
 }
 
+/// Tags of an ACL's named entries in the kernel's encoding (a 4-byte version, then 8-byte
+/// entries: tag, permissions, id; little-endian).
+const ACL_USER: u16 = 0x02;
+const ACL_GROUP: u16 = 0x08;
+
+fn acl_entries(v: &[u8]) -> Option<std::slice::ChunksExact<'_, u8>> {
+    let body = v.get(4..)?;
+    (body.len() % 8 == 0).then(|| body.chunks_exact(8))
+}
+
+/// The named users (`true`) and groups (`false`) of an ACL value, by id.
+pub fn acl_named_ids(v: &[u8]) -> impl Iterator<Item = (bool, u32)> + '_ {
+    acl_entries(v).into_iter().flatten().filter_map(|e| {
+        let id = u32::from_le_bytes([e[4], e[5], e[6], e[7]]);
+        match u16::from_le_bytes([e[0], e[1]]) {
+            ACL_USER => Some((true, id)),
+            ACL_GROUP => Some((false, id)),
+            _ => None,
+        }
+    })
+}
+
+/// Give an ACL value's named entries the ids `map` says (rsync's receiver maps them as it maps
+/// owners), then put the entries back in libacl's order — by tag, named ones by id — which is
+/// what rsync's acl_set_file writes.
+pub fn map_acl_ids(v: &mut Vec<u8>, map: impl Fn(bool, u32) -> u32) {
+    let Some(ents) = acl_entries(v) else {
+        return;
+    };
+    let mut ents: Vec<[u8; 8]> = ents.map(|e| e.try_into().unwrap()).collect();
+    let tag = |e: &[u8; 8]| u16::from_le_bytes([e[0], e[1]]);
+    let id = |e: &[u8; 8]| u32::from_le_bytes([e[4], e[5], e[6], e[7]]);
+    for e in &mut ents {
+        let t = tag(e);
+        if t == ACL_USER || t == ACL_GROUP {
+            let to = map(t == ACL_USER, id(e));
+            e[4..].copy_from_slice(&to.to_le_bytes());
+        }
+    }
+    ents.sort_by_key(|e| {
+        let t = tag(e);
+        (
+            t,
+            if t == ACL_USER || t == ACL_GROUP {
+                id(e)
+            } else {
+                0
+            },
+        )
+    });
+    v.truncate(4);
+    v.extend(ents.iter().flatten());
+}
+
 /// The mode of `path` with its group bits taken from the owning-group entry of its extended
 /// access ACL (None without one): what rsync compares permissions against under `-A`.
 pub fn acl_mode(path: &Path) -> Option<u32> {

@@ -682,7 +682,13 @@ impl Receiver {
     /// A list segment or the list's end, decided now.
     fn on_list(&mut self, m: Msg) -> Result<()> {
         match m {
-            Msg::Segment { parent, entries } => {
+            Msg::Segment {
+                parent,
+                mut entries,
+            } => {
+                for e in &mut entries {
+                    self.map_acl_ids(e);
+                }
                 self.resolve_root(parent, &entries)?;
                 let base = self.flist.len() as u32;
                 self.flist.extend(entries.iter().cloned());

@@ -178,6 +178,13 @@ impl Sender {
                         self.stats.total_size += e.size;
                     }
                 }
+                let mut entries = entries;
+                if self.conn.version < 4 {
+                    // Protocol 3 and older have no ACL names in the file list.
+                    for e in &mut entries {
+                        e.acl_names.clear();
+                    }
+                }
                 let msg = Msg::Segment { parent, entries };
                 let (_, payload) = msg.encode(self.conn.comp);
                 self.stats.flist_size += payload.len() as u64;

@@ -19,7 +19,9 @@ pub use msg::Msg;
 /// 3: `Msg::IoError`, the sender's word that its file list is incomplete from here on (rsync's
 /// io_error sent with each list segment), so deletions stop before the directories it could not
 /// read; older peers get only the flag at the end of the list, as before.
-pub const PROTOCOL_VERSION: u32 = 3;
+/// 4: the names of the users and groups an entry's ACLs name (`-A`), so the receiver maps those
+/// ids by name as it maps owners; older peers get the ACLs with their ids as before.
+pub const PROTOCOL_VERSION: u32 = 4;
 /// Oldest version this build still speaks.
 pub const MIN_PROTOCOL_VERSION: u32 = 1;
 /// First bytes on the stream in each direction.

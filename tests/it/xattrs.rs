@@ -267,3 +267,142 @@ fn link_dest_does_not_link_files_whose_xattrs_differ() {
     let nlink = |f: &str| std::fs::metadata(t.p.join("new").join(f)).unwrap().nlink();
     assert_eq!((nlink("a"), nlink("b")), (1, 2));
 }
+
+/// The ids an ACL names are mapped by the names the sender sent with them, as owners are (rsync
+/// acls.c): a remote sender whose "daemon" is uid 4242 and "bin" gid 4343 gives an ACL naming
+/// this machine's daemon and bin. With `--numeric-ids` the ids stay as sent.
+#[test]
+fn acl_ids_are_mapped_by_name() {
+    use crate::fault_kit::{args, hello, parasync, Tree};
+    use parasync::flist::entry::{Entry, F_TOP_DIR, S_IFDIR};
+    use parasync::wire::codec::put_uv;
+    use parasync::wire::msg::{Compress, Msg, Stats};
+    if !supported() || !is_root() {
+        return;
+    }
+    let dir = |name: &str, acl: Option<Vec<u8>>, names| Entry {
+        name: name.as_bytes().to_vec(),
+        mode: S_IFDIR | 0o755,
+        mtime: 1_700_000_000,
+        xattrs: Some(
+            acl.map(|a| (b"system.posix_acl_access".to_vec(), a))
+                .into_iter()
+                .collect(),
+        ),
+        acl_names: names,
+        ..Default::default()
+    };
+    let access = acl(&[
+        (1, 7, U),
+        (2, 5, 4242),
+        (4, 5, U),
+        (8, 5, 4343),
+        (0x10, 5, U),
+        (0x20, 5, U),
+    ]);
+    let names = vec![
+        (true, 4242, b"daemon".to_vec()),
+        (false, 4343, b"bin".to_vec()),
+    ];
+    let msgs = [
+        Msg::Segment {
+            parent: u32::MAX,
+            entries: vec![
+                Entry {
+                    flags: F_TOP_DIR,
+                    ..dir(".", None, vec![])
+                },
+                dir("d", Some(access.clone()), names),
+            ],
+        },
+        Msg::FlistEnd { io_error: false },
+        Msg::Goodbye(Stats::default()),
+    ];
+    let mut bytes = hello();
+    for m in &msgs {
+        let (t, p) = m.encode(Compress::None);
+        bytes.push(t);
+        put_uv(&mut bytes, p.len() as u64);
+        bytes.extend_from_slice(&p);
+    }
+    for (numeric, want) in [
+        (
+            false,
+            acl(&[
+                (1, 7, U),
+                (2, 5, 1),
+                (4, 5, U),
+                (8, 5, 2),
+                (0x10, 5, U),
+                (0x20, 5, U),
+            ]),
+        ),
+        (true, access.clone()),
+    ] {
+        let t = Tree::new();
+        std::fs::write(t.path("stream.bin"), &bytes).unwrap();
+        let rsh = t.script(
+            "replay-rsh",
+            &format!(
+                "exec 3<&0\ncat <&3 >/dev/null 3<&- &\nexec cat '{}' 3<&-",
+                t.path("stream.bin").display()
+            ),
+        );
+        let mut a = args(&["-rA", "-e", rsh.to_str().unwrap()]);
+        if numeric {
+            a.push("--numeric-ids".into());
+        }
+        a.extend(args(&["h:src/", "dst/"]));
+        let out = parasync(&t.root, &a);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let got = all(&t.path("dst/d"));
+        let got = &got
+            .iter()
+            .find(|(n, _)| n == b"system.posix_acl_access")
+            .unwrap()
+            .1;
+        assert_eq!(got, &want, "--numeric-ids {numeric}");
+    }
+}
+
+/// `--usermap`, `--groupmap` and `--chown` map the ids an ACL names as they map owners (two users
+/// mapped to one give two entries, as with rsync); `--numeric-ids` leaves them alone.
+#[test]
+fn acl_ids_follow_the_id_maps_as_rsync() {
+    if !supported() || !is_root() {
+        return;
+    }
+    let t = Twin::new(|w| {
+        let src = w.join("src");
+        std::fs::create_dir_all(&src).unwrap();
+        std::fs::write(src.join("f"), b"f").unwrap();
+        let access = acl(&[
+            (1, 6, U),
+            (2, 4, 1),
+            (2, 4, 1234),
+            (4, 4, U),
+            (8, 6, 1),
+            (0x10, 6, U),
+            (0x20, 4, U),
+        ]);
+        assert!(set(&src.join("f"), "system.posix_acl_access", &access));
+    });
+    for (i, opts) in [
+        &["--usermap=*:nobody"][..],
+        &["--groupmap=daemon:nogroup"],
+        &["--chown=bin:bin"],
+        &["--usermap=1234:2,daemon:5"],
+        &["--numeric-ids", "--usermap=1:bin"],
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let dst = format!("dst{i}/");
+        let mut a = vec!["-aA"];
+        a.extend(opts);
+        a.extend(["src/", &dst]);
+        t.same(&a).p.expect(0, "map");
+        t.assert_trees(&dst, Cmp::ALL.no_root());
+        assert_same_attrs(&t, &dst);
+    }
+}

@@ -17,6 +17,42 @@ impl Receiver {
         Ok(())
     }
 
+    /// The ids an entry's ACLs name, mapped as owners are (rsync acls.c recv_ida_entries): by the
+    /// sent name, through `--usermap`/`--groupmap`/`--chown`; with `--numeric-ids` as sent.
+    pub(super) fn map_acl_ids(&self, e: &mut Entry) {
+        let names = std::mem::take(&mut e.acl_names);
+        let m = &self.idmaps;
+        if self.opts.numeric_ids || (names.is_empty() && m.user.is_none() && m.group.is_none()) {
+            return;
+        }
+        let Some(x) = e.xattrs.as_mut() else {
+            return;
+        };
+        let map = |user: bool, id: u32| -> u32 {
+            let sent = names
+                .iter()
+                .find(|(u, i, _)| (*u, *i) == (user, id))
+                .map(|(_, _, n)| n);
+            let (map, local) = if user {
+                (&m.user, self.names.local_user(id))
+            } else {
+                (&m.group, self.names.local_group(id))
+            };
+            let name = sent.cloned().or(local).unwrap_or_default();
+            if let Some(to) = map.as_ref().and_then(|map| map.map(id, &name)) {
+                return to;
+            }
+            match sent {
+                Some(n) if user => self.names.uid_of(n).unwrap_or(id),
+                Some(n) => self.names.gid_of(n).unwrap_or(id),
+                None => id,
+            }
+        };
+        for (_, v) in x.iter_mut().filter(|(n, _)| meta::xattr::Select::is_acl(n)) {
+            meta::xattr::map_acl_ids(v, map);
+        }
+    }
+
     /// (uid, gid) when a map applies to either; the other follows the usual rules.
     pub(super) fn mapped_ids(&self, e: &Entry) -> Option<(u32, u32)> {
         let m = &self.idmaps;
