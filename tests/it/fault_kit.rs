@@ -154,6 +154,27 @@ pub fn parasync(cwd: &Path, args: &[String]) -> Out {
     run_cmd(command(BIN, cwd, args), Duration::from_secs(60))
 }
 
+/// [`parasync`] with its own peak memory: run from a small wrapper process
+/// (tests/data/rss_rsh.py), since a child forked from this test process starts from the test
+/// process's peak, which other tests running alongside raise (the rss tests hold 100 MiB files).
+pub fn parasync_rss(cwd: &Path, args: &[String]) -> Out {
+    let wrapper = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/rss_rsh.py");
+    let rss = tempfile::NamedTempFile::new().unwrap();
+    let mut a = vec![
+        wrapper.to_string(),
+        rss.path().display().to_string(),
+        "--".into(),
+        BIN.into(),
+    ];
+    a.extend(args.iter().cloned());
+    let mut out = run_cmd(command("python3", cwd, &a), Duration::from_secs(60));
+    out.maxrss_kb = std::fs::read_to_string(rss.path())
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(i64::MAX);
+    out
+}
+
 /// The installed rsync's answer, when there is one.
 pub fn rsync_oracle(cwd: &Path, args: &[String]) -> Option<Out> {
     Path::new("/usr/bin/rsync").exists().then(|| {

@@ -6,7 +6,7 @@
 //! message and an error exit, leave the tree outside the destination untouched, leave no temp
 //! file, and stay within a small memory budget.
 
-use crate::fault_kit::{args, hello, parasync, snapshot, temp_files, Out, Tree};
+use crate::fault_kit::{args, hello, parasync_rss, snapshot, temp_files, Out, Tree};
 use parasync::engine::Op;
 use parasync::flist::entry::{Entry, F_TOP_DIR, S_IFDIR, S_IFLNK, S_IFREG};
 use parasync::wire::codec::put_uv;
@@ -114,7 +114,7 @@ fn run_case(name: &str, bytes: Vec<u8>, push: bool, extra: &[&str]) -> (Out, Tre
     } else {
         a.extend(args(&["h:src/", "dst/"]));
     }
-    let out = parasync(&t.root, &a);
+    let out = parasync_rss(&t.root, &a);
     assert_eq!(
         snapshot(&t.path("outside")),
         before,
