@@ -89,6 +89,10 @@ pub fn run(args: Vec<String>) -> i32 {
         }
     };
     if opts.server {
+        // Only a --stop-at given with -M reaches a server (rsync does not pass it on).
+        if let Some(at) = opts.stop_at {
+            stop_at(at, if opts.sender { "sender" } else { "receiver" }, false);
+        }
         return crate::server::run(opts);
     }
     if let Some(kind) = opts.show_flag_help {
@@ -152,6 +156,9 @@ pub fn run(args: Vec<String>) -> i32 {
         }
     }
     let role = if p.local_sends { "sender" } else { "generator" };
+    if let Some(at) = opts.stop_at {
+        stop_at(at, if p.local_sends { "sender" } else { "receiver" }, true);
+    }
     let mut result = run_transfer(opts.clone(), p.clone());
     if let (Err(e), Some((user, host))) = (&result, &p.remote) {
         // 127: the remote shell found no such program; 2: something else answered.
@@ -266,18 +273,42 @@ impl HandshakeWatchdog {
                         return;
                     }
                 }
-                eprintln!(
+                let text = format!(
                     "[{role}] io timeout after {} seconds -- exiting",
                     t.as_secs()
                 );
-                crate::recon::cleanup();
-                if is_client {
-                    print_exit(crate::error::RERR_TIMEOUT, role);
-                }
-                std::process::exit(crate::error::RERR_TIMEOUT);
+                exit_timed_out(&text, role, is_client);
             });
         HandshakeWatchdog(done)
     }
+}
+
+/// End the process from a watchdog the way rsync's exit_cleanup(RERR_TIMEOUT) does: the
+/// message, temp files removed (a `--partial` file kept), exit 30.
+fn exit_timed_out(text: &str, role: &str, is_client: bool) -> ! {
+    eprintln!("{text}");
+    crate::recon::cleanup();
+    if is_client {
+        print_exit(crate::error::RERR_TIMEOUT, role);
+    }
+    std::process::exit(crate::error::RERR_TIMEOUT);
+}
+
+/// `--stop-after` / `--stop-at` (rsync io.c): at that time the transfer stops wherever it is,
+/// exit 30. A wall-clock deadline (a clock set forward ends the run sooner, as in rsync).
+fn stop_at(at: i64, role: &'static str, is_client: bool) {
+    let _ = std::thread::Builder::new()
+        .name("stop-at".into())
+        .spawn(move || loop {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            let left = Duration::from_secs(at.max(0) as u64).saturating_sub(now);
+            if left.is_zero() {
+                exit_timed_out("stopping at requested limit", role, is_client);
+            }
+            std::thread::sleep(left.min(Duration::from_secs(1)));
+        });
 }
 
 impl Drop for HandshakeWatchdog {

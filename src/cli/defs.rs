@@ -504,16 +504,19 @@ pub static DEFS: &[Def] = &[
     )),
     lflag("list-only", "list the files instead of copying them"),
     val("bwlimit", "RATE", "limit socket I/O bandwidth"),
-    no(val(
-        "stop-after",
-        "MINS",
-        "Stop rsync after MINS minutes have elapsed",
-    )),
-    no(val(
+    al(
+        val(
+            "stop-after",
+            "MINS",
+            "Stop rsync after MINS minutes have elapsed",
+        ),
+        &["time-limit"],
+    ),
+    val(
         "stop-at",
         "y-m-dTh:m",
         "Stop rsync at the specified point in time",
-    )),
+    ),
     lflag("fsync", "fsync every written file"),
     no(val("write-batch", "FILE", "write a batched update to FILE")),
     no(val(

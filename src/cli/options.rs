@@ -5,8 +5,8 @@
 use super::defs::{Def, Support};
 pub use super::levels::{DebugLevels, Info};
 use super::lex::{lex, Item};
-use super::values::parse_num;
 pub use super::values::parse_size;
+use super::values::{parse_num, parse_stop_after, parse_stop_at};
 use crate::engine::{EngineId, EngineParams};
 use crate::error::{Error, Result, RERR_UNSUPPORTED};
 
@@ -143,6 +143,8 @@ pub struct Options {
     /// `--super` / `--no-super`: act as super-user (owners, devices, any group) or not,
     /// whatever the effective uid; `None` = as the uid says.
     pub super_user: Option<bool>,
+    /// `--stop-after` / `--stop-at`: when this side stops (Unix seconds; rsync's stop_at_utime).
+    pub stop_at: Option<i64>,
     pub engine: Option<EngineId>,
     pub engine_params: EngineParams,
     pub dedupe: bool,
@@ -178,6 +180,12 @@ pub struct Options {
     pub(super) map_typed: Vec<(&'static str, &'static str)>,
     /// Options that were typed but are not supported: (display name, daemon?).
     unsupported: Vec<(String, bool)>,
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 impl Options {
@@ -434,6 +442,8 @@ impl Options {
             "log-file-format" => self.log_file_format = Some(v),
             "list-only" => self.list_only = on,
             "bwlimit" => self.bwlimit = parse_size("bwlimit", &v, 1024)?,
+            "stop-after" => self.stop_at = Some(parse_stop_after(&v, unix_now())?),
+            "stop-at" => self.stop_at = Some(parse_stop_at(&v, unix_now())?),
             "fsync" => self.fsync = on,
             "ipv4" => self.ipv = Some(4),
             "ipv6" => self.ipv = Some(6),

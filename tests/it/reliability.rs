@@ -373,3 +373,68 @@ fn signals_to_the_server_remove_its_temp_files() {
         old_or_new(&old, &t);
     }
 }
+
+/// `--stop-at` (and `--stop-after`, the same deadline in minutes) ends a transfer that is still
+/// running at that time as rsync does: "stopping at requested limit", exit 30, no temp file
+/// left; with `--partial` the part received so far is kept. rsync runs alongside on the same
+/// input as the oracle. The deadline is the next minute boundary at least 5 s away, so this
+/// test takes 5–65 s; `--bwlimit` keeps both transfers running past it.
+#[test]
+fn stop_at_ends_the_run_like_rsync() {
+    let t = Tree::new();
+    t.write("src/big", &content(7, 8 << 20));
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let at = (secs + 5) / 60 * 60 + 60;
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    unsafe { libc::localtime_r(&(at as libc::time_t), &mut tm) };
+    let when = format!("{}:{:02}", tm.tm_hour, tm.tm_min);
+    let runs: Vec<_> = [
+        ("rsync", ""),
+        (BIN, ""),
+        ("rsync", "--partial"),
+        (BIN, "--partial"),
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(i, (prog, extra))| {
+        let mut a = args(&["-a", "--bwlimit=100", &format!("--stop-at={when}")]);
+        if !extra.is_empty() {
+            a.push(extra.into());
+        }
+        a.extend(args(&["src/", &format!("dst{i}/")]));
+        let c = command(prog, &t.root, &a)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        (i, prog, c)
+    })
+    .collect();
+    for (i, prog, c) in runs {
+        let (code, err) = wait(c);
+        assert_eq!(code, 30, "{prog} {i}: {err}");
+        assert!(
+            err.starts_with("stopping at requested limit\n"),
+            "{prog} {i}: {err}"
+        );
+        assert!(
+            err.contains("timeout in data send/receive (code 30)"),
+            "{err}"
+        );
+        let dst = t.path(&format!("dst{i}"));
+        assert!(temp_files(&dst).is_empty(), "{prog} {i}: temp files left");
+        let kept = std::fs::metadata(dst.join("big")).map(|m| m.len()).ok();
+        if i < 2 {
+            assert_eq!(kept, None, "{prog} {i}");
+        } else {
+            assert!(
+                kept.is_some_and(|n| n > 0 && n < 8 << 20),
+                "{prog} {i}: {kept:?}"
+            );
+        }
+    }
+}
