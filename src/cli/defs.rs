@@ -176,10 +176,10 @@ pub static DEFS: &[Def] = &[
         "DIR",
         "refuse operator paths resolving outside DIR",
     )),
-    no(lflag(
+    lflag(
         "munge-links",
         "munge symlinks to make them safe & unusable",
-    )),
+    ),
     flag(
         "copy-dirlinks",
         'k',

@@ -143,6 +143,9 @@ pub struct Options {
     /// `--super` / `--no-super`: act as super-user (owners, devices, any group) or not,
     /// whatever the effective uid; `None` = as the uid says.
     pub super_user: Option<bool>,
+    /// `--munge-links`: this side munges symlinks it receives and unmunges those it sends
+    /// (never passed to the other side; `-M--munge-links` does that).
+    pub munge_links: bool,
     /// `--stop-after` / `--stop-at`: when this side stops (Unix seconds; rsync's stop_at_utime).
     pub stop_at: Option<i64>,
     pub engine: Option<EngineId>,
@@ -307,6 +310,7 @@ impl Options {
             }
             "drop-D" => self.drop_d = on,
             "super" => self.super_user = Some(on),
+            "munge-links" => self.munge_links = on,
             "times" => self.times = on,
             "omit-dir-times" => self.omit_dir_times = on,
             "omit-link-times" => self.omit_link_times = on,

@@ -51,7 +51,13 @@ pub struct WalkOpts {
     pub copy_devices: bool,
     /// `-X` / `-A`: list extended attributes / ACLs.
     pub xattrs: crate::meta::xattr::Select,
+    /// `--munge-links`: send munged symlink targets unmunged.
+    pub munge_links: bool,
 }
+
+/// What `--munge-links` puts before a received symlink's target (rsync's SYMLINK_PREFIX): the
+/// link points nowhere on disk, and a sender with the option gives back the original.
+pub const MUNGE_PREFIX: &[u8] = b"/rsyncd-munged/";
 
 /// One unit of the walk's output.
 pub enum WalkEvent {
@@ -309,8 +315,15 @@ impl<'a> Walker<'a> {
         if fmt == S_IFLNK {
             match link.unwrap_or_else(|| std::fs::read_link(path)) {
                 Ok(t) => {
-                    let t = t.as_os_str().as_bytes().to_vec();
+                    let mut t = t.as_os_str().as_bytes().to_vec();
                     e.size = t.len() as u64;
+                    // --munge-links on the sending side: a munged target goes out as it was
+                    // (flist.c; the listed size stays the link's own).
+                    if self.opts.munge_links && t.len() > MUNGE_PREFIX.len() {
+                        if let Some(rest) = t.strip_prefix(MUNGE_PREFIX) {
+                            t = rest.to_vec();
+                        }
+                    }
                     e.link = Some(t);
                 }
                 Err(err) => {

@@ -688,6 +688,13 @@ impl Receiver {
             } => {
                 for e in &mut entries {
                     self.map_acl_ids(e);
+                    // --munge-links on the receiving side (flist.c recv_file_entry), before any
+                    // rule looks at the target. A local transfer's receiver is never given it.
+                    if self.opts.munge_links {
+                        if let Some(t) = &mut e.link {
+                            t.splice(0..0, crate::flist::walk::MUNGE_PREFIX.iter().copied());
+                        }
+                    }
                 }
                 self.resolve_root(parent, &entries)?;
                 let base = self.flist.len() as u32;

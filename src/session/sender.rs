@@ -653,6 +653,7 @@ fn walk_opts(o: &Options) -> WalkOpts {
             acls: o.acls,
             root: o.am_root(),
         },
+        munge_links: o.munge_links,
     }
 }
 

@@ -326,3 +326,49 @@ fn remote_permission_denied_is_23() {
     pair.assert_same("nobody into writable dir");
     assert_eq!(std::fs::read(t.p.join("ok/a.txt")).unwrap(), b"hello\n");
 }
+
+/// `--munge-links` acts on one side only, as rsync's: the sending side gives munged targets back
+/// as they were, the receiving side prefixes "/rsyncd-munged/" (locally the receiver is never
+/// given it; over ssh, `-M` gives it to the remote side). Item lines show the target as the side
+/// that prints them knows it; a second run finds every link up to date.
+#[test]
+fn munge_links_match_rsync() {
+    let s = crate::need_sshd!();
+    let t = Twin::new(|w| {
+        let src = w.join("src");
+        std::fs::create_dir_all(&src).unwrap();
+        for (name, to) in [
+            ("rel", "../target"),
+            ("munged", "/rsyncd-munged/abs"),
+            ("prefix_only", "/rsyncd-munged/"),
+        ] {
+            std::os::unix::fs::symlink(to, src.join(name)).unwrap();
+            let t = filetime::FileTime::from_unix_time(1_600_000_000, 0);
+            filetime::set_symlink_file_times(src.join(name), t, t).unwrap();
+        }
+    });
+    for (i, args) in [
+        &["-ai", "--munge-links", "src/", "dst0/"][..],
+        &["-ai", "-M--munge-links", "src/", "127.0.0.1:{WS}/dst1/"],
+        &["-ai", "--munge-links", "127.0.0.1:{WS}/src/", "dst2/"],
+        &[
+            "-ai",
+            "--munge-links",
+            "-M--munge-links",
+            "127.0.0.1:{WS}/dst1/",
+            "dst3/",
+        ],
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        for _ in 0..2 {
+            same_over_ssh(&t, s, args).p.expect(0, "munge");
+        }
+        t.assert_trees(&format!("dst{i}"), Cmp::ALL.no_root());
+    }
+    let target = |d: &str, l: &str| std::fs::read_link(t.p.join(d).join(l)).unwrap();
+    assert_eq!(target("dst0", "munged"), Path::new("abs"));
+    assert_eq!(target("dst1", "rel"), Path::new("/rsyncd-munged/../target"));
+    assert_eq!(target("dst3", "rel"), Path::new("/rsyncd-munged/../target"));
+}

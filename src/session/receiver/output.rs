@@ -279,6 +279,19 @@ impl Receiver {
         // sender's name (with its source directory).
         let sends = self.y == '<' || self.opts.local_server;
         let full = self.sender_name(e);
+        // A target munged here (--munge-links on the receiving server of a push) is shown as its
+        // sender sent it: rsync's client prints the line from its own list.
+        let unmunged;
+        let e = match &e.link {
+            Some(t) if self.opts.munge_links && !self.conn.is_client => {
+                unmunged = Entry {
+                    link: Some(t[crate::flist::walk::MUNGE_PREFIX.len()..].to_vec()),
+                    ..e.clone()
+                };
+                &unmunged
+            }
+            _ => e,
+        };
         // rsync shows an absolute -R name with its '/' except on a pulling client.
         let abs;
         let e = if e.flags & F_ABS_NAME != 0 && !self.conn.is_client {
