@@ -93,6 +93,11 @@ pub fn run(args: Vec<String>) -> i32 {
         if let Some(at) = opts.stop_at {
             stop_at(at, if opts.sender { "sender" } else { "receiver" }, false);
         }
+        if let Err(e) = copy_as(&opts, if opts.sender { "sender" } else { "Receiver" }) {
+            eprintln!("{}", e.msg);
+            print_exit(e.code, e.role.unwrap_or("server"));
+            return e.code;
+        }
         return crate::server::run(opts);
     }
     if let Some(kind) = opts.show_flag_help {
@@ -280,6 +285,17 @@ impl HandshakeWatchdog {
                 exit_timed_out(&text, role, is_client);
             });
         HandshakeWatchdog(done)
+    }
+}
+
+/// `--copy-as` for this side; a failure is rsync's usage error, named after `role`.
+fn copy_as(o: &Options, role: &'static str) -> Result<()> {
+    match &o.copy_as {
+        Some(spec) => crate::meta::identity::become_copy_as(spec).map_err(|mut e| {
+            e.role = Some(role);
+            e
+        }),
+        None => Ok(()),
     }
 }
 
@@ -538,6 +554,8 @@ fn run_transfer(mut opts: Options, p: crate::plan::operand::Plan) -> Result<i32>
                 a
             };
             let sources = p.sources.clone();
+            // Both halves of a local transfer copy as that user (rsync's receiver names it).
+            copy_as(&opts, "Receiver")?;
             server_thread = Some(
                 std::thread::Builder::new()
                     .name("receiver".into())
@@ -566,6 +584,8 @@ fn run_transfer(mut opts: Options, p: crate::plan::operand::Plan) -> Result<i32>
             let argv = remote_argv(&ropts, user, host, !p.local_sends, &paths, p.literal)?;
             show_command(&opts, &argv, user, host, &paths);
             let (child, stream) = ssh::spawn(&argv)?;
+            // The remote shell runs as the caller; the copying on this side as --copy-as says.
+            copy_as(&opts, if p.local_sends { "sender" } else { "Receiver" })?;
             if p.local_sends {
                 // The file list does not depend on the receiver: walk while ssh connects (its
                 // key exchange and the remote start take ~0.3 s), and let the walk hand the

@@ -425,11 +425,11 @@ pub static DEFS: &[Def] = &[
         &["protect-args"],
     ),
     ign(lflag("trust-sender", "trust the remote sender's file list")),
-    no(val(
+    val(
         "copy-as",
         "USER[:GROUP]",
         "specify user & optional group for the copy",
-    )),
+    ),
     ign(val(
         "address",
         "ADDRESS",

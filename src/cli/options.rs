@@ -146,6 +146,9 @@ pub struct Options {
     /// `--munge-links`: this side munges symlinks it receives and unmunges those it sends
     /// (never passed to the other side; `-M--munge-links` does that).
     pub munge_links: bool,
+    /// `--copy-as=USER[:GROUP]`: this side (both, locally) runs as USER once the remote shell
+    /// is started (meta::identity).
+    pub copy_as: Option<String>,
     /// `--stop-after` / `--stop-at`: when this side stops (Unix seconds; rsync's stop_at_utime).
     pub stop_at: Option<i64>,
     pub engine: Option<EngineId>,
@@ -311,6 +314,7 @@ impl Options {
             "drop-D" => self.drop_d = on,
             "super" => self.super_user = Some(on),
             "munge-links" => self.munge_links = on,
+            "copy-as" => self.copy_as = Some(v),
             "times" => self.times = on,
             "omit-dir-times" => self.omit_dir_times = on,
             "omit-link-times" => self.omit_link_times = on,

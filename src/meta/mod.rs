@@ -4,8 +4,11 @@
 //! `lutimes`, `-p` off ⇒ new files get the source mode masked by the umask and lose special bits.
 
 pub mod chmod;
+pub mod identity;
 pub mod idmap;
 pub mod xattr;
+
+pub use identity::{can_set_group, is_root};
 
 use crate::flist::entry::*;
 use std::ffi::CString;
@@ -286,34 +289,6 @@ pub fn copy_item(from: &Path, to: &Path) -> io::Result<()> {
         t(m.atime(), m.atime_nsec()),
         t(m.mtime(), m.mtime_nsec()),
     )
-}
-
-/// The effective uid is 0 (asked once: the quick check asks per file).
-pub fn is_root() -> bool {
-    static ROOT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *ROOT.get_or_init(|| unsafe { libc::geteuid() == 0 })
-}
-
-/// Whether this process may give a file group `gid`: as super-user any, otherwise only its own
-/// groups (rsync's uidlist.c skips — neither sets nor reports — a group it cannot set; with
-/// `--no-super` that holds for root too).
-pub fn can_set_group(gid: u32, am_root: bool) -> bool {
-    static GROUPS: std::sync::OnceLock<Vec<u32>> = std::sync::OnceLock::new();
-    am_root
-        || GROUPS
-            .get_or_init(|| {
-                // SAFETY: getgroups with a buffer of the size it reported.
-                let mut v = vec![unsafe { libc::getegid() }];
-                let n = unsafe { libc::getgroups(0, std::ptr::null_mut()) };
-                if n > 0 {
-                    let mut g = vec![0 as libc::gid_t; n as usize];
-                    let n = unsafe { libc::getgroups(n, g.as_mut_ptr()) };
-                    g.truncate(n.max(0) as usize);
-                    v.extend(g);
-                }
-                v
-            })
-            .contains(&gid)
 }
 
 /// The size of a device as a seek to its end reports it (0 when it cannot be opened or seeked,

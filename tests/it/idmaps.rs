@@ -187,3 +187,39 @@ fn super_and_no_super_match_rsync() {
     let out = t.same(&["-ai", "--no-super", "src/", "again/"]).p.stdout;
     assert!(out.contains("skipping non-regular file \"null\""), "{out}");
 }
+
+/// `--copy-as=USER[:GROUP]` (as root): the copy runs as that user — files it makes are its own,
+/// a directory it may not write into fails as rsync's does (exit 11), a name that does not
+/// resolve is a usage error (exit 1).
+#[test]
+fn copy_as_matches_rsync() {
+    if !is_root() {
+        return;
+    }
+    let t = Twin::new(|w| {
+        owned_tree(w);
+        for d in ["open", "closed"] {
+            std::fs::create_dir_all(w.join(d)).unwrap();
+        }
+        let open = std::os::unix::fs::PermissionsExt::from_mode(0o777);
+        std::fs::set_permissions(w.join("open"), open).unwrap();
+        // Reachable for others (the workspace itself may be private).
+        let reach = std::os::unix::fs::PermissionsExt::from_mode(0o755);
+        std::fs::set_permissions(w, reach).unwrap();
+    });
+    t.same(&["-rlti", "--copy-as=nobody:daemon", "src/", "open/dst/"])
+        .p
+        .expect(0, "copy-as");
+    t.assert_trees("open/dst", Cmp::ALL.no_root());
+    t.same(&["-rlti", "--copy-as=nobody", "src/", "open/dst/"]);
+    let out = t
+        .same(&["-rlti", "--copy-as=nobody", "src/", "closed/dst/"])
+        .p;
+    out.expect(11, "copy-as into a directory nobody may not write");
+    let bad = t.run(&["-a", "--copy-as=no_such_user_x", "src/", "x/"]);
+    assert_eq!((bad.r.code, bad.p.code), (1, 1));
+    assert!(bad
+        .p
+        .stderr
+        .starts_with("Invalid copy-as user: no_such_user_x\n"));
+}
