@@ -543,11 +543,14 @@ fn run_transfer(mut opts: Options, p: crate::plan::operand::Plan) -> Result<i32>
             let args = {
                 let mut a = vec!["--server".to_string(), "--local-server".to_string()];
                 a.extend(server_options(&sopts, true));
-                // Both halves of a local transfer follow --super / --no-super.
+                // Both halves of a local transfer follow --super / --no-super / --fake-super.
                 match opts.super_user {
                     Some(true) => a.push("--super".into()),
                     Some(false) => a.push("--no-super".into()),
                     None => {}
+                }
+                if opts.fake_super {
+                    a.push("--fake-super".into());
                 }
                 a.push(".".into());
                 a.push(p.dest.clone().unwrap_or_else(|| ".".into()));

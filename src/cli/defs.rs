@@ -220,10 +220,10 @@ pub static DEFS: &[Def] = &[
     flag("omit-dir-times", 'O', "omit directories from --times"),
     flag("omit-link-times", 'J', "omit symlinks from --times"),
     lflag("super", "receiver attempts super-user activities"),
-    no(lflag(
+    lflag(
         "fake-super",
         "store/recover privileged attrs using xattrs",
-    )),
+    ),
     flag("sparse", 'S', "turn sequences of nulls into sparse blocks"),
     ign(lflag(
         "preallocate",

@@ -149,6 +149,9 @@ pub struct Options {
     /// `--copy-as=USER[:GROUP]`: this side (both, locally) runs as USER once the remote shell
     /// is started (meta::identity).
     pub copy_as: Option<String>,
+    /// `--fake-super`: this side (both, locally) keeps privileged attributes in the
+    /// `user.rsync.%stat` xattr (meta::fake).
+    pub fake_super: bool,
     /// `--stop-after` / `--stop-at`: when this side stops (Unix seconds; rsync's stop_at_utime).
     pub stop_at: Option<i64>,
     pub engine: Option<EngineId>,
@@ -199,7 +202,8 @@ impl Options {
     /// Whether this side acts as super-user: `--super` / `--no-super`, else the effective uid
     /// (rsync's am_root).
     pub fn am_root(&self) -> bool {
-        self.super_user.unwrap_or_else(crate::meta::is_root)
+        // --fake-super is rsync's am_root = -1: owners and devices are kept (in xattrs).
+        self.fake_super || self.super_user.unwrap_or_else(crate::meta::is_root)
     }
 
     pub fn parse(args: &[String]) -> Result<Options> {
@@ -315,6 +319,7 @@ impl Options {
             "super" => self.super_user = Some(on),
             "munge-links" => self.munge_links = on,
             "copy-as" => self.copy_as = Some(v),
+            "fake-super" => self.fake_super = on,
             "times" => self.times = on,
             "omit-dir-times" => self.omit_dir_times = on,
             "omit-link-times" => self.omit_link_times = on,
@@ -626,6 +631,13 @@ impl Options {
 
     fn finish(&mut self) -> Result<()> {
         self.unsupported_conflicts()?;
+        if self.fake_super && self.acls {
+            // rsync keeps the ACLs of a fake super-user in user.rsync.%aacl / %dacl records.
+            return Err(Error::new(
+                RERR_UNSUPPORTED,
+                "--fake-super with --acls: this combination is not supported by parasync yet",
+            ));
+        }
         if let Some((name, daemon)) = self.unsupported.first() {
             let msg = if *daemon {
                 format!("--{name}: rsync daemon mode is not supported by parasync (use host:path over a remote shell)")

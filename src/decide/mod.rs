@@ -46,7 +46,11 @@ pub fn quick_check_ok(
 
 /// Transfer rules applied before the quick check (generator.c order). Returns a reason to skip
 /// (for `-vv`).
-pub fn skip_reason(e: &Entry, existing: Option<&Metadata>, o: &Options) -> Option<&'static str> {
+pub fn skip_reason(
+    e: &Entry,
+    existing: Option<&crate::meta::fake::Stat>,
+    o: &Options,
+) -> Option<&'static str> {
     // generator.c recv_generator's order: --existing and --ignore-existing first.
     match existing {
         None if o.existing => return Some("not creating new file"),
@@ -83,12 +87,15 @@ pub fn skip_line(name: &str, reason: &str) -> String {
 /// Attribute differences between the source entry and an existing destination item.
 pub fn attr_change(
     e: &Entry,
-    m: &Metadata,
+    seen: &impl crate::meta::fake::Seen,
     o: &Options,
     uid: u32,
     gid: u32,
     wanted_mode: u32,
 ) -> Change {
+    // Mode, owner and group as this side sees them (--fake-super: as stored), times as they are.
+    let (m_mode, m_uid, m_gid) = seen.seen();
+    let m = seen.meta();
     let time_applies =
         o.times && !(e.is_dir() && o.omits_dir_times()) && !(e.is_symlink() && o.omit_link_times);
     Change {
@@ -99,11 +106,9 @@ pub fn attr_change(
                 // rsync's mtime_differs: the same window for every type.
                 o.modify_window,
             ),
-        perms: !e.is_symlink()
-            && (o.perms || o.executability)
-            && (m.mode() & 0o7777) != wanted_mode,
-        owner: o.owner && o.am_root() && m.uid() != uid,
-        group: o.group && m.gid() != gid && crate::meta::can_set_group(gid, o.am_root()),
+        perms: !e.is_symlink() && (o.perms || o.executability) && (m_mode & 0o7777) != wanted_mode,
+        owner: o.owner && o.am_root() && m_uid != uid,
+        group: o.group && m_gid != gid && crate::meta::can_set_group(gid, o.am_root()),
         // rsync reports access times of files, devices and specials, not of symlinks.
         atime: o.atimes
             && !e.is_dir()

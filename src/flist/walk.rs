@@ -53,6 +53,8 @@ pub struct WalkOpts {
     pub xattrs: crate::meta::xattr::Select,
     /// `--munge-links`: send munged symlink targets unmunged.
     pub munge_links: bool,
+    /// `--fake-super`: list items as their `user.rsync.%stat` says (meta::fake).
+    pub fake_super: bool,
 }
 
 /// What `--munge-links` puts before a received symlink's target (rsync's SYMLINK_PREFIX): the
@@ -265,7 +267,13 @@ impl<'a> Walker<'a> {
         m: &super::probe::Stat,
         link: Option<std::io::Result<PathBuf>>,
     ) -> Option<Entry> {
-        let mut mode = m.mode();
+        // --fake-super: a regular file or directory stands for what its user.rsync.%stat says
+        // (rsync's x_lstat): a symlink holding its target, a device or special, other
+        // permissions, owner, group.
+        let fake = (self.opts.fake_super && matches!(m.mode() & S_IFMT, S_IFREG | S_IFDIR))
+            .then(|| crate::meta::fake::read(path))
+            .flatten();
+        let mut mode = fake.map_or(m.mode(), |f| f.mode);
         let mut fmt = mode & S_IFMT;
         // --copy-devices: a device is listed as a regular file of the device's size (rsync
         // flist.c: the size is where a seek to the end lands, 0 for most character devices).
@@ -295,10 +303,10 @@ impl<'a> Walker<'a> {
             },
             mtime: m.mtime(),
             mtime_ns: m.mtime_nsec() as u32,
-            uid: m.uid(),
-            gid: m.gid(),
+            uid: fake.map_or(m.uid(), |f| f.uid),
+            gid: fake.map_or(m.gid(), |f| f.gid),
             rdev: if matches!(fmt, S_IFCHR | S_IFBLK) {
-                m.rdev()
+                fake.map_or(m.rdev(), |f| f.rdev)
             } else {
                 0
             },
@@ -313,9 +321,14 @@ impl<'a> Walker<'a> {
             e.mtime_ns = 0;
         }
         if fmt == S_IFLNK {
-            match link.unwrap_or_else(|| std::fs::read_link(path)) {
-                Ok(t) => {
-                    let mut t = t.as_os_str().as_bytes().to_vec();
+            let target = match fake {
+                Some(_) => std::fs::read(path),
+                None => link
+                    .unwrap_or_else(|| std::fs::read_link(path))
+                    .map(|t| t.as_os_str().as_bytes().to_vec()),
+            };
+            match target {
+                Ok(mut t) => {
                     e.size = t.len() as u64;
                     // --munge-links on the sending side: a munged target goes out as it was
                     // (flist.c; the listed size stays the link's own).

@@ -4,6 +4,7 @@
 //! `lutimes`, `-p` off ⇒ new files get the source mode masked by the umask and lose special bits.
 
 pub mod chmod;
+pub mod fake;
 pub mod identity;
 pub mod idmap;
 pub mod xattr;
@@ -32,6 +33,9 @@ pub struct MetaOpts {
     pub atimes: bool,
     /// `-X` / `-A`.
     pub xattrs: xattr::Select,
+    /// `--fake-super`: owner, group, privileged mode bits and device numbers are stored in an
+    /// extended attribute instead (meta::fake).
+    pub fake: bool,
 }
 
 pub fn cpath(p: &Path) -> io::Result<CString> {
@@ -111,8 +115,26 @@ pub fn apply(
         // Before the mode: an ACL sets the group bits from its mask (the chmod below then agrees).
         xattr::apply(path, x, o.xattrs)?;
     }
+    if o.fake {
+        // rsync set_file_attrs with am_root < 0: no chown or chmod, set_stat_xattr instead.
+        let now = fake::Stat::of(std::fs::symlink_metadata(path)?, path, true);
+        fake::store(
+            path,
+            fake::Fake {
+                mode: e.fmt()
+                    | mode.unwrap_or(if e.is_symlink() {
+                        e.perms()
+                    } else {
+                        now.mode() & 0o7777
+                    }),
+                rdev: e.rdev,
+                uid: uid.filter(|_| o.owner).unwrap_or(now.uid()),
+                gid: gid.filter(|_| o.group).unwrap_or(now.gid()),
+            },
+        )?;
+    }
     let (want_uid, want_gid) = wanted_ids(uid, gid, o);
-    if want_uid.is_some() || want_gid.is_some() {
+    if !o.fake && (want_uid.is_some() || want_gid.is_some()) {
         chown_ok(unsafe {
             libc::lchown(
                 c.as_ptr(),
@@ -121,7 +143,7 @@ pub fn apply(
             )
         })?;
     }
-    if let Some(m) = mode {
+    if let Some(m) = mode.filter(|_| !o.fake) {
         if !e.is_symlink() {
             check(unsafe { libc::chmod(c.as_ptr(), m as libc::mode_t) })?;
         }
@@ -197,7 +219,7 @@ pub fn apply_open(
 ) -> io::Result<()> {
     use std::os::fd::AsRawFd;
     use std::os::unix::fs::MetadataExt;
-    if e.xattrs.is_some() && o.xattrs.any() {
+    if (e.xattrs.is_some() && o.xattrs.any()) || o.fake {
         return apply(f.path, e, uid, gid, mode, o);
     }
     let fresh;

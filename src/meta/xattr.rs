@@ -24,6 +24,9 @@ pub struct Select {
     pub xattrs: bool,
     pub acls: bool,
     pub root: bool,
+    /// `--fake-super`: `user.rsync.%stat` is this side's own (meta::fake), never compared,
+    /// copied or removed.
+    pub fake: bool,
 }
 
 impl Select {
@@ -36,6 +39,9 @@ impl Select {
     pub fn wants(&self, name: &[u8]) -> bool {
         if Self::is_acl(name) {
             return self.acls;
+        }
+        if self.fake && name == super::fake::XSTAT {
+            return false;
         }
         self.xattrs
             && (name.starts_with(b"user.")

@@ -12,7 +12,7 @@ use crate::engine::{self, EngineId, ReceiverHalf, Shared};
 use crate::error::{io_text, Error, Problems, Result};
 use crate::flist::entry::*;
 use crate::flist::names::NameCache;
-use crate::meta::{self, MetaOpts};
+use crate::meta::{self, fake::Stat, MetaOpts};
 use crate::recon::tempfile::{create_temp, Writer};
 use crate::report::format::{expand, Item};
 use crate::report::itemize::{itemize, Change};
@@ -271,12 +271,15 @@ impl Receiver {
             omit_dir_times: opts.omits_dir_times(),
             omit_link_times: opts.omit_link_times,
             am_root: opts.am_root(),
+            fake: opts.fake_super,
             umask: meta::umask(),
             atimes: opts.atimes,
             xattrs: meta::xattr::Select {
                 xattrs: opts.xattrs > 0,
                 acls: opts.acls,
-                root: opts.am_root(),
+                // A fake super-user copies only user.* attributes.
+                root: opts.am_root() && !opts.fake_super,
+                fake: opts.fake_super,
             },
         };
         let engine = opts.engine.unwrap_or(EngineId::Parasync);

@@ -651,9 +651,11 @@ fn walk_opts(o: &Options) -> WalkOpts {
         xattrs: crate::meta::xattr::Select {
             xattrs: o.xattrs > 0,
             acls: o.acls,
-            root: o.am_root(),
+            root: o.am_root() && !o.fake_super,
+            fake: o.fake_super,
         },
         munge_links: o.munge_links,
+        fake_super: o.fake_super,
     }
 }
 

@@ -9,6 +9,7 @@ mod docs;
 mod engines;
 mod engines_ssh;
 mod exit_codes;
+mod fake_super;
 mod fault_kit;
 mod filters;
 mod fuzz;

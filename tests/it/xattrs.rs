@@ -47,7 +47,7 @@ fn acl(entries: &[(u16, u16, u32)]) -> Vec<u8> {
 
 const U: u32 = u32::MAX;
 
-fn supported() -> bool {
+pub(crate) fn supported() -> bool {
     let d = tempfile::tempdir().unwrap();
     let f = d.path().join("probe");
     std::fs::write(&f, b"").unwrap();
@@ -102,7 +102,7 @@ fn xattr_tree(w: &Path) {
     .unwrap();
 }
 
-fn assert_same_attrs(t: &Twin, rel: &str) {
+pub(crate) fn assert_same_attrs(t: &Twin, rel: &str) {
     let mut stack = vec![String::new()];
     while let Some(d) = stack.pop() {
         for ent in std::fs::read_dir(t.r.join(rel).join(&d)).unwrap() {

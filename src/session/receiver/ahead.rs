@@ -23,6 +23,7 @@
 
 use super::Receiver;
 use crate::flist::entry::{Entry, F_TOP_DIR};
+use crate::meta::fake::Stat;
 use std::collections::HashMap;
 use std::fs::{File, Metadata};
 use std::os::unix::fs::MetadataExt;
@@ -120,10 +121,13 @@ impl Receiver {
     }
 
     /// The destination's metadata for entry `idx` at `path`: looked at ahead or now.
-    pub(super) fn old_meta(&mut self, idx: u32, path: &Path) -> Option<Metadata> {
-        match self.ahead.metas.remove(&idx) {
+    /// The destination item's metadata as this side sees it (`--fake-super`: through its
+    /// stored attributes).
+    pub(super) fn old_meta(&mut self, idx: u32, path: &Path) -> Option<Stat> {
+        let m = match self.ahead.metas.remove(&idx) {
             Some(m) => m,
             None => std::fs::symlink_metadata(path).ok(),
-        }
+        }?;
+        Some(Stat::of(m, path, self.meta.fake))
     }
 }

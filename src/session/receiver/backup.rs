@@ -44,8 +44,9 @@ impl Receiver {
     }
 
     /// Create the directories of `rel`'s backup path below `--backup-dir` that are missing, each
-    /// with the mode (and, as root, the owner) of the destination directory it mirrors (rsync's
-    /// backup.c make_bak_dir copies their attributes).
+    /// with the mode of the destination directory it mirrors, and its owner, group, ACL and
+    /// extended attributes as `-o`, `-g`, `-A` and `-X` say (rsync's backup.c copy_valid_path
+    /// gives them the attributes of the directory's own file-list entry).
     fn make_backup_dirs(&self, rel: &[u8]) -> std::io::Result<()> {
         use std::os::unix::fs::{MetadataExt, PermissionsExt};
         let root = self.root_dir();
@@ -70,13 +71,21 @@ impl Receiver {
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(e),
             }
-            if let Ok(m) = std::fs::metadata(root.join(OsStr::from_bytes(dir))) {
+            let orig = root.join(OsStr::from_bytes(dir));
+            if let Ok(m) = std::fs::metadata(&orig) {
+                if self.meta.xattrs.any() {
+                    if let Ok(x) = crate::meta::xattr::read(&orig, self.meta.xattrs) {
+                        let _ = crate::meta::xattr::apply(&bak, &x, self.meta.xattrs);
+                    }
+                }
                 let _ = std::fs::set_permissions(
                     &bak,
                     std::fs::Permissions::from_mode(m.mode() & 0o7777),
                 );
-                if self.meta.am_root {
-                    let _ = std::os::unix::fs::chown(&bak, Some(m.uid()), Some(m.gid()));
+                let uid = (self.meta.owner && self.meta.am_root).then_some(m.uid());
+                let gid = self.meta.group.then_some(m.gid());
+                if uid.is_some() || gid.is_some() {
+                    let _ = std::os::unix::fs::chown(&bak, uid, gid);
                 }
             }
         }

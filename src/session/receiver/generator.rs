@@ -139,7 +139,7 @@ impl Receiver {
         idx: u32,
         e: &Entry,
         path: &Path,
-        old: Option<Metadata>,
+        old: Option<Stat>,
     ) -> Result<()> {
         let (uid, gid) = self.want_ids(e);
         let old = if e.name == b"." && std::mem::take(&mut self.root_created) {
@@ -264,7 +264,7 @@ impl Receiver {
         idx: u32,
         e: &Entry,
         path: &Path,
-        old: Option<Metadata>,
+        old: Option<Stat>,
     ) -> Result<()> {
         let target = e.link.clone().unwrap_or_default();
         if self.opts.safe_links && is_unsafe(&e.name, &target) {
@@ -283,16 +283,17 @@ impl Receiver {
         // An alternate dir's symlink of that name with another target: the new link is
         // itemized against it, as a changed link (generator.c try_dests_non, match level 1).
         let basis = match &old {
-            None => self.alt_symlink_basis(e),
+            None => self.alt_symlink_basis(e).map(Stat::plain),
             Some(m) => Some(m.clone()),
         };
         let (uid, gid) = self.want_ids(e);
+        // (With --fake-super a symlink is a regular file that holds its target, and a real
+        // symlink is made into one: syscall.c do_readlink gives the receiver no target for it.)
         let same = old
             .as_ref()
-            .filter(|m| m.file_type().is_symlink())
-            .and_then(|_| std::fs::read_link(path).ok())
-            .map(|t| t.as_os_str().as_bytes() == target.as_slice())
-            .unwrap_or(false);
+            .filter(|m| m.is_symlink() && !(self.meta.fake && m.real().file_type().is_symlink()))
+            .and_then(|m| m.read_link(path).ok())
+            .is_some_and(|t| t == *target);
         let mut change = if same {
             decide::attr_change(e, old.as_ref().unwrap(), &self.opts, uid, gid, 0)
         } else if let Some(m) = basis.as_ref().filter(|m| m.file_type().is_symlink()) {
@@ -344,7 +345,13 @@ impl Receiver {
             if old.is_some() && !self.clear_for(e, path)? {
                 return Ok(());
             }
-            if let Err(err) = std::os::unix::fs::symlink(OsStr::from_bytes(&target), path) {
+            let made = if self.meta.fake {
+                // --fake-super: a file holding the target (syscall.c do_symlink).
+                meta::fake::make_file(path, &target)
+            } else {
+                std::os::unix::fs::symlink(OsStr::from_bytes(&target), path)
+            };
+            if let Err(err) = made {
                 return self.fail(format!(
                     "rsync: [receiver] symlink \"{}\" -> \"{}\" failed: {}",
                     crate::flist::walk::full_name(path),
@@ -391,7 +398,7 @@ impl Receiver {
         idx: u32,
         e: &Entry,
         path: &Path,
-        old: Option<Metadata>,
+        old: Option<Stat>,
     ) -> Result<()> {
         if self.opts.drop_d {
             return Ok(());
@@ -431,7 +438,13 @@ impl Receiver {
             if old.is_some() && !self.clear_for(e, path)? {
                 return Ok(());
             }
-            if let Err(err) = meta::mknod(path, e) {
+            let made = if self.meta.fake {
+                // --fake-super: an empty file stands for it (syscall.c do_mknod).
+                meta::fake::make_file(path, b"")
+            } else {
+                meta::mknod(path, e)
+            };
+            if let Err(err) = made {
                 return self.fail(format!(
                     "rsync: [receiver] mknod \"{}\" failed: {}",
                     crate::flist::walk::full_name(path),
@@ -447,7 +460,7 @@ impl Receiver {
     /// quick check and before anything in its way is removed, so a skipped up-to-date file
     /// keeps its attributes too (and -u never sets an older time). True when `e` is skipped
     /// (the -vv line is out).
-    pub(super) fn skipped_by_rules(&mut self, e: &Entry, old: Option<&Metadata>) -> bool {
+    pub(super) fn skipped_by_rules(&mut self, e: &Entry, old: Option<&Stat>) -> bool {
         let Some(reason) = decide::skip_reason(e, old, &self.opts) else {
             return false;
         };
@@ -497,7 +510,7 @@ impl Receiver {
         idx: u32,
         e: &Entry,
         path: &Path,
-        old: Option<Metadata>,
+        old: Option<Stat>,
     ) -> Result<()> {
         if e.hlink != 0 && self.opts.hard_links {
             // --existing comes before the hard-link check (generator.c): a member that is not
@@ -517,7 +530,7 @@ impl Receiver {
         idx: u32,
         e: &Entry,
         path: &Path,
-        old: Option<Metadata>,
+        old: Option<Stat>,
     ) -> Result<()> {
         // generator.c: the size limits and -u come before anything in the way is removed and
         // before the alternate dirs are searched (-u looks at the destination only).
@@ -558,7 +571,7 @@ impl Receiver {
                     // Without -p the new file takes the basis's mode (receiver.c dest_mode).
                     mode = meta::target_mode(e, Some(m.mode()), &self.meta);
                     basis_path = Some(p);
-                    old = Some(m);
+                    old = Some(Stat::plain(m));
                 }
                 altdest::Alt::None => {}
             }

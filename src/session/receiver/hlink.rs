@@ -55,7 +55,7 @@ impl Receiver {
         idx: u32,
         e: &Entry,
         path: &Path,
-        old: Option<Metadata>,
+        old: Option<Stat>,
     ) -> Result<()> {
         let leader = self.hl.groups.entry(e.hlink).or_default().leader;
         match leader {
@@ -80,7 +80,7 @@ impl Receiver {
     }
 
     /// Process `idx` as its group's leader; link the skipped members once it is done.
-    fn hl_lead(&mut self, idx: u32, e: &Entry, path: &Path, old: Option<Metadata>) -> Result<()> {
+    fn hl_lead(&mut self, idx: u32, e: &Entry, path: &Path, old: Option<Stat>) -> Result<()> {
         // A member the transfer rules skip (--max-size, -u, …) leads nothing: the group waits
         // for another (hlink.c handle_skipped_hlink), so no member is linked to a stale file.
         if self.skipped_by_rules(e, old.as_ref()) {
@@ -120,7 +120,7 @@ impl Receiver {
                 idx = skipped.remove(0);
                 e = self.flist[idx as usize].clone();
                 path = self.target(&e);
-                old = std::fs::symlink_metadata(&path).ok();
+                old = self.old_meta(u32::MAX, &path);
                 continue;
             }
             let g = self.hl.groups.entry(e.hlink).or_default();
