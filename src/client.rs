@@ -91,7 +91,7 @@ pub fn run(args: Vec<String>) -> i32 {
     if opts.server {
         // Only a --stop-at given with -M reaches a server (rsync does not pass it on).
         if let Some(at) = opts.stop_at {
-            stop_at(at, if opts.sender { "sender" } else { "receiver" }, false);
+            crate::deadline::stop_at(at, if opts.sender { "sender" } else { "receiver" }, false);
         }
         if let Err(e) = copy_as(&opts, if opts.sender { "sender" } else { "Receiver" }) {
             eprintln!("{}", e.msg);
@@ -162,7 +162,7 @@ pub fn run(args: Vec<String>) -> i32 {
     }
     let role = if p.local_sends { "sender" } else { "generator" };
     if let Some(at) = opts.stop_at {
-        stop_at(at, if p.local_sends { "sender" } else { "receiver" }, true);
+        crate::deadline::stop_at(at, if p.local_sends { "sender" } else { "receiver" }, true);
     }
     let mut result = run_transfer(opts.clone(), p.clone());
     if let (Err(e), Some((user, host))) = (&result, &p.remote) {
@@ -232,8 +232,9 @@ pub fn connect(
     let recvd = Arc::new(AtomicU64::new(0));
     let mut w = FrameWriter::new(stream.w, sent.clone());
     let mut r = FrameReader::new(stream.r, recvd.clone());
-    let guard = (o.timeout > 0)
-        .then(|| HandshakeWatchdog::arm(Duration::from_secs(o.timeout), role, is_client));
+    let guard = (o.timeout > 0).then(|| {
+        crate::deadline::HandshakeWatchdog::arm(Duration::from_secs(o.timeout), role, is_client)
+    });
     let caps = handshake(&mut w, &mut r, &Caps::ours());
     drop(guard);
     let caps = caps?;
@@ -259,35 +260,6 @@ pub fn connect(
     })
 }
 
-/// `--timeout` before the first message: a peer that never answers the handshake (a stalled
-/// remote shell) blocks a plain read, so a watchdog ends the process the way rsync's io.c
-/// check_timeout does — message, temp files removed, exit 30.
-struct HandshakeWatchdog(Arc<std::sync::atomic::AtomicBool>);
-
-impl HandshakeWatchdog {
-    fn arm(t: Duration, role: &'static str, is_client: bool) -> HandshakeWatchdog {
-        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let d = done.clone();
-        let start = Instant::now();
-        let _ = std::thread::Builder::new()
-            .name("timeout".into())
-            .spawn(move || {
-                while start.elapsed() < t {
-                    std::thread::sleep(Duration::from_millis(50));
-                    if d.load(Ordering::Relaxed) {
-                        return;
-                    }
-                }
-                let text = format!(
-                    "[{role}] io timeout after {} seconds -- exiting",
-                    t.as_secs()
-                );
-                exit_timed_out(&text, role, is_client);
-            });
-        HandshakeWatchdog(done)
-    }
-}
-
 /// `--copy-as` for this side; a failure is rsync's usage error, named after `role`.
 fn copy_as(o: &Options, role: &'static str) -> Result<()> {
     match &o.copy_as {
@@ -296,40 +268,6 @@ fn copy_as(o: &Options, role: &'static str) -> Result<()> {
             e
         }),
         None => Ok(()),
-    }
-}
-
-/// End the process from a watchdog the way rsync's exit_cleanup(RERR_TIMEOUT) does: the
-/// message, temp files removed (a `--partial` file kept), exit 30.
-fn exit_timed_out(text: &str, role: &str, is_client: bool) -> ! {
-    eprintln!("{text}");
-    crate::recon::cleanup();
-    if is_client {
-        print_exit(crate::error::RERR_TIMEOUT, role);
-    }
-    std::process::exit(crate::error::RERR_TIMEOUT);
-}
-
-/// `--stop-after` / `--stop-at` (rsync io.c): at that time the transfer stops wherever it is,
-/// exit 30. A wall-clock deadline (a clock set forward ends the run sooner, as in rsync).
-fn stop_at(at: i64, role: &'static str, is_client: bool) {
-    let _ = std::thread::Builder::new()
-        .name("stop-at".into())
-        .spawn(move || loop {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default();
-            let left = Duration::from_secs(at.max(0) as u64).saturating_sub(now);
-            if left.is_zero() {
-                exit_timed_out("stopping at requested limit", role, is_client);
-            }
-            std::thread::sleep(left.min(Duration::from_secs(1)));
-        });
-}
-
-impl Drop for HandshakeWatchdog {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Relaxed);
     }
 }
 

@@ -19,6 +19,7 @@
 pub mod bootstrap;
 pub mod cli;
 pub mod client;
+pub mod deadline;
 pub mod decide;
 pub mod dedupe;
 pub mod engine;

@@ -217,31 +217,6 @@ impl<'a> Walker<'a> {
         }
     }
 
-    /// The names of the users and groups `e`'s ACLs name (rsync's acls.c sends a name with each
-    /// such id, so the receiver maps them as it maps owners).
-    fn name_acl_ids(&self, e: &mut Entry) {
-        let Some(x) = &e.xattrs else {
-            return;
-        };
-        for (_, v) in x
-            .iter()
-            .filter(|(n, _)| crate::meta::xattr::Select::is_acl(n))
-        {
-            for (user, id) in crate::meta::xattr::acl_named_ids(v) {
-                let name = if user {
-                    self.names.user(id)
-                } else {
-                    self.names.group(id)
-                };
-                if let Some(name) = name {
-                    if !e.acl_names.iter().any(|(u, i, _)| (*u, *i) == (user, id)) {
-                        e.acl_names.push((user, id, name));
-                    }
-                }
-            }
-        }
-    }
-
     /// rsync flist.c make_file: a name that could not be looked at (exit 23).
     fn readlink_stat_failed(&mut self, path: &Path, err: &std::io::Error) {
         let text = format!(
@@ -361,7 +336,7 @@ impl<'a> Walker<'a> {
             // An unreadable attribute list is sent as empty, not as a failed entry.
             e.xattrs = Some(crate::meta::xattr::read(path, self.opts.xattrs).unwrap_or_default());
             if self.opts.xattrs.acls && !self.opts.numeric_ids {
-                self.name_acl_ids(&mut e);
+                e.acl_names = crate::meta::xattr::acl_names(e.xattrs.as_deref(), &self.names);
             }
         }
         if self.opts.hard_links && fmt != S_IFDIR && m.nlink() > 1 {

@@ -179,6 +179,34 @@ pub fn acl_named_ids(v: &[u8]) -> impl Iterator<Item = (bool, u32)> + '_ {
     })
 }
 
+/// The names of the users (`true`) and groups the ACLs among `x` name, by id: rsync's acls.c
+/// sends a name with each such id, so the receiver maps them as it maps owners.
+pub fn acl_names(
+    x: Option<&[(Vec<u8>, Vec<u8>)]>,
+    names: &crate::flist::names::NameCache,
+) -> Vec<(bool, u32, Vec<u8>)> {
+    let mut out: Vec<(bool, u32, Vec<u8>)> = Vec::new();
+    for (_, v) in x
+        .unwrap_or_default()
+        .iter()
+        .filter(|(n, _)| Select::is_acl(n))
+    {
+        for (user, id) in acl_named_ids(v) {
+            if out.iter().any(|(u, i, _)| (*u, *i) == (user, id)) {
+                continue;
+            }
+            if let Some(name) = if user {
+                names.user(id)
+            } else {
+                names.group(id)
+            } {
+                out.push((user, id, name));
+            }
+        }
+    }
+    out
+}
+
 /// Give an ACL value's named entries the ids `map` says (rsync's receiver maps them as it maps
 /// owners), then put the entries back in libacl's order — by tag, named ones by id — which is
 /// what rsync's acl_set_file writes.
