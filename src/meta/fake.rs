@@ -87,10 +87,6 @@ impl std::ops::Deref for Stat {
 }
 
 impl Stat {
-    /// `real` as it is (no `--fake-super`).
-    pub fn plain(real: Metadata) -> Stat {
-        Stat { real, fake: None }
-    }
     /// `real`, read through its stored attributes when `fake` (regular files and directories
     /// only: other types cannot hold them).
     pub fn of(real: Metadata, path: &Path, fake: bool) -> Stat {

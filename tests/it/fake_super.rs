@@ -61,6 +61,29 @@ fn fake_super_matches_rsync() {
     let out = t.same(&["-ai", "--fake-super", "src/", "fake/"]).p;
     assert_eq!(out.stdout, ".f....og... plain\n");
     assert_same_attrs(&t, "fake");
+    // A snapshot of it: --link-dest finds every stored item unchanged and links it (symlinks,
+    // devices and specials included), as it does for real devices and specials.
+    for (dst, args) in [
+        (
+            "snap",
+            &[
+                "-ai",
+                "--fake-super",
+                "--link-dest=../fake",
+                "src/",
+                "snap/",
+            ][..],
+        ),
+        ("linked", &["-ai", "--link-dest=../src", "src/", "linked/"]),
+    ] {
+        let out = t.same(args).p;
+        assert_eq!(out.stdout, format!("created directory {dst}\n"));
+        use std::os::unix::fs::MetadataExt;
+        for name in ["setuid", "link", "null", "fifo"] {
+            let m = std::fs::symlink_metadata(t.p.join(dst).join(name)).unwrap();
+            assert!(m.nlink() >= 2, "{dst}/{name} is not linked");
+        }
+    }
     // A restore: the sending side reads the stored attributes back, the receiver is real.
     t.run_with(
         &["-ai", "--fake-super", "fake/", "127.0.0.1:{WS}/restored/"],

@@ -14,6 +14,7 @@
 use super::Receiver;
 use crate::cli::options::AltDest;
 use crate::flist::entry::Entry;
+use crate::meta::fake::Stat;
 use std::ffi::OsStr;
 use std::fs::Metadata;
 use std::os::unix::ffi::OsStrExt;
@@ -26,7 +27,7 @@ pub(super) enum Alt {
     /// Handled (linked, copied or skipped): nothing to transfer.
     Done,
     /// Transfer with this file as the basis.
-    Basis(PathBuf, Metadata),
+    Basis(PathBuf, Stat),
 }
 
 impl Receiver {
@@ -51,22 +52,26 @@ impl Receiver {
         root.join(p)
     }
 
-    /// `e`'s name in each alternate dir, in order, with what `stat` says of it (names that are
-    /// not there are left out).
+    /// `e`'s name in each alternate dir, in order, with what `stat` says of it as this side
+    /// sees it (`--fake-super`: through its stored attributes; names that are not there are
+    /// left out).
     fn alt_items<'a>(
         &'a self,
         e: &Entry,
         stat: impl Fn(&Path) -> std::io::Result<Metadata> + 'a,
-    ) -> impl Iterator<Item = (PathBuf, Metadata)> + 'a {
+    ) -> impl Iterator<Item = (PathBuf, Stat)> + 'a {
         let rel = self.rel_name(e);
+        let fake = self.meta.fake;
         self.alt_dirs().into_iter().filter_map(move |dir| {
             let p = dir.join(OsStr::from_bytes(&rel));
-            stat(&p).ok().map(|m| (p, m))
+            let m = stat(&p).ok()?;
+            let m = Stat::of(m, &p, fake);
+            Some((p, m))
         })
     }
 
     /// `e`'s regular files in the alternate dirs (symlinks not followed).
-    fn alt_files<'a>(&'a self, e: &Entry) -> impl Iterator<Item = (PathBuf, Metadata)> + 'a {
+    fn alt_files<'a>(&'a self, e: &Entry) -> impl Iterator<Item = (PathBuf, Stat)> + 'a {
         self.alt_items(e, |p| std::fs::symlink_metadata(p))
             .filter(|(_, m)| m.is_file())
     }
@@ -115,7 +120,7 @@ impl Receiver {
         let Some(kind) = self.opts.alt_dest else {
             return Ok(Alt::None);
         };
-        let mut best: Option<(u8, PathBuf, Metadata)> = None;
+        let mut best: Option<(u8, PathBuf, Stat)> = None;
         for (p, m) in self.alt_files(e) {
             let (same, attrs_match) = self.alt_match(e, &p, &m, mode);
             let level = 1 + same as u8 + (same && attrs_match) as u8;
@@ -145,7 +150,7 @@ impl Receiver {
         idx: u32,
         kind: AltDest,
         p: &Path,
-        m: &Metadata,
+        m: &Stat,
         path: &Path,
         e: &Entry,
         mode: u32,
@@ -173,7 +178,7 @@ impl Receiver {
         &mut self,
         idx: u32,
         p: &Path,
-        m: &Metadata,
+        m: &Stat,
         path: &Path,
         e: &Entry,
         mode: u32,
@@ -196,7 +201,7 @@ impl Receiver {
 
     /// Whether the alternate file `p` (`m`) passes the quick check against `e`, and whether its
     /// preserved attributes match too (rsync's match levels 2 and 3).
-    fn alt_match(&self, e: &Entry, p: &Path, m: &Metadata, mode: u32) -> (bool, bool) {
+    fn alt_match(&self, e: &Entry, p: &Path, m: &Stat, mode: u32) -> (bool, bool) {
         let mut sum = || {
             std::fs::File::open(p)
                 .ok()
@@ -281,11 +286,12 @@ impl Receiver {
             .any(|(p, m)| self.alt_match(e, &p, &m, mode).0)
     }
 
-    /// A new symlink whose twin (same target) sits in an alternate directory (generator.c
-    /// try_dests_non): `--link-dest` hard-links that symlink, `--compare-dest` creates nothing,
-    /// `--copy-dest` makes it here; all three as an unchanged item (shown from `-ii` on). False
-    /// when no alternate directory has it.
-    pub(super) fn alt_symlink(
+    /// A new symlink, device or special whose twin sits in an alternate directory (generator.c
+    /// try_dests_non: a symlink with the same target; a device of the same type and number, or
+    /// a special of the same type, whose preserved attributes match): `--link-dest` hard-links
+    /// it, `--compare-dest` creates nothing, `--copy-dest` makes it here; all three as an
+    /// unchanged item (shown from `-ii` on). False when no alternate directory has it.
+    pub(super) fn alt_nonreg(
         &mut self,
         idx: u32,
         e: &Entry,
@@ -295,12 +301,23 @@ impl Receiver {
             return Ok(false);
         };
         let target = e.link.clone().unwrap_or_default();
+        let (uid, gid) = self.want_ids(e);
+        let mode = crate::meta::target_mode(e, None, &self.meta);
+        let twin = |p: &Path, m: &Stat| {
+            if e.is_symlink() {
+                return m.is_symlink() && m.read_link(p).is_ok_and(|t| t == target);
+            }
+            m.mode() & crate::flist::entry::S_IFMT == e.fmt()
+                && (!e.is_device() || m.rdev() == e.rdev)
+                && crate::report::itemize::Change {
+                    // rsync's unchanged_attrs: permissions, owner, group; not the time.
+                    time: false,
+                    ..crate::decide::attr_change(e, m, &self.opts, uid, gid, mode)
+                } == Default::default()
+        };
         let found = self
             .alt_items(e, |p| std::fs::symlink_metadata(p))
-            .filter(|(_, m)| m.file_type().is_symlink())
-            .find(|(p, _)| {
-                std::fs::read_link(p).is_ok_and(|t| t.as_os_str().as_bytes() == target.as_slice())
-            });
+            .find(|(p, m)| twin(p, m));
         let Some((p, _)) = found else {
             return Ok(false);
         };
@@ -317,33 +334,30 @@ impl Receiver {
             return Ok(true);
         }
         let r = match kind {
-            // A hard link to the symlink itself (linkat without following it).
+            // A hard link to the item itself (linkat without following a symlink).
             AltDest::Link => std::fs::hard_link(&p, path),
-            _ => std::os::unix::fs::symlink(OsStr::from_bytes(&target), path),
+            _ if self.meta.fake => crate::meta::fake::make_file(path, &target),
+            _ if e.is_symlink() => std::os::unix::fs::symlink(OsStr::from_bytes(&target), path),
+            _ => crate::meta::mknod(path, e),
         };
         if r.is_err() {
             // As rsync: fall back to making the link here.
             return Ok(false);
         }
         if kind == AltDest::Copy {
-            let ids = self.want_ids(e);
-            self.set_attrs(path, e, ids, None)?;
+            self.set_attrs(path, e, (uid, gid), (!e.is_symlink()).then_some(mode))?;
         }
         Ok(true)
     }
 
     /// The first alternate dir's symlink named as `e`, whatever its target.
-    pub(super) fn alt_symlink_basis(&self, e: &Entry) -> Option<Metadata> {
-        self.alt_first(
-            e,
-            |p| std::fs::symlink_metadata(p),
-            |m| m.file_type().is_symlink(),
-        )
+    pub(super) fn alt_symlink_basis(&self, e: &Entry) -> Option<Stat> {
+        self.alt_first(e, |p| std::fs::symlink_metadata(p), Stat::is_symlink)
     }
 
     /// The first alternate dest dir's copy of directory `e`, if any.
-    pub(super) fn alt_dir_meta(&self, e: &Entry) -> Option<Metadata> {
-        self.alt_first(e, |p| std::fs::metadata(p), Metadata::is_dir)
+    pub(super) fn alt_dir_meta(&self, e: &Entry) -> Option<Stat> {
+        self.alt_first(e, |p| std::fs::metadata(p), Stat::is_dir)
     }
 
     /// The first alternate dir's item named as `e` (looked at by `stat`) that `wanted` accepts.
@@ -351,8 +365,8 @@ impl Receiver {
         &self,
         e: &Entry,
         stat: impl Fn(&Path) -> std::io::Result<Metadata>,
-        wanted: impl Fn(&Metadata) -> bool,
-    ) -> Option<Metadata> {
+        wanted: impl Fn(&Stat) -> bool,
+    ) -> Option<Stat> {
         self.opts.alt_dest?;
         self.alt_items(e, stat).map(|(_, m)| m).find(|m| wanted(m))
     }

@@ -277,13 +277,13 @@ impl Receiver {
             }
             return Ok(());
         }
-        if old.is_none() && self.opts.alt_dest.is_some() && self.alt_symlink(idx, e, path)? {
+        if old.is_none() && self.opts.alt_dest.is_some() && self.alt_nonreg(idx, e, path)? {
             return self.delivered(idx);
         }
         // An alternate dir's symlink of that name with another target: the new link is
         // itemized against it, as a changed link (generator.c try_dests_non, match level 1).
         let basis = match &old {
-            None => self.alt_symlink_basis(e).map(Stat::plain),
+            None => self.alt_symlink_basis(e),
             Some(m) => Some(m.clone()),
         };
         let (uid, gid) = self.want_ids(e);
@@ -402,6 +402,9 @@ impl Receiver {
     ) -> Result<()> {
         if self.opts.drop_d {
             return Ok(());
+        }
+        if old.is_none() && self.opts.alt_dest.is_some() && self.alt_nonreg(idx, e, path)? {
+            return self.delivered(idx);
         }
         let (uid, gid) = self.want_ids(e);
         let mode = meta::target_mode(e, old.as_ref().map(|m| m.mode()), &self.meta);
@@ -571,7 +574,7 @@ impl Receiver {
                     // Without -p the new file takes the basis's mode (receiver.c dest_mode).
                     mode = meta::target_mode(e, Some(m.mode()), &self.meta);
                     basis_path = Some(p);
-                    old = Some(Stat::plain(m));
+                    old = Some(m);
                 }
                 altdest::Alt::None => {}
             }
