@@ -27,7 +27,7 @@ pub(super) enum Alt {
     /// Handled (linked, copied or skipped): nothing to transfer.
     Done,
     /// Transfer with this file as the basis.
-    Basis(PathBuf, Stat),
+    Basis(PathBuf, Box<Stat>),
 }
 
 impl Receiver {
@@ -136,7 +136,7 @@ impl Receiver {
                 self.alt_exact(idx, kind, &p, &m, path, e, mode)
             }
             Some((level @ (2 | 3), p, m)) => self.alt_copy(idx, &p, &m, path, e, mode, level == 3),
-            Some((_, p, m)) => Ok(Alt::Basis(p, m)),
+            Some((_, p, m)) => Ok(Alt::Basis(p, Box::new(m))),
             None => Ok(Alt::None),
         }
     }

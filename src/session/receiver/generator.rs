@@ -574,7 +574,7 @@ impl Receiver {
                     // Without -p the new file takes the basis's mode (receiver.c dest_mode).
                     mode = meta::target_mode(e, Some(m.mode()), &self.meta);
                     basis_path = Some(p);
-                    old = Some(m);
+                    old = Some(*m);
                 }
                 altdest::Alt::None => {}
             }
