@@ -124,10 +124,15 @@ impl Receiver {
     /// The destination item's metadata as this side sees it (`--fake-super`: through its
     /// stored attributes).
     pub(super) fn old_meta(&mut self, idx: u32, path: &Path) -> Option<Stat> {
-        let m = match self.ahead.metas.remove(&idx) {
-            Some(m) => m,
-            None => std::fs::symlink_metadata(path).ok(),
-        }?;
+        match self.ahead.metas.remove(&idx) {
+            Some(m) => Some(Stat::of(m?, path, self.meta.fake)),
+            None => self.dest_stat(path),
+        }
+    }
+
+    /// The item at `path` as this side sees it, looked at now.
+    pub(super) fn dest_stat(&self, path: &Path) -> Option<Stat> {
+        let m = std::fs::symlink_metadata(path).ok()?;
         Some(Stat::of(m, path, self.meta.fake))
     }
 }

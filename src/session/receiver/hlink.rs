@@ -120,7 +120,7 @@ impl Receiver {
                 idx = skipped.remove(0);
                 e = self.flist[idx as usize].clone();
                 path = self.target(&e);
-                old = self.old_meta(u32::MAX, &path);
+                old = self.dest_stat(&path);
                 continue;
             }
             let g = self.hl.groups.entry(e.hlink).or_default();
@@ -227,7 +227,7 @@ impl Receiver {
         let e = self.flist[idx as usize].clone();
         let le = self.flist[leader as usize].clone();
         let (path, lpath) = (self.target(&e), self.target(&le));
-        let old = std::fs::symlink_metadata(&path).ok();
+        let old = self.dest_stat(&path);
         let lead_meta = std::fs::metadata(&lpath).ok();
         // A member the alternate directories hold (hlink.c hard_link_check): not a new item.
         // Under --compare-dest the leader was not made here, and neither is the member; under
