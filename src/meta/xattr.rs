@@ -239,6 +239,37 @@ pub fn map_acl_ids(v: &mut Vec<u8>, map: impl Fn(bool, u32) -> u32) {
     v.extend(ents.iter().flatten());
 }
 
+/// The permissions a new item in directory `dir` gets from the directory's default ACL (owner,
+/// mask or else owning group, other), if it has one (rsync acls.c default_perms_for_dir: they
+/// stand in for the umask's).
+pub fn default_acl_perms(dir: &Path) -> Option<u32> {
+    let c = cpath(dir).ok()?;
+    let name = std::ffi::CString::new(ACL_DEFAULT).ok()?;
+    let mut buf = [0u8; 4096];
+    // SAFETY: lgetxattr writes at most buf.len() bytes into buf.
+    let n = unsafe {
+        libc::lgetxattr(
+            c.as_ptr(),
+            name.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    let ents = acl_entries(buf.get(..usize::try_from(n).ok()?)?)?;
+    let (mut user, mut group, mut mask, mut other) = (None, None, None, None);
+    for e in ents {
+        let perm = u16::from_le_bytes([e[2], e[3]]) as u32 & 7;
+        match u16::from_le_bytes([e[0], e[1]]) {
+            0x01 => user = Some(perm),
+            0x04 => group = Some(perm),
+            0x10 => mask = Some(perm),
+            0x20 => other = Some(perm),
+            _ => {}
+        }
+    }
+    Some(user? << 6 | mask.or(group)? << 3 | other?)
+}
+
 /// The mode of `path` with its group bits taken from the owning-group entry of its extended
 /// access ACL (None without one): what rsync compares permissions against under `-A`.
 pub fn acl_mode(path: &Path) -> Option<u32> {

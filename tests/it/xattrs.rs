@@ -406,3 +406,37 @@ fn acl_ids_follow_the_id_maps_as_rsync() {
         assert_same_attrs(&t, &dst);
     }
 }
+
+/// Without `-p`, a new item takes the default permissions of the directory it is made in: from
+/// the directory's default ACL where it has one (rsync's default_perms_for_dir), else from the
+/// umask.
+#[test]
+fn default_acl_sets_new_modes_without_p() {
+    if !supported() {
+        return;
+    }
+    let t = Twin::new(|w| {
+        let (src, dst) = (w.join("src"), w.join("dst"));
+        std::fs::create_dir_all(src.join("sub")).unwrap();
+        std::fs::create_dir_all(&dst).unwrap();
+        std::fs::write(src.join("f"), b"f").unwrap();
+        std::fs::write(src.join("sub/g"), b"g").unwrap();
+        let mode = std::os::unix::fs::PermissionsExt::from_mode(0o755);
+        std::fs::set_permissions(src.join("f"), mode).unwrap();
+        let tm = filetime::FileTime::from_unix_time(1_600_000_000, 0);
+        for p in ["f", "sub/g", "sub"] {
+            filetime::set_file_times(src.join(p), tm, tm).unwrap();
+        }
+        // Default ACL: group r--, other ---.
+        let default = acl(&[(1, 7, U), (4, 4, U), (0x20, 0, U)]);
+        assert!(set(&dst, "system.posix_acl_default", &default));
+    });
+    t.same(&["-rti", "src/", "dst/"]).p.expect(0, "-rt");
+    t.assert_trees("dst", Cmp::ALL.no_root());
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(t.p.join("dst/f"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o740);
+}

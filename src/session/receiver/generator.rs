@@ -162,7 +162,7 @@ impl Receiver {
             }
             x => x,
         };
-        let mode = meta::target_mode(e, old.as_ref().map(|m| m.mode()), &self.meta);
+        let mode = self.mode_for(e, old.as_ref().map(|m| m.mode()), path);
         let mut change = match &old {
             None => {
                 if !self.opts.dry_run {
@@ -407,7 +407,7 @@ impl Receiver {
             return self.delivered(idx);
         }
         let (uid, gid) = self.want_ids(e);
-        let mode = meta::target_mode(e, old.as_ref().map(|m| m.mode()), &self.meta);
+        let mode = self.mode_for(e, old.as_ref().map(|m| m.mode()), path);
         let same = old
             .as_ref()
             .map(|m| (m.mode() & S_IFMT) == e.fmt() && (!e.is_device() || m.rdev() == e.rdev))
@@ -463,6 +463,20 @@ impl Receiver {
     /// quick check and before anything in its way is removed, so a skipped up-to-date file
     /// keeps its attributes too (and -u never sets an older time). True when `e` is skipped
     /// (the -vv line is out).
+    /// The mode an item gets (meta::target_mode). Without `-p` a new one takes its directory's
+    /// default permissions: from the directory's default ACL where it has one, else the umask's
+    /// (rsync's receiver, acls.c default_perms_for_dir).
+    pub(super) fn mode_for(&self, e: &Entry, old: Option<u32>, path: &Path) -> u32 {
+        if self.meta.perms || old.is_some() {
+            return meta::target_mode(e, old, &self.meta);
+        }
+        let umask = path
+            .parent()
+            .and_then(meta::xattr::default_acl_perms)
+            .map_or(self.meta.umask, |p| 0o777 & !p);
+        meta::target_mode(e, None, &MetaOpts { umask, ..self.meta })
+    }
+
     pub(super) fn skipped_by_rules(&mut self, e: &Entry, old: Option<&Stat>) -> bool {
         let Some(reason) = decide::skip_reason(e, old, &self.opts) else {
             return false;
@@ -553,7 +567,7 @@ impl Receiver {
             }
             old => old,
         };
-        let mut mode = meta::target_mode(e, old.as_ref().map(|m| m.mode()), &self.meta);
+        let mut mode = self.mode_for(e, old.as_ref().map(|m| m.mode()), path);
         let new_here = old.is_none();
         let mut basis_path = old.as_ref().map(|_| path.to_path_buf());
         // An earlier interrupted transfer left a partial file: it is the better basis (rsync).

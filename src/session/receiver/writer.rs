@@ -435,7 +435,7 @@ impl Receiver {
                     filetime::set_file_handle_times(&w.file, None, Some(filetime::FileTime::now()));
             }
         }
-        let mode = meta::target_mode(&e, old_mode, &self.meta);
+        let mode = self.mode_for(&e, old_mode, &job.target);
         let (uid, gid, mode) = (Some(uid), Some(gid), Some(mode));
         let set = match job.writer.as_ref() {
             Some(w) => {
