@@ -112,19 +112,69 @@ pub fn read(path: &Path, sel: Select) -> io::Result<Xattrs> {
     Ok(out)
 }
 
-/// What differs between the wanted set and `path`'s: (xattrs, ACLs).
-pub fn differs(path: &Path, want: &[(Vec<u8>, Vec<u8>)], sel: Select) -> (bool, bool) {
+/// What differs between the wanted set and `path`'s: (xattrs, ACLs). `mode` is the mode the item
+/// is to have: the access ACL is compared as rsync compares it ([`acl_equal_enough`]).
+pub fn differs(path: &Path, want: &[(Vec<u8>, Vec<u8>)], sel: Select, mode: u32) -> (bool, bool) {
     let have = read(path, sel).unwrap_or_default();
-    let part = |acl: bool| {
-        let f = |v: &[(Vec<u8>, Vec<u8>)]| -> Xattrs {
-            v.iter()
-                .filter(|(n, _)| Select::is_acl(n) == acl && sel.wants(n))
-                .cloned()
-                .collect()
-        };
-        f(want) != f(&have)
+    let get = |v: &[(Vec<u8>, Vec<u8>)], name: &[u8]| -> Option<Vec<u8>> {
+        v.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone())
     };
-    (part(false), part(true))
+    let plain = |v: &[(Vec<u8>, Vec<u8>)]| -> Xattrs {
+        v.iter()
+            .filter(|(n, _)| !Select::is_acl(n) && sel.wants(n))
+            .cloned()
+            .collect()
+    };
+    let acls = sel.acls
+        && (get(want, ACL_DEFAULT) != get(&have, ACL_DEFAULT)
+            || !acl_equal_enough(
+                get(want, ACL_ACCESS).as_deref(),
+                get(&have, ACL_ACCESS).as_deref(),
+                mode,
+            ));
+    (plain(want) != plain(&have), acls)
+}
+
+/// rsync's test for an access ACL that needs no change (acls.c rsync_acl_equal_enough): the
+/// entries the mode does not hold must agree — whether there is a mask, the named users and
+/// groups, and, with a mask, the owning group's entry (which the sender leaves out when it equals
+/// the mask; then it must equal the group bits of `mode`). The owner, other and mask entries are
+/// the mode's business (a difference there is a `p`). No value is a minimal ACL.
+pub fn acl_equal_enough(want: Option<&[u8]>, have: Option<&[u8]>, mode: u32) -> bool {
+    // (mask, owning group, named entries as (tag, id, perm)).
+    type Parts = (Option<u16>, Option<u16>, Vec<(u16, u32, u16)>);
+    let parts = |v: Option<&[u8]>| -> Parts {
+        let (mut mask, mut group, mut names) = (None, None, Vec::new());
+        for e in v.and_then(acl_entries).into_iter().flatten() {
+            let (tag, perm) = (
+                u16::from_le_bytes([e[0], e[1]]),
+                u16::from_le_bytes([e[2], e[3]]),
+            );
+            match tag {
+                0x10 => mask = Some(perm),
+                0x04 => group = Some(perm),
+                ACL_USER | ACL_GROUP => {
+                    names.push((tag, u32::from_le_bytes([e[4], e[5], e[6], e[7]]), perm))
+                }
+                _ => {}
+            }
+        }
+        (mask, group, names)
+    };
+    let (w_mask, w_group, w_names) = parts(want);
+    let (h_mask, h_group, h_names) = parts(have);
+    if w_mask.is_some() != h_mask.is_some() || w_names != h_names {
+        return false;
+    }
+    if w_mask.is_none() {
+        return true;
+    }
+    let want_group = if w_group == w_mask {
+        ((mode >> 3) & 7) as u16
+    } else {
+        w_group.unwrap_or(0)
+    };
+    h_group == Some(want_group)
 }
 
 /// Make `path`'s selected attributes equal to `want`.

@@ -440,3 +440,89 @@ fn default_acl_sets_new_modes_without_p() {
         .mode();
     assert_eq!(mode & 0o777, 0o740);
 }
+
+/// rsync compares an access ACL by what the mode does not hold (acls.c
+/// rsync_acl_equal_enough): a destination ACL that differs only in its mask is left alone and
+/// the mode difference is a `p`; one whose named entries or owning group differ is replaced
+/// (`a`), and then the group bits are not a `p` of their own.
+#[test]
+fn acls_are_compared_as_rsync_compares_them() {
+    if !supported() {
+        return;
+    }
+    let t = Twin::new(|w| {
+        let (src, dst) = (w.join("src"), w.join("dst"));
+        std::fs::create_dir_all(&src).unwrap();
+        std::fs::create_dir_all(&dst).unwrap();
+        let named_r = acl(&[(1, 6, U), (2, 4, 1), (4, 4, U), (0x10, 4, U), (0x20, 4, U)]);
+        let cases: [(&str, u32, Option<Vec<u8>>, u32, Vec<u8>); 4] = [
+            // Source without an extended ACL, destination with one: a.
+            (
+                "minimal",
+                0o644,
+                None,
+                0o664,
+                acl(&[(1, 6, U), (2, 4, 1), (4, 4, U), (0x10, 6, U), (0x20, 4, U)]),
+            ),
+            // The same named entries, another mask: p.
+            (
+                "mask",
+                0o644,
+                Some(named_r.clone()),
+                0o664,
+                acl(&[(1, 6, U), (2, 4, 1), (4, 4, U), (0x10, 6, U), (0x20, 4, U)]),
+            ),
+            // Another owning-group entry: a.
+            (
+                "group",
+                0o644,
+                Some(named_r.clone()),
+                0o644,
+                acl(&[(1, 6, U), (2, 4, 1), (4, 0, U), (0x10, 4, U), (0x20, 4, U)]),
+            ),
+            // Masks that hide everything, modes that differ: p.
+            (
+                "hidden",
+                0o600,
+                Some(acl(&[
+                    (1, 6, U),
+                    (2, 0, 1),
+                    (4, 0, U),
+                    (0x10, 0, U),
+                    (0x20, 0, U),
+                ])),
+                0o640,
+                acl(&[(1, 6, U), (2, 0, 1), (4, 0, U), (0x10, 4, U), (0x20, 0, U)]),
+            ),
+        ];
+        let tm = filetime::FileTime::from_unix_time(1_600_000_000, 0);
+        for (name, smode, sacl, dmode, dacl) in cases {
+            for (d, mode, a) in [(&src, smode, sacl), (&dst, dmode, Some(dacl))] {
+                let f = d.join(name);
+                std::fs::write(&f, b"same").unwrap();
+                let m = std::os::unix::fs::PermissionsExt::from_mode(mode);
+                std::fs::set_permissions(&f, m).unwrap();
+                if let Some(a) = a {
+                    assert!(set(&f, "system.posix_acl_access", &a));
+                }
+                filetime::set_file_times(&f, tm, tm).unwrap();
+            }
+        }
+    });
+    let out = t.same(&["-riA", "src/", "dst/"]).p.stdout;
+    for line in [
+        ".f.......a. minimal\n",
+        ".f...p..... mask\n",
+        ".f.......a. group\n",
+        ".f...p..... hidden\n",
+    ] {
+        assert!(out.contains(line), "{line}{out}");
+    }
+    assert_same_attrs(&t, "dst");
+    assert!(t
+        .same(&["-riA", "src/", "dst/"])
+        .p
+        .stdout
+        .lines()
+        .all(|l| !l.starts_with(".f")));
+}

@@ -211,7 +211,7 @@ impl Receiver {
         let (uid, gid) = self.want_ids(e);
         let xattrs_match = match e.xattrs.as_deref() {
             Some(want) if self.meta.xattrs.any() => {
-                crate::meta::xattr::differs(p, want, self.meta.xattrs) == (false, false)
+                crate::meta::xattr::differs(p, want, self.meta.xattrs, mode) == (false, false)
             }
             _ => true,
         };
