@@ -455,7 +455,9 @@ fn acls_are_compared_as_rsync_compares_them() {
         std::fs::create_dir_all(&src).unwrap();
         std::fs::create_dir_all(&dst).unwrap();
         let named_r = acl(&[(1, 6, U), (2, 4, 1), (4, 4, U), (0x10, 4, U), (0x20, 4, U)]);
-        let cases: [(&str, u32, Option<Vec<u8>>, u32, Vec<u8>); 4] = [
+        // (name, source mode, source ACL, destination mode, destination ACL)
+        type Case<'a> = (&'a str, u32, Option<Vec<u8>>, u32, Vec<u8>);
+        let cases: [Case; 4] = [
             // Source without an extended ACL, destination with one: a.
             (
                 "minimal",
