@@ -88,6 +88,12 @@ pub fn usable(o: &crate::cli::Options, p: &crate::plan::operand::Plan, rsh: &[St
     if o.streams == 1 || o.list_only || o.dry_run || resolve(o.streams) == 1 {
         return false;
     }
+    if o.copy_as.is_some() {
+        // The extra sessions start after this side became that user, who may not use the
+        // master's socket or the caller's ssh keys.
+        eprintln!("parasync: warning: --streams does not go with --copy-as; using one stream");
+        return false;
+    }
     let why = if p.remote.is_none() {
         Some("the transfer is local")
     } else if !p.local_sends && (p.sources.len() != 1 || o.relative || o.files_from.is_some()) {

@@ -281,4 +281,17 @@ fn without_openssh_one_stream_with_a_warning() {
         "{o}"
     );
     assert_same_tree(&t.p.join("src"), &t.p.join("local"), Cmp::ALL.no_root());
+    // --copy-as: the extra sessions would start as that user, who may not use the connection.
+    if is_root() {
+        let w = s.wrapper.to_str().unwrap();
+        let dst = format!("127.0.0.1:{}/as_root/", t.p.display());
+        let args = ["-e", w, &path, "--streams", "3", "--copy-as=root"];
+        let o = run(bin(), [&args[..], &["-aH", "src/", &dst]].concat(), &t.p);
+        o.expect(0, "--copy-as");
+        assert_eq!(
+            o.stderr,
+            "parasync: warning: --streams does not go with --copy-as; using one stream\n"
+        );
+        assert_same_tree(&t.p.join("src"), &t.p.join("as_root"), Cmp::ALL.no_root());
+    }
 }
