@@ -510,6 +510,17 @@ fn acls_are_compared_as_rsync_compares_them() {
                 filetime::set_file_times(&f, tm, tm).unwrap();
             }
         }
+        // A directory whose ACL is replaced shows its mode difference too.
+        for (d, mode) in [(&src, 0o755), (&dst, 0o775)] {
+            std::fs::create_dir(d.join("dir")).unwrap();
+            let m = std::os::unix::fs::PermissionsExt::from_mode(mode);
+            std::fs::set_permissions(d.join("dir"), m).unwrap();
+        }
+        let ext = acl(&[(1, 7, U), (2, 4, 1), (4, 5, U), (0x10, 7, U), (0x20, 5, U)]);
+        assert!(set(&dst.join("dir"), "system.posix_acl_access", &ext));
+        for d in [&src, &dst] {
+            filetime::set_file_times(d.join("dir"), tm, tm).unwrap();
+        }
     });
     let out = t.same(&["-riA", "src/", "dst/"]).p.stdout;
     for line in [
@@ -517,6 +528,7 @@ fn acls_are_compared_as_rsync_compares_them() {
         ".f...p..... mask\n",
         ".f.......a. group\n",
         ".f...p..... hidden\n",
+        ".d...p...a. dir/\n",
     ] {
         assert!(out.contains(line), "{line}{out}");
     }

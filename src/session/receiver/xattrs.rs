@@ -3,8 +3,8 @@
 //! other (meta::apply, meta::xattr). An access ACL is compared as rsync compares it (only what the
 //! mode does not hold: meta::xattr::acl_equal_enough). When it is to be replaced, rsync compares
 //! permissions of an item with an extended access ACL through the ACL: the mode's group bits are
-//! the ACL's mask, the group class rsync compares is the ACL's owning-group entry; otherwise, and
-//! for a file whose content is transferred, by the plain mode (rsync 3.5 itemizes `>f..tp...a.`
+//! the ACL's mask, the group class rsync compares is the ACL's owning-group entry; otherwise, for
+//! a directory, and for a file whose content is transferred, by the plain mode (rsync 3.5 itemizes `>f..tp...a.`
 //! for a transferred one, `.f.......a.` for the same file left in place).
 
 use super::*;
@@ -27,9 +27,11 @@ impl Receiver {
         let (x, a) = meta::xattr::differs(path, want, self.meta.xattrs, mode);
         c.xattr |= x;
         c.acl |= a;
-        // An ACL to be replaced: the group bits on disk are its mask, so the owning-group entry
-        // stands for them. One that needs no change leaves the plain mode compared.
-        if let (true, Some(want_mode)) = (c.perms && c.acl && !c.transfer, want_mode) {
+        // A file's ACL to be replaced: the group bits on disk are its mask, so the owning-group
+        // entry stands for them. One that needs no change, and a directory's, leave the plain
+        // mode compared (rsync 3.5: `.d...p...a.` where a file shows `.f.......a.`).
+        if let (true, Some(want_mode)) = (c.perms && c.acl && !c.transfer && !e.is_dir(), want_mode)
+        {
             if let Some(mode) = meta::xattr::acl_mode(path) {
                 c.perms = mode != want_mode;
             }
