@@ -57,18 +57,7 @@ impl Fake {
 
 /// The stored attributes of a regular file or directory, if it has them.
 pub fn read(path: &Path) -> Option<Fake> {
-    let c = cpath(path).ok()?;
-    let mut buf = [0u8; 256];
-    // SAFETY: lgetxattr writes at most buf.len() bytes into buf.
-    let n = unsafe {
-        libc::lgetxattr(
-            c.as_ptr(),
-            XSTAT_C.as_ptr(),
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-        )
-    };
-    (n > 0).then(|| Fake::parse(&buf[..n as usize])).flatten()
+    Fake::parse(&super::xattr::get_one(path, XSTAT_C, 256)?)
 }
 
 /// An item as a `--fake-super` side sees it: the real metadata, with mode, owner, group and

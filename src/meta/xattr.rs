@@ -289,23 +289,23 @@ pub fn map_acl_ids(v: &mut Vec<u8>, map: impl Fn(bool, u32) -> u32) {
     v.extend(ents.iter().flatten());
 }
 
+/// One attribute of `path` (not following a symlink) of at most `max` bytes; None when it has
+/// none (or it cannot be read).
+pub fn get_one(path: &Path, name: &std::ffi::CStr, max: usize) -> Option<Vec<u8>> {
+    let c = cpath(path).ok()?;
+    let mut buf = vec![0u8; max];
+    // SAFETY: lgetxattr writes at most buf.len() bytes into buf.
+    let n = unsafe { libc::lgetxattr(c.as_ptr(), name.as_ptr(), buf.as_mut_ptr().cast(), max) };
+    buf.truncate(usize::try_from(n).ok()?);
+    Some(buf)
+}
+
 /// The permissions a new item in directory `dir` gets from the directory's default ACL (owner,
 /// mask or else owning group, other), if it has one (rsync acls.c default_perms_for_dir: they
 /// stand in for the umask's).
 pub fn default_acl_perms(dir: &Path) -> Option<u32> {
-    let c = cpath(dir).ok()?;
-    let name = std::ffi::CString::new(ACL_DEFAULT).ok()?;
-    let mut buf = [0u8; 4096];
-    // SAFETY: lgetxattr writes at most buf.len() bytes into buf.
-    let n = unsafe {
-        libc::lgetxattr(
-            c.as_ptr(),
-            name.as_ptr(),
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-        )
-    };
-    let ents = acl_entries(buf.get(..usize::try_from(n).ok()?)?)?;
+    let v = get_one(dir, c"system.posix_acl_default", 4096)?;
+    let ents = acl_entries(&v)?;
     let (mut user, mut group, mut mask, mut other) = (None, None, None, None);
     for e in ents {
         let perm = u16::from_le_bytes([e[2], e[3]]) as u32 & 7;
