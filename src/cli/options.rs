@@ -631,13 +631,6 @@ impl Options {
 
     fn finish(&mut self) -> Result<()> {
         self.unsupported_conflicts()?;
-        if self.fake_super && self.acls {
-            // rsync keeps the ACLs of a fake super-user in user.rsync.%aacl / %dacl records.
-            return Err(Error::new(
-                RERR_UNSUPPORTED,
-                "--fake-super with --acls: this combination is not supported by parasync yet",
-            ));
-        }
         if let Some((name, daemon)) = self.unsupported.first() {
             let msg = if *daemon {
                 format!("--{name}: rsync daemon mode is not supported by parasync (use host:path over a remote shell)")

@@ -7,7 +7,8 @@
 //! real mode keeps the permission bits without set-id/sticky bits and always gives the owner
 //! read and write (and search, for directories). A sending side with the option reads the items
 //! back as they were; a receiving side compares against them. The format is rsync's, so trees
-//! written by either tool can be read back by the other.
+//! written by either tool can be read back by the other. With `-A`, ACLs are kept the same way,
+//! as rsync's `user.rsync.%aacl` / `%dacl` records ([`acl_record`]).
 
 use super::cpath;
 use crate::flist::entry::{S_IFBLK, S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG};
@@ -17,6 +18,162 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 pub const XSTAT: &[u8] = b"user.rsync.%stat";
+/// Where a fake super-user keeps an item's access and default ACL (rsync xattrs.c).
+pub const XACL_ACCESS: &[u8] = b"user.rsync.%aacl";
+pub const XACL_DEFAULT: &[u8] = b"user.rsync.%dacl";
+
+/// rsync's "no such entry" in its ACL records.
+const NO_ENTRY: u32 = 0x80;
+/// rsync's flag on a named entry's access word that names a user (not a group).
+const NAME_IS_USER: u32 = 1 << 31;
+
+/// A POSIX ACL in the kernel's encoding as rsync's `--fake-super` record (acls.c set_rsync_acl):
+/// four little-endian words — owner, owning group, mask, other, 0x80 for an entry left out — then
+/// (id, permissions | NAME_IS_USER for a user) per named entry. An access ACL leaves out what
+/// `mode` holds, as rsync's sender does (the owner and other entries; the owning group's when the
+/// mode's group bits equal it; without a mask, the owning group's always); a minimal access ACL
+/// is no record at all. A default ACL is kept whole.
+pub fn acl_record(kernel: &[u8], mode: u32, access: bool) -> Option<Vec<u8>> {
+    let body = kernel.get(4..)?;
+    if !body.len().is_multiple_of(8) {
+        return None;
+    }
+    let (mut obj, mut names) = ([NO_ENTRY; 4], Vec::new());
+    for e in body.chunks_exact(8) {
+        let tag = u16::from_le_bytes([e[0], e[1]]);
+        let perm = u16::from_le_bytes([e[2], e[3]]) as u32 & 7;
+        let id = u32::from_le_bytes([e[4], e[5], e[6], e[7]]);
+        match tag {
+            0x01 => obj[0] = perm,
+            0x04 => obj[1] = perm,
+            0x10 => obj[2] = perm,
+            0x20 => obj[3] = perm,
+            0x02 => names.push((id, perm | NAME_IS_USER)),
+            0x08 => names.push((id, perm)),
+            _ => {}
+        }
+    }
+    if access {
+        if names.is_empty() && obj[2] == NO_ENTRY {
+            return None;
+        }
+        let group_bits = (mode >> 3) & 7;
+        if obj[2] == NO_ENTRY || obj[1] == group_bits {
+            obj[1] = NO_ENTRY;
+        }
+        obj[0] = NO_ENTRY;
+        obj[3] = NO_ENTRY;
+    }
+    let mut out = Vec::with_capacity(16 + 8 * names.len());
+    for w in obj
+        .into_iter()
+        .chain(names.into_iter().flat_map(|(id, a)| [id, a]))
+    {
+        out.extend_from_slice(&w.to_le_bytes());
+    }
+    Some(out)
+}
+
+/// A receiving fake super-user keeps `e`'s ACLs as records: the kernel-encoded ACLs among its
+/// attributes become `user.rsync.%aacl` / `%dacl` (none for a minimal access ACL).
+pub fn acls_to_records(e: &mut crate::flist::entry::Entry) {
+    use super::xattr::{ACL_ACCESS, ACL_DEFAULT};
+    let mode = e.mode;
+    let Some(x) = e.xattrs.as_mut() else {
+        return;
+    };
+    let mut out: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(x.len());
+    for (n, v) in x.drain(..) {
+        let rec = if n == ACL_ACCESS {
+            Some((XACL_ACCESS, acl_record(&v, mode, true)))
+        } else if n == ACL_DEFAULT {
+            Some((XACL_DEFAULT, acl_record(&v, mode, false)))
+        } else {
+            None
+        };
+        match rec {
+            Some((name, Some(r))) => out.push((name.to_vec(), r)),
+            Some((_, None)) => {}
+            None => out.push((n, v)),
+        }
+    }
+    out.sort();
+    *x = out;
+}
+
+/// A sending fake super-user lists the ACLs it keeps as records as the ACLs they stand for,
+/// their left-out entries taken from the item's (stored) mode.
+pub fn records_to_acls(e: &mut crate::flist::entry::Entry) {
+    use super::xattr::{ACL_ACCESS, ACL_DEFAULT};
+    let mode = e.mode;
+    let Some(x) = e.xattrs.as_mut() else {
+        return;
+    };
+    for (n, v) in x.iter_mut() {
+        let (name, access) = if n == XACL_ACCESS {
+            (ACL_ACCESS, true)
+        } else if n == XACL_DEFAULT {
+            (ACL_DEFAULT, false)
+        } else {
+            continue;
+        };
+        match acl_from_record(v, mode, access) {
+            Some(k) => (*n, *v) = (name.to_vec(), k),
+            None => n.clear(),
+        }
+    }
+    x.retain(|(n, _)| !n.is_empty());
+    x.sort();
+}
+
+/// The kernel's encoding of an ACL kept by [`acl_record`], what it leaves out taken from `mode`
+/// (rsync's change_sacl_perms): entries in the kernel's order.
+pub fn acl_from_record(rec: &[u8], mode: u32, access: bool) -> Option<Vec<u8>> {
+    if rec.len() < 16 || !rec.len().is_multiple_of(8) {
+        return None;
+    }
+    let w = |i: usize| u32::from_le_bytes(rec[i..i + 4].try_into().unwrap());
+    let bits = |shift: u32| (mode >> shift) & 7;
+    let fill = |v: u32, d: u32| if v == NO_ENTRY { d } else { v & 7 };
+    let mut named: Vec<(u16, u32, u32)> = (16..rec.len())
+        .step_by(8)
+        .map(|i| {
+            let a = w(i + 4);
+            let tag = if a & NAME_IS_USER != 0 { 0x02 } else { 0x08 };
+            (tag, w(i), a & 7)
+        })
+        .collect();
+    named.sort_by_key(|&(tag, id, _)| (tag, id));
+    let (user, group, mask, other) = if access {
+        let mask = (w(8) != NO_ENTRY || !named.is_empty()).then(|| fill(w(8), bits(3)));
+        (bits(6), fill(w(4), bits(3)), mask, bits(0))
+    } else {
+        if w(0) == NO_ENTRY {
+            return None;
+        }
+        let mask = (w(8) != NO_ENTRY).then(|| w(8) & 7);
+        (w(0) & 7, w(4) & 7, mask, w(12) & 7)
+    };
+    let mut out = 2u32.to_le_bytes().to_vec();
+    let mut put = |tag: u16, perm: u32, id: u32| {
+        out.extend_from_slice(&tag.to_le_bytes());
+        out.extend_from_slice(&(perm as u16).to_le_bytes());
+        out.extend_from_slice(&id.to_le_bytes());
+    };
+    put(0x01, user, u32::MAX);
+    for &(_, id, p) in named.iter().filter(|n| n.0 == 0x02) {
+        put(0x02, p, id);
+    }
+    put(0x04, group, u32::MAX);
+    for &(_, id, p) in named.iter().filter(|n| n.0 == 0x08) {
+        put(0x08, p, id);
+    }
+    if let Some(m) = mask {
+        put(0x10, m, u32::MAX);
+    }
+    put(0x20, other, u32::MAX);
+    Some(out)
+}
 const XSTAT_C: &std::ffi::CStr = c"user.rsync.%stat";
 
 /// The attributes an item stands for.

@@ -36,11 +36,20 @@ impl Select {
     pub fn is_acl(name: &[u8]) -> bool {
         name == ACL_ACCESS || name == ACL_DEFAULT
     }
+    /// An ACL as this side keeps it: the kernel's, or a fake super-user's record of it.
+    pub fn is_acl_here(&self, name: &[u8]) -> bool {
+        if self.fake {
+            name == super::fake::XACL_ACCESS || name == super::fake::XACL_DEFAULT
+        } else {
+            Self::is_acl(name)
+        }
+    }
     pub fn wants(&self, name: &[u8]) -> bool {
-        if Self::is_acl(name) {
+        if self.is_acl_here(name) {
             return self.acls;
         }
-        if self.fake && name == super::fake::XSTAT {
+        if self.fake && (name == super::fake::XSTAT || Self::is_acl(name)) {
+            // A fake super-user's own records, and the real ACLs it does not touch.
             return false;
         }
         self.xattrs
@@ -121,10 +130,23 @@ pub fn differs(path: &Path, want: &[(Vec<u8>, Vec<u8>)], sel: Select, mode: u32)
     };
     let plain = |v: &[(Vec<u8>, Vec<u8>)]| -> Xattrs {
         v.iter()
-            .filter(|(n, _)| !Select::is_acl(n) && sel.wants(n))
+            .filter(|(n, _)| !sel.is_acl_here(n) && sel.wants(n))
             .cloned()
             .collect()
     };
+    if sel.fake {
+        // Records (meta::fake) are compared as they are.
+        let rec = |v: &[(Vec<u8>, Vec<u8>)]| -> Xattrs {
+            v.iter()
+                .filter(|(n, _)| sel.is_acl_here(n))
+                .cloned()
+                .collect()
+        };
+        return (
+            plain(want) != plain(&have),
+            sel.acls && rec(want) != rec(&have),
+        );
+    }
     let acls = sel.acls
         && (get(want, ACL_DEFAULT) != get(&have, ACL_DEFAULT)
             || !acl_equal_enough(

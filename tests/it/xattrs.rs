@@ -8,14 +8,14 @@ use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-fn set(p: &Path, name: &str, val: &[u8]) -> bool {
+pub(crate) fn set(p: &Path, name: &str, val: &[u8]) -> bool {
     let c = CString::new(p.as_os_str().as_bytes()).unwrap();
     let n = CString::new(name).unwrap();
     unsafe { libc::lsetxattr(c.as_ptr(), n.as_ptr(), val.as_ptr().cast(), val.len(), 0) == 0 }
 }
 
 /// Every attribute of `p` (any namespace), sorted.
-fn all(p: &Path) -> Vec<(Vec<u8>, Vec<u8>)> {
+pub(crate) fn all(p: &Path) -> Vec<(Vec<u8>, Vec<u8>)> {
     let c = CString::new(p.as_os_str().as_bytes()).unwrap();
     let mut names = vec![0u8; 65536];
     let n = unsafe { libc::llistxattr(c.as_ptr(), names.as_mut_ptr().cast(), names.len()) };
@@ -35,7 +35,7 @@ fn all(p: &Path) -> Vec<(Vec<u8>, Vec<u8>)> {
 }
 
 /// A POSIX ACL in the kernel's xattr encoding: (tag, perm, id) entries.
-fn acl(entries: &[(u16, u16, u32)]) -> Vec<u8> {
+pub(crate) fn acl(entries: &[(u16, u16, u32)]) -> Vec<u8> {
     let mut b = 2u32.to_le_bytes().to_vec();
     for (tag, perm, id) in entries {
         b.extend(tag.to_le_bytes());
@@ -45,7 +45,7 @@ fn acl(entries: &[(u16, u16, u32)]) -> Vec<u8> {
     b
 }
 
-const U: u32 = u32::MAX;
+pub(crate) const U: u32 = u32::MAX;
 
 pub(crate) fn supported() -> bool {
     let d = tempfile::tempdir().unwrap();
