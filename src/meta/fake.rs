@@ -381,4 +381,41 @@ mod tests {
         assert_eq!(Fake::parse(b"120777 0,0 0:0").unwrap().mode, 0o120777);
         assert!(Fake::parse(b"garbage").is_none());
     }
+
+    /// A kernel ACL as (tag, perm, id) entries.
+    fn kernel(entries: &[(u16, u16, u32)]) -> Vec<u8> {
+        let mut b = 2u32.to_le_bytes().to_vec();
+        for (tag, perm, id) in entries {
+            b.extend(tag.to_le_bytes());
+            b.extend(perm.to_le_bytes());
+            b.extend(id.to_le_bytes());
+        }
+        b
+    }
+
+    #[test]
+    fn acl_records_are_rsyncs() {
+        const U: u32 = u32::MAX;
+        // user::rw- user:1:r-- group::r-- group:2:rw- mask::rw- other::r--, mode 0664: the
+        // bytes rsync 3.5 stored for it.
+        let ext = kernel(&[
+            (1, 6, U),
+            (2, 4, 1),
+            (4, 4, U),
+            (8, 6, 2),
+            (0x10, 6, U),
+            (0x20, 4, U),
+        ]);
+        let rec = acl_record(&ext, 0o100664, true).unwrap();
+        let want = "8000000004000000060000008000000001000000040000800200000006000000";
+        let hex: String = rec.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex, want);
+        assert_eq!(acl_from_record(&rec, 0o100664, true).unwrap(), ext);
+        // A default ACL is kept whole; a minimal access ACL is no record.
+        let dflt = kernel(&[(1, 7, U), (2, 5, 1), (4, 5, U), (0x10, 5, U), (0x20, 5, U)]);
+        let rec = acl_record(&dflt, 0o40755, false).unwrap();
+        assert_eq!(acl_from_record(&rec, 0o40755, false).unwrap(), dflt);
+        let minimal = kernel(&[(1, 6, U), (4, 4, U), (0x20, 4, U)]);
+        assert_eq!(acl_record(&minimal, 0o100644, true), None);
+    }
 }
