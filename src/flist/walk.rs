@@ -335,8 +335,8 @@ impl<'a> Walker<'a> {
         if self.opts.xattrs.any() {
             // An unreadable attribute list is sent as empty, not as a failed entry.
             e.xattrs = Some(crate::meta::xattr::read(path, self.opts.xattrs).unwrap_or_default());
-            if self.opts.xattrs.fake && self.opts.xattrs.acls {
-                crate::meta::fake::records_to_acls(&mut e);
+            if self.opts.xattrs.fake {
+                crate::meta::fake::from_stored(&mut e);
             }
             if self.opts.xattrs.acls && !self.opts.numeric_ids {
                 e.acl_names = crate::meta::xattr::acl_names(e.xattrs.as_deref(), &self.names);

@@ -74,9 +74,14 @@ pub fn acl_record(kernel: &[u8], mode: u32, access: bool) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// A receiving fake super-user keeps `e`'s ACLs as records: the kernel-encoded ACLs among its
-/// attributes become `user.rsync.%aacl` / `%dacl` (none for a minimal access ACL).
-pub fn acls_to_records(e: &mut crate::flist::entry::Entry) {
+/// Where a fake super-user keeps an attribute outside the user namespace (`trusted.*`,
+/// `security.*`): under this prefix (rsync xattrs.c receive_xattr).
+const RSYNC_PREFIX: &[u8] = b"user.rsync.";
+
+/// A receiving fake super-user keeps what it may not set as user attributes (rsync xattrs.c):
+/// the kernel-encoded ACLs among `e`'s attributes become `user.rsync.%aacl` / `%dacl` records
+/// (none for a minimal access ACL), an attribute of another namespace `user.rsync.NAME`.
+pub fn to_stored(e: &mut crate::flist::entry::Entry) {
     use super::xattr::{ACL_ACCESS, ACL_DEFAULT};
     let mode = e.mode;
     let Some(x) = e.xattrs.as_mut() else {
@@ -84,42 +89,42 @@ pub fn acls_to_records(e: &mut crate::flist::entry::Entry) {
     };
     let mut out: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(x.len());
     for (n, v) in x.drain(..) {
-        let rec = if n == ACL_ACCESS {
-            Some((XACL_ACCESS, acl_record(&v, mode, true)))
-        } else if n == ACL_DEFAULT {
-            Some((XACL_DEFAULT, acl_record(&v, mode, false)))
+        if n == ACL_ACCESS || n == ACL_DEFAULT {
+            let access = n == ACL_ACCESS;
+            if let Some(r) = acl_record(&v, mode, access) {
+                let name = if access { XACL_ACCESS } else { XACL_DEFAULT };
+                out.push((name.to_vec(), r));
+            }
+        } else if n.starts_with(b"user.") {
+            out.push((n, v));
         } else {
-            None
-        };
-        match rec {
-            Some((name, Some(r))) => out.push((name.to_vec(), r)),
-            Some((_, None)) => {}
-            None => out.push((n, v)),
+            out.push(([RSYNC_PREFIX, &n].concat(), v));
         }
     }
     out.sort();
     *x = out;
 }
 
-/// A sending fake super-user lists the ACLs it keeps as records as the ACLs they stand for,
-/// their left-out entries taken from the item's (stored) mode.
-pub fn records_to_acls(e: &mut crate::flist::entry::Entry) {
+/// A sending fake super-user lists what it keeps as what it stands for: ACL records as the ACLs
+/// (their left-out entries taken from the item's stored mode), `user.rsync.NAME` as NAME when
+/// NAME is of another namespace.
+pub fn from_stored(e: &mut crate::flist::entry::Entry) {
     use super::xattr::{ACL_ACCESS, ACL_DEFAULT};
     let mode = e.mode;
     let Some(x) = e.xattrs.as_mut() else {
         return;
     };
     for (n, v) in x.iter_mut() {
-        let (name, access) = if n == XACL_ACCESS {
-            (ACL_ACCESS, true)
-        } else if n == XACL_DEFAULT {
-            (ACL_DEFAULT, false)
-        } else {
-            continue;
-        };
-        match acl_from_record(v, mode, access) {
-            Some(k) => (*n, *v) = (name.to_vec(), k),
-            None => n.clear(),
+        if n == XACL_ACCESS || n == XACL_DEFAULT {
+            let access = n == XACL_ACCESS;
+            match acl_from_record(v, mode, access) {
+                Some(k) => (*n, *v) = ((if access { ACL_ACCESS } else { ACL_DEFAULT }).to_vec(), k),
+                None => n.clear(),
+            }
+        } else if let Some(rest) = n.strip_prefix(RSYNC_PREFIX) {
+            if rest.starts_with(b"trusted.") || rest.starts_with(b"security.") {
+                *n = rest.to_vec();
+            }
         }
     }
     x.retain(|(n, _)| !n.is_empty());

@@ -691,8 +691,8 @@ impl Receiver {
             } => {
                 for e in &mut entries {
                     self.map_acl_ids(e);
-                    if self.meta.fake && self.meta.xattrs.acls {
-                        meta::fake::acls_to_records(e);
+                    if self.meta.fake {
+                        meta::fake::to_stored(e);
                     }
                     // --munge-links on the receiving side (flist.c recv_file_entry), before any
                     // rule looks at the target. A local transfer's receiver is never given it.

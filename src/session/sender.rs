@@ -651,7 +651,13 @@ fn walk_opts(o: &Options) -> WalkOpts {
         xattrs: crate::meta::xattr::Select {
             xattrs: o.xattrs > 0,
             acls: o.acls,
-            root: o.am_root() && !o.fake_super,
+            // A fake super-user that is root lists trusted.* and security.* too (the receiving
+            // side keeps them as user.rsync.* where it cannot set them).
+            root: if o.fake_super {
+                crate::meta::is_root()
+            } else {
+                o.am_root()
+            },
             fake: o.fake_super,
         },
         munge_links: o.munge_links,

@@ -170,3 +170,43 @@ fn fake_super_keeps_acls_as_rsync() {
     t.same(&["-aAi", "--fake-super", "src/", "local/"]);
     assert_same_attrs(&t, "local");
 }
+
+/// `-X` with `--fake-super` as root: an attribute a fake receiver may not set (`trusted.*`) is
+/// kept as `user.rsync.trusted.*`, as rsync keeps it, and a fake sender gives it back.
+#[test]
+fn fake_super_keeps_other_namespaces_as_rsync() {
+    if !supported() || !is_root() {
+        return;
+    }
+    let s = crate::need_sshd!();
+    let w = s.wrapper.to_str().unwrap();
+    let t = Twin::new(|w| {
+        privileged_tree(w);
+        let f = w.join("src/plain");
+        assert!(set(&f, "trusted.t", b"1"));
+        assert!(set(&f, "user.u", b"2"));
+    });
+    t.same(&["-aXi", "--fake-super", "src/", "kept/"])
+        .p
+        .expect(0, "-X");
+    assert_same_attrs(&t, "kept");
+    let names: Vec<Vec<u8>> = crate::xattrs::all(&t.p.join("kept/plain"))
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert!(
+        names.contains(&b"user.rsync.trusted.t".to_vec()),
+        "{names:?}"
+    );
+    t.run_with(
+        &["-aXi", "--fake-super", "kept/", "127.0.0.1:{WS}/back/"],
+        &["-e", w],
+        &["-e", w, "--rsync-path={BIN}"],
+    )
+    .assert_same("restore");
+    assert_same_attrs(&t, "back");
+    assert_eq!(
+        crate::xattrs::all(&t.p.join("back/plain")),
+        crate::xattrs::all(&t.p.join("src/plain"))
+    );
+}
