@@ -386,6 +386,8 @@ fn acl_ids_follow_the_id_maps_as_rsync() {
             (0x20, 4, U),
         ]);
         assert!(set(&src.join("f"), "system.posix_acl_access", &access));
+        let tm = filetime::FileTime::from_unix_time(1_600_000_000, 0);
+        filetime::set_file_times(src.join("f"), tm, tm).unwrap();
     });
     for (i, opts) in [
         &["--usermap=*:nobody"][..],
