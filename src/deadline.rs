@@ -37,6 +37,12 @@ impl HandshakeWatchdog {
     }
 }
 
+impl Drop for HandshakeWatchdog {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
 /// End the process from a watchdog the way rsync's exit_cleanup(RERR_TIMEOUT) does: the
 /// message, temp files removed (a `--partial` file kept), exit 30.
 fn exit_timed_out(text: &str, role: &str, is_client: bool) -> ! {
@@ -63,10 +69,4 @@ pub fn stop_at(at: i64, role: &'static str, is_client: bool) {
             }
             std::thread::sleep(left.min(Duration::from_secs(1)));
         });
-}
-
-impl Drop for HandshakeWatchdog {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Relaxed);
-    }
 }

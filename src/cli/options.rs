@@ -198,7 +198,6 @@ fn unix_now() -> i64 {
 }
 
 impl Options {
-    /// Parse argv (without argv[0]).
     /// Whether this side acts as super-user: `--super` / `--no-super`, else the effective uid
     /// (rsync's am_root).
     pub fn am_root(&self) -> bool {
@@ -206,6 +205,7 @@ impl Options {
         self.fake_super || self.super_user.unwrap_or_else(crate::meta::is_root)
     }
 
+    /// Parse argv (without argv[0]).
     pub fn parse(args: &[String]) -> Result<Options> {
         let mut o = Options {
             implied_dirs: true,

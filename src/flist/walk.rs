@@ -53,8 +53,6 @@ pub struct WalkOpts {
     pub xattrs: crate::meta::xattr::Select,
     /// `--munge-links`: send munged symlink targets unmunged.
     pub munge_links: bool,
-    /// `--fake-super`: list items as their `user.rsync.%stat` says (meta::fake).
-    pub fake_super: bool,
 }
 
 /// What `--munge-links` puts before a received symlink's target (rsync's SYMLINK_PREFIX): the
@@ -245,7 +243,7 @@ impl<'a> Walker<'a> {
         // --fake-super: a regular file or directory stands for what its user.rsync.%stat says
         // (rsync's x_lstat): a symlink holding its target, a device or special, other
         // permissions, owner, group.
-        let fake = (self.opts.fake_super && matches!(m.mode() & S_IFMT, S_IFREG | S_IFDIR))
+        let fake = (self.opts.xattrs.fake && matches!(m.mode() & S_IFMT, S_IFREG | S_IFDIR))
             .then(|| crate::meta::fake::read(path))
             .flatten();
         let mut mode = fake.map_or(m.mode(), |f| f.mode);

@@ -323,9 +323,9 @@ pub fn make_file(path: &Path, content: &[u8]) -> io::Result<()> {
 /// set_stat_xattr does: the real mode becomes the permission bits without set-id/sticky bits,
 /// plus owner read-write (and search for a directory); the attribute is written where it
 /// differs from the real item and from what is stored already, and removed where the real item
-/// says it all.
-pub fn store(path: &Path, want: Fake) -> io::Result<()> {
-    let real = std::fs::symlink_metadata(path)?;
+/// says it all. `now` is the item as just looked at (real and stored).
+pub fn store(path: &Path, now: &Stat, want: Fake) -> io::Result<()> {
+    let real = &now.real;
     if real.file_type().is_symlink() {
         // Not made by this side (Linux keeps no user xattrs on symlinks): left as it is.
         return Ok(());
@@ -343,7 +343,7 @@ pub fn store(path: &Path, want: Fake) -> io::Result<()> {
     } else {
         0
     };
-    let stored = read(path);
+    let stored = now.fake;
     if safe == want_mode
         && real_rdev == want.rdev
         && real.uid() == want.uid

@@ -120,6 +120,7 @@ pub fn apply(
         let now = fake::Stat::of(std::fs::symlink_metadata(path)?, path, true);
         fake::store(
             path,
+            &now,
             fake::Fake {
                 mode: e.fmt()
                     | mode.unwrap_or(if e.is_symlink() {

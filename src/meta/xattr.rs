@@ -24,8 +24,8 @@ pub struct Select {
     pub xattrs: bool,
     pub acls: bool,
     pub root: bool,
-    /// `--fake-super`: `user.rsync.%stat` is this side's own (meta::fake), never compared,
-    /// copied or removed.
+    /// `--fake-super` on this side (meta::fake): `user.rsync.%stat` is its own, never compared,
+    /// copied or removed; ACLs are kept as records; the walk lists items as stored.
     pub fake: bool,
 }
 

@@ -661,7 +661,6 @@ fn walk_opts(o: &Options) -> WalkOpts {
             fake: o.fake_super,
         },
         munge_links: o.munge_links,
-        fake_super: o.fake_super,
     }
 }
 

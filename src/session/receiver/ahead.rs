@@ -120,9 +120,8 @@ impl Receiver {
             .collect();
     }
 
-    /// The destination's metadata for entry `idx` at `path`: looked at ahead or now.
-    /// The destination item's metadata as this side sees it (`--fake-super`: through its
-    /// stored attributes).
+    /// The destination's metadata for entry `idx` at `path`, looked at ahead or now, as this side
+    /// sees it (`--fake-super`: through its stored attributes).
     pub(super) fn old_meta(&mut self, idx: u32, path: &Path) -> Option<Stat> {
         match self.ahead.metas.remove(&idx) {
             Some(m) => Some(Stat::of(m?, path, self.meta.fake)),

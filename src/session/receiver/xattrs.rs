@@ -4,8 +4,8 @@
 //! mode does not hold: meta::xattr::acl_equal_enough). When it is to be replaced, rsync compares
 //! permissions of an item with an extended access ACL through the ACL: the mode's group bits are
 //! the ACL's mask, the group class rsync compares is the ACL's owning-group entry; otherwise, for
-//! a directory, and for a file whose content is transferred, by the plain mode (rsync 3.5 itemizes `>f..tp...a.`
-//! for a transferred one, `.f.......a.` for the same file left in place).
+//! a directory, and for a file whose content is transferred, by the plain mode (rsync 3.5
+//! itemizes `>f..tp...a.` for a transferred one, `.f.......a.` for the same file left in place).
 
 use super::*;
 
