@@ -565,22 +565,6 @@ impl Receiver {
         self.flush_lines()
     }
 
-    fn want_ids(&self, e: &Entry) -> (u32, u32) {
-        self.mapped_ids(e).unwrap_or_else(|| self.plain_ids(e))
-    }
-
-    fn plain_ids(&self, e: &Entry) -> (u32, u32) {
-        let uid = match (&e.user, self.opts.numeric_ids) {
-            (Some(n), false) => self.names.uid_of(n).unwrap_or(e.uid),
-            _ => e.uid,
-        };
-        let gid = match (&e.group, self.opts.numeric_ids) {
-            (Some(n), false) => self.names.gid_of(n).unwrap_or(e.gid),
-            _ => e.gid,
-        };
-        (uid, gid)
-    }
-
     fn list_row(&mut self, e: &Entry) -> Result<()> {
         let mut e = e.clone();
         if !self.opts.links {

@@ -1,6 +1,7 @@
-//! Owner and group of created items under `--usermap`/`--groupmap`/`--chown` (meta::idmap): the
-//! maps are read when the receiver starts (a bad map ends the run before anything is written, as
-//! rsync's receiver does); an id no rule matches is mapped by name as usual.
+//! The owner and group an item gets here, and the ids its ACLs name: by `--usermap`/`--groupmap`/
+//! `--chown` (meta::idmap), else by the name the sender sent (rsync uidlist.c, acls.c). The maps
+//! are read when the receiver starts (a bad map ends the run before anything is written, as
+//! rsync's receiver does).
 
 use super::*;
 
@@ -28,59 +29,56 @@ impl Receiver {
         let Some(x) = e.xattrs.as_mut() else {
             return;
         };
-        let map = |user: bool, id: u32| -> u32 {
-            let sent = names
-                .iter()
-                .find(|(u, i, _)| (*u, *i) == (user, id))
-                .map(|(_, _, n)| n);
-            let (map, local) = if user {
-                (&m.user, self.names.local_user(id))
-            } else {
-                (&m.group, self.names.local_group(id))
-            };
-            let name = sent.cloned().or(local).unwrap_or_default();
-            if let Some(to) = map.as_ref().and_then(|map| map.map(id, &name)) {
-                return to;
-            }
-            match sent {
-                Some(n) if user => self.names.uid_of(n).unwrap_or(id),
-                Some(n) => self.names.gid_of(n).unwrap_or(id),
-                None => id,
-            }
+        let map = |user: bool, id: u32| {
+            let sent = names.iter().find(|(u, i, _)| (*u, *i) == (user, id));
+            self.map_id(user, id, sent.map(|(_, _, n)| n.as_slice()))
         };
         for (_, v) in x.iter_mut().filter(|(n, _)| meta::xattr::Select::is_acl(n)) {
             meta::xattr::map_acl_ids(v, map);
         }
     }
 
-    /// (uid, gid) when a map applies to either; the other follows the usual rules.
-    pub(super) fn mapped_ids(&self, e: &Entry) -> Option<(u32, u32)> {
-        let m = &self.idmaps;
-        if m.user.is_none() && m.group.is_none() {
-            return None;
-        }
-        // A name the sender did not send is the local one; with --numeric-ids, or for an id
-        // without a name anywhere, rsync matches the empty name (so `*` still matches).
+    /// The owner and group an item gets here.
+    pub(super) fn want_ids(&self, e: &Entry) -> (u32, u32) {
+        (
+            self.map_id(true, e.uid, e.user.as_deref()),
+            self.map_id(false, e.gid, e.group.as_deref()),
+        )
+    }
+
+    /// A user (`user`) or group id from the sender, with the name it sent (if any), as this side
+    /// gives it: a `--usermap`/`--groupmap`/`--chown` rule that matches wins; otherwise the
+    /// local id of the sent name, else the id as sent (`--numeric-ids`: always the id as sent).
+    /// A map matches a name the sender did not send as the local one; with `--numeric-ids`, or
+    /// for an id without a name anywhere, rsync matches the empty name (so `*` still matches).
+    fn map_id(&self, user: bool, id: u32, sent: Option<&[u8]>) -> u32 {
         let numeric = self.opts.numeric_ids;
-        let name = |sent: &Option<Vec<u8>>, local: &dyn Fn() -> Option<Vec<u8>>| {
-            if numeric {
+        let rules = if user {
+            &self.idmaps.user
+        } else {
+            &self.idmaps.group
+        };
+        if let Some(rules) = rules {
+            let name = if numeric {
                 Vec::new()
             } else {
-                sent.clone().or_else(local).unwrap_or_default()
+                let local = || {
+                    if user {
+                        self.names.local_user(id)
+                    } else {
+                        self.names.local_group(id)
+                    }
+                };
+                sent.map(<[u8]>::to_vec).or_else(local).unwrap_or_default()
+            };
+            if let Some(to) = rules.map(id, &name) {
+                return to;
             }
-        };
-        let uid = m
-            .user
-            .as_ref()
-            .and_then(|u| u.map(e.uid, &name(&e.user, &|| self.names.local_user(e.uid))));
-        let gid = m
-            .group
-            .as_ref()
-            .and_then(|g| g.map(e.gid, &name(&e.group, &|| self.names.local_group(e.gid))));
-        if uid.is_none() && gid.is_none() {
-            return None;
         }
-        let plain = self.plain_ids(e);
-        Some((uid.unwrap_or(plain.0), gid.unwrap_or(plain.1)))
+        match sent.filter(|_| !numeric) {
+            Some(n) if user => self.names.uid_of(n).unwrap_or(id),
+            Some(n) => self.names.gid_of(n).unwrap_or(id),
+            None => id,
+        }
     }
 }
