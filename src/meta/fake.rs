@@ -11,6 +11,7 @@
 //! as rsync's `user.rsync.%aacl` / `%dacl` records ([`acl_record`]).
 
 use super::cpath;
+use super::xattr::Acl;
 use crate::flist::entry::{S_IFBLK, S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG};
 use std::fs::Metadata;
 use std::io;
@@ -34,41 +35,25 @@ const NAME_IS_USER: u32 = 1 << 31;
 /// mode's group bits equal it; without a mask, the owning group's always); a minimal access ACL
 /// is no record at all. A default ACL is kept whole.
 pub fn acl_record(kernel: &[u8], mode: u32, access: bool) -> Option<Vec<u8>> {
-    let body = kernel.get(4..)?;
-    if !body.len().is_multiple_of(8) {
-        return None;
-    }
-    let (mut obj, mut names) = ([NO_ENTRY; 4], Vec::new());
-    for e in body.chunks_exact(8) {
-        let tag = u16::from_le_bytes([e[0], e[1]]);
-        let perm = u16::from_le_bytes([e[2], e[3]]) as u32 & 7;
-        let id = u32::from_le_bytes([e[4], e[5], e[6], e[7]]);
-        match tag {
-            0x01 => obj[0] = perm,
-            0x04 => obj[1] = perm,
-            0x10 => obj[2] = perm,
-            0x20 => obj[3] = perm,
-            0x02 => names.push((id, perm | NAME_IS_USER)),
-            0x08 => names.push((id, perm)),
-            _ => {}
-        }
-    }
+    let acl = Acl::parse(kernel)?;
+    let field = |v: Option<u32>| v.map_or(NO_ENTRY, |p| p & 7);
+    let mut obj = [acl.user, acl.group, acl.mask, acl.other].map(field);
     if access {
-        if names.is_empty() && obj[2] == NO_ENTRY {
+        if acl.named.is_empty() && acl.mask.is_none() {
             return None;
         }
-        let group_bits = (mode >> 3) & 7;
-        if obj[2] == NO_ENTRY || obj[1] == group_bits {
+        if acl.mask.is_none() || obj[1] == (mode >> 3) & 7 {
             obj[1] = NO_ENTRY;
         }
         obj[0] = NO_ENTRY;
         obj[3] = NO_ENTRY;
     }
-    let mut out = Vec::with_capacity(16 + 8 * names.len());
-    for w in obj
-        .into_iter()
-        .chain(names.into_iter().flat_map(|(id, a)| [id, a]))
-    {
+    let named = acl
+        .named
+        .iter()
+        .flat_map(|&(user, id, p)| [id, p & 7 | if user { NAME_IS_USER } else { 0 }]);
+    let mut out = Vec::with_capacity(16 + 8 * acl.named.len());
+    for w in obj.into_iter().chain(named) {
         out.extend_from_slice(&w.to_le_bytes());
     }
     Some(out)
@@ -138,46 +123,32 @@ pub fn acl_from_record(rec: &[u8], mode: u32, access: bool) -> Option<Vec<u8>> {
         return None;
     }
     let w = |i: usize| u32::from_le_bytes(rec[i..i + 4].try_into().unwrap());
+    let field = |i: usize| (w(i) != NO_ENTRY).then(|| w(i) & 7);
     let bits = |shift: u32| (mode >> shift) & 7;
-    let fill = |v: u32, d: u32| if v == NO_ENTRY { d } else { v & 7 };
-    let mut named: Vec<(u16, u32, u32)> = (16..rec.len())
+    let named: Vec<(bool, u32, u32)> = (16..rec.len())
         .step_by(8)
-        .map(|i| {
-            let a = w(i + 4);
-            let tag = if a & NAME_IS_USER != 0 { 0x02 } else { 0x08 };
-            (tag, w(i), a & 7)
-        })
+        .map(|i| (w(i + 4) & NAME_IS_USER != 0, w(i), w(i + 4) & 7))
         .collect();
-    named.sort_by_key(|&(tag, id, _)| (tag, id));
-    let (user, group, mask, other) = if access {
-        let mask = (w(8) != NO_ENTRY || !named.is_empty()).then(|| fill(w(8), bits(3)));
-        (bits(6), fill(w(4), bits(3)), mask, bits(0))
-    } else {
-        if w(0) == NO_ENTRY {
-            return None;
+    let acl = if access {
+        let mask = (field(8).is_some() || !named.is_empty()).then(|| field(8).unwrap_or(bits(3)));
+        Acl {
+            user: Some(bits(6)),
+            group: Some(field(4).unwrap_or(bits(3))),
+            mask,
+            other: Some(bits(0)),
+            named,
         }
-        let mask = (w(8) != NO_ENTRY).then(|| w(8) & 7);
-        (w(0) & 7, w(4) & 7, mask, w(12) & 7)
+    } else {
+        field(0)?;
+        Acl {
+            user: field(0),
+            group: Some(w(4) & 7),
+            mask: field(8),
+            other: Some(w(12) & 7),
+            named,
+        }
     };
-    let mut out = 2u32.to_le_bytes().to_vec();
-    let mut put = |tag: u16, perm: u32, id: u32| {
-        out.extend_from_slice(&tag.to_le_bytes());
-        out.extend_from_slice(&(perm as u16).to_le_bytes());
-        out.extend_from_slice(&id.to_le_bytes());
-    };
-    put(0x01, user, u32::MAX);
-    for &(_, id, p) in named.iter().filter(|n| n.0 == 0x02) {
-        put(0x02, p, id);
-    }
-    put(0x04, group, u32::MAX);
-    for &(_, id, p) in named.iter().filter(|n| n.0 == 0x08) {
-        put(0x08, p, id);
-    }
-    if let Some(m) = mask {
-        put(0x10, m, u32::MAX);
-    }
-    put(0x20, other, u32::MAX);
-    Some(out)
+    Some(acl.encode())
 }
 const XSTAT_C: &std::ffi::CStr = c"user.rsync.%stat";
 

@@ -163,40 +163,20 @@ pub fn differs(path: &Path, want: &[(Vec<u8>, Vec<u8>)], sel: Select, mode: u32)
 /// the mask; then it must equal the group bits of `mode`). The owner, other and mask entries are
 /// the mode's business (a difference there is a `p`). No value is a minimal ACL.
 pub fn acl_equal_enough(want: Option<&[u8]>, have: Option<&[u8]>, mode: u32) -> bool {
-    // (mask, owning group, named entries as (tag, id, perm)).
-    type Parts = (Option<u16>, Option<u16>, Vec<(u16, u32, u16)>);
-    let parts = |v: Option<&[u8]>| -> Parts {
-        let (mut mask, mut group, mut names) = (None, None, Vec::new());
-        for e in v.and_then(acl_entries).into_iter().flatten() {
-            let (tag, perm) = (
-                u16::from_le_bytes([e[0], e[1]]),
-                u16::from_le_bytes([e[2], e[3]]),
-            );
-            match tag {
-                0x10 => mask = Some(perm),
-                0x04 => group = Some(perm),
-                ACL_USER | ACL_GROUP => {
-                    names.push((tag, u32::from_le_bytes([e[4], e[5], e[6], e[7]]), perm))
-                }
-                _ => {}
-            }
-        }
-        (mask, group, names)
-    };
-    let (w_mask, w_group, w_names) = parts(want);
-    let (h_mask, h_group, h_names) = parts(have);
-    if w_mask.is_some() != h_mask.is_some() || w_names != h_names {
+    let parts = |v: Option<&[u8]>| v.and_then(Acl::parse).unwrap_or_default();
+    let (w, h) = (parts(want), parts(have));
+    if w.mask.is_some() != h.mask.is_some() || w.named != h.named {
         return false;
     }
-    if w_mask.is_none() {
+    if w.mask.is_none() {
         return true;
     }
-    let want_group = if w_group == w_mask {
-        ((mode >> 3) & 7) as u16
+    let want_group = if w.group == w.mask {
+        (mode >> 3) & 7
     } else {
-        w_group.unwrap_or(0)
+        w.group.unwrap_or(0)
     };
-    h_group == Some(want_group)
+    h.group == Some(want_group)
 }
 
 /// Make `path`'s selected attributes equal to `want`.
@@ -229,26 +209,80 @@ pub fn apply(path: &Path, want: &[(Vec<u8>, Vec<u8>)], sel: Select) -> io::Resul
     Ok(())
 }
 
-/// Tags of an ACL's named entries in the kernel's encoding (a 4-byte version, then 8-byte
-/// entries: tag, permissions, id; little-endian).
-const ACL_USER: u16 = 0x02;
-const ACL_GROUP: u16 = 0x08;
-
-fn acl_entries(v: &[u8]) -> Option<std::slice::ChunksExact<'_, u8>> {
-    let body = v.get(4..)?;
-    (body.len() % 8 == 0).then(|| body.chunks_exact(8))
+/// A POSIX ACL in the kernel's encoding (`system.posix_acl_*`: a 4-byte version, then 8-byte
+/// entries — tag, permissions, id; little-endian), taken apart: the entries a mode also holds
+/// (owner, owning group, mask, other; absent ones None) and the named users and groups.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Acl {
+    pub user: Option<u32>,
+    pub group: Option<u32>,
+    pub mask: Option<u32>,
+    pub other: Option<u32>,
+    /// (a user, id, permissions), in the order found.
+    pub named: Vec<(bool, u32, u32)>,
 }
 
-/// The named users (`true`) and groups (`false`) of an ACL value, by id.
-pub fn acl_named_ids(v: &[u8]) -> impl Iterator<Item = (bool, u32)> + '_ {
-    acl_entries(v).into_iter().flatten().filter_map(|e| {
-        let id = u32::from_le_bytes([e[4], e[5], e[6], e[7]]);
-        match u16::from_le_bytes([e[0], e[1]]) {
-            ACL_USER => Some((true, id)),
-            ACL_GROUP => Some((false, id)),
-            _ => None,
+const TAG_USER_OBJ: u16 = 0x01;
+const TAG_USER: u16 = 0x02;
+const TAG_GROUP_OBJ: u16 = 0x04;
+const TAG_GROUP: u16 = 0x08;
+const TAG_MASK: u16 = 0x10;
+const TAG_OTHER: u16 = 0x20;
+
+impl Acl {
+    pub fn parse(v: &[u8]) -> Option<Acl> {
+        let body = v.get(4..)?;
+        if !body.len().is_multiple_of(8) {
+            return None;
         }
-    })
+        let mut acl = Acl::default();
+        for e in body.chunks_exact(8) {
+            let perm = u16::from_le_bytes([e[2], e[3]]) as u32;
+            let id = u32::from_le_bytes([e[4], e[5], e[6], e[7]]);
+            match u16::from_le_bytes([e[0], e[1]]) {
+                TAG_USER_OBJ => acl.user = Some(perm),
+                TAG_GROUP_OBJ => acl.group = Some(perm),
+                TAG_MASK => acl.mask = Some(perm),
+                TAG_OTHER => acl.other = Some(perm),
+                TAG_USER => acl.named.push((true, id, perm)),
+                TAG_GROUP => acl.named.push((false, id, perm)),
+                _ => {}
+            }
+        }
+        Some(acl)
+    }
+
+    /// The kernel's encoding, in libacl's order (by tag, named entries by id), which is what
+    /// rsync's acl_set_file writes.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = 2u32.to_le_bytes().to_vec();
+        let mut put = |tag: u16, perm: u32, id: u32| {
+            out.extend_from_slice(&tag.to_le_bytes());
+            out.extend_from_slice(&(perm as u16).to_le_bytes());
+            out.extend_from_slice(&id.to_le_bytes());
+        };
+        let mut named = self.named.clone();
+        named.sort_by_key(|&(user, id, _)| (!user, id));
+        if let Some(p) = self.user {
+            put(TAG_USER_OBJ, p, u32::MAX);
+        }
+        for &(_, id, p) in named.iter().filter(|n| n.0) {
+            put(TAG_USER, p, id);
+        }
+        if let Some(p) = self.group {
+            put(TAG_GROUP_OBJ, p, u32::MAX);
+        }
+        for &(_, id, p) in named.iter().filter(|n| !n.0) {
+            put(TAG_GROUP, p, id);
+        }
+        if let Some(p) = self.mask {
+            put(TAG_MASK, p, u32::MAX);
+        }
+        if let Some(p) = self.other {
+            put(TAG_OTHER, p, u32::MAX);
+        }
+        out
+    }
 }
 
 /// The names of the users (`true`) and groups the ACLs among `x` name, by id: rsync's acls.c
@@ -263,7 +297,7 @@ pub fn acl_names(
         .iter()
         .filter(|(n, _)| Select::is_acl(n))
     {
-        for (user, id) in acl_named_ids(v) {
+        for &(user, id, _) in Acl::parse(v).map(|a| a.named).unwrap_or_default().iter() {
             if out.iter().any(|(u, i, _)| (*u, *i) == (user, id)) {
                 continue;
             }
@@ -280,35 +314,15 @@ pub fn acl_names(
 }
 
 /// Give an ACL value's named entries the ids `map` says (rsync's receiver maps them as it maps
-/// owners), then put the entries back in libacl's order — by tag, named ones by id — which is
-/// what rsync's acl_set_file writes.
+/// owners), in libacl's order after it ([`Acl::encode`]).
 pub fn map_acl_ids(v: &mut Vec<u8>, map: impl Fn(bool, u32) -> u32) {
-    let Some(ents) = acl_entries(v) else {
+    let Some(mut acl) = Acl::parse(v) else {
         return;
     };
-    let mut ents: Vec<[u8; 8]> = ents.map(|e| e.try_into().unwrap()).collect();
-    let tag = |e: &[u8; 8]| u16::from_le_bytes([e[0], e[1]]);
-    let id = |e: &[u8; 8]| u32::from_le_bytes([e[4], e[5], e[6], e[7]]);
-    for e in &mut ents {
-        let t = tag(e);
-        if t == ACL_USER || t == ACL_GROUP {
-            let to = map(t == ACL_USER, id(e));
-            e[4..].copy_from_slice(&to.to_le_bytes());
-        }
+    for (user, id, _) in &mut acl.named {
+        *id = map(*user, *id);
     }
-    ents.sort_by_key(|e| {
-        let t = tag(e);
-        (
-            t,
-            if t == ACL_USER || t == ACL_GROUP {
-                id(e)
-            } else {
-                0
-            },
-        )
-    });
-    v.truncate(4);
-    v.extend(ents.iter().flatten());
+    *v = acl.encode();
 }
 
 /// One attribute of `path` (not following a symlink) of at most `max` bytes; None when it has
@@ -326,20 +340,8 @@ pub fn get_one(path: &Path, name: &std::ffi::CStr, max: usize) -> Option<Vec<u8>
 /// mask or else owning group, other), if it has one (rsync acls.c default_perms_for_dir: they
 /// stand in for the umask's).
 pub fn default_acl_perms(dir: &Path) -> Option<u32> {
-    let v = get_one(dir, c"system.posix_acl_default", 4096)?;
-    let ents = acl_entries(&v)?;
-    let (mut user, mut group, mut mask, mut other) = (None, None, None, None);
-    for e in ents {
-        let perm = u16::from_le_bytes([e[2], e[3]]) as u32 & 7;
-        match u16::from_le_bytes([e[0], e[1]]) {
-            0x01 => user = Some(perm),
-            0x04 => group = Some(perm),
-            0x10 => mask = Some(perm),
-            0x20 => other = Some(perm),
-            _ => {}
-        }
-    }
-    Some(user? << 6 | mask.or(group)? << 3 | other?)
+    let acl = Acl::parse(&get_one(dir, c"system.posix_acl_default", 4096)?)?;
+    Some((acl.user? & 7) << 6 | (acl.mask.or(acl.group)? & 7) << 3 | acl.other? & 7)
 }
 
 /// The mode of `path` with its group bits taken from the owning-group entry of its extended
@@ -351,12 +353,7 @@ pub fn acl_mode(path: &Path) -> Option<u32> {
         ..Default::default()
     };
     let x = read(path, sel).ok()?;
-    let acl = &x.iter().find(|(n, _)| n == ACL_ACCESS)?.1;
-    let group_obj = acl
-        .get(4..)?
-        .chunks_exact(8)
-        .find(|ent| u16::from_le_bytes([ent[0], ent[1]]) == 4)
-        .map(|ent| u16::from_le_bytes([ent[2], ent[3]]) as u32)?;
+    let group_obj = Acl::parse(&x.iter().find(|(n, _)| n == ACL_ACCESS)?.1)?.group?;
     let mode = std::fs::symlink_metadata(path).ok()?.mode() & 0o7777;
     Some((mode & !0o070) | (group_obj & 7) << 3)
 }
