@@ -30,6 +30,21 @@ pub struct Select {
 }
 
 impl Select {
+    /// What one side copies: `user.*` always, `trusted.*` and `security.*` as super-user. A
+    /// fake super-user's receiving side keeps those under `user.rsync.` (meta::fake::to_stored)
+    /// and so reads `user.*` only; its sending side lists them when it really is root.
+    pub fn of(o: &crate::cli::Options, sending: bool) -> Select {
+        Select {
+            xattrs: o.xattrs > 0,
+            acls: o.acls,
+            root: match (o.fake_super, sending) {
+                (false, _) => o.am_root(),
+                (true, true) => super::is_root(),
+                (true, false) => false,
+            },
+            fake: o.fake_super,
+        }
+    }
     pub fn any(&self) -> bool {
         self.xattrs || self.acls
     }

@@ -274,13 +274,7 @@ impl Receiver {
             fake: opts.fake_super,
             umask: meta::umask(),
             atimes: opts.atimes,
-            xattrs: meta::xattr::Select {
-                xattrs: opts.xattrs > 0,
-                acls: opts.acls,
-                // A fake super-user copies only user.* attributes.
-                root: opts.am_root() && !opts.fake_super,
-                fake: opts.fake_super,
-            },
+            xattrs: meta::xattr::Select::of(&opts, false),
         };
         let engine = opts.engine.unwrap_or(EngineId::Parasync);
         report::set_eight_bit(opts.eight_bit);

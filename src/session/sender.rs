@@ -648,18 +648,7 @@ fn walk_opts(o: &Options) -> WalkOpts {
         chmod: o.chmod_rules.clone(),
         atimes: o.atimes,
         copy_devices: o.copy_devices,
-        xattrs: crate::meta::xattr::Select {
-            xattrs: o.xattrs > 0,
-            acls: o.acls,
-            // A fake super-user that is root lists trusted.* and security.* too (the receiving
-            // side keeps them as user.rsync.* where it cannot set them).
-            root: if o.fake_super {
-                crate::meta::is_root()
-            } else {
-                o.am_root()
-            },
-            fake: o.fake_super,
-        },
+        xattrs: crate::meta::xattr::Select::of(o, true),
         munge_links: o.munge_links,
     }
 }
