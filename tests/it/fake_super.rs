@@ -38,7 +38,6 @@ fn fake_super_matches_rsync() {
         return;
     }
     let s = crate::need_sshd!();
-    let w = s.wrapper.to_str().unwrap();
     let t = Twin::new(privileged_tree);
     let out = t.same(&["-ai", "--fake-super", "src/", "fake/"]).p;
     out.expect(0, "--fake-super");
@@ -85,10 +84,9 @@ fn fake_super_matches_rsync() {
         }
     }
     // A restore: the sending side reads the stored attributes back, the receiver is real.
-    t.run_with(
+    t.over_ssh(
+        s,
         &["-ai", "--fake-super", "fake/", "127.0.0.1:{WS}/restored/"],
-        &["-e", w],
-        &["-e", w, "--rsync-path={BIN}"],
     )
     .assert_same("restore");
     t.assert_trees("restored", Cmp::ALL.no_root());
@@ -96,10 +94,9 @@ fn fake_super_matches_rsync() {
     use std::os::unix::fs::{FileTypeExt, MetadataExt};
     assert!(m.file_type().is_char_device() && m.rdev() == libc::makedev(1, 3));
     // The remote side can be the fake one too (-M).
-    t.run_with(
+    t.over_ssh(
+        s,
         &["-ai", "-M--fake-super", "src/", "127.0.0.1:{WS}/remote/"],
-        &["-e", w],
-        &["-e", w, "--rsync-path={BIN}"],
     )
     .assert_same("-M--fake-super");
     t.assert_trees("remote", Cmp::ALL.no_root());
@@ -116,7 +113,6 @@ fn fake_super_keeps_acls_as_rsync() {
         return;
     }
     let s = crate::need_sshd!();
-    let w = s.wrapper.to_str().unwrap();
     let t = Twin::new(|w| {
         privileged_tree(w);
         let src = w.join("src");
@@ -135,8 +131,7 @@ fn fake_super_keeps_acls_as_rsync() {
         assert!(set(&src.join("d"), "system.posix_acl_default", &dflt));
     });
     let ssh = |args: &[&str], what: &str| {
-        t.run_with(args, &["-e", w], &["-e", w, "--rsync-path={BIN}"])
-            .assert_same(what);
+        t.over_ssh(s, args).assert_same(what);
     };
     ssh(
         &["-aAi", "-M--fake-super", "src/", "127.0.0.1:{WS}/kept/"],
@@ -148,10 +143,9 @@ fn fake_super_keeps_acls_as_rsync() {
         .iter()
         .any(|(n, _)| n == b"user.rsync.%aacl"));
     // Nothing to do on a second run.
-    let again = t.run_with(
+    let again = t.over_ssh(
+        s,
         &["-aAi", "-M--fake-super", "src/", "127.0.0.1:{WS}/kept/"],
-        &["-e", w],
-        &["-e", w, "--rsync-path={BIN}"],
     );
     assert!(again.p.stdout.is_empty(), "{}", again.p.stdout);
     ssh(
@@ -179,7 +173,6 @@ fn fake_super_keeps_other_namespaces_as_rsync() {
         return;
     }
     let s = crate::need_sshd!();
-    let w = s.wrapper.to_str().unwrap();
     let t = Twin::new(|w| {
         privileged_tree(w);
         let f = w.join("src/plain");
@@ -198,10 +191,9 @@ fn fake_super_keeps_other_namespaces_as_rsync() {
         names.contains(&b"user.rsync.trusted.t".to_vec()),
         "{names:?}"
     );
-    t.run_with(
+    t.over_ssh(
+        s,
         &["-aXi", "--fake-super", "kept/", "127.0.0.1:{WS}/back/"],
-        &["-e", w],
-        &["-e", w, "--rsync-path={BIN}"],
     )
     .assert_same("restore");
     assert_same_attrs(&t, "back");

@@ -7,14 +7,12 @@ use crate::sshd::Sshd;
 use crate::util::*;
 use std::path::Path;
 
-/// rsync and parasync run with the same `-e`; parasync's remote half is the built binary.
 fn over_ssh(t: &Twin, s: &Sshd, args: &[&str]) -> Pair {
-    let w = s.wrapper.to_str().unwrap();
-    t.run_with(args, &["-e", w], &["-e", w, "--rsync-path={BIN}"])
+    t.over_ssh(s, args)
 }
 
 fn same_over_ssh(t: &Twin, s: &Sshd, args: &[&str]) -> Pair {
-    let pair = over_ssh(t, s, args);
+    let pair = t.over_ssh(s, args);
     pair.assert_same(&format!("{args:?}"));
     pair
 }

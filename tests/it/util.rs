@@ -535,6 +535,12 @@ impl Twin {
     }
 
     /// Run `rsync common… rsync_extra…` and `parasync common… para_extra…` (extras go first).
+    /// Run both tools over the test sshd: the same `-e`, parasync's remote half the built binary.
+    pub fn over_ssh(&self, s: &crate::sshd::Sshd, args: &[&str]) -> Pair {
+        let w = s.wrapper.to_str().unwrap();
+        self.run_with(args, &["-e", w], &["-e", w, "--rsync-path={BIN}"])
+    }
+
     pub fn run_with(&self, common: &[&str], rsync_extra: &[&str], para_extra: &[&str]) -> Pair {
         self.run_under(&[], common, rsync_extra, para_extra)
     }

@@ -188,13 +188,8 @@ fn xattrs_over_ssh() {
     }
     let s = crate::need_sshd!();
     let t = Twin::new(xattr_tree);
-    let w = s.wrapper.to_str().unwrap();
-    t.run_with(
-        &["-aiXA", "src/", "127.0.0.1:{WS}/dst/"],
-        &["-e", w],
-        &["-e", w, "--rsync-path={BIN}"],
-    )
-    .assert_same("-XA push");
+    t.over_ssh(s, &["-aiXA", "src/", "127.0.0.1:{WS}/dst/"])
+        .assert_same("-XA push");
     t.assert_trees("dst", Cmp::ALL);
     assert_same_attrs(&t, "dst");
 }
