@@ -47,6 +47,17 @@ pub(crate) fn acl(entries: &[(u16, u16, u32)]) -> Vec<u8> {
 
 pub(crate) const U: u32 = u32::MAX;
 
+/// A file at `f` holding `data`, with `mode`, mtime `secs` and, if given, that access ACL.
+fn acl_file(f: &Path, data: &[u8], mode: u32, secs: i64, access: Option<&[u8]>) {
+    std::fs::write(f, data).unwrap();
+    std::fs::set_permissions(f, std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap();
+    if let Some(a) = access {
+        assert!(set(f, "system.posix_acl_access", a));
+    }
+    let t = filetime::FileTime::from_unix_time(secs, 0);
+    filetime::set_file_times(f, t, t).unwrap();
+}
+
 pub(crate) fn supported() -> bool {
     let d = tempfile::tempdir().unwrap();
     let f = d.path().join("probe");
@@ -164,14 +175,8 @@ fn acl_item_flags_of_kept_and_transferred_files() {
             (0x20, 5, U),
         ]);
         for (f, old) in [("kept", 1_000_000_000), ("sent", 900_000_000)] {
-            for (d, secs) in [(&src, 1_000_000_000), (&dst, old)] {
-                std::fs::write(d.join(f), b"same size").unwrap();
-                let mode = std::os::unix::fs::PermissionsExt::from_mode(0o755);
-                std::fs::set_permissions(d.join(f), mode).unwrap();
-                let t = filetime::FileTime::from_unix_time(secs, 0);
-                filetime::set_file_times(d.join(f), t, t).unwrap();
-            }
-            assert!(set(&dst.join(f), "system.posix_acl_access", &extended));
+            acl_file(&src.join(f), b"same size", 0o755, 1_000_000_000, None);
+            acl_file(&dst.join(f), b"same size", 0o755, old, Some(&extended));
         }
     });
     let out = t.same(&["-rtiA", "src/", "dst/"]).p.stdout;
@@ -494,18 +499,15 @@ fn acls_are_compared_as_rsync_compares_them() {
                 acl(&[(1, 6, U), (2, 0, 1), (4, 0, U), (0x10, 4, U), (0x20, 0, U)]),
             ),
         ];
-        let tm = filetime::FileTime::from_unix_time(1_600_000_000, 0);
         for (name, smode, sacl, dmode, dacl) in cases {
-            for (d, mode, a) in [(&src, smode, sacl), (&dst, dmode, Some(dacl))] {
-                let f = d.join(name);
-                std::fs::write(&f, b"same").unwrap();
-                let m = std::os::unix::fs::PermissionsExt::from_mode(mode);
-                std::fs::set_permissions(&f, m).unwrap();
-                if let Some(a) = a {
-                    assert!(set(&f, "system.posix_acl_access", &a));
-                }
-                filetime::set_file_times(&f, tm, tm).unwrap();
-            }
+            acl_file(
+                &src.join(name),
+                b"same",
+                smode,
+                1_600_000_000,
+                sacl.as_deref(),
+            );
+            acl_file(&dst.join(name), b"same", dmode, 1_600_000_000, Some(&dacl));
         }
         // A directory whose ACL is replaced shows its mode difference too.
         for (d, mode) in [(&src, 0o755), (&dst, 0o775)] {
@@ -515,6 +517,7 @@ fn acls_are_compared_as_rsync_compares_them() {
         }
         let ext = acl(&[(1, 7, U), (2, 4, 1), (4, 5, U), (0x10, 7, U), (0x20, 5, U)]);
         assert!(set(&dst.join("dir"), "system.posix_acl_access", &ext));
+        let tm = filetime::FileTime::from_unix_time(1_600_000_000, 0);
         for d in [&src, &dst] {
             filetime::set_file_times(d.join("dir"), tm, tm).unwrap();
         }
