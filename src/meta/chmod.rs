@@ -1,23 +1,29 @@
 //! `--chmod=CHMOD` (rsync-cli.md §1.3.8): comma-separated rules applied by the sender to the
-//! permissions in the file list, as rsync does — `[D|F][ugoa]*[-+=][rwxXst]*` (several operator
-//! groups may follow one `who`, e.g. `u=rwx,go=rx`, `Da+x`) or an octal mode (`644`, `D755`).
-//! `D` limits a rule to directories, `F` to everything else; `X` sets execute only for
-//! directories and files that already have an execute bit.
+//! permissions in the file list, with rsync's own semantics (chmod.c), which differ from
+//! chmod(1)'s for the special bits:
+//! - a rule is `[DF]*[ugoa]*` then one operator `+`, `-` or `=` then `[rwxXst]*`, or `[DF]*`
+//!   then an octal mode up to 07777; `D` limits it to directories, `F` to everything else (both
+//!   may stand among the who letters); anything else (a second operator, `u+x-w`) is an error;
+//! - `s` means the set-id bits of the named classes: `u` setuid, `g` setgid, `a` both (rsync
+//!   3.5), and setuid when no `u`/`g`/`a` is named (`+s`, `o+s`); `t` is the sticky bit whoever
+//!   is named;
+//! - `=` clears only the permission bits of the named classes, and the set-id bits only when
+//!   `s` is among the new ones: `go=rx` keeps a setgid or sticky bit;
+//! - without `ugoa` the bits are masked by the umask (`+w` adds `u+w` under umask 022);
+//! - `X` adds execute to directories and to files that had an execute bit before any rule.
+//!
+//! Each rule becomes an AND and an OR mask at parse time, as rsync's parse_chmod does.
 
 use crate::error::{Error, Result};
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Kind {
-    Octal(u32),
-    /// (who mask, [(op, perms)])
-    Sym(u32, Vec<(char, String)>),
-}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rule {
     dirs: bool,
     files: bool,
-    kind: Kind,
+    and: u32,
+    or: u32,
+    /// `X`: the execute bits of `or` apply only to directories and executable files.
+    x_keep: bool,
 }
 
 fn bad(spec: &str) -> Error {
@@ -26,99 +32,104 @@ fn bad(spec: &str) -> Error {
 
 /// Parse every `--chmod` value (each may hold several comma-separated rules).
 pub fn parse(specs: &[String]) -> Result<Vec<Rule>> {
+    let umask = crate::meta::umask();
     let mut out = Vec::new();
     for spec in specs {
         for item in spec.split(',') {
-            let (dirs, files, rest) = match item.as_bytes().first() {
-                Some(b'D') => (true, false, &item[1..]),
-                Some(b'F') => (false, true, &item[1..]),
-                _ => (true, true, item),
-            };
-            if rest.is_empty() {
-                return Err(bad(spec));
-            }
-            let kind = if rest.bytes().all(|b| b.is_ascii_digit()) {
-                Kind::Octal(u32::from_str_radix(rest, 8).map_err(|_| bad(spec))? & 0o7777)
-            } else {
-                let who_end = rest.find(|c| !"ugoa".contains(c)).unwrap_or(rest.len());
-                let mut who = 0u32;
-                for c in rest[..who_end].chars() {
-                    who |= match c {
-                        'u' => 0o4700,
-                        'g' => 0o2070,
-                        'o' => 0o1007,
-                        _ => 0o7777,
-                    };
-                }
-                if who == 0 {
-                    who = 0o7777;
-                }
-                let mut ops = Vec::new();
-                let mut chars = rest[who_end..].chars().peekable();
-                while let Some(op) = chars.next() {
-                    if !"+-=".contains(op) {
-                        return Err(bad(spec));
-                    }
-                    let mut perms = String::new();
-                    while let Some(&c) = chars.peek() {
-                        if "+-=".contains(c) {
-                            break;
-                        }
-                        if !"rwxXst".contains(c) {
-                            return Err(bad(spec));
-                        }
-                        perms.push(c);
-                        chars.next();
-                    }
-                    ops.push((op, perms));
-                }
-                if ops.is_empty() {
-                    return Err(bad(spec));
-                }
-                Kind::Sym(who, ops)
-            };
-            out.push(Rule { dirs, files, kind });
+            out.push(parse_one(item, umask).ok_or_else(|| bad(spec))?);
         }
     }
     Ok(out)
 }
 
-/// Apply the rules to the permission bits of `mode` (file type bits are kept).
+fn parse_one(item: &str, umask: u32) -> Option<Rule> {
+    let (mut dirs, mut files) = (true, true);
+    let (mut who, mut top) = (0u32, 0u32);
+    let mut chars = item.chars().peekable();
+    // [DF]* and the who letters, in any order.
+    let op = loop {
+        match chars.next()? {
+            'D' if dirs => files = false,
+            'F' if files => dirs = false,
+            'u' => (who, top) = (who | 0o100, top | 0o4000),
+            'g' => (who, top) = (who | 0o010, top | 0o2000),
+            'o' => who |= 0o001,
+            'a' => (who, top) = (who | 0o111, top | 0o6000),
+            c @ ('+' | '-' | '=') => break c,
+            d @ '0'..='7' if who == 0 => {
+                // An octal mode: the permission bits become exactly that.
+                let mut v = d.to_digit(8)?;
+                for d in chars {
+                    v = v * 8 + d.to_digit(8)?;
+                    if v > 0o7777 {
+                        return None;
+                    }
+                }
+                return Some(Rule {
+                    dirs,
+                    files,
+                    and: 0,
+                    or: v,
+                    x_keep: false,
+                });
+            }
+            _ => return None,
+        }
+    };
+    let (mut what, mut special, mut x_keep) = (0u32, 0u32, false);
+    for c in chars {
+        match c {
+            'r' => what |= 4,
+            'w' => what |= 2,
+            'x' => what |= 1,
+            'X' => (what, x_keep) = (what | 1, true),
+            's' => special |= if top != 0 { top } else { 0o4000 },
+            't' => special |= 0o1000,
+            _ => return None,
+        }
+    }
+    let bits = if who != 0 {
+        who * what
+    } else {
+        who = 0o111;
+        (who * what) & !umask
+    };
+    let (and, or) = match op {
+        '+' => (0o7777, bits | special),
+        '-' => (0o7777 & !(bits | special), 0),
+        _ => {
+            let set_ids = if special != 0 { top } else { 0 };
+            (0o7777 & !(who * 7) & !set_ids, bits | special)
+        }
+    };
+    Some(Rule {
+        dirs,
+        files,
+        and,
+        or,
+        x_keep,
+    })
+}
+
+/// Apply the rules to the permission bits of `mode` (file type bits are kept), as rsync's
+/// tweak_mode: `X` looks at the execute bits `mode` had before the first rule.
 pub fn apply(rules: &[Rule], mode: u32, is_dir: bool) -> u32 {
-    let mut m = mode;
+    let had_x = mode & 0o111 != 0;
+    let kind = mode & !0o7777;
+    let mut m = mode & 0o7777;
     for r in rules {
         if (is_dir && !r.dirs) || (!is_dir && !r.files) {
             continue;
         }
-        match &r.kind {
-            Kind::Octal(v) => m = (m & !0o7777) | v,
-            Kind::Sym(who, ops) => {
-                for (op, perms) in ops {
-                    let mut bits = 0u32;
-                    for c in perms.chars() {
-                        bits |= match c {
-                            'r' => 0o444,
-                            'w' => 0o222,
-                            'x' => 0o111,
-                            'X' if is_dir || m & 0o111 != 0 => 0o111,
-                            's' => 0o6000,
-                            't' => 0o1000,
-                            _ => 0,
-                        };
-                    }
-                    let bits = bits & who;
-                    match op {
-                        '+' => m |= bits,
-                        '-' => m &= !bits,
-                        _ => m = (m & !who) | bits,
-                    }
-                }
-            }
-        }
+        m &= r.and;
+        m |= if r.x_keep && !had_x && !is_dir {
+            r.or & !0o111
+        } else {
+            r.or
+        };
     }
-    m
+    m | kind
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,11 +149,21 @@ mod tests {
         assert_eq!(one("a+X", 0o100744, false), 0o100755);
         assert_eq!(one("Fu=rw,Dg+s", 0o40755, true), 0o42755);
         assert_eq!(one("u=rwx,go=", 0o100644, false), 0o100700);
+        // Measured with rsync 3.5: its special-bit rules.
+        assert_eq!(one("o+s", 0o100644, false), 0o104644);
+        assert_eq!(one("a+s", 0o100644, false), 0o106644);
+        assert_eq!(one("go=", 0o43775, true), 0o43700);
+        assert_eq!(one("a=s", 0o43775, true), 0o47000);
+        assert_eq!(one("ug=t", 0o100644, false), 0o101004);
+        assert_eq!(one("a=X", 0o106755, false), 0o106111);
+        assert_eq!(one("a+X,a-x", 0o100744, false), 0o100644);
     }
 
     #[test]
     fn bad_rules_are_usage_errors() {
-        for s in ["zz", "u", "u+q", "", "D", "9"] {
+        for s in [
+            "zz", "u", "u+q", "", "D", "9", "u+x-w", "17777", "DF+x", "u7",
+        ] {
             assert_eq!(
                 parse(&[s.to_string()]).map(|_| ()).unwrap_err().code,
                 1,
