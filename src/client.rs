@@ -88,6 +88,10 @@ pub fn run(args: Vec<String>) -> i32 {
             return e.code;
         }
     };
+    if opts.insecure_links {
+        // Local only: never sent to the peer (rsync 3.5); `-M--insecure-links` for the other side.
+        crate::plan::trusted::set_insecure(true);
+    }
     if opts.server {
         // Only a --stop-at given with -M reaches a server (rsync does not pass it on).
         if let Some(at) = opts.stop_at {
@@ -462,10 +466,14 @@ fn run_transfer(mut opts: Options, p: crate::plan::operand::Plan) -> Result<i32>
             } else {
                 b"receiving file list"
             }),
-            Err(e) => eprintln!(
-                "rsync: [client] failed to open log-file {lf}: {}\nIgnoring \"log file\" setting.",
-                crate::error::io_text(&e)
-            ),
+            Err(e) => {
+                eprintln!(
+                    "rsync: [client] failed to open log-file {lf}: {}",
+                    crate::error::io_text(&e)
+                );
+                // log.c: an info line, so on stdout.
+                crate::report::out("Ignoring \"log file\" setting.\n");
+            }
         }
     }
     let filters = Filters::from_options(&opts)?;
@@ -481,7 +489,8 @@ fn run_transfer(mut opts: Options, p: crate::plan::operand::Plan) -> Result<i32>
             let args = {
                 let mut a = vec!["--server".to_string(), "--local-server".to_string()];
                 a.extend(server_options(&sopts, true));
-                // Both halves of a local transfer follow --super / --no-super / --fake-super.
+                // Both halves of a local transfer follow --super / --no-super / --fake-super, and
+                // its receiver --drop-D (never sent to a remote peer, as rsync).
                 match opts.super_user {
                     Some(true) => a.push("--super".into()),
                     Some(false) => a.push("--no-super".into()),
@@ -489,6 +498,9 @@ fn run_transfer(mut opts: Options, p: crate::plan::operand::Plan) -> Result<i32>
                 }
                 if opts.fake_super {
                     a.push("--fake-super".into());
+                }
+                if opts.drop_d {
+                    a.push("--drop-D".into());
                 }
                 a.push(".".into());
                 a.push(p.dest.clone().unwrap_or_else(|| ".".into()));
@@ -503,6 +515,10 @@ fn run_transfer(mut opts: Options, p: crate::plan::operand::Plan) -> Result<i32>
                     .spawn(move || {
                         let mut o = Options::parse(&args).expect("server options");
                         o.local_sources = sources;
+                        if o.insecure_links {
+                            // `-M--insecure-links`: given to this side's receiver.
+                            crate::plan::trusted::set_insecure(true);
+                        }
                         crate::server::serve(o, server)
                     })
                     .expect("spawn receiver"),

@@ -102,7 +102,10 @@ pub fn role_of(text: &str) -> Option<&'static str> {
     // are refused by the receiver too.
     let not_a_dir = text.starts_with("ERROR: destination must be a directory")
         || text.starts_with("The temp-dir does not exist: ");
-    (text.starts_with("rsync: [Receiver] ") || map_error || not_a_dir).then_some("Receiver")
+    // A destination behind a planted symlink (plan::trusted): the notice, then change_dir's line.
+    let planted = text.starts_with(crate::plan::trusted::NOTICE);
+    (text.starts_with("rsync: [Receiver] ") || map_error || not_a_dir || planted)
+        .then_some("Receiver")
 }
 
 /// rsync's `STRERROR (ERRNO)` rendering of an I/O error.

@@ -167,10 +167,10 @@ pub static DEFS: &[Def] = &[
         "only \"unsafe\" symlinks are transformed",
     ),
     lflag("safe-links", "ignore symlinks that point outside the tree"),
-    no(lflag(
+    lflag(
         "insecure-links",
         "follow attacker-owned symlinks in operator paths",
-    )),
+    ),
     no(val(
         "confine-root",
         "DIR",

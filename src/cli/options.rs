@@ -146,6 +146,8 @@ pub struct Options {
     /// `--munge-links`: this side munges symlinks it receives and unmunges those it sends
     /// (never passed to the other side; `-M--munge-links` does that).
     pub munge_links: bool,
+    /// `--insecure-links`: operator paths follow any symlink (plan::trusted); local only.
+    pub insecure_links: bool,
     /// `--copy-as=USER[:GROUP]`: this side (both, locally) runs as USER once the remote shell
     /// is started (meta::identity).
     pub copy_as: Option<String>,
@@ -318,6 +320,7 @@ impl Options {
             "drop-D" => self.drop_d = on,
             "super" => self.super_user = Some(on),
             "munge-links" => self.munge_links = on,
+            "insecure-links" => self.insecure_links = on,
             "copy-as" => self.copy_as = Some(v),
             "fake-super" => self.fake_super = on,
             "times" => self.times = on,
@@ -591,6 +594,11 @@ impl Options {
     /// rsync itself rejects gets rsync's message and exit 1 rather than "not supported" (exit 4).
     fn unsupported_conflicts(&self) -> Result<()> {
         let typed = |n: &str| self.unsupported.iter().any(|(u, _)| u == n);
+        if typed("confine-root") && self.insecure_links {
+            return Err(Error::syntax(
+                "--insecure-links cannot be combined with --confine-root",
+            ));
+        }
         if typed("write-batch") && typed("read-batch") {
             return Err(Error::syntax(
                 "--write-batch and --read-batch can not be used together",

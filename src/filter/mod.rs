@@ -178,7 +178,10 @@ fn read_file(name: &[u8]) -> std::io::Result<Vec<u8>> {
         }
         data.clone_from(cached.as_ref().expect("just read"));
     } else {
-        std::fs::File::open(std::ffi::OsStr::from_bytes(name))?.read_to_end(&mut data)?;
+        // Rule files are operator paths (plan::trusted).
+        let path = Path::new(std::ffi::OsStr::from_bytes(name));
+        crate::plan::trusted::check(path)?;
+        std::fs::File::open(path)?.read_to_end(&mut data)?;
     }
     Ok(data)
 }
@@ -274,14 +277,22 @@ impl FilterList {
                     // Named by `in_file` with the rule's place.
                     Err(_) if dir.is_some() => return Err(Error::new(RERR_FILEIO, NO_MERGE)),
                     Err(e) => {
-                        return Err(Error::new(
+                        let mut err = Error::new(
                             RERR_FILEIO,
                             format!(
-                                "rsync: [client] failed to open exclude file {}: {}",
+                                "rsync: [client] failed to open {} file {}: {}",
+                                if spec.no_prefix.or(spec.old_prefix) == Some(true) {
+                                    "include"
+                                } else {
+                                    "exclude"
+                                },
                                 String::from_utf8_lossy(&spec.name),
                                 crate::error::io_text(&e)
                             ),
-                        ))
+                        );
+                        // Read while the options are parsed, before rsync has a role.
+                        err.role = Some("client");
+                        return Err(err);
                     }
                 };
                 // `e`: the file's own exclude comes first (before its rules), as in rsync.

@@ -5,5 +5,6 @@
 pub mod operand;
 pub mod remote;
 pub mod sources;
+pub mod trusted;
 
 pub use operand::{parse_operand, Loc};

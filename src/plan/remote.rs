@@ -182,7 +182,6 @@ pub fn server_options(o: &Options, local: bool) -> Vec<String> {
         (o.engine_params.hw == Some(true), "--hw"),
         (o.engine_params.hw == Some(false), "--no-hw"),
         (!o.dedupe, "--no-dedupe"),
-        (o.drop_d, "--drop-D"),
         (!o.implied_dirs, "--no-implied-dirs"),
         (o.delay_updates, "--delay-updates"),
         (o.atimes, "--atimes"),

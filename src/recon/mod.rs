@@ -88,8 +88,10 @@ pub fn set_partial_dir(dir: Option<&str>) {
     }
 }
 
-/// Where the partial file of `target` lives with `--partial-dir`.
-pub fn partial_path(target: &std::path::Path) -> Option<PathBuf> {
+/// Where the partial file of `target` lives with `--partial-dir`: None without one, an error
+/// (ELOOP) when the dir is reached through a symlink of another user (plan::trusted) — then no
+/// partial file is kept there, read or removed.
+pub fn partial_path(target: &std::path::Path) -> Option<std::io::Result<PathBuf>> {
     let dir = PARTIAL_DIR.lock().ok()?.clone()?;
     let name = target.file_name()?;
     let base = if dir.is_absolute() {
@@ -100,7 +102,7 @@ pub fn partial_path(target: &std::path::Path) -> Option<PathBuf> {
             .unwrap_or(std::path::Path::new("."))
             .join(dir)
     };
-    Some(base.join(name))
+    Some(crate::plan::trusted::check_quietly(&base).map(|_| base.join(name)))
 }
 
 pub fn register(temp: PathBuf, target: PathBuf) {
@@ -150,7 +152,14 @@ pub fn cleanup() {
         let has_data = std::fs::metadata(&temp)
             .map(|m| m.len() > 0)
             .unwrap_or(false);
-        let dest = partial_path(&target).unwrap_or(target);
+        let dest = match partial_path(&target) {
+            None => target,
+            Some(Ok(p)) => p,
+            Some(Err(_)) => {
+                let _ = std::fs::remove_file(&temp);
+                continue;
+            }
+        };
         if keep && has_data {
             if let Some(parent) = dest.parent() {
                 let _ = std::fs::create_dir_all(parent);

@@ -39,6 +39,10 @@ fn name_seed() -> u64 {
 }
 
 fn create_unregistered(target: &Path, temp_dir: Option<&Path>) -> io::Result<(File, PathBuf)> {
+    if let Some(t) = temp_dir {
+        // `-T DIR` is an operator path (plan::trusted), looked at for every file as rsync does.
+        crate::plan::trusted::check_quietly(t)?;
+    }
     let dir = temp_dir
         .map(Path::to_path_buf)
         .unwrap_or_else(|| target.parent().map(Path::to_path_buf).unwrap_or_default());

@@ -68,3 +68,46 @@ fn write_devices_writes_into_the_device() {
         .unwrap()
         .is_file());
 }
+
+/// `--drop-D` (rsync 3.5): the receiver makes no devices or specials and says "skipping
+/// non-regular file" for each; it is not sent to a remote receiver, so a push still makes them
+/// there, as rsync's does.
+#[test]
+fn drop_d_matches_rsync() {
+    let s = crate::need_sshd!();
+    let t = Twin::new(|w| {
+        let src = w.join("src");
+        std::fs::create_dir_all(&src).unwrap();
+        let fifo = std::ffi::CString::new(src.join("fifo").to_str().unwrap()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+        if is_root() {
+            mknod(&src.join("null"), 1, 3);
+        }
+        std::fs::write(src.join("f"), b"data\n").unwrap();
+        let t = filetime::FileTime::from_unix_time(1_577_836_800, 0);
+        for p in ["src/fifo", "src/null", "src/f", "src"] {
+            // Without opening: opening a fifo waits for a writer.
+            if w.join(p).symlink_metadata().is_ok() {
+                filetime::set_symlink_file_times(w.join(p), t, t).unwrap();
+            }
+        }
+    });
+    for (i, remote) in [false, true, true].into_iter().enumerate() {
+        let dst = format!("d{i}/");
+        let args: Vec<&str> = match i {
+            0 => vec!["-ai", "--drop-D", "src/", &dst],
+            1 => vec!["-ai", "--drop-D", "src/", "127.0.0.1:{WS}/d1/"],
+            _ => vec!["-ai", "--drop-D", "127.0.0.1:{WS}/src/", &dst],
+        };
+        let pair = if remote {
+            t.over_ssh(s, &args)
+        } else {
+            t.run(&args)
+        };
+        pair.assert_same(&format!("{args:?}"));
+        pair.p.expect(0, "--drop-D");
+        t.assert_trees(&dst, Cmp::ALL.no_root());
+        let made = t.p.join(&dst).join("fifo").exists();
+        assert_eq!(made, i == 1, "{args:?}: fifo made: {made}");
+    }
+}

@@ -34,6 +34,7 @@ mod rss;
 mod selection;
 mod sshd;
 mod streams;
+mod trusted;
 mod update_modes;
 mod util;
 mod wide_dirs;

@@ -88,6 +88,15 @@ impl Receiver {
             AltDest::Link => "--link-dest",
         };
         let root = self.root_dir();
+        // An operator path reached through a planted symlink is not looked in (plan::trusted;
+        // rsync 3.5 says so and goes on without it).
+        for d in std::mem::take(&mut self.opts.alt_dirs) {
+            if crate::plan::trusted::check_quietly(&self.alt_dir(&d)).is_ok() {
+                self.opts.alt_dirs.push(d);
+            } else {
+                self.conn.warning(crate::plan::trusted::NOTICE)?;
+            }
+        }
         for d in self.opts.alt_dirs.clone() {
             let p = self.alt_dir(&d);
             let what = match std::fs::metadata(&p) {

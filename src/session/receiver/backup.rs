@@ -26,21 +26,19 @@ impl Receiver {
     fn backup_path(&self, rel: &[u8]) -> PathBuf {
         let mut name = rel.to_vec();
         name.extend_from_slice(self.backup_suffix().as_bytes());
-        match &self.opts.backup_dir {
-            Some(d) => {
-                let base = Path::new(d);
-                let base = if base.is_absolute() {
-                    base.to_path_buf()
-                } else {
-                    self.root_dir().join(base)
-                };
-                base.join(OsStr::from_bytes(&name))
-            }
-            None => {
-                let root = self.root_dir();
-                root.join(OsStr::from_bytes(&name))
-            }
-        }
+        self.backup_base()
+            .unwrap_or_else(|| self.root_dir())
+            .join(OsStr::from_bytes(&name))
+    }
+
+    /// `--backup-dir` (relative to the destination root unless absolute).
+    fn backup_base(&self) -> Option<PathBuf> {
+        let d = Path::new(self.opts.backup_dir.as_deref()?);
+        Some(if d.is_absolute() {
+            d.to_path_buf()
+        } else {
+            self.root_dir().join(d)
+        })
     }
 
     /// Create the directories of `rel`'s backup path below `--backup-dir` that are missing, each
@@ -108,6 +106,13 @@ impl Receiver {
             _ => return Ok(false),
         }
         let dst = self.backup_path(rel);
+        if let Some(base) = self.backup_base() {
+            // An operator path (plan::trusted), looked at for every backup as rsync does.
+            if let Err(e) = crate::plan::trusted::check_quietly(&base) {
+                let _ = self.conn.warning(crate::plan::trusted::NOTICE);
+                return Err(e);
+            }
+        }
         if let Some(parent) = dst.parent() {
             if self.opts.backup_dir.is_some() && !parent.is_dir() {
                 self.make_backup_dirs(rel)?;

@@ -16,16 +16,24 @@ pub(super) struct Delayed {
 impl Receiver {
     /// Move a finished temp file into the partial dir of `target` (creating it).
     pub(super) fn delay_update(&mut self, temp: &Path, target: &Path, rel: Vec<u8>) -> Result<()> {
-        let Some(waiting) = crate::recon::partial_path(target) else {
-            return Ok(());
+        let (waiting, moved) = match crate::recon::partial_path(target) {
+            None => return Ok(()),
+            Some(Ok(w)) => {
+                let moved = w
+                    .parent()
+                    .map_or(Ok(()), |d| match std::fs::create_dir(d) {
+                        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => Err(e),
+                        _ => Ok(()),
+                    })
+                    .and_then(|_| std::fs::rename(temp, &w));
+                (w, moved)
+            }
+            // A planted symlink on the way: the move fails as the kernel fails a loop.
+            Some(Err(e)) => (
+                target.parent().unwrap_or(Path::new(".")).to_path_buf(),
+                Err(e),
+            ),
         };
-        let moved = waiting
-            .parent()
-            .map_or(Ok(()), |d| match std::fs::create_dir(d) {
-                Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => Err(e),
-                _ => Ok(()),
-            })
-            .and_then(|_| std::fs::rename(temp, &waiting));
         if let Err(err) = moved {
             let _ = std::fs::remove_file(temp);
             return self.fail(format!(

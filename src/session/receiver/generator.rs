@@ -67,10 +67,11 @@ impl Receiver {
             }
         }
         // generator.c: types not being preserved are skipped with a note (after the two
-        // existence rules); devices are made by a super-user only.
+        // existence rules); devices are made by a super-user only, and not at all with
+        // --drop-D (rsync 3.5: the receiver refuses devices and specials).
         if (e.is_symlink() && !self.opts.links)
-            || (e.is_device() && !(self.opts.devices && self.meta.am_root))
-            || (e.is_special() && !self.opts.specials)
+            || (e.is_device() && !(self.opts.devices && self.meta.am_root && !self.opts.drop_d))
+            || (e.is_special() && (!self.opts.specials || self.opts.drop_d))
         {
             if self.opts.info.nonreg > 0 {
                 let name = report::escape(&e.name);
@@ -400,9 +401,6 @@ impl Receiver {
         path: &Path,
         old: Option<Stat>,
     ) -> Result<()> {
-        if self.opts.drop_d {
-            return Ok(());
-        }
         if old.is_none() && self.opts.alt_dest.is_some() && self.alt_nonreg(idx, e, path)? {
             return self.delivered(idx);
         }
@@ -571,7 +569,9 @@ impl Receiver {
         let new_here = old.is_none();
         let mut basis_path = old.as_ref().map(|_| path.to_path_buf());
         // An earlier interrupted transfer left a partial file: it is the better basis (rsync).
-        if let Some(pp) = crate::recon::partial_path(path).filter(|p| p.is_file()) {
+        if let Some(Ok(pp)) =
+            crate::recon::partial_path(path).filter(|p| p.as_ref().is_ok_and(|p| p.is_file()))
+        {
             basis_path = Some(pp);
         }
         let mut old = old;

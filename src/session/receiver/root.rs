@@ -89,6 +89,12 @@ impl Receiver {
         let single = top.len() == 1 && (!top[0].is_dir() || top[0].flags & F_TOP_DIR == 0);
         // A -R name with a directory part always lands below the destination directory.
         if single && !is_dir && !slash && top[0].name != b"." && !top[0].name.contains(&b'/') {
+            // main.c get_local_name(): rsync changes into the name's directory part.
+            if let Some(cut) = self.dest.rfind('/') {
+                let dir = &self.dest[..cut.max(1)];
+                let made = std::fs::metadata(dir).is_err();
+                trusted_dir(dir, 3, self.mkpath_shown().filter(|_| made))?;
+            }
             if self.opts.mkpath {
                 if let Some(p) = dest.parent().filter(|p| !p.as_os_str().is_empty()) {
                     let _ = self.make_path(p);
@@ -96,6 +102,17 @@ impl Receiver {
             }
             self.root = Root::File(dest);
             return Ok(());
+        }
+        if is_dir {
+            trusted_dir(&self.dest, 1, None)?;
+        } else {
+            // What will be made below must not be reached through a planted symlink either.
+            let bare = self.dest.trim_end_matches('/');
+            trusted_dir(
+                if bare.is_empty() { "/" } else { bare },
+                2,
+                self.mkpath_shown(),
+            )?;
         }
         if !is_dir {
             // main.c get_local_name(): something that is not a directory is in the way.
@@ -145,6 +162,11 @@ impl Receiver {
         Ok(())
     }
 
+    /// The destination as a failed `--mkpath` names it, or None without `--mkpath`.
+    fn mkpath_shown(&self) -> Option<&str> {
+        self.opts.mkpath.then_some(self.dest.as_str())
+    }
+
     /// `--mkpath`: create the missing components of `p` (rsync's `make_path`) and report
     /// "created N director(y|ies) for P" as rsync does.
     pub(super) fn make_path(&mut self, p: &std::path::Path) -> std::io::Result<()> {
@@ -173,6 +195,44 @@ impl Receiver {
         }
         Ok(())
     }
+}
+
+/// The destination directory is an operator path (plan::trusted): a planted symlink on the way
+/// fails as rsync 3.5's change_dir does, with exit 3 and the number of the change_dir call
+/// (1: an existing directory, 2: one to be made, 3: the directory of a single renamed item) —
+/// before anything is created, where rsync has already made the directory through the link.
+/// With `--mkpath` it is the making that fails, as rsync's make_path: exit 11, no notice, the
+/// whole destination named (`mkpath`).
+fn trusted_dir(raw: &str, which: u8, mkpath: Option<&str>) -> Result<()> {
+    let p = Path::new(OsStr::from_bytes(raw.as_bytes()));
+    // rsync names a directory as given, after the working directory when relative.
+    let shown = |raw: &str| match std::env::current_dir() {
+        Ok(cwd) if !raw.starts_with('/') => format!("{}/{raw}", cwd.display()),
+        _ => raw.to_string(),
+    };
+    if let Some(dest) = mkpath {
+        return crate::plan::trusted::check_quietly(p).map_err(|e| {
+            Error::new(
+                11,
+                format!(
+                    "rsync: [Receiver] mkdir \"{}\" failed: {}",
+                    shown(dest),
+                    io_text(&e)
+                ),
+            )
+        });
+    }
+    crate::plan::trusted::check_quietly(p).map_err(|e| {
+        let shown = shown(raw);
+        Error::new(
+            3,
+            format!(
+                "{}\nrsync: [Receiver] change_dir#{which} \"{shown}\" failed: {}",
+                crate::plan::trusted::NOTICE,
+                io_text(&e)
+            ),
+        )
+    })
 }
 
 /// main.c: the destination root cannot be made (exit 11).

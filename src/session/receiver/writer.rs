@@ -47,7 +47,8 @@ impl Receiver {
             Ok(x) => x,
             Err(err) => {
                 self.mark_started(idx, true)?;
-                return self.fail(mkstemp_failed(path, &err));
+                self.temp_dir_refused(temp_dir.as_deref(), &err);
+                return self.fail(mkstemp_failed(path, temp_dir.as_deref(), &err));
             }
         };
         // --append: keep what the receiver has and ask only for the rest (never a delta).
@@ -498,7 +499,7 @@ impl Receiver {
         }
         crate::session::trace::point(|| format!("renamed {idx}"));
         self.xfr += 1;
-        if let Some(pp) =
+        if let Some(Ok(pp)) =
             crate::recon::partial_path(&job.target).filter(|_| !self.opts.delay_updates)
         {
             // The partial file served as basis; the partial dir goes when empty (rsync).
@@ -599,7 +600,8 @@ impl Receiver {
             }
             Err(err) => {
                 job.failed = true;
-                let text = mkstemp_failed(&job.target, &err);
+                let text = mkstemp_failed(&job.target, temp_dir.as_deref(), &err);
+                self.temp_dir_refused(temp_dir.as_deref(), &err);
                 self.fail(text)?;
                 Ok(false)
             }
@@ -620,18 +622,33 @@ impl Receiver {
     }
 }
 
-/// rsync's message for a temp file that cannot be created next to `target`.
-fn mkstemp_failed(target: &Path, err: &std::io::Error) -> String {
-    let dir = target.parent().map(Path::to_path_buf).unwrap_or_default();
+impl Receiver {
+    /// rsync 3.5's notice before a temp file that `-T DIR` through a planted symlink denied.
+    fn temp_dir_refused(&mut self, temp_dir: Option<&Path>, err: &std::io::Error) {
+        if temp_dir.is_some_and(|t| crate::plan::trusted::refused(t, err)) {
+            let _ = self.conn.warning(crate::plan::trusted::NOTICE);
+        }
+    }
+}
+
+/// rsync's message for a temp file that cannot be created next to `target` (or in `-T DIR`,
+/// where the name has no leading dot).
+fn mkstemp_failed(target: &Path, temp_dir: Option<&Path>, err: &std::io::Error) -> String {
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temp = match temp_dir {
+        Some(t) => t.join(format!("{name}.XXXXXX")),
+        None => target
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
+            .join(format!(".{name}.XXXXXX")),
+    };
     format!(
         "rsync: [receiver] mkstemp \"{}\" failed: {}",
-        crate::flist::walk::full_name(&dir.join(format!(
-            ".{}.XXXXXX",
-            target
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        ))),
+        crate::flist::walk::full_name(&temp),
         io_text(err)
     )
 }
