@@ -101,7 +101,9 @@ pub fn role_of(text: &str) -> Option<&'static str> {
     // main.c get_local_name() and do_recv(): a destination in the way and a missing temp-dir
     // are refused by the receiver too.
     let not_a_dir = text.starts_with("ERROR: destination must be a directory")
-        || text.starts_with("The temp-dir does not exist: ");
+        || text.starts_with("The temp-dir does not exist: ")
+        || text.starts_with("The backup-dir is not a directory: ")
+        || (text.starts_with("Failed to stat ") && !text.contains('\n'));
     // A destination behind a planted symlink (plan::trusted): the notice, then change_dir's line.
     let planted = text.starts_with(crate::plan::trusted::NOTICE);
     (text.starts_with("rsync: [Receiver] ") || map_error || not_a_dir || planted)

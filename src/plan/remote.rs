@@ -298,6 +298,7 @@ pub fn server_options(o: &Options, local: bool) -> Vec<String> {
         ("nonreg", info.nonreg),
         ("flist", info.flist),
         ("stats", info.stats),
+        ("backup", info.backup),
     ] {
         words.push(format!("{n}{l}"));
     }

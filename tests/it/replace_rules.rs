@@ -197,3 +197,91 @@ fn names_print_in_the_clients_locale_whatever_the_remotes() {
         }
     }
 }
+
+/// `--backup-dir` as rsync's receiver starts with it (main.c do_recv): `--info=backup` names it
+/// ("(new) " when it is to be made) and each "backed up NAME to DIR/NAME" line names it as
+/// given; something else in its place ends the run before anything is done (exit 1, or 11 when
+/// it cannot be looked at). Locally and as a remote receiver.
+#[test]
+fn backup_dir_lines_and_checks_match_rsync() {
+    let s = crate::need_sshd!();
+    for (remote, args) in [
+        (
+            false,
+            &[
+                "-ai",
+                "--info=backup1",
+                "-b",
+                "--backup-dir=bk",
+                "src/",
+                "dst/",
+            ][..],
+        ),
+        (
+            false,
+            &[
+                "-a",
+                "--info=backup1",
+                "-b",
+                "--backup-dir={WS}/abs/",
+                "src/",
+                "dst/",
+            ],
+        ),
+        (
+            false,
+            &[
+                "-a",
+                "--info=backup1",
+                "-b",
+                "--suffix=.old",
+                "src/",
+                "dst/",
+            ],
+        ),
+        (
+            false,
+            &["-a", "-b", "--backup-dir={WS}/src/a.txt", "src/", "dst/"],
+        ),
+        (
+            false,
+            &["-a", "-b", "--backup-dir={WS}/src/a.txt/x", "src/", "dst/"],
+        ),
+        (
+            true,
+            &[
+                "-ai",
+                "--info=backup1",
+                "-b",
+                "--backup-dir=bk",
+                "src/",
+                "127.0.0.1:{WS}/dst/",
+            ],
+        ),
+        (
+            true,
+            &[
+                "-a",
+                "-b",
+                "--backup-dir={WS}/src/a.txt",
+                "src/",
+                "127.0.0.1:{WS}/dst/",
+            ],
+        ),
+    ] {
+        let t = Twin::new(changed_tree);
+        let pair = if remote {
+            t.over_ssh(s, args)
+        } else {
+            t.run(args)
+        };
+        // Over ssh the "backed up" lines come in the order the files finish, where rsync's
+        // come in list order (README, Known gaps).
+        pair.assert_same_by(
+            &format!("{args:?}"),
+            if remote { mask_sorted } else { mask },
+        );
+        // (Backup directories are made now: their times differ by when.)
+        t.assert_trees("dst", Cmp::ALL.no_root().no_times());
+    }
+}

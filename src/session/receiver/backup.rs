@@ -133,7 +133,14 @@ impl Receiver {
         }
         if self.opts.info.backup > 0 {
             let shown = crate::report::escape(rel);
-            self.gen_line(format!("backed up {shown} to {}", dst.display()));
+            // Named as rsync names it: below the --backup-dir as given, else by its own name.
+            let dir = match self.opts.backup_dir.as_deref() {
+                Some(d) if d.ends_with('/') => d.to_string(),
+                Some(d) => format!("{d}/"),
+                None => String::new(),
+            };
+            let suffix = self.backup_suffix();
+            self.gen_line(format!("backed up {shown} to {dir}{shown}{suffix}"));
         }
         Ok(true)
     }

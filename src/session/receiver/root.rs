@@ -40,6 +40,7 @@ impl Receiver {
         }
         self.resolve_root_now(top)?;
         self.resolve_temp_dir()?;
+        self.check_backup_dir()?;
         if !self.opts.list_only {
             self.check_alt_dirs()?;
         }
@@ -51,6 +52,42 @@ impl Receiver {
             } else {
                 "delta-transmission enabled"
             })?;
+        }
+        Ok(())
+    }
+
+    /// `--backup-dir` at the start (main.c do_recv): something else in its place ends the run
+    /// (exit 1, or 11 when it cannot be looked at), and `--info=backup` names it, "(new)" when
+    /// it is yet to be made.
+    fn check_backup_dir(&mut self) -> Result<()> {
+        let Some(d) = self.opts.backup_dir.clone() else {
+            return Ok(());
+        };
+        if self.opts.list_only {
+            return Ok(());
+        }
+        let shown = if d.len() > 1 {
+            d.trim_end_matches('/')
+        } else {
+            &d
+        };
+        let p = self.root_dir().join(shown);
+        let new = match std::fs::metadata(&p) {
+            Ok(m) if m.is_dir() => "",
+            Ok(_) => {
+                return Err(Error::syntax(format!(
+                    "The backup-dir is not a directory: {shown}"
+                )))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => "(new) ",
+            Err(e) => {
+                let text = io_text(&e);
+                let text = text.rsplit_once(" (").map_or(text.as_str(), |t| t.0);
+                return Err(Error::new(11, format!("Failed to stat {shown}: {text}")));
+            }
+        };
+        if self.opts.info.backup > 0 {
+            self.conn.info(&format!("{new}backup_dir is {shown}"))?;
         }
         Ok(())
     }
