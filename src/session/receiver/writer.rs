@@ -47,8 +47,7 @@ impl Receiver {
             Ok(x) => x,
             Err(err) => {
                 self.mark_started(idx, true)?;
-                self.temp_dir_refused(temp_dir.as_deref(), &err);
-                return self.fail(mkstemp_failed(path, temp_dir.as_deref(), &err));
+                return self.temp_failed(path, temp_dir.as_deref(), &err);
             }
         };
         // --append: keep what the receiver has and ask only for the rest (never a delta).
@@ -600,12 +599,25 @@ impl Receiver {
             }
             Err(err) => {
                 job.failed = true;
-                let text = mkstemp_failed(&job.target, temp_dir.as_deref(), &err);
-                self.temp_dir_refused(temp_dir.as_deref(), &err);
-                self.fail(text)?;
+                let target = job.target.clone();
+                self.temp_failed(&target, temp_dir.as_deref(), &err)?;
                 Ok(false)
             }
         }
+    }
+
+    /// A temp file for `target` could not be made: rsync's mkstemp error (exit 23), after rsync
+    /// 3.5's notice when a `-T DIR` behind a planted symlink was the reason.
+    fn temp_failed(
+        &mut self,
+        target: &Path,
+        temp_dir: Option<&Path>,
+        err: &std::io::Error,
+    ) -> Result<()> {
+        if temp_dir.is_some_and(|t| crate::plan::trusted::refused(t, err)) {
+            self.conn.warning(crate::plan::trusted::NOTICE)?;
+        }
+        self.fail(mkstemp_failed(target, temp_dir, err))
     }
 
     /// The item line of a file sent again, itemized against what the first attempt left.
@@ -619,15 +631,6 @@ impl Receiver {
         c.transfer = true;
         c.size = m.len() != e.size;
         self.log_item(idx, e, &c, false, None);
-    }
-}
-
-impl Receiver {
-    /// rsync 3.5's notice before a temp file that `-T DIR` through a planted symlink denied.
-    fn temp_dir_refused(&mut self, temp_dir: Option<&Path>, err: &std::io::Error) {
-        if temp_dir.is_some_and(|t| crate::plan::trusted::refused(t, err)) {
-            let _ = self.conn.warning(crate::plan::trusted::NOTICE);
-        }
     }
 }
 
