@@ -29,7 +29,7 @@ pub fn quick_check_ok(
     }
     // generator.c quick_check_ok: the checksum, then --size-only, decide before --ignore-times.
     if o.checksum {
-        return e.sum.is_some() && dest_sum() == e.sum;
+        return e.x().sum.is_some() && dest_sum() == e.x().sum;
     }
     if o.size_only {
         return true;
@@ -113,7 +113,7 @@ pub fn attr_change(
         atime: o.atimes
             && !e.is_dir()
             && !e.is_symlink()
-            && e.atime.is_some_and(|(secs, _)| secs != m.atime()),
+            && e.x().atime.is_some_and(|(secs, _)| secs != m.atime()),
         ..Default::default()
     }
 }

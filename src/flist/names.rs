@@ -1,14 +1,15 @@
 //! uid/gid ↔ user/group name mapping (rsync maps by name unless `--numeric-ids`; id 0 is never
 //! mapped by name). Lookups are cached per run.
 
+use super::entry::OwnerName;
 use std::collections::HashMap;
 use std::ffi::{CStr, CString};
 use std::sync::Mutex;
 
 #[derive(Default)]
 pub struct NameCache {
-    users: Mutex<HashMap<u32, Option<Vec<u8>>>>,
-    groups: Mutex<HashMap<u32, Option<Vec<u8>>>>,
+    users: Mutex<HashMap<u32, Option<OwnerName>>>,
+    groups: Mutex<HashMap<u32, Option<OwnerName>>>,
     uids: Mutex<HashMap<Vec<u8>, Option<u32>>>,
     gids: Mutex<HashMap<Vec<u8>, Option<u32>>>,
 }
@@ -18,14 +19,14 @@ fn buf() -> Vec<libc::c_char> {
 }
 
 impl NameCache {
-    pub fn user(&self, uid: u32) -> Option<Vec<u8>> {
+    pub fn user(&self, uid: u32) -> Option<OwnerName> {
         if uid == 0 {
             return None;
         }
         self.local_user(uid)
     }
     /// The local name of `uid`, 0 included (for `--usermap` matching).
-    pub fn local_user(&self, uid: u32) -> Option<Vec<u8>> {
+    pub fn local_user(&self, uid: u32) -> Option<OwnerName> {
         self.users
             .lock()
             .unwrap()
@@ -36,18 +37,18 @@ impl NameCache {
                 let mut b = buf();
                 (libc::getpwuid_r(uid, &mut pw, b.as_mut_ptr(), b.len(), &mut out) == 0
                     && !out.is_null())
-                .then(|| CStr::from_ptr(pw.pw_name).to_bytes().to_vec())
+                .then(|| OwnerName::from(CStr::from_ptr(pw.pw_name).to_bytes()))
             })
             .clone()
     }
-    pub fn group(&self, gid: u32) -> Option<Vec<u8>> {
+    pub fn group(&self, gid: u32) -> Option<OwnerName> {
         if gid == 0 {
             return None;
         }
         self.local_group(gid)
     }
     /// The local name of `gid`, 0 included (for `--groupmap` matching).
-    pub fn local_group(&self, gid: u32) -> Option<Vec<u8>> {
+    pub fn local_group(&self, gid: u32) -> Option<OwnerName> {
         self.groups
             .lock()
             .unwrap()
@@ -58,7 +59,7 @@ impl NameCache {
                 let mut b = buf();
                 (libc::getgrgid_r(gid, &mut gr, b.as_mut_ptr(), b.len(), &mut out) == 0
                     && !out.is_null())
-                .then(|| CStr::from_ptr(gr.gr_name).to_bytes().to_vec())
+                .then(|| OwnerName::from(CStr::from_ptr(gr.gr_name).to_bytes()))
             })
             .clone()
     }

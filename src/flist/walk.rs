@@ -278,13 +278,11 @@ impl<'a> Walker<'a> {
             mtime_ns: m.mtime_nsec() as u32,
             uid: fake.map_or(m.uid(), |f| f.uid),
             gid: fake.map_or(m.gid(), |f| f.gid),
-            rdev: if matches!(fmt, S_IFCHR | S_IFBLK) {
-                fake.map_or(m.rdev(), |f| f.rdev)
-            } else {
-                0
-            },
             ..Default::default()
         };
+        if matches!(fmt, S_IFCHR | S_IFBLK) {
+            e.x_mut().rdev = fake.map_or(m.rdev(), |f| f.rdev);
+        }
         if dev_size.is_some() {
             // rsync lists a copied device with the current time (whole seconds) as its mtime,
             // so the copy is sent again on every run.
@@ -310,7 +308,7 @@ impl<'a> Walker<'a> {
                             t = rest.to_vec();
                         }
                     }
-                    e.link = Some(t);
+                    e.x_mut().link = Some(t);
                 }
                 Err(err) => {
                     self.readlink_stat_failed(path, &err);
@@ -328,16 +326,18 @@ impl<'a> Walker<'a> {
         }
         if self.opts.atimes && fmt != S_IFDIR {
             // rsync's file list carries whole seconds of atime.
-            e.atime = Some((m.atime(), 0));
+            e.x_mut().atime = Some((m.atime(), 0));
         }
         if self.opts.xattrs.any() {
             // An unreadable attribute list is sent as empty, not as a failed entry.
-            e.xattrs = Some(crate::meta::xattr::read(path, self.opts.xattrs).unwrap_or_default());
+            e.x_mut().xattrs =
+                Some(crate::meta::xattr::read(path, self.opts.xattrs).unwrap_or_default());
             if self.opts.xattrs.fake {
                 crate::meta::fake::from_stored(&mut e);
             }
             if self.opts.xattrs.acls && !self.opts.numeric_ids {
-                e.acl_names = crate::meta::xattr::acl_names(e.xattrs.as_deref(), &self.names);
+                let names = crate::meta::xattr::acl_names(e.x().xattrs.as_deref(), &self.names);
+                e.x_mut().acl_names = names;
             }
         }
         if self.opts.hard_links && fmt != S_IFDIR && m.nlink() > 1 {
@@ -347,7 +347,7 @@ impl<'a> Walker<'a> {
             if id == next {
                 e.flags |= F_HLINK_FIRST;
             }
-            e.hlink = id;
+            e.x_mut().hlink = id;
         }
         Some(e)
     }

@@ -69,7 +69,7 @@ const RSYNC_PREFIX: &[u8] = b"user.rsync.";
 pub fn to_stored(e: &mut crate::flist::entry::Entry) {
     use super::xattr::{ACL_ACCESS, ACL_DEFAULT};
     let mode = e.mode;
-    let Some(x) = e.xattrs.as_mut() else {
+    let Some(x) = e.x_existing().and_then(|x| x.xattrs.as_mut()) else {
         return;
     };
     let mut out: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(x.len());
@@ -96,7 +96,7 @@ pub fn to_stored(e: &mut crate::flist::entry::Entry) {
 pub fn from_stored(e: &mut crate::flist::entry::Entry) {
     use super::xattr::{ACL_ACCESS, ACL_DEFAULT};
     let mode = e.mode;
-    let Some(x) = e.xattrs.as_mut() else {
+    let Some(x) = e.x_existing().and_then(|x| x.xattrs.as_mut()) else {
         return;
     };
     for (n, v) in x.iter_mut() {

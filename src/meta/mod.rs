@@ -111,7 +111,7 @@ pub fn apply(
     o: &MetaOpts,
 ) -> io::Result<()> {
     let c = cpath(path)?;
-    if let Some(x) = e.xattrs.as_deref().filter(|_| o.xattrs.any()) {
+    if let Some(x) = e.x().xattrs.as_deref().filter(|_| o.xattrs.any()) {
         // Before the mode: an ACL sets the group bits from its mask (the chmod below then agrees).
         xattr::apply(path, x, o.xattrs)?;
     }
@@ -128,7 +128,7 @@ pub fn apply(
                     } else {
                         now.mode() & 0o7777
                     }),
-                rdev: e.rdev,
+                rdev: e.x().rdev,
                 uid: uid.filter(|_| o.owner).unwrap_or(now.uid()),
                 gid: gid.filter(|_| o.group).unwrap_or(now.gid()),
             },
@@ -149,7 +149,7 @@ pub fn apply(
             check(unsafe { libc::chmod(c.as_ptr(), m as libc::mode_t) })?;
         }
     }
-    let atime = e.atime.filter(|_| o.atimes && !e.is_dir());
+    let atime = e.x().atime.filter(|_| o.atimes && !e.is_dir());
     if o.times && !(e.is_dir() && o.omit_dir_times) && !(e.is_symlink() && o.omit_link_times) {
         set_times(path, atime, Some((e.mtime, e.mtime_ns)), e.is_symlink())?;
     } else if atime.is_some() {
@@ -220,7 +220,7 @@ pub fn apply_open(
 ) -> io::Result<()> {
     use std::os::fd::AsRawFd;
     use std::os::unix::fs::MetadataExt;
-    if (e.xattrs.is_some() && o.xattrs.any()) || o.fake {
+    if (e.x().xattrs.is_some() && o.xattrs.any()) || o.fake {
         return apply(f.path, e, uid, gid, mode, o);
     }
     let fresh;
@@ -250,7 +250,7 @@ pub fn apply_open(
     if let Some(m) = mode.filter(|m| chowned || st.mode() & 0o7777 != m & 0o7777) {
         check(unsafe { libc::fchmod(fd, m as libc::mode_t) })?;
     }
-    let atime = e.atime.filter(|_| o.atimes);
+    let atime = e.x().atime.filter(|_| o.atimes);
     let mtime = o.times.then_some((e.mtime, e.mtime_ns));
     if atime.is_some() || mtime.is_some() {
         let ts = timespecs(atime, mtime);
@@ -275,7 +275,13 @@ pub fn mknod(path: &Path, e: &Entry) -> io::Result<()> {
             )
         });
     }
-    check(unsafe { libc::mknod(c.as_ptr(), e.mode as libc::mode_t, e.rdev as libc::dev_t) })
+    check(unsafe {
+        libc::mknod(
+            c.as_ptr(),
+            e.mode as libc::mode_t,
+            e.x().rdev as libc::dev_t,
+        )
+    })
 }
 
 /// Copy the item at `from` (any type but a directory) to the new name `to` with its mode,

@@ -65,7 +65,7 @@ pub fn expand(fmt: &str, it: &Item) -> String {
                 let start = full.iter().position(|&b| b != b'/').unwrap_or(full.len());
                 escape(&full[start..])
             }
-            'L' => match (&e.link, it.hlink_to) {
+            'L' => match (&e.x().link, it.hlink_to) {
                 (Some(t), _) => format!(" -> {}", escape(t)),
                 (None, Some(h)) => format!(" => {}", escape(h)),
                 _ => String::new(),

@@ -476,7 +476,7 @@ pub fn list_row(e: &crate::flist::Entry, h: u8) -> String {
         local_time(e.mtime),
         escape(&e.name)
     );
-    if let Some(t) = &e.link {
+    if let Some(t) = &e.x().link {
         line.push_str(" -> ");
         line.push_str(&escape(t));
     }

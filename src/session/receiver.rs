@@ -189,8 +189,9 @@ pub struct Receiver {
     engine: EngineId,
     redone: std::collections::HashSet<u32>,
     root_created: bool,
-    /// Dedupe: files completed (verified and renamed) in this run, and what the destination held.
-    done: HashMap<u32, PathBuf>,
+    /// Dedupe: files completed (verified and renamed) in this run (their path is their entry's
+    /// target), and what the destination held.
+    done: std::collections::HashSet<u32>,
     local: Option<crate::dedupe::LocalIndex>,
     /// Deletions whose unlink waits until the end (a dedupe copy may still read them).
     late_deletes: Vec<(PathBuf, bool)>,
@@ -319,7 +320,7 @@ impl Receiver {
             engine,
             redone: Default::default(),
             root_created: false,
-            done: HashMap::new(),
+            done: Default::default(),
             local: None,
             late_deletes: Vec::new(),
             io_error_announced: false,
@@ -562,7 +563,9 @@ impl Receiver {
     fn list_row(&mut self, e: &Entry) -> Result<()> {
         let mut e = e.clone();
         if !self.opts.links {
-            e.link = None;
+            if let Some(x) = e.x_existing() {
+                x.link = None;
+            }
         }
         let row = report::list_row(&e, self.opts.human);
         self.conn.info(&row)
@@ -675,7 +678,7 @@ impl Receiver {
                     // --munge-links on the receiving side (flist.c recv_file_entry), before any
                     // rule looks at the target. A local transfer's receiver is never given it.
                     if self.opts.munge_links {
-                        if let Some(t) = &mut e.link {
+                        if let Some(t) = e.x_existing().and_then(|x| x.link.as_mut()) {
                             t.splice(0..0, crate::flist::walk::MUNGE_PREFIX.iter().copied());
                         }
                     }

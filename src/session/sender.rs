@@ -181,8 +181,8 @@ impl Sender {
                 let mut entries = entries;
                 if self.conn.version < 4 {
                     // Protocol 3 and older have no ACL names in the file list.
-                    for e in &mut entries {
-                        e.acl_names.clear();
+                    for x in entries.iter_mut().filter_map(Entry::x_existing) {
+                        x.acl_names.clear();
                     }
                 }
                 let msg = Msg::Segment { parent, entries };
@@ -590,7 +590,7 @@ fn checksum_entries(entries: &mut [Entry], paths: &[PathBuf]) {
         .for_each(|(e, p)| {
             if e.is_file() {
                 if let Ok(f) = File::open(p) {
-                    e.sum = crate::recon::tempfile::digest_file(&f, e.size).ok();
+                    e.x_mut().sum = crate::recon::tempfile::digest_file(&f, e.size).ok();
                 }
             }
         });

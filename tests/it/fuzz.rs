@@ -10,7 +10,7 @@
 
 use parasync::cli::defs::{Arg, DEFS};
 use parasync::engine::Op;
-use parasync::flist::entry::{check_name, Entry};
+use parasync::flist::entry::{check_name, Entry, Extra};
 use parasync::wire::codec::Cur;
 use parasync::wire::msg::{Compress, Msg, Stats};
 use parasync::wire::{handshake, Caps, FrameReader, FrameWriter, MAX_FRAME};
@@ -105,17 +105,22 @@ fn seeds() -> Vec<(u8, Vec<u8>)> {
         name: b"d/f".to_vec(),
         mode: 0o100644,
         size: 10,
-        user: Some(b"u".to_vec()),
-        link: None,
+        user: Some(b"u"[..].into()),
+        ..Default::default()
+    }
+    .with(Extra {
         sum: Some([1; 32]),
         ..Default::default()
-    };
+    });
     let link = Entry {
         name: b"l".to_vec(),
         mode: 0o120777,
+        ..Default::default()
+    }
+    .with(Extra {
         link: Some(b"../x".to_vec()),
         ..Default::default()
-    };
+    });
     let ops = vec![
         Op::Copy {
             dst: 0,
@@ -309,7 +314,7 @@ fn fuzz_entry_decode() {
         |b| {
             if let Ok(e) = bounded(|| Entry::decode(&mut Cur::new(&b)))? {
                 prop_assert!(check_name(&e.name).is_ok());
-                prop_assert!(!e.is_symlink() || e.link.is_some());
+                prop_assert!(!e.is_symlink() || e.x().link.is_some());
             }
             Ok(())
         },

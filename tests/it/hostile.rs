@@ -8,7 +8,7 @@
 
 use crate::fault_kit::{args, hello, parasync_rss, snapshot, temp_files, Out, Tree};
 use parasync::engine::Op;
-use parasync::flist::entry::{Entry, F_TOP_DIR, S_IFDIR, S_IFLNK, S_IFREG};
+use parasync::flist::entry::{Entry, Extra, F_TOP_DIR, S_IFDIR, S_IFLNK, S_IFREG};
 use parasync::wire::codec::put_uv;
 use parasync::wire::msg::{Compress, Msg, Stats};
 
@@ -51,10 +51,10 @@ fn file(name: &str, size: u64) -> Entry {
     ent(name, S_IFREG | 0o644, size)
 }
 fn link(name: &str, to: &str) -> Entry {
-    Entry {
+    ent(name, S_IFLNK | 0o777, to.len() as u64).with(Extra {
         link: Some(to.as_bytes().to_vec()),
-        ..ent(name, S_IFLNK | 0o777, to.len() as u64)
-    }
+        ..Default::default()
+    })
 }
 fn top(entries: Vec<Entry>) -> Msg {
     Msg::Segment {

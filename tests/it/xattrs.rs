@@ -274,23 +274,28 @@ fn link_dest_does_not_link_files_whose_xattrs_differ() {
 #[test]
 fn acl_ids_are_mapped_by_name() {
     use crate::fault_kit::{args, hello, parasync, Tree};
-    use parasync::flist::entry::{Entry, F_TOP_DIR, S_IFDIR};
+    use parasync::flist::entry::{Entry, Extra, F_TOP_DIR, S_IFDIR};
     use parasync::wire::codec::put_uv;
     use parasync::wire::msg::{Compress, Msg, Stats};
     if !supported() || !is_root() {
         return;
     }
-    let dir = |name: &str, acl: Option<Vec<u8>>, names| Entry {
-        name: name.as_bytes().to_vec(),
-        mode: S_IFDIR | 0o755,
-        mtime: 1_700_000_000,
-        xattrs: Some(
-            acl.map(|a| (b"system.posix_acl_access".to_vec(), a))
-                .into_iter()
-                .collect(),
-        ),
-        acl_names: names,
-        ..Default::default()
+    let dir = |name: &str, acl: Option<Vec<u8>>, names| {
+        Entry {
+            name: name.as_bytes().to_vec(),
+            mode: S_IFDIR | 0o755,
+            mtime: 1_700_000_000,
+            ..Default::default()
+        }
+        .with(Extra {
+            xattrs: Some(
+                acl.map(|a| (b"system.posix_acl_access".to_vec(), a))
+                    .into_iter()
+                    .collect(),
+            ),
+            acl_names: names,
+            ..Default::default()
+        })
     };
     let access = acl(&[
         (1, 7, U),

@@ -94,17 +94,16 @@ impl Receiver {
         };
         // The files the quick check will hash: same size as the sender's, with its digest. One
         // such file is left to the generator (its blocks are hashed in parallel anyway).
-        let todo: Vec<(u32, &Path, &Metadata)> =
-            wanted
-                .iter()
-                .zip(&metas)
-                .filter_map(|((idx, p), m)| {
-                    let m = m.as_ref()?;
-                    let e = &entries[(idx - base) as usize];
-                    (e.is_file() && e.sum.is_some() && m.is_file() && m.len() == e.size)
-                        .then_some((*idx, p.as_path(), m))
-                })
-                .collect();
+        let todo: Vec<(u32, &Path, &Metadata)> = wanted
+            .iter()
+            .zip(&metas)
+            .filter_map(|((idx, p), m)| {
+                let m = m.as_ref()?;
+                let e = &entries[(idx - base) as usize];
+                (e.is_file() && e.x().sum.is_some() && m.is_file() && m.len() == e.size)
+                    .then_some((*idx, p.as_path(), m))
+            })
+            .collect();
         if todo.len() < 2 {
             return;
         }

@@ -218,7 +218,7 @@ impl Receiver {
         };
         let same = crate::decide::quick_check_ok(e, m, &self.opts, &mut sum);
         let (uid, gid) = self.want_ids(e);
-        let xattrs_match = match e.xattrs.as_deref() {
+        let xattrs_match = match e.x().xattrs.as_deref() {
             Some(want) if self.meta.xattrs.any() => {
                 crate::meta::xattr::differs(p, want, self.meta.xattrs, mode) == (false, false)
             }
@@ -309,7 +309,7 @@ impl Receiver {
         let Some(kind) = self.opts.alt_dest else {
             return Ok(false);
         };
-        let target = e.link.clone().unwrap_or_default();
+        let target = e.x().link.clone().unwrap_or_default();
         let (uid, gid) = self.want_ids(e);
         let mode = crate::meta::target_mode(e, None, &self.meta);
         let twin = |p: &Path, m: &Stat| {
@@ -317,7 +317,7 @@ impl Receiver {
                 return m.is_symlink() && m.read_link(p).is_ok_and(|t| t == target);
             }
             m.mode() & crate::flist::entry::S_IFMT == e.fmt()
-                && (!e.is_device() || m.rdev() == e.rdev)
+                && (!e.is_device() || m.rdev() == e.x().rdev)
                 && crate::report::itemize::Change {
                     // rsync's unchanged_attrs: permissions, owner, group; not the time.
                     time: false,

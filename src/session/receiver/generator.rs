@@ -267,7 +267,7 @@ impl Receiver {
         path: &Path,
         old: Option<Stat>,
     ) -> Result<()> {
-        let target = e.link.clone().unwrap_or_default();
+        let target = e.x().link.clone().unwrap_or_default();
         if self.opts.safe_links && is_unsafe(&e.name, &target) {
             if self.opts.info.symsafe > 0 || self.opts.verbose > 0 {
                 self.conn.info(&format!(
@@ -408,7 +408,7 @@ impl Receiver {
         let mode = self.mode_for(e, old.as_ref().map(|m| m.mode()), path);
         let same = old
             .as_ref()
-            .map(|m| (m.mode() & S_IFMT) == e.fmt() && (!e.is_device() || m.rdev() == e.rdev))
+            .map(|m| (m.mode() & S_IFMT) == e.fmt() && (!e.is_device() || m.rdev() == e.x().rdev))
             .unwrap_or(false);
         let mut change = if same {
             decide::attr_change(e, old.as_ref().unwrap(), &self.opts, uid, gid, mode)
@@ -527,7 +527,7 @@ impl Receiver {
         path: &Path,
         old: Option<Stat>,
     ) -> Result<()> {
-        if e.hlink != 0 && self.opts.hard_links {
+        if e.x().hlink != 0 && self.opts.hard_links {
             // --existing comes before the hard-link check (generator.c): a member that is not
             // here is not made, not even as a link.
             if self.opts.existing && old.is_none() {

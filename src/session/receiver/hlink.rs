@@ -57,16 +57,21 @@ impl Receiver {
         path: &Path,
         old: Option<Stat>,
     ) -> Result<()> {
-        let leader = self.hl.groups.entry(e.hlink).or_default().leader;
+        let leader = self.hl.groups.entry(e.x().hlink).or_default().leader;
         match leader {
             Some((l, Lead::Done)) => return self.hl_link(idx, l),
             Some((_, Lead::Sent)) => {
-                self.hl.groups.entry(e.hlink).or_default().waiting.push(idx);
+                self.hl
+                    .groups
+                    .entry(e.x().hlink)
+                    .or_default()
+                    .waiting
+                    .push(idx);
                 return Ok(());
             }
             // A member an alternate directory holds is as good as present (it may lead).
             None if old.is_none() && !self.alt_has_copy(e) => {
-                let g = self.hl.groups.entry(e.hlink).or_default();
+                let g = self.hl.groups.entry(e.x().hlink).or_default();
                 g.skipped.push(idx);
                 // Only item lines need the place kept (and a quiet run keeps no lines at all).
                 if self.opts.info.name > 0 || self.opts.out_format.is_some() {
@@ -87,7 +92,7 @@ impl Receiver {
             return Ok(());
         }
         let mut skipped = {
-            let g = self.hl.groups.entry(e.hlink).or_default();
+            let g = self.hl.groups.entry(e.x().hlink).or_default();
             std::mem::take(&mut g.skipped)
         };
         // Their place-holders go: the leader's line stands for the group.
@@ -107,7 +112,7 @@ impl Receiver {
                 let name = report::escape(&e.name);
                 self.gen_line(format!(
                     "hlink for {idx} ({name},{}): leader, {how}",
-                    e.hlink
+                    e.x().hlink
                 ));
             }
             // A leader whose file is not placed here — left alone by --append, or left out
@@ -123,14 +128,14 @@ impl Receiver {
                 old = self.dest_stat(&path);
                 continue;
             }
-            let g = self.hl.groups.entry(e.hlink).or_default();
+            let g = self.hl.groups.entry(e.x().hlink).or_default();
             g.skipped = skipped;
             if sent {
                 g.leader = Some((idx, Lead::Sent));
                 return Ok(());
             }
             g.leader = Some((idx, Lead::Done));
-            return self.hl_finish(e.hlink);
+            return self.hl_finish(e.x().hlink);
         }
     }
 
@@ -284,7 +289,10 @@ impl Receiver {
         }
         if self.opts.debug.get("HLINK") > 0 {
             let (n, l) = (report::escape(&e.name), report::escape(&le.name));
-            self.gen_line(format!("hlink for {idx} ({n},{}): linked to {l}", e.hlink));
+            self.gen_line(format!(
+                "hlink for {idx} ({n},{}): linked to {l}",
+                e.x().hlink
+            ));
         }
         if same {
             self.uptodate_line(&e, &change);

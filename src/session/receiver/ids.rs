@@ -21,12 +21,15 @@ impl Receiver {
     /// The ids an entry's ACLs name, mapped as owners are (rsync acls.c recv_ida_entries): by the
     /// sent name, through `--usermap`/`--groupmap`/`--chown`; with `--numeric-ids` as sent.
     pub(super) fn map_acl_ids(&self, e: &mut Entry) {
-        let names = std::mem::take(&mut e.acl_names);
+        let names = e
+            .x_existing()
+            .map(|x| std::mem::take(&mut x.acl_names))
+            .unwrap_or_default();
         let m = &self.idmaps;
         if self.opts.numeric_ids || (names.is_empty() && m.user.is_none() && m.group.is_none()) {
             return;
         }
-        let Some(x) = e.xattrs.as_mut() else {
+        let Some(x) = e.x_existing().and_then(|x| x.xattrs.as_mut()) else {
             return;
         };
         let map = |user: bool, id: u32| {
@@ -68,6 +71,7 @@ impl Receiver {
                     } else {
                         self.names.local_group(id)
                     }
+                    .map(|n| n.to_vec())
                 };
                 sent.map(<[u8]>::to_vec).or_else(local).unwrap_or_default()
             };

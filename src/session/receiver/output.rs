@@ -282,12 +282,11 @@ impl Receiver {
         // A target munged here (--munge-links on the receiving server of a push) is shown as its
         // sender sent it: rsync's client prints the line from its own list.
         let unmunged;
-        let e = match &e.link {
+        let e = match &e.x().link {
             Some(t) if self.opts.munge_links && !self.conn.is_client => {
-                unmunged = Entry {
-                    link: Some(t[crate::flist::walk::MUNGE_PREFIX.len()..].to_vec()),
-                    ..e.clone()
-                };
+                let mut u = e.clone();
+                u.x_mut().link = Some(t[crate::flist::walk::MUNGE_PREFIX.len()..].to_vec());
+                unmunged = u;
                 &unmunged
             }
             _ => e,

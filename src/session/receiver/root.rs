@@ -6,11 +6,7 @@ use super::*;
 
 impl Receiver {
     pub(super) fn root_dir(&self) -> PathBuf {
-        match &self.root {
-            Root::Dir(p) => p.clone(),
-            Root::File(p) => p.parent().map(Path::to_path_buf).unwrap_or_default(),
-            Root::Unresolved => PathBuf::from(&self.dest),
-        }
+        root_dir(&self.root, &self.dest)
     }
 
     /// The entry's path relative to the destination root (its name, or the new name under the
@@ -26,10 +22,7 @@ impl Receiver {
     }
 
     pub(super) fn target(&self, e: &Entry) -> PathBuf {
-        match &self.root {
-            Root::File(p) => p.clone(),
-            _ => path_of(&self.root_dir(), &e.name),
-        }
+        target(&self.root, &self.dest, e)
     }
 
     /// Destination rules (rsync-cli.md §1.3.2): the single-item rename rule, creating the last
@@ -279,4 +272,20 @@ fn mkdir_failed(dest: &Path, e: &std::io::Error) -> Error {
         11,
         format!("rsync: [Receiver] mkdir \"{shown}\" failed: {}", io_text(e)),
     )
+}
+
+fn root_dir(root: &Root, dest: &str) -> PathBuf {
+    match root {
+        Root::Dir(p) => p.clone(),
+        Root::File(p) => p.parent().map(Path::to_path_buf).unwrap_or_default(),
+        Root::Unresolved => PathBuf::from(dest),
+    }
+}
+
+/// Where entry `e` lands ([`Receiver::target`], for callers holding other fields borrowed).
+pub(super) fn target(root: &Root, dest: &str, e: &Entry) -> PathBuf {
+    match root {
+        Root::File(p) => p.clone(),
+        _ => path_of(&root_dir(root, dest), &e.name),
+    }
 }

@@ -17,7 +17,7 @@ impl Receiver {
         let has_basis = basis_path.is_some();
         // Hard-link leaders stay with this session: their group links to them once they are
         // written (receiver/hlink.rs), which a helper session would not report.
-        let leader = self.opts.hard_links && e.hlink != 0;
+        let leader = self.opts.hard_links && e.x().hlink != 0;
         if !redo && !leader && matches!(self.root, Root::Dir(_)) {
             if let Some(d) = self.delegate.as_mut() {
                 if d.take(idx, e, &mut self.conn)? {
@@ -261,12 +261,15 @@ impl Receiver {
                     "protocol error: op beyond the end of the file",
                 ));
             }
-            let (done, local) = (&self.done, &self.local);
+            let (done, local, flist) = (&self.done, &self.local, &self.flist);
+            let (root, dest) = (&self.root, &self.dest);
             let other = |file: u32| -> Option<File> {
                 if file & crate::dedupe::LOCAL != 0 {
                     local.as_ref()?.open(file)
+                } else if done.contains(&file) {
+                    File::open(super::root::target(root, dest, flist.get(file as usize)?)).ok()
                 } else {
-                    File::open(done.get(&file)?).ok()
+                    None
                 }
             };
             if let (Some(copies), engine::Op::Copy { dst, src, len }) = (job.copies.as_mut(), &op) {
@@ -511,7 +514,7 @@ impl Receiver {
         self.p2_bytes += e.size;
         self.progress2(Some(idx), false)?;
         if self.opts.dedupe {
-            self.done.insert(idx, job.target.clone());
+            self.done.insert(idx);
             if let Some(l) = self.local.as_mut() {
                 l.written(&job.target);
             }

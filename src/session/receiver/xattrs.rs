@@ -20,7 +20,7 @@ impl Receiver {
         if c.new || !self.meta.xattrs.any() {
             return;
         }
-        let Some(want) = &e.xattrs else {
+        let Some(want) = &e.x().xattrs else {
             return;
         };
         let mode = want_mode.unwrap_or(e.mode);
