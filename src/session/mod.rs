@@ -158,7 +158,7 @@ pub fn spawn_reader(mut r: FrameReader, cap: Option<usize>, split: bool) -> Inbo
         .spawn(move || loop {
             match r.frame() {
                 Ok(Some((tag, payload))) => {
-                    let m = Msg::decode(tag, &payload);
+                    let m = Msg::decode(tag, payload);
                     trace::point(|| format!("in {} {}", msg_label(&m), payload.len()));
                     let stop =
                         m.is_err() || matches!(m, Ok(Msg::Goodbye(_)) | Ok(Msg::Fatal { .. }));

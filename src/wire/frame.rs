@@ -119,10 +119,12 @@ impl FatalHandle {
     }
 }
 
-/// Reads frames.
+/// Reads frames into one buffer that is reused for every frame (a fresh `Vec` per frame was
+/// an allocation and a page-fault pass per frame on the receiver's hottest path).
 pub struct FrameReader {
     r: BufReader<Box<dyn Read + Send>>,
     pub bytes: Arc<AtomicU64>,
+    buf: Vec<u8>,
 }
 
 impl FrameReader {
@@ -130,6 +132,7 @@ impl FrameReader {
         FrameReader {
             r: BufReader::with_capacity(256 << 10, r),
             bytes,
+            buf: Vec::new(),
         }
     }
     pub fn raw(&mut self, n: usize) -> std::io::Result<Vec<u8>> {
@@ -161,8 +164,9 @@ impl FrameReader {
             )),
         }
     }
-    /// Next frame, or None at a clean end of stream (between frames).
-    pub fn frame(&mut self) -> Result<Option<(u8, Vec<u8>)>> {
+    /// Next frame, or None at a clean end of stream (between frames). The payload is valid
+    /// until the next call.
+    pub fn frame(&mut self) -> Result<Option<(u8, &[u8])>> {
         let Some(tag) = self.byte()? else {
             return Ok(None);
         };
@@ -184,16 +188,23 @@ impl FrameReader {
                 "protocol error: frame of {len} bytes exceeds the limit"
             )));
         }
-        // Into reserved, unzeroed capacity (a zeroed buffer per frame cost a calloc pass).
-        let mut buf = Vec::with_capacity(len as usize);
-        let got = (&mut self.r).take(len).read_to_end(&mut buf);
+        // Into reserved, unzeroed capacity. A buffer grown for one large frame is given back
+        // once smaller frames follow, so an idle connection does not keep megabytes.
+        if self.buf.capacity() > KEEP && len as usize <= KEEP {
+            self.buf = Vec::new();
+        }
+        self.buf.clear();
+        let got = (&mut self.r).take(len).read_to_end(&mut self.buf);
         if got.map_or(true, |n| n as u64 != len) {
             return Err(eof());
         }
         self.bytes.fetch_add(len, Ordering::Relaxed);
-        Ok(Some((tag, buf)))
+        Ok(Some((tag, &self.buf)))
     }
 }
+
+/// The frame buffer kept between frames (the sender's literal batches are up to 1 MiB).
+const KEEP: usize = 2 << 20;
 
 fn eof() -> Error {
     Error::protocol("connection unexpectedly closed")
