@@ -458,11 +458,11 @@ impl Receiver {
         self.stats.problems = crate::client::encode_problems(&self.problems);
         self.stats
             .set_phases(&self.opts.engine_params.phases.snapshot());
-        self.conn.send(&Msg::Done(self.stats.clone()))?;
+        self.conn.send(&Msg::Done(Box::new(self.stats.clone())))?;
         self.conn.flush()?;
         let sender_stats = loop {
             match self.conn.recv()? {
-                Msg::Goodbye(s) => break s,
+                Msg::Goodbye(s) => break *s,
                 Msg::Log { level, text } => {
                     let t = String::from_utf8_lossy(&text).into_owned();
                     self.conn.say(level, &t)?;

@@ -152,7 +152,7 @@ impl Sender {
         self.stats.problems = crate::client::encode_problems(&self.problems);
         self.stats
             .set_phases(&self.opts.engine_params.phases.snapshot());
-        self.conn.send(&Msg::Goodbye(self.stats.clone()))?;
+        self.conn.send(&Msg::Goodbye(Box::new(self.stats.clone())))?;
         self.conn.flush()?;
         Ok((self.stats, receiver_stats.unwrap(), self.problems))
     }
@@ -307,7 +307,7 @@ impl Sender {
                 let t = String::from_utf8_lossy(&text).into_owned();
                 self.conn.say(level, &t)?;
             }
-            Msg::Done(s) => return Ok(Some(s)),
+            Msg::Done(s) => return Ok(Some(*s)),
             other => {
                 return Err(Error::protocol(format!(
                     "protocol error: unexpected message {:?} at the sender",

@@ -203,10 +203,11 @@ pub enum Msg {
     Ack { idx: u32 },
     /// Text for the client to print.
     Log { level: u8, text: Vec<u8> },
-    /// Receiver: everything done; its stats.
-    Done(Stats),
+    /// Receiver: everything done; its stats (boxed: every message moves through channels by
+    /// value, and the stats would make each one 440 bytes).
+    Done(Box<Stats>),
     /// Sender's stats in answer to Done; the last message.
-    Goodbye(Stats),
+    Goodbye(Box<Stats>),
     /// The peer hit a fatal error: its message and rsync exit code; nothing follows.
     Fatal { code: u8, text: Vec<u8> },
     /// `--streams`: the primary receiver hands file `idx` to helper session `stream` (streams).
@@ -606,7 +607,7 @@ impl Msg {
                 for _ in 0..n {
                     f.push(c.uv()?);
                 }
-                let s = Stats::from_fields(&f);
+                let s = Box::new(Stats::from_fields(&f));
                 if tag == T_DONE {
                     Msg::Done(s)
                 } else {
@@ -629,6 +630,12 @@ impl Msg {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[test]
+    fn messages_stay_small() {
+        // Every message crosses a channel by value, several per file.
+        assert!(std::mem::size_of::<Msg>() <= 64);
+    }
+
     #[test]
     fn roundtrip_all_and_truncations_fail() {
         let msgs = vec![
@@ -705,14 +712,14 @@ mod tests {
                 level: LOG_ERROR,
                 text: b"x".to_vec(),
             },
-            Msg::Done(Stats {
+            Msg::Done(Box::new(Stats {
                 num_files: 4,
                 literal: 7,
                 phase_us: [1, 2, 3, 4, 5],
                 msg_bytes: [6, 7, 8],
                 ..Default::default()
-            }),
-            Msg::Goodbye(Stats::default()),
+            })),
+            Msg::Goodbye(Box::default()),
             Msg::Fatal {
                 code: 11,
                 text: b"boom".to_vec(),

@@ -174,11 +174,11 @@ fn seeds() -> Vec<(u8, Vec<u8>)> {
             level: 1,
             text: b"x".to_vec(),
         },
-        Msg::Done(Stats {
+        Msg::Done(Box::new(Stats {
             num_files: 3,
             ..Default::default()
-        }),
-        Msg::Goodbye(Stats::default()),
+        })),
+        Msg::Goodbye(Box::default()),
         Msg::Fatal {
             code: 11,
             text: b"y".to_vec(),

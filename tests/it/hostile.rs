@@ -10,7 +10,7 @@ use crate::fault_kit::{args, hello, parasync_rss, snapshot, temp_files, Out, Tre
 use parasync::engine::Op;
 use parasync::flist::entry::{Entry, Extra, F_TOP_DIR, S_IFDIR, S_IFLNK, S_IFREG};
 use parasync::wire::codec::put_uv;
-use parasync::wire::msg::{Compress, Msg, Stats};
+use parasync::wire::msg::{Compress, Msg};
 
 const OLD: &[u8] = b"old content\n";
 /// Peak RSS allowed for the client, KiB.
@@ -86,7 +86,7 @@ fn flist_end() -> Msg {
     Msg::FlistEnd { io_error: false }
 }
 fn bye() -> Msg {
-    Msg::Goodbye(Stats::default())
+    Msg::Goodbye(Box::default())
 }
 
 /// Run one case: the peer replays `bytes`; `push` makes the peer the receiver.

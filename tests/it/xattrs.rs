@@ -276,7 +276,7 @@ fn acl_ids_are_mapped_by_name() {
     use crate::fault_kit::{args, hello, parasync, Tree};
     use parasync::flist::entry::{Entry, Extra, F_TOP_DIR, S_IFDIR};
     use parasync::wire::codec::put_uv;
-    use parasync::wire::msg::{Compress, Msg, Stats};
+    use parasync::wire::msg::{Compress, Msg};
     if !supported() || !is_root() {
         return;
     }
@@ -321,7 +321,7 @@ fn acl_ids_are_mapped_by_name() {
             ],
         },
         Msg::FlistEnd { io_error: false },
-        Msg::Goodbye(Stats::default()),
+        Msg::Goodbye(Box::default()),
     ];
     let mut bytes = hello();
     for m in &msgs {
