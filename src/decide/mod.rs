@@ -67,8 +67,13 @@ pub fn skip_reason(
             return Some("is under min-size");
         }
     }
+    // generator.c: `file->modtime - sx.st.st_mtime < modify_window`, whole seconds. So with a
+    // window the source must be newer by at least the window (a copy 1 s older than its source
+    // is left alone under --modify-window=2), and with -1 a destination 1 s newer is replaced.
     match existing {
-        Some(m) if o.update && m.is_file() && e.is_file() && m.mtime() > e.mtime => {
+        Some(m)
+            if o.update && m.is_file() && e.is_file() && e.mtime - m.mtime() < o.modify_window =>
+        {
             Some("is newer")
         }
         _ => None,

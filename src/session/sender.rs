@@ -152,7 +152,8 @@ impl Sender {
         self.stats.problems = crate::client::encode_problems(&self.problems);
         self.stats
             .set_phases(&self.opts.engine_params.phases.snapshot());
-        self.conn.send(&Msg::Goodbye(Box::new(self.stats.clone())))?;
+        self.conn
+            .send(&Msg::Goodbye(Box::new(self.stats.clone())))?;
         self.conn.flush()?;
         Ok((self.stats, receiver_stats.unwrap(), self.problems))
     }

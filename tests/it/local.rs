@@ -388,3 +388,49 @@ fn backup_dir_on_another_filesystem() {
         }
     }
 }
+
+#[test]
+fn update_counts_the_modify_window_as_rsync_does() {
+    // generator.c skips under -u when `source mtime - destination mtime < modify_window`: with a
+    // window of 2 a copy 1 s older than its source is left alone, with -1 a copy 1 s newer is
+    // replaced. Destinations from 3 s older to 3 s newer, each with another mode; a fifo, a
+    // directory and a symlink 1 s off keep their times where the window calls them equal (an
+    // item only re-moded keeps its mtime, as rsync's set_file_attrs leaves it).
+    for window in [None, Some("--modify-window=2"), Some("--modify-window=-1")] {
+        for update in [true, false] {
+            let t = Twin::new(|w| {
+                let (mut s, mut d) = (Tree::new(&w.join("src")), Tree::new(&w.join("dst")));
+                for dt in -3i64..=3 {
+                    let name = format!("f{dt}");
+                    s.file(&name, b"same\n").mtime(&name, 1_700_000_000, 0);
+                    d.file(&name, b"same\n")
+                        .mode(&name, 0o600)
+                        .mtime(&name, 1_700_000_000 + dt, 0);
+                }
+                s.dir("dd").symlink("l", "t");
+                d.dir("dd").mode("dd", 0o700).symlink("l", "t");
+                s.finish();
+                d.finish();
+                for (side, dt) in [("src", 0), ("dst", 1)] {
+                    let fifo = w.join(side).join("p");
+                    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+                    let mode = if dt == 0 { 0o644 } else { 0o600 };
+                    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), mode) }, 0);
+                    // Without opening: opening a fifo waits for a writer.
+                    let t = filetime::FileTime::from_unix_time(1_700_000_000 + dt, 0);
+                    for p in ["p", "l", "dd", ""] {
+                        filetime::set_symlink_file_times(w.join(side).join(p), t, t).unwrap();
+                    }
+                }
+            });
+            let mut a = vec!["-ai"];
+            a.extend(update.then_some("-u"));
+            a.extend(window);
+            a.extend(["src/", "dst/"]);
+            let pair = t.run(&a);
+            pair.assert_same(&format!("{a:?}"));
+            assert!(pair.p.stdout.contains("f-3"), "{a:?}: {}", pair.p.stdout);
+            t.assert_trees("dst", Cmp::ALL);
+        }
+    }
+}

@@ -354,7 +354,7 @@ impl Receiver {
             return Ok(false);
         }
         if kind == AltDest::Copy {
-            self.set_attrs(path, e, (uid, gid), (!e.is_symlink()).then_some(mode))?;
+            self.set_attrs(path, e, (uid, gid), (!e.is_symlink()).then_some(mode), true)?;
         }
         Ok(true)
     }

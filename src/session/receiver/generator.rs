@@ -361,7 +361,7 @@ impl Receiver {
                 ));
             }
         }
-        self.set_attrs(path, e, (uid, gid), None)?;
+        self.set_attrs(path, e, (uid, gid), None, !same || change.time)?;
         self.delivered(idx)
     }
 
@@ -376,15 +376,22 @@ impl Receiver {
     }
 
     /// Owner, group, mode and times of a created or updated non-file item; a failure is reported
-    /// as rsync's receiver does and the run goes on.
+    /// as rsync's receiver does and the run goes on. `time`: whether the mtime is due (an item
+    /// kept as it was gets it only where it differs beyond --modify-window, as in rsync's
+    /// set_file_attrs).
     pub(super) fn set_attrs(
         &mut self,
         path: &Path,
         e: &Entry,
         ids: (u32, u32),
         mode: Option<u32>,
+        time: bool,
     ) -> Result<()> {
-        if let Err(err) = meta::apply(path, e, Some(ids.0), Some(ids.1), mode, &self.meta) {
+        let o = MetaOpts {
+            times: self.meta.times && time,
+            ..self.meta
+        };
+        if let Err(err) = meta::apply(path, e, Some(ids.0), Some(ids.1), mode, &o) {
             self.fail(format!(
                 "rsync: [receiver] set attributes of \"{}\" failed: {}",
                 crate::flist::walk::full_name(path),
@@ -453,7 +460,7 @@ impl Receiver {
                 ));
             }
         }
-        self.set_attrs(path, e, (uid, gid), Some(mode))?;
+        self.set_attrs(path, e, (uid, gid), Some(mode), !same || change.time)?;
         self.delivered(idx)
     }
 
@@ -615,13 +622,18 @@ impl Receiver {
             self.xattr_change(e, path, Some(mode), &mut change);
             self.log_item(idx, e, &change, false, None);
             if !self.opts.dry_run && change.significant() {
+                // The time only where it differs beyond --modify-window (rsync's
+                // set_file_attrs asks mtime_differs first).
                 if let Err(err) = meta::apply(
                     path,
                     e,
                     Some(uid),
                     Some(gid),
                     (change.perms || change.acl).then_some(mode),
-                    &self.meta,
+                    &MetaOpts {
+                        times: self.meta.times && change.time,
+                        ..self.meta
+                    },
                 ) {
                     self.fail(format!(
                         "rsync: [generator] set attributes of \"{}\" failed: {}",
