@@ -587,12 +587,7 @@ fn run_transfer(mut opts: Options, p: crate::plan::operand::Plan) -> Result<i32>
             && (!opts.list_only || opts.verbose > 0)
             && (opts.recursive || opts.dirs);
         // A delete pass before or after the transfer needs the whole list first (rsync).
-        let whole_list = opts.delete
-            && matches!(
-                opts.delete_when,
-                crate::cli::options::DeleteWhen::Before | crate::cli::options::DeleteWhen::After
-            );
-        let incremental = !whole_list && !opts.prune_empty_dirs && opts.recursive;
+        let incremental = opts.inc_recurse();
         if header {
             let verb = if p.local_sends {
                 "sending"

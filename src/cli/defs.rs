@@ -123,10 +123,7 @@ pub static DEFS: &[Def] = &[
         "archive mode is -rlptgoD (no -A,-X,-U,-N,-H)",
     ),
     flag("recursive", 'r', "recurse into directories"),
-    al(
-        ign(lflag("inc-recursive", "enable incremental recursion")),
-        &["i-r"],
-    ),
+    al(lflag("inc-recursive", "enable incremental recursion"), &["i-r"]),
     flag("relative", 'R', "use relative path names"),
     lflag(
         "implied-dirs",

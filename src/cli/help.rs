@@ -120,7 +120,10 @@ pub const DEBUG_FLAGS: &[(&str, &str)] = &[
     ("CHDIR", "accepted, prints nothing"),
     ("CONNECT", "accepted, prints nothing"),
     ("CMD", "1) the remote shell command, 2) each of its words"),
-    ("DEL", "2) delete_in_dir/delete_item per deletion"),
+    (
+        "DEL",
+        "1) \"deleting in\" per operand dir of a before/after pass, 2) delete_in_dir/delete_item",
+    ),
     ("DELTASUM", "1) match totals at the end"),
     ("DUP", "accepted, prints nothing"),
     (

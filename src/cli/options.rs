@@ -106,6 +106,8 @@ pub struct Options {
     pub partial: bool,
     pub partial_dir: Option<String>,
     pub prune_empty_dirs: bool,
+    /// `--no-inc-recursive` (`--no-i-r`).
+    pub no_inc_recursive: bool,
     pub numeric_ids: bool,
     pub timeout: u64,
     pub ignore_times: bool,
@@ -177,7 +179,8 @@ pub struct Options {
     /// Local transfers: the source operands, given to the receiving half so that `%f` can show
     /// names as rsync's sender does (not a command-line option).
     pub local_sources: Vec<String>,
-    /// Raw `--delete-WHEN` options seen, for the conflict check.
+    /// `--delete-WHEN` variables set (rsync options.c: before 1, during or delay 2, after 4), for
+    /// the conflict check.
     delete_whens: u8,
     archive_r: bool,
     explicit_r: Option<bool>,
@@ -357,7 +360,14 @@ impl Options {
             "del" | "delete-during" | "delete-before" | "delete-delay" | "delete-after" => {
                 self.delete = on;
                 if on {
-                    self.delete_whens += 1;
+                    // options.c counts delete_before + !!delete_during + delete_after: --del,
+                    // --delete-during and --delete-delay set one variable (the last wins), and
+                    // repeating an option is no conflict.
+                    self.delete_whens |= match def.long {
+                        "delete-before" => 1,
+                        "delete-after" => 4,
+                        _ => 2,
+                    };
                     self.delete_when = match def.long {
                         "delete-before" => DeleteWhen::Before,
                         "delete-delay" => DeleteWhen::Delay,
@@ -387,6 +397,7 @@ impl Options {
                 self.partial = true;
             }
             "prune-empty-dirs" => self.prune_empty_dirs = on,
+            "inc-recursive" => self.no_inc_recursive = !on,
             "numeric-ids" => self.numeric_ids = on,
             "timeout" => self.timeout = parse_num("timeout", &v)?,
             "ignore-times" => self.ignore_times = on,
@@ -671,7 +682,7 @@ impl Options {
                 "--delete does not work without --recursive (-r) or --dirs (-d).",
             ));
         }
-        if self.delete_whens > 1 {
+        if self.delete_whens.count_ones() > 1 {
             return Err(Error::syntax(
                 "You may not combine multiple --delete-WHEN options.",
             ));
@@ -782,6 +793,20 @@ impl Options {
     /// options.c implies `-O` then, without passing it to the other side).
     pub fn omits_dir_times(&self) -> bool {
         self.omit_dir_times || (self.backup && self.backup_dir.is_none())
+    }
+
+    /// Whether rsync would recurse incrementally (compat.c set_allow_inc_recurse): not without
+    /// -r or with --no-inc-recursive, and not when the receiver needs the whole list first
+    /// (--delete-before, --delete-after, --delay-updates, --prune-empty-dirs). It shows in the
+    /// "sending incremental file list" header and in when the top directory's line goes out.
+    pub fn inc_recurse(&self) -> bool {
+        let whole_list =
+            self.delete && matches!(self.delete_when, DeleteWhen::Before | DeleteWhen::After);
+        self.recursive
+            && !self.no_inc_recursive
+            && !whole_list
+            && !self.delay_updates
+            && !self.prune_empty_dirs
     }
 
     /// Is the output of unchanged items requested (`-ii`)?

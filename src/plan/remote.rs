@@ -184,6 +184,7 @@ pub fn server_options(o: &Options, local: bool) -> Vec<String> {
         (!o.dedupe, "--no-dedupe"),
         (!o.implied_dirs, "--no-implied-dirs"),
         (o.delay_updates, "--delay-updates"),
+        (o.no_inc_recursive, "--no-inc-recursive"),
         (o.atimes, "--atimes"),
         (o.xattrs > 0, "--xattrs"),
         (o.acls, "--acls"),

@@ -150,6 +150,9 @@ pub struct Receiver {
     dot_done: Option<u32>,
     /// Names of the top-level entries (operands), kept by deletions in ".".
     top_names: Vec<Vec<u8>>,
+    /// The operand directories (rsync's FLAG_TOP_DIR): `-vv` says "deleting in" for each in a
+    /// --delete-before/--delete-after pass.
+    top_dirs: std::collections::HashSet<Vec<u8>>,
     started_files: std::collections::HashSet<u32>,
     /// Directories to finish at the end: (path, flist index, intended mode).
     dir_times: Vec<(PathBuf, u32, Option<u32>)>,
@@ -295,6 +298,7 @@ impl Receiver {
             progress_hold: None,
             dot_done: None,
             top_names: Vec::new(),
+            top_dirs: Default::default(),
             started_files: Default::default(),
             dir_times: Vec::new(),
             hl: Default::default(),
@@ -367,6 +371,7 @@ impl Receiver {
                     if let Msg::Segment { parent, entries } = &m {
                         // Record the list now so deletions know every name.
                         self.resolve_root(*parent, entries)?;
+                        self.note_top_dirs(*parent, entries);
                         self.flist.extend(entries.iter().cloned());
                     }
                     if let Msg::FlistEnd { io_error } = m {
@@ -375,6 +380,7 @@ impl Receiver {
                     self.deferred.push(m);
                     if end {
                         self.delete_all_top_dirs()?;
+                        self.delta_line()?;
                         let msgs = std::mem::take(&mut self.deferred);
                         let mut base = 0u32;
                         for m in msgs {
@@ -532,11 +538,18 @@ impl Receiver {
             if self.opts.delete && self.opts.delete_when == DeleteWhen::Delay {
                 self.delay_decide(&pe);
             }
+            if self.dot_done == Some(parent) && !self.opts.inc_recurse() {
+                // Without incremental recursion rsync's "./" line goes out once "." is done
+                // (after its own deletions), ahead of the generator's next messages: a deletion
+                // making way for a file below prints after it.
+                self.release_all();
+            }
         }
         if parent == u32::MAX {
             self.top_names
                 .extend(entries.iter().map(|e| e.name.clone()));
         }
+        self.note_top_dirs(parent, entries);
         self.look_ahead(parent, base, entries);
         for (i, e) in entries.iter().enumerate() {
             if parent == u32::MAX && e.name == b"." && e.is_dir() {

@@ -434,3 +434,70 @@ fn update_counts_the_modify_window_as_rsync_does() {
         }
     }
 }
+
+#[test]
+fn delete_when_options_conflict_as_rsyncs_do() {
+    // options.c counts delete_before + !!delete_during + delete_after: --del, --delete-during and
+    // --delete-delay set one variable (the last one wins), and repeating one is no conflict.
+    for when in [
+        &["--del", "--delete-delay"][..],
+        &["--delete-delay", "--del"],
+        &["--delete-before", "--delete-before"],
+        &["--delete-after", "--delete-after"],
+        &["--del", "--delete-after"],
+        &["--delete-delay", "--delete-before"],
+    ] {
+        let t = Twin::new(changed_tree);
+        let mut a = vec!["-ai"];
+        a.extend_from_slice(when);
+        a.extend(["src/", "dst/"]);
+        t.same(&a);
+        t.assert_trees("dst", Cmp::ALL);
+    }
+}
+
+/// A destination where "." changes mode, a directory stands where a file goes, and there are
+/// extraneous files (db-style layout for the incremental-recursion cases).
+fn way_made(w: &std::path::Path) {
+    let mut s = Tree::new(&w.join("src"));
+    s.file("a", b"a\n").file("n", b"n\n").dir("b").mode("b", 0o700);
+    s.mode("", 0o700).finish();
+    let mut d = Tree::new(&w.join("dst"));
+    d.file("n/inside", b"i\n")
+        .file("e/f", b"f\n")
+        .file("top", b"t\n")
+        .dir("b");
+    d.finish();
+}
+
+#[test]
+fn without_incremental_recursion_output_is_rsyncs() {
+    // compat.c: no incremental recursion with --no-inc-recursive, --delete-before/after,
+    // --delay-updates or -m: "building file list ... done", the top directory's line goes out
+    // before the deletion that makes way for a file below it, and -vv says "deleting in" for
+    // each operand directory of a before/after pass.
+    for extra in [
+        &["-v", "--no-inc-recursive"][..],
+        &["-v", "--no-i-r", "--del"],
+        &["-v", "--inc-recursive"],
+        &["-v", "--delay-updates", "--del"],
+        &["-v", "--delete-before"],
+        &["-v", "--delete-after"],
+        &["-vv", "--delete-before"],
+        &["-vv", "--delete-after", "src/a"],
+        &["-v", "--delete-before", "-H"],
+        &["-v", "--del", "-m"],
+    ] {
+        let t = Twin::new(way_made);
+        let mut a = vec!["-ai"];
+        a.extend_from_slice(extra);
+        if !a.contains(&"src/a") {
+            a.push("src/");
+        }
+        a.push("dst/");
+        t.same(&a);
+        // With a file operand the destination directory gets the time of the run.
+        let file_op = a.contains(&"src/a");
+        t.assert_trees("dst", if file_op { Cmp::ALL.no_root() } else { Cmp::ALL });
+    }
+}

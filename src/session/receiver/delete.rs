@@ -319,6 +319,15 @@ impl Receiver {
         true
     }
 
+    pub(super) fn note_top_dirs(&mut self, parent: u32, entries: &[Entry]) {
+        if parent == u32::MAX {
+            let dirs = entries
+                .iter()
+                .filter(|e| e.is_dir() && e.flags & F_TOP_DIR != 0);
+            self.top_dirs.extend(dirs.map(|e| e.name.clone()));
+        }
+    }
+
     pub(super) fn delete_all_top_dirs(&mut self) -> Result<()> {
         if !self.opts.delete || self.opts.list_only {
             return Ok(());
@@ -344,7 +353,17 @@ impl Receiver {
         // rsync walks the directories depth first, each one's subdirectories in name order
         // (its sorted file list): a, a/b, a/b/c, m — not in the order they were listed.
         dirs.sort_by(|a, b| dir_order(&a.name).cmp(&dir_order(&b.name)));
+        // generator.c do_delete_pass (--delete-before/--delete-after; --delete-delay deletes
+        // what it recorded): "deleting in" for each operand directory, whether the destination
+        // has it or not.
+        let pass = matches!(
+            self.opts.delete_when,
+            DeleteWhen::Before | DeleteWhen::After
+        ) && (self.opts.verbose > 1 || self.opts.debug.get("DEL") > 0);
         for d in dirs {
+            if pass && self.top_dirs.contains(&d.name) {
+                self.gen_line(format!("deleting in {}", report::escape(&d.name)));
+            }
             let k = kids.remove(&d.name).unwrap_or_default();
             self.delete_extraneous(&d, &k)?;
         }

@@ -37,7 +37,16 @@ impl Receiver {
         if !self.opts.list_only {
             self.check_alt_dirs()?;
         }
-        // generator.c: with -vv the generator says once that it will not compute deltas.
+        // After --delete-before's pass, which comes first.
+        if !(self.opts.delete && self.opts.delete_when == DeleteWhen::Before) {
+            self.delta_line()?;
+        }
+        Ok(())
+    }
+
+    /// generator.c generate_files: with -vv the generator says once whether it computes
+    /// deltas, as it starts on the list (after a --delete-before pass).
+    pub(super) fn delta_line(&mut self) -> Result<()> {
         let flist = self.opts.verbose > 1 || self.opts.debug.get("FLIST") > 0;
         if flist && !self.opts.list_only {
             self.conn.info(if self.opts.whole_file == Some(true) {
