@@ -321,11 +321,19 @@ impl Options {
                 self.specials = on;
             }
             "drop-D" => self.drop_d = on,
-            "super" => self.super_user = Some(on),
+            // options.c: --super, --no-super and --fake-super set one variable (am_root), so
+            // the last of them wins.
+            "super" => {
+                self.super_user = Some(on);
+                self.fake_super = false;
+            }
             "munge-links" => self.munge_links = on,
             "insecure-links" => self.insecure_links = on,
             "copy-as" => self.copy_as = Some(v),
-            "fake-super" => self.fake_super = on,
+            "fake-super" => {
+                self.fake_super = on;
+                self.super_user = None;
+            }
             "times" => self.times = on,
             "omit-dir-times" => self.omit_dir_times = on,
             "omit-link-times" => self.omit_link_times = on,

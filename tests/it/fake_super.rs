@@ -202,3 +202,26 @@ fn fake_super_keeps_other_namespaces_as_rsync() {
         crate::xattrs::all(&t.p.join("src/plain"))
     );
 }
+
+#[test]
+fn the_last_of_super_no_super_and_fake_super_wins() {
+    // options.c: all three set am_root, so `--fake-super --no-super` is a plain copy and
+    // `--fake-super --super` a real one (the owner is set, nothing is stored).
+    if !supported() || !is_root() {
+        return;
+    }
+    for order in [
+        &["--fake-super", "--no-super"][..],
+        &["--fake-super", "--super"],
+        &["--no-super", "--fake-super"],
+        &["--super", "--fake-super"],
+    ] {
+        let t = Twin::new(privileged_tree);
+        let mut a = vec!["-ai", "--chown=2:2"];
+        a.extend_from_slice(order);
+        a.extend(["src/", "dst/"]);
+        t.same(&a);
+        t.assert_trees("dst", Cmp::ALL.no_root());
+        assert_same_attrs(&t, "dst");
+    }
+}

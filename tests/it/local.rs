@@ -460,7 +460,10 @@ fn delete_when_options_conflict_as_rsyncs_do() {
 /// extraneous files (db-style layout for the incremental-recursion cases).
 fn way_made(w: &std::path::Path) {
     let mut s = Tree::new(&w.join("src"));
-    s.file("a", b"a\n").file("n", b"n\n").dir("b").mode("b", 0o700);
+    s.file("a", b"a\n")
+        .file("n", b"n\n")
+        .dir("b")
+        .mode("b", 0o700);
     s.mode("", 0o700).finish();
     let mut d = Tree::new(&w.join("dst"));
     d.file("n/inside", b"i\n")
@@ -498,6 +501,13 @@ fn without_incremental_recursion_output_is_rsyncs() {
         t.same(&a);
         // With a file operand the destination directory gets the time of the run.
         let file_op = a.contains(&"src/a");
-        t.assert_trees("dst", if file_op { Cmp::ALL.no_root() } else { Cmp::ALL });
+        t.assert_trees(
+            "dst",
+            if file_op {
+                Cmp::ALL.no_root()
+            } else {
+                Cmp::ALL
+            },
+        );
     }
 }
