@@ -96,6 +96,11 @@ const fn ign(def: Def) -> Def {
         ..def
     }
 }
+/// A switch rsync 3.5 has no `--no-` form of (`--no-delete`, `--no-update`, ... are "unknown
+/// option" there; popt lists every negation explicitly).
+const fn noneg(def: Def) -> Def {
+    Def { neg: false, ..def }
+}
 const fn al(def: Def, aliases: &'static [&'static str]) -> Def {
     Def { aliases, ..def }
 }
@@ -110,18 +115,18 @@ pub static DEFS: &[Def] = &[
         "e|a|c",
         "change stderr output mode (default: errors)",
     ),
-    flag("quiet", 'q', "suppress non-error messages"),
+    noneg(flag("quiet", 'q', "suppress non-error messages")),
     ign(lflag("motd", "suppress daemon-mode MOTD")),
     flag(
         "checksum",
         'c',
         "skip based on checksum, not mod-time & size",
     ),
-    flag(
+    noneg(flag(
         "archive",
         'a',
         "archive mode is -rlptgoD (no -A,-X,-U,-N,-H)",
-    ),
+    )),
     flag("recursive", 'r', "recurse into directories"),
     al(lflag("inc-recursive", "enable incremental recursion"), &["i-r"]),
     flag("relative", 'R', "use relative path names"),
@@ -140,30 +145,30 @@ pub static DEFS: &[Def] = &[
         "SUFFIX",
         "backup suffix (default ~ w/o --backup-dir)",
     ),
-    flag("update", 'u', "skip files that are newer on the receiver"),
+    noneg(flag("update", 'u', "skip files that are newer on the receiver")),
     lflag("inplace", "update destination files in-place"),
     lflag("append", "append data onto shorter files"),
-    lflag("append-verify", "--append w/old data in file checksum"),
+    noneg(lflag("append-verify", "--append w/old data in file checksum")),
     flag("dirs", 'd', "transfer directories without recursing"),
     al(
-        lflag(
+        noneg(lflag(
             "old-dirs",
             "works like --dirs when talking to old rsync",
-        ),
+        )),
         &["old-d"],
     ),
     lflag("mkpath", "create destination's missing path components"),
     flag("links", 'l', "copy symlinks as symlinks"),
-    flag(
+    noneg(flag(
         "copy-links",
         'L',
         "transform symlink into referent file/directory",
-    ),
-    lflag(
+    )),
+    noneg(lflag(
         "copy-unsafe-links",
         "only \"unsafe\" symlinks are transformed",
-    ),
-    lflag("safe-links", "ignore symlinks that point outside the tree"),
+    )),
+    noneg(lflag("safe-links", "ignore symlinks that point outside the tree")),
     lflag(
         "insecure-links",
         "follow attacker-owned symlinks in operator paths",
@@ -177,26 +182,26 @@ pub static DEFS: &[Def] = &[
         "munge-links",
         "munge symlinks to make them safe & unusable",
     ),
-    flag(
+    noneg(flag(
         "copy-dirlinks",
         'k',
         "transform symlink to directory into referent directory",
-    ),
-    flag(
+    )),
+    noneg(flag(
         "keep-dirlinks",
         'K',
         "treat symlinked directory on receiver as directory",
-    ),
+    )),
     flag("hard-links", 'H', "preserve hard links"),
     flag("perms", 'p', "preserve permissions"),
-    flag("executability", 'E', "preserve executability"),
+    noneg(flag("executability", 'E', "preserve executability")),
     val("chmod", "CHMOD", "affect file and/or directory permissions"),
     flag("acls", 'A', "preserve ACLs (implies --perms)"),
     flag("xattrs", 'X', "preserve extended attributes"),
     flag("owner", 'o', "preserve owner (super-user only)"),
     flag("group", 'g', "preserve group"),
     lflag("devices", "preserve device files (super-user only)"),
-    lflag("copy-devices", "copy device contents as a regular file"),
+    noneg(lflag("copy-devices", "copy device contents as a regular file")),
     lflag(
         "write-devices",
         "write to devices as files (implies --inplace)",
@@ -217,16 +222,16 @@ pub static DEFS: &[Def] = &[
     flag("omit-dir-times", 'O', "omit directories from --times"),
     flag("omit-link-times", 'J', "omit symlinks from --times"),
     lflag("super", "receiver attempts super-user activities"),
-    lflag(
+    noneg(lflag(
         "fake-super",
         "store/recover privileged attrs using xattrs",
-    ),
+    )),
     flag("sparse", 'S', "turn sequences of nulls into sparse blocks"),
-    ign(lflag(
+    ign(noneg(lflag(
         "preallocate",
         "allocate dest files before writing them",
-    )),
-    flag("dry-run", 'n', "perform a trial run with no changes made"),
+    ))),
+    noneg(flag("dry-run", 'n', "perform a trial run with no changes made")),
     flag(
         "whole-file",
         'W',
@@ -254,38 +259,38 @@ pub static DEFS: &[Def] = &[
         "specify the rsync to run on remote machine",
     ),
     al(
-        lflag("existing", "skip creating new files on receiver"),
+        noneg(lflag("existing", "skip creating new files on receiver")),
         &["ignore-non-existing"],
     ),
-    lflag(
+    noneg(lflag(
         "ignore-existing",
         "skip updating files that exist on receiver",
-    ),
-    lflag(
+    )),
+    noneg(lflag(
         "remove-source-files",
         "sender removes synchronized files (non-directory)",
-    ),
-    lflag("del", "an alias for --delete-during"),
-    lflag("delete", "delete extraneous files from dest directories"),
-    lflag("delete-before", "receiver deletes before xfer, not during"),
-    lflag("delete-during", "receiver deletes during the transfer"),
-    lflag("delete-delay", "find deletions during, delete after"),
-    lflag(
+    )),
+    noneg(lflag("del", "an alias for --delete-during")),
+    noneg(lflag("delete", "delete extraneous files from dest directories")),
+    noneg(lflag("delete-before", "receiver deletes before xfer, not during")),
+    noneg(lflag("delete-during", "receiver deletes during the transfer")),
+    noneg(lflag("delete-delay", "find deletions during, delete after")),
+    noneg(lflag(
         "delete-after",
         "receiver deletes after transfer, not during",
-    ),
-    lflag(
+    )),
+    noneg(lflag(
         "delete-excluded",
         "also delete excluded files from dest directories",
-    ),
-    lflag(
+    )),
+    noneg(lflag(
         "ignore-missing-args",
         "ignore missing source arguments without error",
-    ),
-    lflag(
+    )),
+    noneg(lflag(
         "delete-missing-args",
         "delete missing source arguments from destination",
-    ),
+    )),
     lflag("ignore-errors", "delete even if there are I/O errors"),
     lflag("force", "force deletion of directories even if not empty"),
     val("max-delete", "NUM", "don't delete more than NUM files"),
@@ -326,12 +331,12 @@ pub static DEFS: &[Def] = &[
         "SECONDS",
         "set daemon connection timeout in seconds",
     )),
-    flag(
+    noneg(flag(
         "ignore-times",
         'I',
         "don't skip files that match size and time",
-    ),
-    lflag("size-only", "skip files that match in size"),
+    )),
+    noneg(lflag("size-only", "skip files that match in size")),
     sval(
         "modify-window",
         '@',
@@ -390,11 +395,11 @@ pub static DEFS: &[Def] = &[
         "LIST",
         "skip compressing files with suffix in LIST",
     )),
-    flag(
+    noneg(flag(
         "cvs-exclude",
         'C',
         "auto-ignore files in the same way CVS does",
-    ),
+    )),
     sval("filter", 'f', "RULE", "add a file-filtering RULE"),
     d(
         "F",
@@ -421,7 +426,7 @@ pub static DEFS: &[Def] = &[
         ),
         &["protect-args"],
     ),
-    ign(lflag("trust-sender", "trust the remote sender's file list")),
+    ign(noneg(lflag("trust-sender", "trust the remote sender's file list"))),
     val(
         "copy-as",
         "USER[:GROUP]",
@@ -447,7 +452,7 @@ pub static DEFS: &[Def] = &[
         "N|L|B",
         "set out buffering to None, Line, or Block",
     )),
-    lflag("stats", "give some file-transfer stats"),
+    noneg(lflag("stats", "give some file-transfer stats")),
     flag(
         "8-bit-output",
         '8',
@@ -499,7 +504,7 @@ pub static DEFS: &[Def] = &[
         "FILE",
         "use FILE for daemon's early exec input",
     )),
-    lflag("list-only", "list the files instead of copying them"),
+    noneg(lflag("list-only", "list the files instead of copying them")),
     val("bwlimit", "RATE", "limit socket I/O bandwidth"),
     al(
         val(
@@ -514,7 +519,7 @@ pub static DEFS: &[Def] = &[
         "y-m-dTh:m",
         "Stop rsync at the specified point in time",
     ),
-    lflag("fsync", "fsync every written file"),
+    noneg(lflag("fsync", "fsync every written file")),
     no(val("write-batch", "FILE", "write a batched update to FILE")),
     no(val(
         "only-write-batch",

@@ -129,9 +129,16 @@ fn lookup_long(name: &str) -> Option<(&'static Def, bool)> {
             _ => None,
         }
     })?;
-    // Value options with a meaningful negation in rsync.
-    let value_neg = matches!(def.long, "rsh" | "info" | "debug");
-    (def.neg || value_neg || def.long.len() == 1).then_some((def, true))
+    // Value options rsync 3.5 lists a negation of (popt: "no-timeout", "no-bwlimit",
+    // "no-iconv"); of the switches it lists --no-backup and --no-from0 but not --no-b or --no-0.
+    let value_neg = matches!(def.long, "timeout" | "bwlimit" | "iconv");
+    let short_form = neg.len() == 1 && def.long.len() > 1;
+    let ok = if short_form {
+        def.neg && !matches!(neg, "b" | "0")
+    } else {
+        def.neg || value_neg
+    };
+    ok.then_some((def, true))
 }
 
 #[cfg(test)]

@@ -64,6 +64,15 @@ const CASES: &[(&str, &str)] = &[
         "--modify-window=x: invalid numeric value",
     ),
     ("--info=bogus", "Unknown --info item: \"bogus\""),
+    // popt lists each negation: these switches have none in rsync 3.5.
+    ("-r --no-delete", "--no-delete: unknown option"),
+    ("--no-update", "--no-update: unknown option"),
+    ("--no-archive", "--no-archive: unknown option"),
+    ("--no-b", "--no-b: unknown option"),
+    ("--no-0", "--no-0: unknown option"),
+    ("--no-P", "--no-P: unknown option"),
+    ("--no-rsh", "--no-rsh: unknown option"),
+    ("--no-info", "--no-info: unknown option"),
     (
         "--password-file=pw",
         "The --password-file option may only be used when accessing an rsync daemon.",
@@ -140,6 +149,35 @@ fn daemon_socket_options_are_ignored_like_rsync() {
         let t = Tree::new();
         t.write("src/a", b"data");
         let args: Vec<String> = vec!["-a".into(), extra.into(), "src/".into(), "dst/".into()];
+        let out = parasync(&t.root, &args);
+        assert_eq!(out.code, 0, "{extra}: {}", out.stderr);
+        assert_eq!(std::fs::read(t.root.join("dst/a")).unwrap(), b"data");
+        if let Some(o) = rsync_oracle(&t.root, &args) {
+            assert_eq!(o.code, 0, "{extra}: rsync exits {}", o.code);
+        }
+    }
+}
+
+/// The negations rsync 3.5 does list: switches (short forms where it has them) and three value
+/// options, which they reset.
+#[test]
+fn listed_negations_are_accepted_like_rsync() {
+    for extra in [
+        "--no-backup",
+        "--no-from0",
+        "--no-v",
+        "--no-i-r",
+        "--no-D",
+        "--no-h",
+        "--bwlimit=1 --no-bwlimit",
+        "--timeout=1 --no-timeout",
+        "--no-iconv",
+    ] {
+        let t = Tree::new();
+        t.write("src/a", b"data");
+        let mut args: Vec<String> = vec!["-a".into()];
+        args.extend(extra.split(' ').map(String::from));
+        args.extend(["src/".into(), "dst/".into()]);
         let out = parasync(&t.root, &args);
         assert_eq!(out.code, 0, "{extra}: {}", out.stderr);
         assert_eq!(std::fs::read(t.root.join("dst/a")).unwrap(), b"data");
