@@ -734,7 +734,7 @@ fn run_transfer(mut opts: Options, p: crate::plan::operand::Plan) -> Result<i32>
         )
         .as_bytes(),
     );
-    if (opts.verbose > 1 || opts.debug.get("DELTASUM") > 0) && !opts.quiet && !opts.list_only {
+    if (opts.verbose > 1 || opts.debug.get("DELTASUM") > 0) && !opts.quiet {
         // match.c match_report(): the sender's totals with -vv.
         crate::report::out(&format!(
             "total: matches={}  hash_hits={}  false_alarms=0 data={}\n",

@@ -90,6 +90,11 @@ fn list_only() {
         &["--list-only", "--no-h", "-r", "src/"],
         &["--list-only", "-hh", "-r", "src/"],
         &["--list-only", "src/a.txt", "src/big.bin"],
+        // -vv: the generator's "delta-transmission …" and the sender's "total: matches=…"
+        // lines print in a listing too.
+        &["--list-only", "-vv", "-r", "src/"],
+        &["-vv", "-r", "src/"],
+        &["--list-only", "-vv", "-r", "src/", "dst/"],
     ] {
         t.same(args).p.expect(0, "list");
     }

@@ -48,7 +48,7 @@ impl Receiver {
     /// deltas, as it starts on the list (after a --delete-before pass).
     pub(super) fn delta_line(&mut self) -> Result<()> {
         let flist = self.opts.verbose > 1 || self.opts.debug.get("FLIST") > 0;
-        if flist && !self.opts.list_only {
+        if flist {
             self.conn.info(if self.opts.whole_file == Some(true) {
                 "delta-transmission disabled for local transfer or --whole-file"
             } else {
