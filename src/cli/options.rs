@@ -182,8 +182,9 @@ pub struct Options {
     /// `--delete-WHEN` variables set (rsync options.c: before 1, during or delay 2, after 4), for
     /// the conflict check.
     delete_whens: u8,
-    archive_r: bool,
-    explicit_r: Option<bool>,
+    /// rsync's `recurse` as options.c sets it in order: 2 = -r, 1 = implied by -a (only when
+    /// nothing set it before, so `--no-r -a` recurses and `-a --no-r` does not), 0 = off.
+    recurse: u8,
     explicit_relative: Option<bool>,
     explicit_dirs: Option<bool>,
     /// `--old-dirs`: -r limited to the top level (see `finish`).
@@ -254,7 +255,9 @@ impl Options {
             "quiet" => self.quiet = on,
             "checksum" => self.checksum = on,
             "archive" => {
-                self.archive_r = on;
+                if on && self.recurse == 0 {
+                    self.recurse = 1;
+                }
                 if on {
                     self.links = true;
                     self.perms = true;
@@ -265,7 +268,7 @@ impl Options {
                     self.specials = true;
                 }
             }
-            "recursive" => self.explicit_r = Some(on),
+            "recursive" => self.recurse = if on { 2 } else { 0 },
             "relative" => self.explicit_relative = Some(on),
             "implied-dirs" => self.implied_dirs = on,
             "backup" => self.backup = on,
@@ -669,7 +672,11 @@ impl Options {
         // --files-from changes defaults wherever it appears (rsync(1)): -R and -d are implied
         // and -a stops implying -r; explicit --no-R / --no-d / -r still win.
         let ff = self.files_from.is_some();
-        self.recursive = self.explicit_r.unwrap_or(self.archive_r && !ff);
+        self.recursive = match self.recurse {
+            2 => true,
+            1 => !ff,
+            _ => false,
+        };
         self.relative = self.explicit_relative.unwrap_or(ff);
         self.dirs = self.explicit_dirs.unwrap_or(ff);
         // options.c: --old-dirs is -r with the rule "- /*/*" (directories listed, their

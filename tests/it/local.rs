@@ -511,3 +511,27 @@ fn without_incremental_recursion_output_is_rsyncs() {
         );
     }
 }
+
+#[test]
+fn archive_recursion_follows_option_order_as_rsyncs() {
+    // options.c: -r sets recurse to 2, --no-r to 0, -a to 1 only when it is 0; --files-from
+    // drops the 1 that -a gave. So `--no-r -a` recurses and `-a --no-r` does not.
+    for opts in [
+        &["-a", "--no-r"][..],
+        &["--no-r", "-a"],
+        &["-r", "--no-r", "-a"],
+        &["-a", "--files-from=list"],
+        &["-r", "-a", "--files-from=list"],
+        &["--no-r", "-a", "--files-from=list"],
+    ] {
+        let t = Twin::new(|w| {
+            standard_tree(&w.join("src"));
+            std::fs::write(w.join("list"), "sub\n").unwrap();
+        });
+        let mut a = vec!["-i"];
+        a.extend_from_slice(opts);
+        a.extend(["src/", "dst/"]);
+        t.same(&a);
+        t.assert_trees("dst", Cmp::ALL.no_root());
+    }
+}
