@@ -842,8 +842,9 @@ mod tests {
         assert!(o.recursive && o.links && o.perms && !o.owner && o.group);
         let o = p(&["--no-o", "-a", "x"]).unwrap();
         assert!(o.owner);
-        let o = p(&["--no-r", "-a", "x"]).unwrap();
-        assert!(!o.recursive, "explicit --no-r wins over -a's implication");
+        // rsync's recurse variable: a later -a sets it again, a later --no-r clears it.
+        assert!(p(&["--no-r", "-a", "x"]).unwrap().recursive);
+        assert!(!p(&["-a", "--no-r", "x"]).unwrap().recursive);
         let o = p(&["-a", "--no-D", "x"]).unwrap();
         assert!(!o.devices && !o.specials);
     }

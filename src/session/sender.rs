@@ -22,6 +22,7 @@ pub(super) const PIECE: usize = 256 << 10;
 const LITERAL_PIECE: usize = 32 << 10;
 
 mod literal;
+mod paths;
 
 pub struct Sender {
     pub opts: Options,
@@ -29,7 +30,7 @@ pub struct Sender {
     pub sources: Vec<Source>,
     pub filters: super::filters::Filters,
     flist: Vec<Entry>,
-    paths: Vec<PathBuf>,
+    paths: paths::SourcePaths,
     sessions: HashMap<u32, (Box<dyn SenderHalf>, Shared)>,
     /// Dedupe: files completed in this transfer (by digest and by chunk), receiver candidates per
     /// file, and the chunk planners of delta files whose literals are still to be sent.
@@ -87,7 +88,7 @@ impl Sender {
             sources,
             filters,
             flist: Vec::new(),
-            paths: Vec::new(),
+            paths: Default::default(),
             sessions: HashMap::new(),
             sent: Default::default(),
             chunks: ChunkIndex::default(),
@@ -194,7 +195,7 @@ impl Sender {
                     unreachable!()
                 };
                 self.flist.extend(entries);
-                self.paths.extend(paths);
+                self.paths.add(parent, paths, &self.flist);
                 Ok(true)
             }
             WalkEvent::Note {
@@ -325,7 +326,11 @@ impl Sender {
             .get(idx as usize)
             .filter(|e| e.is_file())
             .ok_or_else(|| Error::protocol("protocol error: request for a file not in the list"))?;
-        Ok((self.paths[idx as usize].clone(), e))
+        let path = self
+            .paths
+            .get(&self.flist, idx)
+            .ok_or_else(|| Error::protocol("protocol error: request for a file not in the list"))?;
+        Ok((path, e))
     }
 
     fn vanished(&mut self, idx: u32, path: &std::path::Path, err: std::io::Error) -> Result<()> {
@@ -529,7 +534,9 @@ impl Sender {
         if e.is_dir() {
             return Ok(());
         }
-        let path = self.paths[idx as usize].clone();
+        let Some(path) = self.paths.get(&self.flist, idx) else {
+            return Ok(());
+        };
         let e = e.clone();
         use std::os::unix::fs::MetadataExt;
         // sender.c successful_send: a regular file must still be what was sent (size and

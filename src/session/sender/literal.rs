@@ -51,13 +51,14 @@ fn load(f: &File, size: u64) -> std::io::Result<Shared> {
 /// Positional reads of completed source files for extending copies at chunk edges (the last
 /// file opened stays open: consecutive edges usually read the same one).
 fn source_reader<'a>(
-    paths: &'a [std::path::PathBuf],
+    paths: &'a super::paths::SourcePaths,
+    flist: &'a [crate::flist::Entry],
     open: &'a mut Option<(u32, File)>,
 ) -> impl FnMut(u32, u64, usize) -> Option<Vec<u8>> + 'a {
     move |file, off, len| {
         use std::os::unix::fs::FileExt;
         if open.as_ref().is_none_or(|(f, _)| *f != file) {
-            *open = Some((file, File::open(paths.get(file as usize)?).ok()?));
+            *open = Some((file, File::open(paths.get(flist, file)?).ok()?));
         }
         let f = &open.as_ref()?.1;
         let mut buf = vec![0u8; len];
@@ -177,7 +178,7 @@ impl Sender {
                         &self.chunks,
                         &buf,
                         &mut ops,
-                        &mut source_reader(&self.paths, &mut open),
+                        &mut source_reader(&self.paths, &self.flist, &mut open),
                     );
                     self.send_ops(idx, ops)?;
                 }
@@ -203,7 +204,7 @@ impl Sender {
             p.finish(
                 &self.chunks,
                 &mut ops,
-                &mut source_reader(&self.paths, &mut open),
+                &mut source_reader(&self.paths, &self.flist, &mut open),
             );
             self.send_ops(idx, ops)?;
         }
@@ -400,7 +401,7 @@ impl Sender {
                         off,
                         at,
                         &mut ops,
-                        &mut source_reader(&self.paths, &mut open),
+                        &mut source_reader(&self.paths, &self.flist, &mut open),
                     ),
                     None => {
                         let next = range.len().min(at + PIECE);
