@@ -319,6 +319,7 @@ impl Receiver {
         true
     }
 
+    /// Record the operand directories among a top-level segment's entries.
     pub(super) fn note_top_dirs(&mut self, parent: u32, entries: &[Entry]) {
         if parent == u32::MAX {
             let dirs = entries
