@@ -586,7 +586,6 @@ fn run_transfer(mut opts: Options, p: crate::plan::operand::Plan) -> Result<i32>
             && !opts.quiet
             && (!opts.list_only || opts.verbose > 0)
             && (opts.recursive || opts.dirs);
-        // A delete pass before or after the transfer needs the whole list first (rsync).
         let incremental = opts.inc_recurse();
         if header {
             let verb = if p.local_sends {

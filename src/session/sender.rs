@@ -321,16 +321,10 @@ impl Sender {
     }
 
     fn entry_path(&self, idx: u32) -> Result<(PathBuf, &Entry)> {
-        let e = self
-            .flist
-            .get(idx as usize)
-            .filter(|e| e.is_file())
-            .ok_or_else(|| Error::protocol("protocol error: request for a file not in the list"))?;
-        let path = self
-            .paths
-            .get(&self.flist, idx)
-            .ok_or_else(|| Error::protocol("protocol error: request for a file not in the list"))?;
-        Ok((path, e))
+        let e = self.flist.get(idx as usize).filter(|e| e.is_file());
+        e.zip(self.paths.get(&self.flist, idx))
+            .map(|(e, path)| (path, e))
+            .ok_or_else(|| Error::protocol("protocol error: request for a file not in the list"))
     }
 
     fn vanished(&mut self, idx: u32, path: &std::path::Path, err: std::io::Error) -> Result<()> {

@@ -57,21 +57,17 @@ impl Receiver {
         path: &Path,
         old: Option<Stat>,
     ) -> Result<()> {
-        let leader = self.hl.groups.entry(e.x().hlink).or_default().leader;
+        let group = e.x().hlink;
+        let leader = self.hl.groups.entry(group).or_default().leader;
         match leader {
             Some((l, Lead::Done)) => return self.hl_link(idx, l),
             Some((_, Lead::Sent)) => {
-                self.hl
-                    .groups
-                    .entry(e.x().hlink)
-                    .or_default()
-                    .waiting
-                    .push(idx);
+                self.hl.groups.entry(group).or_default().waiting.push(idx);
                 return Ok(());
             }
             // A member an alternate directory holds is as good as present (it may lead).
             None if old.is_none() && !self.alt_has_copy(e) => {
-                let g = self.hl.groups.entry(e.x().hlink).or_default();
+                let g = self.hl.groups.entry(group).or_default();
                 g.skipped.push(idx);
                 // Only item lines need the place kept (and a quiet run keeps no lines at all).
                 if self.opts.info.name > 0 || self.opts.out_format.is_some() {
@@ -86,13 +82,14 @@ impl Receiver {
 
     /// Process `idx` as its group's leader; link the skipped members once it is done.
     fn hl_lead(&mut self, idx: u32, e: &Entry, path: &Path, old: Option<Stat>) -> Result<()> {
+        let group = e.x().hlink;
         // A member the transfer rules skip (--max-size, -u, …) leads nothing: the group waits
         // for another (hlink.c handle_skipped_hlink), so no member is linked to a stale file.
         if self.skipped_by_rules(e, old.as_ref()) {
             return Ok(());
         }
         let mut skipped = {
-            let g = self.hl.groups.entry(e.x().hlink).or_default();
+            let g = self.hl.groups.entry(group).or_default();
             std::mem::take(&mut g.skipped)
         };
         // Their place-holders go: the leader's line stands for the group.
@@ -110,10 +107,7 @@ impl Receiver {
             if self.opts.debug.get("HLINK") > 0 {
                 let how = if sent { "sent" } else { "up to date" };
                 let name = report::escape(&e.name);
-                self.gen_line(format!(
-                    "hlink for {idx} ({name},{}): leader, {how}",
-                    e.x().hlink
-                ));
+                self.gen_line(format!("hlink for {idx} ({name},{group}): leader, {how}"));
             }
             // A leader whose file is not placed here — left alone by --append, or left out
             // by --compare-dest — leads nothing either: the next member takes the lead
@@ -128,14 +122,14 @@ impl Receiver {
                 old = self.dest_stat(&path);
                 continue;
             }
-            let g = self.hl.groups.entry(e.x().hlink).or_default();
+            let g = self.hl.groups.entry(group).or_default();
             g.skipped = skipped;
             if sent {
                 g.leader = Some((idx, Lead::Sent));
                 return Ok(());
             }
             g.leader = Some((idx, Lead::Done));
-            return self.hl_finish(e.x().hlink);
+            return self.hl_finish(group);
         }
     }
 
