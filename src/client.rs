@@ -567,6 +567,8 @@ fn run_transfer(mut opts: Options, p: crate::plan::operand::Plan) -> Result<i32>
     // client_run): what fails before that names it so.
     let pre_fork = std::cell::Cell::new(!p.local_sends);
     let counters: std::cell::RefCell<Option<(Arc<AtomicU64>, Arc<AtomicU64>)>> = Default::default();
+    // Did the session print the sender's totals (`Msg::Tally`)?
+    let tallied = std::cell::Cell::new(false);
     let result = (|| -> Result<(Stats, Stats, Problems)> {
         let mut conn = connect(
             stream,
@@ -580,6 +582,7 @@ fn run_transfer(mut opts: Options, p: crate::plan::operand::Plan) -> Result<i32>
             e
         })?;
         pre_fork.set(false);
+        tallied.set(crate::session::tallies(&opts, conn.version));
         *counters.borrow_mut() = Some((conn.sent.clone(), conn.recvd.clone()));
         conn.send(&Msg::Filters(filters.to_wire()))?;
         let header = opts.info.flist > 0
@@ -733,12 +736,9 @@ fn run_transfer(mut opts: Options, p: crate::plan::operand::Plan) -> Result<i32>
         )
         .as_bytes(),
     );
-    if (opts.verbose > 1 || opts.debug.get("DELTASUM") > 0) && !opts.quiet {
-        // match.c match_report(): the sender's totals with -vv.
-        crate::report::out(&format!(
-            "total: matches={}  hash_hits={}  false_alarms=0 data={}\n",
-            st.copy_ops, st.copy_ops, st.literal
-        ));
+    if opts.match_report() && !tallied.get() {
+        // A peer older than protocol 5 or --streams (several senders): the totals go last.
+        crate::report::out(&format!("{}\n", match_report(&st)));
     }
     if !opts.quiet && !opts.list_only || (opts.list_only && opts.verbose > 0) {
         let elapsed = start.elapsed().as_secs() as f64;
@@ -773,6 +773,14 @@ fn run_transfer(mut opts: Options, p: crate::plan::operand::Plan) -> Result<i32>
         return Err(e);
     }
     Ok(code)
+}
+
+/// match.c match_report(): the sender's totals line (no line end).
+pub fn match_report(st: &Stats) -> String {
+    format!(
+        "total: matches={}  hash_hits={}  false_alarms=0 data={}",
+        st.copy_ops, st.copy_ops, st.literal
+    )
 }
 
 pub fn encode_problems(p: &Problems) -> u8 {

@@ -824,6 +824,12 @@ impl Options {
             && !self.prune_empty_dirs
     }
 
+    /// Does the sender report its match totals ("total: matches=…", rsync's match_report(),
+    /// shown from `-vv` or `--debug=DELTASUM`)?
+    pub fn match_report(&self) -> bool {
+        (self.verbose > 1 || self.debug.get("DELTASUM") > 0) && !self.quiet
+    }
+
     /// Is the output of unchanged items requested (`-ii`)?
     pub fn itemize_unchanged(&self) -> bool {
         self.itemize > 1 || self.verbose > 1

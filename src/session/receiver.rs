@@ -584,6 +584,33 @@ impl Receiver {
         self.conn.info(&row)
     }
 
+    /// `-vv`: the sender prints its totals now, before deletions (rsync's sender prints them
+    /// at its end of files, before the generator's `--delete-after` pass); its text reaches the
+    /// client ahead of the answer.
+    fn tally(&mut self) -> Result<()> {
+        if !super::tallies(&self.opts, self.conn.version) {
+            return Ok(());
+        }
+        self.flush_lines()?;
+        self.conn.send(&Msg::Tally)?;
+        self.conn.flush()?;
+        loop {
+            match self.conn.recv()? {
+                Msg::Tally => return Ok(()),
+                Msg::Log { level, text } => {
+                    let t = String::from_utf8_lossy(&text).into_owned();
+                    self.conn.say(level, &t)?;
+                }
+                other => {
+                    return Err(Error::protocol(format!(
+                        "protocol error: unexpected {} awaiting the totals",
+                        super::sender::msg_name(&other)
+                    )))
+                }
+            }
+        }
+    }
+
     fn finish_up(&mut self) -> Result<()> {
         // Lines still waiting for byte counts (a file another --streams session wrote) go out
         // with what this session saw of it.
@@ -601,6 +628,7 @@ impl Receiver {
         // -H: members of transferred leaders, before --delete-after's deletions (rsync).
         self.hl_finish_all()?;
         self.release_all();
+        self.tally()?;
         if matches!(self.opts.delete_when, DeleteWhen::After | DeleteWhen::Delay)
             && self.opts.delete
         {

@@ -309,6 +309,12 @@ impl Sender {
                 let t = String::from_utf8_lossy(&text).into_owned();
                 self.conn.say(level, &t)?;
             }
+            Msg::Tally => {
+                let line = crate::client::match_report(&self.stats);
+                self.conn.info(&line)?;
+                self.conn.send(&Msg::Tally)?;
+                self.conn.flush()?;
+            }
             Msg::Done(s) => return Ok(Some(*s)),
             other => {
                 return Err(Error::protocol(format!(
@@ -622,6 +628,7 @@ pub fn msg_name(m: &Msg) -> &'static str {
         Msg::Fatal { .. } => "Fatal",
         Msg::Delegate { .. } => "Delegate",
         Msg::Barrier => "Barrier",
+        Msg::Tally => "Tally",
         Msg::Started { .. } => "Started",
     }
 }

@@ -21,7 +21,9 @@ pub use msg::Msg;
 /// read; older peers get only the flag at the end of the list, as before.
 /// 4: the names of the users and groups an entry's ACLs name (`-A`), so the receiver maps those
 /// ids by name as it maps owners; older peers get the ACLs with their ids as before.
-pub const PROTOCOL_VERSION: u32 = 4;
+/// 5: `Msg::Tally`, the receiver's "files done" point where the sender prints its `-vv` totals
+/// (before `--delete-after`'s deletions, as rsync); with older peers the client prints them last.
+pub const PROTOCOL_VERSION: u32 = 5;
 /// Oldest version this build still speaks.
 pub const MIN_PROTOCOL_VERSION: u32 = 1;
 /// First bytes on the stream in each direction.

@@ -218,6 +218,10 @@ pub enum Msg {
     /// `--streams`: the data of delegated file `idx` began (its item line may go out); a
     /// delegated file the helper could not read comes back as `FileFailed`.
     Started { idx: u32 },
+    /// Protocol 5. Receiver → sender: every file is finished, deletions and directory times are
+    /// next; the sender prints its `-vv` "total: matches=…" line and answers with the same
+    /// message. rsync's sender prints that line before the generator's `--delete-after` pass.
+    Tally,
 }
 
 const T_FILTERS: u8 = 1;
@@ -245,6 +249,7 @@ const T_DELEGATE: u8 = 21;
 const T_BARRIER: u8 = 22;
 const T_STARTED: u8 = 23;
 const T_IO_ERROR: u8 = 24;
+const T_TALLY: u8 = 25;
 
 /// Compression of literal-bearing frames (`-z`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -458,6 +463,7 @@ impl Msg {
                 T_DELEGATE
             }
             Msg::Barrier => T_BARRIER,
+            Msg::Tally => T_TALLY,
             Msg::Started { idx } => {
                 put_uv(&mut b, *idx as u64);
                 T_STARTED
@@ -587,6 +593,7 @@ impl Msg {
                 stream: c.u32()?,
             },
             T_BARRIER => Msg::Barrier,
+            T_TALLY => Msg::Tally,
             T_STARTED => Msg::Started { idx: c.u32()? },
             T_FILE_FAILED => Msg::FileFailed {
                 idx: c.u32()?,
@@ -720,6 +727,7 @@ mod tests {
                 ..Default::default()
             })),
             Msg::Goodbye(Box::default()),
+            Msg::Tally,
             Msg::Fatal {
                 code: 11,
                 text: b"boom".to_vec(),

@@ -488,6 +488,9 @@ fn without_incremental_recursion_output_is_rsyncs() {
         &["-v", "--delete-after"],
         &["-vv", "--delete-before"],
         &["-vv", "--delete-after", "src/a"],
+        // The sender's "total: matches=…" precedes the after-pass's deletions.
+        &["-vv", "--delete-after"],
+        &["-vv", "--delete-delay"],
         &["-v", "--delete-before", "-H"],
         &["-v", "--del", "-m"],
     ] {
