@@ -53,6 +53,9 @@ pub struct WalkOpts {
     pub xattrs: crate::meta::xattr::Select,
     /// `--munge-links`: send munged symlink targets unmunged.
     pub munge_links: bool,
+    /// Say "removing duplicate name …" (`-vv`, `--debug=DUP`), numbering from 1 with
+    /// incremental recursion (rsync's first list starts at index 1 then).
+    pub dup_notes: Option<u32>,
 }
 
 /// What `--munge-links` puts before a received symlink's target (rsync's SYMLINK_PREFIX): the
@@ -73,6 +76,9 @@ pub enum WalkEvent {
         text: String,
         vanished: bool,
     },
+    /// An operand named again (rsync's clean_flist drops it, after counting it in the
+    /// statistics: "Number of files", "total size").
+    Duplicate(Entry),
     /// Walk finished; `io_error` = some source could not be read (disables deletions).
     End { io_error: bool },
     /// The walk cannot go on (e.g. a bad rule in a per-directory filter file): exit `code`.
@@ -394,10 +400,14 @@ impl<'a> Walker<'a> {
     /// implied, is sent once and recursed into if either says so).
     fn top_entries(&mut self, sources: &[Source]) -> Vec<(Entry, PathBuf)> {
         let mut out: Vec<(Entry, PathBuf)> = Vec::new();
+        let mut dups: Vec<Entry> = Vec::new();
         let mut at: HashMap<Vec<u8>, usize> = HashMap::new();
         let mut add = |out: &mut Vec<(Entry, PathBuf)>, e: Entry, p: PathBuf| match at.get(&e.name)
         {
-            Some(&i) => out[i].0.flags |= e.flags & F_TOP_DIR,
+            Some(&i) => {
+                out[i].0.flags |= e.flags & F_TOP_DIR;
+                dups.push(e);
+            }
             None => {
                 at.insert(e.name.clone(), out.len());
                 out.push((e, p));
@@ -511,7 +521,38 @@ impl<'a> Walker<'a> {
             e.flags |= abs;
             add(&mut out, e, s.path.clone());
         }
+        self.duplicates(&out, dups);
         out
+    }
+
+    /// rsync lists a name given twice twice, sorts, then drops the later one (flist.c
+    /// clean_flist), saying so with its index in the sorted list; the statistics count both.
+    fn duplicates(&mut self, kept: &[(Entry, PathBuf)], dups: Vec<Entry>) {
+        if dups.is_empty() {
+            return;
+        }
+        if let Some(first) = self.opts.dup_notes {
+            let mut all: Vec<&Entry> = kept.iter().map(|(e, _)| e).chain(&dups).collect();
+            all.sort_by(|a, b| super::order::cmp_entries(a, b));
+            let notes: Vec<String> = (1..all.len())
+                .filter(|&i| all[i].name == all[i - 1].name)
+                .map(|i| {
+                    format!(
+                        "removing duplicate name {} from file list ({})",
+                        crate::report::escape(&all[i].name),
+                        i as u32 + first
+                    )
+                })
+                .collect();
+            for text in notes {
+                self.note(false, text, false);
+            }
+        }
+        for e in dups {
+            if !(self.emit)(WalkEvent::Duplicate(e)) {
+                self.stopped = true;
+            }
+        }
     }
 
     /// Send one group of siblings: a directory's segment, or top-level items (`parent` MAX),

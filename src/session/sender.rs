@@ -167,18 +167,7 @@ impl Sender {
                 paths,
             } => {
                 for e in &entries {
-                    self.stats.num_files += 1;
-                    match () {
-                        // A --delete-missing-args entry (mode 0) counts as regular, as in rsync.
-                        _ if e.is_file() || e.fmt() == 0 => self.stats.num_reg += 1,
-                        _ if e.is_dir() => self.stats.num_dir += 1,
-                        _ if e.is_symlink() => self.stats.num_link += 1,
-                        _ if e.is_device() => self.stats.num_dev += 1,
-                        _ => self.stats.num_special += 1,
-                    }
-                    if e.is_file() || e.is_symlink() {
-                        self.stats.total_size += e.size;
-                    }
+                    self.count(e);
                 }
                 let mut entries = entries;
                 if self.conn.version < 4 {
@@ -220,6 +209,10 @@ impl Sender {
                 }
                 Ok(true)
             }
+            WalkEvent::Duplicate(e) => {
+                self.count(&e);
+                Ok(true)
+            }
             WalkEvent::Fatal { code, text } => Err(Error::new(code, text)),
             WalkEvent::End { io_error } => {
                 crate::report::set_list_line_open(false);
@@ -229,6 +222,22 @@ impl Sender {
                 })?;
                 Ok(false)
             }
+        }
+    }
+
+    /// The list statistics of one entry.
+    fn count(&mut self, e: &Entry) {
+        self.stats.num_files += 1;
+        match () {
+            // A --delete-missing-args entry (mode 0) counts as regular, as in rsync.
+            _ if e.is_file() || e.fmt() == 0 => self.stats.num_reg += 1,
+            _ if e.is_dir() => self.stats.num_dir += 1,
+            _ if e.is_symlink() => self.stats.num_link += 1,
+            _ if e.is_device() => self.stats.num_dev += 1,
+            _ => self.stats.num_special += 1,
+        }
+        if e.is_file() || e.is_symlink() {
+            self.stats.total_size += e.size;
         }
     }
 
@@ -659,6 +668,8 @@ fn walk_opts(o: &Options) -> WalkOpts {
         copy_devices: o.copy_devices,
         xattrs: crate::meta::xattr::Select::of(o, true),
         munge_links: o.munge_links,
+        dup_notes: ((o.verbose > 1 || o.debug.get("DUP") > 0) && !o.quiet)
+            .then_some(o.inc_recurse() as u32),
     }
 }
 

@@ -515,6 +515,38 @@ fn without_incremental_recursion_output_is_rsyncs() {
     }
 }
 
+/// An operand or `--files-from` line named twice: rsync lists it twice, drops the later copy
+/// after sorting (flist.c clean_flist: "removing duplicate name … (N)" at `-vv`, N its index in
+/// the sorted list, from 1 with incremental recursion) and counts both in the statistics.
+#[test]
+fn duplicate_names_are_reported_and_counted_as_rsyncs() {
+    for opts in [
+        &["-avv", "--files-from=list", "src/"][..],
+        &["-a", "--stats", "--files-from=list", "src/"],
+        &["-avv", "src/a.txt", "src/a.txt"],
+        &["-rvv", "src/sub", "src/sub"],
+        &[
+            "-a",
+            "--debug=DUP",
+            "src/a.txt",
+            "src/sub",
+            "src/a.txt",
+            "src/sub",
+        ],
+        &["-avvq", "src/a.txt", "src/a.txt"],
+    ] {
+        let t = Twin::new(|w| {
+            standard_tree(&w.join("src"));
+            std::fs::write(w.join("list"), "a.txt\na.txt\nsub/medium.dat\nsub\n").unwrap();
+        });
+        let mut a = opts.to_vec();
+        a.push("dst/");
+        t.same(&a);
+        let cmp = Cmp::ALL.no_root();
+        t.assert_trees("dst", if a[0] == "-rvv" { cmp.no_times() } else { cmp });
+    }
+}
+
 #[test]
 fn archive_recursion_follows_option_order_as_rsyncs() {
     // options.c: -r sets recurse to 2, --no-r to 0, -a to 1 only when it is 0; --files-from
