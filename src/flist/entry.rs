@@ -20,13 +20,12 @@ pub const F_HLINK_FIRST: u8 = 2; // first of a hard-link group
 /// `-R` with an absolute source path: rsync shows the name with its leading `/` (display only).
 pub const F_ABS_NAME: u8 = 4;
 
-/// A user or group name as sent in the list: shared, since a tree names few owners.
-pub type OwnerName = std::sync::Arc<[u8]>;
+pub use super::owner::OwnerName;
 
 /// One path of the file list. Both sides hold the whole list for the run (the receiver decides
 /// deletions, hard links and directory times from it), so a plain file's entry is kept small:
 /// what only symlinks, devices, `-H`, `-c`, `-U`, `-X` and `-A` need lives in [`Extra`], boxed
-/// and absent for the rest (256 bytes an entry before, 104 now).
+/// and absent for the rest (256 bytes an entry before, 80 now; owner names are interned ids, flist::owner).
 #[derive(Clone, Debug, Default)]
 pub struct Entry {
     pub name: Vec<u8>,
@@ -207,8 +206,8 @@ impl Entry {
             opt |= OPT_EXT;
         }
         out.push(opt);
-        let user = if same & 2 == 0 { &self.user } else { &None };
-        let group = if same & 4 == 0 { &self.group } else { &None };
+        let user = self.user.filter(|_| same & 2 == 0).map(OwnerName::bytes);
+        let group = self.group.filter(|_| same & 4 == 0).map(OwnerName::bytes);
         for b in [user.as_deref(), group.as_deref(), x.link.as_deref()]
             .into_iter()
             .flatten()
@@ -286,14 +285,14 @@ impl Entry {
             })
         };
         let user = if same & 2 != 0 {
-            p.user.clone()
+            p.user
         } else {
-            take(1)?.map(OwnerName::from)
+            take(1)?.map(OwnerName::new)
         };
         let group = if same & 4 != 0 {
-            p.group.clone()
+            p.group
         } else {
-            take(2)?.map(OwnerName::from)
+            take(2)?.map(OwnerName::new)
         };
         let link = take(4)?.map(<[u8]>::to_vec);
         let sum = if opt & 8 != 0 {
@@ -416,7 +415,7 @@ mod tests {
             size: 3,
             mtime: -5,
             mtime_ns: 7,
-            user: Some(OwnerName::from(&b"root"[..])),
+            user: Some(OwnerName::new(b"root")),
             ..Default::default()
         }
         .with(Extra {
@@ -454,7 +453,7 @@ mod tests {
     #[test]
     fn plain_entries_stay_small() {
         // Both sides hold the whole list: this is per file, twice.
-        assert!(std::mem::size_of::<Entry>() <= 104);
+        assert!(std::mem::size_of::<Entry>() <= 80);
         // Empty rare fields compare equal however they are held.
         let mut a = Entry::default();
         a.x_mut().link = None;

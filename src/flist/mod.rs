@@ -14,6 +14,7 @@
 pub mod entry;
 pub mod names;
 pub mod order;
+pub mod owner;
 pub mod probe;
 pub mod source;
 pub mod walk;

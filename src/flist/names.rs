@@ -27,7 +27,8 @@ impl NameCache {
     }
     /// The local name of `uid`, 0 included (for `--usermap` matching).
     pub fn local_user(&self, uid: u32) -> Option<OwnerName> {
-        self.users
+        *self
+            .users
             .lock()
             .unwrap()
             .entry(uid)
@@ -37,9 +38,8 @@ impl NameCache {
                 let mut b = buf();
                 (libc::getpwuid_r(uid, &mut pw, b.as_mut_ptr(), b.len(), &mut out) == 0
                     && !out.is_null())
-                .then(|| OwnerName::from(CStr::from_ptr(pw.pw_name).to_bytes()))
+                .then(|| OwnerName::new(CStr::from_ptr(pw.pw_name).to_bytes()))
             })
-            .clone()
     }
     pub fn group(&self, gid: u32) -> Option<OwnerName> {
         if gid == 0 {
@@ -49,7 +49,8 @@ impl NameCache {
     }
     /// The local name of `gid`, 0 included (for `--groupmap` matching).
     pub fn local_group(&self, gid: u32) -> Option<OwnerName> {
-        self.groups
+        *self
+            .groups
             .lock()
             .unwrap()
             .entry(gid)
@@ -59,9 +60,8 @@ impl NameCache {
                 let mut b = buf();
                 (libc::getgrgid_r(gid, &mut gr, b.as_mut_ptr(), b.len(), &mut out) == 0
                     && !out.is_null())
-                .then(|| OwnerName::from(CStr::from_ptr(gr.gr_name).to_bytes()))
+                .then(|| OwnerName::new(CStr::from_ptr(gr.gr_name).to_bytes()))
             })
-            .clone()
     }
     pub fn uid_of(&self, name: &[u8]) -> Option<u32> {
         *self

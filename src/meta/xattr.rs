@@ -321,7 +321,7 @@ pub fn acl_names(
             } else {
                 names.group(id)
             } {
-                out.push((user, id, name.to_vec()));
+                out.push((user, id, name.bytes().to_vec()));
             }
         }
     }

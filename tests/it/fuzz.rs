@@ -105,7 +105,7 @@ fn seeds() -> Vec<(u8, Vec<u8>)> {
         name: b"d/f".to_vec(),
         mode: 0o100644,
         size: 10,
-        user: Some(b"u"[..].into()),
+        user: Some(parasync::flist::entry::OwnerName::new(b"u")),
         ..Default::default()
     }
     .with(Extra {

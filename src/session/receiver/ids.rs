@@ -44,8 +44,8 @@ impl Receiver {
     /// The owner and group an item gets here.
     pub(super) fn want_ids(&self, e: &Entry) -> (u32, u32) {
         (
-            self.map_id(true, e.uid, e.user.as_deref()),
-            self.map_id(false, e.gid, e.group.as_deref()),
+            self.map_id(true, e.uid, e.user.map(OwnerName::bytes).as_deref()),
+            self.map_id(false, e.gid, e.group.map(OwnerName::bytes).as_deref()),
         )
     }
 
@@ -71,7 +71,7 @@ impl Receiver {
                     } else {
                         self.names.local_group(id)
                     }
-                    .map(|n| n.to_vec())
+                    .map(|n| n.bytes().to_vec())
                 };
                 sent.map(<[u8]>::to_vec).or_else(local).unwrap_or_default()
             };
