@@ -149,7 +149,8 @@ fn join_name(prefix: &[u8], name: &[u8]) -> Vec<u8> {
     if prefix.is_empty() || prefix == b"." {
         name.to_vec()
     } else {
-        let mut v = prefix.to_vec();
+        let mut v = Vec::with_capacity(prefix.len() + 1 + name.len());
+        v.extend_from_slice(prefix);
         v.push(b'/');
         v.extend_from_slice(name);
         v
@@ -270,7 +271,7 @@ impl<'a> Walker<'a> {
         // generator skips them with "skipping non-regular file", and they count in --stats.
         let _ = &shown;
         let mut e = Entry {
-            name,
+            name: name.into(),
             mode,
             // Directories carry their st_size too: `--list-only` and `%l` show it (rsync flist.c).
             size: if let Some(n) = dev_size {
@@ -370,7 +371,7 @@ impl<'a> Walker<'a> {
         let top = self.top_entries(sources);
         // Each item waits in the group of its nearest listed ancestor, so it is sent right after
         // that directory, in rsync's depth-first order ("" = the root of the list).
-        let names: HashSet<Vec<u8>> = top.iter().map(|(e, _)| e.name.clone()).collect();
+        let names: HashSet<Vec<u8>> = top.iter().map(|(e, _)| e.name.to_vec()).collect();
         for item in top {
             let key = group_key(&item.0.name, &names);
             self.extras.entry(key).or_default().push(item);
@@ -402,17 +403,17 @@ impl<'a> Walker<'a> {
         let mut out: Vec<(Entry, PathBuf)> = Vec::new();
         let mut dups: Vec<Entry> = Vec::new();
         let mut at: HashMap<Vec<u8>, usize> = HashMap::new();
-        let mut add = |out: &mut Vec<(Entry, PathBuf)>, e: Entry, p: PathBuf| match at.get(&e.name)
-        {
-            Some(&i) => {
-                out[i].0.flags |= e.flags & F_TOP_DIR;
-                dups.push(e);
-            }
-            None => {
-                at.insert(e.name.clone(), out.len());
-                out.push((e, p));
-            }
-        };
+        let mut add =
+            |out: &mut Vec<(Entry, PathBuf)>, e: Entry, p: PathBuf| match at.get(&e.name[..]) {
+                Some(&i) => {
+                    out[i].0.flags |= e.flags & F_TOP_DIR;
+                    dups.push(e);
+                }
+                None => {
+                    at.insert(e.name.to_vec(), out.len());
+                    out.push((e, p));
+                }
+            };
         for s in sources {
             let abs = if s.absolute { F_ABS_NAME } else { 0 };
             let mut s = s.clone();
@@ -478,7 +479,7 @@ impl<'a> Walker<'a> {
                 {
                     // rsync's "missing" entry: the receiver deletes the name.
                     Entry {
-                        name: s.name.clone(),
+                        name: s.name.clone().into(),
                         ..Default::default()
                     }
                 }
@@ -565,7 +566,7 @@ impl<'a> Walker<'a> {
         let mut run = Vec::new();
         for item in list {
             let follows = item.0.is_dir()
-                && (item.0.flags & F_TOP_DIR != 0 || self.extras.contains_key(&item.0.name));
+                && (item.0.flags & F_TOP_DIR != 0 || self.extras.contains_key(&item.0.name[..]));
             run.push(item);
             if follows {
                 self.segment(u32::MAX, std::mem::take(&mut run), dev);
@@ -581,11 +582,11 @@ impl<'a> Walker<'a> {
 
     fn segment(&mut self, parent: u32, list: Vec<(Entry, PathBuf)>, dev: u64) {
         let first = self.alloc(list.len());
-        let follow: Vec<(u32, Vec<u8>, PathBuf, u8)> = list
+        let follow: Vec<(u32, Box<[u8]>, PathBuf, u8)> = list
             .iter()
             .enumerate()
             .filter(|(_, (e, _))| {
-                e.is_dir() && (e.flags & F_TOP_DIR != 0 || self.extras.contains_key(&e.name))
+                e.is_dir() && (e.flags & F_TOP_DIR != 0 || self.extras.contains_key(&e.name[..]))
             })
             .map(|(i, (e, p))| (first + i as u32, e.name.clone(), p.clone(), e.flags))
             .collect();
@@ -607,7 +608,7 @@ impl<'a> Walker<'a> {
                     dev
                 };
                 self.dir(idx, &name, &path, d, flags & F_ABS_NAME);
-            } else if let Some(x) = self.extras.remove(&name) {
+            } else if let Some(x) = self.extras.remove(&name[..]) {
                 self.group(u32::MAX, x, dev);
             }
             if self.stopped {

@@ -355,7 +355,7 @@ mod tests {
             ..Default::default()
         };
         let e = Entry {
-            name: b"f".to_vec(),
+            name: b"f".to_vec().into(),
             mode: S_IFREG | 0o2755,
             mtime: 1_000_000_007,
             mtime_ns: 123,

@@ -547,12 +547,12 @@ impl Receiver {
         }
         if parent == u32::MAX {
             self.top_names
-                .extend(entries.iter().map(|e| e.name.clone()));
+                .extend(entries.iter().map(|e| e.name.to_vec()));
         }
         self.note_top_dirs(parent, entries);
         self.look_ahead(parent, base, entries);
         for (i, e) in entries.iter().enumerate() {
-            if parent == u32::MAX && e.name == b"." && e.is_dir() {
+            if parent == u32::MAX && *e.name == *b"." && e.is_dir() {
                 // "." sorts first among the operands and rsync itemizes it there.
                 self.dot_done = Some(base + i as u32);
             } else if e.is_dir() && e.flags & F_TOP_DIR != 0 {

@@ -650,7 +650,7 @@ mod tests {
             Msg::Segment {
                 parent: u32::MAX,
                 entries: vec![Entry {
-                    name: b"a".to_vec(),
+                    name: b"a".to_vec().into(),
                     mode: 0o100644,
                     ..Default::default()
                 }],

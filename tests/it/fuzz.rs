@@ -102,7 +102,7 @@ fn reader(b: Vec<u8>) -> FrameReader {
 /// Valid encodings of every message type, the seeds that mutations start from.
 fn seeds() -> Vec<(u8, Vec<u8>)> {
     let entry = Entry {
-        name: b"d/f".to_vec(),
+        name: b"d/f".to_vec().into(),
         mode: 0o100644,
         size: 10,
         user: Some(parasync::flist::entry::OwnerName::new(b"u")),
@@ -113,7 +113,7 @@ fn seeds() -> Vec<(u8, Vec<u8>)> {
         ..Default::default()
     });
     let link = Entry {
-        name: b"l".to_vec(),
+        name: b"l".to_vec().into(),
         mode: 0o120777,
         ..Default::default()
     }
@@ -340,7 +340,7 @@ fn fuzz_entry_names() {
             let name = parts.concat();
             let mut b = Vec::new();
             Entry {
-                name: name.clone(),
+                name: name.clone().into(),
                 mode: 0o100644,
                 ..Default::default()
             }

@@ -34,7 +34,7 @@ fn stream(msgs: &[Msg]) -> Vec<u8> {
 
 fn ent(name: &str, mode: u32, size: u64) -> Entry {
     Entry {
-        name: name.as_bytes().to_vec(),
+        name: name.as_bytes().to_vec().into(),
         mode,
         size,
         mtime: 1_700_000_000,

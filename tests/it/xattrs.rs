@@ -282,7 +282,7 @@ fn acl_ids_are_mapped_by_name() {
     }
     let dir = |name: &str, acl: Option<Vec<u8>>, names| {
         Entry {
-            name: name.as_bytes().to_vec(),
+            name: name.as_bytes().to_vec().into(),
             mode: S_IFDIR | 0o755,
             mtime: 1_700_000_000,
             ..Default::default()

@@ -18,7 +18,7 @@ impl Receiver {
     pub(super) fn delay_decide(&mut self, dir: &Entry) {
         if self.io_error && !self.opts.ignore_errors {
             self.io_error_note();
-            self.delay_blocked.insert(dir.name.clone());
+            self.delay_blocked.insert(dir.name.to_vec());
         }
     }
 
@@ -28,7 +28,7 @@ impl Receiver {
         // --delete-delay decided each directory when it was listed (see `delay_blocked`); a
         // peer that flags the error only at the end of the list blocks them all.
         let blocked = if self.opts.delete_when == DeleteWhen::Delay && self.io_error_early {
-            self.delay_blocked.contains(&dir.name)
+            self.delay_blocked.contains(&dir.name[..])
         } else {
             self.io_error
         };
@@ -45,7 +45,7 @@ impl Receiver {
         }
         // The top-level "." also holds the other operands (`a.txt sub/ dst/`), and files of the
         // top level may already be in flight (their temp files are ours, not extraneous).
-        let top: &[Vec<u8>] = if dir.name == b"." {
+        let top: &[Vec<u8>] = if *dir.name == *b"." {
             &self.top_names
         } else {
             &[]
@@ -68,10 +68,10 @@ impl Receiver {
             if protected || keep.contains(&n) || self.is_our_temp(&path, &n) {
                 continue;
             }
-            let rel = if dir.name == b"." {
+            let rel = if *dir.name == *b"." {
                 n.clone()
             } else {
-                [dir.name.as_slice(), b"/", &n].concat()
+                [&dir.name[..], b"/", &n].concat()
             };
             self.in_extraneous = true;
             let r = self.delete_path(&path.join(OsStr::from_bytes(&n)), &rel);
@@ -208,7 +208,7 @@ impl Receiver {
             match self.opts.out_format.clone() {
                 Some(f) if f.contains("%i") || f.contains("%o") => {
                     let gone = Entry {
-                        name: rel.to_vec(),
+                        name: rel.to_vec().into(),
                         // rsync logs a deletion with the type only (%B reads "---------").
                         mode: m.mode() & libc::S_IFMT,
                         ..Default::default()
@@ -325,7 +325,7 @@ impl Receiver {
             let dirs = entries
                 .iter()
                 .filter(|e| e.is_dir() && e.flags & F_TOP_DIR != 0);
-            self.top_dirs.extend(dirs.map(|e| e.name.clone()));
+            self.top_dirs.extend(dirs.map(|e| e.name.to_vec()));
         }
     }
 
@@ -336,7 +336,7 @@ impl Receiver {
         // Map each directory to its children in the list.
         let mut kids: HashMap<Vec<u8>, Vec<Entry>> = HashMap::new();
         for e in &self.flist {
-            if e.name == b"." {
+            if *e.name == *b"." {
                 continue;
             }
             let parent = match e.name.iter().rposition(|b| *b == b'/') {
@@ -362,10 +362,10 @@ impl Receiver {
             DeleteWhen::Before | DeleteWhen::After
         ) && (self.opts.verbose > 1 || self.opts.debug.get("DEL") > 0);
         for d in dirs {
-            if pass && self.top_dirs.contains(&d.name) {
+            if pass && self.top_dirs.contains(&d.name[..]) {
                 self.gen_line(format!("deleting in {}", report::escape(&d.name)));
             }
-            let k = kids.remove(&d.name).unwrap_or_default();
+            let k = kids.remove(&d.name[..]).unwrap_or_default();
             self.delete_extraneous(&d, &k)?;
         }
         self.flush_lines()

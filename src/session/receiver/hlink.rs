@@ -245,7 +245,7 @@ impl Receiver {
                 ..Default::default()
             };
             if c.hlink || self.opts.itemize_unchanged() {
-                self.log_item(idx, &e, &c, false, Some(le.name.clone()));
+                self.log_item(idx, &e, &c, false, Some(le.name.to_vec()));
             }
             if kind == Some(crate::cli::options::AltDest::Link) {
                 self.is_uptodate_line(&e);
@@ -292,7 +292,7 @@ impl Receiver {
             self.uptodate_line(&e, &change);
         }
         // An existing link is itemized without its target (`hf          b`, with -ii).
-        let to = (!same).then(|| le.name.clone());
+        let to = (!same).then(|| le.name.to_vec());
         self.log_item(idx, &e, &change, false, to);
         if self.opts.dry_run {
             return Ok(());

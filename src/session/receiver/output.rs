@@ -295,7 +295,7 @@ impl Receiver {
         let abs;
         let e = if e.flags & F_ABS_NAME != 0 && !self.conn.is_client {
             abs = Entry {
-                name: [&b"/"[..], &e.name].concat(),
+                name: [&b"/"[..], &e.name].concat().into(),
                 ..e.clone()
             };
             &abs

@@ -78,7 +78,7 @@ mod tests {
     #[test]
     fn rebuilds_the_walkers_paths() {
         let e = |n: &str| Entry {
-            name: n.as_bytes().to_vec(),
+            name: n.as_bytes().to_vec().into(),
             ..Default::default()
         };
         // "." is /s/; "top" an operand from elsewhere listed in "."'s segment.
