@@ -271,7 +271,10 @@ impl Receiver {
             .clone()
             .unwrap_or_else(|| "%n%L".into());
         let mut c = *c;
-        c.time_now = !self.opts.times && !c.new && (c.transfer || c.local);
+        // log.c itemize: without -t, a transfer or local change shows `T`; a hard link made
+        // anew is a local change (its target named), one that already was is not.
+        c.time_now =
+            !self.opts.times && !c.new && (c.transfer || c.local || (c.hlink && !c.linked));
         let it = itemize(self.y, x, &c);
         // rsync names the item by its file-list name even when it is stored under another name
         // (`rsync -v src/a.txt b.txt` prints "a.txt").
