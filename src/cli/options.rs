@@ -351,7 +351,13 @@ impl Options {
                 return Err(Error::syntax("This rsync does not support --crtimes (-N)"));
             }
             "xattrs" => self.xattrs = if on { self.xattrs.saturating_add(1) } else { 0 },
-            "acls" => self.acls = on,
+            "acls" => {
+                // rsync options.c: -A sets preserve_perms where it stands, so a later
+                // --no-perms still turns permissions off (the ACL's named entries are then
+                // applied with the mode rsync gives without -p).
+                self.acls = on;
+                self.perms |= on;
+            }
             "fuzzy" => self.fuzzy = if on { self.fuzzy.saturating_add(1) } else { 0 },
             "copy-devices" => self.copy_devices = on,
             "write-devices" => self.write_devices = on,
@@ -726,10 +732,6 @@ impl Options {
                     "partial-dir"
                 }
             )));
-        }
-        if self.acls {
-            // rsync: -A implies -p.
-            self.perms = true;
         }
         self.chmod_rules = crate::meta::chmod::parse(&self.chmod)?;
         if self.backup_dir.is_some() {

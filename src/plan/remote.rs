@@ -188,6 +188,8 @@ pub fn server_options(o: &Options, local: bool) -> Vec<String> {
         (o.atimes, "--atimes"),
         (o.xattrs > 0, "--xattrs"),
         (o.acls, "--acls"),
+        // `-A --no-perms`: --acls turns -p on where it stands, so the server is told after it.
+        (o.acls && !o.perms, "--no-perms"),
         (o.copy_devices, "--copy-devices"),
         (o.write_devices, "--write-devices"),
         (o.fuzzy > 0, "--fuzzy"),

@@ -153,6 +153,19 @@ fn xattrs_and_acls_match_rsync() {
     t.same(&["-rtiA", "src/", "new/"]);
     t.assert_trees("new", Cmp::ALL.no_root());
     assert_same_attrs(&t, "new");
+    // -p comes on where -A stands: `-A --no-perms` applies the named entries with the modes
+    // made without -p (new items masked, existing ones kept), `--no-perms -A` keeps -p.
+    for (args, dir) in [
+        (&["-rtiA", "--no-perms"][..], "noperms/"),
+        (&["-rtiA", "--no-perms"], "dst/"),
+        (&["-rti", "--no-perms", "-A"], "permsback/"),
+    ] {
+        let mut a = args.to_vec();
+        a.extend(["src/", dir]);
+        t.same(&a);
+        t.assert_trees(dir, Cmp::ALL.no_root());
+        assert_same_attrs(&t, dir);
+    }
 }
 
 /// A destination file with an extended access ACL shows the ACL's mask as its group bits. Left in
