@@ -558,3 +558,40 @@ fn acls_are_compared_as_rsync_compares_them() {
         .lines()
         .all(|l| !l.starts_with(".f")));
 }
+
+/// A `--backup-dir` directory made for a replaced file gets the mode and ACL of the directory
+/// it mirrors but not its other extended attributes (rsync's copy_valid_path sets attributes
+/// with no file to copy xattrs from).
+#[test]
+fn backup_dirs_take_acls_not_xattrs() {
+    if !supported() {
+        return;
+    }
+    let setup = |w: &Path| {
+        for top in ["src", "dst"] {
+            std::fs::create_dir_all(w.join(top).join("d")).unwrap();
+            let d = w.join(top).join("d");
+            assert!(set(&d, "user.tag", top.as_bytes()));
+            let access = acl(&[(1, 7, U), (2, 7, 1), (4, 5, U), (0x10, 7, U), (0x20, 5, U)]);
+            assert!(set(&d, "system.posix_acl_access", &access));
+        }
+        std::fs::write(w.join("src/d/f"), b"new").unwrap();
+        std::fs::write(w.join("dst/d/f"), b"old!").unwrap();
+        let t = filetime::FileTime::from_unix_time(1_000_000_000, 0);
+        for p in ["src/d/f", "src/d", "dst/d/f", "dst/d"] {
+            filetime::set_file_times(w.join(p), t, t).unwrap();
+        }
+    };
+    for args in [
+        &["-aiX", "--backup-dir=../bk"][..],
+        &["-aiXA", "--backup-dir=../bk"],
+    ] {
+        let t = Twin::new(setup);
+        let mut a = args.to_vec();
+        a.extend(["src/", "dst/"]);
+        t.same(&a);
+        let bk = &args[1]["--backup-dir=../".len()..];
+        assert_same_attrs(&t, bk);
+        t.assert_trees(bk, Cmp::ALL.no_root().no_times());
+    }
+}

@@ -42,9 +42,9 @@ impl Receiver {
     }
 
     /// Create the directories of `rel`'s backup path below `--backup-dir` that are missing, each
-    /// with the mode of the destination directory it mirrors, and its owner, group, ACL and
-    /// extended attributes as `-o`, `-g`, `-A` and `-X` say (rsync's backup.c copy_valid_path
-    /// gives them the attributes of the directory's own file-list entry).
+    /// with the mode of the destination directory it mirrors, and its owner, group and ACL as
+    /// `-o`, `-g` and `-A` say (rsync's backup.c copy_valid_path); its other extended
+    /// attributes stay behind, as in rsync.
     fn make_backup_dirs(&self, rel: &[u8]) -> std::io::Result<()> {
         use std::os::unix::fs::{MetadataExt, PermissionsExt};
         let root = self.root_dir();
@@ -71,9 +71,14 @@ impl Receiver {
             }
             let orig = root.join(OsStr::from_bytes(dir));
             if let Ok(m) = std::fs::metadata(&orig) {
-                if self.meta.xattrs.any() {
-                    if let Ok(x) = crate::meta::xattr::read(&orig, self.meta.xattrs) {
-                        let _ = crate::meta::xattr::apply(&bak, &x, self.meta.xattrs);
+                // ACLs (and a --fake-super record), not other extended attributes: rsync's
+                // copy_valid_path sets the directory's attributes with no file to copy
+                // xattrs from (set_file_attrs with fnamecmp NULL).
+                let sel = self.meta.xattrs;
+                if sel.any() {
+                    if let Ok(mut x) = crate::meta::xattr::read(&orig, sel) {
+                        x.retain(|(n, _)| sel.is_acl_here(n) || n == crate::meta::fake::XSTAT);
+                        let _ = crate::meta::xattr::apply(&bak, &x, sel);
                     }
                 }
                 let _ = std::fs::set_permissions(
