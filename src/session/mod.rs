@@ -383,13 +383,13 @@ fn msg_label(m: &Result<Msg>) -> &'static str {
     }
 }
 
-/// Client-side printing of a log line.
 /// Does this session stop at the receiver's "files done" point for the sender's `-vv` totals
 /// (`Msg::Tally`)? Not with --streams: the client adds up the sessions' totals at the end.
 pub fn tallies(opts: &crate::cli::Options, version: u32) -> bool {
     version >= 5 && opts.streams == 1 && opts.match_report()
 }
 
+/// Client-side printing of a log line.
 pub fn print_line(level: u8, text: &[u8], quiet: bool) {
     if level == crate::wire::msg::LOG_FILE {
         crate::report::logfile::line(text);

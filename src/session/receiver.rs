@@ -466,21 +466,12 @@ impl Receiver {
             .set_phases(&self.opts.engine_params.phases.snapshot());
         self.conn.send(&Msg::Done(Box::new(self.stats.clone())))?;
         self.conn.flush()?;
-        let sender_stats = loop {
-            match self.conn.recv()? {
-                Msg::Goodbye(s) => break *s,
-                Msg::Log { level, text } => {
-                    let t = String::from_utf8_lossy(&text).into_owned();
-                    self.conn.say(level, &t)?;
-                }
-                other => {
-                    return Err(Error::protocol(format!(
-                        "protocol error: unexpected {} after Done",
-                        super::sender::msg_name(&other)
-                    )))
-                }
-            }
+        let Msg::Goodbye(sender_stats) =
+            self.await_sender("after Done", |m| matches!(m, Msg::Goodbye(_)))?
+        else {
+            unreachable!()
         };
+        let sender_stats = *sender_stats;
         Ok((self.stats, sender_stats, self.problems))
     }
 
@@ -594,16 +585,23 @@ impl Receiver {
         self.flush_lines()?;
         self.conn.send(&Msg::Tally)?;
         self.conn.flush()?;
+        self.await_sender("awaiting the totals", |m| matches!(m, Msg::Tally))?;
+        Ok(())
+    }
+
+    /// The sender's next message that `want`s, its text printed on the way; anything else
+    /// there is a protocol error ("unexpected X {stage}").
+    fn await_sender(&mut self, stage: &str, want: impl Fn(&Msg) -> bool) -> Result<Msg> {
         loop {
             match self.conn.recv()? {
-                Msg::Tally => return Ok(()),
+                m if want(&m) => return Ok(m),
                 Msg::Log { level, text } => {
                     let t = String::from_utf8_lossy(&text).into_owned();
                     self.conn.say(level, &t)?;
                 }
                 other => {
                     return Err(Error::protocol(format!(
-                        "protocol error: unexpected {} awaiting the totals",
+                        "protocol error: unexpected {} {stage}",
                         super::sender::msg_name(&other)
                     )))
                 }
