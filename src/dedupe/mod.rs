@@ -110,8 +110,9 @@ pub struct LocalIndex {
     built: bool,
     found: Scanned,
     /// The found files of at least [`MIN_SIZE`] bytes by size: stat'ed only when a file of
-    /// [`ANY_NAME_MIN`] bytes or more first asks (smaller ones match by name only).
-    by_size: Option<HashMap<u64, Vec<u32>>>,
+    /// [`ANY_NAME_MIN`] bytes or more first asks (smaller ones match by name only); sorted
+    /// (size, file) pairs, so the files of one size are a run in walk order.
+    by_size: Option<Vec<(u64, u32)>>,
     /// Bytes of new files that went without candidates while the scan ran ([`Self::ask_now`]).
     skipped: u64,
     waited: bool,
@@ -194,20 +195,26 @@ impl LocalIndex {
         crate::session::trace::point(|| format!("dest index ready ({n} files)"));
     }
 
-    /// The found files by size (see [`LocalIndex::by_size`]).
-    fn sizes(&mut self) -> &HashMap<u64, Vec<u32>> {
+    /// The first `max` found files of `size` bytes (see [`LocalIndex::by_size`]).
+    fn sized(&mut self, size: u64, max: usize) -> Vec<u32> {
         let found = &self.found;
-        self.by_size.get_or_insert_with(|| {
-            let mut m: HashMap<u64, Vec<u32>> = HashMap::new();
-            for i in 0..found.len() as u32 {
-                if let Ok(md) = std::fs::symlink_metadata(found.path(i)) {
-                    if md.is_file() && md.len() >= MIN_SIZE {
-                        m.entry(md.len()).or_default().push(i);
-                    }
-                }
-            }
-            m
-        })
+        let all = self.by_size.get_or_insert_with(|| {
+            let mut v: Vec<(u64, u32)> = (0..found.len() as u32)
+                .filter_map(|i| {
+                    let md = std::fs::symlink_metadata(found.path(i)).ok()?;
+                    (md.is_file() && md.len() >= MIN_SIZE).then_some((md.len(), i))
+                })
+                .collect();
+            v.sort_unstable();
+            v
+        });
+        let from = all.partition_point(|&(s, _)| s < size);
+        all[from..]
+            .iter()
+            .take_while(|&&(s, _)| s == size)
+            .take(max)
+            .map(|&(_, i)| i)
+            .collect()
     }
 
     /// Candidates of `size` bytes other than `target`, as (id, digest).
@@ -237,7 +244,8 @@ impl LocalIndex {
             }
         }
         if size >= ANY_NAME_MIN && pick.len() < MAX_CANDIDATES {
-            let others: Vec<u32> = self.sizes().get(&size).cloned().unwrap_or_default();
+            // Enough to fill the picks past those already made and the target itself.
+            let others = self.sized(size, 2 * MAX_CANDIDATES + 1);
             for i in others {
                 if pick.len() < MAX_CANDIDATES && !pick.contains(&i) && self.found.path(i) != target
                 {
