@@ -365,6 +365,10 @@ impl Conn {
             })
         }
     }
+    /// The peer's text (`Msg::Log`), printed or passed on.
+    pub fn relay(&mut self, level: u8, text: &[u8]) -> Result<()> {
+        self.say(level, &String::from_utf8_lossy(text))
+    }
     pub fn info(&mut self, text: &str) -> Result<()> {
         self.say(LOG_INFO, text)
     }

@@ -428,10 +428,7 @@ impl Receiver {
                     self.flush_lines()?;
                 }
                 Msg::Started { idx } => self.delegated_started(idx, true)?,
-                Msg::Log { level, text } => {
-                    let t = String::from_utf8_lossy(&text).into_owned();
-                    self.conn.say(level, &t)?;
-                }
+                Msg::Log { level, text } => self.conn.relay(level, &text)?,
                 other => {
                     return Err(Error::protocol(format!(
                         "protocol error: unexpected {} at the receiver",
@@ -595,10 +592,7 @@ impl Receiver {
         loop {
             match self.conn.recv()? {
                 m if want(&m) => return Ok(m),
-                Msg::Log { level, text } => {
-                    let t = String::from_utf8_lossy(&text).into_owned();
-                    self.conn.say(level, &t)?;
-                }
+                Msg::Log { level, text } => self.conn.relay(level, &text)?,
                 other => {
                     return Err(Error::protocol(format!(
                         "protocol error: unexpected {} {stage}",

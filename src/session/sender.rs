@@ -314,10 +314,7 @@ impl Sender {
             Msg::FlistEnd { io_error } if self.serve_from.is_some() => {
                 self.on_walk(WalkEvent::End { io_error }, Instant::now())?;
             }
-            Msg::Log { level, text } => {
-                let t = String::from_utf8_lossy(&text).into_owned();
-                self.conn.say(level, &t)?;
-            }
+            Msg::Log { level, text } => self.conn.relay(level, &text)?,
             Msg::Tally => {
                 let line = crate::client::match_report(&self.stats);
                 self.conn.info(&line)?;

@@ -223,9 +223,7 @@ impl Delegate for RemoteDelegate {
                 Msg::Barrier => return Ok(reports),
                 Msg::Started { idx } => reports.push((idx, true)),
                 Msg::FileFailed { idx, .. } => reports.push((idx, false)),
-                Msg::Log { level, text } => {
-                    conn.say(level, &String::from_utf8_lossy(&text))?;
-                }
+                Msg::Log { level, text } => conn.relay(level, &text)?,
                 other => {
                     return Err(Error::protocol(format!(
                         "protocol error: unexpected {} while waiting for helper sessions",
