@@ -260,7 +260,17 @@ pub enum Compress {
 }
 
 fn encode_ops(idx: u32, ops: &[Op]) -> Vec<u8> {
-    let mut b = Vec::new();
+    // Sized up front (varints take at most 10 bytes): a batch of literals is up to 256 KiB,
+    // and growing the buffer by doubling copied it over and over.
+    let cap = 20
+        + ops
+            .iter()
+            .map(|op| match op {
+                Op::Literal { data, .. } => 21 + data.len(),
+                _ => 41,
+            })
+            .sum::<usize>();
+    let mut b = Vec::with_capacity(cap);
     put_uv(&mut b, idx as u64);
     put_uv(&mut b, ops.len() as u64);
     for op in ops {
