@@ -547,37 +547,46 @@ impl Sender {
         use std::os::unix::fs::MetadataExt;
         // sender.c successful_send: a regular file must still be what was sent (size and
         // mtime, its nanoseconds where the list has them); links, devices and specials need not.
+        // Its messages name the item as listed, like the item lines.
         let unchanged = |m: &std::fs::Metadata| {
             !e.is_file()
                 || (m.len() == e.size
                     && m.mtime() == e.mtime
                     && (e.mtime_ns == 0 || m.mtime_nsec() as u32 == e.mtime_ns))
         };
-        match std::fs::symlink_metadata(&path) {
-            Ok(m) if unchanged(&m) => {
-                if let Err(err) = std::fs::remove_file(&path) {
-                    self.problems.partial = true;
-                    self.conn.error(&format!(
-                        "rsync: [sender] sender failed to remove {}: {}",
-                        full_name(&path),
-                        crate::error::io_text(&err)
-                    ))?;
-                } else if self.opts.info.remove > 0 {
-                    self.conn.info(&format!(
-                        "sender removed {}",
-                        crate::report::escape(&e.name)
-                    ))?;
-                }
-            }
-            _ => {
+        let name = crate::report::escape(&e.name);
+        let st = if self.opts.copy_links {
+            std::fs::metadata(&path)
+        } else {
+            std::fs::symlink_metadata(&path)
+        };
+        let (op, err) = match st {
+            Ok(m) if !unchanged(&m) => {
                 self.problems.partial = true;
-                self.conn.error(&format!(
-                    "ERROR: Skipping sender remove for changed file: {}",
-                    full_name(&path)
-                ))?;
+                return self.conn.error(&format!(
+                    "ERROR: Skipping sender remove for changed file: {name}"
+                ));
             }
+            Ok(_) => match std::fs::remove_file(&path) {
+                Ok(()) if self.opts.info.remove > 0 => {
+                    return self.conn.info(&format!("sender removed {name}"))
+                }
+                Ok(()) => return Ok(()),
+                Err(err) => ("remove", err),
+            },
+            Err(err) => ("re-lstat", err),
+        };
+        // One that is gone already is only noted.
+        if err.kind() == std::io::ErrorKind::NotFound {
+            return self
+                .conn
+                .info(&format!("sender file already removed: {name}"));
         }
-        Ok(())
+        self.problems.partial = true;
+        self.conn.error(&format!(
+            "rsync: [sender] sender failed to {op} {name}: {}",
+            crate::error::io_text(&err)
+        ))
     }
 }
 

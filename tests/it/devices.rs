@@ -111,3 +111,32 @@ fn drop_d_matches_rsync() {
         assert_eq!(made, i == 1, "{args:?}: fifo made: {made}");
     }
 }
+
+/// `--remove-source-files` leaves a source that no longer matches its list entry (a device sent
+/// with `--copy-devices` is listed as a file) and says so naming it as listed, relative to the
+/// transfer root (sender.c successful_send), exit 23.
+#[test]
+fn remove_source_files_names_a_changed_source_as_listed() {
+    if !is_root() {
+        return;
+    }
+    let t = Twin::new(|w| {
+        std::fs::create_dir_all(w.join("src/sub")).unwrap();
+        mknod(&w.join("src/sub/null"), 1, 3);
+        std::fs::write(w.join("src/sub/f"), b"data\n").unwrap();
+        let t = filetime::FileTime::from_unix_time(1_577_836_800, 0);
+        for p in ["src/sub/null", "src/sub/f", "src/sub", "src"] {
+            filetime::set_file_mtime(w.join(p), t).unwrap();
+        }
+    });
+    let p = t.same(&[
+        "-rlt",
+        "--copy-devices",
+        "--remove-source-files",
+        "src/",
+        "dst/",
+    ]);
+    p.p.expect(23, "changed source kept");
+    assert!(p.p.stderr.contains("changed file: sub/null\n"), "{}", p.p);
+    t.assert_trees("src", Cmp::ALL.no_times());
+}
