@@ -115,10 +115,13 @@ pub fn apply(
         // Before the mode: an ACL sets the group bits from its mask (the chmod below then agrees).
         xattr::apply(path, x, o.xattrs)?;
     }
+    // A record that cannot be written is reported on its own and the rest still applies
+    // (rsync's set_file_attrs does not look at set_stat_xattr's result).
+    let mut record = Ok(());
     if o.fake {
         // rsync set_file_attrs with am_root < 0: no chown or chmod, set_stat_xattr instead.
         let now = fake::Stat::of(std::fs::symlink_metadata(path)?, path, true);
-        fake::store(
+        record = fake::store(
             path,
             &now,
             fake::Fake {
@@ -132,7 +135,8 @@ pub fn apply(
                 uid: uid.filter(|_| o.owner).unwrap_or(now.uid()),
                 gid: gid.filter(|_| o.group).unwrap_or(now.gid()),
             },
-        )?;
+        )
+        .map_err(|e| io::Error::other(RecordFailed(e)));
     }
     let (want_uid, want_gid) = wanted_ids(uid, gid, o);
     if !o.fake && (want_uid.is_some() || want_gid.is_some()) {
@@ -155,7 +159,38 @@ pub fn apply(
     } else if atime.is_some() {
         set_times(path, atime, None, e.is_symlink())?;
     }
-    Ok(())
+    record
+}
+
+/// `--fake-super`: the `user.rsync.%stat` record could not be written (wrapped in the
+/// `io::Error` [`apply`] returns; rsync says "failed to write xattr …" for it).
+#[derive(Debug)]
+pub struct RecordFailed(pub io::Error);
+
+impl std::fmt::Display for RecordFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for RecordFailed {}
+
+/// rsync's line for attributes of `path` that could not be set, by `role` ("generator" for
+/// items kept or made in place, "receiver" for transferred files).
+pub fn attrs_failed_line(role: &str, path: &Path, err: &io::Error) -> String {
+    let name = crate::flist::walk::full_name(path);
+    match err.get_ref().and_then(|e| e.downcast_ref::<RecordFailed>()) {
+        // xattrs.c set_stat_xattr.
+        Some(RecordFailed(inner)) => format!(
+            "rsync: [{role}] failed to write xattr {} for \"{name}\": {}",
+            String::from_utf8_lossy(fake::XSTAT),
+            crate::error::io_text(inner)
+        ),
+        None => format!(
+            "rsync: [{role}] set attributes of \"{name}\" failed: {}",
+            crate::error::io_text(err)
+        ),
+    }
 }
 
 pub fn set_mtime(path: &Path, secs: i64, ns: u32, nofollow: bool) -> io::Result<()> {

@@ -225,3 +225,31 @@ fn the_last_of_super_no_super_and_fake_super_wins() {
         assert_same_attrs(&t, "dst");
     }
 }
+
+/// A record that cannot be stored (a real fifo in the destination holds no user xattrs): rsync
+/// says "failed to write xattr user.rsync.%stat for …" (xattrs.c set_stat_xattr) from the
+/// process that set the item's attributes, sets the rest, and exits 23.
+#[test]
+fn an_unwritable_record_is_reported_as_rsync() {
+    if !supported() || !is_root() {
+        return;
+    }
+    let t = Twin::new(|w| {
+        for top in ["src", "dst"] {
+            std::fs::create_dir_all(w.join(top)).unwrap();
+            let c = std::ffi::CString::new(w.join(top).join("fifo").as_os_str().as_encoded_bytes())
+                .unwrap();
+            assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+            let t = filetime::FileTime::from_unix_time(1_600_000_000, 0);
+            filetime::set_symlink_file_times(w.join(top).join("fifo"), t, t).unwrap();
+        }
+    });
+    let p = t.same(&["-a", "--fake-super", "--chown=daemon", "src/", "dst/"]);
+    p.p.expect(23, "unwritable record");
+    assert!(
+        p.p.stderr
+            .contains("failed to write xattr user.rsync.%stat for"),
+        "{}",
+        p.p
+    );
+}

@@ -246,11 +246,7 @@ impl Receiver {
                     ..self.meta
                 },
             ) {
-                self.fail(format!(
-                    "rsync: [generator] set attributes of \"{}\" failed: {}",
-                    crate::flist::walk::full_name(path),
-                    io_text(&err)
-                ))?;
+                self.fail(meta::attrs_failed_line("generator", path, &err))?;
             }
             // The final mode is due only where it was touched now (u+rwx added for writing, or
             // a mode/ACL change); an untouched directory keeps the mode it has.
@@ -392,11 +388,7 @@ impl Receiver {
             ..self.meta
         };
         if let Err(err) = meta::apply(path, e, Some(ids.0), Some(ids.1), mode, &o) {
-            self.fail(format!(
-                "rsync: [receiver] set attributes of \"{}\" failed: {}",
-                crate::flist::walk::full_name(path),
-                io_text(&err)
-            ))?;
+            self.fail(meta::attrs_failed_line("generator", path, &err))?;
         }
         Ok(())
     }
@@ -635,11 +627,7 @@ impl Receiver {
                         ..self.meta
                     },
                 ) {
-                    self.fail(format!(
-                        "rsync: [generator] set attributes of \"{}\" failed: {}",
-                        crate::flist::walk::full_name(path),
-                        io_text(&err)
-                    ))?;
+                    self.fail(meta::attrs_failed_line("generator", path, &err))?;
                 }
             }
             // An up-to-date file counts as delivered (rsync's generator answers it with

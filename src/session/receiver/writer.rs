@@ -452,11 +452,7 @@ impl Receiver {
             None => meta::apply(&job.temp, &e, uid, gid, mode, &self.meta),
         };
         if let Err(err) = set {
-            self.fail(format!(
-                "rsync: [receiver] set attributes of \"{}\" failed: {}",
-                crate::flist::walk::full_name(&job.temp),
-                io_text(&err)
-            ))?;
+            self.fail(meta::attrs_failed_line("receiver", &job.temp, &err))?;
         }
         drop(job.basis.take());
         drop(job.writer.take());
