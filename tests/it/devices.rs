@@ -78,8 +78,7 @@ fn drop_d_matches_rsync() {
     let t = Twin::new(|w| {
         let src = w.join("src");
         std::fs::create_dir_all(&src).unwrap();
-        let fifo = std::ffi::CString::new(src.join("fifo").to_str().unwrap()).unwrap();
-        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+        mkfifo(&src.join("fifo"), 0o644);
         if is_root() {
             mknod(&src.join("null"), 1, 3);
         }

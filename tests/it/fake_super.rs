@@ -237,9 +237,7 @@ fn an_unwritable_record_is_reported_as_rsync() {
     let t = Twin::new(|w| {
         for top in ["src", "dst"] {
             std::fs::create_dir_all(w.join(top)).unwrap();
-            let c = std::ffi::CString::new(w.join(top).join("fifo").as_os_str().as_encoded_bytes())
-                .unwrap();
-            assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+            mkfifo(&w.join(top).join("fifo"), 0o644);
             let t = filetime::FileTime::from_unix_time(1_600_000_000, 0);
             filetime::set_symlink_file_times(w.join(top).join("fifo"), t, t).unwrap();
         }

@@ -58,6 +58,13 @@ pub fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
+/// Make a fifo at `p` (not opened: opening one waits for a writer).
+pub fn mkfifo(p: &Path, mode: u32) {
+    let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), mode) }, 0, "mkfifo {p:?}");
+}
+
 /// How long any single command may run before the test fails instead of hanging CI.
 const TIMEOUT: Duration = Duration::from_secs(300);
 
