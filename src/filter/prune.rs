@@ -49,7 +49,7 @@ impl<'a, P: FnMut(&[u8], &Path) -> bool> Pruner<'a, P> {
         for (parent, entries, paths) in &self.segs {
             for (e, p) in entries.iter().zip(paths) {
                 let par = (*parent != u32::MAX).then_some(*parent as usize);
-                let is_root = *e.name == *b".";
+                let is_root = e.is_dot();
                 let protected = e.is_dir() && !is_root && (self.protected)(&e.name, p);
                 parent_of.push(par);
                 keep.push(!e.is_dir() || is_root || protected);

@@ -100,6 +100,11 @@ const EXT_XATTRS: u64 = 2;
 const EXT_ACL_NAMES: u64 = 4;
 
 impl Entry {
+    /// The transfer root itself (rsync's "." entry).
+    pub fn is_dot(&self) -> bool {
+        *self.name == *b"."
+    }
+
     /// The rarely set fields (all empty when none is set).
     pub fn x(&self) -> &Extra {
         self.extra.as_deref().unwrap_or(&NO_EXTRA)

@@ -19,7 +19,7 @@ pub fn sort_children(v: &mut Vec<(Entry, PathBuf)>) {
     let one_dir = v.first().is_some_and(|(first, _)| {
         let prefix = &first.name[..base(first)];
         v.iter()
-            .all(|(e, _)| *e.name != *b"." && e.name[..base(e)] == *prefix)
+            .all(|(e, _)| !e.is_dot() && e.name[..base(e)] == *prefix)
     });
     if one_dir {
         let keys: Vec<(bool, &[u8])> = v
@@ -52,7 +52,7 @@ pub fn sort_key(name: &[u8], is_dir: bool) -> Vec<u8> {
 /// n·log n times per directory.
 pub fn cmp_entries(a: &Entry, b: &Entry) -> std::cmp::Ordering {
     use std::cmp::Ordering;
-    let (ad, bd) = (*a.name == *b".", *b.name == *b".");
+    let (ad, bd) = (a.is_dot(), b.is_dot());
     if ad || bd {
         return bd.cmp(&ad);
     }
@@ -105,7 +105,7 @@ mod tests {
     /// The order rsync's f_name_cmp defines, spelled out with built keys (component by
     /// component; non-directories first; directory names compared with a trailing '/').
     fn reference(a: &Entry, b: &Entry) -> std::cmp::Ordering {
-        let (ad, bd) = (*a.name == *b".", *b.name == *b".");
+        let (ad, bd) = (a.is_dot(), b.is_dot());
         if ad || bd {
             return bd.cmp(&ad);
         }
@@ -162,7 +162,7 @@ mod tests {
         for prefix in ["", "d/sub/"] {
             let kids: Vec<(Entry, PathBuf)> = entries
                 .iter()
-                .filter(|e| *e.name != *b"." && !e.name.contains(&b'/'))
+                .filter(|e| !e.is_dot() && !e.name.contains(&b'/'))
                 .rev()
                 .map(|e| {
                     let mut e = e.clone();

@@ -540,7 +540,7 @@ impl Receiver {
         self.note_top_dirs(parent, entries);
         self.look_ahead(parent, base, entries);
         for (i, e) in entries.iter().enumerate() {
-            if parent == u32::MAX && *e.name == *b"." && e.is_dir() {
+            if parent == u32::MAX && e.is_dot() && e.is_dir() {
                 // "." sorts first among the operands and rsync itemizes it there.
                 self.dot_done = Some(base + i as u32);
             } else if e.is_dir() && e.flags & F_TOP_DIR != 0 {

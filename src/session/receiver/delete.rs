@@ -45,11 +45,7 @@ impl Receiver {
         }
         // The top-level "." also holds the other operands (`a.txt sub/ dst/`), and files of the
         // top level may already be in flight (their temp files are ours, not extraneous).
-        let top: &[Vec<u8>] = if *dir.name == *b"." {
-            &self.top_names
-        } else {
-            &[]
-        };
+        let top: &[Vec<u8>] = if dir.is_dot() { &self.top_names } else { &[] };
         let keep: std::collections::HashSet<Vec<u8>> = children
             .iter()
             .map(|c| {
@@ -68,7 +64,7 @@ impl Receiver {
             if protected || keep.contains(&n) || self.is_our_temp(&path, &n) {
                 continue;
             }
-            let rel = if *dir.name == *b"." {
+            let rel = if dir.is_dot() {
                 n.clone()
             } else {
                 [&dir.name[..], b"/", &n].concat()
@@ -336,7 +332,7 @@ impl Receiver {
         // Map each directory to its children in the list.
         let mut kids: HashMap<Vec<u8>, Vec<Entry>> = HashMap::new();
         for e in &self.flist {
-            if *e.name == *b"." {
+            if e.is_dot() {
                 continue;
             }
             let parent = match e.name.iter().rposition(|b| *b == b'/') {

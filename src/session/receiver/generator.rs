@@ -43,7 +43,7 @@ impl Receiver {
                 }
             }
         }
-        if self.opts.existing && old.is_none() && *e.name != *b"." {
+        if self.opts.existing && old.is_none() && !e.is_dot() {
             // --existing creates nothing, directories included; what lies below an uncreated
             // directory is skipped silently (rsync generator.c skip_dir).
             let parent_missing = path.parent().is_some_and(|p| {
@@ -143,7 +143,7 @@ impl Receiver {
         old: Option<Stat>,
     ) -> Result<()> {
         let (uid, gid) = self.want_ids(e);
-        let old = if *e.name == *b"." && std::mem::take(&mut self.root_created) {
+        let old = if e.is_dot() && std::mem::take(&mut self.root_created) {
             None
         } else {
             old

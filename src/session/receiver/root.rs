@@ -127,7 +127,7 @@ impl Receiver {
             .unwrap_or(false);
         let single = top.len() == 1 && (!top[0].is_dir() || top[0].flags & F_TOP_DIR == 0);
         // A -R name with a directory part always lands below the destination directory.
-        if single && !is_dir && !slash && *top[0].name != *b"." && !top[0].name.contains(&b'/') {
+        if single && !is_dir && !slash && !top[0].is_dot() && !top[0].name.contains(&b'/') {
             // main.c get_local_name(): rsync changes into the name's directory part.
             if let Some(cut) = self.dest.rfind('/') {
                 let dir = &self.dest[..cut.max(1)];
