@@ -64,8 +64,9 @@ impl Scanned {
         let mut found = Scanned::default();
         let mut stack = vec![root.to_path_buf()];
         while let Some(dir) = stack.pop() {
-            // The arena's offsets are 32-bit: a destination with more than 4 GiB of names is
-            // indexed up to there (a file not indexed is only a missed copy source).
+            // The arena's offsets are 32-bit: past 2 GiB of names (checked per directory, so
+            // one more directory still fits below 4 GiB) the rest of the destination is not
+            // indexed (a file not indexed is only a missed copy source).
             if cancel.load(Ordering::Relaxed) || found.names.len() > u32::MAX as usize >> 1 {
                 break;
             }

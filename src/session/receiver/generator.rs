@@ -372,7 +372,7 @@ impl Receiver {
     }
 
     /// Owner, group, mode and times of a created or updated non-file item; a failure is reported
-    /// as rsync's receiver does and the run goes on. `time`: whether the mtime is due (an item
+    /// by the generator, which makes these items in rsync, and the run goes on. `time`: whether the mtime is due (an item
     /// kept as it was gets it only where it differs beyond --modify-window, as in rsync's
     /// set_file_attrs).
     pub(super) fn set_attrs(
