@@ -88,16 +88,20 @@ pub fn target_mode(e: &Entry, old: Option<u32>, o: &MetaOpts) -> u32 {
     }
     match old {
         Some(m) if !o.executability => m & 0o7777,
+        Some(m) if !e.is_file() => m & 0o7777,
         Some(m) => {
-            // -E: set/clear x bits to follow the source's executability.
+            // -E (rsync dest_mode): a regular file loses its x bits when the source has none,
+            // and gains one per read bit when the source has some and it has none.
             let m = m & 0o7777;
-            if e.perms() & 0o111 != 0 {
+            if e.perms() & 0o111 == 0 {
+                m & !0o111
+            } else if m & 0o111 == 0 {
                 m | ((m & 0o444) >> 2)
             } else {
-                m & !0o111
+                m
             }
         }
-        None => e.perms() & !o.umask & if e.is_dir() { 0o7777 } else { 0o0777 },
+        None => e.perms() & !o.umask & 0o777,
     }
 }
 
@@ -113,7 +117,15 @@ pub fn apply(
     let c = cpath(path)?;
     if let Some(x) = e.x().xattrs.as_deref().filter(|_| o.xattrs.any()) {
         // Before the mode: an ACL sets the group bits from its mask (the chmod below then agrees).
-        xattr::apply(path, x, o.xattrs)?;
+        // Its entries the mode holds are made from the mode this item gets, as rsync's are.
+        let fitted = if o.xattrs.acls && !o.fake && !e.is_symlink() {
+            use std::os::unix::fs::MetadataExt;
+            let old = std::fs::symlink_metadata(path)?.mode() & 0o7777;
+            xattr::access_acl_for_mode(x, e.perms(), mode.unwrap_or(old), old, e.is_dir())
+        } else {
+            None
+        };
+        xattr::apply(path, fitted.as_deref().unwrap_or(x), o.xattrs)?;
     }
     // A record that cannot be written is reported on its own and the rest still applies
     // (rsync's set_file_attrs does not look at set_stat_xattr's result).

@@ -224,6 +224,43 @@ pub fn apply(path: &Path, want: &[(Vec<u8>, Vec<u8>)], sel: Select) -> io::Resul
     Ok(())
 }
 
+/// The access ACL rsync writes for an item whose final mode is `mode` (acls.c: the sender strips
+/// what the mode it lists, `sent`, holds — the owner and other entries, the owning group's entry
+/// when it equals the group bits; change_sacl_perms fills them from `mode`). The owning group's
+/// entry is the sender's only where it differs from `sent`'s group bits; otherwise it follows
+/// `mode`, as do owner, mask and other. Only without `-p` (or with `-E`) do `mode` and `sent`
+/// differ. When the item on disk (`old`) loses a set-id bit, or a directory gains the sticky
+/// bit, rsync fills the entries from `mode` less its group and other bits first (and a chmod
+/// restores all but a derived owning-group entry). None when there is no access ACL to adjust.
+pub fn access_acl_for_mode(
+    x: &[(Vec<u8>, Vec<u8>)],
+    sent: u32,
+    mode: u32,
+    old: u32,
+    dir: bool,
+) -> Option<Xattrs> {
+    let at = x.iter().position(|(n, _)| n == ACL_ACCESS)?;
+    let mut acl = Acl::parse(&x[at].1)?;
+    let unsafe_now = if dir {
+        mode & 0o1000 != 0 && old & 0o1000 == 0
+    } else {
+        (old & 0o4000 != 0 && mode & 0o4000 == 0) || (old & 0o2000 != 0 && mode & 0o2000 == 0)
+    };
+    let filled = if unsafe_now { mode & !0o077 } else { mode };
+    let own_group = acl.mask.is_some() && acl.group != Some((sent >> 3) & 7);
+    if !own_group {
+        acl.group = Some((filled >> 3) & 7);
+    }
+    acl.user = Some((mode >> 6) & 7);
+    acl.other = Some(mode & 7);
+    if acl.mask.is_some() {
+        acl.mask = Some((mode >> 3) & 7);
+    }
+    let mut out = x.to_vec();
+    out[at].1 = acl.encode();
+    Some(out)
+}
+
 /// A POSIX ACL in the kernel's encoding (`system.posix_acl_*`: a 4-byte version, then 8-byte
 /// entries — tag, permissions, id; little-endian), taken apart: the entries a mode also holds
 /// (owner, owning group, mask, other; absent ones None) and the named users and groups.

@@ -213,6 +213,11 @@ pub struct Receiver {
     del_skipped: u64,
     /// Last parent directory (entry name) verified free of symlinks; see `symlink_in_path`.
     safe_parent: Option<Vec<u8>>,
+    /// Without `-p`: the directory the generator last moved into and the umask its default
+    /// ACL stands for (generator.c reads default_perms_for_dir only when an entry's directory
+    /// differs from the previous entry's, so the top directory's items get its permissions as
+    /// they were before its own entry changed them).
+    gen_dflt: Option<(PathBuf, u32)>,
     /// `--delay-updates`: finished files waiting in their partial dirs.
     delayed: Vec<delayed::Delayed>,
     /// `--usermap`/`--groupmap`/`--chown`.
@@ -336,6 +341,7 @@ impl Receiver {
             p2_total: (0, 0),
             del_skipped: 0,
             safe_parent: None,
+            gen_dflt: None,
             delayed: Vec::new(),
             idmaps: Default::default(),
             fuzzy_dirs: HashMap::new(),

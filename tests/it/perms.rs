@@ -1,4 +1,4 @@
-//! `--chmod` against rsync: the same rules give the same modes on files and directories.
+//! Modes against rsync: `--chmod` rules, and what items get without `-p`.
 
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
@@ -109,4 +109,36 @@ fn chmod_syntax_is_rsyncs() {
             );
         }
     }
+}
+
+/// Without `-p` a new directory loses the source's set-id and sticky bits (rsync dest_mode
+/// masks with the default permissions) but keeps the set-group-id bit the kernel gives it in a
+/// set-group-id directory (rsync.c set_file_attrs); an existing one keeps its mode.
+#[test]
+fn new_directories_without_p_take_rsyncs_special_bits() {
+    use crate::util::*;
+    let t = Twin::new(|w| {
+        let mut s = Tree::new(&w.join("src"));
+        s.dir("sgid").dir("sticky").dir("p/d").dir("old");
+        s.mode("sgid", 0o2750)
+            .mode("sticky", 0o1777)
+            .mode("p", 0o755);
+        s.mode("p/d", 0o4700).mode("old", 0o1755);
+        s.finish();
+        let mut d = Tree::new(&w.join("dst"));
+        d.dir("p").mode("p", 0o2755).dir("old").mode("old", 0o2700);
+        d.finish();
+    });
+    for args in [&["-rt", "src/", "dst/"][..], &["-rt", "-E", "src/", "dst/"]] {
+        t.same(args).p.expect(0, "no -p");
+        t.assert_trees("dst", Cmp::ALL.no_root());
+    }
+    let mode = |p: &str| {
+        let m = std::fs::metadata(t.p.join("dst").join(p)).unwrap();
+        m.permissions().mode() & 0o7777
+    };
+    assert_eq!(
+        (mode("sgid"), mode("sticky"), mode("p/d"), mode("old")),
+        (0o750, 0o755, 0o2700, 0o2700)
+    );
 }

@@ -595,3 +595,66 @@ fn backup_dirs_take_acls_not_xattrs() {
         t.assert_trees(bk, Cmp::ALL.no_root().no_times());
     }
 }
+
+/// Without `-p` (and with `-E`) rsync makes the ACL entries a mode holds from the mode the
+/// item keeps: the owning group's entry follows it where the sender's equalled the mask
+/// (acls.c rsync_acl_strip_perms, change_sacl_perms). `-E` gives x bits only to a regular file
+/// that has none (rsync dest_mode). And the top directory's new items take its default ACL as
+/// it was before its own entry changed it (the generator reads it on entering a directory).
+#[test]
+fn acl_entries_follow_the_mode_an_item_keeps() {
+    if !supported() {
+        return;
+    }
+    let t = Twin::new(|w| {
+        let (src, dst) = (w.join("src"), w.join("dst"));
+        let mut s = Tree::new(&src);
+        s.dir("newdir").mode("newdir", 0o755);
+        s.file("f", b"same")
+            .file("x", b"new x")
+            .dir("sd")
+            .mode("sd", 0o755);
+        s.mode("f", 0o664).mode("x", 0o755);
+        s.finish();
+        let mut d = Tree::new(&dst);
+        d.file("f", b"same").file("x", b"old").dir("sd");
+        d.mode("f", 0o640).mode("x", 0o741).mode("sd", 0o740);
+        d.mtime("x", 1_500_000_000, 0);
+        d.finish();
+        // The owning group's entry equals the mask (rw-).
+        let named = acl(&[(1, 6, U), (2, 6, 1), (4, 6, U), (0x10, 6, U), (0x20, 4, U)]);
+        assert!(set(&src.join("f"), "system.posix_acl_access", &named));
+        // The source's top directory gives other r-x by default, the destination's ---.
+        let d_src = acl(&[(1, 7, U), (4, 5, U), (0x20, 5, U)]);
+        let d_dst = acl(&[(1, 7, U), (4, 5, U), (0x20, 0, U)]);
+        assert!(set(&src, "system.posix_acl_default", &d_src));
+        assert!(set(&dst, "system.posix_acl_default", &d_dst));
+        for p in [&src, &dst] {
+            let tm = filetime::FileTime::from_unix_time(1_600_000_000, 0);
+            filetime::set_file_times(p.join("f"), tm, tm).unwrap();
+        }
+    });
+    let out = t.same(&["-rtiA", "--no-p", "-E", "src/", "dst/"]).p;
+    out.expect(0, "-A --no-p -E");
+    t.assert_trees("dst", Cmp::ALL.no_root());
+    assert_same_attrs(&t, "dst");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &str| {
+        let m = std::fs::metadata(t.p.join("dst").join(p)).unwrap();
+        m.permissions().mode() & 0o7777
+    };
+    assert_eq!(
+        (mode("newdir"), mode("x"), mode("sd")),
+        (0o750, 0o741, 0o740)
+    );
+    let f = all(&t.p.join("dst/f"));
+    let access = &f
+        .iter()
+        .find(|(n, _)| n == b"system.posix_acl_access")
+        .unwrap()
+        .1;
+    assert_eq!(
+        *access,
+        acl(&[(1, 6, U), (2, 6, 1), (4, 4, U), (0x10, 4, U), (0x20, 0, U)])
+    );
+}

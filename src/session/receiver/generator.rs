@@ -27,6 +27,17 @@ impl Receiver {
             ));
         }
         let path = self.target(e);
+        if !self.meta.perms {
+            let dir = if e.is_dot() {
+                Some(path.as_path())
+            } else {
+                path.parent()
+            };
+            if self.gen_dflt.as_ref().map(|(d, _)| d.as_path()) != dir {
+                let umask = self.dflt_umask(dir);
+                self.gen_dflt = dir.map(|d| (d.to_path_buf(), umask));
+            }
+        }
         if self.opts.relative && !self.opts.implied_dirs {
             self.make_parents(&path);
         }
@@ -163,7 +174,7 @@ impl Receiver {
             }
             x => x,
         };
-        let mode = self.mode_for(e, old.as_ref().map(|m| m.mode()), path);
+        let mode = self.gen_mode_for(e, old.as_ref().map(|m| m.mode()), path);
         let mut change = match &old {
             None => {
                 if !self.opts.dry_run {
@@ -404,7 +415,7 @@ impl Receiver {
             return self.delivered(idx);
         }
         let (uid, gid) = self.want_ids(e);
-        let mode = self.mode_for(e, old.as_ref().map(|m| m.mode()), path);
+        let mode = self.gen_mode_for(e, old.as_ref().map(|m| m.mode()), path);
         let same = old
             .as_ref()
             .map(|m| (m.mode() & S_IFMT) == e.fmt() && (!e.is_device() || m.rdev() == e.x().rdev))
@@ -462,16 +473,40 @@ impl Receiver {
     /// (the -vv line is out).
     /// The mode an item gets (meta::target_mode). Without `-p` a new one takes its directory's
     /// default permissions: from the directory's default ACL where it has one, else the umask's
-    /// (rsync's receiver, acls.c default_perms_for_dir).
+    /// (rsync's receiver, acls.c default_perms_for_dir), and no special bits, but a new
+    /// directory keeps the set-group-id bit the kernel gives it in such a directory (rsync.c
+    /// set_file_attrs keeps a directory's S_ISGID without `-p`).
     pub(super) fn mode_for(&self, e: &Entry, old: Option<u32>, path: &Path) -> u32 {
+        self.mode_with(e, old, path, None)
+    }
+
+    /// [`Self::mode_for`] for an item the generator makes itself: the default permissions are
+    /// those it read on entering the item's directory (`gen_dflt`).
+    pub(super) fn gen_mode_for(&self, e: &Entry, old: Option<u32>, path: &Path) -> u32 {
+        let known = self
+            .gen_dflt
+            .as_ref()
+            .filter(|(d, _)| Some(d.as_path()) == path.parent())
+            .map(|&(_, umask)| umask);
+        self.mode_with(e, old, path, known)
+    }
+
+    fn mode_with(&self, e: &Entry, old: Option<u32>, path: &Path, umask: Option<u32>) -> u32 {
         if self.meta.perms || old.is_some() {
             return meta::target_mode(e, old, &self.meta);
         }
-        let umask = path
-            .parent()
-            .and_then(meta::xattr::default_acl_perms)
-            .map_or(self.meta.umask, |p| 0o777 & !p);
-        meta::target_mode(e, None, &MetaOpts { umask, ..self.meta })
+        let parent = path.parent();
+        let umask = umask.unwrap_or_else(|| self.dflt_umask(parent));
+        let inherited = match parent.filter(|_| e.is_dir()).map(std::fs::metadata) {
+            Some(Ok(m)) => m.mode() & 0o2000,
+            _ => 0,
+        };
+        meta::target_mode(e, None, &MetaOpts { umask, ..self.meta }) | inherited
+    }
+
+    fn dflt_umask(&self, dir: Option<&Path>) -> u32 {
+        dir.and_then(meta::xattr::default_acl_perms)
+            .map_or(self.meta.umask, |p| 0o777 & !p)
     }
 
     pub(super) fn skipped_by_rules(&mut self, e: &Entry, old: Option<&Stat>) -> bool {
@@ -564,7 +599,7 @@ impl Receiver {
             }
             old => old,
         };
-        let mut mode = self.mode_for(e, old.as_ref().map(|m| m.mode()), path);
+        let mut mode = self.gen_mode_for(e, old.as_ref().map(|m| m.mode()), path);
         let new_here = old.is_none();
         let mut basis_path = old.as_ref().map(|_| path.to_path_buf());
         // An earlier interrupted transfer left a partial file: it is the better basis (rsync).
