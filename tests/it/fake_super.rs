@@ -251,3 +251,33 @@ fn an_unwritable_record_is_reported_as_rsync() {
         p.p
     );
 }
+
+/// An up-to-date file already at the destination as a real set-uid file: rsync's
+/// set_file_attrs stores the record of every item it looks at, so the file gets its safe mode
+/// (no set-id bits) and a record of the wanted one, though nothing is itemized.
+#[test]
+fn an_unchanged_set_id_file_gets_its_record() {
+    if !supported() || !is_root() {
+        return;
+    }
+    let t = Twin::new(|w| {
+        for side in ["src", "fake"] {
+            let mut s = Tree::new(&w.join(side));
+            s.file("setuid", b"s").mode("setuid", 0o4755);
+            s.file("plain", b"p").mode("plain", 0o644);
+            s.finish();
+        }
+    });
+    let out = t.same(&["-rti", "--fake-super", "src/", "fake/"]).p;
+    assert_eq!(out.stdout, "");
+    t.assert_trees("fake", Cmp::ALL.no_root());
+    assert_same_attrs(&t, "fake");
+    use std::os::unix::fs::PermissionsExt;
+    let m = std::fs::metadata(t.p.join("fake/setuid")).unwrap();
+    assert_eq!(m.permissions().mode() & 0o7777, 0o755);
+    let stored = crate::xattrs::all(&t.p.join("fake/setuid"));
+    assert_eq!(
+        stored,
+        vec![(b"user.rsync.%stat".to_vec(), b"104755 0,0 0:0".to_vec())]
+    );
+}

@@ -648,7 +648,9 @@ impl Receiver {
             self.uptodate_line(e, &change);
             self.xattr_change(e, path, Some(mode), &mut change);
             self.log_item(idx, e, &change, false, None);
-            if !self.opts.dry_run && change.significant() {
+            // `--fake-super`: rsync's set_file_attrs stores the record of every item it looks
+            // at, so an unchanged file with set-id bits still gets its safe mode and record.
+            if !self.opts.dry_run && (change.significant() || self.meta.fake) {
                 // The time only where it differs beyond --modify-window (rsync's
                 // set_file_attrs asks mtime_differs first).
                 if let Err(err) = meta::apply(
