@@ -218,6 +218,11 @@ pub struct Receiver {
     /// differs from the previous entry's, so the top directory's items get its permissions as
     /// they were before its own entry changed them).
     gen_dflt: Option<(PathBuf, u32)>,
+    /// The item being processed had a directory in its way, now removed (so `--existing`
+    /// takes it as existing).
+    made_way: bool,
+    /// Dry run: directories that replace a non-directory (their contents are all new).
+    dry_replaced: Vec<Vec<u8>>,
     /// `--delay-updates`: finished files waiting in their partial dirs.
     delayed: Vec<delayed::Delayed>,
     /// `--usermap`/`--groupmap`/`--chown`.
@@ -342,6 +347,8 @@ impl Receiver {
             del_skipped: 0,
             safe_parent: None,
             gen_dflt: None,
+            made_way: false,
+            dry_replaced: Vec::new(),
             delayed: Vec::new(),
             idmaps: Default::default(),
             fuzzy_dirs: HashMap::new(),

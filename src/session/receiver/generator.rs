@@ -19,7 +19,9 @@ impl Receiver {
         if e.is_symlink() {
             self.safe_parent = None; // it may replace a verified directory
         }
-        if let Some(link) = self.symlink_in_path(&e.name) {
+        // A dry run's directory that replaces a non-directory: its contents are all new.
+        let below_replaced = !self.dry_replaced.is_empty() && self.below_dry_replaced(&e.name);
+        if let Some(link) = self.symlink_in_path(&e.name).filter(|_| !below_replaced) {
             return self.fail(format!(
                 "rsync: [receiver] refusing to write \"{}\" through the symlink \"{}\"",
                 report::escape(&e.name),
@@ -41,7 +43,8 @@ impl Receiver {
         if self.opts.relative && !self.opts.implied_dirs {
             self.make_parents(&path);
         }
-        let mut old = self.old_meta(idx, &path);
+        let mut old = self.old_meta(idx, &path).filter(|_| !below_replaced);
+        self.made_way = false;
         // generator.c: --ignore-existing skips anything already present (attributes, links and
         // type changes included) unless both sides are directories.
         if self.opts.ignore_existing {
@@ -102,6 +105,7 @@ impl Receiver {
                 return Ok(());
             }
             old = None;
+            self.made_way = true;
         }
         if e.is_symlink() {
             return self.process_symlink(idx, e, &path, old);
@@ -142,6 +146,13 @@ impl Receiver {
         Ok(true)
     }
 
+    /// Whether `name` lies below a directory that replaces a non-directory in this dry run.
+    fn below_dry_replaced(&self, name: &[u8]) -> bool {
+        self.dry_replaced.iter().any(|d| {
+            name.len() > d.len() && name.starts_with(d) && (name[d.len()] == b'/' || d == b".")
+        })
+    }
+
     pub(super) fn new_counts(&mut self, e: &Entry) {
         self.stats.created[type_slot(e)] += 1;
     }
@@ -161,14 +172,25 @@ impl Receiver {
         };
         let old = match old {
             Some(m) if !m.is_dir() => {
-                if !self.opts.dry_run {
-                    if let Err(err) = std::fs::remove_file(path) {
-                        return self.fail(format!(
-                            "rsync: [generator] delete_file: unlink \"{}\" failed: {}",
-                            crate::flist::walk::full_name(path),
-                            io_text(&err)
-                        ));
+                if self.opts.dry_run {
+                    // What lies below is new, whatever the item in its way leads to.
+                    self.dry_replaced.push(e.name.to_vec());
+                    return self.process_dir(idx, e, path, None);
+                }
+                // generator.c delete_item: a backup is made of it with `--backup`.
+                let rel = self.rel_name(e);
+                match self.make_backup(path, &rel, false) {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        if let Err(err) = std::fs::remove_file(path) {
+                            return self.fail(format!(
+                                "rsync: [generator] delete_file: unlink \"{}\" failed: {}",
+                                crate::flist::walk::full_name(path),
+                                io_text(&err)
+                            ));
+                        }
                     }
+                    Err(err) => return self.fail(super::backup::backup_failed(path, &err)),
                 }
                 None
             }
@@ -311,20 +333,16 @@ impl Receiver {
                 checksum: true,
                 ..decide::attr_change(e, m, &self.opts, uid, gid, 0)
             }
-        } else if old.is_some() {
-            Change {
-                local: true,
-                checksum: true,
-                ..Default::default()
-            }
         } else {
+            // Nothing here, or an item of another type in its way: new (generator.c sets
+            // statret = -1 for an old item that is not a symlink).
             self.new_counts(e);
             Change {
                 new: true,
                 ..Default::default()
             }
         };
-        if !same {
+        if !same && !change.new {
             if let Some(m) = &basis {
                 // generator.c itemize: a replaced link reports its time when link times are
                 // kept and differ, and always when they are not kept (-J: it gets the time of
@@ -420,11 +438,22 @@ impl Receiver {
             .as_ref()
             .map(|m| (m.mode() & S_IFMT) == e.fmt() && (!e.is_device() || m.rdev() == e.x().rdev))
             .unwrap_or(false);
+        // generator.c: a device in place of a device, or a special in place of a special, is
+        // replaced as a change ("c"); an item of another type in its way makes it new.
+        let kin = old.as_ref().is_some_and(|m| {
+            let f = m.mode() & S_IFMT;
+            if e.is_device() {
+                f == S_IFCHR || f == S_IFBLK
+            } else {
+                f == S_IFIFO || f == S_IFSOCK
+            }
+        });
         let mut change = if same {
             decide::attr_change(e, old.as_ref().unwrap(), &self.opts, uid, gid, mode)
-        } else if old.is_some() {
+        } else if kin {
             Change {
                 local: true,
+                checksum: true,
                 ..Default::default()
             }
         } else {
@@ -467,10 +496,6 @@ impl Receiver {
         self.delivered(idx)
     }
 
-    /// generator.c: --max-size/--min-size, -u and --existing skip a regular file before its
-    /// quick check and before anything in its way is removed, so a skipped up-to-date file
-    /// keeps its attributes too (and -u never sets an older time). True when `e` is skipped
-    /// (the -vv line is out).
     /// The mode an item gets (meta::target_mode). Without `-p` a new one takes its directory's
     /// default permissions: from the directory's default ACL where it has one, else the umask's
     /// (rsync's receiver, acls.c default_perms_for_dir), and no special bits, but a new
@@ -509,7 +534,16 @@ impl Receiver {
             .map_or(self.meta.umask, |p| 0o777 & !p)
     }
 
+    /// generator.c: --max-size/--min-size, -u and --existing skip a regular file before its
+    /// quick check and before anything in its way is removed, so a skipped up-to-date file
+    /// keeps its attributes too (and -u never sets an older time). True when `e` is skipped
+    /// (the -vv line is out).
     pub(super) fn skipped_by_rules(&mut self, e: &Entry, old: Option<&Stat>) -> bool {
+        if old.is_none() && self.made_way {
+            // Asked already, of the directory that was in its way (generator.c: --existing
+            // takes any item there as existing).
+            return false;
+        }
         let Some(reason) = decide::skip_reason(e, old, &self.opts) else {
             return false;
         };
@@ -564,7 +598,7 @@ impl Receiver {
         if e.x().hlink != 0 && self.opts.hard_links {
             // --existing comes before the hard-link check (generator.c): a member that is not
             // here is not made, not even as a link.
-            if self.opts.existing && old.is_none() {
+            if self.opts.existing && old.is_none() && !self.made_way {
                 self.skipped_by_rules(e, None);
                 return Ok(());
             }
