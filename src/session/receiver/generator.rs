@@ -148,9 +148,9 @@ impl Receiver {
 
     /// Whether `name` lies below a directory that replaces a non-directory in this dry run.
     fn below_dry_replaced(&self, name: &[u8]) -> bool {
-        self.dry_replaced.iter().any(|d| {
-            name.len() > d.len() && name.starts_with(d) && (name[d.len()] == b'/' || d == b".")
-        })
+        self.dry_replaced
+            .iter()
+            .any(|d| name.len() > d.len() && name.starts_with(d) && name[d.len()] == b'/')
     }
 
     pub(super) fn new_counts(&mut self, e: &Entry) {
