@@ -87,8 +87,7 @@ pub fn target_mode(e: &Entry, old: Option<u32>, o: &MetaOpts) -> u32 {
         return e.perms();
     }
     match old {
-        Some(m) if !o.executability => m & 0o7777,
-        Some(m) if !e.is_file() => m & 0o7777,
+        Some(m) if !o.executability || !e.is_file() => m & 0o7777,
         Some(m) => {
             // -E (rsync dest_mode): a regular file loses its x bits when the source has none,
             // and gains one per read bit when the source has some and it has none.
@@ -120,8 +119,8 @@ pub fn apply(
         // Its entries the mode holds are made from the mode this item gets, as rsync's are.
         let fitted = if o.xattrs.acls && !o.fake && !e.is_symlink() {
             use std::os::unix::fs::MetadataExt;
-            let old = std::fs::symlink_metadata(path)?.mode() & 0o7777;
-            xattr::access_acl_for_mode(x, e.perms(), mode.unwrap_or(old), old, e.is_dir())
+            let on_disk = || Ok(std::fs::symlink_metadata(path)?.mode() & 0o7777);
+            xattr::access_acl_for_mode(x, e.perms(), mode, on_disk, e.is_dir())?
         } else {
             None
         };

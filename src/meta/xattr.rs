@@ -229,18 +229,25 @@ pub fn apply(path: &Path, want: &[(Vec<u8>, Vec<u8>)], sel: Select) -> io::Resul
 /// when it equals the group bits; change_sacl_perms fills them from `mode`). The owning group's
 /// entry is the sender's only where it differs from `sent`'s group bits; otherwise it follows
 /// `mode`, as do owner, mask and other. Only without `-p` (or with `-E`) do `mode` and `sent`
-/// differ. When the item on disk (`old`) loses a set-id bit, or a directory gains the sticky
-/// bit, rsync fills the entries from `mode` less its group and other bits first (and a chmod
+/// differ. When the item on disk (`old`, asked only if there is an access ACL; it is also the
+/// final mode when `mode` is None) loses a set-id bit, or a directory gains the sticky bit,
+/// rsync fills the entries from `mode` less its group and other bits first (and a chmod
 /// restores all but a derived owning-group entry). None when there is no access ACL to adjust.
 pub fn access_acl_for_mode(
     x: &[(Vec<u8>, Vec<u8>)],
     sent: u32,
-    mode: u32,
-    old: u32,
+    mode: Option<u32>,
+    old: impl FnOnce() -> io::Result<u32>,
     dir: bool,
-) -> Option<Xattrs> {
-    let at = x.iter().position(|(n, _)| n == ACL_ACCESS)?;
-    let mut acl = Acl::parse(&x[at].1)?;
+) -> io::Result<Option<Xattrs>> {
+    let Some(at) = x.iter().position(|(n, _)| n == ACL_ACCESS) else {
+        return Ok(None);
+    };
+    let Some(mut acl) = Acl::parse(&x[at].1) else {
+        return Ok(None);
+    };
+    let old = old()?;
+    let mode = mode.unwrap_or(old);
     let unsafe_now = if dir {
         mode & 0o1000 != 0 && old & 0o1000 == 0
     } else {
@@ -258,7 +265,7 @@ pub fn access_acl_for_mode(
     }
     let mut out = x.to_vec();
     out[at].1 = acl.encode();
-    Some(out)
+    Ok(Some(out))
 }
 
 /// A POSIX ACL in the kernel's encoding (`system.posix_acl_*`: a 4-byte version, then 8-byte
